@@ -1,0 +1,102 @@
+/**
+ * weft: a Deno-first workflow engine with a TypeScript DSL.
+ *
+ * Write tasks as plain functions, wire them into a declarative `workflow`, a
+ * `Workflow` built by code, or an imperative `flow` whose graph grows while
+ * plain TypeScript runs; inspect the graph before anything runs; run it with
+ * retries, timeouts, concurrency limits, caching and a record of every step.
+ *
+ * @example Three ways to write a workflow, one engine
+ * ```ts
+ * import { flow, run, task, wait, workflow } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const add = task(function add(x: number, y: number) { return x + y; });
+ * const multiply = task(function multiply(x: number, y: number) { return x * y; });
+ *
+ * // declarative: traced once, the graph exists before anything runs
+ * const addMultiply = workflow(function addMultiply(x: number, y: number, z: number) {
+ *   return multiply(add(x, y), z);
+ * });
+ * assert.equal(await addMultiply(3, 4, 2), 14);
+ * assert.equal(addMultiply.graph.workflows[0]!.kind, "static");
+ *
+ * // imperative flow: loops and branches on values, yields mark await points
+ * const keepDoubling = flow(async function* keepDoubling(x: number, y: number) {
+ *   let out = add(x, y);
+ *   while ((yield* wait(out)) < 10) out = multiply(add(out, 1), 2);
+ *   return { sum: out };
+ * });
+ * const result = await run(keepDoubling, { x: 3, y: 4 });
+ * assert.deepEqual(result.outputs, { sum: 16 });
+ * ```
+ *
+ * @module
+ */
+
+export { task } from "./src/task.ts";
+export type {
+  Input,
+  Inputs,
+  Task,
+  TaskContext,
+  TaskDef,
+  TaskOptions,
+  TaskParams,
+} from "./src/task.ts";
+export { workflow } from "./src/workflow.ts";
+export type { DeclarativeWorkflow, WorkflowOptions } from "./src/workflow.ts";
+export { Workflow } from "./src/graph.ts";
+export type { AddInputOptions, Binding, WorkflowInputs } from "./src/graph.ts";
+export { flow } from "./src/flow.ts";
+export type { Flow, FlowOptions, FlowResult } from "./src/flow.ts";
+export { launchPlan } from "./src/launch_plan.ts";
+export type { LaunchPlan, LaunchPlanOptions } from "./src/launch_plan.ts";
+export { all, race, wait } from "./src/yields.ts";
+export type { AwaitRequest, Resolved } from "./src/yields.ts";
+export { Handle, isHandle } from "./src/handle.ts";
+export type { Outputs } from "./src/handle.ts";
+export { run } from "./src/run.ts";
+export type { RunGraph, RunGraphEdge, RunGraphNode, RunOptions, RunResult } from "./src/engine.ts";
+export {
+  CancelledError,
+  NonDeterminismError,
+  PermissionDeniedError,
+  TaskFailedError,
+  TimeoutError,
+  ValidationError,
+  WeftError,
+} from "./src/errors.ts";
+export type { WeftErrorJson, WeftErrorOptions } from "./src/errors.ts";
+export type { WeftEvent, WeftEventType } from "./src/events.ts";
+export type { Duration } from "./src/duration.ts";
+export type { JsonSchema, StandardSchemaV1, TypeSpec } from "./src/types.ts";
+export type { PermissionKind, Permissions } from "./src/permissions.ts";
+export { MemoryStore } from "./src/memory_store.ts";
+export type { MemoryRun, MemoryStoreOptions } from "./src/memory_store.ts";
+export type {
+  CacheHit,
+  JournalEntry,
+  NodeRecord,
+  NodeStatus,
+  PreviousRun,
+  RunFinish,
+  RunSession,
+  RunStart,
+  RunStatus,
+  Store,
+} from "./src/store.ts";
+export { DAG_FORMAT, toDag } from "./src/ir.ts";
+export type {
+  DagBinding,
+  DagDocument,
+  DagEdge,
+  DagEntityRef,
+  DagInput,
+  DagLaunchPlan,
+  DagNode,
+  DagSource,
+  DagTask,
+  DagWorkflow,
+  ToDagOptions,
+} from "./src/ir.ts";

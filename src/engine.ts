@@ -1,0 +1,1981 @@
+/**
+ * The engine: one scheduler for declarative workflows, builder workflows and
+ * flows. A run holds nodes; a node starts when the nodes it takes values from
+ * have succeeded; tasks run under a concurrency limit with retries, timeouts
+ * and cancellation; workflows and flows run as frames whose children are
+ * nodes of the same run.
+ *
+ * @module
+ */
+
+import { type CallSite, frames } from "./context.ts";
+import { checkInputNames, describeEntity, type EntityDef } from "./entity.ts";
+import {
+  CancelledError,
+  describeCause,
+  NonDeterminismError,
+  PermissionDeniedError,
+  TaskFailedError,
+  TimeoutError,
+  ValidationError,
+  WeftError,
+} from "./errors.ts";
+import type { WeftEvent } from "./events.ts";
+import type { FlowDef } from "./flow.ts";
+import type { Binding, GraphDef } from "./graph.ts";
+import { Handle, isHandle, isPlainObject, type RefSource } from "./handle.ts";
+import type { LaunchPlanDef } from "./launch_plan.ts";
+import type {
+  CacheHit,
+  JournalEntry,
+  NodeRecord,
+  NodeStatus,
+  PreviousRun,
+  RunSession,
+  RunStatus,
+  Store,
+} from "./store.ts";
+import type { TaskContext, TaskDef } from "./task.ts";
+import { checkValue, encodeValue, sha256, toJsonTree } from "./values.ts";
+import { AWAIT, type AwaitRequest } from "./yields.ts";
+import { selectOutput } from "./direct.ts";
+import { defaultStore, openStore } from "./stores.ts";
+import { REF } from "./context.ts";
+
+/** The weft version recorded with each run. */
+export const WEFT_VERSION = "0.1.0";
+
+/** Options of {@linkcode runEntity} (and `run()`). */
+export interface RunOptions {
+  /**
+   * Where to record the run: `"memory"`, `"sqlite:PATH"`, `"postgres://…"`, or a `Store`.
+   * @default "memory" (one store per process)
+   */
+  store?: string | Store;
+  /**
+   * How many tasks may run at once.
+   * @default 8
+   */
+  concurrency?: number;
+  /**
+   * The run id. Running an id again returns a succeeded run's result, or resumes a failed one.
+   * @default a new id
+   */
+  runId?: string;
+  /**
+   * Use cached results of tasks declared with `cache: true`.
+   * @default true
+   */
+  cache?: boolean;
+  /** Cancels the run when aborted. */
+  signal?: AbortSignal;
+  /** Receives every event of the run. */
+  onEvent?: (event: WeftEvent) => void;
+  /**
+   * How long cancelled tasks get to stop before the run gives up on them.
+   * @default 2000
+   */
+  cancelGraceMs?: number;
+  /** The script path, recorded with the run. */
+  script?: string;
+}
+
+/** A node of the graph a run returns. */
+export interface RunGraphNode {
+  /** The node id. */
+  id: string;
+  /** The entity name. */
+  entity: string;
+  /** The entity kind. */
+  kind: EntityDef["kind"];
+  /** The final status. */
+  status: NodeStatus;
+  /** The calling flow or workflow node, if any. */
+  parentId?: string;
+  /** Attempts made. */
+  attempts: number;
+  /** Whether the result came from the cache. */
+  cached?: boolean;
+  /** Whether the result came from the journal. */
+  replayed?: boolean;
+  /** Start time (ms since the epoch). */
+  startedAt?: number;
+  /** End time (ms since the epoch). */
+  finishedAt?: number;
+}
+
+/** An edge of the graph a run returns: an output of one node feeds an input of another. */
+export interface RunGraphEdge {
+  /** The node whose output is used. */
+  from: string;
+  /** Which output, when the node has named outputs. */
+  output?: string;
+  /** The node that takes it. */
+  to: string;
+  /** The input it feeds. */
+  input: string;
+}
+
+/** The graph of a run, as it grew. */
+export interface RunGraph {
+  /** The nodes, in the order they were added. */
+  nodes: RunGraphNode[];
+  /** The edges. */
+  edges: RunGraphEdge[];
+}
+
+/** What a run resolves to. */
+export interface RunResult<T = unknown> {
+  /** The run id. */
+  runId: string;
+  /** How it ended. */
+  status: RunStatus;
+  /** The outputs, when it succeeded: as `execute` returns them (a flow: its resolved return value). */
+  outputs: T | undefined;
+  /** Why it failed: the failures nothing handled. */
+  errors: WeftError[];
+  /** The nodes and edges of the run. */
+  graph: RunGraph;
+  /** When it started. */
+  startedAt: Date;
+  /** When it finished. */
+  finishedAt: Date;
+}
+
+const DEFAULT_CONCURRENCY = 8;
+const RETRY_CAP_MS = 30_000;
+
+/** The statuses after which a node never changes. */
+function isFinal(status: NodeStatus): boolean {
+  return status === "succeeded" || status === "failed" || status === "skipped" ||
+    status === "cancelled";
+}
+
+// ---------------------------------------------------------------------------
+// Nodes
+
+/** One call of an entity in a run. */
+class Node implements NodeRecord, RefSource {
+  readonly run: Run;
+  readonly id: string;
+  readonly def: EntityDef;
+  readonly frame: Frame;
+  readonly seq: number;
+  readonly args: Record<string, unknown>;
+  status: NodeStatus = "pending";
+  attempt = 0;
+  startedAt: number | undefined = undefined;
+  finishedAt: number | undefined = undefined;
+  inputs: Record<string, unknown> | undefined = undefined;
+  value: unknown = undefined;
+  error: WeftError | undefined = undefined;
+  cachedFrom: string | undefined = undefined;
+  replayed = false;
+  /** Dependencies not yet succeeded. */
+  waiting = 0;
+  /** Whether `args` holds handles. */
+  hasHandles = false;
+  /** Nodes waiting for this one. */
+  dependents: Node[] | undefined = undefined;
+  /** Callbacks waiting for this one to settle. */
+  listeners: (() => void)[] | undefined = undefined;
+  /** The nodes `args` refers to. */
+  deps: Node[] | undefined = undefined;
+  /** The frame running this node's body (workflows, flows). */
+  child: Frame | undefined = undefined;
+  /** Aborts the running attempt. */
+  controller: AbortController | undefined = undefined;
+  /** Timers of the running attempt (timeout, retry delay, cancel grace). */
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Root causes, for a workflow or flow node that failed because children failed. */
+  causes: WeftError[] | undefined = undefined;
+  #digest: string | undefined = undefined;
+
+  constructor(
+    run: Run,
+    id: string,
+    def: EntityDef,
+    frame: Frame,
+    seq: number,
+    args: Record<string, unknown>,
+  ) {
+    this.run = run;
+    this.id = id;
+    this.def = def;
+    this.frame = frame;
+    this.seq = seq;
+    this.args = args;
+  }
+
+  get parentId(): string | undefined {
+    return this.frame.node?.id;
+  }
+  get entity(): string {
+    return this.def.name;
+  }
+  get kind(): EntityDef["kind"] {
+    return this.def.kind;
+  }
+  get version(): string | undefined {
+    return this.def.kind === "task" ? (this.def as TaskDef).version : undefined;
+  }
+
+  argsDigest(): string {
+    return this.#digest ??= sha256(encodeArgs(this.args));
+  }
+
+  describeCall(): string {
+    return showCall(this.def.name, this.args);
+  }
+
+  describe(): string {
+    return `node '${this.id}'`;
+  }
+  outputNames(): readonly string[] {
+    return this.def.outputs;
+  }
+
+  settle(
+    output: string | undefined,
+    onValue: (v: unknown) => void,
+    onError: (e: unknown) => void,
+  ): void {
+    const deliver = () => {
+      if (this.status === "succeeded") {
+        const flushed = this.run.durable(this);
+        const value = selectOutput(this.def, this.value, output);
+        if (flushed === undefined) onValue(value);
+        else flushed.then(() => onValue(value), onError);
+      } else {
+        this.run.handled.add(this.error!);
+        onError(this.error);
+      }
+    };
+    if (isFinal(this.status)) deliver();
+    else (this.listeners ??= []).push(deliver);
+  }
+
+  /** Calls `fn` once the node has settled (at once if it has). */
+  onSettled(fn: () => void): void {
+    if (isFinal(this.status)) fn();
+    else (this.listeners ??= []).push(fn);
+  }
+}
+
+/** Canonical text of a call's arguments: handles become node references. */
+function encodeArgs(args: Record<string, unknown>): string {
+  return JSON.stringify(argsTree(args, true));
+}
+
+function argsTree(x: unknown, canonical: boolean): unknown {
+  if (isHandle(x)) {
+    const slot = x[REF];
+    const source = slot.source;
+    const id = source instanceof Node ? source.id : source.describe();
+    return slot.output === undefined ? { $ref: id } : { $ref: id, output: slot.output };
+  }
+  if (Array.isArray(x)) return x.map((v) => argsTree(v, canonical));
+  if (isPlainObject(x)) {
+    const out: Record<string, unknown> = {};
+    const keys = Object.keys(x);
+    if (canonical) keys.sort();
+    for (const k of keys) out[k] = argsTree(x[k], canonical);
+    return out;
+  }
+  return toJsonTree(x, canonical);
+}
+
+/** A call as people read it: `add(x: 7, y: 1)`. */
+function showCall(entity: string, args: Record<string, unknown>): string {
+  const parts = Object.keys(args).map((k) => {
+    let text = JSON.stringify(argsTree(args[k], false)) ?? "undefined";
+    if (text.length > 40) text = `${text.slice(0, 37)}...`;
+    return `${k}: ${text}`;
+  });
+  return `${entity}(${parts.join(", ")})`;
+}
+
+// ---------------------------------------------------------------------------
+// Frames: the body of a workflow, flow or root task, whose calls are nodes
+
+abstract class Frame implements CallSite {
+  readonly run: Run;
+  /** The node this frame runs, or undefined for the run's root. */
+  readonly node: Node | undefined;
+  readonly prefix: string;
+  readonly children: Node[] = [];
+  /** Children not yet settled. */
+  open = 0;
+  /** Whether the body has finished adding children. */
+  bodyDone = false;
+  /** Children that failed (root causes, not skipped dependents). */
+  failures: Node[] = [];
+  finished = false;
+  cancelled = false;
+  #counters = new Map<string, number>();
+  #seq = 0;
+  /** Called once with the frame's value or failure. */
+  readonly done: (value: unknown, error: WeftError | undefined, causes?: WeftError[]) => void;
+
+  constructor(
+    run: Run,
+    node: Node | undefined,
+    done: (value: unknown, error: WeftError | undefined, causes?: WeftError[]) => void,
+  ) {
+    this.run = run;
+    this.node = node;
+    this.prefix = node === undefined ? "" : `${node.id}/`;
+    this.done = done;
+  }
+
+  /** A call from user code inside the frame (a flow body). */
+  call(def: unknown, inputs: unknown): Handle<unknown> {
+    const node = this.add(def as EntityDef, inputs as Record<string, unknown>, undefined);
+    return new Handle(node);
+  }
+
+  /** Adds a child node: checks, journals, and schedules it. */
+  add(def: EntityDef, args: Record<string, unknown>, fixedId: string | undefined): Node {
+    const run = this.run;
+    if (run.fatal !== undefined) throw run.fatal;
+    if (this.finished || this.cancelled || run.cancelled) {
+      throw new CancelledError(
+        `Cannot call ${describeEntity(def)}: the ${
+          this.node ? `flow '${this.node.id}'` : "run"
+        } is ${this.finished ? "finished" : "cancelled"}`,
+      );
+    }
+    const id = fixedId === undefined ? this.#nextId(def.name) : this.prefix + fixedId;
+    const seq = this.#seq++;
+    checkInputNames(def, args, `node '${id}'`);
+    const node = new Node(run, id, def, this, seq, args);
+    // Find the nodes this call takes values from.
+    let deps: Node[] | undefined;
+    for (const key in args) {
+      const v = args[key];
+      if (typeof v === "object" && v !== null) deps = collectDeps(v, deps, run, id, key);
+    }
+    if (deps !== undefined) {
+      node.deps = deps;
+      node.hasHandles = true;
+    }
+    // Replay: a call the journal completed returns its recorded value.
+    const journal = run.journal;
+    let entry: JournalEntry | undefined;
+    if (journal !== undefined) {
+      entry = journal.get(`${this.node?.id ?? ""}#${seq}`);
+      if (entry !== undefined) this.#checkJournal(entry, node);
+    }
+    run.nodes.set(id, node);
+    this.children.push(node);
+    this.open++;
+    run.session.added(node);
+    if (run.listening) {
+      run.emit({
+        type: "node added",
+        runId: run.id,
+        time: Date.now(),
+        nodeId: id,
+        entity: def.name,
+        kind: def.kind,
+        parentId: this.node?.id,
+        dependsOn: deps === undefined ? [] : deps.map((d) => d.id),
+      });
+    }
+    if (entry !== undefined && entry.status === "succeeded") {
+      node.replayed = true;
+      node.attempt = entry.attempt;
+      node.startedAt = entry.startedAt;
+      node.cachedFrom = entry.cachedFrom;
+      run.succeed(node, entry.value);
+      return node;
+    }
+    if (deps !== undefined) {
+      let waiting = 0;
+      for (let i = 0; i < deps.length; i++) {
+        const d = deps[i]!;
+        if (d.status === "succeeded") continue;
+        if (isFinal(d.status)) {
+          run.skip(node, d.error!);
+          return node;
+        }
+        (d.dependents ??= []).push(node);
+        waiting++;
+      }
+      node.waiting = waiting;
+      if (waiting > 0) return node;
+    }
+    run.ready(node);
+    return node;
+  }
+
+  #checkJournal(entry: JournalEntry, node: Node): void {
+    const position = `${this.node ? `flow '${this.node.id}'` : "the run"} call #${node.seq + 1}`;
+    const actual = showCall(node.def.name, node.args);
+    if (entry.entity !== node.def.name || entry.argsDigest !== node.argsDigest()) {
+      const error = new NonDeterminismError(
+        `Replay of run '${this.run.id}' diverged at ${position}: the journal recorded ${entry.call} (node '${entry.nodeId}') but the flow now calls ${actual}. A flow must make the same calls in the same order when replayed: move the varying work (time, randomness, I/O) into a task or use now()/random() from weft, or start a new run id`,
+        {
+          position: `${this.node?.id ?? ""}#${node.seq}`,
+          recorded: entry.call,
+          actual,
+          nodeId: node.id,
+          task: node.def.name,
+        },
+      );
+      this.run.setFatal(error);
+      throw error;
+    }
+  }
+
+  #nextId(name: string): string {
+    const nodes = this.run.nodes;
+    let n = this.#counters.get(name) ?? 0;
+    let id: string;
+    do {
+      n++;
+      id = n === 1 ? this.prefix + name : `${this.prefix}${name}_${n}`;
+    } while (nodes.has(id));
+    this.#counters.set(name, n);
+    return id;
+  }
+
+  /** A child settled. */
+  childSettled(node: Node): void {
+    if (node.status === "failed") this.failures.push(node);
+    this.open--;
+    if (this.open === 0 && this.bodyDone) this.finish();
+  }
+
+  /** The body has made its last call. */
+  endBody(): void {
+    this.bodyDone = true;
+    if (this.open === 0) this.finish();
+  }
+
+  /** Root causes of failed children that nothing handled. */
+  unhandled(): WeftError[] {
+    const out: WeftError[] = [];
+    for (const f of this.failures) {
+      if (!this.run.handled.has(f.error!)) out.push(...(f.causes ?? [f.error!]));
+    }
+    return out;
+  }
+
+  /** Every child settled and the body ended: compute the value. */
+  abstract finish(): void;
+
+  /** Stops the frame: pending children are cancelled, running ones aborted. */
+  cancel(reason: WeftError): void {
+    if (this.cancelled || this.finished) return;
+    this.cancelled = true;
+    for (const child of this.children) this.run.cancelNode(child, reason);
+    this.onCancel(reason);
+  }
+
+  /** What the frame's body does on cancellation. */
+  protected onCancel(_reason: WeftError): void {}
+}
+
+function collectDeps(
+  v: object,
+  deps: Node[] | undefined,
+  run: Run,
+  id: string,
+  key: string,
+): Node[] | undefined {
+  const slot = (v as { [REF]?: { source: RefSource } })[REF];
+  if (slot !== undefined) {
+    const source = slot.source;
+    if (!(source instanceof Node) || source.run !== run) {
+      throw new ValidationError(
+        `Input '${key}' of node '${id}' is ${source.describe()}, which does not belong to this run; pass a value or a handle made in this flow`,
+      );
+    }
+    deps ??= [];
+    if (!deps.includes(source)) deps.push(source);
+    return deps;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const item = v[i];
+      if (typeof item === "object" && item !== null) deps = collectDeps(item, deps, run, id, key);
+    }
+  } else if (isPlainObject(v)) {
+    for (const k in v) {
+      const item = v[k];
+      if (typeof item === "object" && item !== null) deps = collectDeps(item, deps, run, id, key);
+    }
+  }
+  return deps;
+}
+
+/** Replaces handles (all settled and succeeded) by their values, at any depth. */
+function resolveValue(x: unknown): unknown {
+  if (typeof x !== "object" || x === null) return x;
+  const slot = (x as { [REF]?: { source: RefSource; output: string | undefined } })[REF];
+  if (slot !== undefined) {
+    const node = slot.source as Node;
+    if (node.status !== "succeeded") {
+      throw node.error ?? new ValidationError(`${node.describe()} has not run`);
+    }
+    return selectOutput(node.def, node.value, slot.output);
+  }
+  if (Array.isArray(x)) {
+    const out = new Array(x.length);
+    for (let i = 0; i < x.length; i++) out[i] = resolveValue(x[i]);
+    return out;
+  }
+  if (isPlainObject(x)) {
+    const out: Record<string, unknown> = {};
+    for (const k in x) out[k] = resolveValue(x[k]);
+    return out;
+  }
+  return x;
+}
+
+function resolveArgs(node: Node): Record<string, unknown> {
+  if (!node.hasHandles) return node.args;
+  return resolveValue(node.args) as Record<string, unknown>;
+}
+
+/** The frame of a run whose root is a single task call. */
+class TaskFrame extends Frame {
+  #node: Node | undefined;
+  start(def: EntityDef, inputs: Record<string, unknown>): void {
+    this.#node = this.add(def, inputs, undefined);
+    this.endBody();
+  }
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const node = this.#node!;
+    if (node.status === "succeeded") this.done(node.value, undefined);
+    else this.done(undefined, node.error, node.causes ?? [node.error!]);
+  }
+}
+
+/** The frame of a static workflow: adds every node of the graph, then resolves the outputs. */
+class StaticFrame extends Frame {
+  #graph!: GraphDef;
+  #inputs!: Record<string, unknown>;
+  #nodes = new Map<string, Node>();
+
+  start(graph: GraphDef, inputs: Record<string, unknown>): void {
+    this.#graph = graph;
+    this.#inputs = inputs;
+    for (const gn of graph.nodes) {
+      const args: Record<string, unknown> = {};
+      for (const key in gn.bindings) args[key] = this.#materialize(gn.bindings[key]!);
+      this.#nodes.set(gn.id, this.add(gn.def, args, gn.id));
+    }
+    this.endBody();
+  }
+
+  #materialize(b: Binding): unknown {
+    if ("value" in b) return b.value;
+    if ("input" in b) return this.#inputs[b.input];
+    if ("node" in b) {
+      const node = this.#nodes.get(b.node);
+      if (node === undefined) {
+        throw new ValidationError(
+          `Workflow '${this.#graph.name}' binds node '${b.node}', which does not exist`,
+        );
+      }
+      return new Handle(node, node.def.bare ? undefined : b.output);
+    }
+    if ("array" in b) return b.array.map((x) => this.#materialize(x));
+    const out: Record<string, unknown> = {};
+    for (const k in b.object) out[k] = this.#materialize(b.object[k]!);
+    return out;
+  }
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.cancelled) return this.done(undefined, this.run.cancelReason ?? cancelled(this.run));
+    const causes = this.unhandled();
+    if (causes.length > 0) return this.done(undefined, frameError(this, causes), causes);
+    try {
+      const outputs = this.#graph.outputBindings;
+      if (outputs.size === 0) return this.done(undefined, undefined);
+      const values: Record<string, unknown> = {};
+      for (const [name, b] of outputs) values[name] = resolveValue(this.#materialize(b));
+      this.done(this.#graph.bare ? values[this.#graph.outputs[0]!] : values, undefined);
+    } catch (e) {
+      this.done(undefined, asWeftError(e, this));
+    }
+  }
+}
+
+/** The frame of a flow: drives its generator. */
+class FlowFrame extends Frame {
+  #gen:
+    | AsyncGenerator<unknown, unknown, unknown>
+    | Generator<unknown, unknown, unknown>
+    | undefined;
+  #returned: unknown = undefined;
+  #thrown: WeftError | undefined = undefined;
+  /** Whether the generator is suspended at a yield the engine resolves. */
+  #parked = false;
+  #def!: FlowDef;
+
+  start(def: FlowDef, inputs: Record<string, unknown>): void {
+    this.#def = def;
+    const fn = def.fn as (...args: unknown[]) => unknown;
+    let gen: unknown;
+    try {
+      gen = frames.run(
+        this,
+        () => def.style === "object" ? fn(inputs) : fn(...def.params.map((p) => inputs[p.name])),
+      );
+    } catch (e) {
+      return this.#bodyThrew(e);
+    }
+    if (typeof (gen as Generator)?.next !== "function") {
+      return this.#bodyThrew(
+        new ValidationError(
+          `Flow '${def.name}' did not return a generator; write it as async function* ${def.name}(…) { … }`,
+        ),
+      );
+    }
+    this.#gen = gen as AsyncGenerator<unknown, unknown, unknown>;
+    this.#resume(0, undefined);
+  }
+
+  /** Resumes the generator: 0 next, 1 throw, 2 return. */
+  #resume(mode: 0 | 1 | 2, arg: unknown): void {
+    this.#parked = false;
+    const run = this.run;
+    if (run.fatal !== undefined && mode !== 2) {
+      mode = 2;
+      arg = undefined;
+    }
+    const gen = this.#gen!;
+    let r: unknown;
+    try {
+      r = frames.run(
+        this,
+        () => mode === 0 ? gen.next(arg) : mode === 1 ? gen.throw(arg) : gen.return(arg),
+      );
+    } catch (e) {
+      return this.#bodyThrew(e);
+    }
+    if (r instanceof Promise) {
+      r.then((res: IteratorResult<unknown>) => this.#onStep(res), (e) => this.#bodyThrew(e));
+    } else this.#onStep(r as IteratorResult<unknown>);
+  }
+
+  #onStep(res: IteratorResult<unknown>): void {
+    if (res.done) {
+      this.#returned = res.value;
+      this.endBody();
+      return;
+    }
+    if (this.run.fatal !== undefined || this.cancelled) {
+      this.#resume(2, undefined);
+      return;
+    }
+    this.#wait(res.value);
+  }
+
+  /** Resolves what the generator yielded and sends it back. */
+  #wait(yielded: unknown): void {
+    let target = yielded;
+    let mode: "all" | "race" = "all";
+    if (typeof yielded === "object" && yielded !== null) {
+      const kind = (yielded as AwaitRequest)[AWAIT];
+      if (kind !== undefined) {
+        mode = kind;
+        target = (yielded as AwaitRequest).target;
+      }
+    }
+    this.#parked = true;
+    const send = (value: unknown) => {
+      if (!this.#parked) return;
+      this.#resume(0, value);
+    };
+    const fail = (error: unknown) => {
+      if (!this.#parked) return;
+      this.#resume(1, error);
+    };
+    if (mode === "race") return this.#race(target, send, fail);
+    waitAll(this.run, target, send, fail);
+  }
+
+  #race(target: unknown, send: (v: unknown) => void, fail: (e: unknown) => void): void {
+    if (!Array.isArray(target) || target.length === 0) {
+      return fail(
+        new ValidationError(
+          `race() in flow '${this.#def.name}' needs a non-empty array of handles`,
+        ),
+      );
+    }
+    let settled = false;
+    for (const item of target) {
+      waitAll(this.run, item, (v) => {
+        if (settled) return;
+        settled = true;
+        send(v);
+      }, (e) => {
+        if (settled) return;
+        settled = true;
+        fail(e);
+      });
+      if (settled) break;
+    }
+  }
+
+  #bodyThrew(e: unknown): void {
+    const run = this.run;
+    const error = run.fatal ?? asWeftError(e, this);
+    this.#thrown = error;
+    if (isFlowFailure(error)) run.handled.add(error);
+    // An uncaught error cancels what the flow still has running.
+    if (!this.cancelled) {
+      this.cancelled = true;
+      for (const child of this.children) {
+        run.cancelNode(
+          child,
+          new CancelledError(`Cancelled because flow '${this.#def.name}' failed: ${error.message}`),
+        );
+      }
+    }
+    this.endBody();
+  }
+
+  protected override onCancel(_reason: WeftError): void {
+    // A generator parked at an engine-resolved yield is stopped with return(),
+    // so that its finally blocks run; one waiting inside a handle's then()
+    // receives the cancellation as the failure of what it waits for.
+    if (this.#parked && this.#gen !== undefined) this.#resume(2, undefined);
+  }
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const run = this.run;
+    if (run.fatal !== undefined) return this.done(undefined, run.fatal, [run.fatal]);
+    if (this.#thrown !== undefined) {
+      const thrown = this.#thrown;
+      const causes = thrown instanceof TaskFailedError && thrown.nodeId !== this.node?.id
+        ? rootCauses(run, thrown)
+        : [thrown];
+      for (const extra of this.unhandled()) if (!causes.includes(extra)) causes.push(extra);
+      return this.done(undefined, thrown, causes);
+    }
+    if (this.cancelled) return this.done(undefined, run.cancelReason ?? cancelled(run));
+    const causes = this.unhandled();
+    if (causes.length > 0) return this.done(undefined, frameError(this, causes), causes);
+    const returned = this.#returned;
+    waitAll(run, returned, (value) => {
+      if (this.#def.namedOutputs) {
+        const missing = this.#def.outputs.filter((o) => !isPlainObject(value) || !(o in value));
+        if (missing.length > 0) {
+          const error = new TaskFailedError(
+            `Flow '${this.#def.name}' declares outputs ${
+              this.#def.outputs.join(", ")
+            } but its return value lacks ${missing.join(", ")}; return an object with these keys`,
+            { nodeId: this.node?.id ?? this.#def.name, task: this.#def.name },
+          );
+          return this.done(undefined, error, [error]);
+        }
+      }
+      try {
+        checkValue(value, () => `the value returned by flow '${this.#def.name}'`);
+      } catch (e) {
+        const error = asWeftError(e, this);
+        return this.done(undefined, error, [error]);
+      }
+      this.done(value, undefined);
+    }, (e) => {
+      const error = asWeftError(e, this);
+      this.done(undefined, error, rootCauses(run, error));
+    });
+  }
+}
+
+function isFlowFailure(e: WeftError): boolean {
+  return e instanceof TaskFailedError || e instanceof CancelledError;
+}
+
+function rootCauses(run: Run, error: WeftError): WeftError[] {
+  if (error.nodeId !== undefined) {
+    const node = run.nodes.get(error.nodeId);
+    if (node?.causes !== undefined && node.error === error) return [...node.causes];
+  }
+  return [error];
+}
+
+/**
+ * Waits for every handle in `target` (at any depth) and calls `send` with the
+ * structure of values, or `fail` with the first failure.
+ */
+function waitAll(
+  run: Run,
+  target: unknown,
+  send: (v: unknown) => void,
+  fail: (e: unknown) => void,
+): void {
+  if (typeof target !== "object" || target === null) return send(target);
+  const slot = (target as { [REF]?: { source: RefSource; output: string | undefined } })[REF];
+  if (slot !== undefined) {
+    const source = slot.source;
+    if (source instanceof Node && source.run === run) {
+      if (isFinal(source.status)) return deliverOne(run, source, slot.output, send, fail);
+      source.onSettled(() => deliverOne(run, source, slot.output, send, fail));
+      return;
+    }
+    source.settle(slot.output, send, fail);
+    return;
+  }
+  if (!Array.isArray(target) && !isPlainObject(target)) return send(target);
+  // Collect the nodes, wait for them all, then rebuild the structure.
+  const nodes: Node[] = [];
+  const foreign: Handle<unknown>[] = [];
+  collectWaits(run, target, nodes, foreign);
+  if (nodes.length === 0 && foreign.length === 0) return send(target);
+  let remaining = nodes.length + foreign.length;
+  let failed = false;
+  const foreignValues = new Map<Handle<unknown>, unknown>();
+  const oneDone = () => {
+    if (--remaining > 0 || failed) return;
+    let value: unknown;
+    try {
+      value = rebuild(target, foreignValues);
+    } catch (e) {
+      return fail(e);
+    }
+    const flushed = run.durableAll(nodes);
+    if (flushed === undefined) send(value);
+    else flushed.then(() => send(value), fail);
+  };
+  const oneFailed = (e: unknown) => {
+    if (failed) return;
+    failed = true;
+    fail(e);
+  };
+  for (const node of nodes) {
+    const check = () => {
+      if (node.status === "succeeded") oneDone();
+      else {
+        run.handled.add(node.error!);
+        oneFailed(node.error);
+      }
+    };
+    if (isFinal(node.status)) check();
+    else (node.listeners ??= []).push(check);
+    if (failed) return;
+  }
+  for (const h of foreign) {
+    const slot = h[REF];
+    slot.source.settle(slot.output, (v) => {
+      foreignValues.set(h, v);
+      oneDone();
+    }, oneFailed);
+  }
+}
+
+function deliverOne(
+  run: Run,
+  node: Node,
+  output: string | undefined,
+  send: (v: unknown) => void,
+  fail: (e: unknown) => void,
+): void {
+  if (node.status !== "succeeded") {
+    run.handled.add(node.error!);
+    return fail(node.error);
+  }
+  const value = selectOutput(node.def, node.value, output);
+  const flushed = run.durable(node);
+  if (flushed === undefined) send(value);
+  else flushed.then(() => send(value), fail);
+}
+
+function collectWaits(run: Run, x: unknown, nodes: Node[], foreign: Handle<unknown>[]): void {
+  if (typeof x !== "object" || x === null) return;
+  const slot = (x as { [REF]?: { source: RefSource } })[REF];
+  if (slot !== undefined) {
+    const source = slot.source;
+    if (source instanceof Node && source.run === run) nodes.push(source);
+    else foreign.push(x as Handle<unknown>);
+    return;
+  }
+  if (Array.isArray(x)) {
+    for (let i = 0; i < x.length; i++) collectWaits(run, x[i], nodes, foreign);
+  } else if (isPlainObject(x)) {
+    for (const k in x) collectWaits(run, x[k], nodes, foreign);
+  }
+}
+
+function rebuild(x: unknown, foreign: Map<Handle<unknown>, unknown>): unknown {
+  if (typeof x !== "object" || x === null) return x;
+  const slot = (x as { [REF]?: { source: RefSource; output: string | undefined } })[REF];
+  if (slot !== undefined) {
+    if (slot.source instanceof Node) {
+      return selectOutput(slot.source.def, slot.source.value, slot.output);
+    }
+    return foreign.get(x as Handle<unknown>);
+  }
+  if (Array.isArray(x)) {
+    const out = new Array(x.length);
+    for (let i = 0; i < x.length; i++) out[i] = rebuild(x[i], foreign);
+    return out;
+  }
+  if (isPlainObject(x)) {
+    const out: Record<string, unknown> = {};
+    for (const k in x) out[k] = rebuild(x[k], foreign);
+    return out;
+  }
+  return x;
+}
+
+function frameError(frame: Frame, causes: WeftError[]): WeftError {
+  const first = causes[0]!;
+  if (frame.node === undefined) return first;
+  const more = causes.length > 1 ? ` (and ${causes.length - 1} more)` : "";
+  return new TaskFailedError(
+    `${describeEntity(frame.node.def)} (node '${frame.node.id}') failed because ${
+      first.nodeId ? `node '${first.nodeId}'` : "a node"
+    } failed${more}: ${first.message}`,
+    { nodeId: frame.node.id, task: frame.node.def.name, cause: first },
+  );
+}
+
+function asWeftError(e: unknown, frame: Frame): WeftError {
+  if (e instanceof WeftError) return e;
+  const node = frame.node;
+  const name = node?.def.name ?? frame.run.rootName;
+  const error = new TaskFailedError(
+    `${node ? describeEntity(node.def) : `'${name}'`} failed: ${describeCause(e).message}`,
+    { nodeId: node?.id ?? name, task: name, cause: e },
+  );
+  return error;
+}
+
+function cancelled(run: Run): CancelledError {
+  return new CancelledError(
+    `Run '${run.id}' was cancelled; run it again with the same run id to resume`,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// The task context
+
+class Context implements TaskContext {
+  readonly #node: Node;
+  readonly attempt: number;
+  constructor(node: Node) {
+    this.#node = node;
+    this.attempt = node.attempt;
+  }
+  get signal(): AbortSignal {
+    const node = this.#node;
+    if (node.controller === undefined) {
+      node.controller = new AbortController();
+      if (node.run.cancelled || node.frame.cancelled) node.controller.abort(cancelled(node.run));
+    }
+    return node.controller.signal;
+  }
+  get runId(): string {
+    return this.#node.run.id;
+  }
+  get nodeId(): string {
+    return this.#node.id;
+  }
+  log(...args: unknown[]): void {
+    const node = this.#node;
+    const message = args.map((a) => typeof a === "string" ? a : Deno.inspect(a)).join(" ");
+    if (node.run.listening) {
+      node.run.emit({
+        type: "node log",
+        runId: node.run.id,
+        time: Date.now(),
+        nodeId: node.id,
+        entity: node.def.name,
+        message,
+      });
+    } else console.error(`[${node.id}] ${message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The run
+
+class Run {
+  readonly id: string;
+  readonly rootName: string;
+  readonly session: RunSession;
+  readonly journal: ReadonlyMap<string, JournalEntry> | undefined;
+  readonly nodes = new Map<string, Node>();
+  readonly handled = new WeakSet<WeftError>();
+  readonly limit: number;
+  readonly useCache: boolean;
+  readonly listening: boolean;
+  readonly #onEvent: ((e: WeftEvent) => void) | undefined;
+  readonly cancelGraceMs: number;
+  fatal: WeftError | undefined = undefined;
+  cancelled = false;
+  cancelReason: WeftError | undefined = undefined;
+  root: Frame | undefined = undefined;
+  /** Tasks ready to run, in order. */
+  #queue: Node[] = [];
+  #head = 0;
+  #active = 0;
+  #perTask = new Map<TaskDef, number>();
+  #parked = new Map<TaskDef, Node[]>();
+  #pumping = false;
+  #pumpAgain = false;
+
+  constructor(
+    id: string,
+    rootName: string,
+    session: RunSession,
+    options: RunOptions,
+  ) {
+    this.id = id;
+    this.rootName = rootName;
+    this.session = session;
+    this.journal = session.previous?.journal;
+    this.limit = options.concurrency ?? DEFAULT_CONCURRENCY;
+    this.useCache = options.cache ?? true;
+    this.#onEvent = options.onEvent;
+    this.listening = options.onEvent !== undefined;
+    this.cancelGraceMs = options.cancelGraceMs ?? 2000;
+  }
+
+  emit(event: WeftEvent): void {
+    try {
+      this.#onEvent!(event);
+    } catch (e) {
+      // A failing listener must never fail a task or the run.
+      console.error(`weft: an onEvent listener threw: ${describeCause(e).message}`);
+    }
+  }
+
+  setFatal(error: WeftError): void {
+    if (this.fatal !== undefined) return;
+    this.fatal = error;
+    this.root?.cancel(error);
+  }
+
+  /** Makes a node's result durable before someone acts on it; returns a promise only when it must wait. */
+  durable(node: Node): Promise<void> | undefined {
+    if (!this.session.pending(node)) return undefined;
+    return this.session.flush() ?? undefined;
+  }
+
+  durableAll(nodes: Node[]): Promise<void> | undefined {
+    for (const n of nodes) if (this.session.pending(n)) return this.session.flush() ?? undefined;
+    return undefined;
+  }
+
+  /** A node's inputs are ready. */
+  ready(node: Node): void {
+    const kind = node.def.kind;
+    if (kind === "task") {
+      node.status = "ready";
+      if (this.listening) {
+        this.emit({
+          type: "node scheduled",
+          runId: this.id,
+          time: Date.now(),
+          nodeId: node.id,
+          entity: node.def.name,
+        });
+      }
+      this.#queue.push(node);
+      this.pump();
+    } else this.#startComposite(node);
+  }
+
+  /** Starts ready tasks while slots are free. */
+  pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        const queue = this.#queue;
+        while (this.#active < this.limit && this.#head < queue.length) {
+          const node = queue[this.#head]!;
+          queue[this.#head++] = undefined as unknown as Node;
+          if (node.status !== "ready") continue;
+          const def = node.def as TaskDef;
+          if (def.concurrency !== undefined) {
+            const n = this.#perTask.get(def) ?? 0;
+            if (n >= def.concurrency) {
+              let parked = this.#parked.get(def);
+              if (parked === undefined) this.#parked.set(def, parked = []);
+              parked.push(node);
+              continue;
+            }
+            this.#perTask.set(def, n + 1);
+          }
+          this.#active++;
+          this.#startTask(node);
+        }
+        if (this.#head > 1024 && this.#head * 2 > queue.length) {
+          this.#queue = queue.slice(this.#head);
+          this.#head = 0;
+        }
+      } while (this.#pumpAgain);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #release(node: Node): void {
+    this.#active--;
+    const def = node.def as TaskDef;
+    if (def.concurrency !== undefined) {
+      this.#perTask.set(def, this.#perTask.get(def)! - 1);
+      const parked = this.#parked.get(def);
+      if (parked !== undefined && parked.length > 0) {
+        // The next parked call of this task goes first.
+        const next = parked.shift()!;
+        this.#queue.splice(this.#head, 0, next);
+      }
+    }
+  }
+
+  #startTask(node: Node): void {
+    node.status = "running";
+    node.startedAt ??= Date.now();
+    let inputs: Record<string, unknown>;
+    try {
+      inputs = resolveArgs(node);
+    } catch (e) {
+      this.#release(node);
+      return this.fail(node, asTaskError(node, e));
+    }
+    node.inputs = inputs;
+    const def = node.def as TaskDef;
+    // A result is durable before a task that depends on it starts.
+    const deps = node.deps;
+    if (deps !== undefined) {
+      const flushed = this.durableAll(deps);
+      if (flushed !== undefined) {
+        flushed.then(() => this.#lookupCache(node, def, inputs), (e) => {
+          this.#release(node);
+          this.fail(node, asTaskError(node, e));
+        });
+        return;
+      }
+    }
+    this.#lookupCache(node, def, inputs);
+  }
+
+  #lookupCache(node: Node, def: TaskDef, inputs: Record<string, unknown>): void {
+    if (!(def.cache && this.useCache)) return this.#attempt(node);
+    const key = cacheKey(def, inputs);
+    let hit: CacheHit | undefined | Promise<CacheHit | undefined>;
+    try {
+      hit = this.session.cacheGet(key);
+    } catch (e) {
+      this.#release(node);
+      return this.fail(node, asTaskError(node, e));
+    }
+    const use = (h: CacheHit | undefined) => {
+      if (h === undefined) return this.#attempt(node);
+      node.cachedFrom = h.from;
+      this.#release(node);
+      if (this.listening) {
+        this.emit({
+          type: "node cached",
+          runId: this.id,
+          time: Date.now(),
+          nodeId: node.id,
+          entity: def.name,
+          from: h.from,
+        });
+      }
+      this.succeed(node, h.value);
+    };
+    if (hit instanceof Promise) {
+      hit.then(use, (e) => {
+        this.#release(node);
+        this.fail(node, asTaskError(node, e));
+      });
+    } else use(hit);
+  }
+
+  #attempt(node: Node): void {
+    if (node.status !== "running") {
+      this.#release(node);
+      return;
+    }
+    const def = node.def as TaskDef;
+    const attempt = ++node.attempt;
+    node.controller = undefined;
+    if (def.timeoutMs !== undefined) {
+      const controller = node.controller = new AbortController();
+      node.timer = setTimeout(() => {
+        if (node.attempt !== attempt || node.status !== "running") return;
+        const error = new TimeoutError(
+          `Task '${def.name}' (node '${node.id}') timed out after ${def.timeoutMs} ms on attempt ${attempt}; raise its 'timeout' or make it faster`,
+          { nodeId: node.id, task: def.name, attempt },
+        );
+        controller.abort(error);
+        this.#attemptFailed(node, attempt, error);
+      }, def.timeoutMs);
+    }
+    this.session.changed(node);
+    if (this.listening) {
+      this.emit({
+        type: "node started",
+        runId: this.id,
+        time: Date.now(),
+        nodeId: node.id,
+        entity: def.name,
+        attempt,
+      });
+    }
+    const inputs = node.inputs!;
+    const ctx = new Context(node);
+    let result: unknown;
+    try {
+      if (def.style === "object") {
+        result = frames.run(undefined, def.fn as (a: unknown, c: unknown) => unknown, inputs, ctx);
+      } else {
+        const params = def.params;
+        const args = new Array(params.length + 1);
+        for (let i = 0; i < params.length; i++) args[i] = inputs[params[i]!.name];
+        args[params.length] = ctx;
+        result = frames.run(undefined, () => (def.fn as (...a: unknown[]) => unknown)(...args));
+      }
+    } catch (e) {
+      return this.#attemptFailed(node, attempt, e);
+    }
+    if (
+      typeof result === "object" && result !== null &&
+      typeof (result as PromiseLike<unknown>).then === "function"
+    ) {
+      (result as PromiseLike<unknown>).then(
+        (v) => this.#attemptDone(node, attempt, v),
+        (e) => this.#attemptFailed(node, attempt, e),
+      );
+    } else this.#attemptDone(node, attempt, result);
+  }
+
+  #attemptDone(node: Node, attempt: number, result: unknown): void {
+    if (node.attempt !== attempt || node.status !== "running") return;
+    if (node.timer !== undefined) clearTimeout(node.timer);
+    node.timer = undefined;
+    const def = node.def as TaskDef;
+    let value = result;
+    try {
+      if (def.namedOutputs) value = namedOutputs(node, def, result);
+      checkValue(value, () => `The value returned by task '${def.name}' (node '${node.id}')`);
+    } catch (e) {
+      this.#release(node);
+      return this.fail(node, asTaskError(node, e));
+    }
+    this.#release(node);
+    if (def.cache && this.useCache) {
+      node.value = value;
+      try {
+        this.session.cachePut(cacheKey(def, node.inputs!), node);
+      } catch (e) {
+        console.error(
+          `weft: could not cache the result of node '${node.id}': ${describeCause(e).message}`,
+        );
+      }
+    }
+    this.succeed(node, value);
+  }
+
+  #attemptFailed(node: Node, attempt: number, e: unknown): void {
+    if (node.attempt !== attempt || node.status !== "running") return;
+    if (node.timer !== undefined) clearTimeout(node.timer);
+    node.timer = undefined;
+    const def = node.def as TaskDef;
+    const denied = permissionDenied(node, e);
+    const retryable = denied === undefined && !(e instanceof ValidationError) && !this.cancelled &&
+      !node.frame.cancelled;
+    if (retryable && attempt <= def.retries) {
+      const base = def.retryDelayMs * 2 ** (attempt - 1);
+      const delayMs = Math.round(Math.min(RETRY_CAP_MS, base) * (0.5 + Math.random() / 2));
+      if (this.listening) {
+        this.emit({
+          type: "node retrying",
+          runId: this.id,
+          time: Date.now(),
+          nodeId: node.id,
+          entity: def.name,
+          attempt,
+          delayMs,
+          error: describeError(e),
+        });
+      }
+      // The slot is free during the delay; the retry queues again.
+      this.#release(node);
+      node.status = "ready";
+      node.timer = setTimeout(() => {
+        node.timer = undefined;
+        if (node.status !== "ready") return;
+        this.#queue.push(node);
+        this.pump();
+      }, delayMs);
+      this.pump();
+      return;
+    }
+    this.#release(node);
+    this.fail(node, denied ?? asTaskError(node, e));
+  }
+
+  /** Records success and wakes whoever waits. */
+  succeed(node: Node, value: unknown): void {
+    if (isFinal(node.status)) return;
+    node.value = value;
+    node.status = "succeeded";
+    node.finishedAt = Date.now();
+    node.controller = undefined;
+    this.session.changed(node);
+    if (this.listening) {
+      this.emit({
+        type: "node succeeded",
+        runId: this.id,
+        time: node.finishedAt,
+        nodeId: node.id,
+        entity: node.def.name,
+        attempt: node.attempt,
+        durationMs: node.finishedAt - (node.startedAt ?? node.finishedAt),
+        replayed: node.replayed,
+      });
+    }
+    const dependents = node.dependents;
+    node.dependents = undefined;
+    if (dependents !== undefined) {
+      for (let i = 0; i < dependents.length; i++) {
+        const d = dependents[i]!;
+        if (d.status === "pending" && --d.waiting === 0) this.ready(d);
+      }
+    }
+    this.#settled(node);
+  }
+
+  /** Records a failure; dependents are skipped with the same error. */
+  fail(node: Node, error: WeftError, causes?: WeftError[]): void {
+    if (isFinal(node.status)) return;
+    node.error = error;
+    node.causes = causes;
+    node.status = "failed";
+    node.finishedAt = Date.now();
+    node.controller = undefined;
+    this.session.changed(node);
+    if (this.listening) {
+      this.emit({
+        type: "node failed",
+        runId: this.id,
+        time: node.finishedAt,
+        nodeId: node.id,
+        entity: node.def.name,
+        attempt: node.attempt,
+        error: describeError(error),
+        skipped: false,
+      });
+    }
+    this.#skipDependents(node, error);
+    this.#settled(node);
+  }
+
+  /** A node that cannot run because a node it depends on failed. */
+  skip(node: Node, error: WeftError): void {
+    if (isFinal(node.status)) return;
+    node.error = error;
+    node.status = "skipped";
+    node.finishedAt = Date.now();
+    this.session.changed(node);
+    if (this.listening) {
+      this.emit({
+        type: "node failed",
+        runId: this.id,
+        time: node.finishedAt,
+        nodeId: node.id,
+        entity: node.def.name,
+        attempt: node.attempt,
+        error: describeError(error),
+        skipped: true,
+      });
+    }
+    this.#skipDependents(node, error);
+    this.#settled(node);
+  }
+
+  #skipDependents(node: Node, error: WeftError): void {
+    const dependents = node.dependents;
+    node.dependents = undefined;
+    if (dependents !== undefined) { for (const d of dependents) this.skip(d, error); }
+  }
+
+  /** Cancels a node: pending ones at once, running ones through their signal. */
+  cancelNode(node: Node, reason: WeftError): void {
+    const status = node.status;
+    if (isFinal(status)) return;
+    if (status === "running" && node.def.kind === "task") {
+      node.controller?.abort(reason);
+      // Give it a moment to stop; then stop waiting for it.
+      node.timer = setTimeout(() => {
+        if (node.status === "running") {
+          this.#release(node);
+          this.#markCancelled(node, reason);
+        }
+      }, this.cancelGraceMs);
+      return;
+    }
+    if (node.child !== undefined) {
+      node.child.cancel(reason);
+      return;
+    }
+    if (node.timer !== undefined) clearTimeout(node.timer);
+    this.#markCancelled(node, reason);
+  }
+
+  #markCancelled(node: Node, reason: WeftError): void {
+    if (node.timer !== undefined) clearTimeout(node.timer);
+    node.timer = undefined;
+    node.error = reason;
+    node.status = "cancelled";
+    node.finishedAt = Date.now();
+    this.session.changed(node);
+    if (this.listening) {
+      this.emit({
+        type: "node cancelled",
+        runId: this.id,
+        time: node.finishedAt,
+        nodeId: node.id,
+        entity: node.def.name,
+      });
+    }
+    this.handled.add(reason);
+    this.#skipDependents(node, reason);
+    this.#settled(node);
+  }
+
+  #settled(node: Node): void {
+    const listeners = node.listeners;
+    node.listeners = undefined;
+    if (listeners !== undefined) { for (let i = 0; i < listeners.length; i++) listeners[i]!(); }
+    node.frame.childSettled(node);
+  }
+
+  /** Runs a workflow, flow or launch plan node as a frame of its own. */
+  #startComposite(node: Node): void {
+    node.status = "running";
+    node.startedAt ??= Date.now();
+    node.attempt = 1;
+    this.session.changed(node);
+    if (this.listening) {
+      this.emit({
+        type: "node started",
+        runId: this.id,
+        time: node.startedAt,
+        nodeId: node.id,
+        entity: node.def.name,
+        attempt: 1,
+      });
+    }
+    let inputs: Record<string, unknown>;
+    try {
+      inputs = resolveArgs(node);
+    } catch (e) {
+      return this.fail(node, asTaskError(node, e));
+    }
+    node.inputs = inputs;
+    const done = (value: unknown, error: WeftError | undefined, causes?: WeftError[]) => {
+      if (error === undefined) this.succeed(node, value);
+      else if (error instanceof CancelledError && (node.frame.cancelled || this.cancelled)) {
+        this.#markCancelled(node, error);
+      } else this.fail(node, error, causes);
+    };
+    startBody(this, node, node.def, inputs, done).catch((e) =>
+      this.fail(node, asTaskError(node, e))
+    );
+  }
+
+  /** Cancels the whole run. */
+  cancel(reason: WeftError): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.cancelReason = reason;
+    this.root?.cancel(reason);
+  }
+}
+
+function cacheKey(def: TaskDef, inputs: Record<string, unknown>): string {
+  return sha256(`${def.name}\u0000${def.version ?? ""}\u0000${encodeValue(inputs, true)}`);
+}
+
+function namedOutputs(node: Node, def: TaskDef, result: unknown): Record<string, unknown> {
+  const names = def.outputs;
+  if (Array.isArray(result)) {
+    if (result.length !== names.length) {
+      throw new ValidationError(
+        `Task '${def.name}' (node '${node.id}') declares ${names.length} outputs (${
+          names.join(", ")
+        }) but returned an array of ${result.length}`,
+      );
+    }
+    const out: Record<string, unknown> = {};
+    names.forEach((n, i) => (out[n] = result[i]));
+    return out;
+  }
+  if (!isPlainObject(result)) {
+    throw new ValidationError(
+      `Task '${def.name}' (node '${node.id}') declares outputs ${names.join(", ")} but returned ${
+        result === null ? "null" : typeof result
+      }; return an object with these keys (or an array in this order)`,
+    );
+  }
+  const missing = names.filter((n) => !(n in result));
+  if (missing.length > 0) {
+    throw new ValidationError(
+      `Task '${def.name}' (node '${node.id}') declares outputs ${
+        names.join(", ")
+      } but its result lacks ${missing.join(", ")}`,
+    );
+  }
+  const out: Record<string, unknown> = {};
+  for (const n of names) out[n] = result[n];
+  return out;
+}
+
+function describeError(e: unknown): ReturnType<WeftError["toJSON"]> {
+  if (e instanceof WeftError) return e.toJSON();
+  const c = describeCause(e);
+  return { name: c.name, message: c.message };
+}
+
+const DENIED = /Requires (\w+) access to "([^"]*)"/;
+
+function permissionDenied(node: Node, e: unknown): PermissionDeniedError | undefined {
+  const notCapable = (globalThis as { Deno?: { errors?: { NotCapable?: unknown } } }).Deno?.errors
+    ?.NotCapable;
+  let err: unknown = e;
+  // The refusal may be wrapped as the cause of another error.
+  for (let i = 0; i < 4 && err !== undefined && err !== null; i++) {
+    const message = (err as { message?: unknown }).message;
+    const m = typeof message === "string" ? DENIED.exec(message) : null;
+    if (
+      m !== null &&
+      (typeof notCapable !== "function" || err instanceof (notCapable as new () => Error) ||
+        (err as Error).name === "NotCapable")
+    ) {
+      const kind = m[1]!;
+      const value = m[2]!;
+      const declared = kind === "net" ? value.replace(/:\d+$/, (p) => p) : value;
+      return new PermissionDeniedError(
+        `Task '${node.def.name}' (node '${node.id}') was refused ${kind} access to "${value}", which it does not declare; add permissions: { ${kind}: [${
+          JSON.stringify(declared)
+        }] } to the task`,
+        { kind, value, nodeId: node.id, task: node.def.name, attempt: node.attempt, cause: err },
+      );
+    }
+    err = (err as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function asTaskError(node: Node, e: unknown): WeftError {
+  if (
+    e instanceof TaskFailedError || e instanceof NonDeterminismError ||
+    e instanceof PermissionDeniedError || e instanceof CancelledError
+  ) return e;
+  const c = describeCause(e);
+  return new TaskFailedError(
+    `${describeEntity(node.def)} (node '${node.id}') failed${
+      node.attempt > 1 ? ` after ${node.attempt} attempts` : ""
+    }: ${c.message}`,
+    { nodeId: node.id, task: node.def.name, attempt: node.attempt, cause: e },
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Bodies
+
+/** Starts the frame that runs `def` with `inputs`; `done` receives its value. */
+async function startBody(
+  run: Run,
+  node: Node | undefined,
+  def: EntityDef,
+  inputs: Record<string, unknown>,
+  done: (value: unknown, error: WeftError | undefined, causes?: WeftError[]) => void,
+): Promise<void> {
+  switch (def.kind) {
+    case "task": {
+      const frame = new TaskFrame(run, node, done);
+      attach(run, node, frame);
+      frame.start(def, inputs);
+      return;
+    }
+    case "workflow": {
+      const graph = def as GraphDef;
+      const values = await checkGraphInputs(graph, inputs, node?.id);
+      const frame = new StaticFrame(run, node, done);
+      attach(run, node, frame);
+      frame.start(graph, values);
+      return;
+    }
+    case "flow": {
+      const frame = new FlowFrame(run, node, done);
+      attach(run, node, frame);
+      frame.start(def as FlowDef, inputs);
+      return;
+    }
+    case "launchPlan": {
+      const lp = def as LaunchPlanDef;
+      return startBody(run, node, lp.target, lp.merge(inputs), done);
+    }
+  }
+}
+
+function attach(run: Run, node: Node | undefined, frame: Frame): void {
+  if (node === undefined) run.root = frame;
+  else node.child = frame;
+  if (run.cancelled) frame.cancel(run.cancelReason ?? cancelled(run));
+  else if (node !== undefined && (isFinal(node.status) || node.frame.cancelled)) {
+    frame.cancel(node.error ?? cancelled(run));
+  }
+}
+
+/**
+ * Checks workflow inputs against their types and fills defaults.
+ *
+ * @param graph The workflow.
+ * @param inputs The inputs by name.
+ * @param nodeId The node running it, for messages.
+ * @returns The checked inputs (a Standard Schema may transform values).
+ */
+export async function checkGraphInputs(
+  graph: GraphDef,
+  inputs: Record<string, unknown>,
+  nodeId?: string,
+): Promise<Record<string, unknown>> {
+  graph.validate();
+  const where = nodeId === undefined
+    ? `workflow '${graph.name}'`
+    : `node '${nodeId}' (workflow '${graph.name}')`;
+  checkInputNames(graph, inputs, where);
+  const out: Record<string, unknown> = {};
+  for (const input of graph.inputs.values()) {
+    if (!(input.name in inputs)) {
+      out[input.name] = "default" in input ? input.default : undefined;
+      continue;
+    }
+    try {
+      out[input.name] = await input.type.check(inputs[input.name], input.name);
+    } catch (e) {
+      if (e instanceof ValidationError) throw new ValidationError(`${where}: ${e.message}`);
+      throw e;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Running
+
+let lastIdTime = 0;
+let idCounter = 0;
+
+/**
+ * A new run id: time-ordered and unique in the process.
+ *
+ * @returns Such as `mhf3k2a1-7xq9` .
+ */
+export function newRunId(): string {
+  const now = Date.now();
+  idCounter = now === lastIdTime ? idCounter + 1 : 0;
+  lastIdTime = now;
+  const rand = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36).padStart(7, "0").slice(
+    0,
+    6,
+  );
+  return `${now.toString(36)}${idCounter.toString(36).padStart(2, "0")}-${rand}`;
+}
+
+/**
+ * Checks and completes the inputs of a root call: names, then types and
+ * defaults for workflows.
+ *
+ * @param def The entity.
+ * @param inputs The inputs by name.
+ * @returns The inputs to run with.
+ */
+async function prepareInputs(
+  def: EntityDef,
+  inputs: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) {
+    throw new ValidationError(
+      `The inputs of ${
+        describeEntity(def)
+      } must be an object keyed by input name, such as { x: 1 }`,
+    );
+  }
+  let target = def;
+  let merged = inputs;
+  if (def.kind === "launchPlan") {
+    const lp = def as LaunchPlanDef;
+    checkInputNames(def, inputs, describeEntity(def));
+    merged = lp.merge(inputs);
+    target = lp.target;
+  }
+  if (target.kind === "workflow") return await checkGraphInputs(target as GraphDef, merged);
+  checkInputNames(target, merged, describeEntity(target));
+  for (const key in merged) {
+    checkValue(merged[key], () => `Input '${key}' of ${describeEntity(target)}`);
+  }
+  return merged;
+}
+
+/**
+ * Runs an entity and resolves to the full {@linkcode RunResult}.
+ *
+ * @param def The entity.
+ * @param inputs The inputs by name.
+ * @param options Store, concurrency, run id, cancellation, events.
+ * @returns The result, also for failed runs.
+ * @throws {ValidationError} When the inputs are wrong; nothing has run.
+ */
+export async function runEntity(
+  def: EntityDef,
+  inputs: Record<string, unknown>,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  checkRunOptions(options);
+  const values = await prepareInputs(def, inputs);
+  const store = typeof options.store === "object"
+    ? options.store
+    : options.store === undefined
+    ? defaultStore()
+    : await openStore(options.store);
+  const ownsStore = typeof options.store === "string" && options.store !== "memory";
+  try {
+    return await runWithStore(def, values, store, options);
+  } finally {
+    if (ownsStore) await store.close();
+  }
+}
+
+function checkRunOptions(options: RunOptions): void {
+  const c = options.concurrency;
+  if (c !== undefined && (!Number.isInteger(c) || c < 1)) {
+    throw new ValidationError(
+      `Cannot run as 'concurrency' must be a positive integer: current value is ${c}`,
+    );
+  }
+  if (
+    options.runId !== undefined &&
+    (typeof options.runId !== "string" || !/^[\w.:-]{1,128}$/.test(options.runId))
+  ) {
+    throw new ValidationError(
+      `Cannot use the run id ${
+        JSON.stringify(options.runId)
+      }: use 1 to 128 letters, digits, '_', '-', '.' or ':'`,
+    );
+  }
+}
+
+async function runWithStore(
+  def: EntityDef,
+  inputs: Record<string, unknown>,
+  store: Store,
+  options: RunOptions,
+): Promise<RunResult> {
+  const runId = options.runId ?? newRunId();
+  const startedAt = Date.now();
+  const inputsDigest = sha256(encodeValue(inputs, true));
+  const start = {
+    runId,
+    entity: def.name,
+    kind: def.kind,
+    inputs,
+    inputsDigest,
+    startedAt,
+    weftVersion: WEFT_VERSION,
+    ...(options.script === undefined ? {} : { script: options.script }),
+  };
+  const session = await store.openRun(start);
+  const previous = session.previous;
+  if (previous !== undefined) {
+    checkPrevious(runId, def, inputsDigest, previous);
+    if (previous.status === "succeeded") {
+      return {
+        runId,
+        status: "succeeded",
+        outputs: previous.outputs,
+        errors: [],
+        graph: { nodes: [], edges: [] },
+        startedAt: new Date(previous.startedAt),
+        finishedAt: new Date(previous.finishedAt ?? previous.startedAt),
+      };
+    }
+  }
+  const run = new Run(runId, def.name, session, options);
+  if (run.listening) {
+    run.emit({
+      type: "run started",
+      runId,
+      time: startedAt,
+      entity: def.name,
+      inputs,
+      resumed: previous !== undefined,
+    });
+  }
+  const signal = options.signal;
+  const onAbort = () => run.cancel(cancelled(run));
+  if (signal?.aborted) run.cancel(cancelled(run));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let outcome: { value: unknown; error: WeftError | undefined; causes: WeftError[] | undefined };
+  try {
+    outcome = await new Promise((resolve) => {
+      startBody(
+        run,
+        undefined,
+        def,
+        inputs,
+        (value, error, causes) => resolve({ value, error, causes }),
+      )
+        .catch((e) =>
+          resolve({
+            value: undefined,
+            error: e instanceof WeftError ? e : asTaskErrorRoot(def, e),
+            causes: undefined,
+          })
+        );
+    });
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  const finishedAt = Date.now();
+  let status: RunStatus;
+  let errors: WeftError[] = [];
+  if (outcome.error === undefined) status = "succeeded";
+  else if (run.fatal === undefined && outcome.error instanceof CancelledError && run.cancelled) {
+    status = "cancelled";
+    errors = [outcome.error];
+  } else {
+    status = "failed";
+    errors = outcome.causes ?? [outcome.error];
+  }
+  const outputs = status === "succeeded" ? outcome.value : undefined;
+  await session.finish({ status, outputs, errors, finishedAt });
+  if (run.listening) {
+    run.emit({
+      type: "run finished",
+      runId,
+      time: finishedAt,
+      status,
+      outputs,
+      errors: errors.map((e) => e.toJSON()),
+      durationMs: finishedAt - startedAt,
+    });
+  }
+  return {
+    runId,
+    status,
+    outputs,
+    errors,
+    graph: runGraph(run),
+    startedAt: new Date(startedAt),
+    finishedAt: new Date(finishedAt),
+  };
+}
+
+function asTaskErrorRoot(def: EntityDef, e: unknown): WeftError {
+  return new TaskFailedError(`${describeEntity(def)} failed: ${describeCause(e).message}`, {
+    nodeId: def.name,
+    task: def.name,
+    cause: e,
+  });
+}
+
+function checkPrevious(
+  runId: string,
+  def: EntityDef,
+  inputsDigest: string,
+  previous: PreviousRun,
+): void {
+  if (previous.entity !== def.name) {
+    throw new ValidationError(
+      `Run '${runId}' ran '${previous.entity}', not '${def.name}'; resume it with the same workflow or start a new run id`,
+    );
+  }
+  if (previous.inputsDigest !== inputsDigest) {
+    throw new ValidationError(
+      `Run '${runId}' was started with other inputs; resume it with the same inputs (weft resume ${runId} reuses them) or start a new run id`,
+    );
+  }
+}
+
+function runGraph(run: Run): RunGraph {
+  const nodes: RunGraphNode[] = [];
+  const edges: RunGraphEdge[] = [];
+  for (const node of run.nodes.values()) {
+    const n: RunGraphNode = {
+      id: node.id,
+      entity: node.def.name,
+      kind: node.def.kind,
+      status: node.status,
+      attempts: node.attempt,
+    };
+    const parentId = node.parentId;
+    if (parentId !== undefined) n.parentId = parentId;
+    if (node.cachedFrom !== undefined) n.cached = true;
+    if (node.replayed) n.replayed = true;
+    if (node.startedAt !== undefined) n.startedAt = node.startedAt;
+    if (node.finishedAt !== undefined) n.finishedAt = node.finishedAt;
+    nodes.push(n);
+    if (node.hasHandles) {
+      for (const input in node.args) addEdges(node.args[input], node.id, input, edges);
+    }
+  }
+  return { nodes, edges };
+}
+
+function addEdges(x: unknown, to: string, input: string, edges: RunGraphEdge[]): void {
+  if (typeof x !== "object" || x === null) return;
+  const slot = (x as { [REF]?: { source: RefSource; output: string | undefined } })[REF];
+  if (slot !== undefined) {
+    const source = slot.source as Node;
+    const edge: RunGraphEdge = { from: source.id, to, input };
+    if (slot.output !== undefined) edge.output = slot.output;
+    edges.push(edge);
+    return;
+  }
+  if (Array.isArray(x)) { for (const v of x) addEdges(v, to, input, edges); }
+  else if (isPlainObject(x)) { for (const k in x) addEdges(x[k], to, input, edges); }
+}
+
+/**
+ * Runs an entity and resolves to its value, as `execute` and direct calls do.
+ *
+ * @param def The entity.
+ * @param inputs The inputs by name.
+ * @param options Run options.
+ * @returns The value: nothing, the single output, or outputs by name.
+ * @throws {ValidationError} On bad inputs.
+ * @throws {TaskFailedError} When the run fails.
+ */
+export async function executeEntity(
+  def: EntityDef,
+  inputs: Record<string, unknown>,
+  options: RunOptions = {},
+): Promise<unknown> {
+  const result = await runEntity(def, inputs, options);
+  if (result.status === "succeeded") return result.outputs;
+  throw result.errors[0] ?? cancelledRoot(result.runId);
+}
+
+function cancelledRoot(runId: string): CancelledError {
+  return new CancelledError(`Run '${runId}' was cancelled`);
+}
+
+/** For tests: the engine's internal node class. */
+export type { Node as EngineNode };

@@ -1,0 +1,202 @@
+/**
+ * `Handle<T>`: the result of calling a task, workflow or flow while building
+ * or running a graph. Passed as an argument it is an edge; in a flow, `yield`
+ * (or `yield* wait(h)`) resolves it to its value.
+ *
+ * @module
+ */
+
+import { REF } from "./context.ts";
+import { ValidationError } from "./errors.ts";
+
+/**
+ * Where a handle's value comes from. The engine's nodes, the builder's
+ * symbolic references and direct calls each implement it.
+ */
+export interface RefSource {
+  /** Names the source in messages, such as `node 'add_2'` or `input 'x'`. */
+  describe(): string;
+  /** The output names the source has, to check `handle.outputs.NAME`. */
+  outputNames(): readonly string[];
+  /** Resolves the (selected) value, or rejects with the failure. */
+  settle(
+    output: string | undefined,
+    onValue: (v: unknown) => void,
+    onError: (e: unknown) => void,
+  ): void;
+}
+
+/** The internal slot of a handle: its source and the selected output. */
+export interface RefSlot {
+  readonly source: RefSource;
+  readonly output: string | undefined;
+}
+
+/** A typed map of the named outputs of a handle. */
+export type Outputs<T> =
+  & { readonly o0: Handle<T> }
+  & (T extends readonly unknown[] ? unknown
+    : T extends Date | Map<unknown, unknown> | Set<unknown> | Uint8Array ? unknown
+    : T extends Record<string, unknown> ? { readonly [K in keyof T]-?: Handle<T[K]> }
+    : unknown);
+
+/**
+ * A reference to the future value of a node's output.
+ *
+ * A handle is `PromiseLike`, so `await` works, but in a flow `yield` (or the
+ * typed `yield* wait(handle)`) is the documented await point. In a
+ * declarative workflow body a handle is symbolic: it can be passed to other
+ * calls and returned, but not used as a value.
+ *
+ * @typeParam T The type of the value.
+ */
+export class Handle<T> implements PromiseLike<T> {
+  /** Internal: the source and selected output. */
+  readonly [REF]: RefSlot;
+
+  /**
+   * Internal: handles are made by weft, not by users.
+   *
+   * @param source Where the value comes from.
+   * @param output The selected output, or undefined for the whole value.
+   */
+  constructor(source: RefSource, output?: string) {
+    this[REF] = { source, output };
+  }
+
+  /**
+   * The named outputs: `handle.outputs.o0` for a single-output task,
+   * `handle.outputs.a` for a task declared with `outputs: ["a", …]`.
+   *
+   * @returns A handle per output; an unknown name throws a `ValidationError`.
+   */
+  get outputs(): Outputs<T> {
+    const slot = this[REF];
+    return new Proxy({}, {
+      get(_target, key) {
+        if (typeof key !== "string") return undefined;
+        const names = slot.source.outputNames();
+        if (!names.includes(key)) {
+          throw new ValidationError(
+            `${slot.source.describe()} has no output '${key}'; its outputs are ${
+              names.length ? names.map((n) => `'${n}'`).join(", ") : "none"
+            }`,
+          );
+        }
+        return new Handle(slot.source, key);
+      },
+      has(_target, key) {
+        return typeof key === "string" && slot.source.outputNames().includes(key);
+      },
+      ownKeys() {
+        return [...slot.source.outputNames()];
+      },
+      getOwnPropertyDescriptor(_target, key) {
+        if (typeof key !== "string" || !slot.source.outputNames().includes(key)) return undefined;
+        return { enumerable: true, configurable: true, value: new Handle(slot.source, key) };
+      },
+    }) as Outputs<T>;
+  }
+
+  /**
+   * Resolves to the value, as a promise does.
+   *
+   * @param onfulfilled Called with the value.
+   * @param onrejected Called with the failure (a `TaskFailedError`).
+   * @returns A promise of what the callback returns.
+   */
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    const slot = this[REF];
+    return new Promise<T>((resolve, reject) => {
+      slot.source.settle(slot.output, resolve as (v: unknown) => void, reject);
+    }).then(onfulfilled, onrejected);
+  }
+
+  /**
+   * Handles are not values: comparing or adding one is a mistake.
+   *
+   * @returns Never.
+   * @throws {ValidationError} Always, with advice.
+   */
+  [Symbol.toPrimitive](): never {
+    throw new ValidationError(
+      `${
+        this[REF].source.describe()
+      } is a handle, not a value; in a flow resolve it with \`yield* wait(handle)\`, in a declarative workflow pass it to a task, or use flow() for logic on values`,
+    );
+  }
+
+  /**
+   * Describes the handle for debugging.
+   *
+   * @returns Such as `Handle(node 'add_2'.o0)`.
+   */
+  toString(): string {
+    const slot = this[REF];
+    return `Handle(${slot.source.describe()}${slot.output === undefined ? "" : `.${slot.output}`})`;
+  }
+
+  /**
+   * Handles are not JSON data.
+   *
+   * @returns Never.
+   * @throws {ValidationError} Always, with advice.
+   */
+  toJSON(): never {
+    return this[Symbol.toPrimitive]();
+  }
+}
+
+/**
+ * Whether `x` is a handle (from any copy of weft in the process).
+ *
+ * @param x Anything.
+ * @returns True for handles.
+ */
+export function isHandle(x: unknown): x is Handle<unknown> {
+  return typeof x === "object" && x !== null && (x as { [REF]?: unknown })[REF] !== undefined;
+}
+
+/**
+ * The slot of a handle.
+ *
+ * @param h A handle.
+ * @returns Its source and selected output.
+ */
+export function slotOf(h: Handle<unknown>): RefSlot {
+  return h[REF];
+}
+
+/**
+ * Whether `x` is a plain object (not a class instance, date, map…).
+ *
+ * @param x Anything.
+ * @returns True for `{}`-style objects.
+ */
+export function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== "object" || x === null) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Whether a value holds a handle at any depth (in arrays and plain objects).
+ *
+ * @param x Anything.
+ * @returns True when a handle is inside.
+ */
+export function containsHandle(x: unknown): boolean {
+  if (typeof x !== "object" || x === null) return false;
+  if ((x as { [REF]?: unknown })[REF] !== undefined) return true;
+  if (Array.isArray(x)) {
+    for (let i = 0; i < x.length; i++) if (containsHandle(x[i])) return true;
+    return false;
+  }
+  if (isPlainObject(x)) {
+    for (const k in x) if (containsHandle(x[k])) return true;
+  }
+  return false;
+}
