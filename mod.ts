@@ -55,7 +55,7 @@ export type { LaunchPlan, LaunchPlanOptions } from "./src/launch_plan.ts";
 export { all, race, wait } from "./src/yields.ts";
 export type { AwaitRequest, Resolved } from "./src/yields.ts";
 export { Handle, isHandle } from "./src/handle.ts";
-export type { Outputs } from "./src/handle.ts";
+export type { Outputs, TypedOutputs } from "./src/handle.ts";
 export { run } from "./src/run.ts";
 export type { RunGraph, RunGraphEdge, RunGraphNode, RunOptions, RunResult } from "./src/engine.ts";
 export {

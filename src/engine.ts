@@ -312,6 +312,7 @@ abstract class Frame implements CallSite {
   failures: Node[] = [];
   finished = false;
   cancelled = false;
+  cancelReason: WeftError | undefined = undefined;
   #counters = new Map<string, number>();
   #seq = 0;
   /** Called once with the frame's value or failure. */
@@ -469,6 +470,7 @@ abstract class Frame implements CallSite {
   cancel(reason: WeftError): void {
     if (this.cancelled || this.finished) return;
     this.cancelled = true;
+    this.cancelReason = reason;
     for (const child of this.children) this.run.cancelNode(child, reason);
     this.onCancel(reason);
   }
@@ -564,11 +566,18 @@ class StaticFrame extends Frame {
   start(graph: GraphDef, inputs: Record<string, unknown>): void {
     this.#graph = graph;
     this.#inputs = inputs;
-    for (const gn of graph.nodes) {
-      const args: Record<string, unknown> = {};
-      for (const key in gn.bindings) args[key] = this.#materialize(gn.bindings[key]!);
-      this.#nodes.set(gn.id, this.add(gn.def, args, gn.id));
+    const run = this.run;
+    run.held++;
+    try {
+      for (const gn of graph.nodes) {
+        const args: Record<string, unknown> = {};
+        for (const key in gn.bindings) args[key] = this.#materialize(gn.bindings[key]!);
+        this.#nodes.set(gn.id, this.add(gn.def, args, gn.id));
+      }
+    } finally {
+      run.held--;
     }
+    run.pump();
     this.endBody();
   }
 
@@ -1025,8 +1034,12 @@ class Run {
   #active = 0;
   #perTask = new Map<TaskDef, number>();
   #parked = new Map<TaskDef, Node[]>();
+  /** Tasks that go before the queue: parked calls freed by their task's limit. */
+  #front: Node[] = [];
   #pumping = false;
   #pumpAgain = false;
+  /** While positive, ready tasks queue up but do not start (a static frame adds all its nodes first). */
+  held = 0;
 
   constructor(
     id: string,
@@ -1092,7 +1105,7 @@ class Run {
 
   /** Starts ready tasks while slots are free. */
   pump(): void {
-    if (this.#pumping) {
+    if (this.#pumping || this.held > 0) {
       this.#pumpAgain = true;
       return;
     }
@@ -1101,9 +1114,13 @@ class Run {
       do {
         this.#pumpAgain = false;
         const queue = this.#queue;
-        while (this.#active < this.limit && this.#head < queue.length) {
-          const node = queue[this.#head]!;
-          queue[this.#head++] = undefined as unknown as Node;
+        while (this.#active < this.limit && (this.#head < queue.length || this.#front.length > 0)) {
+          let node: Node;
+          if (this.#front.length > 0) node = this.#front.shift()!;
+          else {
+            node = queue[this.#head]!;
+            queue[this.#head++] = undefined as unknown as Node;
+          }
           if (node.status !== "ready") continue;
           const def = node.def as TaskDef;
           if (def.concurrency !== undefined) {
@@ -1137,10 +1154,10 @@ class Run {
       const parked = this.#parked.get(def);
       if (parked !== undefined && parked.length > 0) {
         // The next parked call of this task goes first.
-        const next = parked.shift()!;
-        this.#queue.splice(this.#head, 0, next);
+        this.#front.push(parked.shift()!);
       }
     }
+    this.pump();
   }
 
   #startTask(node: Node): void {
@@ -1325,6 +1342,10 @@ class Run {
       return;
     }
     this.#release(node);
+    if (this.cancelled || node.frame.cancelled) {
+      this.#markCancelled(node, node.frame.cancelReason ?? this.cancelReason ?? cancelled(this));
+      return;
+    }
     this.fail(node, denied ?? asTaskError(node, e));
   }
 
@@ -1605,6 +1626,7 @@ async function startBody(
   def: EntityDef,
   inputs: Record<string, unknown>,
   done: (value: unknown, error: WeftError | undefined, causes?: WeftError[]) => void,
+  checked = false,
 ): Promise<void> {
   switch (def.kind) {
     case "task": {
@@ -1615,7 +1637,7 @@ async function startBody(
     }
     case "workflow": {
       const graph = def as GraphDef;
-      const values = await checkGraphInputs(graph, inputs, node?.id);
+      const values = checked ? inputs : await checkGraphInputs(graph, inputs, node?.id);
       const frame = new StaticFrame(run, node, done);
       attach(run, node, frame);
       frame.start(graph, values);
@@ -1701,16 +1723,17 @@ export function newRunId(): string {
 
 /**
  * Checks and completes the inputs of a root call: names, then types and
- * defaults for workflows.
+ * defaults for workflows. A launch plan's defaults and fixed inputs are
+ * merged in, and its target is what runs.
  *
  * @param def The entity.
  * @param inputs The inputs by name.
- * @returns The inputs to run with.
+ * @returns What to run, with the inputs to run it with.
  */
 async function prepareInputs(
   def: EntityDef,
   inputs: Record<string, unknown>,
-): Promise<Record<string, unknown>> {
+): Promise<{ target: EntityDef; values: Record<string, unknown> }> {
   if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) {
     throw new ValidationError(
       `The inputs of ${
@@ -1720,18 +1743,20 @@ async function prepareInputs(
   }
   let target = def;
   let merged = inputs;
-  if (def.kind === "launchPlan") {
-    const lp = def as LaunchPlanDef;
-    checkInputNames(def, inputs, describeEntity(def));
-    merged = lp.merge(inputs);
+  while (target.kind === "launchPlan") {
+    const lp = target as LaunchPlanDef;
+    checkInputNames(lp, merged, describeEntity(lp));
+    merged = lp.merge(merged);
     target = lp.target;
   }
-  if (target.kind === "workflow") return await checkGraphInputs(target as GraphDef, merged);
+  if (target.kind === "workflow") {
+    return { target, values: await checkGraphInputs(target as GraphDef, merged) };
+  }
   checkInputNames(target, merged, describeEntity(target));
   for (const key in merged) {
     checkValue(merged[key], () => `Input '${key}' of ${describeEntity(target)}`);
   }
-  return merged;
+  return { target, values: merged };
 }
 
 /**
@@ -1749,7 +1774,7 @@ export async function runEntity(
   options: RunOptions = {},
 ): Promise<RunResult> {
   checkRunOptions(options);
-  const values = await prepareInputs(def, inputs);
+  const { target, values } = await prepareInputs(def, inputs);
   const store = typeof options.store === "object"
     ? options.store
     : options.store === undefined
@@ -1757,7 +1782,7 @@ export async function runEntity(
     : await openStore(options.store);
   const ownsStore = typeof options.store === "string" && options.store !== "memory";
   try {
-    return await runWithStore(def, values, store, options);
+    return await runWithStore(def, target, values, store, options);
   } finally {
     if (ownsStore) await store.close();
   }
@@ -1784,6 +1809,7 @@ function checkRunOptions(options: RunOptions): void {
 
 async function runWithStore(
   def: EntityDef,
+  target: EntityDef,
   inputs: Record<string, unknown>,
   store: Store,
   options: RunOptions,
@@ -1838,9 +1864,10 @@ async function runWithStore(
       startBody(
         run,
         undefined,
-        def,
+        target,
         inputs,
         (value, error, causes) => resolve({ value, error, causes }),
+        true,
       )
         .catch((e) =>
           resolve({

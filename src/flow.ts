@@ -86,6 +86,17 @@ export type FlowResult<F extends AnyGenFn> = ReturnType<F> extends
   : never;
 
 /**
+ * The decorator form on a static async generator method.
+ *
+ * @param fn The method.
+ * @param context The decorator context.
+ * @returns The flow, in place of the method.
+ */
+export function flow<F extends AnyGenFn, This = unknown>(
+  fn: F,
+  context: ClassMethodDecoratorContext<This, F>,
+): F;
+/**
  * Makes a flow of an async generator function.
  *
  * @example The seed flow: double until at least 10
@@ -118,14 +129,6 @@ export function flow<F extends AnyGenFn>(
   options: FlowOptions,
   fn: F,
 ): Flow<Parameters<F>, FlowResult<F>>;
-/**
- * The decorator form on a static async generator method.
- *
- * @param fn The method.
- * @param context The decorator context.
- * @returns The flow, in place of the method.
- */
-export function flow<F extends AnyGenFn>(fn: F, context: ClassMethodDecoratorContext): F;
 /**
  * The decorator form with options.
  *

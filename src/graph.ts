@@ -22,6 +22,7 @@ import type { Param } from "./params.ts";
 import { checkValue } from "./values.ts";
 import { type InputType, inputType, type TypeSpec } from "./types.ts";
 import { callDirect } from "./direct.ts";
+import { type DagDocument, toDag } from "./ir.ts";
 
 /**
  * How a node input or workflow output gets its value: a workflow input, a
@@ -185,7 +186,7 @@ export class GraphDef implements EntityDef {
    */
   addNode(def: EntityDef, inputs: Record<string, unknown>): Handle<unknown> {
     this.#mutable("add a node to");
-    const id = this.#nextId(def.name);
+    const [id, n] = this.#nextId(def.name);
     const where = `node '${id}' of workflow '${this.name}'`;
     if (def === (this as EntityDef)) {
       throw new ValidationError(`${where}: workflow '${this.name}' cannot contain itself`);
@@ -196,6 +197,7 @@ export class GraphDef implements EntityDef {
       bindings[key] = this.toBinding(inputs[key], `input '${key}' of ${where}`);
     }
     const node: GraphNode = { id, def, bindings };
+    this.#counters.set(def.name, n);
     this.nodes.push(node);
     this.nodeIndex.set(id, node);
     return new Handle(new NodeRef(this, node));
@@ -274,15 +276,15 @@ export class GraphDef implements EntityDef {
     return { value };
   }
 
-  #nextId(name: string): string {
+  /** The next id for `name` and the counter value that gives it (committed once the node is added). */
+  #nextId(name: string): [string, number] {
     let n = this.#counters.get(name) ?? 0;
     let id: string;
     do {
       n++;
       id = n === 1 ? name : `${name}_${n}`;
     } while (this.nodeIndex.has(id));
-    this.#counters.set(name, n);
-    return id;
+    return [id, n];
   }
 
   /**
@@ -528,13 +530,18 @@ export class Workflow extends Function {
    * @throws {ValidationError} On missing, unknown or ill-typed inputs.
    * @throws {TaskFailedError} When a node fails.
    */
-  execute(inputs: Record<string, unknown> = {}): Promise<unknown> {
-    return Promise.resolve(callDirect(this[ENTITY], namedArgs(this[ENTITY], [inputs])));
+  async execute(inputs: Record<string, unknown> = {}): Promise<unknown> {
+    return await callDirect(this[ENTITY], namedArgs(this[ENTITY], [inputs]));
   }
 
   /** The number of nodes. */
   get size(): number {
     return this[ENTITY].nodes.length;
+  }
+
+  /** The graph as a `weft.dag/v1` document, with every entity it uses. */
+  get graph(): DagDocument {
+    return toDag([this[ENTITY]]);
   }
 }
 

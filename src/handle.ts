@@ -32,8 +32,15 @@ export interface RefSlot {
   readonly output: string | undefined;
 }
 
-/** A typed map of the named outputs of a handle. */
-export type Outputs<T> =
+/**
+ * A typed map of the named outputs of a handle: any name for untyped
+ * handles (a builder's nodes), else `o0` and the keys of an object value.
+ */
+export type Outputs<T> = unknown extends T ? { readonly [name: string]: Handle<unknown> }
+  : TypedOutputs<T>;
+
+/** The outputs of a handle whose value type is known. */
+export type TypedOutputs<T> =
   & { readonly o0: Handle<T> }
   & (T extends readonly unknown[] ? unknown
     : T extends Date | Map<unknown, unknown> | Set<unknown> | Uint8Array ? unknown
@@ -166,7 +173,7 @@ export function isHandle(x: unknown): x is Handle<unknown> {
  * @param h A handle.
  * @returns Its source and selected output.
  */
-export function slotOf(h: Handle<unknown>): RefSlot {
+export function slotOf<T>(h: Handle<T>): RefSlot {
   return h[REF];
 }
 

@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { EntityDef, SourceLocation } from "./entity.ts";
+import { type EntityDef, entityOf, requireEntity, type SourceLocation } from "./entity.ts";
+import { ValidationError } from "./errors.ts";
 import type { FlowDef } from "./flow.ts";
 import type { Binding, GraphDef } from "./graph.ts";
 import type { LaunchPlanDef } from "./launch_plan.ts";
@@ -171,12 +172,27 @@ export interface ToDagOptions {
 /**
  * Describes entities and everything they reference as a `weft.dag/v1` document.
  *
- * @param roots The workflows, flows, launch plans and tasks to describe.
+ * @example Describe a workflow without running it
+ * ```ts
+ * import { task, toDag, Workflow } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const inc = task(function inc(x: number) { return x + 1; });
+ * const wf = new Workflow("twice");
+ * const x = wf.addInput("x", "number");
+ * wf.addOutput("y", wf.addEntity(inc, { x: wf.addEntity(inc, { x }) }));
+ * const dag = toDag([wf]);
+ * assert.equal(dag.format, "weft.dag/v1");
+ * assert.deepEqual(dag.tasks.map((t) => t.name), ["inc"]);
+ * ```
+ *
+ * @param entities The workflows, flows, launch plans and tasks to describe.
  * @param options Base URL for source paths; the module's entities for flows.
  * @returns The document, sorted by name.
- * @throws {Error} When two different entities of one kind share a name.
+ * @throws {ValidationError} When something is not an entity, or two different entities of one kind share a name.
  */
-export function toDag(roots: readonly EntityDef[], options: ToDagOptions = {}): DagDocument {
+export function toDag(entities: readonly unknown[], options: ToDagOptions = {}): DagDocument {
+  const roots = entities.map((e) => entityOf(e) ?? requireDef(e));
   const workflows = new Map<string, EntityDef>();
   const tasks = new Map<string, TaskDef>();
   const plans = new Map<string, LaunchPlanDef>();
@@ -184,7 +200,7 @@ export function toDag(roots: readonly EntityDef[], options: ToDagOptions = {}): 
     const seen = table.get(def.name);
     if (seen === def) return false;
     if (seen !== undefined) {
-      throw new DuplicateNameError(
+      throw new ValidationError(
         `Two different ${
           def.kind === "launchPlan" ? "launch plans" : `${def.kind}s`
         } are named '${def.name}'${
@@ -233,8 +249,13 @@ export function toDag(roots: readonly EntityDef[], options: ToDagOptions = {}): 
   };
 }
 
-/** Two different entities share a name. */
-export class DuplicateNameError extends Error {}
+function requireDef(x: unknown): EntityDef {
+  const kind = (x as { kind?: unknown } | null)?.kind;
+  if (kind === "task" || kind === "workflow" || kind === "flow" || kind === "launchPlan") {
+    return x as EntityDef;
+  }
+  return requireEntity(x, "toDag(entities)");
+}
 
 function where(a: SourceLocation | undefined, b: SourceLocation | undefined): string {
   const show = (s: SourceLocation | undefined) =>

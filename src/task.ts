@@ -147,6 +147,18 @@ export interface Task<P extends readonly unknown[], R> {
 type AnyFn = (...args: any[]) => unknown;
 
 /**
+ * The decorator form on a static method: `@task static add(x, y) {…}`. The
+ * method's declared type cannot change, so prefer `task(fn)` for exact types.
+ *
+ * @param fn The method.
+ * @param context The decorator context.
+ * @returns The task, in place of the method.
+ */
+export function task<F extends AnyFn, This = unknown>(
+  fn: F,
+  context: ClassMethodDecoratorContext<This, F>,
+): F;
+/**
  * Makes a task of a function.
  *
  * @example Define and call a task
@@ -174,15 +186,6 @@ export function task<F extends AnyFn>(
   options: TaskOptions,
   fn: F,
 ): Task<TaskParams<F>, Awaited<ReturnType<F>>>;
-/**
- * The decorator form on a static method: `@task static add(x, y) {…}`. The
- * method's declared type cannot change, so prefer `task(fn)` for exact types.
- *
- * @param fn The method.
- * @param context The decorator context.
- * @returns The task, in place of the method.
- */
-export function task<F extends AnyFn>(fn: F, context: ClassMethodDecoratorContext): F;
 /**
  * The decorator form with options: `@task({ retries: 2 }) static fetch(url) {…}`.
  *

@@ -64,6 +64,17 @@ export interface DeclarativeWorkflow<P extends readonly unknown[], R> {
 type AnyFn = (...args: any[]) => unknown;
 
 /**
+ * The decorator form on a static method.
+ *
+ * @param fn The method.
+ * @param context The decorator context.
+ * @returns The workflow, in place of the method.
+ */
+export function workflow<F extends AnyFn, This = unknown>(
+  fn: F,
+  context: ClassMethodDecoratorContext<This, F>,
+): F;
+/**
  * Makes a declarative workflow of a function that wires tasks together.
  *
  * @example The regression seed
@@ -107,14 +118,6 @@ export function workflow<F extends AnyFn>(
   options: WorkflowOptions,
   fn: F,
 ): DeclarativeWorkflow<Parameters<F>, Resolved<ReturnType<F>>>;
-/**
- * The decorator form on a static method.
- *
- * @param fn The method.
- * @param context The decorator context.
- * @returns The workflow, in place of the method.
- */
-export function workflow<F extends AnyFn>(fn: F, context: ClassMethodDecoratorContext): F;
 /**
  * The decorator form with options.
  *
