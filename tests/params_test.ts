@@ -17,7 +17,7 @@ Deno.test("parseParams() reads positional parameters of every function form", ()
   assert.deepEqual(names((a: number) => a), ["a"]);
   // deno-lint-ignore no-explicit-any
   assert.deepEqual(names(((a: any) => a) as never), ["a"]);
-  assert.deepEqual(names(async (url: string) => url), ["url"]);
+  assert.deepEqual(names(async (url: string) => await Promise.resolve(url)), ["url"]);
   assert.deepEqual(
     names(async function* gen(n: number) {
       yield n;
