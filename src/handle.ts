@@ -87,6 +87,10 @@ export class Handle<T> implements PromiseLike<T> {
           throw new ValidationError(
             `${slot.source.describe()} has no output '${key}'; its outputs are ${
               names.length ? names.map((n) => `'${n}'`).join(", ") : "none"
+            }${
+              names.length === 1 && names[0] === "o0"
+                ? ` (to name the fields of its result, declare outputs: ["${key}", …])`
+                : ""
             }`,
           );
         }

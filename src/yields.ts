@@ -23,7 +23,7 @@ export interface AwaitRequest {
 export type Resolved<T> = T extends Handle<infer U> ? U
   : T extends Date | Map<unknown, unknown> | Set<unknown> | Uint8Array ? T
   : T extends readonly unknown[] ? { -readonly [K in keyof T]: Resolved<T[K]> }
-  : T extends Record<string, unknown> ? { [K in keyof T]: Resolved<T[K]> }
+  : T extends Record<string, unknown> ? { -readonly [K in keyof T]: Resolved<T[K]> }
   : T;
 
 /**
