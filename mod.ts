@@ -8,7 +8,7 @@
  *
  * @example Three ways to write a workflow, one engine
  * ```ts
- * import { flow, run, task, wait, workflow } from "./mod.ts";
+ * import { flow, run, task, wait, workflow } from "@weft/weft";
  * import assert from "node:assert/strict";
  *
  * const add = task(function add(x: number, y: number) { return x + y; });
@@ -36,11 +36,11 @@
 
 export { task } from "./src/task.ts";
 export type {
+  AnyFunction,
   Input,
   Inputs,
   Task,
   TaskContext,
-  TaskDef,
   TaskOptions,
   TaskParams,
 } from "./src/task.ts";
@@ -49,13 +49,15 @@ export type { DeclarativeWorkflow, WorkflowOptions } from "./src/workflow.ts";
 export { Workflow } from "./src/graph.ts";
 export type { AddInputOptions, Binding, WorkflowInputs } from "./src/graph.ts";
 export { flow } from "./src/flow.ts";
-export type { Flow, FlowOptions, FlowResult } from "./src/flow.ts";
+export type { AnyGeneratorFunction, Flow, FlowOptions, FlowResult } from "./src/flow.ts";
 export { launchPlan } from "./src/launch_plan.ts";
 export type { LaunchPlan, LaunchPlanOptions } from "./src/launch_plan.ts";
 export { all, race, wait } from "./src/yields.ts";
+export { AWAIT } from "./src/yields.ts";
 export type { AwaitRequest, Resolved } from "./src/yields.ts";
 export { Handle, isHandle } from "./src/handle.ts";
-export type { Outputs, TypedOutputs } from "./src/handle.ts";
+export type { Outputs, RefSlot, RefSource, TypedOutputs } from "./src/handle.ts";
+export { REF } from "./src/context.ts";
 export { run } from "./src/run.ts";
 export type { RunGraph, RunGraphEdge, RunGraphNode, RunOptions, RunResult } from "./src/engine.ts";
 export {
@@ -68,10 +70,12 @@ export {
   WeftError,
 } from "./src/errors.ts";
 export type { WeftErrorJson, WeftErrorOptions } from "./src/errors.ts";
-export type { WeftEvent, WeftEventType } from "./src/events.ts";
+export type { EventBase, NodeEventBase, WeftEvent, WeftEventType } from "./src/events.ts";
 export type { Duration } from "./src/duration.ts";
-export type { JsonSchema, StandardSchemaV1, TypeSpec } from "./src/types.ts";
+export type { JsonSchema, StandardResult, StandardSchemaV1, TypeSpec } from "./src/types.ts";
+export { PERMISSION_KINDS } from "./src/permissions.ts";
 export type { PermissionKind, Permissions } from "./src/permissions.ts";
+export type { EntityKind } from "./src/entity.ts";
 export { MemoryStore } from "./src/memory_store.ts";
 export type { MemoryRun, MemoryStoreOptions } from "./src/memory_store.ts";
 export type {

@@ -69,3 +69,16 @@ export function withTrace<T>(site: CallSite, fn: () => T): T {
 export const ENTITY: unique symbol = Symbol.for("weft.entity") as never;
 /** The brand and internal slot of a handle. */
 export const REF: unique symbol = Symbol.for("weft.ref") as never;
+
+const COLLECT = Symbol.for("weft.collect.v1");
+
+/**
+ * Notes a newly defined entity, when a loader is collecting them (`weft
+ * compile` lists the tasks a module defines, exported or not).
+ *
+ * @param def The entity's definition.
+ */
+export function noteEntity(def: unknown): void {
+  const list = (globalThis as unknown as Record<symbol, unknown[] | undefined>)[COLLECT];
+  if (list !== undefined) list.push(def);
+}

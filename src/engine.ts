@@ -9,7 +9,7 @@
  */
 
 import { type CallSite, frames } from "./context.ts";
-import { checkInputNames, describeEntity, type EntityDef } from "./entity.ts";
+import { checkInputNames, describeEntity, type EntityDef, type EntityKind } from "./entity.ts";
 import {
   CancelledError,
   describeCause,
@@ -87,7 +87,7 @@ export interface RunGraphNode {
   /** The entity name. */
   entity: string;
   /** The entity kind. */
-  kind: EntityDef["kind"];
+  kind: EntityKind;
   /** The final status. */
   status: NodeStatus;
   /** The calling flow or workflow node, if any. */

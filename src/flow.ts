@@ -6,7 +6,7 @@
  * @module
  */
 
-import { currentSite, ENTITY } from "./context.ts";
+import { currentSite, ENTITY, noteEntity } from "./context.ts";
 import {
   callerLocation,
   type EntityDef,
@@ -71,19 +71,19 @@ export interface FlowDef extends EntityDef {
 export interface Flow<P extends readonly unknown[], R> {
   /** Calls the flow. */
   (...args: Inputs<P>): Handle<R>;
-  /** Internal: the definition. */
-  readonly [ENTITY]: FlowDef;
   /** The flow name. */
   readonly name: string;
 }
 
+/** Any async generator function: what `flow` accepts. */
 // deno-lint-ignore no-explicit-any
-type AnyGenFn = (...args: any[]) => AsyncGenerator<unknown, unknown, any>;
+export type AnyGeneratorFunction = (...args: any[]) => AsyncGenerator<unknown, unknown, any>;
 
 /** The resolved return type of a flow's generator function. */
-export type FlowResult<F extends AnyGenFn> = ReturnType<F> extends
-  AsyncGenerator<unknown, infer R, unknown> ? Resolved<R>
-  : never;
+// deno-lint-ignore no-explicit-any
+export type FlowResult<F extends (...args: any[]) => AsyncGenerator<unknown, unknown, any>> =
+  ReturnType<F> extends AsyncGenerator<unknown, infer R, unknown> ? Resolved<R>
+    : never;
 
 /**
  * The decorator form on a static async generator method.
@@ -92,7 +92,7 @@ export type FlowResult<F extends AnyGenFn> = ReturnType<F> extends
  * @param context The decorator context.
  * @returns The flow, in place of the method.
  */
-export function flow<F extends AnyGenFn, This = unknown>(
+export function flow<F extends AnyGeneratorFunction, This = unknown>(
   fn: F,
   context: ClassMethodDecoratorContext<This, F>,
 ): F;
@@ -101,7 +101,7 @@ export function flow<F extends AnyGenFn, This = unknown>(
  *
  * @example The seed flow: double until at least 10
  * ```ts
- * import { flow, task, wait } from "./mod.ts";
+ * import { flow, task, wait } from "@weft/weft";
  * import assert from "node:assert/strict";
  *
  * const add = task(function add(x: number, y: number) { return x + y; });
@@ -117,7 +117,7 @@ export function flow<F extends AnyGenFn, This = unknown>(
  * @param fn The generator function: its parameters are the inputs.
  * @returns The flow.
  */
-export function flow<F extends AnyGenFn>(fn: F): Flow<Parameters<F>, FlowResult<F>>;
+export function flow<F extends AnyGeneratorFunction>(fn: F): Flow<Parameters<F>, FlowResult<F>>;
 /**
  * Makes a flow with options.
  *
@@ -125,7 +125,7 @@ export function flow<F extends AnyGenFn>(fn: F): Flow<Parameters<F>, FlowResult<
  * @param fn The generator function.
  * @returns The flow.
  */
-export function flow<F extends AnyGenFn>(
+export function flow<F extends AnyGeneratorFunction>(
   options: FlowOptions,
   fn: F,
 ): Flow<Parameters<F>, FlowResult<F>>;
@@ -137,24 +137,26 @@ export function flow<F extends AnyGenFn>(
  */
 export function flow(
   options: FlowOptions,
-): <F extends AnyGenFn>(fn: F, context: ClassMethodDecoratorContext) => F;
+): <F extends AnyGeneratorFunction>(fn: F, context: ClassMethodDecoratorContext) => F;
 export function flow(a: unknown, b?: unknown): unknown {
   if (typeof a === "function") {
-    if (isDecoratorContext(b)) return makeFlow({}, a as AnyGenFn, String(b.name), callerLocation());
+    if (isDecoratorContext(b)) {
+      return makeFlow({}, a as AnyGeneratorFunction, String(b.name), callerLocation());
+    }
     if (b !== undefined) {
       throw new ValidationError(
         "flow(fn) takes one function; to pass options write flow(options, fn)",
       );
     }
-    return makeFlow({}, a as AnyGenFn, undefined, callerLocation());
+    return makeFlow({}, a as AnyGeneratorFunction, undefined, callerLocation());
   }
   if (typeof a === "object" && a !== null && !Array.isArray(a)) {
     if (typeof b === "function") {
-      return makeFlow(a as FlowOptions, b as AnyGenFn, undefined, callerLocation());
+      return makeFlow(a as FlowOptions, b as AnyGeneratorFunction, undefined, callerLocation());
     }
     if (b === undefined) {
       const location = callerLocation();
-      return (fn: AnyGenFn, context: ClassMethodDecoratorContext) =>
+      return (fn: AnyGeneratorFunction, context: ClassMethodDecoratorContext) =>
         makeFlow(a as FlowOptions, fn, String(context?.name ?? ""), location);
     }
   }
@@ -165,7 +167,7 @@ const OPTION_KEYS = new Set(["name", "params", "outputs", "tasks"]);
 
 function makeFlow(
   options: FlowOptions,
-  fn: AnyGenFn,
+  fn: AnyGeneratorFunction,
   decoratedName: string | undefined,
   source: SourceLocation | undefined,
 ): unknown {
@@ -223,5 +225,6 @@ function makeFlow(
   };
   Object.defineProperty(call, "name", { value: name });
   Object.defineProperty(call, ENTITY, { value: def });
+  noteEntity(def);
   return call;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { currentSite, ENTITY } from "./context.ts";
+import { currentSite, ENTITY, noteEntity } from "./context.ts";
 import {
   callerLocation,
   checkInputNames,
@@ -400,6 +400,10 @@ function listOr(names: string[], empty: string): string {
   return names.length === 0 ? empty : names.map((n) => `'${n}'`).join(", ");
 }
 
+function graphOf(wf: Workflow): GraphDef {
+  return (wf as unknown as Record<symbol, GraphDef>)[ENTITY]!;
+}
+
 /** The inputs of a builder workflow, as references: `wf.inputs.x`. */
 export type WorkflowInputs = { readonly [name: string]: Handle<unknown> };
 
@@ -415,7 +419,7 @@ export interface AddInputOptions {
  *
  * @example Build and run the regression seed
  * ```ts
- * import { task, Workflow } from "./mod.ts";
+ * import { task, Workflow } from "@weft/weft";
  * import assert from "node:assert/strict";
  *
  * const slope = task(function slope(x: number[], y: number[]) {
@@ -439,9 +443,6 @@ export interface AddInputOptions {
  * ```
  */
 export class Workflow extends Function {
-  /** Internal: the graph. */
-  declare readonly [ENTITY]: GraphDef;
-
   /**
    * Creates an empty workflow.
    *
@@ -459,9 +460,11 @@ export class Workflow extends Function {
       if (site !== undefined) return site.call(def, named);
       return callDirect(def, named);
     };
+    // The instance is the function itself, so that `wf(inputs)` works.
     Object.setPrototypeOf(call, new.target.prototype);
     Object.defineProperty(call, "name", { value: name });
     Object.defineProperty(call, ENTITY, { value: def });
+    noteEntity(def);
     return call as unknown as Workflow;
   }
 
@@ -470,7 +473,7 @@ export class Workflow extends Function {
    * `addInput("x")` returned. An unknown name throws a `ValidationError`.
    */
   get inputs(): WorkflowInputs {
-    const def = this[ENTITY];
+    const def = graphOf(this);
     return new Proxy({}, {
       get: (_t, key) => typeof key === "string" ? def.inputRef(key) : undefined,
       has: (_t, key) => typeof key === "string" && def.inputs.has(key),
@@ -491,7 +494,7 @@ export class Workflow extends Function {
    * @returns The reference to the input, the same as `inputs[name]`.
    */
   addInput(name: string, type?: TypeSpec, options?: AddInputOptions): Handle<unknown> {
-    return this[ENTITY].addInput(name, type, options ?? {});
+    return graphOf(this).addInput(name, type, options ?? {});
   }
 
   /**
@@ -508,7 +511,7 @@ export class Workflow extends Function {
         `addEntity(${def.name}, bindings) takes its bindings as an object keyed by input name, such as { x: wf.inputs.x }`,
       );
     }
-    return this[ENTITY].addNode(def, bindings);
+    return graphOf(this).addNode(def, bindings);
   }
 
   /**
@@ -518,7 +521,7 @@ export class Workflow extends Function {
    * @param value A node output, workflow input, constant, or an array or object of these.
    */
   addOutput(name: string, value: unknown): void {
-    this[ENTITY].addOutput(name, value);
+    graphOf(this).addOutput(name, value);
   }
 
   /**
@@ -531,17 +534,17 @@ export class Workflow extends Function {
    * @throws {TaskFailedError} When a node fails.
    */
   async execute(inputs: Record<string, unknown> = {}): Promise<unknown> {
-    return await callDirect(this[ENTITY], namedArgs(this[ENTITY], [inputs]));
+    return await callDirect(graphOf(this), namedArgs(graphOf(this), [inputs]));
   }
 
   /** The number of nodes. */
   get size(): number {
-    return this[ENTITY].nodes.length;
+    return graphOf(this).nodes.length;
   }
 
   /** The graph as a `weft.dag/v1` document, with every entity it uses. */
   get graph(): DagDocument {
-    return toDag([this[ENTITY]]);
+    return toDag([graphOf(this)]);
   }
 }
 

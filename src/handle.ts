@@ -28,7 +28,9 @@ export interface RefSource {
 
 /** The internal slot of a handle: its source and the selected output. */
 export interface RefSlot {
+  /** Where the value comes from. */
   readonly source: RefSource;
+  /** The selected output, or undefined for the whole value. */
   readonly output: string | undefined;
 }
 

@@ -165,8 +165,8 @@ export interface DagDocument {
 export interface ToDagOptions {
   /** Module URL that source paths are made relative to. */
   baseUrl?: string;
-  /** Tasks of the module, listed as what a flow without a `tasks` option may call. */
-  moduleEntities?: readonly EntityDef[];
+  /** Entities of the module (tasks, or their definitions): what a flow without a `tasks` option may call. */
+  moduleEntities?: readonly unknown[];
 }
 
 /**
@@ -174,7 +174,7 @@ export interface ToDagOptions {
  *
  * @example Describe a workflow without running it
  * ```ts
- * import { task, toDag, Workflow } from "./mod.ts";
+ * import { task, toDag, Workflow } from "@weft/weft";
  * import assert from "node:assert/strict";
  *
  * const inc = task(function inc(x: number) { return x + 1; });
@@ -211,7 +211,7 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
     table.set(def.name, def);
     return true;
   };
-  const moduleCallables = options.moduleEntities ?? [];
+  const moduleCallables = (options.moduleEntities ?? []).map((e) => entityOf(e) ?? requireDef(e));
   const visit = (def: EntityDef): void => {
     switch (def.kind) {
       case "task":
@@ -391,4 +391,94 @@ function jsonMap(values: Readonly<Record<string, unknown>>): Record<string, unkn
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(values).sort()) out[k] = toJsonTree(values[k], true);
   return out;
+}
+
+/**
+ * The tasks a workflow of a document reaches: a static workflow's nodes,
+ * recursively through subworkflows and launch plans; a flow's `calls`.
+ *
+ * @param dag The document.
+ * @param name The workflow (or flow, launch plan or task) name.
+ * @returns The task names, sorted.
+ * @throws {ValidationError} When the name is not in the document.
+ */
+export function reachableTasks(dag: DagDocument, name: string): string[] {
+  const tasks = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (ref: DagEntityRef): void => {
+    const key = `${ref.kind}:${ref.name}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (ref.kind === "task") {
+      tasks.add(ref.name);
+      return;
+    }
+    if (ref.kind === "launchPlan") {
+      const lp = dag.launchPlans.find((l) => l.name === ref.name);
+      if (lp === undefined) {
+        throw new ValidationError(`The document has no launch plan '${ref.name}'`);
+      }
+      return visit(lp.entity);
+    }
+    const wf = dag.workflows.find((w) => w.name === ref.name);
+    if (wf === undefined) throw new ValidationError(`The document has no workflow '${ref.name}'`);
+    if (wf.kind === "static") { for (const n of wf.nodes) visit(n.entity); }
+    else for (const c of wf.calls) visit(c);
+  };
+  const kind = dag.workflows.some((w) => w.name === name)
+    ? "workflow"
+    : dag.launchPlans.some((l) => l.name === name)
+    ? "launchPlan"
+    : dag.tasks.some((t) => t.name === name)
+    ? "task"
+    : undefined;
+  if (kind === undefined) {
+    throw new ValidationError(`The document has no workflow, launch plan or task '${name}'`);
+  }
+  visit({ kind, name });
+  return [...tasks].sort();
+}
+
+/**
+ * The part of a document one entity needs: it and everything it reaches.
+ *
+ * @param dag The document.
+ * @param name The workflow, launch plan or task name.
+ * @returns A document with only those entries.
+ */
+export function subDocument(dag: DagDocument, name: string): DagDocument {
+  const workflows = new Set<string>();
+  const plans = new Set<string>();
+  const tasks = new Set<string>();
+  const visit = (ref: DagEntityRef): void => {
+    if (ref.kind === "task") {
+      tasks.add(ref.name);
+      return;
+    }
+    if (ref.kind === "launchPlan") {
+      if (plans.has(ref.name)) return;
+      plans.add(ref.name);
+      const lp = dag.launchPlans.find((l) => l.name === ref.name);
+      if (lp !== undefined) visit(lp.entity);
+      return;
+    }
+    if (workflows.has(ref.name)) return;
+    workflows.add(ref.name);
+    const wf = dag.workflows.find((w) => w.name === ref.name);
+    if (wf === undefined) return;
+    if (wf.kind === "static") { for (const n of wf.nodes) visit(n.entity); }
+    else for (const c of wf.calls) visit(c);
+  };
+  const kind = dag.workflows.some((w) => w.name === name)
+    ? "workflow"
+    : dag.launchPlans.some((l) => l.name === name)
+    ? "launchPlan"
+    : "task";
+  visit({ kind, name });
+  return {
+    format: dag.format,
+    workflows: dag.workflows.filter((w) => workflows.has(w.name)),
+    launchPlans: dag.launchPlans.filter((l) => plans.has(l.name)),
+    tasks: dag.tasks.filter((t) => tasks.has(t.name)),
+  };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { currentSite, ENTITY } from "./context.ts";
+import { currentSite, ENTITY, noteEntity } from "./context.ts";
 import {
   callerLocation,
   describeEntity,
@@ -111,8 +111,6 @@ export class LaunchPlanDef implements EntityDef {
 export interface LaunchPlan<R = unknown> {
   /** Launches the entity (or adds a node inside a workflow or flow). */
   (inputs?: Record<string, unknown>): Handle<R>;
-  /** Internal: the definition. */
-  readonly [ENTITY]: LaunchPlanDef;
   /** The launch plan's name. */
   readonly name: string;
 }
@@ -122,7 +120,7 @@ export interface LaunchPlan<R = unknown> {
  *
  * @example Fix one input, default another
  * ```ts
- * import { launchPlan, task } from "./mod.ts";
+ * import { launchPlan, task } from "@weft/weft";
  * import assert from "node:assert/strict";
  *
  * const greet = task(function greet(greeting: string, name: string) { return `${greeting}, ${name}`; });
@@ -181,5 +179,6 @@ export function launchPlan<R = unknown>(
   };
   Object.defineProperty(call, "name", { value: def.name });
   Object.defineProperty(call, ENTITY, { value: def });
+  noteEntity(def);
   return call as unknown as LaunchPlan<R>;
 }

@@ -15,7 +15,7 @@ import type { Handle } from "./handle.ts";
  *
  * @example Run a flow and read the record
  * ```ts
- * import { flow, run, task, wait } from "./mod.ts";
+ * import { flow, run, task, wait } from "@weft/weft";
  * import assert from "node:assert/strict";
  *
  * const add = task(function add(x: number, y: number) { return x + y; });

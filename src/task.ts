@@ -5,7 +5,7 @@
  * @module
  */
 
-import { currentSite, ENTITY } from "./context.ts";
+import { currentSite, ENTITY, noteEntity } from "./context.ts";
 import { callerLocation, type EntityDef, namedArgs, type SourceLocation } from "./entity.ts";
 import { ValidationError } from "./errors.ts";
 import { type Duration, parseDuration } from "./duration.ts";
@@ -137,14 +137,13 @@ export type TaskParams<F extends (...args: never[]) => unknown> = Parameters<F> 
 export interface Task<P extends readonly unknown[], R> {
   /** Calls the task. */
   (...args: Inputs<P>): Handle<R>;
-  /** Internal: the definition. */
-  readonly [ENTITY]: TaskDef;
   /** The task name. */
   readonly name: string;
 }
 
+/** Any function: what `task` and `workflow` accept. */
 // deno-lint-ignore no-explicit-any
-type AnyFn = (...args: any[]) => unknown;
+export type AnyFunction = (...args: any[]) => unknown;
 
 /**
  * The decorator form on a static method: `@task static add(x, y) {…}`. The
@@ -154,7 +153,7 @@ type AnyFn = (...args: any[]) => unknown;
  * @param context The decorator context.
  * @returns The task, in place of the method.
  */
-export function task<F extends AnyFn, This = unknown>(
+export function task<F extends AnyFunction, This = unknown>(
   fn: F,
   context: ClassMethodDecoratorContext<This, F>,
 ): F;
@@ -163,7 +162,7 @@ export function task<F extends AnyFn, This = unknown>(
  *
  * @example Define and call a task
  * ```ts
- * import { task } from "./mod.ts";
+ * import { task } from "@weft/weft";
  * import assert from "node:assert/strict";
  *
  * const add = task(function add(x: number, y: number) { return x + y; });
@@ -174,7 +173,7 @@ export function task<F extends AnyFn, This = unknown>(
  * named `ctx` receives the {@linkcode TaskContext}.
  * @returns The task.
  */
-export function task<F extends AnyFn>(fn: F): Task<TaskParams<F>, Awaited<ReturnType<F>>>;
+export function task<F extends AnyFunction>(fn: F): Task<TaskParams<F>, Awaited<ReturnType<F>>>;
 /**
  * Makes a task of a function, with options.
  *
@@ -182,7 +181,7 @@ export function task<F extends AnyFn>(fn: F): Task<TaskParams<F>, Awaited<Return
  * @param fn The function.
  * @returns The task.
  */
-export function task<F extends AnyFn>(
+export function task<F extends AnyFunction>(
   options: TaskOptions,
   fn: F,
 ): Task<TaskParams<F>, Awaited<ReturnType<F>>>;
@@ -194,23 +193,27 @@ export function task<F extends AnyFn>(
  */
 export function task(
   options: TaskOptions,
-): <F extends AnyFn>(fn: F, context: ClassMethodDecoratorContext) => F;
+): <F extends AnyFunction>(fn: F, context: ClassMethodDecoratorContext) => F;
 export function task(a: unknown, b?: unknown): unknown {
   if (typeof a === "function") {
-    if (isDecoratorContext(b)) return makeTask({}, a as AnyFn, String(b.name), callerLocation());
+    if (isDecoratorContext(b)) {
+      return makeTask({}, a as AnyFunction, String(b.name), callerLocation());
+    }
     if (b !== undefined) {
       throw new ValidationError(
         "task(fn) takes one function; to pass options write task(options, fn)",
       );
     }
-    return makeTask({}, a as AnyFn, undefined, callerLocation());
+    return makeTask({}, a as AnyFunction, undefined, callerLocation());
   }
   if (typeof a === "object" && a !== null && !Array.isArray(a)) {
     const options = a as TaskOptions;
-    if (typeof b === "function") return makeTask(options, b as AnyFn, undefined, callerLocation());
+    if (typeof b === "function") {
+      return makeTask(options, b as AnyFunction, undefined, callerLocation());
+    }
     if (b === undefined) {
       const location = callerLocation();
-      return (fn: AnyFn, context: ClassMethodDecoratorContext) => {
+      return (fn: AnyFunction, context: ClassMethodDecoratorContext) => {
         if (!isDecoratorContext(context)) {
           throw new ValidationError(
             "task(options) returns a method decorator; to wrap a function write task(options, fn)",
@@ -253,7 +256,7 @@ const OPTION_KEYS = new Set([
 
 function makeTask(
   options: TaskOptions,
-  fn: AnyFn,
+  fn: AnyFunction,
   decoratedName: string | undefined,
   source: SourceLocation | undefined,
 ): unknown {
@@ -348,6 +351,7 @@ function makeTask(
   };
   Object.defineProperty(call, "name", { value: name });
   Object.defineProperty(call, ENTITY, { value: def });
+  noteEntity(def);
   return call;
 }
 

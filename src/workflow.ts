@@ -6,13 +6,13 @@
  * @module
  */
 
-import { currentSite, ENTITY, REF, withTrace } from "./context.ts";
+import { currentSite, ENTITY, noteEntity, REF, withTrace } from "./context.ts";
 import { callerLocation, namedArgs, type SourceLocation } from "./entity.ts";
 import { ValidationError, WeftError } from "./errors.ts";
 import { GraphDef, NodeRef } from "./graph.ts";
 import { Handle, isHandle, isPlainObject, slotOf } from "./handle.ts";
 import { parseParams, type Signature } from "./params.ts";
-import { checkUnique, type Inputs, isDecoratorContext } from "./task.ts";
+import { type AnyFunction, checkUnique, type Inputs, isDecoratorContext } from "./task.ts";
 import type { TypeSpec } from "./types.ts";
 import type { Resolved } from "./yields.ts";
 import { callDirect } from "./direct.ts";
@@ -54,14 +54,9 @@ export interface DeclarativeWorkflow<P extends readonly unknown[], R> {
   (...args: Inputs<P>): Handle<R>;
   /** The static graph, as a `weft.dag/v1` document. Nothing runs to make it. */
   readonly graph: DagDocument;
-  /** Internal: the graph model. */
-  readonly [ENTITY]: GraphDef;
   /** The workflow name. */
   readonly name: string;
 }
-
-// deno-lint-ignore no-explicit-any
-type AnyFn = (...args: any[]) => unknown;
 
 /**
  * The decorator form on a static method.
@@ -70,7 +65,7 @@ type AnyFn = (...args: any[]) => unknown;
  * @param context The decorator context.
  * @returns The workflow, in place of the method.
  */
-export function workflow<F extends AnyFn, This = unknown>(
+export function workflow<F extends AnyFunction, This = unknown>(
   fn: F,
   context: ClassMethodDecoratorContext<This, F>,
 ): F;
@@ -79,7 +74,7 @@ export function workflow<F extends AnyFn, This = unknown>(
  *
  * @example The regression seed
  * ```ts
- * import { task, workflow } from "./mod.ts";
+ * import { task, workflow } from "@weft/weft";
  * import assert from "node:assert/strict";
  *
  * const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
@@ -104,7 +99,7 @@ export function workflow<F extends AnyFn, This = unknown>(
  * @returns The workflow.
  * @throws {ValidationError} When the body uses a symbolic value as a value (`x > 1`, `x.length`).
  */
-export function workflow<F extends AnyFn>(
+export function workflow<F extends AnyFunction>(
   fn: F,
 ): DeclarativeWorkflow<Parameters<F>, Resolved<ReturnType<F>>>;
 /**
@@ -114,7 +109,7 @@ export function workflow<F extends AnyFn>(
  * @param fn The body.
  * @returns The workflow.
  */
-export function workflow<F extends AnyFn>(
+export function workflow<F extends AnyFunction>(
   options: WorkflowOptions,
   fn: F,
 ): DeclarativeWorkflow<Parameters<F>, Resolved<ReturnType<F>>>;
@@ -126,26 +121,26 @@ export function workflow<F extends AnyFn>(
  */
 export function workflow(
   options: WorkflowOptions,
-): <F extends AnyFn>(fn: F, context: ClassMethodDecoratorContext) => F;
+): <F extends AnyFunction>(fn: F, context: ClassMethodDecoratorContext) => F;
 export function workflow(a: unknown, b?: unknown): unknown {
   if (typeof a === "function") {
     if (isDecoratorContext(b)) {
-      return makeWorkflow({}, a as AnyFn, String(b.name), callerLocation());
+      return makeWorkflow({}, a as AnyFunction, String(b.name), callerLocation());
     }
     if (b !== undefined) {
       throw new ValidationError(
         "workflow(fn) takes one function; to pass options write workflow(options, fn)",
       );
     }
-    return makeWorkflow({}, a as AnyFn, undefined, callerLocation());
+    return makeWorkflow({}, a as AnyFunction, undefined, callerLocation());
   }
   if (typeof a === "object" && a !== null && !Array.isArray(a)) {
     if (typeof b === "function") {
-      return makeWorkflow(a as WorkflowOptions, b as AnyFn, undefined, callerLocation());
+      return makeWorkflow(a as WorkflowOptions, b as AnyFunction, undefined, callerLocation());
     }
     if (b === undefined) {
       const location = callerLocation();
-      return (fn: AnyFn, context: ClassMethodDecoratorContext) =>
+      return (fn: AnyFunction, context: ClassMethodDecoratorContext) =>
         makeWorkflow(a as WorkflowOptions, fn, String(context?.name ?? ""), location);
     }
   }
@@ -156,7 +151,7 @@ const OPTION_KEYS = new Set(["name", "inputs", "defaults", "params"]);
 
 function makeWorkflow(
   options: WorkflowOptions,
-  fn: AnyFn,
+  fn: AnyFunction,
   decoratedName: string | undefined,
   source: SourceLocation | undefined,
 ): unknown {
@@ -191,6 +186,7 @@ function makeWorkflow(
   };
   Object.defineProperty(call, "name", { value: name });
   Object.defineProperty(call, ENTITY, { value: graph });
+  noteEntity(graph);
   Object.defineProperty(call, "graph", {
     get: () => dag ??= toDag([graph]),
     enumerable: true,
@@ -200,7 +196,7 @@ function makeWorkflow(
 
 function trace(
   options: WorkflowOptions,
-  fn: AnyFn,
+  fn: AnyFunction,
   name: string,
   source: SourceLocation | undefined,
 ): GraphDef {

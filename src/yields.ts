@@ -32,7 +32,7 @@ export type Resolved<T> = T extends Handle<infer U> ? U
  *
  * @example Wait in a loop
  * ```ts
- * import { flow, task, wait } from "./mod.ts";
+ * import { flow, task, wait } from "@weft/weft";
  * import assert from "node:assert/strict";
  *
  * const add = task(function add(x: number, y: number) { return x + y; });

@@ -1,0 +1,9 @@
+/**
+ * The list of CLI commands, loaded lazily so that `weft --help` stays fast.
+ *
+ * @module
+ */
+
+import { registerCommand } from "./main.ts";
+
+registerCommand("compile", async () => (await import("./compile.ts")).compileCommand);

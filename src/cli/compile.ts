@@ -1,0 +1,100 @@
+/**
+ * `weft compile SCRIPT`: prints the static graph of a script's workflows
+ * without running anything.
+ *
+ * @module
+ */
+
+import { ValidationError } from "../errors.ts";
+import { type DagDocument, subDocument } from "../ir.ts";
+import { DAG_FORMATS, renderDag } from "../render.ts";
+import { parseCommandArgs, UsageError } from "./args.ts";
+import type { ExportInfo, ScriptDescription } from "./describe.ts";
+import { loadScript, resolveScript } from "./load.ts";
+import type { Command } from "./main.ts";
+
+/** The `compile` command. */
+export const compileCommand: Command = {
+  summary: "print the static graph (weft.dag/v1) of a script's workflows, running nothing",
+  help: `Usage: weft compile SCRIPT [options]
+
+Imports SCRIPT in a child process with no permissions at all (only its own
+modules are loaded), collects the workflows, builder workflows, flows, launch
+plans and tasks it exports, and prints their IR. Nothing runs: a script whose
+top-level code tries to read, write, reach the network, read env or start a
+process fails to compile, and the refused action never happens.
+
+Options:
+  --workflow NAME      only this workflow (export name or workflow name) and what it uses
+  --format FORMAT      ${DAG_FORMATS.join(" | ")} (default json)
+  --out FILE           write to FILE instead of stdout
+  --allow-import HOST  let the script import modules from HOST (repeatable)
+  --verbose            print the stack of a load error
+
+Examples:
+  weft compile examples/regression.ts
+  weft compile examples/regression.ts --workflow regression --format yaml`,
+  async run(args: string[]): Promise<number> {
+    const { values, positionals } = parseCommandArgs("compile", args, {
+      workflow: { type: "string" },
+      format: { type: "string" },
+      out: { type: "string" },
+      "allow-import": { type: "string", multiple: true },
+      verbose: { type: "boolean" },
+    });
+    if (positionals.length !== 1) {
+      throw new UsageError("compile: give exactly one SCRIPT (see weft compile --help)");
+    }
+    const format = (values.format as string | undefined) ?? "json";
+    if (!(DAG_FORMATS as readonly string[]).includes(format)) {
+      throw new UsageError(
+        `compile: unknown format '${format}'; use one of ${DAG_FORMATS.join(", ")}`,
+      );
+    }
+    const url = await resolveScript(positionals[0]!);
+    const described = await loadScript(url, {
+      allowImport: (values["allow-import"] as string[] | undefined) ?? [],
+      verbose: values.verbose === true,
+    });
+    const name = values.workflow as string | undefined;
+    const dag = name === undefined ? described.dag : selectDocument(described, name);
+    const text = await renderDag(dag, format);
+    const out = values.out as string | undefined;
+    if (out !== undefined) await Deno.writeTextFile(out, text);
+    else await Deno.stdout.write(new TextEncoder().encode(text));
+    return 0;
+  },
+};
+
+/**
+ * Finds an exported entity by export name or entity name.
+ *
+ * @param described The loaded script.
+ * @param name The name given.
+ * @param kinds The kinds that may be selected.
+ * @returns The export.
+ * @throws {ValidationError} Listing what there is when nothing matches.
+ */
+export function findExport(
+  described: ScriptDescription,
+  name: string,
+  kinds: readonly string[] = ["workflow", "flow", "launchPlan", "task"],
+): ExportInfo {
+  const candidates = described.exports.filter((e) => kinds.includes(e.kind));
+  const found = candidates.find((e) => e.export === name) ??
+    candidates.find((e) => e.name === name);
+  if (found === undefined) {
+    const list = candidates.map((e) => e.export === e.name ? e.name : `${e.export} (${e.name})`);
+    throw new ValidationError(
+      `${described.url.replace(/^file:\/\//, "")} exports no workflow named '${name}'; it exports ${
+        list.length ? list.join(", ") : "none"
+      }`,
+    );
+  }
+  return found;
+}
+
+function selectDocument(described: ScriptDescription, name: string): DagDocument {
+  const found = findExport(described, name);
+  return subDocument(described.dag, found.name);
+}

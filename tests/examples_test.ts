@@ -1,0 +1,76 @@
+// Every example runs as a single file with no permissions, from disk and by URL.
+
+import assert from "node:assert/strict";
+import { deno, ROOT, serveDirectory } from "./_helpers.ts";
+
+Deno.test("examples/regression.ts prints 3 with no permissions", async () => {
+  const out = await deno(["run", "--no-prompt", "examples/regression.ts"]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout.trim(), "3");
+});
+
+Deno.test("examples/aiida_flows.ts prints the seed outputs with no permissions", async () => {
+  const out = await deno(["run", "--no-prompt", "examples/aiida_flows.ts"]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(
+    out.stdout.trim(),
+    [
+      "addMultiply(3, 4, 1) = { sum: 7, product: 7 }",
+      "addMultiplyIf(3, 4) = { sum: 7, multiply: -7 }",
+      "keepDoubling(3, 4) = { sum: 16 }",
+    ].join("\n"),
+  );
+});
+
+Deno.test("an example importing mod.ts by http:// URL runs", async () => {
+  const { server, url } = serveDirectory(ROOT);
+  try {
+    const host = new URL(url).host;
+    const out = await deno([
+      "run",
+      "--no-prompt",
+      `--allow-import=${host}`,
+      "--reload",
+      `${url}/examples/regression.ts`,
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout.trim(), "3");
+    // and a script elsewhere importing weft by URL
+    const script = `import { task } from "${url}/mod.ts";\n` +
+      `const add = task(function add(x: number, y: number) { return x + y; });\n` +
+      `console.log(await add(40, 2));\n`;
+    const piped = await deno(["run", "--no-prompt", `--allow-import=${host}`, "-"], {
+      stdin: script,
+      cwd: "/tmp",
+    });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout.trim(), "42");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("library code imports only node:, npm: and relative .ts modules", async () => {
+  const files = ["mod.ts", "cli.ts"];
+  for await (const entry of Deno.readDir(`${ROOT}/src`)) {
+    if (entry.isFile && entry.name.endsWith(".ts")) files.push(`src/${entry.name}`);
+  }
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(`${ROOT}/${file}`);
+    } catch {
+      continue;
+    }
+    for (
+      const m of text.matchAll(
+        /(?:^|\n)\s*(?:import|export)[^"'`;]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g,
+      )
+    ) {
+      const spec = m[1] ?? m[2]!;
+      const ok = spec.startsWith("node:") || /^npm:[@\w./-]+@\d/.test(spec) ||
+        (/^\.\.?\//.test(spec) && spec.endsWith(".ts"));
+      assert.ok(ok, `${file} imports ${spec}`);
+    }
+  }
+});
