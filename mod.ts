@@ -59,7 +59,17 @@ export { Handle, isHandle } from "./src/handle.ts";
 export type { Outputs, RefSlot, RefSource, TypedOutputs } from "./src/handle.ts";
 export { REF } from "./src/context.ts";
 export { run } from "./src/run.ts";
-export type { RunGraph, RunGraphEdge, RunGraphNode, RunOptions, RunResult } from "./src/engine.ts";
+export type {
+  RunGraph,
+  RunGraphEdge,
+  RunGraphNode,
+  RunOptions,
+  RunResult,
+  TaskExecutor,
+} from "./src/engine.ts";
+export type { TaskDef } from "./src/task.ts";
+export type { EntityDef, SourceLocation } from "./src/entity.ts";
+export type { Param } from "./src/params.ts";
 export {
   CancelledError,
   NonDeterminismError,

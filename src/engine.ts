@@ -78,6 +78,25 @@ export interface RunOptions {
   cancelGraceMs?: number;
   /** The script path, recorded with the run. */
   script?: string;
+  /**
+   * Runs each task attempt somewhere else than in this thread (`weft run
+   * --isolate` runs each task in a Worker with only its own permissions).
+   * @default undefined: tasks run in this thread
+   */
+  executor?: TaskExecutor;
+}
+
+/** Runs task attempts; the engine keeps scheduling, retries, timeouts and records. */
+export interface TaskExecutor {
+  /**
+   * Runs one attempt of a task.
+   *
+   * @param def The task.
+   * @param inputs Its inputs by name.
+   * @param ctx Its context: abort `ctx.signal` to stop it.
+   * @returns The task's value, or a promise of it.
+   */
+  execute(def: TaskDef, inputs: Record<string, unknown>, ctx: TaskContext): unknown;
 }
 
 /** A node of the graph a run returns. */
@@ -1024,6 +1043,7 @@ class Run {
   readonly listening: boolean;
   readonly #onEvent: ((e: WeftEvent) => void) | undefined;
   readonly cancelGraceMs: number;
+  readonly executor: TaskExecutor | undefined;
   fatal: WeftError | undefined = undefined;
   cancelled = false;
   cancelReason: WeftError | undefined = undefined;
@@ -1056,6 +1076,7 @@ class Run {
     this.#onEvent = options.onEvent;
     this.listening = options.onEvent !== undefined;
     this.cancelGraceMs = options.cancelGraceMs ?? 2000;
+    this.executor = options.executor;
   }
 
   emit(event: WeftEvent): void {
@@ -1256,7 +1277,8 @@ class Run {
     const ctx = new Context(node);
     let result: unknown;
     try {
-      if (def.style === "object") {
+      if (this.executor !== undefined) result = this.executor.execute(def, inputs, ctx);
+      else if (def.style === "object") {
         result = frames.run(undefined, def.fn as (a: unknown, c: unknown) => unknown, inputs, ctx);
       } else {
         const params = def.params;
