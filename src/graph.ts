@@ -182,11 +182,22 @@ export class GraphDef implements EntityDef {
    *
    * @param def The entity.
    * @param inputs Its inputs by name: values, references, or arrays and objects of these.
+   * @param fixedId The node id to use (a loaded IR keeps its ids), instead of the next one for the entity.
    * @returns A reference to the node's value.
    */
-  addNode(def: EntityDef, inputs: Record<string, unknown>): Handle<unknown> {
+  addNode(def: EntityDef, inputs: Record<string, unknown>, fixedId?: string): Handle<unknown> {
     this.#mutable("add a node to");
-    const [id, n] = this.#nextId(def.name);
+    let [id, n] = this.#nextId(def.name);
+    if (fixedId !== undefined) {
+      checkName(fixedId, `node of workflow '${this.name}'`);
+      if (this.nodeIndex.has(fixedId)) {
+        throw new ValidationError(
+          `Workflow '${this.name}' already has a node '${fixedId}'; node ids must be unique`,
+        );
+      }
+      id = fixedId;
+      n = this.#counters.get(def.name) ?? 0;
+    }
     const where = `node '${id}' of workflow '${this.name}'`;
     if (def === (this as EntityDef)) {
       throw new ValidationError(`${where}: workflow '${this.name}' cannot contain itself`);
