@@ -7,3 +7,4 @@
 import { registerCommand } from "./main.ts";
 
 registerCommand("compile", async () => (await import("./compile.ts")).compileCommand);
+registerCommand("run", async () => (await import("./run.ts")).runCommand);

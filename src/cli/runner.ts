@@ -1,0 +1,219 @@
+/**
+ * The child side of `weft run`: runs inside a Deno process started with
+ * exactly the planned permissions, imports the script, runs the selected
+ * entity, and reports to the parent on stdout with marked lines (anything
+ * else the script prints there is user output, which the parent moves to
+ * stderr). It stops cleanly — leaving the run resumable — when the parent
+ * asks (a `cancel` line on stdin), on SIGINT, or when the parent dies (EOF
+ * on stdin, or a broken stdout).
+ *
+ * @module
+ */
+
+import { entityOf } from "../entity.ts";
+import { runEntity, type RunOptions, type TaskExecutor } from "../engine.ts";
+import { ValidationError, WeftError } from "../errors.ts";
+import type { WeftEvent } from "../events.ts";
+import { fromJsonTree, toJsonTree } from "../values.ts";
+import { ProgressModel } from "./progress.ts";
+
+/** The prefix of protocol lines. */
+export const PROTOCOL = "\u001eweft:";
+
+/** What the parent tells the child to do. */
+export interface ChildSpec {
+  /** The script's URL. */
+  url: string;
+  /** The export name of the entity to run. */
+  exportName: string;
+  /** The inputs, as tagged JSON (see `toJsonTree`). */
+  inputs: Record<string, unknown>;
+  /** The store URL. */
+  store: string;
+  /** The run id, if given. */
+  runId?: string;
+  /** The concurrency limit, if given. */
+  concurrency?: number;
+  /** Whether to use cached results. */
+  cache: boolean;
+  /** `all`: every event (for --json); `progress`: snapshots for people. */
+  events: "all" | "progress";
+  /** Whether snapshots list finished tasks. */
+  finishedLines: boolean;
+  /** Run each task in a Worker with only its own permissions. */
+  isolate?: {
+    /** Each task's permissions for its Worker. */
+    perTask: Record<string, Record<string, true | string[]>>;
+    /** Read access every Worker needs (the module files). */
+    moduleRead: string[];
+    /** Import hosts every Worker needs. */
+    importHosts: string[];
+  };
+}
+
+/** Messages the child sends. */
+export type ChildMessage =
+  | { t: "event"; e: unknown }
+  | { t: "progress"; s: unknown }
+  | { t: "result"; runId: string; status: string; outputs: unknown; errors: unknown[] }
+  | { t: "error"; code: number; error: { name: string; message: string; stack?: string } };
+
+const encoder = new TextEncoder();
+
+/** Buffers protocol lines and writes them in batches; a broken pipe means the parent is gone. */
+class Channel {
+  #buffer: string[] = [];
+  #size = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  broken = false;
+  onBroken: () => void = () => {};
+
+  send(message: ChildMessage): void {
+    if (this.broken) return;
+    const line = `${PROTOCOL}${JSON.stringify(message)}\n`;
+    this.#buffer.push(line);
+    this.#size += line.length;
+    if (this.#size > 1 << 16) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), 20);
+  }
+
+  flush(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#buffer.length === 0 || this.broken) return;
+    const data = encoder.encode(this.#buffer.join(""));
+    this.#buffer = [];
+    this.#size = 0;
+    try {
+      let written = 0;
+      while (written < data.length) written += Deno.stdout.writeSync(data.subarray(written));
+    } catch {
+      // The parent is gone: a failing writer must never fail a task.
+      this.broken = true;
+      this.onBroken();
+    }
+  }
+}
+
+function jsonEvent(e: WeftEvent): unknown {
+  if (e.type === "run started") return { ...e, inputs: toJsonTree(e.inputs) };
+  if (e.type === "run finished") return { ...e, outputs: toJsonTree(e.outputs) };
+  return e;
+}
+
+/**
+ * Runs the selected entity of the script and exits.
+ *
+ * @param spec What to run.
+ * @param load Imports the script (a literal `import()` in the entry module, which needs no read permission).
+ * @returns Never: the process exits with 0 (succeeded), 1 (failed), 2 (bad input) or 130 (cancelled).
+ */
+export async function runChild(
+  spec: ChildSpec,
+  load: () => Promise<Record<string, unknown>>,
+): Promise<never> {
+  const channel = new Channel();
+  const controller = new AbortController();
+  channel.onBroken = () => controller.abort();
+  const fail = (code: number, e: unknown): never => {
+    const error = e instanceof Error
+      ? { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) }
+      : { name: "Error", message: String(e) };
+    channel.send({ t: "error", code, error });
+    channel.flush();
+    Deno.exit(code);
+  };
+
+  // Stop when the parent asks or dies, or on Ctrl-C.
+  watchParent(controller);
+  try {
+    Deno.addSignalListener("SIGINT", () => controller.abort());
+  } catch {
+    // signals are not available everywhere
+  }
+
+  let mod: Record<string, unknown>;
+  try {
+    mod = await load();
+  } catch (e) {
+    return fail(2, new ValidationError(`Loading ${spec.url} failed: ${(e as Error).message ?? e}`));
+  }
+  const def = entityOf(mod[spec.exportName]);
+  if (def === undefined) {
+    return fail(2, new ValidationError(`${spec.url} no longer exports '${spec.exportName}'`));
+  }
+
+  const model = spec.events === "progress" ? new ProgressModel(spec.finishedLines) : undefined;
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  if (model !== undefined) {
+    ticker = setInterval(() => {
+      if (model.dirty) channel.send({ t: "progress", s: model.snapshot() });
+    }, 100);
+  }
+  const onEvent = model !== undefined
+    ? (e: WeftEvent) => model.apply(e)
+    : (e: WeftEvent) => channel.send({ t: "event", e: jsonEvent(e) });
+
+  let executor: (TaskExecutor & { close(): void }) | undefined;
+  if (spec.isolate !== undefined) {
+    const { IsolateExecutor } = await import("../isolate.ts");
+    executor = new IsolateExecutor({ url: spec.url, ...spec.isolate });
+  }
+  const options: RunOptions = {
+    store: spec.store,
+    cache: spec.cache,
+    signal: controller.signal,
+    onEvent,
+    script: spec.url,
+  };
+  if (spec.runId !== undefined) options.runId = spec.runId;
+  if (spec.concurrency !== undefined) options.concurrency = spec.concurrency;
+  if (executor !== undefined) options.executor = executor;
+  let code: number;
+  try {
+    const result = await runEntity(
+      def,
+      fromJsonTree(spec.inputs) as Record<string, unknown>,
+      options,
+    );
+    if (ticker !== undefined) clearInterval(ticker);
+    if (model !== undefined) channel.send({ t: "progress", s: model.snapshot() });
+    channel.send({
+      t: "result",
+      runId: result.runId,
+      status: result.status,
+      outputs: toJsonTree(result.outputs),
+      errors: result.errors.map((e) => e.toJSON()),
+    });
+    code = result.status === "succeeded" ? 0 : result.status === "cancelled" ? 130 : 1;
+  } catch (e) {
+    if (ticker !== undefined) clearInterval(ticker);
+    executor?.close();
+    return fail(e instanceof ValidationError ? 2 : 1, e instanceof WeftError ? e : e);
+  }
+  executor?.close();
+  channel.flush();
+  Deno.exit(code);
+}
+
+/** Reads the parent's commands on stdin; EOF means the parent died. */
+function watchParent(controller: AbortController): void {
+  (async () => {
+    const decoder = new TextDecoder();
+    let text = "";
+    try {
+      for await (const chunk of Deno.stdin.readable) {
+        text += decoder.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = text.indexOf("\n")) >= 0) {
+          const line = text.slice(0, nl).trim();
+          text = text.slice(nl + 1);
+          if (line === "cancel") controller.abort();
+        }
+      }
+    } catch {
+      // treat a read error as the parent going away
+    }
+    controller.abort();
+  })();
+}

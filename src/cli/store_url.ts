@@ -1,0 +1,61 @@
+/**
+ * What a store URL needs from the process that opens it: the permissions to
+ * grant, and a directory the parent creates (the restricted child cannot).
+ *
+ * @module
+ */
+
+import { ValidationError } from "../errors.ts";
+import type { Permissions } from "../permissions.ts";
+
+/** A store URL made absolute, with the permissions it needs. */
+export interface StoreNeeds {
+  /** The URL to pass to the child (paths made absolute). */
+  url: string;
+  /** What opening it needs. */
+  permissions: Permissions;
+}
+
+/**
+ * Resolves a store URL for a child process and prepares its directory.
+ *
+ * @param url `memory`, `sqlite:PATH` or `postgres://…`.
+ * @returns The absolute URL and the permissions it needs.
+ * @throws {ValidationError} On an unknown scheme.
+ */
+export async function storeNeeds(url: string): Promise<StoreNeeds> {
+  if (url === "memory") return { url, permissions: {} };
+  if (url.startsWith("sqlite:")) {
+    const raw = url.slice("sqlite:".length);
+    if (raw === "") {
+      throw new ValidationError(
+        `The store ${url} names no file; write sqlite:PATH, such as sqlite:.weft/weft.db`,
+      );
+    }
+    const path = raw.startsWith("/") ? raw : `${Deno.cwd()}/${raw}`;
+    if (path.includes(",")) {
+      throw new ValidationError(
+        `The store path ${path} contains a comma, which Deno's permission flags cannot carry; choose another path`,
+      );
+    }
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    await Deno.mkdir(dir, { recursive: true });
+    return { url: `sqlite:${path}`, permissions: { read: [path], write: [path] } };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const u = new URL(url);
+    const host = `${u.hostname || "localhost"}:${u.port || "5432"}`;
+    return {
+      url,
+      permissions: {
+        net: [host],
+        env: ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE"],
+      },
+    };
+  }
+  throw new ValidationError(
+    `Cannot use the store ${
+      JSON.stringify(url)
+    }; use memory, sqlite:PATH or postgres://USER@HOST/DB`,
+  );
+}
