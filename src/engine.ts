@@ -238,6 +238,12 @@ class Node implements NodeRecord, RefSource {
   get version(): string | undefined {
     return this.def.kind === "task" ? (this.def as TaskDef).version : undefined;
   }
+  get outputNames(): readonly string[] {
+    return this.def.outputs;
+  }
+  get bare(): boolean {
+    return this.def.bare;
+  }
 
   argsDigest(): string {
     return this.#digest ??= sha256(encodeArgs(this.args));
