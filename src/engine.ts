@@ -238,9 +238,6 @@ class Node implements NodeRecord, RefSource {
   get version(): string | undefined {
     return this.def.kind === "task" ? (this.def as TaskDef).version : undefined;
   }
-  get outputNames(): readonly string[] {
-    return this.def.outputs;
-  }
   get bare(): boolean {
     return this.def.bare;
   }
