@@ -7,18 +7,24 @@
  * @module
  */
 
-import type { WeftError } from "./errors.ts";
+import { describeCause, ValidationError, type WeftError, type WeftErrorJson } from "./errors.ts";
+import { inputSources, nodeOutputs, preview, promised } from "./provenance.ts";
 import type {
   CacheHit,
   JournalEntry,
+  Lineage,
+  NodeDetails,
   NodeRecord,
   PreviousRun,
+  RunDetails,
   RunFinish,
   RunSession,
   RunStart,
   RunStatus,
+  RunSummary,
   Store,
 } from "./store.ts";
+import { valueHash } from "./values.ts";
 
 /** What the memory store keeps of a run. */
 export interface MemoryRun {
@@ -34,6 +40,8 @@ export interface MemoryRun {
   finishedAt: number | undefined;
   /** The latest record of each node, by id. */
   readonly nodes: Map<string, NodeRecord>;
+  /** How many times it was started. */
+  attempts: number;
 }
 
 /** Options of {@linkcode MemoryStore}. */
@@ -51,7 +59,8 @@ export class MemoryStore implements Store {
   readonly url = "memory";
   /** The runs, oldest first. */
   readonly runs: Map<string, MemoryRun> = new Map();
-  readonly #cache = new Map<string, CacheHit>();
+  readonly #cache = new Map<string, CacheHit & { task: string }>();
+  readonly #hashes = new WeakMap<object, Map<string, string>>();
   readonly #maxNodes: number;
 
   /**
@@ -88,6 +97,7 @@ export class MemoryStore implements Store {
       if (existing.status !== "succeeded") {
         existing.status = "running";
         existing.finishedAt = undefined;
+        existing.attempts++;
       }
     } else {
       run = {
@@ -97,6 +107,7 @@ export class MemoryStore implements Store {
         errors: [],
         finishedAt: undefined,
         nodes: new Map(),
+        attempts: 1,
       };
       this.runs.set(start.runId, run);
     }
@@ -115,7 +126,7 @@ export class MemoryStore implements Store {
         return cache.get(key);
       },
       cachePut(key: string, node: NodeRecord): void {
-        cache.set(key, { value: node.value, from: `${start.runId}/${node.id}` });
+        cache.set(key, { value: node.value, from: `${start.runId}/${node.id}`, task: node.entity });
       },
       finish: (result: RunFinish): void => {
         run.status = result.status;
@@ -125,6 +136,260 @@ export class MemoryStore implements Store {
         this.#evict();
       },
     };
+  }
+
+  /**
+   * Runs, newest first.
+   *
+   * @param filter By status and entity; at most `limit` (default 50).
+   * @returns The runs.
+   */
+  listRuns(
+    filter: { status?: RunStatus; entity?: string; limit?: number } = {},
+  ): Promise<RunSummary[]> {
+    return promised(() => {
+      const out: RunSummary[] = [];
+      for (const [id, r] of this.runs) {
+        if (filter.status !== undefined && r.status !== filter.status) continue;
+        if (filter.entity !== undefined && r.start.entity !== filter.entity) continue;
+        out.push(this.#summary(id, r));
+      }
+      out.sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : -1));
+      return (out.slice(0, filter.limit ?? 50));
+    });
+  }
+
+  #summary(id: string, r: MemoryRun): RunSummary {
+    return {
+      id,
+      entity: r.start.entity,
+      kind: r.start.kind,
+      status: r.status,
+      startedAt: r.start.startedAt,
+      finishedAt: r.finishedAt,
+      attempts: r.attempts,
+      script: r.start.script,
+      weftVersion: r.start.weftVersion,
+    };
+  }
+
+  /**
+   * A run with its nodes and values.
+   *
+   * @param runId The run id.
+   * @returns The run, or undefined.
+   */
+  getRun(runId: string): Promise<RunDetails | undefined> {
+    return promised(() => {
+      const r = this.runs.get(runId);
+      if (r === undefined) return undefined;
+      return ({
+        ...this.#summary(runId, r),
+        inputs: r.start.inputs,
+        outputs: r.outputs,
+        outputsHash: r.status === "succeeded" ? valueHash(r.outputs) : undefined,
+        errors: r.errors.map(errorJson),
+        nodes: [...r.nodes.values()].map((n) => this.#details(runId, n)),
+      });
+    });
+  }
+
+  #outputHashes(node: NodeRecord): Map<string, string> {
+    let hashes = this.#hashes.get(node);
+    if (hashes === undefined) {
+      hashes = new Map();
+      if (node.status === "succeeded") {
+        for (const o of nodeOutputs(node)) hashes.set(o.name, valueHash(o.value));
+      }
+      this.#hashes.set(node, hashes);
+    }
+    return hashes;
+  }
+
+  #details(runId: string, node: NodeRecord): NodeDetails {
+    const sources = inputSources(node.args);
+    return {
+      runId,
+      id: node.id,
+      parentId: node.parentId,
+      seq: node.seq,
+      entity: node.entity,
+      kind: node.kind,
+      version: node.version,
+      status: node.status,
+      attempts: node.attempt,
+      startedAt: node.startedAt,
+      finishedAt: node.finishedAt,
+      error: node.error === undefined ? undefined : errorJson(node.error),
+      cachedFrom: node.cachedFrom,
+      replayed: node.replayed,
+      call: node.describeCall(),
+      inputs: node.inputs === undefined ? [] : Object.keys(node.inputs).map((name) => ({
+        name,
+        hash: valueHash(node.inputs![name]),
+        sources: sources.get(name) ?? [],
+      })),
+      outputs: [...this.#outputHashes(node)].map(([name, hash]) => ({ name, hash })),
+    };
+  }
+
+  /** Every value the store holds, by hash. */
+  #values(): Map<string, unknown> {
+    const values = new Map<string, unknown>();
+    for (const r of this.runs.values()) {
+      values.set(valueHash(r.start.inputs), r.start.inputs);
+      if (r.status === "succeeded") values.set(valueHash(r.outputs), r.outputs);
+      for (const node of r.nodes.values()) {
+        if (node.inputs !== undefined) {
+          for (const v of Object.values(node.inputs)) values.set(valueHash(v), v);
+        }
+        if (node.status === "succeeded") {
+          const outputs = nodeOutputs(node);
+          const hashes = this.#outputHashes(node);
+          for (const o of outputs) values.set(hashes.get(o.name)!, o.value);
+        }
+      }
+    }
+    return values;
+  }
+
+  #resolveHash(ref: string, values: Map<string, unknown>): string | undefined {
+    if (!/^[0-9a-f]{8,64}$/.test(ref)) return undefined;
+    const matches = [...values.keys()].filter((h) => h.startsWith(ref));
+    if (matches.length > 1) {
+      throw new ValidationError(
+        `The value prefix ${ref} is ambiguous (${matches.length} values); give more digits`,
+      );
+    }
+    return matches[0];
+  }
+
+  /**
+   * A stored value.
+   *
+   * @param hash Its hash, or a unique prefix of at least 8 hex digits.
+   * @returns The value, or undefined.
+   */
+  getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
+    return promised(() => {
+      const values = this.#values();
+      const full = this.#resolveHash(hash, values);
+      return (full === undefined ? undefined : { hash: full, value: values.get(full) });
+    });
+  }
+
+  /**
+   * The lineage of a value.
+   *
+   * @param ref A value hash (or prefix), or `RUN_ID/NODE_ID[/OUTPUT]`.
+   * @param depth How many producing steps to follow back (default 10).
+   * @returns The lineage tree.
+   * @throws {ValidationError} When the reference matches nothing.
+   */
+  lineage(ref: string, depth = 10): Promise<Lineage> {
+    return promised(() => {
+      const values = this.#values();
+      let hash: string | undefined;
+      if (ref.includes("/")) {
+        const [runId, ...rest] = ref.split("/");
+        const r = this.runs.get(runId!);
+        if (r === undefined) throw new ValidationError(`No run '${runId}' in the memory store`);
+        for (let cut = rest.length; cut >= 1 && hash === undefined; cut--) {
+          const node = r.nodes.get(rest.slice(0, cut).join("/"));
+          if (node === undefined) continue;
+          const hashes = this.#outputHashes(node);
+          const output = rest.slice(cut).join("/");
+          hash = output === ""
+            ? (hashes.size === 1 ? [...hashes.values()][0] : undefined)
+            : hashes.get(output);
+          if (hash === undefined) {
+            throw new ValidationError(
+              `Node '${node.id}' of run '${runId}' has outputs ${
+                [...hashes.keys()].join(", ") || "none recorded"
+              }; name one`,
+            );
+          }
+        }
+        if (hash === undefined) {
+          throw new ValidationError(`Run '${runId}' has no node '${rest.join("/")}'`);
+        }
+      } else {
+        hash = this.#resolveHash(ref, values);
+        if (hash === undefined) throw new ValidationError(`No value ${ref} in the memory store`);
+      }
+      return (this.#lineage(hash, values, depth, new Set()));
+    });
+  }
+
+  #lineage(hash: string, values: Map<string, unknown>, depth: number, seen: Set<string>): Lineage {
+    const text = values.has(hash) ? preview(values.get(hash)) : "?";
+    const runInputOf = [...this.runs].filter(([, r]) => valueHash(r.start.inputs) === hash).map((
+      [id],
+    ) => id);
+    if (depth <= 0 || seen.has(hash)) {
+      return { hash, preview: text, producedBy: [], runInputOf, truncated: true };
+    }
+    seen.add(hash);
+    const producedBy: Lineage["producedBy"][number][] = [];
+    for (const [runId, r] of this.runs) {
+      for (const node of r.nodes.values()) {
+        if (node.status !== "succeeded" || node.replayed) continue;
+        for (const [output, h] of this.#outputHashes(node)) {
+          if (h !== hash) continue;
+          producedBy.push({
+            runId,
+            nodeId: node.id,
+            entity: node.entity,
+            output,
+            status: node.status,
+            inputs: Object.keys(node.inputs ?? {}).map((name) => ({
+              name,
+              lineage: this.#lineage(valueHash(node.inputs![name]), values, depth - 1, seen),
+            })),
+          });
+        }
+      }
+    }
+    seen.delete(hash);
+    return { hash, preview: text, producedBy, runInputOf, truncated: false };
+  }
+
+  /**
+   * Every recorded execution of a task, newest first.
+   *
+   * @param task The task name.
+   * @returns The executions.
+   */
+  executions(task: string): Promise<NodeDetails[]> {
+    return promised(() => {
+      const out: NodeDetails[] = [];
+      for (const [runId, r] of this.runs) {
+        for (const node of r.nodes.values()) {
+          if (node.kind === "task" && node.entity === task) out.push(this.#details(runId, node));
+        }
+      }
+      out.sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0));
+      return out;
+    });
+  }
+
+  /**
+   * Empties the cache.
+   *
+   * @param task Only this task's entries.
+   * @returns How many entries were removed.
+   */
+  clearCache(task?: string): Promise<number> {
+    return promised(() => {
+      let n = 0;
+      for (const [key, entry] of this.#cache) {
+        if (task === undefined || entry.task === task) {
+          this.#cache.delete(key);
+          n++;
+        }
+      }
+      return n;
+    });
   }
 
   /** Drops every run and cached result. */
@@ -165,4 +430,10 @@ function journalOf(nodes: Map<string, NodeRecord>): Map<string, JournalEntry> {
     });
   }
   return journal;
+}
+
+function errorJson(e: WeftError): WeftErrorJson {
+  const json = e.toJSON();
+  if (json.cause === undefined && e.cause !== undefined) json.cause = describeCause(e.cause);
+  return json;
 }

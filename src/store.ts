@@ -37,6 +37,10 @@ export interface NodeRecord {
   readonly kind: "task" | "workflow" | "flow" | "launchPlan";
   /** The entity version, for tasks that declare one. */
   readonly version: string | undefined;
+  /** The entity's output names. */
+  outputNames(): readonly string[];
+  /** Whether the whole value is the single output (else an object keyed by output name). */
+  readonly bare: boolean;
   /** The current status. */
   readonly status: NodeStatus;
   /** The attempts made so far. */
@@ -171,7 +175,7 @@ export interface RunSession {
 }
 
 /** A store of runs. */
-export interface Store {
+export interface Store extends StoreQueries {
   /** How the store was opened, such as `memory` or `sqlite:.weft/weft.db`. */
   readonly url: string;
   /**
@@ -183,4 +187,149 @@ export interface Store {
   openRun(start: RunStart): RunSession | Promise<RunSession>;
   /** Closes the store. */
   close(): void | Promise<void>;
+}
+
+/** A run as listed by `weft runs`. */
+export interface RunSummary {
+  /** The run id. */
+  readonly id: string;
+  /** The entity run. */
+  readonly entity: string;
+  /** Its kind. */
+  readonly kind: string;
+  /** The current status. */
+  readonly status: RunStatus;
+  /** When it first started (ms since the epoch). */
+  readonly startedAt: number;
+  /** When it last finished, if it did. */
+  readonly finishedAt: number | undefined;
+  /** How many times it was started (1, or more after resumes). */
+  readonly attempts: number;
+  /** The script it came from, when known. */
+  readonly script: string | undefined;
+  /** The weft version that last ran it. */
+  readonly weftVersion: string;
+}
+
+/** A reference from an input to the node output it came from. */
+export interface InputSource {
+  /** The producing node. */
+  readonly node: string;
+  /** Its output, when selected. */
+  readonly output: string | undefined;
+}
+
+/** A recorded node execution. */
+export interface NodeDetails {
+  /** The run. */
+  readonly runId: string;
+  /** The node id. */
+  readonly id: string;
+  /** The calling flow or workflow node. */
+  readonly parentId: string | undefined;
+  /** Its journal position among its parent's calls. */
+  readonly seq: number;
+  /** The entity name. */
+  readonly entity: string;
+  /** The entity kind. */
+  readonly kind: string;
+  /** The task version. */
+  readonly version: string | undefined;
+  /** The status. */
+  readonly status: NodeStatus;
+  /** Attempts made. */
+  readonly attempts: number;
+  /** When it started. */
+  readonly startedAt: number | undefined;
+  /** When it finished. */
+  readonly finishedAt: number | undefined;
+  /** Its failure, with the stack. */
+  readonly error: WeftErrorJson | undefined;
+  /** For a cache hit: the `runId/nodeId` whose result was reused. */
+  readonly cachedFrom: string | undefined;
+  /** Whether the result came from the journal. */
+  readonly replayed: boolean;
+  /** The call, as people read it. */
+  readonly call: string;
+  /** Its inputs: each value's hash and, when it came from a node, which. */
+  readonly inputs: readonly { name: string; hash: string; sources: readonly InputSource[] }[];
+  /** Its outputs: each value's hash. */
+  readonly outputs: readonly { name: string; hash: string }[];
+}
+
+/** A run with everything recorded about it. */
+export interface RunDetails extends RunSummary {
+  /** The inputs. */
+  readonly inputs: Readonly<Record<string, unknown>>;
+  /** The outputs, when succeeded. */
+  readonly outputs: unknown;
+  /** The hash of the outputs, when succeeded. */
+  readonly outputsHash: string | undefined;
+  /** The errors, when failed. */
+  readonly errors: readonly WeftErrorJson[];
+  /** Every node, in the order they were added. */
+  readonly nodes: readonly NodeDetails[];
+}
+
+/** How a value came to be: the executions that produced it and, recursively, their inputs. */
+export interface Lineage {
+  /** The value's hash. */
+  readonly hash: string;
+  /** A short preview of the value. */
+  readonly preview: string;
+  /** The executions whose output it is (empty for a run input or constant). */
+  readonly producedBy: readonly {
+    readonly runId: string;
+    readonly nodeId: string;
+    readonly entity: string;
+    readonly output: string;
+    readonly status: NodeStatus;
+    readonly inputs: readonly { readonly name: string; readonly lineage: Lineage }[];
+  }[];
+  /** The runs that took it as an input. */
+  readonly runInputOf: readonly string[];
+  /** True when the depth limit stopped the walk here. */
+  readonly truncated: boolean;
+}
+
+/** Queries over recorded runs, the same for every store. */
+export interface StoreQueries {
+  /**
+   * Runs, newest first.
+   *
+   * @param filter By status, entity; at most `limit`.
+   */
+  listRuns(filter?: { status?: RunStatus; entity?: string; limit?: number }): Promise<RunSummary[]>;
+  /**
+   * A run with its nodes and values.
+   *
+   * @param runId The run id.
+   */
+  getRun(runId: string): Promise<RunDetails | undefined>;
+  /**
+   * A stored value.
+   *
+   * @param hash Its SHA-256 (or a unique prefix of at least 8 hex digits).
+   */
+  getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined>;
+  /**
+   * The lineage of a value.
+   *
+   * @param ref A value hash (or prefix), or `RUN_ID/NODE_ID[/OUTPUT]`.
+   * @param depth How many producing steps to follow back.
+   */
+  lineage(ref: string, depth?: number): Promise<Lineage>;
+  /**
+   * Every recorded execution of a task, newest first.
+   *
+   * @param task The task name.
+   */
+  executions(task: string): Promise<NodeDetails[]>;
+  /**
+   * Empties the cache.
+   *
+   * @param task Only this task's entries.
+   * @returns How many entries were removed.
+   */
+  clearCache(task?: string): Promise<number>;
 }

@@ -27,13 +27,17 @@ export function defaultStore(): MemoryStore {
  * @returns The store.
  * @throws {ValidationError} On an unknown scheme.
  */
-export function openStore(url: string): Promise<Store> {
-  if (url === "memory") return Promise.resolve(defaultStore());
-  return Promise.reject(
-    new ValidationError(
-      `Cannot open the store ${
-        JSON.stringify(url)
-      }; use "memory", "sqlite:PATH" or "postgres://USER@HOST/DB"`,
-    ),
-  );
+export async function openStore(url: string): Promise<Store> {
+  if (url === "memory") return defaultStore();
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length);
+    if (path === "") throw new ValidationError(`The store ${url} names no file; write sqlite:PATH`);
+    const { SqliteStore } = await import("./sqlite_store.ts");
+    return SqliteStore.open(path);
+  }
+  throw (new ValidationError(
+    `Cannot open the store ${
+      JSON.stringify(url)
+    }; use "memory", "sqlite:PATH" or "postgres://USER@HOST/DB"`,
+  ));
 }

@@ -1,0 +1,207 @@
+// One contract, every store: the same tests run against the in-memory store
+// and the SQLite store (and the PostgreSQL store where a server runs).
+
+import assert from "node:assert/strict";
+import { flow, MemoryStore, run, type Store, task, TaskFailedError, ValidationError, wait, workflow } from "../mod.ts";
+import { SqliteStore } from "../src/sqlite_store.ts";
+import { valueHash } from "../src/values.ts";
+
+interface StoreKind {
+  name: string;
+  open(): Promise<{ store: Store; reopen?: () => Promise<Store>; cleanup(): Promise<void> }>;
+}
+
+export const STORE_KINDS: StoreKind[] = [
+  {
+    name: "memory",
+    open: () => {
+      const store = new MemoryStore();
+      return Promise.resolve({ store, cleanup: () => Promise.resolve() });
+    },
+  },
+  {
+    name: "sqlite",
+    open: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "weft_store_" });
+      const path = `${dir}/weft.db`;
+      let store: Store = SqliteStore.open(path);
+      return {
+        store,
+        reopen: () => {
+          store.close();
+          store = SqliteStore.open(path);
+          return Promise.resolve(store);
+        },
+        cleanup: async () => {
+          store.close();
+          await Deno.remove(dir, { recursive: true });
+        },
+      };
+    },
+  },
+];
+
+/** Registers the contract tests for one kind of store. */
+export function storeContract(kind: StoreKind): void {
+  const test = (name: string, fn: (store: Store, reopen: () => Promise<Store>) => Promise<void>) =>
+    Deno.test(`[${kind.name}] ${name}`, async () => {
+      const opened = await kind.open();
+      try {
+        await fn(opened.store, opened.reopen ?? (() => Promise.resolve(opened.store)));
+      } finally {
+        await opened.cleanup();
+      }
+    });
+
+  const add = task(function add(x: number, y: number) {
+    return x + y;
+  });
+  const pair = task({ outputs: ["q", "r"] }, function pair(a: number, b: number) {
+    return { q: Math.floor(a / b), r: a % b };
+  });
+
+  test("a run is recorded with its inputs, outputs, nodes and values", async (store, reopen) => {
+    const wf = workflow(function record(x: number) {
+      const p = pair(x, 3);
+      return { sum: add(p.outputs.q, p.outputs.r), extra: { when: new Date(0), big: 2n, tags: new Set(["a"]) } };
+    });
+    const result = await run(wf, { x: 10 }, { store, runId: "rec-1" });
+    assert.equal(result.status, "succeeded");
+    const again = await reopen();
+    const details = await again.getRun("rec-1");
+    assert.ok(details);
+    assert.equal(details.status, "succeeded");
+    assert.equal(details.entity, "record");
+    assert.deepEqual(details.inputs, { x: 10 });
+    assert.deepEqual(details.outputs, { sum: 4, extra: { when: new Date(0), big: 2n, tags: new Set(["a"]) } });
+    assert.equal(details.outputsHash, valueHash(details.outputs));
+    assert.deepEqual(details.nodes.map((n) => [n.id, n.entity, n.status, n.attempts]), [
+      ["pair", "pair", "succeeded", 1],
+      ["add", "add", "succeeded", 1],
+    ]);
+    const addNode = details.nodes[1]!;
+    assert.deepEqual(addNode.inputs.map((i) => [i.name, i.hash, i.sources]), [
+      ["x", valueHash(3), [{ node: "pair", output: "q" }]],
+      ["y", valueHash(1), [{ node: "pair", output: "r" }]],
+    ]);
+    assert.deepEqual(addNode.outputs, [{ name: "o0", hash: valueHash(4) }]);
+    assert.deepEqual(details.nodes[0]!.outputs.map((o) => o.name), ["q", "r"]);
+    assert.match(addNode.call, /^add\(x: \{"\$ref":"pair","output":"q"\}, y: .*\)$/);
+    const value = await again.getValue(valueHash(4));
+    assert.deepEqual(value, { hash: valueHash(4), value: 4 });
+    assert.deepEqual(await again.getValue(valueHash(4).slice(0, 10)), value);
+    assert.equal(await again.getValue("0".repeat(64)), undefined);
+  });
+
+  test("runs are listed newest first, filtered by status and limited", async (store) => {
+    const boom = task(function boom(): number {
+      throw new Error("no");
+    });
+    await run(add, { x: 1, y: 2 }, { store, runId: "list-a" });
+    await new Promise((r) => setTimeout(r, 5));
+    await run(boom, {}, { store, runId: "list-b" });
+    await new Promise((r) => setTimeout(r, 5));
+    await run(add, { x: 2, y: 2 }, { store, runId: "list-c" });
+    assert.deepEqual((await store.listRuns()).map((r) => r.id), ["list-c", "list-b", "list-a"]);
+    assert.deepEqual((await store.listRuns({ status: "failed" })).map((r) => r.id), ["list-b"]);
+    assert.deepEqual((await store.listRuns({ limit: 1 })).map((r) => r.id), ["list-c"]);
+    const failed = await store.getRun("list-b");
+    assert.equal(failed!.errors[0]!.name, "TaskFailedError");
+    assert.equal(failed!.errors[0]!.cause!.message, "no");
+    assert.equal(failed!.nodes[0]!.error!.nodeId, "boom");
+    assert.ok(failed!.nodes[0]!.error!.stack);
+    assert.equal(await store.getRun("nope"), undefined);
+  });
+
+  test("a failed run resumes from its journal: completed calls are not executed again", async (store, reopen) => {
+    const calls: string[] = [];
+    let broken = true;
+    const step = task(function step(i: number) {
+      calls.push(`step ${i}`);
+      if (i === 2 && broken) throw new Error("step 2 breaks");
+      return i * 10;
+    });
+    const f = flow(async function* resumable(n: number) {
+      let total = 0;
+      for (let i = 0; i < n; i++) total += yield* wait(step(i));
+      return total;
+    });
+    const first = await run(f, { n: 4 }, { store, runId: "resume-1" });
+    assert.equal(first.status, "failed");
+    assert.ok(first.errors[0] instanceof TaskFailedError);
+    broken = false;
+    const store2 = await reopen();
+    const second = await run(f, { n: 4 }, { store: store2, runId: "resume-1" });
+    assert.equal(second.status, "succeeded");
+    assert.equal(second.outputs, 60);
+    assert.deepEqual(calls, ["step 0", "step 1", "step 2", "step 2", "step 3"]);
+    const details = await store2.getRun("resume-1");
+    assert.equal(details!.attempts, 2);
+    assert.deepEqual(details!.nodes.map((n) => n.status), ["succeeded", "succeeded", "succeeded", "succeeded"]);
+    // a succeeded run id returns its result without executing
+    const third = await run(f, { n: 4 }, { store: store2, runId: "resume-1" });
+    assert.equal(third.outputs, 60);
+    assert.equal(calls.length, 5);
+    await assert.rejects(() => run(f, { n: 5 }, { store: store2, runId: "resume-1" }), ValidationError);
+  });
+
+  test("the cache is shared across runs, keyed on name, version and inputs", async (store, reopen) => {
+    let calls = 0;
+    const square = (version: string) =>
+      task({ name: "square", cache: true, version }, (x: number) => {
+        calls++;
+        return x * x;
+      });
+    assert.equal((await run(square("1"), { x: 3 }, { store })).outputs, 9);
+    const store2 = await reopen();
+    const hit = await run(square("1"), { x: 3 }, { store: store2 });
+    assert.equal(hit.outputs, 9);
+    assert.equal(calls, 1);
+    assert.equal(hit.graph.nodes[0]!.cached, true);
+    const details = await store2.getRun(hit.runId);
+    assert.match(details!.nodes[0]!.cachedFrom!, /\/square$/);
+    await run(square("2"), { x: 3 }, { store: store2 });
+    assert.equal(calls, 2);
+    await run(square("1"), { x: 3 }, { store: store2, cache: false });
+    assert.equal(calls, 3);
+    assert.equal(await store2.clearCache("other"), 0);
+    assert.ok(await store2.clearCache("square") >= 2);
+    await run(square("1"), { x: 3 }, { store: store2 });
+    assert.equal(calls, 4);
+  });
+
+  test("lineage follows a value back through the executions that made it", async (store) => {
+    const wf = workflow(function chain(x: number) {
+      return add(add(x, 1), 100);
+    });
+    const result = await run(wf, { x: 1 }, { store, runId: "lin-1" });
+    assert.equal(result.outputs, 102);
+    const byRef = await store.lineage("lin-1/add_2/o0");
+    const byHash = await store.lineage(valueHash(102));
+    assert.deepEqual(byRef, byHash);
+    assert.equal(byRef.preview, "102");
+    const producer = byRef.producedBy[0]!;
+    assert.deepEqual([producer.runId, producer.nodeId, producer.output], ["lin-1", "add_2", "o0"]);
+    const x = producer.inputs.find((i) => i.name === "x")!.lineage;
+    assert.equal(x.preview, "2");
+    assert.equal(x.producedBy[0]!.nodeId, "add");
+    assert.deepEqual(x.producedBy[0]!.inputs.map((i) => [i.name, i.lineage.preview]), [["x", "1"], ["y", "1"]]);
+    assert.equal((await store.lineage("lin-1/add_2")).hash, byRef.hash);
+    await assert.rejects(() => store.lineage("nope-run/add"), /No run 'nope-run'/);
+    await assert.rejects(() => store.lineage("lin-1/nonode"), /no node 'nonode'/);
+    await assert.rejects(() => store.lineage("ffffffffffff"), /No value ffffffffffff/);
+  });
+
+  test("every execution of a task can be listed", async (store) => {
+    const tagged = task(function tagged(x: number) {
+      return x;
+    });
+    await run(tagged, { x: 1 }, { store, runId: "exec-1" });
+    await run(tagged, { x: 2 }, { store, runId: "exec-2" });
+    const execs = await store.executions("tagged");
+    assert.deepEqual(execs.map((e) => e.runId).sort(), ["exec-1", "exec-2"]);
+    assert.ok(execs.every((e) => e.entity === "tagged" && e.status === "succeeded"));
+  });
+}
+
+for (const kind of STORE_KINDS) storeContract(kind);
