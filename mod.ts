@@ -114,3 +114,9 @@ export type {
   DagWorkflow,
   ToDagOptions,
 } from "./src/ir.ts";
+export { DAG_SCHEMA, DAG_SCHEMA_ID } from "./src/dag_schema.ts";
+export type { DagJsonSchema } from "./src/dag_schema.ts";
+export { fromDag, validateDag } from "./src/dag_reader.ts";
+export type { DagEntities, FromDagOptions } from "./src/dag_reader.ts";
+export { DAG_FORMATS, renderDag } from "./src/render.ts";
+export type { DagFormat, RenderOptions } from "./src/render.ts";

@@ -24,6 +24,13 @@ plans and tasks it exports, and prints their IR. Nothing runs: a script whose
 top-level code tries to read, write, reach the network, read env or start a
 process fails to compile, and the refused action never happens.
 
+The IR is weft.dag/v1 (weft schema prints its JSON Schema). Static workflows
+appear with their nodes and edges; flows appear as kind "dynamic" with the
+tasks they may call (their tasks: option, else every task of the module).
+The same script always compiles to the same bytes, in every format: json and
+yaml are the document; dot is Graphviz (dot -Tsvg), mermaid a flowchart, and
+html one self-contained page with the laid-out graph and node details.
+
 Options:
   --workflow NAME      only this workflow (export name or workflow name) and what it uses
   --format FORMAT      ${DAG_FORMATS.join(" | ")} (default json)
@@ -33,7 +40,8 @@ Options:
 
 Examples:
   weft compile examples/regression.ts
-  weft compile examples/regression.ts --workflow regression --format yaml`,
+  weft compile examples/regression.ts --workflow regression --format yaml
+  weft compile examples/regression.ts --format html --out regression.html`,
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parseCommandArgs("compile", args, {
       workflow: { type: "string" },
@@ -58,7 +66,10 @@ Examples:
     });
     const name = values.workflow as string | undefined;
     const dag = name === undefined ? described.dag : selectDocument(described, name);
-    const text = await renderDag(dag, format);
+    const script = positionals[0]!;
+    const text = await renderDag(dag, format, {
+      title: name === undefined ? script : `${script} · ${name}`,
+    });
     const out = values.out as string | undefined;
     if (out !== undefined) await Deno.writeTextFile(out, text);
     else await Deno.stdout.write(new TextEncoder().encode(text));

@@ -1,0 +1,180 @@
+/**
+ * `weft inspect SCRIPT`: a summary of a script for a person, made without
+ * running it: each workflow with its inputs and outputs, its tasks in
+ * topological order and the permissions each declares, flows with what they
+ * may call, and the union of the permissions at the end.
+ *
+ * @module
+ */
+
+import { describeBinding, describePermissions, describeRef, tables } from "../export_view.ts";
+import { type DagDocument, type DagWorkflow, reachableTasks, subDocument } from "../ir.ts";
+import { unionPermissions } from "../permissions.ts";
+import { parseCommandArgs, UsageError } from "./args.ts";
+import { findExport } from "./compile.ts";
+import type { ExportInfo } from "./describe.ts";
+import { loadScript, resolveScript } from "./load.ts";
+import type { Command } from "./main.ts";
+
+/** The `inspect` command. */
+export const inspectCommand: Command = {
+  summary: "summarise a script's workflows, tasks and permissions, running nothing",
+  help: `Usage: weft inspect SCRIPT [options]
+
+Loads SCRIPT the way weft compile does (in a child process with no
+permissions, running nothing) and prints, for each exported workflow and
+flow: its inputs (with types and defaults) and outputs, its tasks in
+topological order with the permissions each declares, and the union of
+those permissions; flows list the tasks they may call. The last line is the
+union over everything shown.
+
+Options:
+  --workflow NAME      only this workflow (export name or workflow name) and what it uses
+  --allow-import HOST  let the script import modules from HOST (repeatable)
+  --verbose            print the stack of a load error
+
+Examples:
+  weft inspect examples/regression.ts
+  weft inspect examples/aiida_flows.ts --workflow keepDoubling`,
+  async run(args: string[]): Promise<number> {
+    const { values, positionals } = parseCommandArgs("inspect", args, {
+      workflow: { type: "string" },
+      "allow-import": { type: "string", multiple: true },
+      verbose: { type: "boolean" },
+    });
+    if (positionals.length !== 1) {
+      throw new UsageError("inspect: give exactly one SCRIPT (see weft inspect --help)");
+    }
+    const script = positionals[0]!;
+    const url = await resolveScript(script);
+    const described = await loadScript(url, {
+      allowImport: (values["allow-import"] as string[] | undefined) ?? [],
+      verbose: values.verbose === true,
+    });
+    const name = values.workflow as string | undefined;
+    const dag = name === undefined
+      ? described.dag
+      : subDocument(described.dag, findExport(described, name).name);
+    const text = formatInspection(dag, { title: script, exports: described.exports });
+    await Deno.stdout.write(new TextEncoder().encode(text));
+    return 0;
+  },
+};
+
+/** Options of {@linkcode formatInspection}. */
+export interface InspectionOptions {
+  /** The first line, such as the script's path. */
+  title?: string;
+  /** The script's exports, to show export names that differ from entity names. */
+  exports?: readonly ExportInfo[];
+}
+
+/**
+ * Writes the summary `weft inspect` prints.
+ *
+ * @param dag The document.
+ * @param options A title and the script's exports.
+ * @returns The text, ending with a newline.
+ */
+export function formatInspection(dag: DagDocument, options: InspectionOptions = {}): string {
+  const t = tables(dag);
+  const out: string[] = [];
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  const statics = dag.workflows.filter((w) => w.kind === "static").length;
+  const flows = dag.workflows.length - statics;
+  out.push(
+    `${options.title ?? "weft.dag/v1"}: ${
+      [
+        count(statics, "workflow"),
+        flows ? count(flows, "flow") : "",
+        count(dag.tasks.length, "task"),
+        dag.launchPlans.length ? count(dag.launchPlans.length, "launch plan") : "",
+      ].filter((s) => s !== "").join(", ")
+    }`,
+  );
+  const exportName = (kinds: string[], name: string): string | undefined =>
+    options.exports?.find((e) => kinds.includes(e.kind) && e.name === name && e.export !== name)
+      ?.export;
+  const permissionsOf = (name: string) =>
+    unionPermissions(reachableTasks(dag, name).map((n) => t.task(n)?.permissions ?? {}));
+
+  for (const wf of dag.workflows) {
+    out.push("");
+    const notes: string[] = [wf.kind];
+    const alias = exportName(["workflow", "flow"], wf.name);
+    if (alias !== undefined) notes.push(`export ${alias}`);
+    if (wf.source !== null) notes.push(`${wf.source.file}:${wf.source.line}`);
+    out.push(`${wf.kind === "static" ? "workflow" : "flow"} ${wf.name} (${notes.join("; ")})`);
+    out.push("  inputs:");
+    if (wf.inputs.length === 0) out.push("    none");
+    for (const i of wf.inputs) {
+      out.push(
+        `    ${i.name}: ${i.type}${"default" in i ? ` = ${JSON.stringify(i.default)}` : ""}${
+          i.optional && !("default" in i) ? " (optional)" : ""
+        }`,
+      );
+    }
+    out.push("  outputs:");
+    if (wf.outputs.length === 0) out.push("    none");
+    for (const o of wf.outputs) {
+      out.push(`    ${o.name}${"binding" in o ? ` ← ${describeBinding(o.binding)}` : ""}`);
+    }
+    out.push(...steps(wf, t));
+    out.push(`  permissions needed: ${describePermissions(permissionsOf(wf.name))}`);
+  }
+
+  for (const lp of dag.launchPlans) {
+    out.push("", `launch plan ${lp.name} → ${describeRef(lp.entity)}`);
+    for (const [k, v] of Object.entries(lp.defaults)) {
+      out.push(`  default ${k} = ${JSON.stringify(v)}`);
+    }
+    for (const [k, v] of Object.entries(lp.fixed)) out.push(`  fixed ${k} = ${JSON.stringify(v)}`);
+    out.push(`  permissions needed: ${describePermissions(permissionsOf(lp.name))}`);
+  }
+
+  const all = unionPermissions(dag.tasks.map((task) => task.permissions));
+  out.push(
+    "",
+    `permissions of all ${count(dag.tasks.length, "task")} (union): ${describePermissions(all)}`,
+    "",
+  );
+  return out.join("\n");
+}
+
+function steps(wf: DagWorkflow, t: ReturnType<typeof tables>): string[] {
+  const out: string[] = [];
+  const rows: [string, string, string][] = [];
+  if (wf.kind === "static") {
+    out.push("  tasks, in topological order:");
+    wf.nodes.forEach((node, i) => {
+      const task = node.entity.kind === "task" ? t.task(node.entity.name) : undefined;
+      rows.push([
+        `${i + 1}. ${node.id}`,
+        describeRef(node.entity),
+        task === undefined
+          ? "(see its own entry)"
+          : `permissions: ${describePermissions(task.permissions)}`,
+      ]);
+    });
+    if (wf.nodes.length === 0) out.push("    none");
+  } else {
+    out.push("  its graph grows at run time; it may call:");
+    for (const c of wf.calls) {
+      const task = c.kind === "task" ? t.task(c.name) : undefined;
+      rows.push([
+        c.name,
+        describeRef(c),
+        task === undefined
+          ? "(see its own entry)"
+          : `permissions: ${describePermissions(task.permissions)}`,
+      ]);
+    }
+    if (wf.calls.length === 0) out.push("    nothing known");
+  }
+  const w0 = Math.max(0, ...rows.map((r) => [...r[0]].length));
+  const w1 = Math.max(0, ...rows.map((r) => [...r[1]].length));
+  for (const [a, b, c] of rows) {
+    out.push(`    ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
+  }
+  return out;
+}

@@ -1,0 +1,249 @@
+/**
+ * The JSON Schema (draft 2020-12) of the `weft.dag/v1` IR, as a module so
+ * that it travels with weft when weft is imported by URL. `weft schema`
+ * prints it; `fromDag` checks documents against it before reading them.
+ *
+ * It follows `DagDocument` (in `ir.ts`) field by field: objects admit no other
+ * properties, bindings are exactly one of five tagged shapes, and a workflow
+ * is static (nodes and edges) or dynamic (the entities it may call).
+ *
+ * @module
+ */
+
+/** A JSON Schema document as plain, read-only data. */
+export type DagJsonSchema = { readonly [key: string]: unknown };
+
+/** The `$id` of {@linkcode DAG_SCHEMA}. */
+export const DAG_SCHEMA_ID = "urn:weft:schema:weft.dag:v1";
+
+const name = { type: "string", minLength: 1 };
+const names = { type: "array", items: { $ref: "#/$defs/name" } };
+/** Tagged JSON (see `toJsonTree`): any JSON value. */
+const value = { description: "A value as tagged JSON ($date, $bigint, $map… for non-JSON types)" };
+
+function object(
+  required: string[],
+  properties: Record<string, unknown>,
+  description?: string,
+): Record<string, unknown> {
+  return {
+    type: "object",
+    ...(description === undefined ? {} : { description }),
+    required,
+    properties,
+    additionalProperties: false,
+  };
+}
+
+const schema = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: DAG_SCHEMA_ID,
+  title: "weft.dag/v1",
+  description:
+    "The static description of weft workflows, flows, launch plans and tasks, as `weft compile` prints it.",
+  ...object(["format", "workflows", "launchPlans", "tasks"], {
+    format: { const: "weft.dag/v1", description: "The format tag and version." },
+    workflows: {
+      type: "array",
+      items: { $ref: "#/$defs/workflow" },
+      description: "Workflows and flows, sorted by name.",
+    },
+    launchPlans: {
+      type: "array",
+      items: { $ref: "#/$defs/launchPlan" },
+      description: "Launch plans, sorted by name.",
+    },
+    tasks: {
+      type: "array",
+      items: { $ref: "#/$defs/task" },
+      description: "The task table, sorted by name.",
+    },
+  }),
+  $defs: {
+    name,
+    source: {
+      description: "Where an entity was defined, or null when unknown.",
+      oneOf: [
+        { type: "null" },
+        object(["file", "line"], {
+          file: { type: "string", minLength: 1 },
+          line: { type: "integer", minimum: 1 },
+        }),
+      ],
+    },
+    entityRef: object(
+      ["kind", "name"],
+      { kind: { enum: ["task", "workflow", "launchPlan"] }, name: { $ref: "#/$defs/name" } },
+      "A reference to a task, a workflow or flow (in `workflows`), or a launch plan.",
+    ),
+    binding: {
+      description:
+        "How a value is given: a workflow input, a node output, a constant, or an array or object of bindings.",
+      oneOf: [
+        object(["input"], { input: { $ref: "#/$defs/name" } }),
+        object(["node", "output"], {
+          node: { $ref: "#/$defs/name" },
+          output: { $ref: "#/$defs/name" },
+        }),
+        object(["value"], { value }),
+        object(["array"], { array: { type: "array", items: { $ref: "#/$defs/binding" } } }),
+        object(["object"], {
+          object: { type: "object", additionalProperties: { $ref: "#/$defs/binding" } },
+        }),
+      ],
+    },
+    input: object(["name", "type", "optional"], {
+      name: { $ref: "#/$defs/name" },
+      type: { type: "string", description: "The type as written, such as `number[]`." },
+      schema: { type: ["object", "boolean"], description: "The type as JSON Schema." },
+      optional: { type: "boolean" },
+      default: value,
+    }),
+    node: object(["id", "entity", "bindings"], {
+      id: { $ref: "#/$defs/name" },
+      entity: { $ref: "#/$defs/entityRef" },
+      bindings: { type: "object", additionalProperties: { $ref: "#/$defs/binding" } },
+    }),
+    edge: object(
+      ["from", "output", "to", "input"],
+      {
+        from: { $ref: "#/$defs/name" },
+        output: { $ref: "#/$defs/name" },
+        to: { $ref: "#/$defs/name" },
+        input: { $ref: "#/$defs/name" },
+      },
+      "An output (of a node, or `$inputs` for a workflow input) feeding an input (of a node, or `$outputs` for a workflow output).",
+    ),
+    workflow: {
+      type: "object",
+      required: ["kind"],
+      properties: { kind: { enum: ["static", "dynamic"] } },
+      if: { properties: { kind: { const: "static" } } },
+      then: { $ref: "#/$defs/staticWorkflow" },
+      else: { $ref: "#/$defs/dynamicWorkflow" },
+    },
+    staticWorkflow: object(
+      ["name", "kind", "inputs", "outputs", "nodes", "edges", "source"],
+      {
+        name: { $ref: "#/$defs/name" },
+        kind: { const: "static" },
+        inputs: { type: "array", items: { $ref: "#/$defs/input" } },
+        outputs: {
+          type: "array",
+          items: object(["name", "binding"], {
+            name: { $ref: "#/$defs/name" },
+            binding: { $ref: "#/$defs/binding" },
+          }),
+        },
+        nodes: {
+          type: "array",
+          items: { $ref: "#/$defs/node" },
+          description: "In a topological order.",
+        },
+        edges: { type: "array", items: { $ref: "#/$defs/edge" } },
+        source: { $ref: "#/$defs/source" },
+      },
+      "A workflow whose graph is known before it runs.",
+    ),
+    dynamicWorkflow: object(
+      ["name", "kind", "inputs", "outputs", "calls", "source"],
+      {
+        name: { $ref: "#/$defs/name" },
+        kind: { const: "dynamic" },
+        inputs: { type: "array", items: { $ref: "#/$defs/input" } },
+        outputs: { type: "array", items: object(["name"], { name: { $ref: "#/$defs/name" } }) },
+        calls: {
+          type: "array",
+          items: { $ref: "#/$defs/entityRef" },
+          description: "What the flow may call: its `tasks` option, else every task of its module.",
+        },
+        source: { $ref: "#/$defs/source" },
+      },
+      "A flow: its graph grows while it runs.",
+    ),
+    permissions: object([], {
+      read: { $ref: "#/$defs/permission" },
+      write: { $ref: "#/$defs/permission" },
+      net: { $ref: "#/$defs/permission" },
+      env: { $ref: "#/$defs/permission" },
+      run: { $ref: "#/$defs/permission" },
+      ffi: { $ref: "#/$defs/permission" },
+      sys: { $ref: "#/$defs/permission" },
+      import: { $ref: "#/$defs/permission" },
+    }, "The Deno permissions a task declares."),
+    permission: {
+      oneOf: [
+        { const: true },
+        { type: "array", items: { type: "string", minLength: 1 }, uniqueItems: true },
+      ],
+    },
+    task: object(
+      [
+        "name",
+        "params",
+        "outputs",
+        "retries",
+        "retryDelayMs",
+        "timeoutMs",
+        "concurrency",
+        "cache",
+        "version",
+        "permissions",
+        "source",
+      ],
+      {
+        name: { $ref: "#/$defs/name" },
+        params: {
+          type: "array",
+          items: object(["name", "optional"], {
+            name: { $ref: "#/$defs/name" },
+            optional: { type: "boolean" },
+            default: value,
+          }),
+        },
+        outputs: { ...names, uniqueItems: true },
+        retries: { type: "integer", minimum: 0 },
+        retryDelayMs: { type: "number", minimum: 0 },
+        timeoutMs: { type: ["number", "null"], exclusiveMinimum: 0 },
+        concurrency: { type: ["integer", "null"], minimum: 1 },
+        cache: { type: "boolean" },
+        version: { type: ["string", "null"] },
+        permissions: { $ref: "#/$defs/permissions" },
+        source: { $ref: "#/$defs/source" },
+      },
+    ),
+    launchPlan: object(["name", "entity", "defaults", "fixed"], {
+      name: { $ref: "#/$defs/name" },
+      entity: { $ref: "#/$defs/entityRef" },
+      defaults: { type: "object", additionalProperties: value },
+      fixed: { type: "object", additionalProperties: value },
+    }),
+  },
+};
+
+function deepFreeze<T>(x: T): T {
+  if (typeof x === "object" && x !== null) {
+    for (const v of Object.values(x)) deepFreeze(v);
+    Object.freeze(x);
+  }
+  return x;
+}
+
+/**
+ * The JSON Schema (draft 2020-12) of a `DagDocument`: what
+ * `weft schema` prints. Frozen.
+ *
+ * @example Validate a compiled workflow with ajv
+ * ```ts
+ * import { DAG_SCHEMA, task, workflow } from "@weft/weft";
+ * import { Ajv2020 } from "npm:ajv@8.17.1/dist/2020.js";
+ * import assert from "node:assert/strict";
+ *
+ * const inc = task(function inc(x: number) { return x + 1; });
+ * const twice = workflow(function twice(x: number) { return inc(inc(x)); });
+ * const validate = new Ajv2020({ strict: true, allowUnionTypes: true }).compile(DAG_SCHEMA);
+ * assert.ok(validate(twice.graph));
+ * assert.ok(!validate({ ...twice.graph, format: "weft.dag/v0" }));
+ * ```
+ */
+export const DAG_SCHEMA: DagJsonSchema = deepFreeze(schema);
