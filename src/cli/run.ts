@@ -14,8 +14,8 @@
 import { ValidationError } from "../errors.ts";
 import { isPlainObject } from "../handle.ts";
 import type { Permissions } from "../permissions.ts";
-import { toJsonTree } from "../values.ts";
-import { parseCommandArgs, UsageError } from "./args.ts";
+import { fromJsonTree, toJsonTree } from "../values.ts";
+import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./compile.ts";
 import type { ExportInfo, ScriptDescription } from "./describe.ts";
 import { importFlags, loadScript, resolveScript } from "./load.ts";
@@ -51,7 +51,7 @@ stdout gets only the outputs, as JSON; progress and messages go to stderr.
 Options:
   --input K=V           an input; V is parsed as JSON when it parses, else taken as a string (repeatable)
   --inputs FILE         inputs from a JSON or YAML file (--input wins over it)
-  --store S             memory | sqlite:PATH | postgres://… (default: memory)
+  --store S             memory | sqlite:PATH | postgres://… (default sqlite:.weft/weft.db, or $WEFT_STORE)
   --run-id ID           run id; running a succeeded id returns its result, a failed one resumes
   --concurrency N       how many tasks run at once (default 8)
   --no-cache            ignore cached task results
@@ -66,6 +66,23 @@ Exit codes: 0 succeeded, 1 the run failed, 2 bad usage or input, 130 cancelled (
 Ctrl-C once stops scheduling, aborts running tasks and records the run as
 cancelled (resume it with --run-id); twice exits at once.`;
 
+/** The options `weft run` (and `weft resume`) take. */
+export const RUN_OPTIONS: Record<string, OptionSpec> = {
+  input: { type: "string", multiple: true },
+  inputs: { type: "string" },
+  "inputs-json": { type: "string" },
+  store: { type: "string" },
+  "run-id": { type: "string" },
+  concurrency: { type: "string" },
+  "no-cache": { type: "boolean" },
+  isolate: { type: "boolean" },
+  "allow-extra": { type: "string", multiple: true },
+  "allow-import": { type: "string", multiple: true },
+  json: { type: "boolean" },
+  quiet: { type: "boolean" },
+  verbose: { type: "boolean" },
+};
+
 /** The `run` command. */
 export const runCommand: Command = {
   summary: "run a workflow under exactly the permissions its tasks declare",
@@ -74,20 +91,7 @@ export const runCommand: Command = {
 };
 
 async function runMain(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs("run", args, {
-    input: { type: "string", multiple: true },
-    inputs: { type: "string" },
-    store: { type: "string" },
-    "run-id": { type: "string" },
-    concurrency: { type: "string" },
-    "no-cache": { type: "boolean" },
-    isolate: { type: "boolean" },
-    "allow-extra": { type: "string", multiple: true },
-    "allow-import": { type: "string", multiple: true },
-    json: { type: "boolean" },
-    quiet: { type: "boolean" },
-    verbose: { type: "boolean" },
-  });
+  const { values, positionals } = parseCommandArgs("run", args, RUN_OPTIONS);
   if (positionals.length < 1 || positionals.length > 2) {
     throw new UsageError("run: give SCRIPT and optionally NAME (see weft run --help)");
   }
@@ -111,6 +115,11 @@ async function runMain(args: string[]): Promise<number> {
     values.inputs as string | undefined,
     (values.input as string[] | undefined) ?? [],
   );
+  if (values["inputs-json"] !== undefined) {
+    // Tagged JSON (as weft resume writes it), so that dates, bigints and maps survive.
+    const text = await Deno.readTextFile(values["inputs-json"] as string);
+    Object.assign(inputs, fromJsonTree(JSON.parse(text)));
+  }
   checkInputNames(described, selected, inputs);
 
   const baseDir = url.protocol === "file:"
@@ -171,7 +180,7 @@ async function runMain(args: string[]): Promise<number> {
 
 /** The CLI's default store. */
 export function defaultStoreUrl(): string {
-  return Deno.env.get("WEFT_STORE") ?? "memory";
+  return Deno.env.get("WEFT_STORE") ?? "sqlite:.weft/weft.db";
 }
 
 function selectRunnable(described: ScriptDescription, name: string | undefined): ExportInfo {
