@@ -53,6 +53,7 @@ export type { AnyGeneratorFunction, Flow, FlowOptions, FlowResult } from "./src/
 export { launchPlan } from "./src/launch_plan.ts";
 export type { LaunchPlan, LaunchPlanOptions } from "./src/launch_plan.ts";
 export { all, race, wait } from "./src/yields.ts";
+export { now, random } from "./src/deterministic.ts";
 export { AWAIT } from "./src/yields.ts";
 export type { AwaitRequest, Resolved } from "./src/yields.ts";
 export { Handle, isHandle } from "./src/handle.ts";

@@ -265,7 +265,11 @@ export class SqliteStore implements Store {
 
   #tx(fn: () => void): void {
     const s = this.#s;
-    s.begin!.run();
+    try {
+      s.begin!.run();
+    } catch (e) {
+      throw storeError(this.url.slice("sqlite:".length), e);
+    }
     try {
       fn();
       s.commit!.run();
@@ -275,7 +279,7 @@ export class SqliteStore implements Store {
       } catch {
         // the transaction is already gone
       }
-      throw e;
+      throw storeError(this.url.slice("sqlite:".length), e);
     }
   }
 

@@ -70,7 +70,8 @@ export function describeModule(mod: Record<string, unknown>, url: string): Scrip
     exports.push({ export: key, kind: def.kind, name: def.name });
     defs.push(def);
   }
-  const moduleTasks = collected.filter((d) => d.kind === "task");
+  // weft's own tasks (now, random) are not the module's.
+  const moduleTasks = collected.filter((d) => d.kind === "task" && !d.name.startsWith("weft."));
   return {
     url,
     exports,

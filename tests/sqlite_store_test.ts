@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { flow, now, random, run, task, ValidationError, wait } from "../mod.ts";
+import { SCHEMA_VERSION, SqliteStore } from "../src/sqlite_store.ts";
+import { tempDir } from "./_helpers.ts";
+
+Deno.test("a store file written by a newer weft is refused with a clear message", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/weft.db`;
+  SqliteStore.open(path).close();
+  const db = new DatabaseSync(path);
+  db.prepare("UPDATE weft_meta SET value = ? WHERE key = 'schema_version'").run(
+    String(SCHEMA_VERSION + 1),
+  );
+  db.close();
+  assert.throws(
+    () => SqliteStore.open(path),
+    (e) =>
+      e instanceof ValidationError &&
+      /written by a newer weft \(schema 2; this weft reads up to 1\); upgrade weft/.test(e.message),
+  );
+});
+
+Deno.test("a file that is not a store is refused and left as it was", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/weft.db`;
+  const garbage = "this is not a database, just some text that is long enough to have a header"
+    .repeat(20);
+  await Deno.writeTextFile(path, garbage);
+  assert.throws(
+    () => SqliteStore.open(path),
+    (e) =>
+      e instanceof ValidationError && /is not a weft store \(or it is corrupt\)/.test(e.message),
+  );
+  assert.equal(await Deno.readTextFile(path), garbage);
+});
+
+Deno.test("a store locked by another process for too long is a clear error", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/weft.db`;
+  SqliteStore.open(path).close();
+  const holder = new DatabaseSync(path);
+  holder.exec("PRAGMA journal_mode = WAL; BEGIN EXCLUSIVE");
+  try {
+    const store = SqliteStore.open(path, { busyTimeoutMs: 50 });
+    try {
+      await assert.rejects(
+        () =>
+          run(
+            task(function locked() {
+              return 1;
+            }),
+            {},
+            { store },
+          ),
+        /locked by another process/,
+      );
+    } finally {
+      store.close();
+    }
+  } finally {
+    holder.exec("ROLLBACK");
+    holder.close();
+  }
+});
+
+Deno.test("two connections share one store file: a reader sees a run while it is running", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/weft.db`;
+  const writer = SqliteStore.open(path);
+  const reader = SqliteStore.open(path);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const slow = task(async function slow() {
+    await gate;
+    return 1;
+  });
+  const quick = task(function quick() {
+    return 0;
+  });
+  const f = flow(async function* shared() {
+    yield* wait(quick());
+    return yield* wait(slow());
+  });
+  const running = run(f, {}, { store: writer, runId: "shared-1" });
+  for (let i = 0; i < 50; i++) {
+    const seen = await reader.getRun("shared-1");
+    if (seen?.nodes.some((n) => n.id === "quick" && n.status === "succeeded")) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const during = await reader.getRun("shared-1");
+  assert.equal(during!.status, "running");
+  assert.equal(during!.nodes.find((n) => n.id === "quick")!.status, "succeeded");
+  release();
+  assert.equal((await running).status, "succeeded");
+  assert.equal((await reader.getRun("shared-1"))!.status, "succeeded");
+  writer.close();
+  reader.close();
+});
+
+Deno.test("now() and random() are journalled: a resumed flow sees the values of its first run", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  let broken = true;
+  const gate = task(function gate(x: number) {
+    if (broken) throw new Error("not yet");
+    return x;
+  });
+  const seen: number[][] = [];
+  const f = flow(async function* timed() {
+    const t = yield* wait(now());
+    const r = yield* wait(random());
+    seen.push([t, r]);
+    return yield* wait(gate(r));
+  });
+  assert.equal((await run(f, {}, { store, runId: "det-1" })).status, "failed");
+  await new Promise((r) => setTimeout(r, 5));
+  broken = false;
+  const second = await run(f, {}, { store, runId: "det-1" });
+  assert.equal(second.status, "succeeded");
+  assert.deepEqual(seen[0], seen[1]);
+  assert.equal(second.outputs, seen[0]![1]);
+  store.close();
+});
+
+Deno.test("the store keeps each value once however often it appears", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/weft.db`;
+  const store = SqliteStore.open(path);
+  const same = task(function same(i: number) {
+    return { payload: "x".repeat(10_000), parity: i % 2 };
+  });
+  const f = flow(async function* many() {
+    const hs = [];
+    for (let i = 0; i < 20; i++) hs.push(same(i));
+    return (yield* wait(hs[0]!)).parity;
+  });
+  await run(f, {}, { store });
+  store.close();
+  const db = new DatabaseSync(path);
+  const big = db.prepare('SELECT COUNT(*) AS n FROM "values" WHERE size > 10000').get() as {
+    n: number;
+  };
+  db.close();
+  assert.equal(Number(big.n), 2);
+});
