@@ -11,13 +11,21 @@
  * @module
  */
 
-import type { DagBinding, DagDocument, DagInput, DagNode, DagWorkflow } from "./ir.ts";
+import {
+  type DagBinding,
+  type DagDocument,
+  type DagInput,
+  type DagNode,
+  type DagWorkflow,
+  reachableTasks,
+} from "./ir.ts";
 import {
   type Box,
   clip,
   describeBinding,
   describePermissions,
   describeRef,
+  type Tables,
   tables,
   taskOptions,
   viewsOf,
@@ -268,7 +276,7 @@ function path(points: Point[]): string {
 function drawWorkflow(l: Laid, top: number): string {
   const kind = l.view.kind === "static" ? "workflow" : "flow";
   const out = [
-    `<g class="workflow ${l.view.kind}" transform="translate(0,${n(top)})">`,
+    `<g class="workflow-group ${l.view.kind}" transform="translate(0,${n(top)})">`,
     `<rect class="frame" x="0.5" y="0.5" width="${n(l.width - 1)}" height="${
       n(HEADER + l.height - 1)
     }" rx="8"/>`,
@@ -354,7 +362,7 @@ function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<string, Deta
     box: Box,
     wf: DagWorkflow,
     nodes: DagNode[],
-    t: ReturnType<typeof tables>,
+    t: Tables,
   ): Details {
     const where = `${wf.kind === "static" ? "workflow" : "flow"} ${wf.name}`;
     switch (box.kind) {
@@ -383,7 +391,7 @@ function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<string, Deta
         const calls = wf.calls.map((c) => {
           const task = c.kind === "task" ? t.task(c.name) : undefined;
           return [
-            describeRef(c),
+            describeRef(c, t),
             task === undefined ? "" : `permissions: ${describePermissions(task.permissions)}`,
           ] as [string, string];
         });
@@ -414,7 +422,7 @@ function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<string, Deta
     const sections: Details["sections"] = [
       {
         heading: "Node",
-        rows: [["id", node.id], ["calls", describeRef(node.entity)], ["in", where]],
+        rows: [["id", node.id], ["calls", describeRef(node.entity, t)], ["in", where]],
       },
       {
         heading: "Bindings",
@@ -445,7 +453,7 @@ function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<string, Deta
         sections.push({
           heading: "Launch plan",
           rows: [
-            ["launches", describeRef(lp.entity)],
+            ["launches", describeRef(lp.entity, t)],
             ...Object.entries(lp.defaults).map(([k, v]) =>
               [`default ${k}`, JSON.stringify(v)] as [string, string]
             ),
@@ -468,7 +476,16 @@ function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<string, Deta
         }, ...sourceSection(sub.source));
       }
     }
-    return { title: node.id, subtitle: describeRef(node.entity), sections };
+    if (node.entity.kind !== "task") {
+      const reached = unionPermissions(
+        reachableTasks(dag, node.entity.name).map((name) => t.task(name)?.permissions ?? {}),
+      );
+      sections.push({
+        heading: "Permissions (of the tasks it reaches)",
+        rows: [["", describePermissions(reached)]],
+      });
+    }
+    return { title: node.id, subtitle: describeRef(node.entity, t), sections };
   }
 }
 
@@ -498,7 +515,7 @@ h1 { font-size: 18px; margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", 
 .legend { list-style: none; display: flex; flex-wrap: wrap; gap: 12px; margin: 0; padding: 0; color: var(--muted); font-size: 12px; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 4px; vertical-align: -1px; border: 1px solid; }
 main { display: flex; gap: 16px; padding: 16px; align-items: flex-start; }
-#weft-canvas { flex: 1 1 auto; overflow: auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px; }
+#weft-canvas { flex: 0 1 auto; min-width: 0; overflow: auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px; }
 #weft-details { flex: 0 0 320px; position: sticky; top: 16px; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; max-height: calc(100vh - 32px); overflow: auto; }
 #weft-details h2 { font: 600 15px/1.3 ui-monospace, "DejaVu Sans Mono", monospace; margin: 0; overflow-wrap: anywhere; }
 #weft-details .sub { color: var(--muted); margin: 2px 0 8px; overflow-wrap: anywhere; }
@@ -509,7 +526,7 @@ main { display: flex; gap: 16px; padding: 16px; align-items: flex-start; }
 .hint { color: var(--muted); margin: 0; }
 svg text { font-family: ui-monospace, "DejaVu Sans Mono", "Liberation Mono", monospace; font-size: 12px; fill: var(--ink); }
 .frame { fill: #f8fafc; stroke: var(--line); }
-.workflow.dynamic .frame { stroke-dasharray: 6 4; }
+.workflow-group.dynamic .frame { stroke-dasharray: 6 4; }
 .workflow-title { font-weight: 600; font-size: 13px; }
 .workflow-title .kind { fill: var(--muted); font-weight: 400; }
 .edge { fill: none; stroke: #475569; stroke-width: 1.3; }

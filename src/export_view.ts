@@ -17,7 +17,7 @@ import type {
   DagTask,
   DagWorkflow,
 } from "./ir.ts";
-import type { Permissions } from "./permissions.ts";
+import { PERMISSION_KINDS, type Permissions } from "./permissions.ts";
 
 /** The kinds of box. */
 export type BoxKind = "input" | "output" | "task" | "workflow" | "launchPlan" | "flow";
@@ -70,6 +70,7 @@ export interface WorkflowView {
  * @throws {ValidationError} When an edge names a node the workflow does not have.
  */
 export function viewsOf(dag: DagDocument): WorkflowView[] {
+  const t = tables(dag);
   return dag.workflows.map((wf, i) => {
     const key = `w${i}`;
     const boxes: Box[] = [];
@@ -97,11 +98,13 @@ export function viewsOf(dag: DagDocument): WorkflowView[] {
       wf.nodes.forEach((node, j) => {
         const k = `${key}_n${j}`;
         nodeKeys.set(node.id, k);
+        const isFlow = node.entity.kind === "workflow" &&
+          t.workflow(node.entity.name)?.kind === "dynamic";
         boxes.push({
           key: k,
-          kind: node.entity.kind,
+          kind: isFlow ? "flow" : node.entity.kind,
           title: node.id,
-          subtitle: describeRef(node.entity),
+          subtitle: describeRef(node.entity, t),
           extra: [],
         });
       });
@@ -132,11 +135,9 @@ export function viewsOf(dag: DagDocument): WorkflowView[] {
         kind: "flow",
         title: wf.name,
         subtitle: "flow: its graph grows at run time",
-        extra: [
-          wf.calls.length === 0
-            ? "may call: nothing known"
-            : `may call: ${wf.calls.map((c) => c.name).join(", ")}`,
-        ],
+        extra: wf.calls.length === 0
+          ? ["may call: nothing known"]
+          : wrap(`may call: ${wf.calls.map((c) => c.name).join(", ")}`, 40),
       });
       for (const input of wf.inputs) {
         arrows.push({ from: inputKeys.get(input.name)!, to: k, label: input.name });
@@ -149,12 +150,17 @@ export function viewsOf(dag: DagDocument): WorkflowView[] {
 }
 
 /**
- * Names what a node calls: `task slope`, `workflow inner`, `launch plan daily`.
+ * Names what a node calls: `task slope`, `workflow inner`, `flow loop`,
+ * `launch plan daily`.
  *
  * @param ref The reference.
+ * @param t The document's tables, to tell flows from static workflows.
  * @returns The text.
  */
-export function describeRef(ref: DagEntityRef): string {
+export function describeRef(ref: DagEntityRef, t?: Tables): string {
+  if (ref.kind === "workflow" && t?.workflow(ref.name)?.kind === "dynamic") {
+    return `flow ${ref.name}`;
+  }
   return `${ref.kind === "launchPlan" ? "launch plan" : ref.kind} ${ref.name}`;
 }
 
@@ -181,9 +187,10 @@ export function describeBinding(b: DagBinding): string {
  * @returns The text.
  */
 export function describePermissions(p: Permissions): string {
-  const parts = Object.entries(p).map(([kind, v]) =>
-    `${kind}: ${v === true ? "all" : (v as string[]).join(", ")}`
-  );
+  const parts = PERMISSION_KINDS.filter((kind) => p[kind] !== undefined).map((kind) => {
+    const v = p[kind]!;
+    return `${kind}: ${v === true ? "all" : v.join(", ")}`;
+  });
   return parts.length === 0 ? "none" : parts.join("; ");
 }
 
@@ -206,17 +213,23 @@ export function taskOptions(t: DagTask): [string, string][] {
   return rows;
 }
 
+/** Lookups in a document's tables by name. */
+export interface Tables {
+  /** A task of the task table. */
+  task(name: string): DagTask | undefined;
+  /** A workflow or flow. */
+  workflow(name: string): DagWorkflow | undefined;
+  /** A launch plan. */
+  launchPlan(name: string): DagLaunchPlan | undefined;
+}
+
 /**
  * Finds an entry of a document's tables by name.
  *
  * @param dag The document.
  * @returns Lookups for tasks, workflows and launch plans.
  */
-export function tables(dag: DagDocument): {
-  task(name: string): DagTask | undefined;
-  workflow(name: string): DagWorkflow | undefined;
-  launchPlan(name: string): DagLaunchPlan | undefined;
-} {
+export function tables(dag: DagDocument): Tables {
   const tasks = new Map(dag.tasks.map((t) => [t.name, t]));
   const workflows = new Map(dag.workflows.map((w) => [w.name, w]));
   const plans = new Map(dag.launchPlans.map((l) => [l.name, l]));
@@ -237,4 +250,19 @@ export function tables(dag: DagDocument): {
 export function clip(text: string, max = 48): string {
   const chars = [...text];
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
+}
+
+/** Breaks a comma-separated line after commas, into lines of about `width` characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const part of text.split(/(?<=, )/)) {
+    if (line !== "" && [...line].length + [...part].length > width) {
+      lines.push(line.trimEnd());
+      line = "";
+    }
+    line += part;
+  }
+  if (line !== "") lines.push(line);
+  return lines;
 }

@@ -7,9 +7,15 @@
  * @module
  */
 
-import { describeBinding, describePermissions, describeRef, tables } from "../export_view.ts";
+import {
+  describeBinding,
+  describePermissions,
+  describeRef,
+  type Tables,
+  tables,
+} from "../export_view.ts";
 import { type DagDocument, type DagWorkflow, reachableTasks, subDocument } from "../ir.ts";
-import { unionPermissions } from "../permissions.ts";
+import { type Permissions, unionPermissions } from "../permissions.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./compile.ts";
 import type { ExportInfo } from "./describe.ts";
@@ -119,12 +125,12 @@ export function formatInspection(dag: DagDocument, options: InspectionOptions = 
     for (const o of wf.outputs) {
       out.push(`    ${o.name}${"binding" in o ? ` ← ${describeBinding(o.binding)}` : ""}`);
     }
-    out.push(...steps(wf, t));
+    out.push(...steps(wf, t, permissionsOf));
     out.push(`  permissions needed: ${describePermissions(permissionsOf(wf.name))}`);
   }
 
   for (const lp of dag.launchPlans) {
-    out.push("", `launch plan ${lp.name} → ${describeRef(lp.entity)}`);
+    out.push("", `launch plan ${lp.name} → ${describeRef(lp.entity, t)}`);
     for (const [k, v] of Object.entries(lp.defaults)) {
       out.push(`  default ${k} = ${JSON.stringify(v)}`);
     }
@@ -141,7 +147,11 @@ export function formatInspection(dag: DagDocument, options: InspectionOptions = 
   return out.join("\n");
 }
 
-function steps(wf: DagWorkflow, t: ReturnType<typeof tables>): string[] {
+function steps(
+  wf: DagWorkflow,
+  t: Tables,
+  reached: (name: string) => Permissions,
+): string[] {
   const out: string[] = [];
   const rows: [string, string, string][] = [];
   if (wf.kind === "static") {
@@ -150,9 +160,9 @@ function steps(wf: DagWorkflow, t: ReturnType<typeof tables>): string[] {
       const task = node.entity.kind === "task" ? t.task(node.entity.name) : undefined;
       rows.push([
         `${i + 1}. ${node.id}`,
-        describeRef(node.entity),
+        describeRef(node.entity, t),
         task === undefined
-          ? "(see its own entry)"
+          ? `permissions: ${describePermissions(reached(node.entity.name))} (of its tasks)`
           : `permissions: ${describePermissions(task.permissions)}`,
       ]);
     });
@@ -163,9 +173,9 @@ function steps(wf: DagWorkflow, t: ReturnType<typeof tables>): string[] {
       const task = c.kind === "task" ? t.task(c.name) : undefined;
       rows.push([
         c.name,
-        describeRef(c),
+        describeRef(c, t),
         task === undefined
-          ? "(see its own entry)"
+          ? `permissions: ${describePermissions(reached(c.name))} (of its tasks)`
           : `permissions: ${describePermissions(task.permissions)}`,
       ]);
     }
