@@ -57,7 +57,7 @@ export { now, random } from "./src/deterministic.ts";
 export { AWAIT } from "./src/yields.ts";
 export type { AwaitRequest, Resolved } from "./src/yields.ts";
 export { Handle, isHandle } from "./src/handle.ts";
-export type { Outputs, RefSlot, RefSource, TypedOutputs } from "./src/handle.ts";
+export type { Outputs, RefSlot, RefSource } from "./src/handle.ts";
 export { REF } from "./src/context.ts";
 export { run } from "./src/run.ts";
 export type {

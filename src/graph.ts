@@ -513,9 +513,11 @@ export class Workflow extends Function {
    *
    * @param entity What the node calls.
    * @param bindings Its inputs by name: workflow inputs, node outputs, constants, or arrays and objects of these.
-   * @returns A handle to the node's value; `.outputs.NAME` references one output.
+   * @returns A handle to the node's value; `.outputs.NAME` references one output. Its type is `any`:
+   * a builder cannot know what the entity returns (names are checked when the workflow is built).
    */
-  addEntity(entity: unknown, bindings: Record<string, unknown> = {}): Handle<unknown> {
+  // deno-lint-ignore no-explicit-any
+  addEntity(entity: unknown, bindings: Record<string, unknown> = {}): Handle<any> {
     const def = requireEntity(entity, "addEntity(entity, bindings)");
     if (!isPlainObject(bindings)) {
       throw new ValidationError(

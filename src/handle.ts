@@ -35,19 +35,12 @@ export interface RefSlot {
 }
 
 /**
- * A typed map of the named outputs of a handle: any name for untyped
- * handles (a builder's nodes), else `o0` and the keys of an object value.
+ * A typed map of the named outputs of a handle: `o0` (the whole value of a
+ * single-output task) and, for an object value, a handle per key. A
+ * builder's nodes are `Handle<any>`, so any name type-checks there (and is
+ * checked when the workflow is built).
  */
-export type Outputs<T> = unknown extends T ? { readonly [name: string]: Handle<unknown> }
-  : TypedOutputs<T>;
-
-/** The outputs of a handle whose value type is known. */
-export type TypedOutputs<T> =
-  & { readonly o0: Handle<T> }
-  & (T extends readonly unknown[] ? unknown
-    : T extends Date | Map<unknown, unknown> | Set<unknown> | Uint8Array ? unknown
-    : T extends Record<string, unknown> ? { readonly [K in keyof T]-?: Handle<T[K]> }
-    : unknown);
+export type Outputs<T> = { readonly o0: Handle<T> } & { readonly [K in keyof T]-?: Handle<T[K]> };
 
 /**
  * A reference to the future value of a node's output.
@@ -59,7 +52,7 @@ export type TypedOutputs<T> =
  *
  * @typeParam T The type of the value.
  */
-export class Handle<T> implements PromiseLike<T> {
+export class Handle<out T> implements PromiseLike<T> {
   /** Internal: the source and selected output. */
   readonly [REF]: RefSlot;
 

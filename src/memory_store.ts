@@ -321,7 +321,13 @@ export class MemoryStore implements Store {
     });
   }
 
-  #lineage(hash: string, values: Map<string, unknown>, depth: number, seen: Set<string>): Lineage {
+  #lineage(
+    hash: string,
+    values: Map<string, unknown>,
+    depth: number,
+    seen: Set<string>,
+    from?: { runId: string; sources: { node: string; output: string | undefined }[] },
+  ): Lineage {
     const text = values.has(hash) ? preview(values.get(hash)) : "?";
     const runInputOf = [...this.runs].filter(([, r]) => valueHash(r.start.inputs) === hash).map((
       [id],
@@ -330,24 +336,39 @@ export class MemoryStore implements Store {
       return { hash, preview: text, producedBy: [], runInputOf, truncated: true };
     }
     seen.add(hash);
+    const step = (runId: string, node: NodeRecord, output: string) => {
+      const sources = inputSources(node.args);
+      return {
+        runId,
+        nodeId: node.id,
+        entity: node.entity,
+        output,
+        status: node.status,
+        inputs: Object.keys(node.inputs ?? {}).map((name) => ({
+          name,
+          lineage: this.#lineage(valueHash(node.inputs![name]), values, depth - 1, seen, {
+            runId,
+            sources: sources.get(name) ?? [],
+          }),
+        })),
+      };
+    };
     const producedBy: Lineage["producedBy"][number][] = [];
     for (const [runId, r] of this.runs) {
       for (const node of r.nodes.values()) {
         if (node.status !== "succeeded" || node.replayed) continue;
         for (const [output, h] of this.#outputHashes(node)) {
-          if (h !== hash) continue;
-          producedBy.push({
-            runId,
-            nodeId: node.id,
-            entity: node.entity,
-            output,
-            status: node.status,
-            inputs: Object.keys(node.inputs ?? {}).map((name) => ({
-              name,
-              lineage: this.#lineage(valueHash(node.inputs![name]), values, depth - 1, seen),
-            })),
-          });
+          if (h === hash) producedBy.push(step(runId, node, output));
         }
+      }
+    }
+    if (producedBy.length === 0 && from !== undefined) {
+      // A value assembled from several node outputs (an array or object of handles): follow each.
+      const r = this.runs.get(from.runId);
+      for (const src of from.sources) {
+        const node = r?.nodes.get(src.node);
+        if (node === undefined) continue;
+        producedBy.push(step(from.runId, node, src.output ?? node.outputNames()[0] ?? "o0"));
       }
     }
     seen.delete(hash);

@@ -504,7 +504,12 @@ export class SqliteStore implements Store {
     return hash;
   }
 
-  #lineage(hash: string, depth: number, seen: Set<string>): Lineage {
+  #lineage(
+    hash: string,
+    depth: number,
+    seen: Set<string>,
+    from?: { runId: string; sources: InputSource[] },
+  ): Lineage {
     const body = this.#s.getValue!.get(hash) as Row | undefined;
     const text = body === undefined ? "?" : preview(decodeValue(body.body as string));
     const runInputOf = (this.#s.runsWithInputs!.all(hash) as Row[]).map((r) => r.id as string);
@@ -512,21 +517,47 @@ export class SqliteStore implements Store {
       return { hash, preview: text, producedBy: [], runInputOf, truncated: true };
     }
     seen.add(hash);
-    const producedBy = (this.#s.producers!.all(hash) as Row[]).map((p) => {
-      const inputs = (this.#s.nodeInputs!.all(p.run_id as string, p.node_id as string) as Row[])
-        .map((i) => ({
-          name: i.name as string,
-          lineage: this.#lineage(i.value_hash as string, depth - 1, seen),
-        }));
-      return {
-        runId: p.run_id as string,
-        nodeId: p.node_id as string,
-        entity: p.entity as string,
-        output: p.name as string,
-        status: p.status as NodeStatus,
-        inputs,
-      };
+    const step = (
+      runId: string,
+      nodeId: string,
+      entity: string,
+      output: string,
+      status: NodeStatus,
+    ) => ({
+      runId,
+      nodeId,
+      entity,
+      output,
+      status,
+      inputs: (this.#s.nodeInputs!.all(runId, nodeId) as Row[]).map((i) => ({
+        name: i.name as string,
+        lineage: this.#lineage(i.value_hash as string, depth - 1, seen, {
+          runId,
+          sources: i.sources === null ? [] : JSON.parse(i.sources as string) as InputSource[],
+        }),
+      })),
     });
+    let producedBy = (this.#s.producers!.all(hash) as Row[]).map((p) =>
+      step(
+        p.run_id as string,
+        p.node_id as string,
+        p.entity as string,
+        p.name as string,
+        p.status as NodeStatus,
+      )
+    );
+    if (producedBy.length === 0 && from !== undefined) {
+      // A value assembled from several node outputs (an array or object of handles): follow each.
+      producedBy = from.sources.flatMap((src) => {
+        const node = this.#s.getNode!.get(from.runId, src.node) as Row | undefined;
+        if (node === undefined) return [];
+        const outputs = this.#s.nodeOutputs!.all(from.runId, src.node) as Row[];
+        const output = src.output ?? (outputs[0]?.name as string | undefined) ?? "o0";
+        return [
+          step(from.runId, src.node, node.entity as string, output, node.status as NodeStatus),
+        ];
+      });
+    }
     seen.delete(hash);
     return { hash, preview: text, producedBy, runInputOf, truncated: false };
   }
@@ -824,6 +855,7 @@ function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
         args_digest = excluded.args_digest, call = excluded.call, error = excluded.error,
         cached_from = excluded.cached_from, replayed = 0`,
     runNodes: "SELECT * FROM nodes WHERE run_id = ? ORDER BY added, rowid",
+    getNode: "SELECT * FROM nodes WHERE run_id = ? AND id = ?",
     runOutputs:
       'SELECT o.node_id, o.name, o.value_hash, v.body FROM node_outputs o JOIN "values" v ON v.hash = o.value_hash WHERE o.run_id = ? ORDER BY o.node_id, o.position',
     nodeInputs: "SELECT * FROM node_inputs WHERE run_id = ? AND node_id = ? ORDER BY rowid",

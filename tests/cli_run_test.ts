@@ -6,12 +6,17 @@ import { deno, ROOT, tempDir } from "./_helpers.ts";
 const MOD = `${ROOT}/mod.ts`;
 
 function weft(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-  return deno(["run", "-A", `${ROOT}/cli.ts`, ...args], options);
+  // These tests are about running, not storing: keep each run in memory.
+  const store = args[0] === "run" && !args.includes("--store") ? ["--store", "memory"] : [];
+  return deno(["run", "-A", `${ROOT}/cli.ts`, ...args, ...store], options);
 }
 
 async function script(dir: string, name: string, body: string): Promise<string> {
   const path = `${dir}/${name}`;
-  await Deno.writeTextFile(path, `import { flow, task, wait, workflow, Workflow, launchPlan } from "${MOD}";\n${body}`);
+  await Deno.writeTextFile(
+    path,
+    `import { flow, task, wait, workflow, Workflow, launchPlan } from "${MOD}";\n${body}`,
+  );
   return path;
 }
 
@@ -37,7 +42,10 @@ Deno.test("weft run grants a declared read and prints only the outputs on stdout
 Deno.test("undeclared read, write, net, env and run fail with PermissionDeniedError naming the declaration", async () => {
   await using tmp = await tempDir();
   await Deno.writeTextFile(`${tmp.dir}/data.txt`, "secret");
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("pong"));
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("pong"),
+  );
   const port = (server.addr as Deno.NetAddr).port;
   try {
     const path = await script(
@@ -53,8 +61,16 @@ Deno.test("undeclared read, write, net, env and run fail with PermissionDeniedEr
     );
     const cases: [string, RegExp][] = [
       ["reads", /refused read access to "data\.txt".*add permissions: \{ read: \["data\.txt"\] \}/],
-      ["writes", /refused write access to "written\.txt".*add permissions: \{ write: \["written\.txt"\] \}/],
-      ["fetches", new RegExp(`refused net access to "127\\.0\\.0\\.1:${port}".*add permissions: \\{ net: \\["127\\.0\\.0\\.1:${port}"\\] \\}`)],
+      [
+        "writes",
+        /refused write access to "written\.txt".*add permissions: \{ write: \["written\.txt"\] \}/,
+      ],
+      [
+        "fetches",
+        new RegExp(
+          `refused net access to "127\\.0\\.0\\.1:${port}".*add permissions: \\{ net: \\["127\\.0\\.0\\.1:${port}"\\] \\}`,
+        ),
+      ],
       ["envs", /refused env access to "HOME".*add permissions: \{ env: \["HOME"\] \}/],
       ["runs", /refused run access to "true".*add permissions: \{ run: \["true"\] \}/],
     ];
@@ -65,7 +81,11 @@ Deno.test("undeclared read, write, net, env and run fail with PermissionDeniedEr
       assert.match(out.stderr, new RegExp(`Task '${name}' \\(node '${name}'\\)`), name);
       assert.equal(out.stdout, "", `${name} printed nothing on stdout`);
     }
-    assert.equal(await Deno.stat(`${tmp.dir}/written.txt`).catch(() => null), null, "the refused write did not happen");
+    assert.equal(
+      await Deno.stat(`${tmp.dir}/written.txt`).catch(() => null),
+      null,
+      "the refused write did not happen",
+    );
     const ok = await weft(["run", path, "fetchesOk", "--quiet"]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, '"pong"\n');
@@ -108,7 +128,10 @@ Deno.test("--isolate denies a task a permission only its sibling declared", asyn
   assert.deepEqual(JSON.parse(shared.stdout), { a: "secret", b: "secret" });
   const isolated = await weft(["run", path, "--isolate", "--quiet"]);
   assert.equal(isolated.code, 1, isolated.stderr);
-  assert.match(isolated.stderr, /Task 'borrower' \(node 'borrower'\) was refused read access to "data\.txt"/);
+  assert.match(
+    isolated.stderr,
+    /Task 'borrower' \(node 'borrower'\) was refused read access to "data\.txt"/,
+  );
   assert.doesNotMatch(isolated.stderr, /'owner'.*refused/);
 });
 
@@ -126,16 +149,39 @@ Deno.test("inputs come from --input flags (JSON or string), a YAML file and defa
   assert.deepEqual(JSON.parse(flags.stdout), { name: "ada", count: 3, tags: ["default"] });
 
   await Deno.writeTextFile(`${tmp.dir}/in.yaml`, "name: grace\ncount: 2\ntags:\n  - a\n  - b\n");
-  const yaml = await weft(["run", path, "--inputs", `${tmp.dir}/in.yaml`, "--input", "count=5", "--quiet"]);
+  const yaml = await weft([
+    "run",
+    path,
+    "--inputs",
+    `${tmp.dir}/in.yaml`,
+    "--input",
+    "count=5",
+    "--quiet",
+  ]);
   assert.equal(yaml.code, 0, yaml.stderr);
   assert.deepEqual(JSON.parse(yaml.stdout), { name: "grace", count: 5, tags: ["a", "b"] });
 
   const missing = await weft(["run", path, "--input", "name=x"]);
   assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /Missing input 'count' of workflow 'main'; pass it with --input count=VALUE/);
-  const unknown = await weft(["run", path, "--input", "name=x", "--input", "count=1", "--input", "colour=red"]);
+  assert.match(
+    missing.stderr,
+    /Missing input 'count' of workflow 'main'; pass it with --input count=VALUE/,
+  );
+  const unknown = await weft([
+    "run",
+    path,
+    "--input",
+    "name=x",
+    "--input",
+    "count=1",
+    "--input",
+    "colour=red",
+  ]);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /workflow 'main' has no input 'colour'; its inputs are name, count, tags\?/);
+  assert.match(
+    unknown.stderr,
+    /workflow 'main' has no input 'colour'; its inputs are name, count, tags\?/,
+  );
   const typed = await weft(["run", path, "--input", "name=x", "--input", "count=1.5"]);
   assert.equal(typed.code, 2, typed.stderr);
   assert.match(typed.stderr, /Input 'count' expects integer but was given number 1\.5/);
@@ -147,7 +193,11 @@ Deno.test("inputs come from --input flags (JSON or string), a YAML file and defa
 
 Deno.test("weft run picks the only workflow, lists them when there are several, and rejects unknown names", async () => {
   await using tmp = await tempDir();
-  const one = await script(tmp.dir, "one.ts", `export const only = flow(async function* only() { return 1; });`);
+  const one = await script(
+    tmp.dir,
+    "one.ts",
+    `export const only = flow(async function* only() { return 1; });`,
+  );
   const ok = await weft(["run", one, "--quiet"]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout, "1\n");
@@ -193,12 +243,18 @@ Deno.test("--json writes one event per line, the last the result", async () => {
   const types = events.map((e) => e.type);
   assert.equal(types[0], "run started");
   assert.equal(types.at(-1), "run finished");
-  for (const t of ["node added", "node scheduled", "node started", "node succeeded", "node retrying"]) {
+  for (
+    const t of ["node added", "node scheduled", "node started", "node succeeded", "node retrying"]
+  ) {
     assert.ok(types.includes(t), `has ${t}`);
   }
   const last = events.at(-1);
   assert.equal(last.status, "succeeded");
-  assert.deepEqual(last.outputs, { total: 2, when: { $date: "1970-01-01T00:00:00.000Z" }, big: { $bigint: "10" } });
+  assert.deepEqual(last.outputs, {
+    total: 2,
+    when: { $date: "1970-01-01T00:00:00.000Z" },
+    big: { $bigint: "10" },
+  });
   assert.ok(events.every((e) => e.runId === last.runId));
   assert.doesNotMatch(out.stderr, /grant/);
 });
@@ -261,7 +317,7 @@ Deno.test("Ctrl-C stops the run cleanly: tasks are aborted, finally blocks run, 
      });`,
   );
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}/cli.ts`, "run", path],
+    args: ["run", "-A", `${ROOT}/cli.ts`, "run", path, "--store", "memory"],
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
@@ -305,14 +361,18 @@ Deno.test("the terminal view shows progress and the final summary (driven in tmu
   );
   const session = `weft_test_${Date.now()}`;
   const log = `${tmp.dir}/done`;
-  const command = `cd ${ROOT} && env -u NO_COLOR TERM=xterm-256color ${Deno.execPath()} run -A cli.ts run ${path}; echo EXIT=$? > ${log}; sleep 30`;
+  const command =
+    `cd ${ROOT} && env -u NO_COLOR TERM=xterm-256color ${Deno.execPath()} run -A cli.ts run ${path} --store memory; echo EXIT=$? > ${log}; sleep 30`;
   const start = await new Deno.Command("tmux", {
     args: ["new-session", "-d", "-s", session, "-x", "120", "-y", "30", command],
     env: { TERM: "xterm-256color" },
   }).output();
   assert.ok(start.success, new TextDecoder().decode(start.stderr));
   const capture = async () =>
-    new TextDecoder().decode((await new Deno.Command("tmux", { args: ["capture-pane", "-p", "-t", session] }).output()).stdout);
+    new TextDecoder().decode(
+      (await new Deno.Command("tmux", { args: ["capture-pane", "-p", "-t", session] }).output())
+        .stdout,
+    );
   try {
     let during = "";
     const t0 = Date.now();

@@ -74,3 +74,28 @@ Deno.test("library code imports only node:, npm: and relative .ts modules", asyn
     }
   }
 });
+
+Deno.test("examples/wordcount.ts runs under weft with exactly its declared read permission", async () => {
+  const out = await deno([
+    "run",
+    "-A",
+    "cli.ts",
+    "run",
+    "examples/wordcount.ts",
+    "--input",
+    "top=3",
+    "--store",
+    "memory",
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(JSON.parse(out.stdout), {
+    lines: 8,
+    top: [{ word: "on", n: 5 }, { word: "the", n: 5 }, { word: "fog", n: 3 }],
+  });
+  assert.match(out.stderr, /weft: grant read\s+\S+\/examples\/data\s+← readText\n/);
+  assert.doesNotMatch(out.stderr, /grant (write|net|env|run)/);
+  // Without weft's grant the same script cannot read its data.
+  const bare = await deno(["run", "--no-prompt", "examples/wordcount.ts"]);
+  assert.notEqual(bare.code, 0);
+  assert.match(bare.stderr, /Requires read access|NotCapable|refused read access/);
+});

@@ -2,7 +2,17 @@
 // and the SQLite store (and the PostgreSQL store where a server runs).
 
 import assert from "node:assert/strict";
-import { flow, MemoryStore, run, type Store, task, TaskFailedError, ValidationError, wait, workflow } from "../mod.ts";
+import {
+  flow,
+  MemoryStore,
+  run,
+  type Store,
+  task,
+  TaskFailedError,
+  ValidationError,
+  wait,
+  workflow,
+} from "../mod.ts";
 import { SqliteStore } from "../src/sqlite_store.ts";
 import { valueHash } from "../src/values.ts";
 
@@ -63,7 +73,10 @@ export function storeContract(kind: StoreKind): void {
   test("a run is recorded with its inputs, outputs, nodes and values", async (store, reopen) => {
     const wf = workflow(function record(x: number) {
       const p = pair(x, 3);
-      return { sum: add(p.outputs.q, p.outputs.r), extra: { when: new Date(0), big: 2n, tags: new Set(["a"]) } };
+      return {
+        sum: add(p.outputs.q, p.outputs.r),
+        extra: { when: new Date(0), big: 2n, tags: new Set(["a"]) },
+      };
     });
     const result = await run(wf, { x: 10 }, { store, runId: "rec-1" });
     assert.equal(result.status, "succeeded");
@@ -73,7 +86,10 @@ export function storeContract(kind: StoreKind): void {
     assert.equal(details.status, "succeeded");
     assert.equal(details.entity, "record");
     assert.deepEqual(details.inputs, { x: 10 });
-    assert.deepEqual(details.outputs, { sum: 4, extra: { when: new Date(0), big: 2n, tags: new Set(["a"]) } });
+    assert.deepEqual(details.outputs, {
+      sum: 4,
+      extra: { when: new Date(0), big: 2n, tags: new Set(["a"]) },
+    });
     assert.equal(details.outputsHash, valueHash(details.outputs));
     assert.deepEqual(details.nodes.map((n) => [n.id, n.entity, n.status, n.attempts]), [
       ["pair", "pair", "succeeded", 1],
@@ -113,62 +129,76 @@ export function storeContract(kind: StoreKind): void {
     assert.equal(await store.getRun("nope"), undefined);
   });
 
-  test("a failed run resumes from its journal: completed calls are not executed again", async (store, reopen) => {
-    const calls: string[] = [];
-    let broken = true;
-    const step = task(function step(i: number) {
-      calls.push(`step ${i}`);
-      if (i === 2 && broken) throw new Error("step 2 breaks");
-      return i * 10;
-    });
-    const f = flow(async function* resumable(n: number) {
-      let total = 0;
-      for (let i = 0; i < n; i++) total += yield* wait(step(i));
-      return total;
-    });
-    const first = await run(f, { n: 4 }, { store, runId: "resume-1" });
-    assert.equal(first.status, "failed");
-    assert.ok(first.errors[0] instanceof TaskFailedError);
-    broken = false;
-    const store2 = await reopen();
-    const second = await run(f, { n: 4 }, { store: store2, runId: "resume-1" });
-    assert.equal(second.status, "succeeded");
-    assert.equal(second.outputs, 60);
-    assert.deepEqual(calls, ["step 0", "step 1", "step 2", "step 2", "step 3"]);
-    const details = await store2.getRun("resume-1");
-    assert.equal(details!.attempts, 2);
-    assert.deepEqual(details!.nodes.map((n) => n.status), ["succeeded", "succeeded", "succeeded", "succeeded"]);
-    // a succeeded run id returns its result without executing
-    const third = await run(f, { n: 4 }, { store: store2, runId: "resume-1" });
-    assert.equal(third.outputs, 60);
-    assert.equal(calls.length, 5);
-    await assert.rejects(() => run(f, { n: 5 }, { store: store2, runId: "resume-1" }), ValidationError);
-  });
-
-  test("the cache is shared across runs, keyed on name, version and inputs", async (store, reopen) => {
-    let calls = 0;
-    const square = (version: string) =>
-      task({ name: "square", cache: true, version }, (x: number) => {
-        calls++;
-        return x * x;
+  test(
+    "a failed run resumes from its journal: completed calls are not executed again",
+    async (store, reopen) => {
+      const calls: string[] = [];
+      let broken = true;
+      const step = task(function step(i: number) {
+        calls.push(`step ${i}`);
+        if (i === 2 && broken) throw new Error("step 2 breaks");
+        return i * 10;
       });
-    assert.equal((await run(square("1"), { x: 3 }, { store })).outputs, 9);
-    const store2 = await reopen();
-    const hit = await run(square("1"), { x: 3 }, { store: store2 });
-    assert.equal(hit.outputs, 9);
-    assert.equal(calls, 1);
-    assert.equal(hit.graph.nodes[0]!.cached, true);
-    const details = await store2.getRun(hit.runId);
-    assert.match(details!.nodes[0]!.cachedFrom!, /\/square$/);
-    await run(square("2"), { x: 3 }, { store: store2 });
-    assert.equal(calls, 2);
-    await run(square("1"), { x: 3 }, { store: store2, cache: false });
-    assert.equal(calls, 3);
-    assert.equal(await store2.clearCache("other"), 0);
-    assert.ok(await store2.clearCache("square") >= 2);
-    await run(square("1"), { x: 3 }, { store: store2 });
-    assert.equal(calls, 4);
-  });
+      const f = flow(async function* resumable(n: number) {
+        let total = 0;
+        for (let i = 0; i < n; i++) total += yield* wait(step(i));
+        return total;
+      });
+      const first = await run(f, { n: 4 }, { store, runId: "resume-1" });
+      assert.equal(first.status, "failed");
+      assert.ok(first.errors[0] instanceof TaskFailedError);
+      broken = false;
+      const store2 = await reopen();
+      const second = await run(f, { n: 4 }, { store: store2, runId: "resume-1" });
+      assert.equal(second.status, "succeeded");
+      assert.equal(second.outputs, 60);
+      assert.deepEqual(calls, ["step 0", "step 1", "step 2", "step 2", "step 3"]);
+      const details = await store2.getRun("resume-1");
+      assert.equal(details!.attempts, 2);
+      assert.deepEqual(details!.nodes.map((n) => n.status), [
+        "succeeded",
+        "succeeded",
+        "succeeded",
+        "succeeded",
+      ]);
+      // a succeeded run id returns its result without executing
+      const third = await run(f, { n: 4 }, { store: store2, runId: "resume-1" });
+      assert.equal(third.outputs, 60);
+      assert.equal(calls.length, 5);
+      await assert.rejects(
+        () => run(f, { n: 5 }, { store: store2, runId: "resume-1" }),
+        ValidationError,
+      );
+    },
+  );
+
+  test(
+    "the cache is shared across runs, keyed on name, version and inputs",
+    async (store, reopen) => {
+      let calls = 0;
+      const square = (version: string) =>
+        task({ name: "square", cache: true, version }, (x: number) => {
+          calls++;
+          return x * x;
+        });
+      assert.equal((await run(square("1"), { x: 3 }, { store })).outputs, 9);
+      const store2 = await reopen();
+      const hit = await run(square("1"), { x: 3 }, { store: store2 });
+      assert.equal(hit.outputs, 9);
+      assert.equal(calls, 1);
+      assert.equal(hit.graph.nodes[0]!.cached, true);
+      const details = await store2.getRun(hit.runId);
+      assert.match(details!.nodes[0]!.cachedFrom!, /\/square$/);
+      await run(square("2"), { x: 3 }, { store: store2 });
+      assert.equal(calls, 2);
+      await run(square("1"), { x: 3 }, { store: store2, cache: false });
+      assert.equal(calls, 3);
+      assert.equal(await store2.clearCache("other"), 0);
+      assert.ok(await store2.clearCache("square") >= 2);
+      await run(square("1"), { x: 3 }, { store: store2 });
+      assert.equal(calls, 4);
+    },
+  );
 
   test("lineage follows a value back through the executions that made it", async (store) => {
     const wf = workflow(function chain(x: number) {
@@ -185,7 +215,10 @@ export function storeContract(kind: StoreKind): void {
     const x = producer.inputs.find((i) => i.name === "x")!.lineage;
     assert.equal(x.preview, "2");
     assert.equal(x.producedBy[0]!.nodeId, "add");
-    assert.deepEqual(x.producedBy[0]!.inputs.map((i) => [i.name, i.lineage.preview]), [["x", "1"], ["y", "1"]]);
+    assert.deepEqual(x.producedBy[0]!.inputs.map((i) => [i.name, i.lineage.preview]), [["x", "1"], [
+      "y",
+      "1",
+    ]]);
     assert.equal((await store.lineage("lin-1/add_2")).hash, byRef.hash);
     await assert.rejects(() => store.lineage("nope-run/add"), /No run 'nope-run'/);
     await assert.rejects(() => store.lineage("lin-1/nonode"), /no node 'nonode'/);
