@@ -1,0 +1,216 @@
+// Workload 3: a large static DAG built with the `Workflow` builder, as a
+// layered graph (width 100, each node taking two nodes of the layer before)
+// and as a binary tree (each node taking its parent). Reports the time to
+// build, to compile to IR JSON, to run, and the peak live heap per node;
+// the floors do the same with plain objects and one promise per node.
+
+import { MemoryStore, run, task, Workflow } from "../../mod.ts";
+import {
+  canCollect,
+  collectGarbage,
+  costRow,
+  liveHeap,
+  median,
+  noopAsync,
+  type Row,
+  timeMs,
+  type Workload,
+  type WorkloadContext,
+} from "../_harness.ts";
+import { noop } from "./chain.ts";
+
+/** A task of two inputs that returns the first. */
+export const pick = task(function pick(x: number, y: number) {
+  return x >= y ? x : y;
+});
+
+/** The shapes: for node i, the nodes it takes values from (all before i). */
+export type Shape = "layered" | "tree";
+
+const WIDTH = 100;
+
+function inputsOf(shape: Shape, i: number): number[] {
+  if (shape === "tree") return i === 0 ? [] : [(i - 1) >> 1];
+  if (i < WIDTH) return [];
+  const layer = Math.floor(i / WIDTH) - 1;
+  const j = i % WIDTH;
+  return [layer * WIDTH + j, layer * WIDTH + (j + 1) % WIDTH];
+}
+
+/** Builds the DAG of `n` nodes as a workflow; its output is the last node. */
+export function buildDag(shape: Shape, n: number): Workflow {
+  const wf = new Workflow(`${shape}_${n}`);
+  const hs = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const ins = inputsOf(shape, i);
+    if (shape === "tree") hs[i] = wf.addEntity(noop, { x: ins.length === 0 ? 0 : hs[ins[0]!] });
+    else if (ins.length === 0) hs[i] = wf.addEntity(noop, { x: i });
+    else hs[i] = wf.addEntity(pick, { x: hs[ins[0]!], y: hs[ins[1]!] });
+  }
+  wf.addOutput("last", hs[n - 1]);
+  return wf;
+}
+
+/** The IR of a workflow as JSON text. */
+export function compileDag(wf: Workflow): string {
+  return JSON.stringify(wf.graph);
+}
+
+/** Runs a built DAG on the given store and checks that it succeeded. */
+export async function runDag(wf: Workflow, store: MemoryStore): Promise<unknown> {
+  const r = await run(wf, {}, { store });
+  if (r.status !== "succeeded") throw new Error(`${wf.name} ended ${r.status}`);
+  return r;
+}
+
+interface PlainNode {
+  id: string;
+  entity: string;
+  inputs: Record<string, { node: string } | { value: number }>;
+}
+
+/** Floor of building: the same nodes as plain objects in an array and a map. */
+function buildFloor(
+  shape: Shape,
+  n: number,
+): { nodes: PlainNode[]; index: Map<string, PlainNode> } {
+  const nodes: PlainNode[] = [];
+  const index = new Map<string, PlainNode>();
+  const counters = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const ins = inputsOf(shape, i);
+    const entity = ins.length === 2 ? "pick" : "noop";
+    const c = (counters.get(entity) ?? 0) + 1;
+    counters.set(entity, c);
+    const inputs: PlainNode["inputs"] = {};
+    if (ins.length === 0) inputs.x = { value: i };
+    else {
+      inputs.x = { node: nodes[ins[0]!]!.id };
+      if (ins.length === 2) inputs.y = { node: nodes[ins[1]!]!.id };
+    }
+    const node = { id: c === 1 ? entity : `${entity}_${c}`, entity, inputs };
+    nodes.push(node);
+    index.set(node.id, node);
+  }
+  return { nodes, index };
+}
+
+/** Floor of running: one promise per node, each waiting for its inputs. */
+async function runFloor(shape: Shape, n: number): Promise<number> {
+  const ps: Promise<number>[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const ins = inputsOf(shape, i);
+    if (ins.length === 0) ps[i] = noopAsync(i);
+    else if (ins.length === 1) ps[i] = ps[ins[0]!]!.then(noopAsync);
+    else {
+      ps[i] = Promise.all([ps[ins[0]!]!, ps[ins[1]!]!]).then(([a, b]) => noopAsync(a >= b ? a : b));
+    }
+  }
+  return await ps[n - 1]!;
+}
+
+interface Cycle {
+  build: number;
+  compile: number;
+  run: number;
+  /** Peak live heap over the three phases, in bytes. */
+  heap: number;
+}
+
+/** Builds, compiles and runs once, noting the live heap after each phase. */
+async function cycle(shape: Shape, n: number): Promise<Cycle> {
+  const base = liveHeap();
+  let wf!: Workflow;
+  const build = await timeMs(() => (wf = buildDag(shape, n)));
+  let heap = canCollect ? liveHeap() - base : 0;
+  let json = "";
+  const compile = await timeMs(() => (json = compileDag(wf)));
+  if (canCollect) heap = Math.max(heap, liveHeap() - base);
+  if (json.length === 0) throw new Error("empty IR");
+  json = "";
+  // A store of its own, kept alive with the result: the run's peak is at its end.
+  const store = new MemoryStore();
+  let result: unknown;
+  collectGarbage();
+  const runMs = await timeMs(async () => (result = await runDag(wf, store)));
+  if (canCollect) heap = Math.max(heap, liveHeap() - base);
+  if (result === undefined || store.runs.size !== 1) throw new Error("no run recorded");
+  return { build, compile, run: runMs, heap };
+}
+
+async function floorCycle(shape: Shape, n: number): Promise<Cycle> {
+  const base = liveHeap();
+  let plain!: ReturnType<typeof buildFloor>;
+  const build = await timeMs(() => (plain = buildFloor(shape, n)));
+  const heap = canCollect ? liveHeap() - base : 0;
+  let json = "";
+  const compile = await timeMs(() => (json = JSON.stringify(plain.nodes)));
+  if (json.length === 0 || plain.index.size !== n) throw new Error("empty floor");
+  collectGarbage();
+  const runMs = await timeMs(() => runFloor(shape, n));
+  return { build, compile, run: runMs, heap };
+}
+
+function rowsFor(
+  ctx: WorkloadContext,
+  shape: Shape,
+  n: number,
+  work: Cycle[],
+  floor: Cycle[],
+): Row[] {
+  // The targets are for 100,000 nodes (1 s each, 1 KiB a node); smaller graphs scale them.
+  const msTarget = 1000 * n / 100_000;
+  const variant = shape === "layered" ? `layered, width ${WIDTH}` : "binary tree";
+  const base = { workload: "static DAG", variant, n };
+  const phase = (key: "build" | "compile" | "run", what: string, floorName: string) =>
+    costRow(ctx, {
+      ...base,
+      metric: `${key} ms`,
+      samples: work.map((c) => c[key]),
+      floor: floor.map((c) => c[key]),
+      floorName,
+      target: msTarget,
+      notes: `${what}; ${(median(work.map((c) => c[key])) * 1000 / n).toFixed(2)} µs/node`,
+    });
+  const rows = [
+    phase("build", "Workflow.addEntity per node", "plain objects + Map"),
+    phase("compile", "toDag + JSON.stringify", "JSON.stringify of plain objects"),
+    phase("run", "run() on a fresh memory store", "one promise per node"),
+  ];
+  if (canCollect) {
+    rows.push(costRow(ctx, {
+      ...base,
+      metric: "heap B/node",
+      samples: work.map((c) => c.heap / n),
+      floor: floor.map((c) => c.heap / n),
+      floorName: "plain objects + Map",
+      target: 1024,
+      notes:
+        "peak live heap (after GC) over build, compile (graph + IR JSON) and run (graph + store + result)",
+    }));
+  }
+  return rows;
+}
+
+export const staticDagWorkload: Workload = {
+  name: "dag",
+  description: "a large static DAG: build, compile to IR JSON, run, heap per node",
+  async run(ctx) {
+    const n = ctx.smoke ? 5000 : 100_000;
+    const rows: Row[] = [];
+    for (const shape of ["layered", "tree"] as const) {
+      ctx.log(`static DAG ${shape} n=${n}`);
+      // Warm up with a smaller graph of the same shape.
+      await cycle(shape, Math.min(n, 5000));
+      await floorCycle(shape, Math.min(n, 5000));
+      const work: Cycle[] = [], floor: Cycle[] = [];
+      for (let r = 0; r < ctx.repeats; r++) {
+        work.push(await cycle(shape, n));
+        floor.push(await floorCycle(shape, n));
+      }
+      rows.push(...rowsFor(ctx, shape, n, work, floor));
+    }
+    if (!canCollect) ctx.log("no heap figures: run with --v8-flags=--expose-gc");
+    return rows;
+  },
+};
