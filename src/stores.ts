@@ -1,5 +1,5 @@
 /**
- * Opening stores by URL: `memory`, `sqlite:PATH`, `postgres://…`.
+ * Opening stores by URL: `memory` or `sqlite:PATH`.
  *
  * @module
  */
@@ -23,7 +23,7 @@ export function defaultStore(): MemoryStore {
 /**
  * Opens a store by URL.
  *
- * @param url `memory`, `sqlite:PATH` or `postgres://…`.
+ * @param url `memory` or `sqlite:PATH`.
  * @returns The store.
  * @throws {ValidationError} On an unknown scheme.
  */
@@ -38,6 +38,6 @@ export async function openStore(url: string): Promise<Store> {
   throw (new ValidationError(
     `Cannot open the store ${
       JSON.stringify(url)
-    }; use "memory", "sqlite:PATH" or "postgres://USER@HOST/DB"`,
+    }; use "memory" or "sqlite:PATH" (a PostgreSQL store is not part of this version)`,
   ));
 }

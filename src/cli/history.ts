@@ -16,7 +16,7 @@ import { formatMs } from "./progress.ts";
 import { defaultStoreUrl } from "./run.ts";
 
 const STORE_HELP =
-  `  --store S   memory | sqlite:PATH | postgres://… (default sqlite:.weft/weft.db, or $WEFT_STORE)`;
+  `  --store S   memory | sqlite:PATH (default sqlite:.weft/weft.db, or $WEFT_STORE)`;
 
 async function withStore<T>(url: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
   const target = url ?? defaultStoreUrl();

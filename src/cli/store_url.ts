@@ -19,7 +19,7 @@ export interface StoreNeeds {
 /**
  * Resolves a store URL for a child process and prepares its directory.
  *
- * @param url `memory`, `sqlite:PATH` or `postgres://…`.
+ * @param url `memory` or `sqlite:PATH`.
  * @returns The absolute URL and the permissions it needs.
  * @throws {ValidationError} On an unknown scheme.
  */
@@ -42,20 +42,7 @@ export async function storeNeeds(url: string): Promise<StoreNeeds> {
     await Deno.mkdir(dir, { recursive: true });
     return { url: `sqlite:${path}`, permissions: { read: [path], write: [path] } };
   }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    const u = new URL(url);
-    const host = `${u.hostname || "localhost"}:${u.port || "5432"}`;
-    return {
-      url,
-      permissions: {
-        net: [host],
-        env: ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE"],
-      },
-    };
-  }
   throw new ValidationError(
-    `Cannot use the store ${
-      JSON.stringify(url)
-    }; use memory, sqlite:PATH or postgres://USER@HOST/DB`,
+    `Cannot use the store ${JSON.stringify(url)}; use memory or sqlite:PATH`,
   );
 }
