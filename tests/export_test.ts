@@ -2,6 +2,7 @@
 // own parser and renderer, and headless Chromium for the HTML page.
 
 import assert from "node:assert/strict";
+import { inflateSync } from "node:zlib";
 import { chromium } from "npm:playwright-core@1.56.1";
 import { renderDag } from "../mod.ts";
 import type { DagDocument } from "../mod.ts";
@@ -340,7 +341,43 @@ Deno.test("the HTML export of the regression workflow is screenshotted to docs/r
   await page.goto(`file://${file}`);
   assert.equal(await page.locator("g.node").count(), 5);
   await page.locator("g.node.task", { hasText: "task intercept" }).click();
-  await Deno.mkdir(`${ROOT}/docs`, { recursive: true });
-  const png = await page.screenshot({ path: `${ROOT}/docs/regression.png`, fullPage: true });
+  await page.mouse.move(0, 0);
+  await page.evaluate("new Promise((resolve) => requestAnimationFrame(resolve))");
+  const png = new Uint8Array(
+    await page.screenshot({ fullPage: true, animations: "disabled", caret: "hide" }),
+  );
   assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+  // Chromium compresses the same pixels differently from run to run, and
+  // antialiases a few edge pixels a shade differently: rewrite the picture only
+  // when it really changed, so that running the tests leaves git clean.
+  const path = `${ROOT}/docs/regression.png`;
+  const old = await Deno.readFile(path).catch(() => undefined);
+  if (old === undefined || !similar(pixels(old), pixels(png))) {
+    await Deno.mkdir(`${ROOT}/docs`, { recursive: true });
+    await Deno.writeFile(path, png);
+  }
 });
+
+/** A PNG's image data, decompressed: equal pixels give equal bytes. */
+function pixels(png: Uint8Array): Uint8Array {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const parts: Uint8Array[] = [];
+  for (let i = 8; i + 8 <= png.length;) {
+    const length = view.getUint32(i);
+    const type = new TextDecoder().decode(png.subarray(i + 4, i + 8));
+    if (type === "IHDR" || type === "IDAT") parts.push(png.subarray(i + 8, i + 8 + length));
+    i += 12 + length;
+  }
+  const [header, ...data] = parts;
+  const joined = new Uint8Array(data.reduce((n, p) => n + p.length, 0));
+  data.reduce((at, p) => (joined.set(p, at), at + p.length), 0);
+  return new Uint8Array([...(header ?? []), ...inflateSync(joined)]);
+}
+
+/** Same size, and at most 0.2% of the (filtered) image bytes differ. */
+function similar(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let differing = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differing++;
+  return differing <= a.length / 500;
+}

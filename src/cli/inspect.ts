@@ -91,7 +91,7 @@ export function formatInspection(dag: DagDocument, options: InspectionOptions = 
   out.push(
     `${options.title ?? "weft.dag/v1"}: ${
       [
-        count(statics, "workflow"),
+        statics || !flows ? count(statics, "workflow") : "",
         flows ? count(flows, "flow") : "",
         count(dag.tasks.length, "task"),
         dag.launchPlans.length ? count(dag.launchPlans.length, "launch plan") : "",
