@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "npm:yaml@2.8.1";
 import { DAG_FORMATS, DAG_SCHEMA } from "../mod.ts";
-import { deno, ROOT, tempDir } from "./_helpers.ts";
+import { DENO, deno, ROOT, runCommand, tempDir } from "./_helpers.ts";
 
 function weft(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
   return deno(["run", "-A", `${ROOT}/cli.ts`, ...args], options);
@@ -269,4 +269,21 @@ Deno.test("every command has --help, and weft has --version", async () => {
   for (const command of ["compile", "inspect", "schema"]) {
     assert.match(help.stdout, new RegExp(`^ {2}${command} `, "m"));
   }
+});
+
+Deno.test("deno install -g -A -n weft ./cli.ts installs a weft command that compiles", async () => {
+  await using tmp = await tempDir();
+  const install = await deno(["install", "-g", "-A", "-n", "weft", "--root", tmp.dir, "./cli.ts"]);
+  assert.equal(install.code, 0, install.stderr);
+  const env = { PATH: `${DENO.replace(/\/[^/]*$/, "")}:${Deno.env.get("PATH") ?? ""}` };
+  const version = await runCommand(`${tmp.dir}/bin/weft`, ["--version"], { env, cwd: tmp.dir });
+  assert.equal(version.code, 0, version.stderr);
+  assert.match(version.stdout, /^weft \d/);
+  const out = await runCommand(
+    `${tmp.dir}/bin/weft`,
+    ["compile", `${ROOT}/examples/regression.ts`, "--workflow", "regression", "--format", "dot"],
+    { env, cwd: tmp.dir },
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /^digraph weft \{$/m);
 });
