@@ -174,3 +174,36 @@ Deno.test("documents broken in each way fail the schema at the right place, and 
     });
   }
 });
+
+Deno.test("the schema declares exactly the properties that compiled documents use", async () => {
+  // Property names the schema declares, outside the permission kinds.
+  const declared = new Set<string>();
+  const walk = (s: unknown, parent: string): void => {
+    if (typeof s !== "object" || s === null) return;
+    const props = (s as { properties?: Record<string, unknown> }).properties;
+    if (props !== undefined && parent !== "permissions") {
+      for (const k of Object.keys(props)) declared.add(k);
+    }
+    for (const [k, v] of Object.entries(s)) walk(v, k);
+  };
+  walk(DAG_SCHEMA, "");
+  // Keys that real documents use; maps keyed by user names are not properties.
+  const used = new Set<string>();
+  const MAPS = new Set(["bindings", "object", "defaults", "fixed", "permissions"]);
+  const OPAQUE = new Set(["schema", "value", "default"]);
+  const visit = (x: unknown, key: string): void => {
+    if (Array.isArray(x)) return x.forEach((v) => visit(v, key));
+    if (typeof x !== "object" || x === null || OPAQUE.has(key)) return;
+    for (const [k, v] of Object.entries(x)) {
+      if (!MAPS.has(key)) used.add(k);
+      visit(v, MAPS.has(key) ? "" : k);
+    }
+  };
+  visit(await fixtureDocument(), "");
+  assert.deepEqual([...used].sort(), [...declared].sort());
+  const permissionKinds = Object.keys(
+    (DAG_SCHEMA.$defs as { permissions: { properties: object } }).permissions.properties,
+  );
+  const { PERMISSION_KINDS } = await import("../mod.ts");
+  assert.deepEqual(permissionKinds, [...PERMISSION_KINDS]);
+});
