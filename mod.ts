@@ -91,16 +91,24 @@ export { MemoryStore } from "./src/memory_store.ts";
 export type { MemoryRun, MemoryStoreOptions } from "./src/memory_store.ts";
 export type {
   CacheHit,
+  InputSource,
   JournalEntry,
+  Lineage,
+  NodeDetails,
   NodeRecord,
   NodeStatus,
   PreviousRun,
+  RunDetails,
   RunFinish,
   RunSession,
   RunStart,
   RunStatus,
+  RunSummary,
   Store,
+  StoreQueries,
 } from "./src/store.ts";
+export { SqliteStore } from "./src/sqlite_store.ts";
+export type { SqliteStoreOptions } from "./src/sqlite_store.ts";
 export { DAG_FORMAT, toDag } from "./src/ir.ts";
 export type {
   DagBinding,

@@ -14,7 +14,13 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { describeCause, ValidationError, type WeftError, type WeftErrorJson } from "./errors.ts";
-import { inputSources, nodeOutputs, preview, promised, wholeValue } from "./provenance.ts";
+import {
+  inputSources,
+  nodeOutputs as outputsOf,
+  preview,
+  promised,
+  wholeValue,
+} from "./provenance.ts";
 import type {
   CacheHit,
   InputSource,
@@ -95,36 +101,21 @@ const MIGRATIONS: string[] = [
     finished_at INTEGER,
     args_digest TEXT NOT NULL,
     call TEXT NOT NULL,
+    inputs TEXT,
+    outputs TEXT,
     error TEXT,
     cached_from TEXT,
     replayed INTEGER NOT NULL DEFAULT 0,
     added INTEGER NOT NULL,
-    PRIMARY KEY (run_id, id)
-  );
-  CREATE INDEX nodes_entity ON nodes(entity);
-  CREATE TABLE node_inputs (
-    run_id TEXT NOT NULL,
-    node_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value_hash TEXT NOT NULL,
-    sources TEXT,
-    PRIMARY KEY (run_id, node_id, name)
-  );
-  CREATE INDEX node_inputs_value ON node_inputs(value_hash);
-  CREATE TABLE node_outputs (
-    run_id TEXT NOT NULL,
-    node_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    value_hash TEXT NOT NULL,
-    PRIMARY KEY (run_id, node_id, name)
-  );
-  CREATE INDEX node_outputs_value ON node_outputs(value_hash);
+    -- Keyed by the order nodes were added, so that a run's rows are appended
+    -- (one page per commit) rather than spread by their ids.
+    PRIMARY KEY (run_id, added)
+  ) WITHOUT ROWID;
   CREATE TABLE "values" (
     hash TEXT PRIMARY KEY,
     body TEXT NOT NULL,
     size INTEGER NOT NULL
-  );
+  ) WITHOUT ROWID;
   CREATE TABLE cache (
     key TEXT PRIMARY KEY,
     task TEXT NOT NULL,
@@ -232,7 +223,14 @@ export class SqliteStore implements Store {
         );
       });
     }
-    const session = new SqliteSession(this, start.runId, previous);
+    // Nodes run again in a resumed run update their earlier rows.
+    const order = new Map<string, number>();
+    if (previous !== undefined) {
+      for (const r of s.nodeOrder!.all(start.runId) as Row[]) {
+        order.set(r.id as string, Number(r.added));
+      }
+    }
+    const session = new SqliteSession(this, start.runId, previous, order);
     this.#sessions.add(session);
     return session;
   }
@@ -255,6 +253,16 @@ export class SqliteStore implements Store {
   /** @internal */
   forget(session: SqliteSession): void {
     this.#sessions.delete(session);
+  }
+
+  /** @internal Runs `fn` without a transaction of its own (each statement commits), mapping errors. */
+  direct(fn: () => void): void {
+    this.#check();
+    try {
+      fn();
+    } catch (e) {
+      throw storeError(this.url.slice("sqlite:".length), e);
+    }
   }
 
   /** @internal Runs `fn` in a transaction. */
@@ -296,25 +304,33 @@ export class SqliteStore implements Store {
     return hash;
   }
 
+  /**
+   * @internal Hashes a value for a node's row: a small body stays inline there, a larger one goes to the
+   * values table, once.
+   */
+  storeValue(value: unknown): { hash: string; body?: string } {
+    const canonical = encodeValue(value, true);
+    // Only objects can differ between the faithful and the canonical (key-sorted) encoding.
+    const body = typeof value === "object" && value !== null ? encodeValue(value) : canonical;
+    const hash = sha256(canonical);
+    if (body.length <= INLINE_MAX) return { hash, body };
+    this.#s.putValue!.run(hash, body, body.length);
+    return { hash };
+  }
+
   /** @internal */
   statements(): Record<string, StatementSync> {
     return this.#s;
   }
 
   #value(hash: string): unknown {
-    const row = this.#s.getValue!.get(hash) as Row | undefined;
-    if (row === undefined) throw new ValidationError(`The store has no value ${hash}`);
-    return decodeValue(row.body as string);
+    const body = this.#body(hash);
+    if (body === undefined) throw new ValidationError(`The store has no value ${hash}`);
+    return decodeValue(body);
   }
 
   #journal(runId: string): Map<string, JournalEntry> {
     const journal = new Map<string, JournalEntry>();
-    const outputs = new Map<string, { name: string; value: unknown }[]>();
-    for (const o of this.#s.runOutputs!.all(runId) as Row[]) {
-      const list = outputs.get(o.node_id as string) ?? [];
-      list.push({ name: o.name as string, value: decodeValue(o.body as string) });
-      outputs.set(o.node_id as string, list);
-    }
     for (const n of this.#s.runNodes!.all(runId) as Row[]) {
       const status = n.status as NodeStatus;
       const entry: JournalEntry = {
@@ -328,12 +344,34 @@ export class SqliteStore implements Store {
         finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
         cachedFrom: (n.cached_from as string | null) ?? undefined,
         ...(status === "succeeded"
-          ? { value: wholeValue(Number(n.bare) === 1, outputs.get(n.id as string) ?? []) }
+          ? {
+            value: wholeValue(
+              Number(n.bare) === 1,
+              nodeOutputs(n).map((o) => ({ name: o.name, value: this.#outputValue(o) })),
+            ),
+          }
           : {}),
       };
       journal.set(`${(n.parent_id as string | null) ?? ""}#${n.seq}`, entry);
     }
     return journal;
+  }
+
+  #outputValue(o: StoredOutput): unknown {
+    return o.body !== undefined ? decodeValue(o.body) : this.#value(o.hash);
+  }
+
+  /** A value's body by hash: from the values table, or inline in a node's outputs. */
+  #body(hash: string): string | undefined {
+    const row = this.#s.getValue!.get(hash) as Row | undefined;
+    if (row !== undefined) return row.body as string;
+    for (const n of this.#s.nodesWithText!.all(hash) as Row[]) {
+      const found = [...nodeOutputs(n), ...nodeInputs(n)].find((o) =>
+        o.hash === hash && o.body !== undefined
+      );
+      if (found?.body !== undefined) return found.body;
+    }
+    return undefined;
   }
 
   #check(): void {
@@ -390,15 +428,12 @@ export class SqliteStore implements Store {
   #details(n: Row): NodeDetails {
     const runId = n.run_id as string;
     const id = n.id as string;
-    const inputs = (this.#s.nodeInputs!.all(runId, id) as Row[]).map((i) => ({
-      name: i.name as string,
-      hash: i.value_hash as string,
-      sources: i.sources === null ? [] : JSON.parse(i.sources as string) as InputSource[],
+    const inputs = nodeInputs(n).map((i) => ({
+      name: i.name,
+      hash: i.hash,
+      sources: i.sources ?? [],
     }));
-    const outputs = (this.#s.nodeOutputs!.all(runId, id) as Row[]).map((o) => ({
-      name: o.name as string,
-      hash: o.value_hash as string,
-    }));
+    const outputs = nodeOutputs(n).map((o) => ({ name: o.name, hash: o.hash }));
     return {
       runId,
       id,
@@ -437,14 +472,21 @@ export class SqliteStore implements Store {
 
   #resolveHash(ref: string): string | undefined {
     if (!/^[0-9a-f]{8,64}$/.test(ref)) return undefined;
-    if (ref.length === 64) return this.#s.getValue!.get(ref) === undefined ? undefined : ref;
-    const rows = this.#s.valuePrefix!.all(`${ref}%`) as Row[];
-    if (rows.length > 1) {
+    if (ref.length === 64) return this.#body(ref) === undefined ? undefined : ref;
+    const found = new Set<string>();
+    for (const r of this.#s.valuePrefix!.all(`${ref}%`) as Row[]) found.add(r.hash as string);
+    for (const n of this.#s.nodesWithText!.all(ref) as Row[]) {
+      for (const o of nodeOutputs(n)) if (o.hash.startsWith(ref)) found.add(o.hash);
+      for (const i of nodeInputs(n)) {
+        if (i.hash.startsWith(ref) && this.#body(i.hash) !== undefined) found.add(i.hash);
+      }
+    }
+    if (found.size > 1) {
       throw new ValidationError(
-        `The value prefix ${ref} is ambiguous (${rows.length} values); give more digits`,
+        `The value prefix ${ref} is ambiguous (${found.size} values); give more digits`,
       );
     }
-    return rows[0]?.hash as string | undefined;
+    return [...found][0];
   }
 
   /**
@@ -470,12 +512,11 @@ export class SqliteStore implements Store {
       if (run === undefined) {
         throw new ValidationError(`No run '${runId}' in ${this.url}; list runs with weft runs`);
       }
-      const outputs = this.#s.runOutputs!.all(runId!) as Row[];
       // The node id may itself hold slashes (inner/add): try the longest node id first.
       for (let cut = rest.length; cut >= 1; cut--) {
         const nodeId = rest.slice(0, cut).join("/");
         const output = rest.slice(cut).join("/");
-        const mine = outputs.filter((o) => o.node_id === nodeId);
+        const mine = nodeOutputs(this.#s.getNode!.get(runId!, nodeId) as Row | undefined);
         if (mine.length === 0) continue;
         const chosen = output === ""
           ? (mine.length === 1 ? mine[0] : undefined)
@@ -487,7 +528,7 @@ export class SqliteStore implements Store {
             }; name one: ${runId}/${nodeId}/${mine[0]!.name}`,
           );
         }
-        return chosen.value_hash as string;
+        return chosen.hash;
       }
       throw new ValidationError(
         `Run '${runId}' has no node '${
@@ -510,8 +551,8 @@ export class SqliteStore implements Store {
     seen: Set<string>,
     from?: { runId: string; sources: InputSource[] },
   ): Lineage {
-    const body = this.#s.getValue!.get(hash) as Row | undefined;
-    const text = body === undefined ? "?" : preview(decodeValue(body.body as string));
+    const body = this.#body(hash);
+    const text = body === undefined ? "?" : preview(decodeValue(body));
     const runInputOf = (this.#s.runsWithInputs!.all(hash) as Row[]).map((r) => r.id as string);
     if (depth <= 0 || seen.has(hash)) {
       return { hash, preview: text, producedBy: [], runInputOf, truncated: true };
@@ -529,30 +570,22 @@ export class SqliteStore implements Store {
       entity,
       output,
       status,
-      inputs: (this.#s.nodeInputs!.all(runId, nodeId) as Row[]).map((i) => ({
-        name: i.name as string,
-        lineage: this.#lineage(i.value_hash as string, depth - 1, seen, {
-          runId,
-          sources: i.sources === null ? [] : JSON.parse(i.sources as string) as InputSource[],
-        }),
+      inputs: nodeInputs(this.#s.getNode!.get(runId, nodeId) as Row | undefined).map((i) => ({
+        name: i.name,
+        lineage: this.#lineage(i.hash, depth - 1, seen, { runId, sources: i.sources ?? [] }),
       })),
     });
-    let producedBy = (this.#s.producers!.all(hash) as Row[]).map((p) =>
-      step(
-        p.run_id as string,
-        p.node_id as string,
-        p.entity as string,
-        p.name as string,
-        p.status as NodeStatus,
+    let producedBy = (this.#s.nodesWithText!.all(hash) as Row[]).flatMap((n) =>
+      nodeOutputs(n).filter((o) => o.hash === hash && n.status === "succeeded").map((o) =>
+        step(n.run_id as string, n.id as string, n.entity as string, o.name, n.status as NodeStatus)
       )
-    );
+    ).slice(0, 20);
     if (producedBy.length === 0 && from !== undefined) {
       // A value assembled from several node outputs (an array or object of handles): follow each.
       producedBy = from.sources.flatMap((src) => {
         const node = this.#s.getNode!.get(from.runId, src.node) as Row | undefined;
         if (node === undefined) return [];
-        const outputs = this.#s.nodeOutputs!.all(from.runId, src.node) as Row[];
-        const output = src.output ?? (outputs[0]?.name as string | undefined) ?? "o0";
+        const output = src.output ?? nodeOutputs(node)[0]?.name ?? "o0";
         return [
           step(from.runId, src.node, node.entity as string, output, node.status as NodeStatus),
         ];
@@ -605,16 +638,25 @@ class SqliteSession implements RunSession {
   #outputHashes = new WeakMap<NodeRecord, Map<string, string>>();
   #inputsWritten = new WeakSet<NodeRecord>();
   #added = new WeakMap<NodeRecord, number>();
+  readonly #earlier: Map<string, number>;
 
-  constructor(store: SqliteStore, runId: string, previous: PreviousRun | undefined) {
+  constructor(
+    store: SqliteStore,
+    runId: string,
+    previous: PreviousRun | undefined,
+    earlier: Map<string, number>,
+  ) {
     this.#store = store;
     this.#runId = runId;
     this.previous = previous;
-    this.#order = previous === undefined ? 0 : previous.journal.size;
+    this.#earlier = earlier;
+    let max = -1;
+    for (const v of earlier.values()) if (v > max) max = v;
+    this.#order = max + 1;
   }
 
   added(node: NodeRecord): void {
-    this.#added.set(node, this.#order++);
+    this.#added.set(node, this.#earlier.get(node.id) ?? this.#order++);
     this.#enqueue(node);
   }
 
@@ -625,12 +667,26 @@ class SqliteSession implements RunSession {
   #enqueue(node: NodeRecord): void {
     this.#queue.add(node);
     if (this.#queue.size >= this.#store.options.maxQueued) this.flush();
-    else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.flush();
-      }, this.#store.options.flushIntervalMs);
-    }
+    else this.#arm();
+  }
+
+  /**
+   * Makes sure a timer will flush the queue soon. The timer is not reset by
+   * each flush (that would cost two timer calls per step): when it fires
+   * with nothing queued, it simply stops.
+   */
+  #arm(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#queue.size > 0 || this.#cachePuts.length > 0) {
+        try {
+          this.flush();
+        } catch (e) {
+          console.error(`weft: could not write to ${this.#store.url}: ${(e as Error).message}`);
+        }
+      }
+    }, this.#store.options.flushIntervalMs);
   }
 
   pending(node: NodeRecord): boolean {
@@ -638,20 +694,24 @@ class SqliteSession implements RunSession {
   }
 
   flush(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
     if (this.#queue.size === 0 && this.#cachePuts.length === 0) return;
     const queue = this.#queue;
     const puts = this.#cachePuts;
     this.#queue = new Set();
     this.#cachePuts = [];
     try {
-      this.#store.tx(() => {
-        for (const node of queue) this.#write(node);
-        for (const [key, node] of puts) this.#writeCache(key, node);
-      });
+      if (queue.size === 1 && puts.length === 0) {
+        // One node: its statements commit on their own (a large value first, then the row that
+        // refers to it), which is what a transaction would add up to, for less.
+        this.#store.direct(() => {
+          for (const node of queue) this.#write(node);
+        });
+      } else {
+        this.#store.tx(() => {
+          for (const node of queue) this.#write(node);
+          for (const [key, node] of puts) this.#writeCache(key, node);
+        });
+      }
     } catch (e) {
       // Keep what could not be written for the next attempt.
       for (const node of queue) this.#queue.add(node);
@@ -663,9 +723,34 @@ class SqliteSession implements RunSession {
   #write(node: NodeRecord): void {
     // A replayed node's record is the one written when it first ran.
     if (node.replayed) return;
-    const s = this.#store.statements();
     const error = node.error === undefined ? null : JSON.stringify(errorJson(node.error));
-    s.upsertNode!.run(
+    let inputs: string | null = null;
+    if (node.inputs !== undefined && !this.#inputsWritten.has(node)) {
+      // Inputs are written once, when first known; later upserts keep them.
+      this.#inputsWritten.add(node);
+      const sources = inputSources(node.args);
+      const list: StoredInput[] = [];
+      for (const name of Object.keys(node.inputs)) {
+        const from = sources.get(name);
+        const entry: StoredInput = this.#input(node, name, from);
+        if (from !== undefined) entry.sources = from;
+        list.push(entry);
+      }
+      inputs = JSON.stringify(list);
+    }
+    let outputs: string | null = null;
+    if (node.status === "succeeded") {
+      const hashes = new Map<string, string>();
+      const stored: StoredOutput[] = [];
+      for (const o of outputsOf(node)) {
+        const out: StoredOutput = { name: o.name, ...this.#store.storeValue(o.value) };
+        hashes.set(o.name, out.hash);
+        stored.push(out);
+      }
+      this.#outputHashes.set(node, hashes);
+      outputs = JSON.stringify(stored);
+    }
+    this.#store.statements().upsertNode!.run(
       this.#runId,
       node.id,
       node.parentId ?? null,
@@ -680,38 +765,16 @@ class SqliteSession implements RunSession {
       node.finishedAt ?? null,
       node.argsDigest(),
       node.describeCall(),
+      inputs,
+      outputs,
       error,
       node.cachedFrom ?? null,
       this.#added.get(node) ?? 0,
     );
-    if (node.inputs !== undefined && !this.#inputsWritten.has(node)) {
-      this.#inputsWritten.add(node);
-      const sources = inputSources(node.args);
-      for (const name of Object.keys(node.inputs)) {
-        const from = sources.get(name);
-        const hash = this.#inputHash(node, name, from);
-        s.putInput!.run(
-          this.#runId,
-          node.id,
-          name,
-          hash,
-          from === undefined ? null : JSON.stringify(from),
-        );
-      }
-    }
-    if (node.status === "succeeded") {
-      const hashes = new Map<string, string>();
-      nodeOutputs(node).forEach((o, i) => {
-        const hash = this.#store.putValue(o.value);
-        hashes.set(o.name, hash);
-        s.putOutput!.run(this.#runId, node.id, o.name, i, hash);
-      });
-      this.#outputHashes.set(node, hashes);
-    }
   }
 
-  /** An input taken whole from one node output reuses that output's hash. */
-  #inputHash(node: NodeRecord, name: string, from: InputSource[] | undefined): string {
+  /** An input: one taken whole from a node output reuses that output's hash (its body is with the producer). */
+  #input(node: NodeRecord, name: string, from: InputSource[] | undefined): StoredInput {
     const arg = node.args[name];
     if (from !== undefined && from.length === 1 && typeof arg === "object" && arg !== null) {
       const slot =
@@ -725,10 +788,10 @@ class SqliteSession implements RunSession {
         const hash = key === undefined || (slot.output === undefined && !producer.bare)
           ? undefined
           : hashes?.get(key);
-        if (hash !== undefined) return hash;
+        if (hash !== undefined) return { name, hash };
       }
     }
-    return this.#store.putValue(node.inputs![name]);
+    return { name, ...this.#store.storeValue(node.inputs![name]) };
   }
 
   cacheGet(key: string): CacheHit | undefined {
@@ -742,12 +805,7 @@ class SqliteSession implements RunSession {
 
   cachePut(key: string, node: NodeRecord): void {
     this.#cachePuts.push([key, node]);
-    if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.flush();
-      }, this.#store.options.flushIntervalMs);
-    }
+    this.#arm();
   }
 
   #writeCache(key: string, node: NodeRecord): void {
@@ -763,6 +821,8 @@ class SqliteSession implements RunSession {
   }
 
   finish(result: RunFinish): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.flush();
     this.#store.tx(() => {
       const outputsHash = result.status === "succeeded"
@@ -778,6 +838,36 @@ class SqliteSession implements RunSession {
     });
     this.#store.forget(this);
   }
+}
+
+/** Output bodies up to this many characters are kept in the node's row rather than the values table. */
+const INLINE_MAX = 64;
+
+/** An output as the `nodes.outputs` column keeps it. */
+interface StoredOutput {
+  name: string;
+  hash: string;
+  /** The encoded value, when small enough to keep inline. */
+  body?: string;
+}
+
+function nodeOutputs(row: Row | undefined): StoredOutput[] {
+  if (row === undefined || row.outputs === null || row.outputs === undefined) return [];
+  return JSON.parse(row.outputs as string) as StoredOutput[];
+}
+
+/** An input as the `nodes.inputs` column keeps it. */
+interface StoredInput {
+  name: string;
+  hash: string;
+  /** The encoded value, when small enough to keep inline (and not taken from another node). */
+  body?: string;
+  sources?: InputSource[];
+}
+
+function nodeInputs(row: Row | undefined): StoredInput[] {
+  if (row === undefined || row.inputs === null || row.inputs === undefined) return [];
+  return JSON.parse(row.inputs as string) as StoredInput[];
 }
 
 function errorJson(e: WeftError): WeftErrorJson {
@@ -847,31 +937,25 @@ function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
       "SELECT * FROM runs WHERE (? IS NULL OR status = ?) AND (? IS NULL OR entity = ?) ORDER BY started_at DESC, id DESC LIMIT ?",
     upsertNode:
       `INSERT INTO nodes (run_id, id, parent_id, seq, entity, kind, version, bare, status, attempts, started_at,
-        finished_at, args_digest, call, error, cached_from, added)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (run_id, id) DO UPDATE SET parent_id = excluded.parent_id, seq = excluded.seq, entity = excluded.entity,
+        finished_at, args_digest, call, inputs, outputs, error, cached_from, added)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (run_id, added) DO UPDATE SET id = excluded.id, parent_id = excluded.parent_id, seq = excluded.seq, entity = excluded.entity,
         kind = excluded.kind, version = excluded.version, bare = excluded.bare, status = excluded.status,
         attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at,
-        args_digest = excluded.args_digest, call = excluded.call, error = excluded.error,
+        args_digest = excluded.args_digest, call = excluded.call,
+        inputs = COALESCE(excluded.inputs, nodes.inputs), outputs = excluded.outputs, error = excluded.error,
         cached_from = excluded.cached_from, replayed = 0`,
-    runNodes: "SELECT * FROM nodes WHERE run_id = ? ORDER BY added, rowid",
+    runNodes: "SELECT * FROM nodes WHERE run_id = ? ORDER BY added",
     getNode: "SELECT * FROM nodes WHERE run_id = ? AND id = ?",
-    runOutputs:
-      'SELECT o.node_id, o.name, o.value_hash, v.body FROM node_outputs o JOIN "values" v ON v.hash = o.value_hash WHERE o.run_id = ? ORDER BY o.node_id, o.position',
-    nodeInputs: "SELECT * FROM node_inputs WHERE run_id = ? AND node_id = ? ORDER BY rowid",
-    nodeOutputs: "SELECT * FROM node_outputs WHERE run_id = ? AND node_id = ? ORDER BY position",
-    putInput:
-      "INSERT OR REPLACE INTO node_inputs (run_id, node_id, name, value_hash, sources) VALUES (?, ?, ?, ?, ?)",
-    putOutput:
-      "INSERT OR REPLACE INTO node_outputs (run_id, node_id, name, position, value_hash) VALUES (?, ?, ?, ?, ?)",
+    nodeOrder: "SELECT id, added FROM nodes WHERE run_id = ?",
+    nodesWithText:
+      "SELECT * FROM nodes WHERE instr(outputs, ?1) > 0 OR instr(inputs, ?1) > 0 ORDER BY started_at DESC LIMIT 200",
     putValue: 'INSERT OR IGNORE INTO "values" (hash, body, size) VALUES (?, ?, ?)',
     getValue: 'SELECT body FROM "values" WHERE hash = ?',
     valuePrefix: 'SELECT hash FROM "values" WHERE hash LIKE ? LIMIT 2',
-    producers:
-      "SELECT o.run_id, o.node_id, o.name, n.entity, n.status FROM node_outputs o JOIN nodes n ON n.run_id = o.run_id AND n.id = o.node_id WHERE o.value_hash = ? ORDER BY n.started_at DESC LIMIT 20",
     runsWithInputs: "SELECT id FROM runs WHERE inputs_hash = ? ORDER BY started_at DESC LIMIT 20",
     executions:
-      "SELECT * FROM nodes WHERE entity = ? AND kind = 'task' ORDER BY started_at DESC, rowid DESC",
+      "SELECT * FROM nodes WHERE entity = ? AND kind = 'task' ORDER BY started_at DESC, added DESC",
     getCache: "SELECT value_hash, source FROM cache WHERE key = ?",
     putCache:
       "INSERT OR REPLACE INTO cache (key, task, version, value_hash, source, created_at) VALUES (?, ?, ?, ?, ?, ?)",
