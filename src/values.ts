@@ -13,7 +13,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { ValidationError } from "./errors.ts";
 
 /**
@@ -228,6 +227,26 @@ export function fromJsonTree(tree: unknown): unknown {
   return out;
 }
 
+type CreateHash = (algorithm: string) => {
+  update(text: string): { digest(encoding: "hex"): string };
+};
+let createHash: CreateHash | undefined;
+
+/**
+ * `node:crypto` costs about 20 ms to load, which most runs (in memory, no
+ * cache) never need: it is loaded, synchronously, on the first hash.
+ */
+function loadCreateHash(): CreateHash {
+  const process = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
+  const crypto = process?.getBuiltinModule?.("node:crypto") as
+    | { createHash: CreateHash }
+    | undefined;
+  if (crypto === undefined) {
+    throw new Error("weft needs node:crypto (process.getBuiltinModule) to hash values");
+  }
+  return crypto.createHash;
+}
+
 /**
  * The SHA-256 of some text, as hex.
  *
@@ -235,6 +254,7 @@ export function fromJsonTree(tree: unknown): unknown {
  * @returns 64 hex digits.
  */
 export function sha256(text: string): string {
+  createHash ??= loadCreateHash();
   return createHash("sha256").update(text).digest("hex");
 }
 

@@ -9,7 +9,7 @@ import { ValidationError } from "../errors.ts";
 import { type DagDocument, subDocument } from "../ir.ts";
 import { DAG_FORMATS, renderDag } from "../render.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
-import type { ExportInfo, ScriptDescription } from "./describe.ts";
+import type { ExportInfo, ScriptDescription } from "./protocol.ts";
 import { loadScript, resolveScript } from "./load.ts";
 import type { Command } from "./main.ts";
 

@@ -6,44 +6,13 @@
  * @module
  */
 
-import { type EntityDef, type EntityKind, entityOf } from "../entity.ts";
+import { type EntityDef, entityOf } from "../entity.ts";
 import { describeCause } from "../errors.ts";
-import { type DagDocument, toDag } from "../ir.ts";
+import { toDag } from "../ir.ts";
 
-/** The prefix of the protocol line, apart from anything the script prints. */
-export const MARKER = "\u001eweft-describe:";
-
-/** One exported entity. */
-export interface ExportInfo {
-  /** The export name (`default` for a default export). */
-  export: string;
-  /** The entity kind. */
-  kind: EntityKind;
-  /** The entity name. */
-  name: string;
-}
-
-/** What the child reports for a script that loaded. */
-export interface ScriptDescription {
-  /** The script's URL. */
-  url: string;
-  /** The exported entities, sorted by export name. */
-  exports: ExportInfo[];
-  /** The IR of every exported entity and what it references. */
-  dag: DagDocument;
-  /** The names of every task defined while loading (exported or not). */
-  moduleTasks: string[];
-}
-
-/** What the child reports for a script that did not load. */
-export interface LoadFailure {
-  /** The error's name. */
-  name: string;
-  /** The error's message. */
-  message: string;
-  /** The stack, for --verbose. */
-  stack?: string;
-}
+export { MARKER } from "./protocol.ts";
+export type { ExportInfo, LoadFailure, ScriptDescription } from "./protocol.ts";
+import { type ExportInfo, type LoadFailure, MARKER, type ScriptDescription } from "./protocol.ts";
 
 const COLLECT = Symbol.for("weft.collect.v1");
 

@@ -8,7 +8,8 @@
  */
 
 import { ValidationError } from "../errors.ts";
-import { type LoadFailure, MARKER, type ScriptDescription } from "./describe.ts";
+import { WEFT_VERSION } from "../version.ts";
+import { type LoadFailure, MARKER, type ScriptDescription } from "./protocol.ts";
 
 /** Options of {@linkcode loadScript}. */
 export interface LoadOptions {
@@ -16,6 +17,11 @@ export interface LoadOptions {
   allowImport?: string[];
   /** Print the child's stack on failure. */
   verbose?: boolean;
+  /**
+   * Reuse the description of an unchanged module graph.
+   * @default true
+   */
+  cache?: boolean;
 }
 
 /**
@@ -64,6 +70,15 @@ export function importFlags(url: URL, extra: string[] = []): string[] {
  * @throws {ValidationError} When the script does not load, saying why and what to change.
  */
 export async function loadScript(url: URL, options: LoadOptions = {}): Promise<ScriptDescription> {
+  const key = options.cache === false ? undefined : await graphKey(url, options.allowImport ?? []);
+  const cached = key === undefined ? undefined : await readCache(key);
+  if (cached !== undefined) return cached;
+  const described = await loadInChild(url, options);
+  if (key !== undefined) await writeCache(key, described);
+  return described;
+}
+
+async function loadInChild(url: URL, options: LoadOptions): Promise<ScriptDescription> {
   const describeUrl = new URL("./describe.ts", import.meta.url).href;
   const entry = [
     `import { describeModule, failure, report, startCollecting } from ${
@@ -149,4 +164,98 @@ function loadError(url: URL, error: LoadFailure, verbose: boolean): ValidationEr
   const e = new ValidationError(message);
   if (verbose && error.stack !== undefined) e.stack = `${message}\n${error.stack}`;
   return e;
+}
+
+/**
+ * A key for the script's module graph as it is now: every module's specifier
+ * with its size (local files: their content's hash), the npm packages,
+ * and the Deno and weft versions. `deno info` lists the graph without running
+ * anything, in a few milliseconds; local files are keyed on their content, so
+ * any change to any module gives a new key.
+ *
+ * @param url The script.
+ * @param allowImport Extra import hosts.
+ * @returns The key, or undefined when the graph cannot be listed (the child then explains why).
+ */
+async function graphKey(url: URL, allowImport: string[]): Promise<string | undefined> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", "--quiet", ...importFlags(url, allowImport), url.href],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+  } catch {
+    return undefined;
+  }
+  if (!out.success) return undefined;
+  let info: {
+    modules?: { specifier: string; local?: string; size?: number; error?: string }[];
+    npmPackages?: Record<string, unknown>;
+  };
+  try {
+    info = JSON.parse(new TextDecoder().decode(out.stdout));
+  } catch {
+    return undefined;
+  }
+  const parts = [
+    `weft ${WEFT_VERSION}`,
+    `deno ${Deno.version.deno}`,
+    `imports ${allowImport.join(",")}`,
+  ];
+  for (const m of [...(info.modules ?? [])].sort((a, b) => (a.specifier < b.specifier ? -1 : 1))) {
+    if (m.error !== undefined) return undefined;
+    let stamp = `${m.size ?? "?"}`;
+    if (m.local !== undefined && m.specifier.startsWith("file:")) {
+      // The content itself, not the modification time: an edit within the same millisecond counts.
+      try {
+        const bytes = await Deno.readFile(m.local);
+        stamp = hex(await crypto.subtle.digest("SHA-256", bytes));
+      } catch {
+        return undefined;
+      }
+    }
+    parts.push(`${m.specifier} ${stamp}`);
+  }
+  parts.push(...Object.keys(info.npmPackages ?? {}).sort());
+  return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\n"))));
+}
+
+function hex(digest: ArrayBuffer): string {
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Where compiled descriptions are kept: `$WEFT_CACHE_DIR`, else the user's cache directory. */
+function cacheDir(): string | undefined {
+  const explicit = Deno.env.get("WEFT_CACHE_DIR");
+  if (explicit) return explicit;
+  const base = Deno.env.get("XDG_CACHE_HOME") ??
+    (Deno.env.get("HOME") ? `${Deno.env.get("HOME")}/.cache` : undefined);
+  return base === undefined ? undefined : `${base}/weft/compile`;
+}
+
+async function readCache(key: string): Promise<ScriptDescription | undefined> {
+  const dir = cacheDir();
+  if (dir === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(await Deno.readTextFile(`${dir}/${key}.json`)) as ScriptDescription;
+    return parsed.dag?.format === "weft.dag/v1" ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeCache(key: string, described: ScriptDescription): Promise<void> {
+  const dir = cacheDir();
+  if (dir === undefined) return;
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    // Write then rename, so that a reader never sees half a file.
+    const tmp = `${dir}/${key}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeTextFile(tmp, JSON.stringify(described));
+    await Deno.rename(tmp, `${dir}/${key}.json`);
+  } catch {
+    // A cache that cannot be written only costs time.
+  }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { WEFT_VERSION } from "../engine.ts";
+import { WEFT_VERSION } from "../version.ts";
 import { WeftError } from "../errors.ts";
 import { UsageError } from "./args.ts";
 

@@ -17,7 +17,7 @@ import type { Permissions } from "../permissions.ts";
 import { fromJsonTree, toJsonTree } from "../values.ts";
 import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./compile.ts";
-import type { ExportInfo, ScriptDescription } from "./describe.ts";
+import type { ExportInfo, ScriptDescription } from "./protocol.ts";
 import { importFlags, loadScript, resolveScript } from "./load.ts";
 import type { Command } from "./main.ts";
 import {
@@ -28,7 +28,7 @@ import {
   planPermissions,
 } from "./plan.ts";
 import { formatMs, type ProgressMode, type ProgressSnapshot, ProgressView } from "./progress.ts";
-import { type ChildMessage, type ChildSpec, PROTOCOL } from "./runner.ts";
+import { type ChildMessage, type ChildSpec, PROTOCOL } from "./protocol.ts";
 import { storeNeeds } from "./store_url.ts";
 
 const HELP = `Usage: weft run SCRIPT [NAME] [options]

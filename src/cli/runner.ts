@@ -17,46 +17,9 @@ import type { WeftEvent } from "../events.ts";
 import { fromJsonTree, toJsonTree } from "../values.ts";
 import { ProgressModel } from "./progress.ts";
 
-/** The prefix of protocol lines. */
-export const PROTOCOL = "\u001eweft:";
-
-/** What the parent tells the child to do. */
-export interface ChildSpec {
-  /** The script's URL. */
-  url: string;
-  /** The export name of the entity to run. */
-  exportName: string;
-  /** The inputs, as tagged JSON (see `toJsonTree`). */
-  inputs: Record<string, unknown>;
-  /** The store URL. */
-  store: string;
-  /** The run id, if given. */
-  runId?: string;
-  /** The concurrency limit, if given. */
-  concurrency?: number;
-  /** Whether to use cached results. */
-  cache: boolean;
-  /** `all`: every event (for --json); `progress`: snapshots for people. */
-  events: "all" | "progress";
-  /** Whether snapshots list finished tasks. */
-  finishedLines: boolean;
-  /** Run each task in a Worker with only its own permissions. */
-  isolate?: {
-    /** Each task's permissions for its Worker. */
-    perTask: Record<string, Record<string, true | string[]>>;
-    /** Read access every Worker needs (the module files). */
-    moduleRead: string[];
-    /** Import hosts every Worker needs. */
-    importHosts: string[];
-  };
-}
-
-/** Messages the child sends. */
-export type ChildMessage =
-  | { t: "event"; e: unknown }
-  | { t: "progress"; s: unknown }
-  | { t: "result"; runId: string; status: string; outputs: unknown; errors: unknown[] }
-  | { t: "error"; code: number; error: { name: string; message: string; stack?: string } };
+export { PROTOCOL } from "./protocol.ts";
+export type { ChildMessage, ChildSpec } from "./protocol.ts";
+import { type ChildMessage, type ChildSpec, PROTOCOL } from "./protocol.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,0 +1,86 @@
+/**
+ * What the CLI and the processes it starts say to each other: the marked
+ * lines on stdout, and the shapes of their messages. A module with no weft
+ * imports, so that the parent side stays light.
+ *
+ * @module
+ */
+
+import type { EntityKind } from "../entity.ts";
+import type { DagDocument } from "../ir.ts";
+
+/** The prefix of the protocol line, apart from anything the script prints. */
+export const MARKER = "\u001eweft-describe:";
+
+/** One exported entity. */
+export interface ExportInfo {
+  /** The export name (`default` for a default export). */
+  export: string;
+  /** The entity kind. */
+  kind: EntityKind;
+  /** The entity name. */
+  name: string;
+}
+
+/** What the child reports for a script that loaded. */
+export interface ScriptDescription {
+  /** The script's URL. */
+  url: string;
+  /** The exported entities, sorted by export name. */
+  exports: ExportInfo[];
+  /** The IR of every exported entity and what it references. */
+  dag: DagDocument;
+  /** The names of every task defined while loading (exported or not). */
+  moduleTasks: string[];
+}
+
+/** What the child reports for a script that did not load. */
+export interface LoadFailure {
+  /** The error's name. */
+  name: string;
+  /** The error's message. */
+  message: string;
+  /** The stack, for --verbose. */
+  stack?: string;
+}
+
+/** The prefix of protocol lines. */
+export const PROTOCOL = "\u001eweft:";
+
+/** What the parent tells the child to do. */
+export interface ChildSpec {
+  /** The script's URL. */
+  url: string;
+  /** The export name of the entity to run. */
+  exportName: string;
+  /** The inputs, as tagged JSON (see `toJsonTree`). */
+  inputs: Record<string, unknown>;
+  /** The store URL. */
+  store: string;
+  /** The run id, if given. */
+  runId?: string;
+  /** The concurrency limit, if given. */
+  concurrency?: number;
+  /** Whether to use cached results. */
+  cache: boolean;
+  /** `all`: every event (for --json); `progress`: snapshots for people. */
+  events: "all" | "progress";
+  /** Whether snapshots list finished tasks. */
+  finishedLines: boolean;
+  /** Run each task in a Worker with only its own permissions. */
+  isolate?: {
+    /** Each task's permissions for its Worker. */
+    perTask: Record<string, Record<string, true | string[]>>;
+    /** Read access every Worker needs (the module files). */
+    moduleRead: string[];
+    /** Import hosts every Worker needs. */
+    importHosts: string[];
+  };
+}
+
+/** Messages the child sends. */
+export type ChildMessage =
+  | { t: "event"; e: unknown }
+  | { t: "progress"; s: unknown }
+  | { t: "result"; runId: string; status: string; outputs: unknown; errors: unknown[] }
+  | { t: "error"; code: number; error: { name: string; message: string; stack?: string } };
