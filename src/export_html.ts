@@ -21,6 +21,7 @@ import {
 } from "./ir.ts";
 import {
   type Box,
+  type BoxKind,
   clip,
   describeBinding,
   describePermissions,
@@ -42,12 +43,7 @@ export interface HtmlOptions {
   title?: string;
 }
 
-/** What the details panel shows for one box: a title and sections of rows. */
-interface Details {
-  title: string;
-  subtitle: string;
-  sections: { heading: string; rows: [string, string][] }[];
-}
+type Details = PageDetails;
 
 interface Point {
   x: number;
@@ -118,10 +114,68 @@ export function scriptJson(data: unknown): string {
  * @returns The HTML text, ending with a newline.
  */
 export async function toHtml(dag: DagDocument, options: HtmlOptions = {}): Promise<string> {
-  const title = options.title ?? "weft graph";
   const views = viewsOf(dag);
-  const laid = await layout(views);
-  const details = detailsOf(dag, views);
+  const summary = `${dag.workflows.length} workflow${
+    dag.workflows.length === 1 ? "" : "s"
+  } · ${dag.tasks.length} task${
+    dag.tasks.length === 1 ? "" : "s"
+  } · ${dag.launchPlans.length} launch plan${dag.launchPlans.length === 1 ? "" : "s"}`;
+  return await renderPage({
+    title: options.title ?? "weft graph",
+    generator: "weft.dag/v1",
+    summary: `weft.dag/v1 · ${summary}`,
+    legend: [
+      ["input", "input"],
+      ["task", "task"],
+      ["workflow", "subworkflow"],
+      ["launchPlan", "launch plan"],
+      ["flow", "flow (dynamic)"],
+      ["output", "output"],
+    ],
+    hint: "Hover over a node to see its task, bindings, options and permissions; click to keep it.",
+    views,
+    details: detailsOf(dag, views),
+  });
+}
+
+/** What {@linkcode renderPage} draws. */
+export interface PageContent {
+  /** The page title. */
+  title: string;
+  /** The format named in the page's generator tag. */
+  generator: string;
+  /** The line under the title. */
+  summary: string;
+  /** The legend: box kind and its label. */
+  legend: [BoxKind, string][];
+  /** The hint shown before a box is chosen. */
+  hint: string;
+  /** The graphs to draw, one group each. */
+  views: WorkflowView[];
+  /** What the details panel shows for each box key. */
+  details: Record<string, PageDetails>;
+}
+
+/** What the details panel shows for one box: a title and sections of rows. */
+export interface PageDetails {
+  /** The first line. */
+  title: string;
+  /** The second line. */
+  subtitle: string;
+  /** Headed tables of name and value. */
+  sections: { heading: string; rows: [string, string][] }[];
+}
+
+/**
+ * Draws boxes and arrows as one self-contained HTML page: laid out with
+ * dagre, inline SVG, CSS and script, no network, every user string escaped.
+ *
+ * @param content The title, legend, graphs and details.
+ * @returns The HTML text, ending with a newline.
+ */
+export async function renderPage(content: PageContent): Promise<string> {
+  const { title } = content;
+  const laid = await layout(content.views);
   let y = 0;
   let width = 320;
   const groups: string[] = [];
@@ -139,35 +193,28 @@ export async function toHtml(dag: DagDocument, options: HtmlOptions = {}): Promi
     '<marker id="weft-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#475569"/></marker>',
     "</defs>",
     ...groups,
-    laid.length === 0 ? '<text x="12" y="24" class="empty">No workflows.</text>' : "",
+    laid.length === 0 ? '<text x="12" y="24" class="empty">Nothing to draw.</text>' : "",
     "</svg>",
   ].join("\n");
-  const summary = `${dag.workflows.length} workflow${
-    dag.workflows.length === 1 ? "" : "s"
-  } · ${dag.tasks.length} task${
-    dag.tasks.length === 1 ? "" : "s"
-  } · ${dag.launchPlans.length} launch plan${dag.launchPlans.length === 1 ? "" : "s"}`;
+  const legend = content.legend.map(([kind, label]) =>
+    `<li><span class="swatch ${kind}"></span>${escapeHtml(label)}</li>`
+  ).join("\n");
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="weft (weft.dag/v1)">
+<meta name="generator" content="weft (${escapeHtml(content.generator)})">
 <title>${escapeHtml(title)} · weft</title>
 <style>${CSS}</style>
 </head>
 <body>
 <header>
 <h1>${escapeHtml(title)}</h1>
-<p class="summary">weft.dag/v1 · ${escapeHtml(summary)}</p>
+<p class="summary">${escapeHtml(content.summary)}</p>
 <ul class="legend">
-<li><span class="swatch input"></span>input</li>
-<li><span class="swatch task"></span>task</li>
-<li><span class="swatch workflow"></span>subworkflow</li>
-<li><span class="swatch launchPlan"></span>launch plan</li>
-<li><span class="swatch flow"></span>flow (dynamic)</li>
-<li><span class="swatch output"></span>output</li>
+${legend}
 </ul>
 </header>
 <main>
@@ -175,10 +222,10 @@ export async function toHtml(dag: DagDocument, options: HtmlOptions = {}): Promi
 ${svg}
 </div>
 <aside id="weft-details" aria-live="polite">
-<p class="hint">Hover over a node to see its task, bindings, options and permissions; click to keep it.</p>
+<p class="hint">${escapeHtml(content.hint)}</p>
 </aside>
 </main>
-<script type="application/json" id="weft-data">${scriptJson(details)}</script>
+<script type="application/json" id="weft-data">${scriptJson(content.details)}</script>
 <script>${SCRIPT}</script>
 </body>
 </html>
@@ -323,6 +370,7 @@ function drawBox(p: Placed): string {
       break;
     }
     case "output":
+    case "value":
       shape = `<rect class="shape" x="${x}" y="${y}" width="${w}" height="${h}" rx="${
         n(p.height / 2)
       }"/>`;
@@ -545,6 +593,8 @@ svg text { font-family: ui-monospace, "DejaVu Sans Mono", "Liberation Mono", mon
 .node.workflow .shape, .swatch.workflow { fill: #fef9c3; stroke: #a16207; background: #fef9c3; border-color: #a16207; }
 .launchPlan .shape, .swatch.launchPlan { fill: #fae8ff; stroke: #a21caf; background: #fae8ff; border-color: #a21caf; }
 .flow .shape, .swatch.flow { fill: #ffedd5; stroke: #c2410c; background: #ffedd5; border-color: #c2410c; }
+.value .shape, .swatch.value { fill: #fff8e1; stroke: #b45309; background: #fff8e1; border-color: #b45309; }
+.node.failed .shape, .swatch.failed { fill: #fee2e2; stroke: #b91c1c; background: #fee2e2; border-color: #b91c1c; }
 `;
 
 // The page's only script: shows details with textContent, never as markup.

@@ -19,6 +19,8 @@ const SHAPES: Record<Box["kind"], [string, string]> = {
   workflow: ["[[", "]]"],
   launchPlan: ["{{", "}}"],
   flow: ["[", "]"],
+  value: ["([", "])"],
+  failed: ["(", ")"],
 };
 
 const ENTITIES: Record<string, string> = {

@@ -20,7 +20,15 @@ import type {
 import { PERMISSION_KINDS, type Permissions } from "./permissions.ts";
 
 /** The kinds of box. */
-export type BoxKind = "input" | "output" | "task" | "workflow" | "launchPlan" | "flow";
+export type BoxKind =
+  | "input"
+  | "output"
+  | "task"
+  | "workflow"
+  | "launchPlan"
+  | "flow"
+  | "value"
+  | "failed";
 
 /** A box of a drawn workflow. */
 export interface Box {

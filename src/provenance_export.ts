@@ -1,11 +1,14 @@
 /**
  * The provenance graph of one run, for `weft export`: executions and the
  * values they took and made, as plain data (`weft.provenance/v1`) and as
- * Graphviz DOT.
+ * Graphviz DOT, and as an HTML page.
  *
  * @module
  */
 
+import type { PageDetails } from "./export_html.ts";
+import type { Arrow, Box, WorkflowView } from "./export_view.ts";
+import type { DagWorkflow } from "./ir.ts";
 import { preview } from "./provenance.ts";
 import type { RunDetails, Store } from "./store.ts";
 
@@ -39,8 +42,12 @@ export interface ProvenanceValue {
 
 /** An edge: a value used as an input, or made as an output. */
 export interface ProvenanceEdge {
-  /** `input`: value → execution; `output`: execution → value; `call`: flow → node. */
-  kind: "input" | "output" | "call";
+  /**
+   * `input`: value → execution; `output`: execution → value; `call`: flow →
+   * node; `part`: a node's output → an input value assembled from several
+   * handles (an array or object of them).
+   */
+  kind: "input" | "output" | "call" | "part";
   /** A value hash or execution id. */
   from: string;
   /** A value hash or execution id. */
@@ -92,6 +99,16 @@ export async function provenanceGraph(store: Store, run: RunDetails): Promise<Pr
     for (const i of n.inputs) {
       hashes.add(i.hash);
       edges.push({ kind: "input", from: i.hash, to: n.id, label: i.name });
+      for (const src of i.sources) {
+        const producer = run.nodes.find((m) => m.id === src.node);
+        const out = src.output === undefined
+          ? producer?.outputs[0]
+          : producer?.outputs.find((o) => o.name === src.output);
+        if (out !== undefined && out.hash !== i.hash) {
+          hashes.add(out.hash);
+          edges.push({ kind: "part", from: out.hash, to: i.hash, label: "part of" });
+        }
+      }
     }
     for (const o of n.outputs) {
       hashes.add(o.hash);
@@ -156,11 +173,120 @@ export function provenanceDot(g: ProvenanceGraph): string {
     );
   }
   for (const e of g.edges) {
-    const from = e.kind === "input" ? key(`v:${e.from}`) : key(`x:${e.from}`);
-    const to = e.kind === "output" ? key(`v:${e.to}`) : key(`x:${e.to}`);
-    const style = e.kind === "call" ? ', style=dashed, color="#9e9e9e"' : "";
+    const from = e.kind === "input" || e.kind === "part" ? key(`v:${e.from}`) : key(`x:${e.from}`);
+    const to = e.kind === "output" || e.kind === "part" ? key(`v:${e.to}`) : key(`x:${e.to}`);
+    const style = e.kind === "call" || e.kind === "part" ? ', style=dashed, color="#9e9e9e"' : "";
     lines.push(`  ${from} -> ${to} [label=${dotString(e.label)}${style}];`);
   }
   lines.push("}");
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The provenance graph as a self-contained HTML page: executions and values
+ * laid out with dagre, details on hover or click, no network.
+ *
+ * @param g The graph.
+ * @returns The HTML text.
+ */
+export async function provenanceHtml(g: ProvenanceGraph): Promise<string> {
+  const { renderPage } = await import("./export_html.ts");
+  const keys = new Map<string, string>();
+  const key = (k: string) => {
+    let id = keys.get(k);
+    if (id === undefined) keys.set(k, id = `p${keys.size}`);
+    return id;
+  };
+  const boxes: Box[] = [];
+  const details: Record<string, PageDetails> = {};
+  for (const e of g.executions) {
+    const k = key(`x:${e.id}`);
+    boxes.push({
+      key: k,
+      kind: e.status === "failed"
+        ? "failed"
+        : e.kind === "task"
+        ? "task"
+        : e.kind === "flow"
+        ? "flow"
+        : "workflow",
+      title: e.id,
+      subtitle: `${e.entity} · ${e.status}`,
+      extra: e.cachedFrom ? [`cached from ${e.cachedFrom}`] : e.error ? [e.error.slice(0, 44)] : [],
+    });
+    const rows: [string, string][] = [
+      ["node", e.id],
+      [e.kind, e.entity],
+      ["status", e.status],
+      ["attempts", String(e.attempts)],
+    ];
+    if (e.parentId) rows.push(["called by", e.parentId]);
+    if (e.cachedFrom) rows.push(["cached from", e.cachedFrom]);
+    if (e.error) rows.push(["error", e.error]);
+    const ins = g.edges.filter((x) => x.kind === "input" && x.to === e.id).map((x) =>
+      [x.label, x.from.slice(0, 12)] as [string, string]
+    );
+    const outs = g.edges.filter((x) => x.kind === "output" && x.from === e.id).map((x) =>
+      [x.label, x.to.slice(0, 12)] as [string, string]
+    );
+    details[k] = {
+      title: `${e.kind} ${e.entity}`,
+      subtitle: `node ${e.id} of run ${g.run.id}`,
+      sections: [
+        { heading: "Execution", rows },
+        ...(ins.length ? [{ heading: "Inputs (value hashes)", rows: ins }] : []),
+        ...(outs.length ? [{ heading: "Outputs (value hashes)", rows: outs }] : []),
+      ],
+    };
+  }
+  for (const v of g.values) {
+    const k = key(`v:${v.hash}`);
+    boxes.push({
+      key: k,
+      kind: "value",
+      title: v.preview.slice(0, 40),
+      subtitle: v.hash.slice(0, 12),
+      extra: [],
+    });
+    details[k] = {
+      title: "value",
+      subtitle: v.hash,
+      sections: [{ heading: "Value", rows: [["preview", v.preview], ["sha-256", v.hash]] }],
+    };
+  }
+  const arrows: Arrow[] = g.edges.filter((e) => e.kind !== "call").map((e) => ({
+    from: e.kind === "input" || e.kind === "part" ? key(`v:${e.from}`) : key(`x:${e.from}`),
+    to: e.kind === "output" || e.kind === "part" ? key(`v:${e.to}`) : key(`x:${e.to}`),
+    label: e.label,
+  }));
+  const workflow: DagWorkflow = {
+    name: g.run.entity,
+    kind: "static",
+    inputs: [],
+    outputs: [],
+    nodes: [],
+    edges: [],
+    source: null,
+  };
+  const view: WorkflowView = {
+    key: "w0",
+    name: `run ${g.run.id}: ${g.run.entity}`,
+    kind: "static",
+    workflow,
+    boxes,
+    arrows,
+  };
+  return await renderPage({
+    title: `run ${g.run.id}`,
+    generator: "weft.provenance/v1",
+    summary:
+      `weft.provenance/v1 · ${g.run.entity} · ${g.run.status} · ${g.executions.length} executions · ${g.values.length} values`,
+    legend: [["task", "task execution"], ["flow", "flow"], ["workflow", "workflow"], [
+      "failed",
+      "failed",
+    ], ["value", "value"]],
+    hint: "Hover over an execution or a value to see its details; click to keep them.",
+    views: [view],
+    details,
+  });
 }
