@@ -31,8 +31,13 @@ async function timed(
     }
     let status = "";
     const t = await timeMs(async () => {
-      status =
-        (await run(entity as never, { ms }, { store: "memory", executor, concurrency: 8 })).status;
+      status = (await run(
+        entity as never,
+        { ms },
+        executor === undefined
+          ? { store: "memory", concurrency: 8 }
+          : { store: "memory", executor, concurrency: 8 },
+      )).status;
     });
     if (status !== "succeeded") throw new Error(`${entity.name} ended ${status}`);
     return t;
