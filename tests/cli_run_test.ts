@@ -396,3 +396,39 @@ Deno.test("the terminal view shows progress and the final summary (driven in tmu
     await new Deno.Command("tmux", { args: ["kill-session", "-t", session] }).output();
   }
 });
+
+Deno.test("a second Ctrl-C exits at once, even while a task ignores cancellation", async () => {
+  await using tmp = await tempDir();
+  const path = await script(
+    tmp.dir,
+    "stubborn.ts",
+    `const stubborn = task({ name: "stubborn" }, async () => {
+       await new Promise((r) => setTimeout(r, 20_000));
+       return 1;
+     });
+     export const main = flow(async function* main() { return yield* wait(stubborn()); });`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}/cli.ts`, "run", path, "--store", "memory"],
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stderr.getReader();
+  let stderr = "";
+  while (!stderr.includes("grant")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stderr += new TextDecoder().decode(value);
+  }
+  await new Promise((r) => setTimeout(r, 400));
+  const t0 = Date.now();
+  child.kill("SIGINT");
+  await new Promise((r) => setTimeout(r, 150));
+  child.kill("SIGINT");
+  const status = await child.status;
+  const took = Date.now() - t0;
+  await reader.cancel();
+  assert.equal(status.code, 130);
+  assert.ok(took < 1_500, `took ${took} ms`);
+});
