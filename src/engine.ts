@@ -173,9 +173,24 @@ function isFinal(status: NodeStatus): boolean {
 // ---------------------------------------------------------------------------
 // Nodes
 
-/** One call of an entity in a run. */
+/** The fields of a node that most nodes never set, kept apart so that a node stays small. */
+interface NodeRare {
+  error: WeftError | undefined;
+  cachedFrom: string | undefined;
+  replayed: boolean;
+  child: Frame | undefined;
+  controller: AbortController | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  causes: WeftError[] | undefined;
+  digest: string | undefined;
+}
+
+/**
+ * One call of an entity in a run. A run of a large graph holds one per node
+ * (and the memory store keeps them), so the class keeps few fields: what every
+ * node uses, and the rest in one object made on first use.
+ */
 class Node implements NodeRecord, RefSource {
-  readonly run: Run;
   readonly id: string;
   readonly def: EntityDef;
   readonly frame: Frame;
@@ -187,43 +202,98 @@ class Node implements NodeRecord, RefSource {
   finishedAt: number | undefined = undefined;
   inputs: Record<string, unknown> | undefined = undefined;
   value: unknown = undefined;
-  error: WeftError | undefined = undefined;
-  cachedFrom: string | undefined = undefined;
-  replayed = false;
   /** Dependencies not yet succeeded. */
   waiting = 0;
-  /** Whether `args` holds handles. */
-  hasHandles = false;
   /** Nodes waiting for this one. */
   dependents: Node[] | undefined = undefined;
   /** Callbacks waiting for this one to settle. */
   listeners: (() => void)[] | undefined = undefined;
-  /** The nodes `args` refers to. */
-  deps: Node[] | undefined = undefined;
-  /** The frame running this node's body (workflows, flows). */
-  child: Frame | undefined = undefined;
-  /** Aborts the running attempt. */
-  controller: AbortController | undefined = undefined;
-  /** Timers of the running attempt (timeout, retry delay, cancel grace). */
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
-  /** Root causes, for a workflow or flow node that failed because children failed. */
-  causes: WeftError[] | undefined = undefined;
-  #digest: string | undefined = undefined;
+  /**
+   * The nodes `args` refers to, in order, each once; emptied (not unset) once
+   * the node has started, as nothing needs them then.
+   */
+  deps: readonly Node[] | undefined = undefined;
+  #rare: NodeRare | undefined = undefined;
 
   constructor(
-    run: Run,
     id: string,
     def: EntityDef,
     frame: Frame,
     seq: number,
     args: Record<string, unknown>,
   ) {
-    this.run = run;
     this.id = id;
     this.def = def;
     this.frame = frame;
     this.seq = seq;
     this.args = args;
+  }
+
+  get run(): Run {
+    return this.frame.run;
+  }
+  /** Whether `args` holds handles. */
+  get hasHandles(): boolean {
+    return this.deps !== undefined;
+  }
+
+  #rareFields(): NodeRare {
+    return this.#rare ??= {
+      error: undefined,
+      cachedFrom: undefined,
+      replayed: false,
+      child: undefined,
+      controller: undefined,
+      timer: undefined,
+      causes: undefined,
+      digest: undefined,
+    };
+  }
+  get error(): WeftError | undefined {
+    return this.#rare?.error;
+  }
+  set error(v: WeftError | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareFields().error = v;
+  }
+  get cachedFrom(): string | undefined {
+    return this.#rare?.cachedFrom;
+  }
+  set cachedFrom(v: string | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareFields().cachedFrom = v;
+  }
+  get replayed(): boolean {
+    return this.#rare?.replayed ?? false;
+  }
+  set replayed(v: boolean) {
+    if (v || this.#rare !== undefined) this.#rareFields().replayed = v;
+  }
+  /** The frame running this node's body (workflows, flows). */
+  get child(): Frame | undefined {
+    return this.#rare?.child;
+  }
+  set child(v: Frame | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareFields().child = v;
+  }
+  /** Aborts the running attempt. */
+  get controller(): AbortController | undefined {
+    return this.#rare?.controller;
+  }
+  set controller(v: AbortController | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareFields().controller = v;
+  }
+  /** Timers of the running attempt (timeout, retry delay, cancel grace). */
+  get timer(): ReturnType<typeof setTimeout> | undefined {
+    return this.#rare?.timer;
+  }
+  set timer(v: ReturnType<typeof setTimeout> | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareFields().timer = v;
+  }
+  /** Root causes, for a workflow or flow node that failed because children failed. */
+  get causes(): WeftError[] | undefined {
+    return this.#rare?.causes;
+  }
+  set causes(v: WeftError[] | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareFields().causes = v;
   }
 
   get parentId(): string | undefined {
@@ -243,7 +313,8 @@ class Node implements NodeRecord, RefSource {
   }
 
   argsDigest(): string {
-    return this.#digest ??= sha256(encodeArgs(this.args));
+    const rare = this.#rareFields();
+    return rare.digest ??= sha256(encodeArgs(this.args));
   }
 
   describeCall(): string {
@@ -284,6 +355,32 @@ class Node implements NodeRecord, RefSource {
   }
 }
 
+/**
+ * Whether `args` has exactly known inputs and every required one: the common
+ * case, checked without building the message `checkInputNames` would need.
+ */
+function inputsFit(def: EntityDef, args: Record<string, unknown>): boolean {
+  const params = def.params;
+  let required = 0;
+  for (let i = 0; i < params.length; i++) if (!params[i]!.optional) required++;
+  let known = 0;
+  let requiredSeen = 0;
+  for (const key in args) {
+    let found = false;
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i]!;
+      if (p.name === key) {
+        found = true;
+        if (!p.optional) requiredSeen++;
+        break;
+      }
+    }
+    if (!found) return false;
+    known++;
+  }
+  return known <= params.length && requiredSeen === required;
+}
+
 /** Canonical text of a call's arguments: handles become node references. */
 function encodeArgs(args: Record<string, unknown>): string {
   return JSON.stringify(argsTree(args, true));
@@ -319,6 +416,12 @@ function showCall(entity: string, args: Record<string, unknown>): string {
 
 // ---------------------------------------------------------------------------
 // Frames: the body of a workflow, flow or root task, whose calls are nodes
+
+/** What `Node.deps` becomes once a node has started. */
+const NO_DEPS: readonly Node[] = Object.freeze([]);
+
+/** Entity names whose ids could equal another name's: see `Frame.#nextId`. */
+const UNSAFE_NAME = /\/|_\d+$/;
 
 abstract class Frame implements CallSite {
   readonly run: Run;
@@ -368,19 +471,25 @@ abstract class Frame implements CallSite {
         } is ${this.finished ? "finished" : "cancelled"}`,
       );
     }
-    const id = fixedId === undefined ? this.#nextId(def.name) : this.prefix + fixedId;
+    let id: string;
+    if (fixedId === undefined) id = this.#nextId(def.name);
+    else {
+      id = this.prefix + fixedId;
+      if (fixedId.includes("/")) run.checkIds = true;
+    }
     const seq = this.#seq++;
-    checkInputNames(def, args, `node '${id}'`);
-    const node = new Node(run, id, def, this, seq, args);
+    if (!inputsFit(def, args)) checkInputNames(def, args, `node '${id}'`);
+    const node = new Node(id, def, this, seq, args);
     // Find the nodes this call takes values from.
-    let deps: Node[] | undefined;
+    let found: Deps | undefined;
     for (const key in args) {
       const v = args[key];
-      if (typeof v === "object" && v !== null) deps = collectDeps(v, deps, run, id, key);
+      if (typeof v === "object" && v !== null) found = collectDeps(v, found, run, id, key);
     }
-    if (deps !== undefined) {
-      node.deps = deps;
-      node.hasHandles = true;
+    let deps: Node[] | undefined;
+    if (found !== undefined) {
+      // A copy has the exact length: arrays grown by push keep spare room, and a run keeps every node.
+      deps = node.deps = found.list.length === 1 ? [found.list[0]!] : found.list.slice();
     }
     // Replay: a call the journal completed returns its recorded value.
     const journal = run.journal;
@@ -389,7 +498,7 @@ abstract class Frame implements CallSite {
       entry = journal.get(`${this.node?.id ?? ""}#${seq}`);
       if (entry !== undefined) this.#checkJournal(entry, node);
     }
-    run.nodes.set(id, node);
+    run.addNode(node);
     this.children.push(node);
     this.open++;
     run.session.added(node);
@@ -452,13 +561,24 @@ abstract class Frame implements CallSite {
   }
 
   #nextId(name: string): string {
-    const nodes = this.run.nodes;
-    let n = this.#counters.get(name) ?? 0;
-    let id: string;
-    do {
-      n++;
-      id = n === 1 ? this.prefix + name : `${this.prefix}${name}_${n}`;
-    } while (nodes.has(id));
+    const run = this.run;
+    let n = this.#counters.get(name);
+    if (n === undefined) {
+      n = 0;
+      if (UNSAFE_NAME.test(name)) run.checkIds = true;
+    }
+    let id = n === 0 ? this.prefix + name : `${this.prefix}${name}_${n + 1}`;
+    n++;
+    // Ids made from names without '/' and without a '_<digits>' ending never
+    // collide with each other (nor with a static frame's ids, in another
+    // prefix), so the lookup is needed only once such a name appears.
+    if (run.checkIds) {
+      const nodes = run.index();
+      while (nodes.has(id)) {
+        n++;
+        id = `${this.prefix}${name}_${n}`;
+      }
+    }
     this.#counters.set(name, n);
     return id;
   }
@@ -501,13 +621,20 @@ abstract class Frame implements CallSite {
   protected onCancel(_reason: WeftError): void {}
 }
 
+/** The distinct nodes a call's arguments refer to, in order of first appearance. */
+interface Deps {
+  list: Node[];
+  /** For calls with many inputs (a fan-in), so that finding duplicates stays linear. */
+  seen: Set<Node> | undefined;
+}
+
 function collectDeps(
   v: object,
-  deps: Node[] | undefined,
+  deps: Deps | undefined,
   run: Run,
   id: string,
   key: string,
-): Node[] | undefined {
+): Deps | undefined {
   const slot = (v as { [REF]?: { source: RefSource } })[REF];
   if (slot !== undefined) {
     const source = slot.source;
@@ -516,8 +643,17 @@ function collectDeps(
         `Input '${key}' of node '${id}' is ${source.describe()}, which does not belong to this run; pass a value or a handle made in this flow`,
       );
     }
-    deps ??= [];
-    if (!deps.includes(source)) deps.push(source);
+    if (deps === undefined) return { list: [source], seen: undefined };
+    const list = deps.list;
+    if (deps.seen !== undefined) {
+      if (!deps.seen.has(source)) {
+        deps.seen.add(source);
+        list.push(source);
+      }
+    } else if (!list.includes(source)) {
+      list.push(source);
+      if (list.length >= 32) deps.seen = new Set(list);
+    }
     return deps;
   }
   if (Array.isArray(v)) {
@@ -583,7 +719,8 @@ class TaskFrame extends Frame {
 class StaticFrame extends Frame {
   #graph!: GraphDef;
   #inputs!: Record<string, unknown>;
-  #nodes = new Map<string, Node>();
+  /** The nodes by graph id; once a node is bound as a whole, its one shared handle. */
+  #nodes = new Map<string, Node | Handle<unknown>>();
 
   start(graph: GraphDef, inputs: Record<string, unknown>): void {
     this.#graph = graph;
@@ -607,13 +744,18 @@ class StaticFrame extends Frame {
     if ("value" in b) return b.value;
     if ("input" in b) return this.#inputs[b.input];
     if ("node" in b) {
-      const node = this.#nodes.get(b.node);
-      if (node === undefined) {
+      const entry = this.#nodes.get(b.node);
+      if (entry === undefined) {
         throw new ValidationError(
           `Workflow '${this.#graph.name}' binds node '${b.node}', which does not exist`,
         );
       }
-      return new Handle(node, node.def.bare ? undefined : b.output);
+      if (entry instanceof Handle) return entry;
+      if (!entry.def.bare) return new Handle(entry, b.output);
+      // Every binding of a bare node is the same reference: one handle serves them all.
+      const handle = new Handle(entry);
+      this.#nodes.set(b.node, handle);
+      return handle;
     }
     if ("array" in b) return b.array.map((x) => this.#materialize(x));
     const out: Record<string, unknown> = {};
@@ -682,20 +824,37 @@ class FlowFrame extends Frame {
       mode = 2;
       arg = undefined;
     }
-    const gen = this.#gen!;
     let r: unknown;
     try {
-      r = frames.run(
-        this,
-        () => mode === 0 ? gen.next(arg) : mode === 1 ? gen.throw(arg) : gen.return(arg),
-      );
+      // The body must find this frame. When the caller's async context holds it
+      // already (a flow resumed from its own step), entering it again would
+      // cost a context switch for the same context.
+      r = frames.getStore() === this
+        ? this.#step(mode, arg)
+        : frames.run(this, this.#stepFn, mode, arg);
     } catch (e) {
       return this.#bodyThrew(e);
     }
-    if (r instanceof Promise) {
-      r.then((res: IteratorResult<unknown>) => this.#onStep(res), (e) => this.#bodyThrew(e));
-    } else this.#onStep(r as IteratorResult<unknown>);
+    if (r !== undefined) this.#onStep(r as IteratorResult<unknown>);
   }
+
+  /** Steps the generator; a promised step is followed up here, an immediate one is returned. */
+  #step(mode: 0 | 1 | 2, arg: unknown): unknown {
+    const gen = this.#gen!;
+    const r = mode === 0 ? gen.next(arg) : mode === 1 ? gen.throw(arg) : gen.return(arg);
+    if (r instanceof Promise) {
+      // Subscribed inside the frame's context, so that the next step runs in
+      // it too and resumes without a context switch.
+      r.then(this.#onStepFn, this.#bodyThrewFn);
+      return undefined;
+    }
+    return r;
+  }
+
+  // Bound once per frame rather than once per step.
+  readonly #stepFn = (mode: 0 | 1 | 2, arg: unknown): unknown => this.#step(mode, arg);
+  readonly #onStepFn = (res: IteratorResult<unknown>): void => this.#onStep(res);
+  readonly #bodyThrewFn = (e: unknown): void => this.#bodyThrew(e);
 
   #onStep(res: IteratorResult<unknown>): void {
     if (res.done) {
@@ -722,6 +881,7 @@ class FlowFrame extends Frame {
       }
     }
     this.#parked = true;
+    if (mode === "all" && this.#waitSettled(target)) return;
     const send = (value: unknown) => {
       if (!this.#parked) return;
       this.#resume(0, value);
@@ -732,6 +892,31 @@ class FlowFrame extends Frame {
     };
     if (mode === "race") return this.#race(target, send, fail);
     waitAll(this.run, target, send, fail);
+  }
+
+  /**
+   * The common case of a wait, without closures: a plain value, or one handle
+   * of this run that has settled (a sequential flow waits for a task that
+   * already finished). Returns false when the general path must wait.
+   */
+  #waitSettled(target: unknown): boolean {
+    if (typeof target !== "object" || target === null) {
+      this.#resume(0, target);
+      return true;
+    }
+    const slot = (target as { [REF]?: { source: RefSource; output: string | undefined } })[REF];
+    if (slot === undefined) return false;
+    const node = slot.source;
+    const run = this.run;
+    if (!(node instanceof Node) || node.run !== run || !isFinal(node.status)) return false;
+    if (node.status !== "succeeded") {
+      run.handled.add(node.error!);
+      this.#resume(1, node.error);
+      return true;
+    }
+    if (run.session.pending(node)) return false;
+    this.#resume(0, selectOutput(node.def, node.value, slot.output));
+    return true;
   }
 
   #race(target: unknown, send: (v: unknown) => void, fail: (e: unknown) => void): void {
@@ -832,7 +1017,7 @@ function isFlowFailure(e: WeftError): boolean {
 
 function rootCauses(run: Run, error: WeftError): WeftError[] {
   if (error.nodeId !== undefined) {
-    const node = run.nodes.get(error.nodeId);
+    const node = run.index().get(error.nodeId);
     if (node?.causes !== undefined && node.error === error) return [...node.causes];
   }
   return [error];
@@ -1039,7 +1224,10 @@ class Run {
   readonly rootName: string;
   readonly session: RunSession;
   readonly journal: ReadonlyMap<string, JournalEntry> | undefined;
-  readonly nodes = new Map<string, Node>();
+  /** Every node, in the order added. */
+  readonly nodes: Node[] = [];
+  /** The nodes by id, made when first needed (most runs never look a node up by id). */
+  #index: Map<string, Node> | undefined = undefined;
   readonly handled = new WeakSet<WeftError>();
   readonly limit: number;
   readonly useCache: boolean;
@@ -1063,6 +1251,8 @@ class Run {
   #pumpAgain = false;
   /** While positive, ready tasks queue up but do not start (a static frame adds all its nodes first). */
   held = 0;
+  /** Whether new node ids must be checked against existing ones (see `Frame.#nextId`). */
+  checkIds = false;
 
   constructor(
     id: string,
@@ -1080,6 +1270,20 @@ class Run {
     this.listening = options.onEvent !== undefined;
     this.cancelGraceMs = options.cancelGraceMs ?? 2000;
     this.executor = options.executor;
+  }
+
+  addNode(node: Node): void {
+    this.nodes.push(node);
+    this.#index?.set(node.id, node);
+  }
+
+  /** The nodes by id. */
+  index(): Map<string, Node> {
+    if (this.#index === undefined) {
+      const index = this.#index = new Map();
+      for (const node of this.nodes) index.set(node.id, node);
+    }
+    return this.#index;
   }
 
   emit(event: WeftEvent): void {
@@ -1103,7 +1307,7 @@ class Run {
     return this.session.flush() ?? undefined;
   }
 
-  durableAll(nodes: Node[]): Promise<void> | undefined {
+  durableAll(nodes: readonly Node[]): Promise<void> | undefined {
     for (const n of nodes) if (this.session.pending(n)) return this.session.flush() ?? undefined;
     return undefined;
   }
@@ -1199,6 +1403,8 @@ class Run {
     // A result is durable before a task that depends on it starts.
     const deps = node.deps;
     if (deps !== undefined) {
+      // (A retry starts again with no flush to wait for: the results were made durable.)
+      node.deps = NO_DEPS;
       const flushed = this.durableAll(deps);
       if (flushed !== undefined) {
         flushed.then(() => this.#lookupCache(node, def, inputs), (e) => {
@@ -1281,14 +1487,26 @@ class Run {
     let result: unknown;
     try {
       if (this.executor !== undefined) result = this.executor.execute(def, inputs, ctx);
-      else if (def.style === "object") {
-        result = frames.run(undefined, def.fn as (a: unknown, c: unknown) => unknown, inputs, ctx);
-      } else {
-        const params = def.params;
-        const args = new Array(params.length + 1);
-        for (let i = 0; i < params.length; i++) args[i] = inputs[params[i]!.name];
-        args[params.length] = ctx;
-        result = frames.run(undefined, () => (def.fn as (...a: unknown[]) => unknown)(...args));
+      else {
+        const fn = def.fn as (...a: unknown[]) => unknown;
+        let args: unknown[];
+        // (`this` is null for the object style and undefined for the positional one, as it was.)
+        let self: null | undefined;
+        if (def.style === "object") {
+          args = [inputs, ctx];
+          self = null;
+        } else {
+          const params = def.params;
+          args = new Array(params.length + 1);
+          for (let i = 0; i < params.length; i++) args[i] = inputs[params[i]!.name];
+          args[params.length] = ctx;
+        }
+        // Tasks run outside any frame, so that a task calling a task runs it
+        // directly. Switching the async context costs about a microsecond, so
+        // it is done only when a frame is current (a call from a flow body).
+        result = frames.getStore() === undefined
+          ? Reflect.apply(fn, self, args)
+          : frames.run(undefined, Reflect.apply, fn, self, args);
       }
     } catch (e) {
       return this.#attemptFailed(node, attempt, e);
@@ -1312,7 +1530,12 @@ class Run {
     let value = result;
     try {
       if (def.namedOutputs) value = namedOutputs(node, def, result);
-      checkValue(value, () => `The value returned by task '${def.name}' (node '${node.id}')`);
+      if (
+        (typeof value === "object" && value !== null) || typeof value === "function" ||
+        typeof value === "symbol"
+      ) {
+        checkValue(value, () => `The value returned by task '${def.name}' (node '${node.id}')`);
+      }
     } catch (e) {
       this.#release(node);
       return this.fail(node, asTaskError(node, e));
@@ -1533,6 +1756,7 @@ class Run {
       return this.fail(node, asTaskError(node, e));
     }
     node.inputs = inputs;
+    if (node.deps !== undefined) node.deps = NO_DEPS;
     const done = (value: unknown, error: WeftError | undefined, causes?: WeftError[]) => {
       if (error === undefined) this.succeed(node, value);
       else if (error instanceof CancelledError && (node.frame.cancelled || this.cancelled)) {
@@ -1967,23 +2191,12 @@ function checkPrevious(
 }
 
 function runGraph(run: Run): RunGraph {
-  const nodes: RunGraphNode[] = [];
+  const list = run.nodes;
+  const nodes: RunGraphNode[] = new Array(list.length);
   const edges: RunGraphEdge[] = [];
-  for (const node of run.nodes.values()) {
-    const n: RunGraphNode = {
-      id: node.id,
-      entity: node.def.name,
-      kind: node.def.kind,
-      status: node.status,
-      attempts: node.attempt,
-    };
-    const parentId = node.parentId;
-    if (parentId !== undefined) n.parentId = parentId;
-    if (node.cachedFrom !== undefined) n.cached = true;
-    if (node.replayed) n.replayed = true;
-    if (node.startedAt !== undefined) n.startedAt = node.startedAt;
-    if (node.finishedAt !== undefined) n.finishedAt = node.finishedAt;
-    nodes.push(n);
+  for (let i = 0; i < list.length; i++) {
+    const node = list[i]!;
+    nodes[i] = graphNode(node);
     if (node.hasHandles) {
       for (const input in node.args) addEdges(node.args[input], node.id, input, edges);
     }
@@ -1991,14 +2204,62 @@ function runGraph(run: Run): RunGraph {
   return { nodes, edges };
 }
 
+/** A node as the run's graph shows it: the keys in a fixed order, optional ones only when set. */
+function graphNode(node: Node): RunGraphNode {
+  const parentId = node.parentId;
+  const { startedAt, finishedAt } = node;
+  // The common shapes are made whole, so that each object is allocated at its final size.
+  if (
+    node.cachedFrom === undefined && !node.replayed && startedAt !== undefined &&
+    finishedAt !== undefined
+  ) {
+    return parentId === undefined
+      ? {
+        id: node.id,
+        entity: node.def.name,
+        kind: node.def.kind,
+        status: node.status,
+        attempts: node.attempt,
+        startedAt,
+        finishedAt,
+      }
+      : {
+        id: node.id,
+        entity: node.def.name,
+        kind: node.def.kind,
+        status: node.status,
+        attempts: node.attempt,
+        parentId,
+        startedAt,
+        finishedAt,
+      };
+  }
+  const n: RunGraphNode = {
+    id: node.id,
+    entity: node.def.name,
+    kind: node.def.kind,
+    status: node.status,
+    attempts: node.attempt,
+  };
+  if (parentId !== undefined) n.parentId = parentId;
+  if (node.cachedFrom !== undefined) n.cached = true;
+  if (node.replayed) n.replayed = true;
+  if (startedAt !== undefined) n.startedAt = startedAt;
+  if (finishedAt !== undefined) n.finishedAt = finishedAt;
+  return n;
+}
+
 function addEdges(x: unknown, to: string, input: string, edges: RunGraphEdge[]): void {
   if (typeof x !== "object" || x === null) return;
   const slot = (x as { [REF]?: { source: RefSource; output: string | undefined } })[REF];
   if (slot !== undefined) {
     const source = slot.source as Node;
-    const edge: RunGraphEdge = { from: source.id, to, input };
-    if (slot.output !== undefined) edge.output = slot.output;
-    edges.push(edge);
+    const output = slot.output;
+    edges.push(
+      output === undefined
+        ? { from: source.id, to, input }
+        : { from: source.id, to, input, output },
+    );
     return;
   }
   if (Array.isArray(x)) { for (const v of x) addEdges(v, to, input, edges); }

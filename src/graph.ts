@@ -198,14 +198,15 @@ export class GraphDef implements EntityDef {
       id = fixedId;
       n = this.#counters.get(def.name) ?? 0;
     }
-    const where = `node '${id}' of workflow '${this.name}'`;
+    // Messages are built only when something is wrong: a large graph adds many nodes.
+    const where = () => `node '${id}' of workflow '${this.name}'`;
     if (def === (this as EntityDef)) {
-      throw new ValidationError(`${where}: workflow '${this.name}' cannot contain itself`);
+      throw new ValidationError(`${where()}: workflow '${this.name}' cannot contain itself`);
     }
-    checkInputNames(def, inputs, where);
+    checkInputNames(def, inputs, where());
     const bindings: Record<string, Binding> = {};
     for (const key of Object.keys(inputs)) {
-      bindings[key] = this.toBinding(inputs[key], `input '${key}' of ${where}`);
+      bindings[key] = this.#bind(inputs[key], () => `input '${key}' of ${where()}`);
     }
     const node: GraphNode = { id, def, bindings };
     this.#counters.set(def.name, n);
@@ -242,17 +243,21 @@ export class GraphDef implements EntityDef {
    * @returns The binding.
    */
   toBinding(value: unknown, where: string): Binding {
+    return this.#bind(value, () => where);
+  }
+
+  #bind(value: unknown, where: () => string): Binding {
     if (isHandle(value)) {
       const { source, output } = slotOf(value);
       if (source instanceof InputRef) {
         if (source.graph !== this) {
           throw new ValidationError(
-            `${where} refers to input '${source.name}' of workflow '${source.graph.name}', not of '${this.name}'`,
+            `${where()} refers to input '${source.name}' of workflow '${source.graph.name}', not of '${this.name}'`,
           );
         }
         if (output !== undefined) {
           throw new ValidationError(
-            `${where}: input '${source.name}' has no outputs; bind the input itself`,
+            `${where()}: input '${source.name}' has no outputs; bind the input itself`,
           );
         }
         return { input: source.name };
@@ -260,30 +265,30 @@ export class GraphDef implements EntityDef {
       if (source instanceof NodeRef) {
         if (source.graph !== this) {
           throw new ValidationError(
-            `${where} refers to node '${source.node.id}' of workflow '${source.graph.name}', not of '${this.name}'`,
+            `${where()} refers to node '${source.node.id}' of workflow '${source.graph.name}', not of '${this.name}'`,
           );
         }
-        return nodeBinding(source.node, output);
+        return source.binding(output);
       }
       throw new ValidationError(
-        `${where} is bound to ${source.describe()}, a handle of a running flow or a direct call; a static workflow can only bind its own inputs, node outputs and constants`,
+        `${where()} is bound to ${source.describe()}, a handle of a running flow or a direct call; a static workflow can only bind its own inputs, node outputs and constants`,
       );
     }
     if (Array.isArray(value)) {
-      const items = value.map((v, i) => this.toBinding(v, `${where}[${i}]`));
+      const items = value.map((v, i) => this.#bind(v, () => `${where()}[${i}]`));
       return items.every((b) => "value" in b) ? { value } : { array: items };
     }
     if (isPlainObject(value)) {
       const entries: Record<string, Binding> = {};
       let constant = true;
       for (const key of Object.keys(value)) {
-        const b = this.toBinding(value[key], `${where}.${key}`);
+        const b = this.#bind(value[key], () => `${where()}.${key}`);
         entries[key] = b;
         if (!("value" in b)) constant = false;
       }
       return constant ? { value } : { object: entries };
     }
-    checkValue(value, () => where);
+    checkValue(value, where);
     return { value };
   }
 
@@ -384,6 +389,18 @@ export class NodeRef implements RefSource {
   /** @returns The node's output names. */
   outputNames(): readonly string[] {
     return this.node.def.outputs;
+  }
+  #whole: Binding | undefined = undefined;
+  /**
+   * The binding of an output of the node, or of its whole value. Bindings are
+   * immutable, so every use of the whole value shares one.
+   *
+   * @param output The output name, or undefined for the whole value.
+   * @returns The binding.
+   */
+  binding(output: string | undefined): Binding {
+    if (output !== undefined) return { node: this.node.id, output };
+    return this.#whole ??= nodeBinding(this.node, undefined);
   }
   /** Symbolic references have no value yet. */
   settle(): void {
