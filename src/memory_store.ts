@@ -100,22 +100,15 @@ export class MemoryStore implements Store {
         existing.attempts++;
       }
     } else {
-      run = {
-        start,
-        status: "running",
-        outputs: undefined,
-        errors: [],
-        finishedAt: undefined,
-        nodes: new Map(),
-        attempts: 1,
-      };
+      run = new RunRecord(start);
       this.runs.set(start.runId, run);
     }
+    const record = run as RunRecord;
     const cache = this.#cache;
     return {
       previous,
       added(node: NodeRecord): void {
-        run.nodes.set(node.id, node);
+        record.add(node);
       },
       changed(): void {},
       pending(): boolean {
@@ -423,6 +416,12 @@ export class MemoryStore implements Store {
   close(): void {}
 
   #evict(): void {
+    // Records counted with repeats (a resumed run records some ids again)
+    // bound the distinct ids from above: when they fit, nothing is evicted and
+    // no run needs its index.
+    let added = 0;
+    for (const r of this.runs.values()) added += (r as RunRecord).added;
+    if (added <= this.#maxNodes) return;
     let total = 0;
     for (const r of this.runs.values()) total += r.nodes.size;
     for (const [id, r] of this.runs) {
@@ -431,6 +430,48 @@ export class MemoryStore implements Store {
       total -= r.nodes.size;
       this.runs.delete(id);
     }
+  }
+}
+
+/**
+ * A run as the memory store keeps it. Its nodes are recorded in a list, and
+ * indexed by id only when something reads `nodes`: a run of 100,000 tasks
+ * otherwise pays a map insertion per node that nothing may ever use.
+ */
+class RunRecord implements MemoryRun {
+  readonly start: RunStart;
+  status: RunStatus = "running";
+  outputs: unknown = undefined;
+  errors: readonly WeftError[] = [];
+  finishedAt: number | undefined = undefined;
+  attempts = 1;
+  /** Every record, in the order added; ids may repeat when a run is resumed. */
+  #list: NodeRecord[] = [];
+  /** The records by id (the latest for each), once made. */
+  #index: Map<string, NodeRecord> | undefined = undefined;
+
+  constructor(start: RunStart) {
+    this.start = start;
+  }
+
+  /** The latest record of each node, by id. */
+  get nodes(): Map<string, NodeRecord> {
+    if (this.#index === undefined) {
+      const index = this.#index = new Map();
+      for (const node of this.#list) index.set(node.id, node);
+      this.#list = [];
+    }
+    return this.#index;
+  }
+
+  /** How many records were added (repeats included). */
+  get added(): number {
+    return this.#index === undefined ? this.#list.length : this.#index.size;
+  }
+
+  add(node: NodeRecord): void {
+    if (this.#index === undefined) this.#list.push(node);
+    else this.#index.set(node.id, node);
   }
 }
 
