@@ -55,6 +55,8 @@ export interface GraphNode {
   readonly def: EntityDef;
   /** The bindings of its inputs. */
   readonly bindings: Readonly<Record<string, Binding>>;
+  /** Its position in the graph's `nodes`. */
+  readonly index: number;
 }
 
 /** The internal model of a static workflow. */
@@ -79,6 +81,9 @@ export class GraphDef implements EntityDef {
   readonly outputBindings: Map<string, Binding> = new Map();
   #counters = new Map<string, number>();
   #sealed = false;
+  /** Bumped by every change; `validate` remembers the version it passed (each run validates). */
+  #version = 0;
+  #validated: string | undefined = undefined;
 
   /**
    * Creates an empty graph.
@@ -116,6 +121,7 @@ export class GraphDef implements EntityDef {
   }
 
   #mutable(what: string): void {
+    this.#version++;
     if (this.#sealed) {
       throw new ValidationError(
         `Cannot ${what} workflow '${this.name}': a declarative workflow is fixed once traced; build a new Workflow instead`,
@@ -208,7 +214,7 @@ export class GraphDef implements EntityDef {
     for (const key of Object.keys(inputs)) {
       bindings[key] = this.#bind(inputs[key], () => `input '${key}' of ${where()}`);
     }
-    const node: GraphNode = { id, def, bindings };
+    const node: GraphNode = { id, def, bindings, index: this.nodes.length };
     this.#counters.set(def.name, n);
     this.nodes.push(node);
     this.nodeIndex.set(id, node);
@@ -310,6 +316,9 @@ export class GraphDef implements EntityDef {
    * @throws {ValidationError} Naming an unused input.
    */
   validate(): void {
+    const stamp =
+      `${this.#version}:${this.nodes.length}:${this.inputs.size}:${this.outputBindings.size}`;
+    if (this.#validated === stamp) return;
     const used = new Set<string>();
     const visit = (b: Binding) => {
       if ("input" in b) used.add(b.input);
@@ -325,6 +334,7 @@ export class GraphDef implements EntityDef {
         );
       }
     }
+    this.#validated = stamp;
   }
 }
 

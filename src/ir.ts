@@ -284,7 +284,16 @@ function source(s: SourceLocation | undefined, base: string | undefined): DagSou
     const dir = base.slice(0, base.lastIndexOf("/") + 1);
     if (file.startsWith(dir)) file = file.slice(dir.length);
   }
-  return { file, line: s.line };
+  return { file: flatString(file), line: s.line };
+}
+
+/**
+ * A copy of `s` that is one plain string. Source paths are cut out of stack
+ * traces, and V8's fast `JSON.stringify` gives up on such a slice and starts
+ * over on its slow path: for a 100,000-node workflow, three times slower.
+ */
+function flatString(s: string): string {
+  return s.split("").join("");
 }
 
 function graphToDag(g: GraphDef, base: string | undefined): DagWorkflow {
