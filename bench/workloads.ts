@@ -3,12 +3,21 @@
 
 import type { Workload } from "./_harness.ts";
 import { chainWorkload } from "./workloads/chain.ts";
+import { cliWorkload } from "./workloads/cli.ts";
+import { durableWorkload, resumeWorkload } from "./workloads/durable.ts";
 import { fanOutWorkload } from "./workloads/fanout.ts";
+import { isolateWorkload } from "./workloads/isolate.ts";
 import { staticDagWorkload } from "./workloads/static_dag.ts";
 
 /** Every workload of the suite. */
 export const WORKLOADS: readonly Workload[] = [
+  // In memory (issues 3 and 7).
   chainWorkload,
   fanOutWorkload,
   staticDagWorkload,
+  // Durable runs on SQLite, resume, isolate workers, CLI cold start.
+  durableWorkload,
+  resumeWorkload,
+  isolateWorkload,
+  cliWorkload,
 ];

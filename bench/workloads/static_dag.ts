@@ -7,7 +7,6 @@
 import { MemoryStore, run, type RunResult, task, Workflow } from "../../mod.ts";
 import {
   canCollect,
-  collectGarbage,
   costRow,
   liveHeap,
   median,
@@ -137,17 +136,14 @@ interface Cycle {
   heap: number;
 }
 
-/** Builds, compiles and runs once, timing each phase. */
+/** Builds, compiles and runs once, timing each phase (no forced GC: see `alternate`). */
 async function cycle(shape: Shape, n: number): Promise<Cycle> {
-  collectGarbage();
   let wf!: Workflow;
   const build = await timeMs(() => (wf = buildDag(shape, n)));
-  collectGarbage();
   let json = "";
   const compile = await timeMs(() => (json = compileDag(wf)));
   if (json.length === 0) throw new Error("empty IR");
   json = "";
-  collectGarbage();
   const store = new MemoryStore();
   let result: RunResult | undefined;
   const runMs = await timeMs(async () => (result = await runDag(wf, store)));
@@ -185,17 +181,22 @@ async function heapCycle(shape: Shape, n: number): Promise<number> {
 }
 
 async function floorCycle(shape: Shape, n: number): Promise<Cycle> {
-  const base = liveHeap();
   let plain!: ReturnType<typeof buildFloor>;
   const build = await timeMs(() => (plain = buildFloor(shape, n)));
-  const heap = canCollect ? liveHeap() - base : 0;
-  collectGarbage();
   let json = "";
   const compile = await timeMs(() => (json = JSON.stringify(plain.nodes)));
   if (json.length === 0 || plain.index.size !== n) throw new Error("empty floor");
-  collectGarbage();
   const runMs = await timeMs(() => runFloor(shape, n));
-  return { build, compile, run: runMs, graph: 0, heap };
+  return { build, compile, run: runMs, graph: 0, heap: 0 };
+}
+
+/** The live heap of the floor's plain objects, in bytes. */
+function floorHeap(shape: Shape, n: number): number {
+  const base = liveHeap();
+  const plain = buildFloor(shape, n);
+  const heap = liveHeap() - base;
+  if (plain.index.size !== n) throw new Error("empty floor");
+  return heap;
 }
 
 function rowsFor(
@@ -205,6 +206,7 @@ function rowsFor(
   work: Cycle[],
   floor: Cycle[],
   heaps: number[],
+  floorHeaps: number[],
 ): Row[] {
   // The targets are for 100,000 nodes (1 s each, 1 KiB a node); smaller graphs scale them.
   const msTarget = 1000 * n / 100_000;
@@ -236,7 +238,7 @@ function rowsFor(
       ...base,
       metric: "heap B/node",
       samples: heaps.map((h) => h / n),
-      floor: floor.map((c) => c.heap / n),
+      floor: floorHeaps.map((h) => h / n),
       floorName: "plain objects + Map",
       target: 1024,
       notes:
@@ -258,15 +260,20 @@ export const staticDagWorkload: Workload = {
       await cycle(shape, Math.min(n, 5000));
       await floorCycle(shape, Math.min(n, 5000));
       const work: Cycle[] = [], floor: Cycle[] = [], heaps: number[] = [];
+      const floorHeaps: number[] = [];
       for (let r = 0; r < ctx.repeats; r++) {
         work.push(await cycle(shape, n));
         floor.push(await floorCycle(shape, n));
       }
-      // The heap is the same from one run to the next: two samples do.
+      // Heap figures come after the timed cycles (they force GCs); they vary
+      // little from one run to the next, so two samples do.
       if (canCollect) {
-        for (let r = 0; r < Math.min(2, ctx.repeats); r++) heaps.push(await heapCycle(shape, n));
+        for (let r = 0; r < Math.min(2, ctx.repeats); r++) {
+          heaps.push(await heapCycle(shape, n));
+          floorHeaps.push(floorHeap(shape, n));
+        }
       }
-      rows.push(...rowsFor(ctx, shape, n, work, floor, heaps));
+      rows.push(...rowsFor(ctx, shape, n, work, floor, heaps, floorHeaps));
     }
     if (!canCollect) ctx.log("no heap figures: run with --v8-flags=--expose-gc");
     return rows;
