@@ -2226,26 +2226,28 @@ function withLazyGraph(result: RunResult, run: Run): RunResult {
     enumerable: true,
     configurable: true,
   });
-  const plain = function (this: RunResult) {
-    return { ...this };
-  };
-  Object.defineProperty(result, Symbol.for("Deno.customInspect"), {
+  Object.defineProperties(result, PRINT_AS_DATA);
+  return result;
+}
+
+/** Printing hooks (Deno, node:util) that show a result with its graph, as a plain object prints. */
+const PRINT_AS_DATA: PropertyDescriptorMap = {
+  [Symbol.for("Deno.customInspect")]: {
     value(this: RunResult, inspect: (v: unknown, o: unknown) => string, options: unknown) {
-      return inspect(plain.call(this), options);
+      return inspect({ ...this }, options);
     },
-  });
-  Object.defineProperty(result, Symbol.for("nodejs.util.inspect.custom"), {
+  },
+  [Symbol.for("nodejs.util.inspect.custom")]: {
     value(
       this: RunResult,
       _depth: number,
       options: unknown,
       inspect: (v: unknown, o: unknown) => string,
     ) {
-      return inspect(plain.call(this), options);
+      return inspect({ ...this }, options);
     },
-  });
-  return result;
-}
+  },
+};
 
 function asTaskErrorRoot(def: EntityDef, e: unknown): WeftError {
   return new TaskFailedError(`${describeEntity(def)} failed: ${describeCause(e).message}`, {
