@@ -204,15 +204,14 @@ export class GraphDef implements EntityDef {
       id = fixedId;
       n = this.#counters.get(def.name) ?? 0;
     }
-    // Messages are built only when something is wrong: a large graph adds many nodes.
-    const where = () => `node '${id}' of workflow '${this.name}'`;
+    const where = `node '${id}' of workflow '${this.name}'`;
     if (def === (this as EntityDef)) {
-      throw new ValidationError(`${where()}: workflow '${this.name}' cannot contain itself`);
+      throw new ValidationError(`${where}: workflow '${this.name}' cannot contain itself`);
     }
-    checkInputNames(def, inputs, where());
+    checkInputNames(def, inputs, where);
     const bindings: Record<string, Binding> = {};
     for (const key of Object.keys(inputs)) {
-      bindings[key] = this.#bind(inputs[key], () => `input '${key}' of ${where()}`);
+      bindings[key] = this.#bind(inputs[key], `input '${key}' of ${where}`);
     }
     const node: GraphNode = { id, def, bindings, index: this.nodes.length };
     this.#counters.set(def.name, n);
@@ -249,21 +248,24 @@ export class GraphDef implements EntityDef {
    * @returns The binding.
    */
   toBinding(value: unknown, where: string): Binding {
-    return this.#bind(value, () => where);
+    return this.#bind(value, where);
   }
 
-  #bind(value: unknown, where: () => string): Binding {
+  /** `toBinding`, naming the places inside arrays and objects only when something is wrong (a fan-in binds many handles). */
+  #bind(value: unknown, place: string | (() => string)): Binding {
     if (isHandle(value)) {
       const { source, output } = slotOf(value);
       if (source instanceof InputRef) {
         if (source.graph !== this) {
           throw new ValidationError(
-            `${where()} refers to input '${source.name}' of workflow '${source.graph.name}', not of '${this.name}'`,
+            `${
+              placeText(place)
+            } refers to input '${source.name}' of workflow '${source.graph.name}', not of '${this.name}'`,
           );
         }
         if (output !== undefined) {
           throw new ValidationError(
-            `${where()}: input '${source.name}' has no outputs; bind the input itself`,
+            `${placeText(place)}: input '${source.name}' has no outputs; bind the input itself`,
           );
         }
         return { input: source.name };
@@ -271,30 +273,34 @@ export class GraphDef implements EntityDef {
       if (source instanceof NodeRef) {
         if (source.graph !== this) {
           throw new ValidationError(
-            `${where()} refers to node '${source.node.id}' of workflow '${source.graph.name}', not of '${this.name}'`,
+            `${
+              placeText(place)
+            } refers to node '${source.node.id}' of workflow '${source.graph.name}', not of '${this.name}'`,
           );
         }
         return source.binding(output);
       }
       throw new ValidationError(
-        `${where()} is bound to ${source.describe()}, a handle of a running flow or a direct call; a static workflow can only bind its own inputs, node outputs and constants`,
+        `${
+          placeText(place)
+        } is bound to ${source.describe()}, a handle of a running flow or a direct call; a static workflow can only bind its own inputs, node outputs and constants`,
       );
     }
     if (Array.isArray(value)) {
-      const items = value.map((v, i) => this.#bind(v, () => `${where()}[${i}]`));
+      const items = value.map((v, i) => this.#bind(v, () => `${placeText(place)}[${i}]`));
       return items.every((b) => "value" in b) ? { value } : { array: items };
     }
     if (isPlainObject(value)) {
       const entries: Record<string, Binding> = {};
       let constant = true;
       for (const key of Object.keys(value)) {
-        const b = this.#bind(value[key], () => `${where()}.${key}`);
+        const b = this.#bind(value[key], () => `${placeText(place)}.${key}`);
         entries[key] = b;
         if (!("value" in b)) constant = false;
       }
       return constant ? { value } : { object: entries };
     }
-    checkValue(value, where);
+    checkValue(value, typeof place === "string" ? () => place : place);
     return { value };
   }
 
@@ -336,6 +342,10 @@ export class GraphDef implements EntityDef {
     }
     this.#validated = stamp;
   }
+}
+
+function placeText(place: string | (() => string)): string {
+  return typeof place === "string" ? place : place();
 }
 
 function nodeBinding(node: GraphNode, output: string | undefined): Binding {
