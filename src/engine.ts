@@ -1637,7 +1637,9 @@ class Run {
     if (isFinal(node.status)) return;
     node.value = value;
     node.status = "succeeded";
-    node.finishedAt = Date.now();
+    const now = Date.now();
+    // Most tasks end in the millisecond they started: they then share one boxed number.
+    node.finishedAt = now === node.startedAt ? node.startedAt : now;
     node.controller = undefined;
     this.session.changed(node);
     if (this.listening) {
