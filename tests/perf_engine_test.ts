@@ -104,6 +104,28 @@ Deno.test("node ids stay unique when entity names end in _<digits> or hold a sla
   assert.deepEqual(ids, ["f/b", "f", "f/b_2"]);
 });
 
+Deno.test("builder node ids stay unique when entity names end in _<digits>", async () => {
+  const make = (name: string) => task({ name, params: ["x"] }, (x: number) => x);
+  const a = make("a"), a2 = make("a_2"), ab = make("a_b");
+  const ids = async (calls: typeof a[]) => {
+    const wf = new Workflow("ids");
+    const hs = calls.map((t) => wf.addEntity(t, { x: 1 }));
+    wf.addOutput("all", hs);
+    const r = await run(wf, {}, { store: new MemoryStore() });
+    return r.graph.nodes.map((n) => n.id);
+  };
+  assert.deepEqual(await ids([a, a, a2, a, ab, ab, a2]), [
+    "a",
+    "a_2",
+    "a_2_2",
+    "a_3",
+    "a_b",
+    "a_b_2",
+    "a_2_3",
+  ]);
+  assert.deepEqual(await ids([a2, a, a]), ["a_2", "a", "a_3"]);
+});
+
 Deno.test("result.graph is built on first read and reads like plain data", async () => {
   const inc = task(function inc(x: number) {
     return x + 1;
