@@ -41,14 +41,12 @@ import { AWAIT, type AwaitRequest } from "./yields.ts";
 import { selectOutput } from "./direct.ts";
 import { defaultStore, openStore } from "./stores.ts";
 import { REF } from "./context.ts";
-
-/** The weft version recorded with each run. */
-export const WEFT_VERSION = "0.1.0";
+import { WEFT_VERSION } from "./version.ts";
 
 /** Options of {@linkcode runEntity} (and `run()`). */
 export interface RunOptions {
   /**
-   * Where to record the run: `"memory"`, `"sqlite:PATH"`, `"postgres://…"`, or a `Store`.
+   * Where to record the run: `"memory"`, `"sqlite:PATH"`, or a `Store`.
    * @default "memory" (one store per process)
    */
   store?: string | Store;

@@ -20,7 +20,7 @@ const CRASH_SCRIPT = `import { flow, task, wait } from "${MOD}";
 import { appendFileSync } from "node:fs";
 const step = task({ name: "step", permissions: { write: ["./steps.log"] } }, async (i: number) => {
   appendFileSync("steps.log", i + "\\n");
-  await new Promise((r) => setTimeout(r, 25));
+  await new Promise((r) => setTimeout(r, 40));
   return i;
 });
 export const steps = flow(async function* steps(n: number) {
@@ -69,7 +69,10 @@ Deno.test("a flow killed at 20 random points resumes: every step ran, at most th
         stderr: "null",
         env: { NO_COLOR: "1" },
       }).spawn();
-      await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 1200)));
+      // A full run takes about 1.5 s (30 steps of 40 ms after start-up), so
+      // nearly every first kill lands mid-run; a kill of a resume may come
+      // after the few steps it had left.
+      await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 1000)));
       try {
         Deno.kill(-child.pid, "SIGKILL");
       } catch {
