@@ -394,6 +394,50 @@ Deno.test("race gives the first to settle", async () => {
   assert.equal(await f(), 5);
 });
 
+Deno.test("a task called from a flow runs outside it: the tasks it calls run directly", async () => {
+  const seen: string[] = [];
+  const inner = task(function inner(x: number) {
+    return x * 10;
+  });
+  const outer = task(async function outer(x: number) {
+    // Before and after an await of its own: both are direct calls, not nodes.
+    const before: unknown = inner(x);
+    await sleep(1);
+    const after: unknown = inner(x + 1);
+    seen.push(`${typeof before}:${typeof after}`);
+    return (await before as number) + (await after as number);
+  });
+  const f = flow(async function* calls() {
+    const a = outer(1); // in the body's first synchronous run
+    const b = yield* wait(outer(2)); // the same, then a wait
+    await sleep(1); // after a plain await the body runs in a microtask
+    const c = outer(3);
+    return { a, b, c };
+  });
+  const r = await run(f, {});
+  assert.equal(r.status, "succeeded", r.errors[0]?.message);
+  assert.deepEqual(r.outputs, { a: 30, b: 50, c: 70 });
+  // An async task's direct call resolves to its value (a promise), never to a handle.
+  assert.deepEqual(seen, ["object:object", "object:object", "object:object"]);
+  assert.deepEqual(ids(r), ["outer", "outer_2", "outer_3"]);
+});
+
+Deno.test("tasks called from a flow body start in the order of the calls", async () => {
+  const started: number[] = [];
+  const mark = task(function mark(i: number) {
+    started.push(i);
+    return i;
+  });
+  const f = flow(async function* ordered() {
+    const hs = [];
+    for (let i = 0; i < 50; i++) hs.push(mark(i));
+    return yield* all(hs);
+  });
+  const r = await run(f, {}, { concurrency: 1 });
+  assert.deepEqual(r.outputs, [...Array(50).keys()]);
+  assert.deepEqual(started, [...Array(50).keys()]);
+});
+
 Deno.test("plain await on promises works inside a flow", async () => {
   const f = flow(async function* awaits() {
     const fromPromise = await Promise.resolve(2);
