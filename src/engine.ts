@@ -312,7 +312,13 @@ class Node implements NodeRecord, RefSource {
 
   argsDigest(): string {
     const rare = this.#rareFields();
-    return rare.digest ??= sha256(encodeArgs(this.args));
+    if (rare.digest === undefined) {
+      // Short arguments are their own digest: no longer than a hash, and never
+      // equal to one (canonical arguments are a JSON object, in braces).
+      const text = encodeArgs(this.args);
+      rare.digest = text.length <= 64 ? text : sha256(text);
+    }
+    return rare.digest;
   }
 
   describeCall(): string {

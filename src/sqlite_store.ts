@@ -635,9 +635,12 @@ class SqliteSession implements RunSession {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #order = 0;
   /** Output hashes of nodes already written, so that their consumers reuse them. */
-  #outputHashes = new WeakMap<NodeRecord, Map<string, string>>();
-  #inputsWritten = new WeakSet<NodeRecord>();
-  #added = new WeakMap<NodeRecord, number>();
+  // (Maps rather than weak ones: the session lasts as long as the run, which
+  // holds its nodes anyway, and a WeakMap costs more per entry to set and to
+  // collect.)
+  #outputHashes = new Map<NodeRecord, Map<string, string>>();
+  #inputsWritten = new Set<NodeRecord>();
+  #added = new Map<NodeRecord, number>();
   readonly #earlier: Map<string, number>;
 
   constructor(

@@ -489,6 +489,40 @@ Deno.test("a replay that makes other calls is a NonDeterminismError the flow can
   assert.deepEqual(calls, ["fragile"]);
 });
 
+Deno.test("replay compares long arguments by their hash and short ones by their text", async () => {
+  let broken = true;
+  const fragile = task(function fragile(x: number) {
+    if (broken) throw new Error("first run fails");
+    return x;
+  });
+  const measure = task(function measure(text: string) {
+    return text.length;
+  });
+  let suffix = "";
+  const f = flow(async function* longArgs() {
+    // 200 characters: the journal keeps a SHA-256 of the arguments, not the text.
+    const n = yield* wait(measure("w".repeat(200) + suffix));
+    return yield* wait(fragile(n));
+  });
+  const first = await run(f, {}, { runId: "long-args" });
+  assert.equal(first.status, "failed");
+  broken = false;
+  const started: string[] = [];
+  const resumed = await run(f, {}, {
+    runId: "long-args",
+    onEvent: (e) => e.type === "node started" && started.push(e.nodeId),
+  });
+  assert.equal(resumed.outputs, 200);
+  assert.deepEqual(started, ["fragile"]);
+
+  broken = true;
+  await run(f, {}, { runId: "long-args-2" });
+  broken = false;
+  suffix = "!";
+  const drifted = await run(f, {}, { runId: "long-args-2" });
+  assert.ok(drifted.errors[0] instanceof NonDeterminismError, String(drifted.errors[0]));
+});
+
 Deno.test("flow() explains what it needs", () => {
   assert.throws(() => flow(function notGen() {} as never), /must be an async generator function/);
   assert.throws(() => flow((async function* () {}) as never), /A flow needs a name/);

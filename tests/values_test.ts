@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@3.23.2";
-import { checkValue, decodeValue, encodeValue, valueHash } from "../src/values.ts";
+import { createHash } from "node:crypto";
+import { checkValue, decodeValue, encodeValue, sha256, valueHash } from "../src/values.ts";
 import { ValidationError } from "../mod.ts";
 
 Deno.test("values round-trip through the encoding, extra types included", () => {
@@ -59,6 +60,17 @@ Deno.test("the canonical hash ignores key order but not content", () => {
   assert.notEqual(valueHash({ a: 1 }), valueHash({ a: 2 }));
   assert.notEqual(valueHash([1, 2]), valueHash([2, 1]));
   assert.match(valueHash("x"), /^[0-9a-f]{64}$/);
+});
+
+Deno.test("sha256 gives the standard digest, remembered or not", () => {
+  const reference = (t: string) => createHash("sha256").update(t).digest("hex");
+  assert.equal(sha256("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  // Short texts are remembered (up to 4,096 of them): the second round reads the memory,
+  // and the texts past the bound clear it; long texts are always hashed.
+  const texts = Array.from({ length: 5000 }, (_, i) => i % 7 === 0 ? `${i}`.repeat(40) : `${i}`);
+  for (let round = 0; round < 2; round++) {
+    for (const t of texts) assert.equal(sha256(t), reference(t), t);
+  }
 });
 
 Deno.test("checkValue() names where a function, class instance or cycle sits", () => {
