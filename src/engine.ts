@@ -230,6 +230,14 @@ class Node implements NodeRecord, RefSource {
   get run(): Run {
     return this.frame.run;
   }
+  /** A node is the slot of its whole-value handles (see `Handle`): its source is itself. */
+  get source(): Node {
+    return this;
+  }
+  /** (As a handle slot: the whole value.) */
+  get output(): undefined {
+    return undefined;
+  }
   /** Whether `args` holds handles. */
   get hasHandles(): boolean {
     return this.deps !== undefined;

@@ -63,7 +63,11 @@ export class Handle<out T> implements PromiseLike<T> {
    * @param output The selected output, or undefined for the whole value.
    */
   constructor(source: RefSource, output?: string) {
-    this[REF] = { source, output };
+    // A source that is its own whole-value slot (an engine node) is shared by
+    // its handles: a fan-out of 100,000 calls then keeps 100,000 fewer objects.
+    this[REF] = output === undefined && (source as Partial<RefSlot>).source === source
+      ? source as unknown as RefSlot
+      : { source, output };
   }
 
   /**
