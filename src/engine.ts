@@ -198,7 +198,8 @@ class Node implements NodeRecord, RefSource {
   attempt = 0;
   startedAt: number | undefined = undefined;
   finishedAt: number | undefined = undefined;
-  inputs: Record<string, unknown> | undefined = undefined;
+  /** See `inputs`: undefined until the node starts, then `args` or `RESOLVE_ARGS`. */
+  #inputs: Record<string, unknown> | undefined = undefined;
   value: unknown = undefined;
   /** Dependencies not yet succeeded. */
   waiting = 0;
@@ -229,6 +230,29 @@ class Node implements NodeRecord, RefSource {
 
   get run(): Run {
     return this.frame.run;
+  }
+
+  /**
+   * The input values, once the node has started. Arguments without handles
+   * are their own values; arguments with handles are resolved on each read
+   * (the values they refer to never change once produced), so that a run of
+   * 100,000 nodes keeps no second copy of every node's arguments.
+   */
+  get inputs(): Record<string, unknown> | undefined {
+    const inputs = this.#inputs;
+    return inputs === RESOLVE_ARGS ? resolveValue(this.args) as Record<string, unknown> : inputs;
+  }
+  set inputs(inputs: Record<string, unknown> | undefined) {
+    this.#inputs = inputs;
+  }
+  /** The node starts: its inputs are known from here on (every node it depends on succeeded). */
+  inputsKnown(): void {
+    this.#inputs = this.deps === undefined ? this.args : RESOLVE_ARGS;
+  }
+  /** One input's value, without building the whole `inputs` object. */
+  input(name: string): unknown {
+    const v = this.args[name];
+    return this.deps === undefined ? v : resolveValue(v);
   }
   /** A node is the slot of its whole-value handles (see `Handle`): its source is itself. */
   get source(): Node {
@@ -440,6 +464,9 @@ function showCall(entity: string, args: Record<string, unknown>): string {
 
 // ---------------------------------------------------------------------------
 // Frames: the body of a workflow, flow or root task, whose calls are nodes
+
+/** Marks a node's inputs as its arguments with handles resolved (see `Node.inputs`). */
+const RESOLVE_ARGS: Record<string, unknown> = Object.freeze({});
 
 /** What `Node.deps` becomes once a node has started. */
 const NO_DEPS: readonly Node[] = Object.freeze([]);
@@ -1291,6 +1318,8 @@ class Run {
   #deferred: (Node | number)[] = [];
   /** Resolves the promise whose reaction runs `#drain`; undefined until first needed. */
   #wake: (() => void) | undefined = undefined;
+  /** The last time `now()` read, boxed once (see `now`). */
+  #now: number | undefined = undefined;
   /** While positive, ready tasks queue up but do not start (a static frame adds all its nodes first). */
   held = 0;
   /** Whether new node ids must be checked against existing ones (see `Frame.#nextId`). */
@@ -1312,6 +1341,17 @@ class Run {
     this.listening = options.onEvent !== undefined;
     this.cancelGraceMs = options.cancelGraceMs ?? 2000;
     this.executor = options.executor;
+  }
+
+  /**
+   * `Date.now()`, as one shared number per millisecond: a time kept in a node
+   * is a boxed number of 16 bytes, and most of a large run's nodes start and
+   * end within a few milliseconds of each other.
+   */
+  now(): number {
+    const t = Date.now();
+    if (t !== this.#now) this.#now = t;
+    return this.#now;
   }
 
   addNode(node: Node): void {
@@ -1432,15 +1472,9 @@ class Run {
 
   #startTask(node: Node): void {
     node.status = "running";
-    node.startedAt ??= Date.now();
-    let inputs: Record<string, unknown>;
-    try {
-      inputs = resolveArgs(node);
-    } catch (e) {
-      this.#release(node);
-      return this.fail(node, asTaskError(node, e));
-    }
-    node.inputs = inputs;
+    node.startedAt ??= this.now();
+    // (Every node it depends on has succeeded: a failed one skips it instead.)
+    node.inputsKnown();
     const def = node.def as TaskDef;
     // A result is durable before a task that depends on it starts.
     const deps = node.deps;
@@ -1449,19 +1483,19 @@ class Run {
       node.deps = NO_DEPS;
       const flushed = this.durableAll(deps);
       if (flushed !== undefined) {
-        flushed.then(() => this.#lookupCache(node, def, inputs), (e) => {
+        flushed.then(() => this.#lookupCache(node, def), (e) => {
           this.#release(node);
           this.fail(node, asTaskError(node, e));
         });
         return;
       }
     }
-    this.#lookupCache(node, def, inputs);
+    this.#lookupCache(node, def);
   }
 
-  #lookupCache(node: Node, def: TaskDef, inputs: Record<string, unknown>): void {
+  #lookupCache(node: Node, def: TaskDef): void {
     if (!(def.cache && this.useCache)) return this.#attempt(node);
-    const key = cacheKey(def, inputs);
+    const key = cacheKey(def, node.inputs!);
     let hit: CacheHit | undefined | Promise<CacheHit | undefined>;
     try {
       hit = this.session.cacheGet(key);
@@ -1568,15 +1602,14 @@ class Run {
   /** Calls the task's function (or hands it to the executor) for one attempt. */
   #invoke(node: Node, attempt: number): void {
     const def = node.def as TaskDef;
-    const inputs = node.inputs!;
     const ctx = new Context(node);
     let result: unknown;
     try {
-      if (this.executor !== undefined) result = this.executor.execute(def, inputs, ctx);
+      if (this.executor !== undefined) result = this.executor.execute(def, node.inputs!, ctx);
       else {
         const fn = def.fn as (...a: unknown[]) => unknown;
         // (`this` is null for the object style and undefined for the positional one, as it was.)
-        if (def.style === "object") result = Reflect.apply(fn, null, [inputs, ctx]);
+        if (def.style === "object") result = Reflect.apply(fn, null, [node.inputs!, ctx]);
         else {
           const params = def.params;
           const n = params.length;
@@ -1584,11 +1617,11 @@ class Run {
             result = n === 0
               ? fn(ctx)
               : n === 1
-              ? fn(inputs[params[0]!.name], ctx)
-              : fn(inputs[params[0]!.name], inputs[params[1]!.name], ctx);
+              ? fn(node.input(params[0]!.name), ctx)
+              : fn(node.input(params[0]!.name), node.input(params[1]!.name), ctx);
           } else {
             const args = new Array(n + 1);
-            for (let i = 0; i < n; i++) args[i] = inputs[params[i]!.name];
+            for (let i = 0; i < n; i++) args[i] = node.input(params[i]!.name);
             args[n] = ctx;
             result = Reflect.apply(fn, undefined, args);
           }
@@ -1688,9 +1721,7 @@ class Run {
     if (isFinal(node.status)) return;
     node.value = value;
     node.status = "succeeded";
-    const now = Date.now();
-    // Most tasks end in the millisecond they started: they then share one boxed number.
-    node.finishedAt = now === node.startedAt ? node.startedAt : now;
+    node.finishedAt = this.now();
     node.controller = undefined;
     this.session.changed(node);
     if (this.listening) {

@@ -217,9 +217,9 @@ export class MemoryStore implements Store {
       cachedFrom: node.cachedFrom,
       replayed: node.replayed,
       call: node.describeCall(),
-      inputs: node.inputs === undefined ? [] : Object.keys(node.inputs).map((name) => ({
+      inputs: Object.entries(node.inputs ?? {}).map(([name, value]) => ({
         name,
-        hash: valueHash(node.inputs![name]),
+        hash: valueHash(value),
         sources: sources.get(name) ?? [],
       })),
       outputs: [...this.#outputHashes(node)].map(([name, hash]) => ({ name, hash })),
@@ -233,9 +233,7 @@ export class MemoryStore implements Store {
       values.set(valueHash(r.start.inputs), r.start.inputs);
       if (r.status === "succeeded") values.set(valueHash(r.outputs), r.outputs);
       for (const node of r.nodes.values()) {
-        if (node.inputs !== undefined) {
-          for (const v of Object.values(node.inputs)) values.set(valueHash(v), v);
-        }
+        for (const v of Object.values(node.inputs ?? {})) values.set(valueHash(v), v);
         if (node.status === "succeeded") {
           const outputs = nodeOutputs(node);
           const hashes = this.#outputHashes(node);
@@ -337,9 +335,9 @@ export class MemoryStore implements Store {
         entity: node.entity,
         output,
         status: node.status,
-        inputs: Object.keys(node.inputs ?? {}).map((name) => ({
+        inputs: Object.entries(node.inputs ?? {}).map(([name, value]) => ({
           name,
-          lineage: this.#lineage(valueHash(node.inputs![name]), values, depth - 1, seen, {
+          lineage: this.#lineage(valueHash(value), values, depth - 1, seen, {
             runId,
             sources: sources.get(name) ?? [],
           }),

@@ -728,14 +728,16 @@ class SqliteSession implements RunSession {
     if (node.replayed) return;
     const error = node.error === undefined ? null : JSON.stringify(errorJson(node.error));
     let inputs: string | null = null;
-    if (node.inputs !== undefined && !this.#inputsWritten.has(node)) {
+    // (Read once: a node may build its inputs on each read.)
+    const values = this.#inputsWritten.has(node) ? undefined : node.inputs;
+    if (values !== undefined) {
       // Inputs are written once, when first known; later upserts keep them.
       this.#inputsWritten.add(node);
       const sources = inputSources(node.args);
       const list: StoredInput[] = [];
-      for (const name of Object.keys(node.inputs)) {
+      for (const name of Object.keys(values)) {
         const from = sources.get(name);
-        const entry: StoredInput = this.#input(node, name, from);
+        const entry: StoredInput = this.#input(node, values, name, from);
         if (from !== undefined) entry.sources = from;
         list.push(entry);
       }
@@ -777,7 +779,12 @@ class SqliteSession implements RunSession {
   }
 
   /** An input: one taken whole from a node output reuses that output's hash (its body is with the producer). */
-  #input(node: NodeRecord, name: string, from: InputSource[] | undefined): StoredInput {
+  #input(
+    node: NodeRecord,
+    values: Readonly<Record<string, unknown>>,
+    name: string,
+    from: InputSource[] | undefined,
+  ): StoredInput {
     const arg = node.args[name];
     if (from !== undefined && from.length === 1 && typeof arg === "object" && arg !== null) {
       const slot =
@@ -794,7 +801,7 @@ class SqliteSession implements RunSession {
         if (hash !== undefined) return { name, hash };
       }
     }
-    return { name, ...this.#store.storeValue(node.inputs![name]) };
+    return { name, ...this.#store.storeValue(values[name]) };
   }
 
   cacheGet(key: string): CacheHit | undefined {
