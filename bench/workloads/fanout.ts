@@ -73,7 +73,10 @@ export const fanOutWorkload: Workload = {
     for (const n of sizes) {
       ctx.log(`fan-out n=${n}`);
       const repeats = n <= 100 ? ctx.repeats * 4 : ctx.repeats;
-      const batch = Math.max(1, Math.floor(5000 / n));
+      // Each sample covers at least 50,000 tasks: a run of 10,000 takes about 15 ms, and a
+      // scavenge of 25-80 ms landing in one sample or not would decide the median; over
+      // several runs the collector's cost is averaged, as it is in a long-lived process.
+      const batch = Math.max(1, Math.floor(50_000 / n));
       const note = n < 1000 ? "includes the fixed cost of a run, spread over n tasks" : undefined;
       const f = await alternate(repeats, async () => {
         for (let b = 0; b < batch; b++) await runFanOut(n);
