@@ -2,6 +2,8 @@
 // to the script or to a module it imports, is seen at once.
 
 import assert from "node:assert/strict";
+import { loadScript, resolveScript } from "../src/cli/load.ts";
+import type { ScriptDescription } from "../src/cli/protocol.ts";
 import { deno, ROOT, tempDir } from "./_helpers.ts";
 
 Deno.test("weft reuses a script's description until any module of its graph changes", async () => {
@@ -52,4 +54,190 @@ Deno.test("weft reuses a script's description until any module of its graph chan
     assert.equal(broken.code, 2);
     assert.match(broken.stderr, /does not parse/);
   }
+});
+
+/**
+ * Loads scripts in this process, recording the subprocesses loadScript starts
+ * (`deno info` lists a graph, `deno run -` compiles a script).
+ */
+async function withSpawnLog(
+  cache: string,
+  body: (load: (script: string) => Promise<ScriptDescription>, spawned: string[]) => Promise<void>,
+): Promise<void> {
+  const Command = Deno.Command;
+  const previous = Deno.env.get("WEFT_CACHE_DIR");
+  const spawned: string[] = [];
+  Deno.env.set("WEFT_CACHE_DIR", cache);
+  Deno.Command = class extends Command {
+    constructor(command: string | URL, options?: Deno.CommandOptions) {
+      spawned.push(options?.args?.[0] ?? "");
+      super(command, options);
+    }
+  };
+  try {
+    await body(async (script) => await loadScript(resolveScript(script)), spawned);
+  } finally {
+    Deno.Command = Command;
+    if (previous === undefined) Deno.env.delete("WEFT_CACHE_DIR");
+    else Deno.env.set("WEFT_CACHE_DIR", previous);
+  }
+}
+
+function readPermission(described: ScriptDescription, task: string): unknown {
+  return described.dag.tasks.find((t) => t.name === task)?.permissions?.read;
+}
+
+Deno.test("in a project with a lockfile, an unchanged graph is confirmed by hashing its files, without deno info; every change is still seen", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.dir;
+  const config = (dep: string) =>
+    JSON.stringify({ imports: { "@weft/weft": `${ROOT}/mod.ts`, "@dep": dep } });
+  const lib = (name: string, perm: string) =>
+    `import { task } from "@weft/weft";\nexport const ${name} = task({ name: "${name}", permissions: { read: ["${perm}"] } }, () => 1);\n`;
+  await Deno.writeTextFile(`${dir}/deno.json`, config("./dep_a.ts"));
+  await Deno.writeTextFile(`${dir}/lib.ts`, lib("step", "/a"));
+  await Deno.writeTextFile(`${dir}/dep_a.ts`, lib("dep", "/dep_a"));
+  await Deno.writeTextFile(`${dir}/dep_b.ts`, lib("dep", "/dep_b"));
+  const FROM: Record<string, string> = { step: "./lib.ts", extra: "./extra.ts", dep: "@dep" };
+  const main = (imports: string[]) =>
+    `import { workflow } from "@weft/weft";\n${
+      imports.map((i) => `import { ${i} } from "${FROM[i]}";\n`).join("")
+    }export const main = workflow(function main() { return [${
+      imports.map((i) => `${i}()`).join(", ")
+    }]; });\n`;
+  await Deno.writeTextFile(`${dir}/main.ts`, main(["step"]));
+  const script = `${dir}/main.ts`;
+
+  await withSpawnLog(`${dir}/cache`, async (load, spawned) => {
+    const first = await load(script);
+    assert.deepEqual(spawned.splice(0), ["info", "run"], "listed, then compiled");
+    assert.deepEqual(readPermission(first, "step"), ["/a"]);
+    assert.ok(Deno.statSync(`${dir}/deno.lock`).isFile, "deno info wrote the lockfile");
+    assert.deepEqual(await load(script), first);
+    assert.deepEqual(spawned.splice(0), [], "confirmed from the manifest alone");
+
+    // An imported module edited, same size, at once.
+    await Deno.writeTextFile(`${dir}/lib.ts`, lib("step", "/b"));
+    assert.deepEqual(readPermission(await load(script), "step"), ["/b"]);
+    assert.deepEqual(spawned.splice(0), ["info", "run"]);
+    assert.deepEqual(readPermission(await load(script), "step"), ["/b"]);
+    assert.deepEqual(spawned.splice(0), []);
+
+    // A new import of a new module: the new graph, then edits to the new module, are seen.
+    await Deno.writeTextFile(`${dir}/extra.ts`, lib("extra", "/x1"));
+    await Deno.writeTextFile(`${dir}/main.ts`, main(["step", "extra"]));
+    assert.deepEqual(readPermission(await load(script), "extra"), ["/x1"]);
+    assert.deepEqual(spawned.splice(0), ["info", "run"]);
+    await Deno.writeTextFile(`${dir}/extra.ts`, lib("extra", "/x2"));
+    assert.deepEqual(readPermission(await load(script), "extra"), ["/x2"]);
+    assert.deepEqual(spawned.splice(0), ["info", "run"]);
+
+    // A bare specifier remapped in deno.json: no module changed, the graph did.
+    await Deno.writeTextFile(`${dir}/main.ts`, main(["step", "dep"]));
+    assert.deepEqual(readPermission(await load(script), "dep"), ["/dep_a"]);
+    spawned.splice(0);
+    await Deno.writeTextFile(`${dir}/deno.json`, config("./dep_b.ts"));
+    assert.deepEqual(readPermission(await load(script), "dep"), ["/dep_b"]);
+    assert.deepEqual(spawned.splice(0), ["info", "run"]);
+
+    // Back to an earlier graph: its description is still cached, listed once more.
+    await Deno.writeTextFile(`${dir}/deno.json`, config("./dep_a.ts"));
+    assert.deepEqual(readPermission(await load(script), "dep"), ["/dep_a"]);
+    assert.deepEqual(spawned.splice(0), ["info"]);
+    assert.deepEqual(readPermission(await load(script), "dep"), ["/dep_a"]);
+    assert.deepEqual(spawned.splice(0), []);
+
+    // A configuration file created where Deno looks for one: the graph is listed again.
+    await Deno.mkdir(`${dir}/sub`);
+    await Deno.writeTextFile(`${dir}/sub/main.ts`, main(["dep"]).replaceAll("./", "../"));
+    await load(`${dir}/sub/main.ts`);
+    await load(`${dir}/sub/main.ts`);
+    assert.deepEqual(spawned.splice(0), ["info", "run"]);
+    await Deno.writeTextFile(`${dir}/sub/deno.json`, config("../dep_b.ts"));
+    await load(`${dir}/sub/main.ts`);
+    assert.equal(spawned.splice(0)[0], "info");
+
+    // A package.json brings in Node resolution, which reads node_modules: no manifest then.
+    await Deno.writeTextFile(`${dir}/package.json`, "{}");
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(readPermission(await load(script), "dep"), ["/dep_a"]);
+      assert.equal(spawned.splice(0)[0], "info");
+    }
+  });
+});
+
+Deno.test("without a lockfile, a graph with npm packages is listed by deno info on every load", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(
+    `${tmp.dir}/main.ts`,
+    `import { task, workflow } from "${ROOT}/mod.ts";\nconst t = task(function t() { return 1; });\nexport const main = workflow(function main() { return t(); });\n`,
+  );
+  await withSpawnLog(`${tmp.dir}/cache`, async (load, spawned) => {
+    const first = await load(`${tmp.dir}/main.ts`);
+    assert.deepEqual(spawned.splice(0), ["info", "run"]);
+    assert.deepEqual(await load(`${tmp.dir}/main.ts`), first);
+    assert.deepEqual(spawned.splice(0), ["info"], "npm versions are not pinned: listed again");
+  });
+});
+
+Deno.test("weft run resolves imports through the script's deno.json, and runs the current code of a cached graph", async () => {
+  await using tmp = await tempDir();
+  const env = { WEFT_CACHE_DIR: `${tmp.dir}/cache` };
+  await Deno.writeTextFile(
+    `${tmp.dir}/deno.json`,
+    JSON.stringify({ imports: { "@weft/weft": `${ROOT}/mod.ts` } }),
+  );
+  const lib = (value: number) =>
+    `import { task } from "@weft/weft";\nexport const step = task(function step() { return ${value}; });\n`;
+  await Deno.writeTextFile(`${tmp.dir}/lib.ts`, lib(1));
+  await Deno.writeTextFile(
+    `${tmp.dir}/main.ts`,
+    `import { workflow } from "@weft/weft";\nimport { step } from "./lib.ts";\nexport const main = workflow(function main() { return step(); });\n`,
+  );
+  // From another directory: the script's deno.json applies, not the one here.
+  const run = () =>
+    deno(["run", "-A", `${ROOT}/cli.ts`, "run", `${tmp.dir}/main.ts`, "--store", "memory"], {
+      env,
+      cwd: "/",
+    });
+  for (const value of [1, 1, 2, 2]) {
+    await Deno.writeTextFile(`${tmp.dir}/lib.ts`, lib(value));
+    const out = await run();
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(JSON.parse(out.stdout), value);
+  }
+});
+
+Deno.test("a description cached without the reachable tasks of each export still plans the run", async () => {
+  await using tmp = await tempDir();
+  const env = { WEFT_CACHE_DIR: `${tmp.dir}/cache` };
+  await Deno.writeTextFile(
+    `${tmp.dir}/main.ts`,
+    `import { task, workflow } from "${ROOT}/mod.ts";\nconst step = task({ name: "step", permissions: { env: ["HOME"] } }, () => 1);\nexport const main = workflow(function main() { return step(); });\n`,
+  );
+  const run = () =>
+    deno(["run", "-A", `${ROOT}/cli.ts`, "run", `${tmp.dir}/main.ts`, "--store", "memory"], {
+      env,
+    });
+  const first = await run();
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /grant env\s+HOME\s+← step/);
+  let stripped = 0;
+  for (const entry of Deno.readDirSync(`${tmp.dir}/cache`)) {
+    if (!entry.name.endsWith(".json")) continue;
+    const path = `${tmp.dir}/cache/${entry.name}`;
+    const described = JSON.parse(Deno.readTextFileSync(path));
+    assert.deepEqual(described.reachable, { main: ["step"] });
+    delete described.reachable;
+    Deno.writeTextFileSync(path, JSON.stringify(described));
+    stripped++;
+  }
+  assert.equal(stripped, 1);
+  const again = await run();
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(
+    again.stderr.split("\n").filter((l) => l.includes("grant")).join("\n"),
+    first.stderr.split("\n").filter((l) => l.includes("grant")).join("\n"),
+  );
+  assert.equal(again.stdout, first.stdout);
 });

@@ -432,3 +432,38 @@ Deno.test("a second Ctrl-C exits at once, even while a task ignores cancellation
   assert.equal(status.code, 130);
   assert.ok(took < 1_500, `took ${took} ms`);
 });
+
+Deno.test("the parent of weft run loads no engine and no node: module (each would slow every start)", async () => {
+  // What `weft run` loads before its child starts: cli.ts, and the modules
+  // main.ts and commands.ts import dynamically on the way to the run command.
+  const out = await deno(["info", "--json", `${ROOT}/cli.ts`]);
+  assert.equal(out.code, 0, out.stderr);
+  const info = JSON.parse(out.stdout) as {
+    modules: {
+      specifier: string;
+      dependencies?: { isDynamic?: boolean; code?: { specifier?: string } }[];
+    }[];
+  };
+  const byUrl = new Map(info.modules.map((m) => [m.specifier, m]));
+  const loaded = new Set<string>();
+  const stack = ["cli.ts", "src/cli/commands.ts", "src/cli/run.ts"].map((p) =>
+    `file://${ROOT}/${p}`
+  );
+  while (stack.length > 0) {
+    const url = stack.pop()!;
+    if (loaded.has(url)) continue;
+    loaded.add(url);
+    for (const d of byUrl.get(url)?.dependencies ?? []) {
+      if (!d.isDynamic && d.code?.specifier !== undefined) stack.push(d.code.specifier);
+    }
+  }
+  const names = [...loaded].map((u) => u.replace(`file://${ROOT}/`, "")).sort();
+  assert.ok(names.includes("src/cli/run.ts") && names.includes("src/cli/load.ts"), names.join(" "));
+  for (const name of names) {
+    assert.ok(!/^(node|npm):/.test(name), `${name} is loaded by the parent: ${names.join(" ")}`);
+    assert.ok(
+      !["src/engine.ts", "src/ir.ts", "src/entity.ts", "src/context.ts"].includes(name),
+      `${name} is loaded by the parent: ${names.join(" ")}`,
+    );
+  }
+});

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { ValidationError } from "../errors.ts";
 import { type DagDocument, subDocument } from "../ir.ts";
 import { DAG_FORMATS, renderDag } from "../render.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
-import type { ExportInfo, ScriptDescription } from "./protocol.ts";
+import { findExport } from "./exports.ts";
+import type { ScriptDescription } from "./protocol.ts";
 import { loadScript, resolveScript } from "./load.ts";
 import type { Command } from "./main.ts";
 
@@ -59,7 +59,7 @@ Examples:
         `compile: unknown format '${format}'; use one of ${DAG_FORMATS.join(", ")}`,
       );
     }
-    const url = await resolveScript(positionals[0]!);
+    const url = resolveScript(positionals[0]!);
     const described = await loadScript(url, {
       allowImport: (values["allow-import"] as string[] | undefined) ?? [],
       verbose: values.verbose === true,
@@ -76,34 +76,6 @@ Examples:
     return 0;
   },
 };
-
-/**
- * Finds an exported entity by export name or entity name.
- *
- * @param described The loaded script.
- * @param name The name given.
- * @param kinds The kinds that may be selected.
- * @returns The export.
- * @throws {ValidationError} Listing what there is when nothing matches.
- */
-export function findExport(
-  described: ScriptDescription,
-  name: string,
-  kinds: readonly string[] = ["workflow", "flow", "launchPlan", "task"],
-): ExportInfo {
-  const candidates = described.exports.filter((e) => kinds.includes(e.kind));
-  const found = candidates.find((e) => e.export === name) ??
-    candidates.find((e) => e.name === name);
-  if (found === undefined) {
-    const list = candidates.map((e) => e.export === e.name ? e.name : `${e.export} (${e.name})`);
-    throw new ValidationError(
-      `${described.url.replace(/^file:\/\//, "")} exports no workflow named '${name}'; it exports ${
-        list.length ? list.join(", ") : "none"
-      }`,
-    );
-  }
-  return found;
-}
 
 function selectDocument(described: ScriptDescription, name: string): DagDocument {
   const found = findExport(described, name);

@@ -8,7 +8,7 @@
 
 import { type EntityDef, entityOf } from "../entity.ts";
 import { describeCause } from "../errors.ts";
-import { toDag } from "../ir.ts";
+import { reachableTasks, toDag } from "../ir.ts";
 
 export { MARKER } from "./protocol.ts";
 export type { ExportInfo, LoadFailure, ScriptDescription } from "./protocol.ts";
@@ -41,11 +41,22 @@ export function describeModule(mod: Record<string, unknown>, url: string): Scrip
   }
   // weft's own tasks (now, random) are not the module's.
   const moduleTasks = collected.filter((d) => d.kind === "task" && !d.name.startsWith("weft."));
+  const dag = toDag(defs, { baseUrl: url, moduleEntities: moduleTasks });
+  const reachable: [string, string[]][] = [];
+  for (const e of exports) {
+    try {
+      reachable.push([e.name, reachableTasks(dag, e.name)]);
+    } catch {
+      // Left out: `weft run` then asks reachableTasks itself, and reports its error.
+    }
+  }
   return {
     url,
     exports,
-    dag: toDag(defs, { baseUrl: url, moduleEntities: moduleTasks }),
+    dag,
     moduleTasks: [...new Set(moduleTasks.map((t) => t.name))].sort(),
+    // fromEntries, not assignment: an entity named __proto__ stays a key.
+    reachable: Object.fromEntries(reachable),
   };
 }
 

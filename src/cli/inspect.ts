@@ -17,7 +17,7 @@ import {
 import { type DagDocument, type DagWorkflow, reachableTasks, subDocument } from "../ir.ts";
 import { type Permissions, unionPermissions } from "../permissions.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
-import { findExport } from "./compile.ts";
+import { findExport } from "./exports.ts";
 import type { ExportInfo } from "./describe.ts";
 import { loadScript, resolveScript } from "./load.ts";
 import type { Command } from "./main.ts";
@@ -52,7 +52,7 @@ Examples:
       throw new UsageError("inspect: give exactly one SCRIPT (see weft inspect --help)");
     }
     const script = positionals[0]!;
-    const url = await resolveScript(script);
+    const url = resolveScript(script);
     const described = await loadScript(url, {
       allowImport: (values["allow-import"] as string[] | undefined) ?? [],
       verbose: values.verbose === true,

@@ -31,13 +31,15 @@ export interface LoadOptions {
  * @returns The script's URL.
  * @throws {ValidationError} When a local file does not exist.
  */
-export async function resolveScript(script: string): Promise<URL> {
+export function resolveScript(script: string): URL {
   if (/^https?:\/\//.test(script)) return new URL(script);
   const url = /^file:\/\//.test(script)
     ? new URL(script)
     : new URL(script, `file://${Deno.cwd()}/`);
   try {
-    const info = await Deno.stat(url);
+    // Synchronous file operations here and below: on the way to a run the
+    // CLI waits for each anyway, and an asynchronous one costs more to start.
+    const info = Deno.statSync(url);
     if (!info.isFile) {
       throw new ValidationError(`${script} is not a file; pass the path of a .ts script`);
     }
@@ -64,17 +66,39 @@ export function importFlags(url: URL, extra: string[] = []): string[] {
 /**
  * Imports a script in a child with no permissions and describes it.
  *
+ * Descriptions are cached, keyed by the script's module graph (see
+ * {@linkcode listGraph}). Listing the graph takes a `deno info` process; a
+ * manifest of the files that decided the graph lets a later load skip it
+ * when none of them changed.
+ *
  * @param url The script's URL (see {@linkcode resolveScript}).
  * @param options Extra import hosts.
  * @returns The exported entities and their IR.
  * @throws {ValidationError} When the script does not load, saying why and what to change.
  */
 export async function loadScript(url: URL, options: LoadOptions = {}): Promise<ScriptDescription> {
-  const key = options.cache === false ? undefined : await graphKey(url, options.allowImport ?? []);
-  const cached = key === undefined ? undefined : await readCache(key);
-  if (cached !== undefined) return cached;
-  const described = await loadInChild(url, options);
-  if (key !== undefined) await writeCache(key, described);
+  const dir = cacheDir();
+  if (options.cache === false || dir === undefined) return await loadInChild(url, options);
+  const allowImport = options.allowImport ?? [];
+  const manifestFile = url.protocol === "file:"
+    ? `${await manifestName(url, allowImport)}.json`
+    : undefined;
+  if (manifestFile !== undefined) {
+    const key = await confirmManifest(`${dir}/graphs/${manifestFile}`);
+    const cached = key === undefined ? undefined : readCache(dir, key);
+    if (cached !== undefined) return cached;
+  }
+  const graph = await listGraph(url, allowImport);
+  const cached = graph === undefined ? undefined : readCache(dir, graph.key);
+  const described = cached ?? await loadInChild(url, options);
+  if (graph === undefined) return described;
+  // A file edited while the child loaded the script may or may not be in
+  // the description: keep nothing unless every file is still as hashed.
+  if (cached === undefined && !await graph.unchanged()) return described;
+  if (cached === undefined) await writeJson(dir, `${graph.key}.json`, described);
+  if (manifestFile !== undefined && graph.manifest !== undefined) {
+    await writeJson(`${dir}/graphs`, manifestFile, graph.manifest);
+  }
   return described;
 }
 
@@ -92,10 +116,9 @@ async function loadInChild(url: URL, options: LoadOptions): Promise<ScriptDescri
     `catch (e) { report({ error: failure(e) }); }`,
     `Deno.exit(0);`,
   ].join("\n");
-  const cwd = url.protocol === "file:" ? new URL(".", url).pathname : Deno.cwd();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", "--no-prompt", ...importFlags(url, options.allowImport), "-"],
-    cwd,
+    cwd: childCwd(url),
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -166,22 +189,73 @@ function loadError(url: URL, error: LoadFailure, verbose: boolean): ValidationEr
   return e;
 }
 
+/** One module of `deno info --json`. */
+interface InfoModule {
+  specifier: string;
+  local?: string;
+  size?: number;
+  error?: string;
+  dependencies?: { code?: { error?: string }; type?: { error?: string } }[];
+}
+
+/** What a manifest holds: the files that decided a graph, and the key of its description. */
+interface Manifest {
+  /** The description's key. */
+  key: string;
+  /** The files, in order: local modules, then configuration files (present or not). */
+  files: string[];
+  /** {@linkcode filesDigest} of the files when the graph was listed. */
+  digest: string;
+}
+
+/** A script's module graph, as {@linkcode listGraph} saw it. */
+interface Graph {
+  /**
+   * The key of the description: every module's specifier with its size
+   * (local files: their content's hash), the npm packages, and the Deno and
+   * weft versions.
+   */
+  key: string;
+  /** Whether the local modules are still as they were hashed. */
+  unchanged(): Promise<boolean>;
+  /** The manifest, when one may stand in for `deno info` (see {@linkcode listGraph}). */
+  manifest?: Manifest;
+}
+
 /**
- * A key for the script's module graph as it is now: every module's specifier
- * with its size (local files: their content's hash), the npm packages,
- * and the Deno and weft versions. `deno info` lists the graph without running
- * anything, in a few milliseconds; local files are keyed on their content, so
+ * Lists the script's module graph with `deno info`, which runs nothing and
+ * resolves as the loading child will (same flags, same working directory,
+ * hence the same deno.json). Local files are keyed on their content — not
+ * their modification time: an edit within the same millisecond counts — so
  * any change to any module gives a new key.
+ *
+ * The graph also gets a manifest — every local module, and every deno.json,
+ * deno.jsonc, package.json and deno.lock of the script's directory and its
+ * ancestors (present or not) — when those files alone decide it: then
+ * `deno info` would list the same graph as long as their contents are the
+ * same, since each module's imports are in its text and bare specifiers
+ * resolve through the configuration. That holds only when:
+ *   - every module is a local file outside node_modules, a `node:` or
+ *     `data:` module, or an npm, JSR or remote module that the lockfile of
+ *     the nearest deno.json pins (without a lockfile a version range may
+ *     resolve to a newer release, and a remote module may be fetched anew);
+ *   - every import resolved (a file created later could resolve one);
+ *   - no package.json is involved (Node resolution reads node_modules), and
+ *     no configuration reaches for files outside the manifest or changes
+ *     how files resolve (see {@linkcode UNCONFIRMABLE}).
+ * Otherwise every load lists the graph again.
  *
  * @param url The script.
  * @param allowImport Extra import hosts.
- * @returns The key, or undefined when the graph cannot be listed (the child then explains why).
+ * @returns The key and, when it may stand in for `deno info`, the manifest; undefined when the graph cannot be listed (the child then explains why).
  */
-async function graphKey(url: URL, allowImport: string[]): Promise<string | undefined> {
+async function listGraph(url: URL, allowImport: string[]): Promise<Graph | undefined> {
+  const cwd = childCwd(url);
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(Deno.execPath(), {
       args: ["info", "--json", "--quiet", ...importFlags(url, allowImport), url.href],
+      cwd,
       stdin: "null",
       stdout: "piped",
       stderr: "null",
@@ -190,39 +264,272 @@ async function graphKey(url: URL, allowImport: string[]): Promise<string | undef
     return undefined;
   }
   if (!out.success) return undefined;
-  let info: {
-    modules?: { specifier: string; local?: string; size?: number; error?: string }[];
-    npmPackages?: Record<string, unknown>;
-  };
+  let info: { modules?: InfoModule[]; npmPackages?: Record<string, unknown> };
   try {
     info = JSON.parse(new TextDecoder().decode(out.stdout));
   } catch {
     return undefined;
   }
+  const modules = [...(info.modules ?? [])].sort((a, b) => (a.specifier < b.specifier ? -1 : 1));
+  if (modules.some((m) => m.error !== undefined)) return undefined;
+  const local = modules.flatMap((m) =>
+    m.local !== undefined && m.specifier.startsWith("file:") ? [m.local] : []
+  );
+  const contents = readFiles(local);
+  if (contents === undefined || contents.includes(null)) return undefined;
+  const hashes = new Map<string, string>();
+  for (const [i, path] of local.entries()) hashes.set(path, await sha256(contents[i]!));
+  const npmPackages = Object.keys(info.npmPackages ?? {}).sort();
   const parts = [
     `weft ${WEFT_VERSION}`,
     `deno ${Deno.version.deno}`,
     `imports ${allowImport.join(",")}`,
+    ...modules.map((m) =>
+      `${m.specifier} ${
+        m.local !== undefined && m.specifier.startsWith("file:")
+          ? hashes.get(m.local)
+          : m.size ?? "?"
+      }`
+    ),
+    ...npmPackages,
   ];
-  for (const m of [...(info.modules ?? [])].sort((a, b) => (a.specifier < b.specifier ? -1 : 1))) {
-    if (m.error !== undefined) return undefined;
-    let stamp = `${m.size ?? "?"}`;
+  const key = await sha256(new TextEncoder().encode(parts.join("\n")));
+  const localDigest = await filesDigest(local, contents);
+  const graph: Graph = {
+    key,
+    unchanged: async () => {
+      const now = readFiles(local);
+      return now !== undefined && await filesDigest(local, now) === localDigest;
+    },
+  };
+
+  if (url.protocol !== "file:") return graph;
+  const remote: string[] = [];
+  for (const m of modules) {
+    const unresolved = m.dependencies?.some((d) =>
+      d.code?.error !== undefined || d.type?.error !== undefined
+    );
+    if (unresolved) return graph;
     if (m.local !== undefined && m.specifier.startsWith("file:")) {
-      // The content itself, not the modification time: an edit within the same millisecond counts.
-      try {
-        const bytes = await Deno.readFile(m.local);
-        stamp = hex(await crypto.subtle.digest("SHA-256", bytes));
-      } catch {
-        return undefined;
-      }
-    }
-    parts.push(`${m.specifier} ${stamp}`);
+      if (m.local.includes("/node_modules/")) return graph;
+      // The manifest must describe the graph that was listed: a module
+      // edited between `deno info` and the read above (a new import, say)
+      // nearly always shows in its size.
+      const read = contents[local.indexOf(m.local)]!;
+      if (m.size !== undefined && m.size !== read.length) return graph;
+    } else if (/^(https?|npm):/.test(m.specifier)) {
+      if (!m.specifier.startsWith("npm:")) remote.push(m.specifier);
+    } else if (!/^(node|data):/.test(m.specifier)) return graph;
   }
-  parts.push(...Object.keys(info.npmPackages ?? {}).sort());
-  return hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\n"))));
+  const config = configFiles(cwd);
+  if (config === undefined) return graph;
+  if ((remote.length > 0 || npmPackages.length > 0) && !pinned(config.lock, npmPackages, remote)) {
+    return graph;
+  }
+  const files = [...local, ...config.paths];
+  graph.manifest = {
+    key,
+    files,
+    digest: await filesDigest(files, [...contents, ...config.contents]),
+  };
+  return graph;
 }
 
-function hex(digest: ArrayBuffer): string {
+/**
+ * Where the processes that load a script run: a local script's directory
+ * (where its deno.json is found, and relative paths resolve), else here.
+ *
+ * @param url The script.
+ * @returns The directory.
+ */
+export function childCwd(url: URL): string {
+  return url.protocol === "file:" ? decodeURIComponent(new URL(".", url).pathname) : Deno.cwd();
+}
+
+/**
+ * The deno.json (or deno.jsonc) that `deno run` of a local script would use:
+ * the nearest one in its directory or above. A child whose main module is
+ * elsewhere (the entry file of `weft run`) is given it with `--config`, so
+ * that it resolves imports (import map, lockfile, workspace) as the loading
+ * child and `deno info` do from the script's directory. (A package.json
+ * alone is not passed on: `--config` names a deno.json.)
+ *
+ * @param url The script.
+ * @returns The file's path, or undefined (a remote script, or none).
+ */
+export function scriptConfig(url: URL): string | undefined {
+  if (url.protocol !== "file:") return undefined;
+  for (let dir = childCwd(url).replace(/\/+$/, "");; dir = dir.slice(0, dir.lastIndexOf("/"))) {
+    for (const name of ["deno.json", "deno.jsonc"]) {
+      try {
+        if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
+      } catch {
+        // not here
+      }
+    }
+    if (dir === "") return undefined;
+  }
+}
+
+const CONFIG_FILES = ["deno.json", "deno.jsonc", "package.json", "deno.lock"];
+
+/**
+ * Configuration that makes the graph depend on more than the files in the
+ * manifest: other files that resolve imports (an import map file, a
+ * workspace's members, links, patches), lockfile settings, sloppy imports,
+ * and modules kept in the project where they can be edited (vendor,
+ * node_modules).
+ */
+const UNCONFIRMABLE = /"(importMap|workspace|links|patch|lock|vendor|nodeModulesDir)"|sloppy/;
+
+/**
+ * The configuration files Deno may read for a process started in `dir`:
+ * those of `dir` and of every ancestor, and the lockfile of the nearest
+ * deno.json.
+ *
+ * @param dir The working directory.
+ * @returns The paths and contents (null: absent), and the lockfile's text; undefined when they cannot stand for the resolution.
+ */
+function configFiles(
+  dir: string,
+): { paths: string[]; contents: (Uint8Array<ArrayBuffer> | null)[]; lock?: string } | undefined {
+  const paths: string[] = [];
+  for (let d = dir.replace(/\/+$/, "");; d = d.slice(0, d.lastIndexOf("/"))) {
+    for (const name of CONFIG_FILES) paths.push(`${d}/${name}`);
+    if (d === "") break;
+  }
+  const contents = readFiles(paths);
+  if (contents === undefined) return undefined;
+  const decoder = new TextDecoder();
+  let lock: string | undefined;
+  let nearest = true;
+  for (const [i, path] of paths.entries()) {
+    const bytes = contents[i];
+    if (bytes === null || bytes === undefined || path.endsWith("/deno.lock")) continue;
+    if (path.endsWith("/package.json")) return undefined;
+    if (UNCONFIRMABLE.test(decoder.decode(bytes))) return undefined;
+    if (nearest) {
+      // The nearest deno.json (or deno.jsonc) is the one Deno uses; its lockfile is beside it.
+      nearest = false;
+      const lockBytes =
+        contents[paths.indexOf(`${path.slice(0, path.lastIndexOf("/"))}/deno.lock`)];
+      if (lockBytes) lock = decoder.decode(lockBytes);
+    }
+  }
+  return lock === undefined ? { paths, contents } : { paths, contents, lock };
+}
+
+/**
+ * Whether a lockfile pins every npm package and remote module of a graph.
+ *
+ * @param lockText The lockfile, if there is one.
+ * @param npmPackages The graph's npm packages (`name@version`).
+ * @param remote The graph's remote module URLs.
+ * @returns True when each is recorded in the lockfile.
+ */
+function pinned(lockText: string | undefined, npmPackages: string[], remote: string[]): boolean {
+  if (lockText === undefined) return false;
+  let lock: { npm?: object; jsr?: object; remote?: object };
+  try {
+    lock = JSON.parse(lockText);
+  } catch {
+    return false;
+  }
+  const has = (o: object | undefined, k: string) => o !== undefined && Object.hasOwn(o, k);
+  return npmPackages.every((id) => has(lock.npm, id)) &&
+    remote.every((specifier) => {
+      // A JSR module is pinned by its package's entry; any other URL by its own.
+      const jsr = /^https:\/\/jsr\.io\/(@[^/]+\/[^/]+)\/([^/]+)\//.exec(specifier);
+      return jsr !== null ? has(lock.jsr, `${jsr[1]}@${jsr[2]}`) : has(lock.remote, specifier);
+    });
+}
+
+/** The name of a script's manifest: its URL, and what else changes how it loads. */
+async function manifestName(url: URL, allowImport: string[]): Promise<string> {
+  const text = [
+    `weft ${WEFT_VERSION}`,
+    `deno ${Deno.version.deno}`,
+    `imports ${allowImport.join(",")}`,
+    url.href,
+  ].join("\n");
+  return await sha256(new TextEncoder().encode(text));
+}
+
+/**
+ * Checks a manifest against the files as they are now.
+ *
+ * @param path The manifest.
+ * @returns The description's key when every file is as it was, else undefined.
+ */
+async function confirmManifest(path: string): Promise<string | undefined> {
+  let manifest: Partial<Manifest>;
+  try {
+    manifest = JSON.parse(Deno.readTextFileSync(path));
+  } catch {
+    return undefined;
+  }
+  const { key, files, digest } = manifest;
+  if (
+    typeof key !== "string" || typeof digest !== "string" || !Array.isArray(files) ||
+    !files.every((f) => typeof f === "string")
+  ) {
+    return undefined;
+  }
+  const contents = readFiles(files);
+  return contents !== undefined && await filesDigest(files, contents) === digest ? key : undefined;
+}
+
+/**
+ * Reads files, synchronously: a few dozen small reads take about a
+ * millisecond that way, several times less than as many pending operations.
+ *
+ * @param paths The files.
+ * @returns Their contents, null for a file that does not exist; undefined when one cannot be read.
+ */
+function readFiles(paths: readonly string[]): (Uint8Array<ArrayBuffer> | null)[] | undefined {
+  const contents: (Uint8Array<ArrayBuffer> | null)[] = [];
+  for (const path of paths) {
+    try {
+      contents.push(Deno.readFileSync(path));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) return undefined;
+      contents.push(null);
+    }
+  }
+  return contents;
+}
+
+/**
+ * One hash of many files: each one's path and length (or absence), then its bytes.
+ *
+ * @param paths The files.
+ * @param contents Their contents (null: absent).
+ * @returns The SHA-256, in hex.
+ */
+async function filesDigest(
+  paths: readonly string[],
+  contents: readonly (Uint8Array<ArrayBuffer> | null)[],
+): Promise<string> {
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  for (const [i, path] of paths.entries()) {
+    const bytes = contents[i] ?? null;
+    parts.push(
+      encoder.encode(`${JSON.stringify(path)} ${bytes === null ? "absent" : bytes.length}\n`),
+    );
+    if (bytes !== null) parts.push(bytes);
+  }
+  const all = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return await sha256(all);
+}
+
+async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
@@ -235,26 +542,22 @@ function cacheDir(): string | undefined {
   return base === undefined ? undefined : `${base}/weft/compile`;
 }
 
-async function readCache(key: string): Promise<ScriptDescription | undefined> {
-  const dir = cacheDir();
-  if (dir === undefined) return undefined;
+function readCache(dir: string, key: string): ScriptDescription | undefined {
   try {
-    const parsed = JSON.parse(await Deno.readTextFile(`${dir}/${key}.json`)) as ScriptDescription;
+    const parsed = JSON.parse(Deno.readTextFileSync(`${dir}/${key}.json`)) as ScriptDescription;
     return parsed.dag?.format === "weft.dag/v1" ? parsed : undefined;
   } catch {
     return undefined;
   }
 }
 
-async function writeCache(key: string, described: ScriptDescription): Promise<void> {
-  const dir = cacheDir();
-  if (dir === undefined) return;
+async function writeJson(dir: string, name: string, value: unknown): Promise<void> {
   try {
     await Deno.mkdir(dir, { recursive: true });
     // Write then rename, so that a reader never sees half a file.
-    const tmp = `${dir}/${key}.${crypto.randomUUID()}.tmp`;
-    await Deno.writeTextFile(tmp, JSON.stringify(described));
-    await Deno.rename(tmp, `${dir}/${key}.json`);
+    const tmp = `${dir}/${name}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeTextFile(tmp, JSON.stringify(value));
+    await Deno.rename(tmp, `${dir}/${name}`);
   } catch {
     // A cache that cannot be written only costs time.
   }

@@ -7,7 +7,7 @@
  */
 
 import { ValidationError } from "../errors.ts";
-import { type DagDocument, reachableTasks } from "../ir.ts";
+import type { DagDocument } from "../ir.ts";
 import {
   checkPermissions,
   PERMISSION_KINDS,
@@ -105,19 +105,18 @@ function normalize(path: string): string {
 }
 
 /**
- * Makes the plan for running `name` from a compiled document.
+ * Makes the plan for running an entity from a compiled document.
  *
  * @param dag The script's IR.
- * @param name The entity to run (workflow, flow, launch plan or task name).
+ * @param tasks The tasks the entity reaches (`reachableTasks` of its name).
  * @param options The script's directory, the store's needs, extra grants.
  * @returns The plan.
  */
 export function planPermissions(
   dag: DagDocument,
-  name: string,
+  tasks: string[],
   options: { baseDir: string; store?: Permissions; extra?: Permissions },
 ): PermissionPlan {
-  const tasks = reachableTasks(dag, name);
   const perTask: Record<string, Permissions> = {};
   const sources: [string, Permissions][] = [];
   for (const t of tasks) {

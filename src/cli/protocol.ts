@@ -32,6 +32,13 @@ export interface ScriptDescription {
   dag: DagDocument;
   /** The names of every task defined while loading (exported or not). */
   moduleTasks: string[];
+  /**
+   * The tasks each exported entity reaches (`reachableTasks`), by entity
+   * name, so that `weft run` plans permissions without loading the IR
+   * module and the engine behind it. Absent from descriptions cached before
+   * it was added.
+   */
+  reachable?: Record<string, string[]>;
 }
 
 /** What the child reports for a script that did not load. */

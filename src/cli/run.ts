@@ -11,14 +11,16 @@
  * @module
  */
 
+// The parent of a run loads only what it needs to plan and watch it: no
+// engine, no IR module, nothing that imports a `node:` module (which starts
+// Deno's Node compatibility layer). tests/cli_run_test.ts checks the graph.
 import { ValidationError } from "../errors.ts";
-import { isPlainObject } from "../handle.ts";
 import type { Permissions } from "../permissions.ts";
 import { fromJsonTree, toJsonTree } from "../values.ts";
 import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
-import { findExport } from "./compile.ts";
+import { findExport } from "./exports.ts";
 import type { ExportInfo, ScriptDescription } from "./protocol.ts";
-import { importFlags, loadScript, resolveScript } from "./load.ts";
+import { childCwd, importFlags, loadScript, resolveScript, scriptConfig } from "./load.ts";
 import type { Command } from "./main.ts";
 import {
   describePlan,
@@ -108,7 +110,7 @@ async function runMain(args: string[]): Promise<number> {
   const extra = parseExtra((values["allow-extra"] as string[] | undefined) ?? []);
   const importHosts = (values["allow-import"] as string[] | undefined) ?? [];
 
-  const url = await resolveScript(positionals[0]!);
+  const url = resolveScript(positionals[0]!);
   const described = await loadScript(url, { allowImport: importHosts, verbose });
   const selected = selectRunnable(described, positionals[1]);
   const inputs = await readInputs(
@@ -122,10 +124,8 @@ async function runMain(args: string[]): Promise<number> {
   }
   checkInputNames(described, selected, inputs);
 
-  const baseDir = url.protocol === "file:"
-    ? decodeURIComponent(new URL(".", url).pathname)
-    : Deno.cwd();
-  const plan = planPermissions(described.dag, selected.name, {
+  const baseDir = childCwd(url);
+  const plan = planPermissions(described.dag, await reachable(described, selected.name), {
     baseDir,
     store: needs.permissions,
     extra,
@@ -176,6 +176,20 @@ async function runMain(args: string[]): Promise<number> {
     verbose,
     moduleRead,
   });
+}
+
+/** The tasks an entity reaches, as the loading child listed them (or, for a description cached without them, from the IR). */
+async function reachable(described: ScriptDescription, name: string): Promise<string[]> {
+  const listed = described.reachable;
+  if (listed !== undefined && Object.hasOwn(listed, name)) return listed[name]!;
+  return (await import("../ir.ts")).reachableTasks(described.dag, name);
+}
+
+/** Whether a value is a plain object (as `isPlainObject` of handle.ts, which the parent does not load). */
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== "object" || x === null) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
 }
 
 /** The CLI's default store. */
@@ -310,6 +324,7 @@ function checkInputNames(
 async function moduleFiles(url: URL, importHosts: string[]): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", ...importFlags(url, importHosts), url.href],
+    cwd: childCwd(url),
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -352,16 +367,31 @@ async function runInChild(
   const runnerUrl = new URL("./runner.ts", import.meta.url).href;
   // The entry goes in a file, not stdin: stdin stays open as the command
   // channel (a `cancel` line; EOF when this process dies). Loading the main
-  // module and literal imports need no read permission.
-  const tmp = await Deno.makeTempDir({ prefix: "weft-run-" });
+  // module and literal imports need no read permission. Synchronous file
+  // operations: the asynchronous ones cost more to start than to do this.
+  const tmp = Deno.makeTempDirSync({ prefix: "weft-run-" });
+  const removeTmp = () => {
+    try {
+      Deno.removeSync(tmp, { recursive: true });
+    } catch {
+      // already gone
+    }
+  };
   const entryPath = `${tmp}/entry.ts`;
-  await Deno.writeTextFile(
-    entryPath,
-    [
-      `import { runChild } from ${JSON.stringify(runnerUrl)};`,
-      `await runChild(${JSON.stringify(spec)}, () => import(${JSON.stringify(url.href)}));`,
-    ].join("\n"),
-  );
+  try {
+    Deno.writeFileSync(
+      entryPath,
+      new TextEncoder().encode(
+        [
+          `import { runChild } from ${JSON.stringify(runnerUrl)};`,
+          `await runChild(${JSON.stringify(spec)}, () => import(${JSON.stringify(url.href)}));`,
+        ].join("\n"),
+      ),
+    );
+  } catch (e) {
+    removeTmp();
+    throw e;
+  }
   const flags = [...plan.flags];
   if (options.isolate) {
     // Workers need read on the module files; the process must hold what its Workers get.
@@ -372,19 +402,19 @@ async function runInChild(
   const weftHost = new URL("../", import.meta.url);
   const hosts = [...options.importHosts];
   if (weftHost.protocol.startsWith("http")) hosts.push(weftHost.host);
+  const config = scriptConfig(url);
   const args = [
     "run",
     "--quiet",
     "--no-prompt",
     ...flags,
     ...importFlags(url, hosts),
+    ...(config === undefined ? [] : [`--config=${config}`]),
     `file://${entryPath}`,
   ];
   // Tasks run in the script's directory, where their relative paths (in code
   // and in permission declarations) resolve.
-  const cwd = url.protocol === "file:"
-    ? decodeURIComponent(new URL(".", url).pathname)
-    : Deno.cwd();
+  const cwd = childCwd(url);
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(Deno.execPath(), {
@@ -395,7 +425,7 @@ async function runInChild(
       stderr: "inherit",
     }).spawn();
   } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    removeTmp();
     throw e;
   }
   const encoder = new TextEncoder();
@@ -494,7 +524,7 @@ async function runInChild(
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
     await stdin.close().catch(() => {});
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    removeTmp();
   }
 }
 

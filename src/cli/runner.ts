@@ -162,11 +162,15 @@ export async function runChild(
 /** Reads the parent's commands on stdin; EOF means the parent died. */
 function watchParent(controller: AbortController): void {
   (async () => {
+    // Deno.stdin.read, not Deno.stdin.readable: the first web stream a
+    // process makes costs a few milliseconds to set up, and nothing else in
+    // the run needs one.
     const decoder = new TextDecoder();
+    const buffer = new Uint8Array(1024);
     let text = "";
     try {
-      for await (const chunk of Deno.stdin.readable) {
-        text += decoder.decode(chunk, { stream: true });
+      for (let n = await Deno.stdin.read(buffer); n !== null; n = await Deno.stdin.read(buffer)) {
+        text += decoder.decode(buffer.subarray(0, n), { stream: true });
         let nl: number;
         while ((nl = text.indexOf("\n")) >= 0) {
           const line = text.slice(0, nl).trim();
