@@ -48,22 +48,28 @@ export const cliWorkload: Workload = {
     const rows: Row[] = [];
     try {
       const times = ctx.smoke ? 2 : 7;
-      const plain = await sample(times, [deno, "run", "bench/fixtures/one_task.ts"]);
-      const weft = await sample(
-        times,
-        [
-          deno,
-          "run",
-          "-A",
-          "cli.ts",
-          "run",
-          "bench/fixtures/one_task.ts",
-          "--store",
-          "memory",
-          "--quiet",
-        ],
-        env,
-      );
+      const plainArgs = [deno, "run", "bench/fixtures/one_task.ts"];
+      const weftArgs = [
+        deno,
+        "run",
+        "-A",
+        "cli.ts",
+        "run",
+        "bench/fixtures/one_task.ts",
+        "--store",
+        "memory",
+        "--quiet",
+      ];
+      // Warm both (Deno's module cache, weft's compile cache), then alternate
+      // the samples, so that a change in the machine's load shifts both alike.
+      await spawn(plainArgs);
+      await spawn(weftArgs, env);
+      const plain: number[] = [];
+      const weft: number[] = [];
+      for (let i = 0; i < times; i++) {
+        plain.push(await timeMs(() => spawn(plainArgs)));
+        weft.push(await timeMs(() => spawn(weftArgs, env)));
+      }
       rows.push({
         workload: "cli",
         variant: "weft run, one task",
