@@ -36,7 +36,7 @@ import type {
   Store,
 } from "./store.ts";
 import type { TaskContext, TaskDef } from "./task.ts";
-import { checkValue, encodeValue, sha256, toJsonTree } from "./values.ts";
+import { checkValue, digestOf, encodeValue, sha256, toJsonTree } from "./values.ts";
 import { AWAIT, type AwaitRequest } from "./yields.ts";
 import { selectOutput } from "./direct.ts";
 import { defaultStore, openStore } from "./stores.ts";
@@ -345,10 +345,7 @@ class Node implements NodeRecord, RefSource {
   argsDigest(): string {
     const rare = this.#rareFields();
     if (rare.digest === undefined) {
-      // Short arguments are their own digest: no longer than a hash, and never
-      // equal to one (canonical arguments are a JSON object, in braces).
-      const text = encodeArgs(this.args);
-      rare.digest = text.length <= 64 ? text : sha256(text);
+      rare.digest = digestOf(encodeArgs(this.args));
     }
     return rare.digest;
   }
@@ -2184,7 +2181,7 @@ async function runWithStore(
 ): Promise<RunResult> {
   const runId = options.runId ?? newRunId();
   const startedAt = Date.now();
-  const inputsDigest = sha256(encodeValue(inputs, true));
+  const inputsDigest = digestOf(encodeValue(inputs, true));
   const start = {
     runId,
     entity: def.name,

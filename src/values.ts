@@ -279,6 +279,20 @@ const SHORT_TEXT = 128;
 const RECENT_HASHES = 4096;
 
 /**
+ * A digest for equality checks (a journal's arguments, a run's inputs): short
+ * canonical texts are their own digest, longer ones their SHA-256. A short
+ * text is no longer than a hash and never equal to one (canonical text of a
+ * record starts with a brace), and most calls then need no hashing at all,
+ * nor `node:crypto` loaded.
+ *
+ * @param canonical A canonical encoding.
+ * @returns The text itself when at most 64 characters, else 64 hex digits.
+ */
+export function digestOf(canonical: string): string {
+  return canonical.length <= 64 ? canonical : sha256(canonical);
+}
+
+/**
  * The content address of a value: SHA-256 of its canonical encoding.
  *
  * @param value The value.

@@ -407,6 +407,17 @@ Deno.test("running a succeeded run id again returns its result without executing
     /was started with other inputs/,
   );
   await assert.rejects(() => run(count, { x: 5 }, { runId: "bad id!" }), /Cannot use the run id/);
+
+  // Inputs longer than a hash are compared by their SHA-256.
+  const long = "v".repeat(100);
+  await run(count as never, { x: long }, { runId: "again-2" });
+  const repeated = await run(count as never, { x: long }, { runId: "again-2" });
+  assert.equal(repeated.outputs, long);
+  assert.equal(calls, 2);
+  await assert.rejects(
+    () => run(count as never, { x: `${long}!` }, { runId: "again-2" }),
+    /was started with other inputs/,
+  );
 });
 
 Deno.test("running a failed run id again resumes: completed nodes are not executed again", async () => {
