@@ -17,8 +17,58 @@ Deno.test("a store file written by a newer weft is refused with a clear message"
     () => SqliteStore.open(path),
     (e) =>
       e instanceof ValidationError &&
-      /written by a newer weft \(schema 2; this weft reads up to 1\); upgrade weft/.test(e.message),
+      new RegExp(
+        `written by a newer weft \\(schema ${
+          SCHEMA_VERSION + 1
+        }; this weft reads up to ${SCHEMA_VERSION}\\); upgrade weft`,
+      ).test(e.message),
   );
+});
+
+Deno.test("a store written by schema 1 is migrated: its runs read the same and a failed run resumes", async () => {
+  // tests/fixtures/store_v1.db was written by weft at schema 1 (commit d9e12e8): run
+  // 'v1-done' of steps(n: 3) succeeded with 30; run 'v1-failed' of steps(n: 5) failed at step 3.
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/weft.db`;
+  await Deno.copyFile(new URL("./fixtures/store_v1.db", import.meta.url), path);
+  const executed: number[] = [];
+  const step = task(function step(i: number) {
+    executed.push(i);
+    return i * 10;
+  });
+  const steps = flow(async function* steps(n: number) {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += yield* wait(step(i));
+    return total;
+  });
+  const store = SqliteStore.open(path);
+  try {
+    const done = (await store.getRun("v1-done"))!;
+    assert.equal(done.status, "succeeded");
+    assert.equal(done.outputs, 30);
+    assert.deepEqual(done.nodes.map((n) => n.id), ["step", "step_2", "step_3"]);
+    assert.deepEqual((await store.getRun("v1-failed"))!.nodes.map((n) => n.status), [
+      "succeeded",
+      "succeeded",
+      "succeeded",
+      "failed",
+    ]);
+    const resumed = await run(steps, { n: 5 }, { store, runId: "v1-failed" });
+    assert.equal(resumed.status, "succeeded", resumed.errors[0]?.message);
+    assert.equal(resumed.outputs, 100);
+    assert.deepEqual(executed, [3, 4]);
+    // A new run takes the next number: its nodes and the old ones stay apart.
+    await run(steps, { n: 2 }, { store, runId: "v2-new" });
+    assert.deepEqual((await store.getRun("v2-new"))!.nodes.map((n) => n.id), ["step", "step_2"]);
+    assert.equal((await store.getRun("v1-failed"))!.nodes.length, 5);
+    assert.equal((await store.getRun("v1-done"))!.nodes.length, 3);
+  } finally {
+    store.close();
+  }
+  const db = new DatabaseSync(path);
+  const version = db.prepare("SELECT value FROM weft_meta WHERE key = 'schema_version'").get();
+  db.close();
+  assert.equal(Number(version!.value), SCHEMA_VERSION);
 });
 
 Deno.test("a file that is not a store is refused and left as it was", async () => {
