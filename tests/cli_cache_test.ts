@@ -110,7 +110,11 @@ Deno.test("in a project with a lockfile, an unchanged graph is confirmed by hash
 
   await withSpawnLog(`${dir}/cache`, async (load, spawned) => {
     const first = await load(script);
-    assert.deepEqual(spawned.splice(0), ["info", "run"], "listed, then compiled");
+    assert.deepEqual(
+      spawned.splice(0),
+      ["info", "run", "info"],
+      "listed, compiled, then listed again to confirm the manifest",
+    );
     assert.deepEqual(readPermission(first, "step"), ["/a"]);
     assert.ok(Deno.statSync(`${dir}/deno.lock`).isFile, "deno info wrote the lockfile");
     assert.deepEqual(await load(script), first);
@@ -119,7 +123,7 @@ Deno.test("in a project with a lockfile, an unchanged graph is confirmed by hash
     // An imported module edited, same size, at once.
     await Deno.writeTextFile(`${dir}/lib.ts`, lib("step", "/b"));
     assert.deepEqual(readPermission(await load(script), "step"), ["/b"]);
-    assert.deepEqual(spawned.splice(0), ["info", "run"]);
+    assert.deepEqual(spawned.splice(0), ["info", "run", "info"]);
     assert.deepEqual(readPermission(await load(script), "step"), ["/b"]);
     assert.deepEqual(spawned.splice(0), []);
 
@@ -127,10 +131,10 @@ Deno.test("in a project with a lockfile, an unchanged graph is confirmed by hash
     await Deno.writeTextFile(`${dir}/extra.ts`, lib("extra", "/x1"));
     await Deno.writeTextFile(`${dir}/main.ts`, main(["step", "extra"]));
     assert.deepEqual(readPermission(await load(script), "extra"), ["/x1"]);
-    assert.deepEqual(spawned.splice(0), ["info", "run"]);
+    assert.deepEqual(spawned.splice(0), ["info", "run", "info"]);
     await Deno.writeTextFile(`${dir}/extra.ts`, lib("extra", "/x2"));
     assert.deepEqual(readPermission(await load(script), "extra"), ["/x2"]);
-    assert.deepEqual(spawned.splice(0), ["info", "run"]);
+    assert.deepEqual(spawned.splice(0), ["info", "run", "info"]);
 
     // A bare specifier remapped in deno.json: no module changed, the graph did.
     await Deno.writeTextFile(`${dir}/main.ts`, main(["step", "dep"]));
@@ -138,12 +142,12 @@ Deno.test("in a project with a lockfile, an unchanged graph is confirmed by hash
     spawned.splice(0);
     await Deno.writeTextFile(`${dir}/deno.json`, config("./dep_b.ts"));
     assert.deepEqual(readPermission(await load(script), "dep"), ["/dep_b"]);
-    assert.deepEqual(spawned.splice(0), ["info", "run"]);
+    assert.deepEqual(spawned.splice(0), ["info", "run", "info"]);
 
     // Back to an earlier graph: its description is still cached, listed once more.
     await Deno.writeTextFile(`${dir}/deno.json`, config("./dep_a.ts"));
     assert.deepEqual(readPermission(await load(script), "dep"), ["/dep_a"]);
-    assert.deepEqual(spawned.splice(0), ["info"]);
+    assert.deepEqual(spawned.splice(0), ["info", "info"]);
     assert.deepEqual(readPermission(await load(script), "dep"), ["/dep_a"]);
     assert.deepEqual(spawned.splice(0), []);
 
@@ -152,7 +156,7 @@ Deno.test("in a project with a lockfile, an unchanged graph is confirmed by hash
     await Deno.writeTextFile(`${dir}/sub/main.ts`, main(["dep"]).replaceAll("./", "../"));
     await load(`${dir}/sub/main.ts`);
     await load(`${dir}/sub/main.ts`);
-    assert.deepEqual(spawned.splice(0), ["info", "run"]);
+    assert.deepEqual(spawned.splice(0), ["info", "run", "info"]);
     await Deno.writeTextFile(`${dir}/sub/deno.json`, config("../dep_b.ts"));
     await load(`${dir}/sub/main.ts`);
     assert.equal(spawned.splice(0)[0], "info");
@@ -240,4 +244,160 @@ Deno.test("a description cached without the reachable tasks of each export still
     first.stderr.split("\n").filter((l) => l.includes("grant")).join("\n"),
   );
   assert.equal(again.stdout, first.stdout);
+});
+
+/**
+ * Like {@linkcode withSpawnLog}, with a hook the test may set, run once right
+ * after the next `deno info` lists a graph (to edit a file as if at that moment).
+ */
+async function withInfoHook(
+  cache: string,
+  body: (
+    load: (script: string) => Promise<ScriptDescription>,
+    afterInfo: (hook: () => void) => void,
+  ) => Promise<void>,
+): Promise<void> {
+  const Command = Deno.Command;
+  let pending: (() => void) | undefined;
+  Deno.Command = class extends Command {
+    readonly #info: boolean;
+    constructor(command: string | URL, options?: Deno.CommandOptions) {
+      super(command, options);
+      this.#info = options?.args?.[0] === "info";
+    }
+    override async output(): Promise<Deno.CommandOutput> {
+      const out = await super.output();
+      if (this.#info && pending !== undefined) {
+        const hook = pending;
+        pending = undefined;
+        hook();
+      }
+      return out;
+    }
+  };
+  try {
+    await withSpawnLog(cache, (load) => body(load, (hook) => (pending = hook)));
+  } finally {
+    Deno.Command = Command;
+  }
+}
+
+const permLib = (name: string, perm: string) =>
+  `import { task } from "@weft/weft";\nexport const ${name} = task({ name: "${name}", permissions: { read: ["${perm}"] } }, () => 1);\n`;
+const depMain = (from: string) =>
+  `import { workflow } from "@weft/weft";\nimport { dep } from "${from}";\nexport const main = workflow(function main() { return dep(); });\n`;
+
+Deno.test("a module edited (same size) between deno info and its hashing leaves no manifest for the wrong graph", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.dir;
+  await Deno.writeTextFile(
+    `${dir}/deno.json`,
+    JSON.stringify({ imports: { "@weft/weft": `${ROOT}/mod.ts` } }),
+  );
+  await Deno.writeTextFile(`${dir}/dep_a.ts`, permLib("dep", "/a"));
+  await Deno.writeTextFile(`${dir}/dep_b.ts`, permLib("dep", "/b"));
+  await Deno.writeTextFile(`${dir}/main.ts`, depMain("./dep_a.ts"));
+  await withInfoHook(`${dir}/cache`, async (load, afterInfo) => {
+    // The script now imports dep_b.ts instead, in a file of the same size.
+    afterInfo(() => Deno.writeTextFileSync(`${dir}/main.ts`, depMain("./dep_b.ts")));
+    assert.deepEqual(readPermission(await load(`${dir}/main.ts`), "dep"), ["/b"]);
+    await Deno.writeTextFile(`${dir}/dep_b.ts`, permLib("dep", "/c"));
+    assert.deepEqual(readPermission(await load(`${dir}/main.ts`), "dep"), ["/c"]);
+  });
+});
+
+Deno.test("a deno.json edited between deno info and the compile leaves nothing cached for the wrong graph", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.dir;
+  const config = (dep: string) =>
+    JSON.stringify({ imports: { "@weft/weft": `${ROOT}/mod.ts`, "@dep": dep } });
+  await Deno.writeTextFile(`${dir}/deno.json`, config("./dep_a.ts"));
+  await Deno.writeTextFile(`${dir}/dep_a.ts`, permLib("dep", "/a"));
+  await Deno.writeTextFile(`${dir}/dep_b.ts`, permLib("dep", "/b"));
+  await Deno.writeTextFile(`${dir}/main.ts`, depMain("@dep"));
+  await withInfoHook(`${dir}/cache`, async (load, afterInfo) => {
+    assert.deepEqual(readPermission(await load(`${dir}/main.ts`), "dep"), ["/a"]);
+    assert.deepEqual(readPermission(await load(`${dir}/main.ts`), "dep"), ["/a"]);
+    // A new version of the script, listed with @dep -> dep_a.ts, then @dep remapped.
+    await Deno.writeTextFile(`${dir}/main.ts`, `// v2\n${depMain("@dep")}`);
+    afterInfo(() => Deno.writeTextFileSync(`${dir}/deno.json`, config("./dep_b.ts")));
+    assert.deepEqual(readPermission(await load(`${dir}/main.ts`), "dep"), ["/b"]);
+    await Deno.writeTextFile(`${dir}/dep_b.ts`, permLib("dep", "/c"));
+    assert.deepEqual(readPermission(await load(`${dir}/main.ts`), "dep"), ["/c"]);
+  });
+});
+
+Deno.test("a script in a symlinked directory: the deno.json Deno uses (above the link's target) is in the manifest", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.dir;
+  const config = (dep: string) =>
+    JSON.stringify({ imports: { "@weft/weft": `${ROOT}/mod.ts`, "@dep": dep } });
+  await Deno.mkdir(`${dir}/shared/scripts`, { recursive: true });
+  await Deno.mkdir(`${dir}/proj`);
+  await Deno.writeTextFile(`${dir}/shared/deno.json`, config("./scripts/dep_a.ts"));
+  await Deno.writeTextFile(`${dir}/shared/scripts/dep_a.ts`, permLib("dep", "/a"));
+  await Deno.writeTextFile(`${dir}/shared/scripts/dep_b.ts`, permLib("dep", "/b"));
+  await Deno.writeTextFile(`${dir}/shared/scripts/main.ts`, depMain("@dep"));
+  // proj/scripts is shared/scripts; proj has a deno.json of its own, which Deno does not read for it.
+  await Deno.writeTextFile(`${dir}/proj/deno.json`, config("./scripts/dep_a.ts"));
+  await Deno.symlink(`${dir}/shared/scripts`, `${dir}/proj/scripts`);
+  const script = `${dir}/proj/scripts/main.ts`;
+  await withSpawnLog(`${dir}/cache`, async (load) => {
+    assert.deepEqual(readPermission(await load(script), "dep"), ["/a"]);
+    await Deno.copyFile(`${dir}/shared/deno.lock`, `${dir}/proj/deno.lock`);
+    assert.deepEqual(readPermission(await load(script), "dep"), ["/a"]);
+    assert.deepEqual(readPermission(await load(script), "dep"), ["/a"]);
+    await Deno.writeTextFile(`${dir}/shared/deno.json`, config("./scripts/dep_b.ts"));
+    assert.deepEqual(readPermission(await load(script), "dep"), ["/b"]);
+  });
+});
+
+Deno.test("an import map file named by a key Deno reads unquoted or escaped still rules out the manifest", async () => {
+  await using tmp = await tempDir();
+  const map = (dep: string) =>
+    JSON.stringify({ imports: { "@weft/weft": `${ROOT}/mod.ts`, "@dep": dep } });
+  for (
+    const [i, text] of ['{ importMap: "./map.json" }', '{ "\\u0069mportMap": "./map.json" }']
+      .entries()
+  ) {
+    const dir = `${tmp.dir}/p${i}`;
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(`${dir}/deno.json`, text);
+    await Deno.writeTextFile(`${dir}/map.json`, map("./dep_a.ts"));
+    await Deno.writeTextFile(`${dir}/dep_a.ts`, permLib("dep", "/a"));
+    await Deno.writeTextFile(`${dir}/dep_b.ts`, permLib("dep", "/b"));
+    await Deno.writeTextFile(`${dir}/main.ts`, depMain("@dep"));
+    await withSpawnLog(`${tmp.dir}/cache`, async (load) => {
+      for (let n = 0; n < 3; n++) {
+        assert.deepEqual(readPermission(await load(`${dir}/main.ts`), "dep"), ["/a"], text);
+      }
+      await Deno.writeTextFile(`${dir}/map.json`, map("./dep_b.ts"));
+      assert.deepEqual(readPermission(await load(`${dir}/main.ts`), "dep"), ["/b"], text);
+    });
+  }
+});
+
+Deno.test("with DENO_COMPAT (sloppy imports), a file created later that an import now resolves to is seen", async () => {
+  await using tmp = await tempDir();
+  const dir = tmp.dir;
+  await Deno.writeTextFile(
+    `${dir}/deno.json`,
+    JSON.stringify({ imports: { "@weft/weft": `${ROOT}/mod.ts` } }),
+  );
+  await Deno.writeTextFile(`${dir}/lib.ts`, permLib("dep", "/ts"));
+  await Deno.writeTextFile(`${dir}/main.ts`, depMain("./lib.js"));
+  const previous = Deno.env.get("DENO_COMPAT");
+  Deno.env.set("DENO_COMPAT", "1");
+  try {
+    await withSpawnLog(`${dir}/cache`, async (load) => {
+      for (let n = 0; n < 3; n++) {
+        assert.deepEqual(readPermission(await load(`${dir}/main.ts`), "dep"), ["/ts"]);
+      }
+      await Deno.writeTextFile(`${dir}/lib.js`, permLib("dep", "/js"));
+      assert.deepEqual(readPermission(await load(`${dir}/main.ts`), "dep"), ["/js"]);
+    });
+  } finally {
+    if (previous === undefined) Deno.env.delete("DENO_COMPAT");
+    else Deno.env.set("DENO_COMPAT", previous);
+  }
 });

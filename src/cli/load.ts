@@ -80,24 +80,45 @@ export async function loadScript(url: URL, options: LoadOptions = {}): Promise<S
   const dir = cacheDir();
   if (options.cache === false || dir === undefined) return await loadInChild(url, options);
   const allowImport = options.allowImport ?? [];
-  const manifestFile = url.protocol === "file:"
-    ? `${await manifestName(url, allowImport)}.json`
+  // Where Deno looks for configuration: the real directory of the script
+  // (the working directory of a child started in a symlinked directory is
+  // where the link points). With DENO_COMPAT set, Deno probes for files
+  // (sloppy imports): a file created later may take an import over, so no
+  // manifest can stand for the graph.
+  const configDir = url.protocol === "file:" ? realDir(childCwd(url)) : undefined;
+  const manifestFile = configDir !== undefined && Deno.env.get("DENO_COMPAT") === undefined
+    ? `${await manifestName(url, allowImport, configDir)}.json`
     : undefined;
   if (manifestFile !== undefined) {
     const key = await confirmManifest(`${dir}/graphs/${manifestFile}`);
     const cached = key === undefined ? undefined : readCache(dir, key);
     if (cached !== undefined) return cached;
   }
-  const graph = await listGraph(url, allowImport);
+  const graph = await listGraph(
+    url,
+    allowImport,
+    manifestFile === undefined ? undefined : configDir,
+  );
   const cached = graph === undefined ? undefined : readCache(dir, graph.key);
   const described = cached ?? await loadInChild(url, options);
   if (graph === undefined) return described;
   // A file edited while the child loaded the script may or may not be in
   // the description: keep nothing unless every file is still as hashed.
-  if (cached === undefined && !await graph.unchanged()) return described;
+  if (!await graph.unchanged()) return described;
   if (cached === undefined) await writeJson(dir, `${graph.key}.json`, described);
-  if (manifestFile !== undefined && graph.manifest !== undefined) {
-    await writeJson(`${dir}/graphs`, manifestFile, graph.manifest);
+  if (manifestFile !== undefined && (graph.manifest !== undefined || graph.lockWritten)) {
+    // A module edited between `deno info` and the read that hashed it (to
+    // the same size) would leave a manifest that names the files of one
+    // graph under the key of another: list the graph once more (the
+    // lockfile `deno info` may have written included), and keep that
+    // listing's manifest only when it lists the same graph and its files
+    // are still as hashed.
+    const again = await listGraph(url, allowImport, configDir);
+    const manifest = again?.key === graph.key ? again.manifest : undefined;
+    const now = manifest === undefined ? undefined : readFiles(manifest.files);
+    if (now !== undefined && await filesDigest(manifest!.files, now) === manifest!.digest) {
+      await writeJson(`${dir}/graphs`, manifestFile, manifest);
+    }
   }
   return described;
 }
@@ -216,10 +237,12 @@ interface Graph {
    * weft versions.
    */
   key: string;
-  /** Whether the local modules are still as they were hashed. */
+  /** Whether the local modules, and the configuration but the lockfile, are still as they were read. */
   unchanged(): Promise<boolean>;
   /** The manifest, when one may stand in for `deno info` (see {@linkcode listGraph}). */
   manifest?: Manifest;
+  /** Whether `deno info` wrote a lockfile: listed again, the graph may get a manifest. */
+  lockWritten?: boolean;
 }
 
 /**
@@ -247,10 +270,18 @@ interface Graph {
  *
  * @param url The script.
  * @param allowImport Extra import hosts.
+ * @param configDir Where Deno looks for the configuration (see {@linkcode realDir}); undefined: no manifest.
  * @returns The key and, when it may stand in for `deno info`, the manifest; undefined when the graph cannot be listed (the child then explains why).
  */
-async function listGraph(url: URL, allowImport: string[]): Promise<Graph | undefined> {
+async function listGraph(
+  url: URL,
+  allowImport: string[],
+  configDir?: string,
+): Promise<Graph | undefined> {
   const cwd = childCwd(url);
+  // Read before `deno info` runs, and compared again once the child has
+  // compiled: unchanged then, they are what both saw.
+  const config = configDir === undefined ? undefined : configFiles(configDir);
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(Deno.execPath(), {
@@ -295,15 +326,27 @@ async function listGraph(url: URL, allowImport: string[]): Promise<Graph | undef
   ];
   const key = await sha256(new TextEncoder().encode(parts.join("\n")));
   const localDigest = await filesDigest(local, contents);
+  // The lockfile aside: `deno info` writes it.
+  const before = (paths: string[]) =>
+    paths.map((path) => config!.contents[config!.paths.indexOf(path)]!);
+  const settings = config?.paths.filter((path) => !path.endsWith("/deno.lock")) ?? [];
+  const settingsDigest = await filesDigest(settings, before(settings));
+  const locks = config?.paths.filter((path) => path.endsWith("/deno.lock")) ?? [];
+  const locksNow = readFiles(locks);
   const graph: Graph = {
     key,
     unchanged: async () => {
       const now = readFiles(local);
-      return now !== undefined && await filesDigest(local, now) === localDigest;
+      if (now === undefined || await filesDigest(local, now) !== localDigest) return false;
+      const settingsNow = readFiles(settings);
+      return settingsNow !== undefined &&
+        await filesDigest(settings, settingsNow) === settingsDigest;
     },
+    lockWritten: locksNow === undefined ||
+      await filesDigest(locks, locksNow) !== await filesDigest(locks, before(locks)),
   };
 
-  if (url.protocol !== "file:") return graph;
+  if (url.protocol !== "file:" || config === undefined) return graph;
   const remote: string[] = [];
   for (const m of modules) {
     const unresolved = m.dependencies?.some((d) =>
@@ -321,8 +364,6 @@ async function listGraph(url: URL, allowImport: string[]): Promise<Graph | undef
       if (!m.specifier.startsWith("npm:")) remote.push(m.specifier);
     } else if (!/^(node|data):/.test(m.specifier)) return graph;
   }
-  const config = configFiles(cwd);
-  if (config === undefined) return graph;
   if ((remote.length > 0 || npmPackages.length > 0) && !pinned(config.lock, npmPackages, remote)) {
     return graph;
   }
@@ -359,7 +400,10 @@ export function childCwd(url: URL): string {
  */
 export function scriptConfig(url: URL): string | undefined {
   if (url.protocol !== "file:") return undefined;
-  for (let dir = childCwd(url).replace(/\/+$/, "");; dir = dir.slice(0, dir.lastIndexOf("/"))) {
+  for (
+    let dir = realDir(childCwd(url)).replace(/\/+$/, "");;
+    dir = dir.slice(0, dir.lastIndexOf("/"))
+  ) {
     for (const name of ["deno.json", "deno.jsonc"]) {
       try {
         if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
@@ -371,6 +415,21 @@ export function scriptConfig(url: URL): string | undefined {
   }
 }
 
+/**
+ * A directory's real path: a process started there sees it (and looks for
+ * configuration in its ancestors) with every symlink resolved.
+ *
+ * @param dir The directory.
+ * @returns Its real path, or the path itself when it cannot be resolved.
+ */
+function realDir(dir: string): string {
+  try {
+    return Deno.realPathSync(dir);
+  } catch {
+    return dir;
+  }
+}
+
 const CONFIG_FILES = ["deno.json", "deno.jsonc", "package.json", "deno.lock"];
 
 /**
@@ -378,9 +437,11 @@ const CONFIG_FILES = ["deno.json", "deno.jsonc", "package.json", "deno.lock"];
  * manifest: other files that resolve imports (an import map file, a
  * workspace's members, links, patches), lockfile settings, sloppy imports,
  * and modules kept in the project where they can be edited (vendor,
- * node_modules).
+ * node_modules). Deno reads keys unquoted or in single quotes, and JSON
+ * escapes can spell any letter: the names are looked for as words anywhere,
+ * and any `\u` escape counts (a false alarm only costs a `deno info`).
  */
-const UNCONFIRMABLE = /"(importMap|workspace|links|patch|lock|vendor|nodeModulesDir)"|sloppy/;
+const UNCONFIRMABLE = /\b(importMap|workspace|links|patch|lock|vendor|nodeModulesDir)\b|sloppy|\\u/;
 
 /**
  * The configuration files Deno may read for a process started in `dir`:
@@ -445,11 +506,12 @@ function pinned(lockText: string | undefined, npmPackages: string[], remote: str
 }
 
 /** The name of a script's manifest: its URL, and what else changes how it loads. */
-async function manifestName(url: URL, allowImport: string[]): Promise<string> {
+async function manifestName(url: URL, allowImport: string[], configDir: string): Promise<string> {
   const text = [
     `weft ${WEFT_VERSION}`,
     `deno ${Deno.version.deno}`,
     `imports ${allowImport.join(",")}`,
+    `config ${configDir}`,
     url.href,
   ].join("\n");
   return await sha256(new TextEncoder().encode(text));
