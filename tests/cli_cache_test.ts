@@ -401,3 +401,46 @@ Deno.test("with DENO_COMPAT (sloppy imports), a file created later that an impor
     else Deno.env.set("DENO_COMPAT", previous);
   }
 });
+
+Deno.test("a compile cache other users can write to is not used, and weft says so once", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(
+    `${tmp.dir}/main.ts`,
+    `import { workflow } from "${ROOT}/mod.ts";\nexport const main = workflow(function main() { return 1; });\n`,
+  );
+  const cache = `${tmp.dir}/shared-cache`;
+  await Deno.mkdir(cache);
+  await Deno.chmod(cache, 0o777);
+  const errors: string[] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => void errors.push(args.join(" "));
+  try {
+    await withSpawnLog(cache, async (load, spawned) => {
+      await load(`${tmp.dir}/main.ts`);
+      await load(`${tmp.dir}/main.ts`);
+      // Compiled both times, never through the cache.
+      assert.deepEqual(spawned.splice(0), ["run", "run"]);
+    });
+  } finally {
+    console.error = consoleError;
+  }
+  assert.equal(errors.length, 1, errors.join("\n"));
+  assert.match(
+    errors[0]!,
+    /not using the compile cache .*other users can write to it \(mode 777\)/,
+  );
+  assert.deepEqual([...Deno.readDirSync(cache)], [], "nothing written to it");
+
+  // Made private, it is used: the second load compiles nothing.
+  await Deno.chmod(cache, 0o700);
+  await withSpawnLog(cache, async (load, spawned) => {
+    await load(`${tmp.dir}/main.ts`);
+    spawned.splice(0);
+    await load(`${tmp.dir}/main.ts`);
+    assert.ok(!spawned.includes("run"), `compiled again: ${spawned}`);
+  });
+  // A cache directory weft creates is private.
+  const fresh = `${tmp.dir}/fresh/cache`;
+  await withSpawnLog(fresh, async (load) => void await load(`${tmp.dir}/main.ts`));
+  assert.equal(Deno.statSync(fresh).mode! & 0o777, 0o700);
+});
