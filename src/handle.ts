@@ -8,6 +8,7 @@
 
 import { REF } from "./context.ts";
 import { ValidationError } from "./errors.ts";
+import { isPlainObject } from "./values.ts";
 
 /**
  * Where a handle's value comes from. The engine's nodes, the builder's
@@ -180,17 +181,8 @@ export function slotOf<T>(h: Handle<T>): RefSlot {
   return h[REF];
 }
 
-/**
- * Whether `x` is a plain object (not a class instance, date, map…).
- *
- * @param x Anything.
- * @returns True for `{}`-style objects.
- */
-export function isPlainObject(x: unknown): x is Record<string, unknown> {
-  if (typeof x !== "object" || x === null) return false;
-  const proto = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
-}
+// (Kept in values.ts, which has no heavy imports, so that the CLI's parent uses it too.)
+export { isPlainObject };
 
 /**
  * Whether a value holds a handle at any depth (in arrays and plain objects).

@@ -16,6 +16,18 @@
 import { ValidationError } from "./errors.ts";
 
 /**
+ * Whether `x` is a plain object (not a class instance, date, map…).
+ *
+ * @param x Anything.
+ * @returns True for `{}`-style objects.
+ */
+export function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== "object" || x === null) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
  * Throws a {@linkcode ValidationError} when `value` cannot cross between
  * tasks. Cheap for scalars, one walk for structures.
  *

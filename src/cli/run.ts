@@ -16,7 +16,7 @@
 // Deno's Node compatibility layer). tests/cli_run_test.ts checks the graph.
 import { ValidationError } from "../errors.ts";
 import type { Permissions } from "../permissions.ts";
-import { fromJsonTree, toJsonTree } from "../values.ts";
+import { fromJsonTree, isPlainObject, toJsonTree } from "../values.ts";
 import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./exports.ts";
 import type { ExportInfo, ScriptDescription } from "./protocol.ts";
@@ -183,13 +183,6 @@ async function reachable(described: ScriptDescription, name: string): Promise<st
   const listed = described.reachable;
   if (listed !== undefined && Object.hasOwn(listed, name)) return listed[name]!;
   return (await import("../ir.ts")).reachableTasks(described.dag, name);
-}
-
-/** Whether a value is a plain object (as `isPlainObject` of handle.ts, which the parent does not load). */
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  if (typeof x !== "object" || x === null) return false;
-  const proto = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
 }
 
 /** The CLI's default store. */
