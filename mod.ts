@@ -34,7 +34,7 @@
  * @module
  */
 
-export { task } from "./src/task.ts";
+export { task } from "./src/define/task.ts";
 export type {
   AnyFunction,
   Input,
@@ -43,23 +43,23 @@ export type {
   TaskContext,
   TaskOptions,
   TaskParams,
-} from "./src/task.ts";
-export { workflow } from "./src/workflow.ts";
-export type { DeclarativeWorkflow, WorkflowOptions } from "./src/workflow.ts";
-export { Workflow } from "./src/graph.ts";
-export type { AddInputOptions, Binding, WorkflowInputs } from "./src/graph.ts";
-export { flow } from "./src/flow.ts";
-export type { AnyGeneratorFunction, Flow, FlowOptions, FlowResult } from "./src/flow.ts";
-export { launchPlan } from "./src/launch_plan.ts";
-export type { LaunchPlan, LaunchPlanOptions } from "./src/launch_plan.ts";
-export { all, race, wait } from "./src/yields.ts";
-export { now, random } from "./src/deterministic.ts";
-export { AWAIT } from "./src/yields.ts";
-export type { AwaitRequest, Resolved } from "./src/yields.ts";
-export { Handle, isHandle } from "./src/handle.ts";
-export type { Outputs, RefSlot, RefSource } from "./src/handle.ts";
-export { REF } from "./src/context.ts";
-export { run } from "./src/run.ts";
+} from "./src/define/task.ts";
+export { workflow } from "./src/define/workflow.ts";
+export type { DeclarativeWorkflow, WorkflowOptions } from "./src/define/workflow.ts";
+export { Workflow } from "./src/define/graph.ts";
+export type { AddInputOptions, Binding, WorkflowInputs } from "./src/define/graph.ts";
+export { flow } from "./src/define/flow.ts";
+export type { AnyGeneratorFunction, Flow, FlowOptions, FlowResult } from "./src/define/flow.ts";
+export { launchPlan } from "./src/define/launch_plan.ts";
+export type { LaunchPlan, LaunchPlanOptions } from "./src/define/launch_plan.ts";
+export { all, race, wait } from "./src/define/yields.ts";
+export { now, random } from "./src/define/deterministic.ts";
+export { AWAIT } from "./src/define/yields.ts";
+export type { AwaitRequest, Resolved } from "./src/define/yields.ts";
+export { Handle, isHandle } from "./src/define/handle.ts";
+export type { Outputs, RefSlot, RefSource } from "./src/define/handle.ts";
+export { REF } from "./src/core/call_site.ts";
+export { run } from "./src/engine/mod.ts";
 export type {
   RunGraph,
   RunGraphEdge,
@@ -67,10 +67,10 @@ export type {
   RunOptions,
   RunResult,
   TaskExecutor,
-} from "./src/engine.ts";
-export type { TaskDef } from "./src/task.ts";
-export type { EntityDef, SourceLocation } from "./src/entity.ts";
-export type { Param } from "./src/params.ts";
+} from "./src/engine/run.ts";
+export type { TaskDef } from "./src/define/task.ts";
+export type { EntityDef, SourceLocation } from "./src/define/entity.ts";
+export type { Param } from "./src/define/params.ts";
 export {
   CancelledError,
   NonDeterminismError,
@@ -79,16 +79,16 @@ export {
   TimeoutError,
   ValidationError,
   WeftError,
-} from "./src/errors.ts";
-export type { WeftErrorJson, WeftErrorOptions } from "./src/errors.ts";
-export type { EventBase, NodeEventBase, WeftEvent, WeftEventType } from "./src/events.ts";
-export type { Duration } from "./src/duration.ts";
-export type { JsonSchema, StandardResult, StandardSchemaV1, TypeSpec } from "./src/types.ts";
-export { PERMISSION_KINDS } from "./src/permissions.ts";
-export type { PermissionKind, Permissions } from "./src/permissions.ts";
-export type { EntityKind } from "./src/entity.ts";
-export { MemoryStore } from "./src/memory_store.ts";
-export type { MemoryRun, MemoryStoreOptions } from "./src/memory_store.ts";
+} from "./src/core/errors.ts";
+export type { WeftErrorJson, WeftErrorOptions } from "./src/core/errors.ts";
+export type { EventBase, NodeEventBase, WeftEvent, WeftEventType } from "./src/engine/events.ts";
+export type { Duration } from "./src/core/duration.ts";
+export type { JsonSchema, StandardResult, StandardSchemaV1, TypeSpec } from "./src/define/input_types.ts";
+export { PERMISSION_KINDS } from "./src/define/permissions.ts";
+export type { PermissionKind, Permissions } from "./src/define/permissions.ts";
+export type { EntityKind } from "./src/define/entity.ts";
+export { MemoryStore } from "./src/store/memory.ts";
+export type { MemoryRun, MemoryStoreOptions } from "./src/store/memory.ts";
 export type {
   CacheHit,
   InputSource,
@@ -106,10 +106,10 @@ export type {
   RunSummary,
   Store,
   StoreQueries,
-} from "./src/store.ts";
-export { SqliteStore } from "./src/sqlite_store.ts";
-export type { SqliteStoreOptions } from "./src/sqlite_store.ts";
-export { DAG_FORMAT, toDag } from "./src/ir.ts";
+} from "./src/store/mod.ts";
+export { SqliteStore } from "./src/store/sqlite.ts";
+export type { SqliteStoreOptions } from "./src/store/sqlite.ts";
+export { DAG_FORMAT, toDag } from "./src/ir/mod.ts";
 export type {
   DagBinding,
   DagDocument,
@@ -122,10 +122,10 @@ export type {
   DagTask,
   DagWorkflow,
   ToDagOptions,
-} from "./src/ir.ts";
-export { DAG_SCHEMA, DAG_SCHEMA_ID } from "./src/dag_schema.ts";
-export type { DagJsonSchema } from "./src/dag_schema.ts";
-export { fromDag, validateDag } from "./src/dag_reader.ts";
-export type { DagEntities, FromDagOptions } from "./src/dag_reader.ts";
-export { DAG_FORMATS, renderDag } from "./src/render.ts";
-export type { DagFormat, RenderOptions } from "./src/render.ts";
+} from "./src/ir/mod.ts";
+export { DAG_SCHEMA, DAG_SCHEMA_ID } from "./src/ir/schema.ts";
+export type { DagJsonSchema } from "./src/ir/schema.ts";
+export { fromDag, validateDag } from "./src/ir/read.ts";
+export type { DagEntities, FromDagOptions } from "./src/ir/read.ts";
+export { DAG_FORMATS, renderDag } from "./src/render/mod.ts";
+export type { DagFormat, RenderOptions } from "./src/render/mod.ts";

@@ -99,7 +99,7 @@ Deno.test("a loaded workflow keeps the document's node ids and compiles back to 
     const wf = await fromDag(json, entities, { workflow: name });
     const original = JSON.parse(json) as DagDocument;
     const again = toDag([wf], { moduleEntities: Object.values(fixture) });
-    const expected = (await import("../src/ir.ts")).subDocument(original, name);
+    const expected = (await import("../src/ir/mod.ts")).subDocument(original, name);
     assert.deepEqual(withoutSources(again), withoutSources(expected), name);
   }
 });

@@ -7,10 +7,10 @@ import { chromium } from "npm:playwright-core@1.56.1";
 import { renderDag } from "../mod.ts";
 import type { DagDocument } from "../mod.ts";
 import { loadScript } from "../src/cli/load.ts";
-import { viewsOf } from "../src/export_view.ts";
-import { dotString } from "../src/export_dot.ts";
-import { mermaidString } from "../src/export_mermaid.ts";
-import { escapeHtml, scriptJson } from "../src/export_html.ts";
+import { viewsOf } from "../src/render/view.ts";
+import { dotString } from "../src/render/dot.ts";
+import { mermaidString } from "../src/render/mermaid.ts";
+import { escapeHtml, scriptJson } from "../src/render/html.ts";
 import { deno, ROOT, runCommand, tempDir } from "./_helpers.ts";
 
 const XSS = "<img src=x onerror=alert(1)>";

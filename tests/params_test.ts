@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseParams } from "../src/params.ts";
+import { parseParams } from "../src/define/params.ts";
 import { ValidationError } from "../mod.ts";
 
 // deno-lint-ignore no-explicit-any

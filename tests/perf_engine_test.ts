@@ -16,7 +16,7 @@ import {
   wait,
   Workflow,
 } from "../mod.ts";
-import { AWAIT } from "../src/yields.ts";
+import { AWAIT } from "../src/define/yields.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { chromium } from "npm:playwright-core@1.56.1";
 import { flow, run, task, wait } from "../mod.ts";
-import { SqliteStore } from "../src/sqlite_store.ts";
-import { provenanceDot, provenanceGraph, provenanceHtml } from "../src/provenance_export.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+import { provenanceDot, provenanceGraph, provenanceHtml } from "../src/render/provenance.ts";
 import { runCommand, tempDir } from "./_helpers.ts";
 
 const XSS = "<img src=x onerror=alert(1)>";

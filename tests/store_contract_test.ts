@@ -13,8 +13,8 @@ import {
   wait,
   workflow,
 } from "../mod.ts";
-import { SqliteStore } from "../src/sqlite_store.ts";
-import { valueHash } from "../src/values.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
+import { valueHash } from "../src/core/values.ts";
 
 interface StoreKind {
   name: string;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { z } from "npm:zod@3.24.1";
 import { task, ValidationError, Workflow } from "../mod.ts";
-import { inputType } from "../src/types.ts";
+import { inputType } from "../src/define/input_types.ts";
 
 const echo = task(function echo(v: unknown) {
   return v;

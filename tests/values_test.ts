@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@3.23.2";
 import { createHash } from "node:crypto";
-import { checkValue, decodeValue, encodeValue, sha256, valueHash } from "../src/values.ts";
+import { checkValue, decodeValue, encodeValue, sha256, valueHash } from "../src/core/values.ts";
 import { ValidationError } from "../mod.ts";
 
 Deno.test("values round-trip through the encoding, extra types included", () => {

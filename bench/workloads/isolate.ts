@@ -5,7 +5,7 @@
 // running in the main thread.
 
 import { run } from "../../mod.ts";
-import { IsolateExecutor } from "../../src/isolate.ts";
+import { IsolateExecutor } from "../../src/engine/executors/isolate.ts";
 import { median, type Row, timeMs, type Workload } from "../_harness.ts";
 import { chain40, fan8 } from "../fixtures/cpu.ts";
 

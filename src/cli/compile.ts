@@ -5,8 +5,8 @@
  * @module
  */
 
-import { type DagDocument, subDocument } from "../ir.ts";
-import { DAG_FORMATS, renderDag } from "../render.ts";
+import { type DagDocument, subDocument } from "../ir/mod.ts";
+import { DAG_FORMATS, renderDag } from "../render/mod.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./exports.ts";
 import type { ScriptDescription } from "./protocol.ts";

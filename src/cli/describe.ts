@@ -6,9 +6,9 @@
  * @module
  */
 
-import { type EntityDef, entityOf } from "../entity.ts";
-import { describeCause } from "../errors.ts";
-import { reachableTasks, toDag } from "../ir.ts";
+import { type EntityDef, entityOf } from "../define/entity.ts";
+import { describeCause } from "../core/errors.ts";
+import { reachableTasks, toDag } from "../ir/mod.ts";
 
 export { MARKER } from "./protocol.ts";
 export type { ExportInfo, LoadFailure, ScriptDescription } from "./protocol.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ValidationError } from "../errors.ts";
+import { ValidationError } from "../core/errors.ts";
 import type { ExportInfo, ScriptDescription } from "./protocol.ts";
 
 /**

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { ValidationError } from "../errors.ts";
-import type { Lineage, NodeDetails, RunDetails, Store } from "../store.ts";
-import { openStore } from "../stores.ts";
-import { preview } from "../provenance.ts";
-import { toJsonTree } from "../values.ts";
+import { ValidationError } from "../core/errors.ts";
+import type { Lineage, NodeDetails, RunDetails, Store } from "../store/mod.ts";
+import { openStore } from "../store/open.ts";
+import { preview } from "../store/provenance.ts";
+import { toJsonTree } from "../core/values.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import type { Command } from "./main.ts";
 import { formatMs } from "./progress.ts";
@@ -285,7 +285,7 @@ ${STORE_HELP}`,
     return await withStore(values.store as string | undefined, async (store) => {
       const run = await getRun(store, positionals[0]!);
       const { provenanceGraph, provenanceDot, provenanceHtml } = await import(
-        "../provenance_export.ts"
+        "../render/provenance.ts"
       );
       const graph = await provenanceGraph(store, run);
       const text = format === "json"

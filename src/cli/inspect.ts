@@ -13,9 +13,9 @@ import {
   describeRef,
   type Tables,
   tables,
-} from "../export_view.ts";
-import { type DagDocument, type DagWorkflow, reachableTasks, subDocument } from "../ir.ts";
-import { type Permissions, unionPermissions } from "../permissions.ts";
+} from "../render/view.ts";
+import { type DagDocument, type DagWorkflow, reachableTasks, subDocument } from "../ir/mod.ts";
+import { type Permissions, unionPermissions } from "../define/permissions.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./exports.ts";
 import type { ExportInfo } from "./describe.ts";

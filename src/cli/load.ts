@@ -7,8 +7,8 @@
  * @module
  */
 
-import { ValidationError } from "../errors.ts";
-import { WEFT_VERSION } from "../version.ts";
+import { ValidationError } from "../core/errors.ts";
+import { WEFT_VERSION } from "../core/version.ts";
 import { type LoadFailure, MARKER, type ScriptDescription } from "./protocol.ts";
 
 /** Options of {@linkcode loadScript}. */

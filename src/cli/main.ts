@@ -5,8 +5,8 @@
  * @module
  */
 
-import { WEFT_VERSION } from "../version.ts";
-import { WeftError } from "../errors.ts";
+import { WEFT_VERSION } from "../core/version.ts";
+import { WeftError } from "../core/errors.ts";
 import { UsageError } from "./args.ts";
 
 /** A command of the CLI. */

@@ -6,15 +6,15 @@
  * @module
  */
 
-import { ValidationError } from "../errors.ts";
-import type { DagDocument } from "../ir.ts";
+import { ValidationError } from "../core/errors.ts";
+import type { DagDocument } from "../ir/mod.ts";
 import {
   checkPermissions,
   PERMISSION_KINDS,
   type PermissionKind,
   type Permissions,
   unionPermissions,
-} from "../permissions.ts";
+} from "../define/permissions.ts";
 
 /** Why a permission is in the plan. */
 export interface PlanEntry {

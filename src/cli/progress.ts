@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { WeftErrorJson } from "../errors.ts";
-import type { WeftEvent } from "../events.ts";
+import type { WeftErrorJson } from "../core/errors.ts";
+import type { WeftEvent } from "../engine/events.ts";
 
 /** A running task in a snapshot. */
 export interface RunningTask {

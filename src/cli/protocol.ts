@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { EntityKind } from "../entity.ts";
-import type { DagDocument } from "../ir.ts";
+import type { EntityKind } from "../define/entity.ts";
+import type { DagDocument } from "../ir/mod.ts";
 
 /** The prefix of the protocol line, apart from anything the script prints. */
 export const MARKER = "\u001eweft-describe:";

@@ -14,9 +14,9 @@
 // The parent of a run loads only what it needs to plan and watch it: no
 // engine, no IR module, nothing that imports a `node:` module (which starts
 // Deno's Node compatibility layer). tests/cli_run_test.ts checks the graph.
-import { ValidationError } from "../errors.ts";
-import type { Permissions } from "../permissions.ts";
-import { fromJsonTree, isPlainObject, toJsonTree } from "../values.ts";
+import { ValidationError } from "../core/errors.ts";
+import type { Permissions } from "../define/permissions.ts";
+import { fromJsonTree, isPlainObject, toJsonTree } from "../core/values.ts";
 import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./exports.ts";
 import type { ExportInfo, ScriptDescription } from "./protocol.ts";
@@ -182,7 +182,7 @@ async function runMain(args: string[]): Promise<number> {
 async function reachable(described: ScriptDescription, name: string): Promise<string[]> {
   const listed = described.reachable;
   if (listed !== undefined && Object.hasOwn(listed, name)) return listed[name]!;
-  return (await import("../ir.ts")).reachableTasks(described.dag, name);
+  return (await import("../ir/mod.ts")).reachableTasks(described.dag, name);
 }
 
 /** The CLI's default store. */

@@ -10,11 +10,11 @@
  * @module
  */
 
-import { entityOf } from "../entity.ts";
-import { runEntity, type RunOptions, type TaskExecutor } from "../engine.ts";
-import { ValidationError, WeftError } from "../errors.ts";
-import type { WeftEvent } from "../events.ts";
-import { fromJsonTree, toJsonTree } from "../values.ts";
+import { entityOf } from "../define/entity.ts";
+import { runEntity, type RunOptions, type TaskExecutor } from "../engine/run.ts";
+import { ValidationError, WeftError } from "../core/errors.ts";
+import type { WeftEvent } from "../engine/events.ts";
+import { fromJsonTree, toJsonTree } from "../core/values.ts";
 import { ProgressModel } from "./progress.ts";
 
 export { PROTOCOL } from "./protocol.ts";
@@ -119,7 +119,7 @@ export async function runChild(
 
   let executor: (TaskExecutor & { close(): void }) | undefined;
   if (spec.isolate !== undefined) {
-    const { IsolateExecutor } = await import("../isolate.ts");
+    const { IsolateExecutor } = await import("../engine/executors/isolate.ts");
     executor = new IsolateExecutor({ url: spec.url, ...spec.isolate });
   }
   const options: RunOptions = {

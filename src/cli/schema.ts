@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DAG_SCHEMA } from "../dag_schema.ts";
+import { DAG_SCHEMA } from "../ir/schema.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import type { Command } from "./main.ts";
 

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { ValidationError } from "../errors.ts";
-import type { Permissions } from "../permissions.ts";
+import { ValidationError } from "../core/errors.ts";
+import type { Permissions } from "../define/permissions.ts";
 
 /** A store URL made absolute, with the permissions it needs. */
 export interface StoreNeeds {

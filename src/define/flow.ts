@@ -1,0 +1,230 @@
+/**
+ * `flow(async function* …)`: imperative flows whose graph grows while plain
+ * TypeScript runs. Each call of a task, workflow or flow inside the body is
+ * scheduled at once and returns a handle; each `yield` marks an await point.
+ *
+ * @module
+ */
+
+import { currentSite, ENTITY, noteEntity } from "../core/call_site.ts";
+import {
+  callerLocation,
+  type EntityDef,
+  namedArgs,
+  requireEntity,
+  type SourceLocation,
+} from "./entity.ts";
+import { ValidationError } from "../core/errors.ts";
+import type { Handle } from "./handle.ts";
+import { type Param, parseParams } from "./params.ts";
+import { checkUnique, type Inputs, isDecoratorContext } from "./task.ts";
+import type { Resolved } from "./yields.ts";
+import { callDirect } from "../engine/direct.ts";
+
+/** Options of {@linkcode flow}. */
+export interface FlowOptions {
+  /**
+   * The flow name, used in node ids and the IR.
+   * @default the generator function's name
+   */
+  name?: string;
+  /**
+   * The input names, for functions whose parameters cannot be read from source.
+   * @default parsed from the function source
+   */
+  params?: string[];
+  /**
+   * Names of the keys of the returned object, so that a builder can check
+   * `addEntity(flow).outputs.NAME` before anything runs.
+   * @default one output, `o0`, the whole return value
+   */
+  outputs?: string[];
+  /**
+   * The tasks (and workflows, flows) the flow may call: `weft compile` lists
+   * them and `weft run` grants exactly their permissions.
+   * @default every task of the flow's module
+   */
+  tasks?: unknown[];
+}
+
+/** The internal definition of a flow. */
+export interface FlowDef extends EntityDef {
+  /** Always `"flow"`. */
+  readonly kind: "flow";
+  /** The async generator function. */
+  readonly fn: (...args: never[]) => AsyncGenerator<unknown, unknown, unknown>;
+  /** How inputs are passed to `fn`. */
+  readonly style: "positional" | "object";
+  /** Whether `outputs` was declared. */
+  readonly namedOutputs: boolean;
+  /** The entities the flow declares it calls, if it does. */
+  readonly tasks: readonly EntityDef[] | undefined;
+}
+
+/**
+ * A flow: call it like a task. Inside a workflow or flow the call becomes a
+ * node; elsewhere it runs and the handle resolves to its result.
+ *
+ * @typeParam P The input types.
+ * @typeParam R The resolved result type.
+ */
+export interface Flow<P extends readonly unknown[], R> {
+  /** Calls the flow. */
+  (...args: Inputs<P>): Handle<R>;
+  /** The flow name. */
+  readonly name: string;
+}
+
+/** Any async generator function: what `flow` accepts. */
+// deno-lint-ignore no-explicit-any
+export type AnyGeneratorFunction = (...args: any[]) => AsyncGenerator<unknown, unknown, any>;
+
+/** The resolved return type of a flow's generator function. */
+// deno-lint-ignore no-explicit-any
+export type FlowResult<F extends (...args: any[]) => AsyncGenerator<unknown, unknown, any>> =
+  ReturnType<F> extends AsyncGenerator<unknown, infer R, unknown> ? Resolved<R>
+    : never;
+
+/**
+ * The decorator form on a static async generator method.
+ *
+ * @param fn The method.
+ * @param context The decorator context.
+ * @returns The flow, in place of the method.
+ */
+export function flow<F extends AnyGeneratorFunction, This = unknown>(
+  fn: F,
+  context: ClassMethodDecoratorContext<This, F>,
+): F;
+/**
+ * Makes a flow of an async generator function.
+ *
+ * @example The seed flow: double until at least 10
+ * ```ts
+ * import { flow, task, wait } from "@weft/weft";
+ * import assert from "node:assert/strict";
+ *
+ * const add = task(function add(x: number, y: number) { return x + y; });
+ * const multiply = task(function multiply(x: number, y: number) { return x * y; });
+ * const keepDoubling = flow(async function* keepDoubling(x: number, y: number) {
+ *   let out = add(x, y);
+ *   while ((yield* wait(out)) < 10) out = multiply(add(out, 1), 2);
+ *   return { sum: out };
+ * });
+ * assert.deepEqual(await keepDoubling(3, 4), { sum: 16 });
+ * ```
+ *
+ * @param fn The generator function: its parameters are the inputs.
+ * @returns The flow.
+ */
+export function flow<F extends AnyGeneratorFunction>(fn: F): Flow<Parameters<F>, FlowResult<F>>;
+/**
+ * Makes a flow with options.
+ *
+ * @param options Name, outputs, the tasks it calls.
+ * @param fn The generator function.
+ * @returns The flow.
+ */
+export function flow<F extends AnyGeneratorFunction>(
+  options: FlowOptions,
+  fn: F,
+): Flow<Parameters<F>, FlowResult<F>>;
+/**
+ * The decorator form with options.
+ *
+ * @param options Name, outputs, the tasks it calls.
+ * @returns A method decorator.
+ */
+export function flow(
+  options: FlowOptions,
+): <F extends AnyGeneratorFunction>(fn: F, context: ClassMethodDecoratorContext) => F;
+export function flow(a: unknown, b?: unknown): unknown {
+  if (typeof a === "function") {
+    if (isDecoratorContext(b)) {
+      return makeFlow({}, a as AnyGeneratorFunction, String(b.name), callerLocation());
+    }
+    if (b !== undefined) {
+      throw new ValidationError(
+        "flow(fn) takes one function; to pass options write flow(options, fn)",
+      );
+    }
+    return makeFlow({}, a as AnyGeneratorFunction, undefined, callerLocation());
+  }
+  if (typeof a === "object" && a !== null && !Array.isArray(a)) {
+    if (typeof b === "function") {
+      return makeFlow(a as FlowOptions, b as AnyGeneratorFunction, undefined, callerLocation());
+    }
+    if (b === undefined) {
+      const location = callerLocation();
+      return (fn: AnyGeneratorFunction, context: ClassMethodDecoratorContext) =>
+        makeFlow(a as FlowOptions, fn, String(context?.name ?? ""), location);
+    }
+  }
+  throw new ValidationError("flow() takes an async generator function, or options and one");
+}
+
+const OPTION_KEYS = new Set(["name", "params", "outputs", "tasks"]);
+
+function makeFlow(
+  options: FlowOptions,
+  fn: AnyGeneratorFunction,
+  decoratedName: string | undefined,
+  source: SourceLocation | undefined,
+): unknown {
+  const name = options.name ?? (fn.name || decoratedName);
+  if (!name) {
+    throw new ValidationError(
+      'A flow needs a name: use a named generator (flow(async function* main(x) {…})) or pass { name: "main" }',
+    );
+  }
+  const what = `flow '${name}'`;
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new ValidationError(
+        `Unknown option '${key}' of ${what}; the options are ${[...OPTION_KEYS].join(", ")}`,
+      );
+    }
+  }
+  const kind = Object.getPrototypeOf(fn)?.constructor?.name;
+  if (kind !== "AsyncGeneratorFunction") {
+    throw new ValidationError(
+      `${what} must be an async generator function: write flow(async function* ${name}(…) { … }) and mark await points with yield`,
+    );
+  }
+  let params: Param[];
+  let style: "positional" | "object" = "positional";
+  if (options.params !== undefined) {
+    params = options.params.map((p) => ({ name: p, optional: false }));
+  } else {
+    const sig = parseParams(fn, what);
+    params = sig.params;
+    style = sig.style;
+  }
+  checkUnique(params.map((p) => p.name), `input names of ${what}`);
+  if (options.outputs !== undefined) checkUnique(options.outputs, `output names of ${what}`);
+  const tasks = options.tasks?.map((t, i) =>
+    requireEntity(t, `The 'tasks' option of ${what} (item ${i + 1})`)
+  );
+  const def: FlowDef = {
+    kind: "flow",
+    name,
+    params,
+    outputs: options.outputs ?? ["o0"],
+    bare: options.outputs === undefined,
+    namedOutputs: options.outputs !== undefined,
+    callStyle: style,
+    style,
+    source,
+    fn,
+    tasks,
+  };
+  const call = function (...args: unknown[]): unknown {
+    const site = currentSite();
+    if (site !== undefined) return site.call(def, namedArgs(def, args));
+    return callDirect(def, namedArgs(def, args));
+  };
+  Object.defineProperty(call, "name", { value: name });
+  Object.defineProperty(call, ENTITY, { value: def });
+  noteEntity(def);
+  return call;
+}

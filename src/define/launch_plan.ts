@@ -1,0 +1,184 @@
+/**
+ * Launch plans: an entity with some inputs defaulted and some fixed, under a
+ * name of its own (as in Flyte).
+ *
+ * @module
+ */
+
+import { currentSite, ENTITY, noteEntity } from "../core/call_site.ts";
+import {
+  callerLocation,
+  describeEntity,
+  type EntityDef,
+  namedArgs,
+  requireEntity,
+  type SourceLocation,
+} from "./entity.ts";
+import { ValidationError } from "../core/errors.ts";
+import type { Handle } from "./handle.ts";
+import { isPlainObject } from "./handle.ts";
+import type { Param } from "./params.ts";
+import { checkValue } from "../core/values.ts";
+import { callDirect } from "../engine/direct.ts";
+
+/** Options of {@linkcode launchPlan}. */
+export interface LaunchPlanOptions {
+  /** The launch plan's name. */
+  name: string;
+  /**
+   * Inputs used when a call leaves them out.
+   * @default {}
+   */
+  defaults?: Record<string, unknown>;
+  /**
+   * Inputs set once and for all: a call that passes one is a `ValidationError`.
+   * @default {}
+   */
+  fixed?: Record<string, unknown>;
+}
+
+/** The internal definition of a launch plan. */
+export class LaunchPlanDef implements EntityDef {
+  /** Always `"launchPlan"`. */
+  readonly kind = "launchPlan" as const;
+  /** The launch plan's name. */
+  readonly name: string;
+  /** The entity it launches. */
+  readonly target: EntityDef;
+  /** Default inputs. */
+  readonly defaults: Readonly<Record<string, unknown>>;
+  /** Fixed inputs. */
+  readonly fixed: Readonly<Record<string, unknown>>;
+  /** Inputs are passed as one object. */
+  readonly callStyle = "object" as const;
+  /** Where it was defined. */
+  readonly source: SourceLocation | undefined;
+
+  /**
+   * @param target The entity.
+   * @param options Name, defaults, fixed inputs.
+   * @param source Where it was defined.
+   */
+  constructor(target: EntityDef, options: LaunchPlanOptions, source: SourceLocation | undefined) {
+    this.target = target;
+    this.name = options.name;
+    this.defaults = { ...options.defaults };
+    this.fixed = { ...options.fixed };
+    this.source = source;
+  }
+
+  /** The inputs a call may pass: the target's, minus fixed ones; defaulted ones are optional. */
+  get params(): Param[] {
+    return this.target.params.filter((p) => !(p.name in this.fixed)).map((p) =>
+      p.name in this.defaults ? { ...p, optional: true, default: this.defaults[p.name] } : p
+    );
+  }
+  /** The target's outputs. */
+  get outputs(): readonly string[] {
+    return this.target.outputs;
+  }
+  /** As the target. */
+  get bare(): boolean {
+    return this.target.bare;
+  }
+
+  /**
+   * The inputs to launch the target with.
+   *
+   * @param inputs What the call passed.
+   * @returns Defaults, then the call's inputs, then fixed inputs.
+   * @throws {ValidationError} When the call passes a fixed input.
+   */
+  merge(inputs: Record<string, unknown>): Record<string, unknown> {
+    for (const key of Object.keys(inputs)) {
+      if (key in this.fixed) {
+        throw new ValidationError(
+          `Input '${key}' of launch plan '${this.name}' is fixed to ${
+            JSON.stringify(this.fixed[key])
+          } and cannot be overridden; leave it out, or make another launch plan`,
+        );
+      }
+    }
+    return { ...this.defaults, ...inputs, ...this.fixed };
+  }
+}
+
+/**
+ * A launch plan: callable with an inputs object, and usable in `addEntity`.
+ *
+ * @typeParam R The value type.
+ */
+export interface LaunchPlan<R = unknown> {
+  /** Launches the entity (or adds a node inside a workflow or flow). */
+  (inputs?: Record<string, unknown>): Handle<R>;
+  /** The launch plan's name. */
+  readonly name: string;
+}
+
+/**
+ * Makes a launch plan of a task, workflow or flow.
+ *
+ * @example Fix one input, default another
+ * ```ts
+ * import { launchPlan, task } from "@weft/weft";
+ * import assert from "node:assert/strict";
+ *
+ * const greet = task(function greet(greeting: string, name: string) { return `${greeting}, ${name}`; });
+ * const hello = launchPlan(greet, { name: "hello", fixed: { greeting: "Hello" }, defaults: { name: "world" } });
+ * assert.equal(await hello(), "Hello, world");
+ * assert.equal(await hello({ name: "weft" }), "Hello, weft");
+ * ```
+ *
+ * @param entity The task, workflow or flow to launch.
+ * @param options Name, defaults and fixed inputs.
+ * @returns The launch plan.
+ * @throws {ValidationError} On an unknown input name or a non-serialisable value.
+ */
+export function launchPlan<R = unknown>(
+  entity: unknown,
+  options: LaunchPlanOptions,
+): LaunchPlan<R> {
+  const target = requireEntity(entity, "launchPlan(entity, options)");
+  if (!isPlainObject(options) || typeof options.name !== "string" || options.name === "") {
+    throw new ValidationError(
+      `launchPlan(${target.name}, options) needs options with a name, such as { name: "${target.name}_daily" }`,
+    );
+  }
+  const known = new Set(target.params.map((p) => p.name));
+  for (const which of ["defaults", "fixed"] as const) {
+    const values = options[which] ?? {};
+    if (!isPlainObject(values)) {
+      throw new ValidationError(
+        `The '${which}' of launch plan '${options.name}' must be an object keyed by input name`,
+      );
+    }
+    for (const [key, value] of Object.entries(values)) {
+      if (!known.has(key)) {
+        throw new ValidationError(
+          `Launch plan '${options.name}' sets ${which} input '${key}', but ${
+            describeEntity(target)
+          } has no such input; its inputs are ${[...known].join(", ") || "none"}`,
+        );
+      }
+      checkValue(value, () => `The ${which} input '${key}' of launch plan '${options.name}'`);
+    }
+  }
+  for (const key of Object.keys(options.fixed ?? {})) {
+    if (key in (options.defaults ?? {})) {
+      throw new ValidationError(
+        `Input '${key}' of launch plan '${options.name}' is both fixed and defaulted; keep one`,
+      );
+    }
+  }
+  const def = new LaunchPlanDef(target, options, callerLocation());
+  const call = function (inputs?: Record<string, unknown>): unknown {
+    const named = namedArgs(def, inputs === undefined ? [] : [inputs]);
+    const site = currentSite();
+    if (site !== undefined) return site.call(def, named);
+    return callDirect(def, named);
+  };
+  Object.defineProperty(call, "name", { value: def.name });
+  Object.defineProperty(call, ENTITY, { value: def });
+  noteEntity(def);
+  return call as unknown as LaunchPlan<R>;
+}

@@ -1,0 +1,101 @@
+/**
+ * Mermaid `flowchart` export of a `weft.dag/v1` document: one subgraph per
+ * workflow, inputs as parallelograms, nodes as rounded boxes (subworkflows
+ * as subroutines, launch plans as hexagons), outputs as reversed
+ * parallelograms, edges labelled `output → input`. Ids are generated; every
+ * label is quoted with Mermaid's entity codes for the characters that would
+ * end or change it.
+ *
+ * @module
+ */
+
+import type { DagDocument } from "../ir/mod.ts";
+import { type Box, clip, viewsOf } from "./view.ts";
+
+const SHAPES: Record<Box["kind"], [string, string]> = {
+  input: ["[/", "/]"],
+  output: ["[\\", "\\]"],
+  task: ["(", ")"],
+  workflow: ["[[", "]]"],
+  launchPlan: ["{{", "}}"],
+  flow: ["[", "]"],
+  value: ["([", "])"],
+  failed: ["(", ")"],
+};
+
+const ENTITIES: Record<string, string> = {
+  "#": "#35;",
+  '"': "#quot;",
+  "&": "#amp;",
+  "<": "#lt;",
+  ">": "#gt;",
+  "`": "#96;",
+  "|": "#124;",
+};
+
+/**
+ * Quotes text for a Mermaid label: `#`, quotes, `&`, `<`, `>`, backticks and
+ * `|` become entity codes, so user text can neither end the label nor
+ * become markup.
+ *
+ * @param text Any text; line breaks become `<br>`.
+ * @returns A quoted Mermaid string.
+ */
+export function mermaidString(text: string): string {
+  const lines = text.split(/\r\n|\r|\n/).map((l) => l.replace(/[#"&<>`|]/g, (c) => ENTITIES[c]!));
+  return `"${lines.join("<br>")}"`;
+}
+
+/**
+ * Writes a document as a Mermaid flowchart.
+ *
+ * @example Export a workflow as Mermaid
+ * ```ts
+ * import { renderDag, task, workflow } from "@weft/weft";
+ * import assert from "node:assert/strict";
+ *
+ * const inc = task(function inc(x: number) { return x + 1; });
+ * const twice = workflow(function twice(x: number) { return inc(inc(x)); });
+ * const text = await renderDag(twice.graph, "mermaid");
+ * assert.match(text, /^flowchart LR$/m);
+ * assert.match(text, /w0_n0\("inc<br>task inc"\)/);
+ * ```
+ *
+ * @param dag The document.
+ * @returns The flowchart text, ending with a newline.
+ */
+export function toMermaid(dag: DagDocument): string {
+  const lines = ["%% weft.dag/v1 as a Mermaid flowchart", "flowchart LR"];
+  const classes: Record<string, string[]> = {};
+  for (const view of viewsOf(dag)) {
+    lines.push(
+      `  subgraph ${view.key}[${
+        mermaidString(`${view.kind === "static" ? "workflow" : "flow"} ${view.name}`)
+      }]`,
+      "    direction LR",
+    );
+    for (const box of view.boxes) {
+      const [open, close] = SHAPES[box.kind];
+      const label = [box.title, box.subtitle, ...box.extra].map((l) => clip(l, 60)).join("\n");
+      lines.push(`    ${box.key}${open}${mermaidString(label)}${close}`);
+      (classes[box.kind] ??= []).push(box.key);
+    }
+    lines.push("  end");
+    for (const a of view.arrows) {
+      lines.push(`  ${a.from} -->${a.label === "" ? "" : `|${mermaidString(a.label)}|`} ${a.to}`);
+    }
+  }
+  lines.push(
+    "  classDef input fill:#dbeafe,stroke:#2563eb",
+    "  classDef output fill:#dcfce7,stroke:#16a34a",
+    "  classDef task fill:#f8fafc,stroke:#334155",
+    "  classDef workflow fill:#fef9c3,stroke:#a16207",
+    "  classDef launchPlan fill:#fae8ff,stroke:#a21caf",
+    "  classDef flow fill:#ffedd5,stroke:#c2410c",
+  );
+  for (const kind of Object.keys(classes)) {
+    lines.push(`  class ${classes[kind]!.join(",")} ${kind}`);
+  }
+  lines.push("");
+  return lines.join("\n");
+}

@@ -1,0 +1,276 @@
+/**
+ * What the drawn exports (DOT, Mermaid, HTML) share: a `weft.dag/v1`
+ * document reduced to boxes and arrows. Each workflow becomes a group of
+ * input, node and output boxes; a flow (dynamic) becomes one box that lists
+ * what it may call. Box keys are generated (`w0_n1`), so that no user string
+ * ever has to be an identifier in another language.
+ *
+ * @module
+ */
+
+import { ValidationError } from "../core/errors.ts";
+import type {
+  DagBinding,
+  DagDocument,
+  DagEntityRef,
+  DagLaunchPlan,
+  DagTask,
+  DagWorkflow,
+} from "../ir/mod.ts";
+import { PERMISSION_KINDS, type Permissions } from "../define/permissions.ts";
+
+/** The kinds of box. */
+export type BoxKind =
+  | "input"
+  | "output"
+  | "task"
+  | "workflow"
+  | "launchPlan"
+  | "flow"
+  | "value"
+  | "failed";
+
+/** A box of a drawn workflow. */
+export interface Box {
+  /** A generated key, unique in the document: letters, digits and `_` only. */
+  key: string;
+  /** What it stands for. */
+  kind: BoxKind;
+  /** The first line: a node id, an input or output name, or a flow name. */
+  title: string;
+  /** The second line: what the node calls, or an input's type. */
+  subtitle: string;
+  /** Further lines (a flow's possible calls). */
+  extra: string[];
+}
+
+/** An arrow between two boxes. */
+export interface Arrow {
+  /** The key of the box it starts at. */
+  from: string;
+  /** The key of the box it ends at. */
+  to: string;
+  /** `output → input`, or empty. */
+  label: string;
+}
+
+/** One workflow, ready to draw. */
+export interface WorkflowView {
+  /** A generated key (`w0`). */
+  key: string;
+  /** The workflow name. */
+  name: string;
+  /** Static or dynamic. */
+  kind: "static" | "dynamic";
+  /** The workflow's entry in the document. */
+  workflow: DagWorkflow;
+  /** Its boxes: inputs, nodes (in topological order), outputs. */
+  boxes: Box[];
+  /** Its arrows. */
+  arrows: Arrow[];
+}
+
+/**
+ * Reduces a document to boxes and arrows.
+ *
+ * @param dag The document.
+ * @returns One view per workflow, in document order.
+ * @throws {ValidationError} When an edge names a node the workflow does not have.
+ */
+export function viewsOf(dag: DagDocument): WorkflowView[] {
+  const t = tables(dag);
+  return dag.workflows.map((wf, i) => {
+    const key = `w${i}`;
+    const boxes: Box[] = [];
+    const arrows: Arrow[] = [];
+    const inputKeys = new Map<string, string>();
+    wf.inputs.forEach((input, j) => {
+      const k = `${key}_in${j}`;
+      inputKeys.set(input.name, k);
+      boxes.push({
+        key: k,
+        kind: "input",
+        title: input.name,
+        subtitle: `${input.type}${input.optional ? " (optional)" : ""}`,
+        extra: [],
+      });
+    });
+    const outputKeys = new Map<string, string>();
+    const outputBoxes: Box[] = wf.outputs.map((output, j) => {
+      const k = `${key}_out${j}`;
+      outputKeys.set(output.name, k);
+      return { key: k, kind: "output", title: output.name, subtitle: "output", extra: [] };
+    });
+    if (wf.kind === "static") {
+      const nodeKeys = new Map<string, string>();
+      wf.nodes.forEach((node, j) => {
+        const k = `${key}_n${j}`;
+        nodeKeys.set(node.id, k);
+        const isFlow = node.entity.kind === "workflow" &&
+          t.workflow(node.entity.name)?.kind === "dynamic";
+        boxes.push({
+          key: k,
+          kind: isFlow ? "flow" : node.entity.kind,
+          title: node.id,
+          subtitle: describeRef(node.entity, t),
+          extra: [],
+        });
+      });
+      const find = (table: Map<string, string>, name: string, what: string): string => {
+        const k = table.get(name);
+        if (k === undefined) {
+          throw new ValidationError(
+            `An edge of workflow '${wf.name}' names ${what} '${name}', which the workflow does not have; fix the document or compile the script again`,
+          );
+        }
+        return k;
+      };
+      for (const e of wf.edges) {
+        arrows.push({
+          from: e.from === "$inputs"
+            ? find(inputKeys, e.output, "input")
+            : find(nodeKeys, e.from, "node"),
+          to: e.to === "$outputs"
+            ? find(outputKeys, e.input, "output")
+            : find(nodeKeys, e.to, "node"),
+          label: `${e.output} → ${e.input}`,
+        });
+      }
+    } else {
+      const k = `${key}_flow`;
+      boxes.push({
+        key: k,
+        kind: "flow",
+        title: wf.name,
+        subtitle: "flow: its graph grows at run time",
+        extra: wf.calls.length === 0
+          ? ["may call: nothing known"]
+          : wrap(`may call: ${wf.calls.map((c) => c.name).join(", ")}`, 40),
+      });
+      for (const input of wf.inputs) {
+        arrows.push({ from: inputKeys.get(input.name)!, to: k, label: input.name });
+      }
+      for (const output of outputBoxes) arrows.push({ from: k, to: output.key, label: "" });
+    }
+    boxes.push(...outputBoxes);
+    return { key, name: wf.name, kind: wf.kind, workflow: wf, boxes, arrows };
+  });
+}
+
+/**
+ * Names what a node calls: `task slope`, `workflow inner`, `flow loop`,
+ * `launch plan daily`.
+ *
+ * @param ref The reference.
+ * @param t The document's tables, to tell flows from static workflows.
+ * @returns The text.
+ */
+export function describeRef(ref: DagEntityRef, t?: Tables): string {
+  if (ref.kind === "workflow" && t?.workflow(ref.name)?.kind === "dynamic") {
+    return `flow ${ref.name}`;
+  }
+  return `${ref.kind === "launchPlan" ? "launch plan" : ref.kind} ${ref.name}`;
+}
+
+/**
+ * Writes a binding as a person reads it: `input x`, `slope.o0`, `[1, 2]`.
+ *
+ * @param b The binding.
+ * @returns The text.
+ */
+export function describeBinding(b: DagBinding): string {
+  if ("input" in b) return `input ${b.input}`;
+  if ("node" in b) return `${b.node}.${b.output}`;
+  if ("value" in b) return JSON.stringify(b.value) ?? "undefined";
+  if ("array" in b) return `[${b.array.map(describeBinding).join(", ")}]`;
+  return `{ ${
+    Object.entries(b.object).map(([k, v]) => `${k}: ${describeBinding(v)}`).join(", ")
+  } }`;
+}
+
+/**
+ * Writes a permission declaration: `net: example.com; read: ./data`, `env: all`, `none`.
+ *
+ * @param p The declaration.
+ * @returns The text.
+ */
+export function describePermissions(p: Permissions): string {
+  const parts = PERMISSION_KINDS.filter((kind) => p[kind] !== undefined).map((kind) => {
+    const v = p[kind]!;
+    return `${kind}: ${v === true ? "all" : v.join(", ")}`;
+  });
+  return parts.length === 0 ? "none" : parts.join("; ");
+}
+
+/**
+ * Writes a task's run options: retries, timeout, cache…
+ *
+ * @param t The task.
+ * @returns Label and value pairs, only for options that are set.
+ */
+export function taskOptions(t: DagTask): [string, string][] {
+  const rows: [string, string][] = [];
+  rows.push(["retries", t.retries === 0 ? "0" : `${t.retries} (first after ${t.retryDelayMs} ms)`]);
+  rows.push(["timeout", t.timeoutMs === null ? "none" : `${t.timeoutMs} ms`]);
+  if (t.concurrency !== null) rows.push(["concurrency", String(t.concurrency)]);
+  rows.push([
+    "cache",
+    t.cache ? `yes${t.version === null ? "" : ` (version ${t.version})`}` : "no",
+  ]);
+  if (!t.cache && t.version !== null) rows.push(["version", t.version]);
+  return rows;
+}
+
+/** Lookups in a document's tables by name. */
+export interface Tables {
+  /** A task of the task table. */
+  task(name: string): DagTask | undefined;
+  /** A workflow or flow. */
+  workflow(name: string): DagWorkflow | undefined;
+  /** A launch plan. */
+  launchPlan(name: string): DagLaunchPlan | undefined;
+}
+
+/**
+ * Finds an entry of a document's tables by name.
+ *
+ * @param dag The document.
+ * @returns Lookups for tasks, workflows and launch plans.
+ */
+export function tables(dag: DagDocument): Tables {
+  const tasks = new Map(dag.tasks.map((t) => [t.name, t]));
+  const workflows = new Map(dag.workflows.map((w) => [w.name, w]));
+  const plans = new Map(dag.launchPlans.map((l) => [l.name, l]));
+  return {
+    task: (name) => tasks.get(name),
+    workflow: (name) => workflows.get(name),
+    launchPlan: (name) => plans.get(name),
+  };
+}
+
+/**
+ * Shortens a line for drawing (the full text stays in details and tooltips).
+ *
+ * @param text The line.
+ * @param max The most characters to keep.
+ * @returns The line, or its start and `…`.
+ */
+export function clip(text: string, max = 48): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
+}
+
+/** Breaks a comma-separated line after commas, into lines of about `width` characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const part of text.split(/(?<=, )/)) {
+    if (line !== "" && [...line].length + [...part].length > width) {
+      lines.push(line.trimEnd());
+      line = "";
+    }
+    line += part;
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}

@@ -1,0 +1,499 @@
+/**
+ * The in-memory store: the default for library calls. One per process, so
+ * that a run id can be run again (and resumed) in the same process. It keeps
+ * the engine's own node objects rather than copies, and forgets the oldest
+ * runs once it holds more than a million nodes.
+ *
+ * @module
+ */
+
+import { describeCause, ValidationError, type WeftError, type WeftErrorJson } from "../core/errors.ts";
+import { inputSources, nodeOutputs, preview, promised } from "./provenance.ts";
+import type {
+  CacheHit,
+  JournalEntry,
+  Lineage,
+  NodeDetails,
+  NodeRecord,
+  PreviousRun,
+  RunDetails,
+  RunFinish,
+  RunSession,
+  RunStart,
+  RunStatus,
+  RunSummary,
+  Store,
+} from "./mod.ts";
+import { valueHash } from "../core/values.ts";
+
+/** What the memory store keeps of a run. */
+export interface MemoryRun {
+  /** How the run started. */
+  readonly start: RunStart;
+  /** The current status. */
+  status: RunStatus;
+  /** The outputs, once succeeded. */
+  outputs: unknown;
+  /** The errors, once failed. */
+  errors: readonly WeftError[];
+  /** When it finished. */
+  finishedAt: number | undefined;
+  /** The latest record of each node, by id. */
+  readonly nodes: Map<string, NodeRecord>;
+  /** How many times it was started. */
+  attempts: number;
+}
+
+/** Options of {@linkcode MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Forget the oldest finished runs once this many nodes are kept.
+   * @default 1_000_000
+   */
+  maxNodes?: number;
+}
+
+/** A store that keeps everything in the process's memory. */
+export class MemoryStore implements Store {
+  /** Always `memory`. */
+  readonly url = "memory";
+  /** The runs, oldest first. */
+  readonly runs: Map<string, MemoryRun> = new Map();
+  readonly #cache = new Map<string, CacheHit & { task: string }>();
+  readonly #hashes = new WeakMap<object, Map<string, string>>();
+  readonly #maxNodes: number;
+
+  /**
+   * Creates an empty store.
+   *
+   * @param options The retention limit.
+   */
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#maxNodes = options.maxNodes ?? 1_000_000;
+  }
+
+  /**
+   * Starts or resumes recording a run.
+   *
+   * @param start The run.
+   * @returns Its session.
+   */
+  openRun(start: RunStart): RunSession {
+    const existing = this.runs.get(start.runId);
+    let previous: PreviousRun | undefined;
+    let run: MemoryRun;
+    if (existing !== undefined) {
+      previous = {
+        status: existing.status,
+        entity: existing.start.entity,
+        inputsDigest: existing.start.inputsDigest,
+        outputs: existing.outputs,
+        errors: existing.errors.map((e) => e.toJSON()),
+        startedAt: existing.start.startedAt,
+        finishedAt: existing.finishedAt,
+        journal: journalOf(existing.nodes),
+      };
+      run = existing;
+      if (existing.status !== "succeeded") {
+        existing.status = "running";
+        existing.finishedAt = undefined;
+        existing.attempts++;
+      }
+    } else {
+      run = new RunRecord(start);
+      this.runs.set(start.runId, run);
+    }
+    const record = run as RunRecord;
+    const cache = this.#cache;
+    return {
+      previous,
+      added(node: NodeRecord): void {
+        record.add(node);
+      },
+      changed(): void {},
+      pending(): boolean {
+        return false;
+      },
+      flush(): void {},
+      cacheGet(key: string): CacheHit | undefined {
+        return cache.get(key);
+      },
+      cachePut(key: string, node: NodeRecord): void {
+        cache.set(key, { value: node.value, from: `${start.runId}/${node.id}`, task: node.entity });
+      },
+      finish: (result: RunFinish): void => {
+        run.status = result.status;
+        run.outputs = result.outputs;
+        run.errors = result.errors;
+        run.finishedAt = result.finishedAt;
+        this.#evict();
+      },
+    };
+  }
+
+  /**
+   * Runs, newest first.
+   *
+   * @param filter By status and entity; at most `limit` (default 50).
+   * @returns The runs.
+   */
+  listRuns(
+    filter: { status?: RunStatus; entity?: string; limit?: number } = {},
+  ): Promise<RunSummary[]> {
+    return promised(() => {
+      const out: RunSummary[] = [];
+      for (const [id, r] of this.runs) {
+        if (filter.status !== undefined && r.status !== filter.status) continue;
+        if (filter.entity !== undefined && r.start.entity !== filter.entity) continue;
+        out.push(this.#summary(id, r));
+      }
+      out.sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : -1));
+      return (out.slice(0, filter.limit ?? 50));
+    });
+  }
+
+  #summary(id: string, r: MemoryRun): RunSummary {
+    return {
+      id,
+      entity: r.start.entity,
+      kind: r.start.kind,
+      status: r.status,
+      startedAt: r.start.startedAt,
+      finishedAt: r.finishedAt,
+      attempts: r.attempts,
+      script: r.start.script,
+      weftVersion: r.start.weftVersion,
+    };
+  }
+
+  /**
+   * A run with its nodes and values.
+   *
+   * @param runId The run id.
+   * @returns The run, or undefined.
+   */
+  getRun(runId: string): Promise<RunDetails | undefined> {
+    return promised(() => {
+      const r = this.runs.get(runId);
+      if (r === undefined) return undefined;
+      return ({
+        ...this.#summary(runId, r),
+        inputs: r.start.inputs,
+        outputs: r.outputs,
+        outputsHash: r.status === "succeeded" ? valueHash(r.outputs) : undefined,
+        errors: r.errors.map(errorJson),
+        nodes: [...r.nodes.values()].map((n) => this.#details(runId, n)),
+      });
+    });
+  }
+
+  #outputHashes(node: NodeRecord): Map<string, string> {
+    let hashes = this.#hashes.get(node);
+    if (hashes === undefined) {
+      hashes = new Map();
+      if (node.status === "succeeded") {
+        for (const o of nodeOutputs(node)) hashes.set(o.name, valueHash(o.value));
+      }
+      this.#hashes.set(node, hashes);
+    }
+    return hashes;
+  }
+
+  #details(runId: string, node: NodeRecord): NodeDetails {
+    const sources = inputSources(node.args);
+    return {
+      runId,
+      id: node.id,
+      parentId: node.parentId,
+      seq: node.seq,
+      entity: node.entity,
+      kind: node.kind,
+      version: node.version,
+      status: node.status,
+      attempts: node.attempt,
+      startedAt: node.startedAt,
+      finishedAt: node.finishedAt,
+      error: node.error === undefined ? undefined : errorJson(node.error),
+      cachedFrom: node.cachedFrom,
+      replayed: node.replayed,
+      call: node.describeCall(),
+      inputs: Object.entries(node.inputs ?? {}).map(([name, value]) => ({
+        name,
+        hash: valueHash(value),
+        sources: sources.get(name) ?? [],
+      })),
+      outputs: [...this.#outputHashes(node)].map(([name, hash]) => ({ name, hash })),
+    };
+  }
+
+  /** Every value the store holds, by hash. */
+  #values(): Map<string, unknown> {
+    const values = new Map<string, unknown>();
+    for (const r of this.runs.values()) {
+      values.set(valueHash(r.start.inputs), r.start.inputs);
+      if (r.status === "succeeded") values.set(valueHash(r.outputs), r.outputs);
+      for (const node of r.nodes.values()) {
+        for (const v of Object.values(node.inputs ?? {})) values.set(valueHash(v), v);
+        if (node.status === "succeeded") {
+          const outputs = nodeOutputs(node);
+          const hashes = this.#outputHashes(node);
+          for (const o of outputs) values.set(hashes.get(o.name)!, o.value);
+        }
+      }
+    }
+    return values;
+  }
+
+  #resolveHash(ref: string, values: Map<string, unknown>): string | undefined {
+    if (!/^[0-9a-f]{8,64}$/.test(ref)) return undefined;
+    const matches = [...values.keys()].filter((h) => h.startsWith(ref));
+    if (matches.length > 1) {
+      throw new ValidationError(
+        `The value prefix ${ref} is ambiguous (${matches.length} values); give more digits`,
+      );
+    }
+    return matches[0];
+  }
+
+  /**
+   * A stored value.
+   *
+   * @param hash Its hash, or a unique prefix of at least 8 hex digits.
+   * @returns The value, or undefined.
+   */
+  getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
+    return promised(() => {
+      const values = this.#values();
+      const full = this.#resolveHash(hash, values);
+      return (full === undefined ? undefined : { hash: full, value: values.get(full) });
+    });
+  }
+
+  /**
+   * The lineage of a value.
+   *
+   * @param ref A value hash (or prefix), or `RUN_ID/NODE_ID[/OUTPUT]`.
+   * @param depth How many producing steps to follow back (default 10).
+   * @returns The lineage tree.
+   * @throws {ValidationError} When the reference matches nothing.
+   */
+  lineage(ref: string, depth = 10): Promise<Lineage> {
+    return promised(() => {
+      const values = this.#values();
+      let hash: string | undefined;
+      if (ref.includes("/")) {
+        const [runId, ...rest] = ref.split("/");
+        const r = this.runs.get(runId!);
+        if (r === undefined) throw new ValidationError(`No run '${runId}' in the memory store`);
+        for (let cut = rest.length; cut >= 1 && hash === undefined; cut--) {
+          const node = r.nodes.get(rest.slice(0, cut).join("/"));
+          if (node === undefined) continue;
+          const hashes = this.#outputHashes(node);
+          const output = rest.slice(cut).join("/");
+          hash = output === ""
+            ? (hashes.size === 1 ? [...hashes.values()][0] : undefined)
+            : hashes.get(output);
+          if (hash === undefined) {
+            throw new ValidationError(
+              `Node '${node.id}' of run '${runId}' has outputs ${
+                [...hashes.keys()].join(", ") || "none recorded"
+              }; name one`,
+            );
+          }
+        }
+        if (hash === undefined) {
+          throw new ValidationError(`Run '${runId}' has no node '${rest.join("/")}'`);
+        }
+      } else {
+        hash = this.#resolveHash(ref, values);
+        if (hash === undefined) throw new ValidationError(`No value ${ref} in the memory store`);
+      }
+      return (this.#lineage(hash, values, depth, new Set()));
+    });
+  }
+
+  #lineage(
+    hash: string,
+    values: Map<string, unknown>,
+    depth: number,
+    seen: Set<string>,
+    from?: { runId: string; sources: { node: string; output: string | undefined }[] },
+  ): Lineage {
+    const text = values.has(hash) ? preview(values.get(hash)) : "?";
+    const runInputOf = [...this.runs].filter(([, r]) => valueHash(r.start.inputs) === hash).map((
+      [id],
+    ) => id);
+    if (depth <= 0 || seen.has(hash)) {
+      return { hash, preview: text, producedBy: [], runInputOf, truncated: true };
+    }
+    seen.add(hash);
+    const step = (runId: string, node: NodeRecord, output: string) => {
+      const sources = inputSources(node.args);
+      return {
+        runId,
+        nodeId: node.id,
+        entity: node.entity,
+        output,
+        status: node.status,
+        inputs: Object.entries(node.inputs ?? {}).map(([name, value]) => ({
+          name,
+          lineage: this.#lineage(valueHash(value), values, depth - 1, seen, {
+            runId,
+            sources: sources.get(name) ?? [],
+          }),
+        })),
+      };
+    };
+    const producedBy: Lineage["producedBy"][number][] = [];
+    for (const [runId, r] of this.runs) {
+      for (const node of r.nodes.values()) {
+        if (node.status !== "succeeded" || node.replayed) continue;
+        for (const [output, h] of this.#outputHashes(node)) {
+          if (h === hash) producedBy.push(step(runId, node, output));
+        }
+      }
+    }
+    if (producedBy.length === 0 && from !== undefined) {
+      // A value assembled from several node outputs (an array or object of handles): follow each.
+      const r = this.runs.get(from.runId);
+      for (const src of from.sources) {
+        const node = r?.nodes.get(src.node);
+        if (node === undefined) continue;
+        producedBy.push(step(from.runId, node, src.output ?? node.outputNames()[0] ?? "o0"));
+      }
+    }
+    seen.delete(hash);
+    return { hash, preview: text, producedBy, runInputOf, truncated: false };
+  }
+
+  /**
+   * Every recorded execution of a task, newest first.
+   *
+   * @param task The task name.
+   * @returns The executions.
+   */
+  executions(task: string): Promise<NodeDetails[]> {
+    return promised(() => {
+      const out: NodeDetails[] = [];
+      for (const [runId, r] of this.runs) {
+        for (const node of r.nodes.values()) {
+          if (node.kind === "task" && node.entity === task) out.push(this.#details(runId, node));
+        }
+      }
+      out.sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0));
+      return out;
+    });
+  }
+
+  /**
+   * Empties the cache.
+   *
+   * @param task Only this task's entries.
+   * @returns How many entries were removed.
+   */
+  clearCache(task?: string): Promise<number> {
+    return promised(() => {
+      let n = 0;
+      for (const [key, entry] of this.#cache) {
+        if (task === undefined || entry.task === task) {
+          this.#cache.delete(key);
+          n++;
+        }
+      }
+      return n;
+    });
+  }
+
+  /** Drops every run and cached result. */
+  clear(): void {
+    this.runs.clear();
+    this.#cache.clear();
+  }
+
+  /** Nothing to close. */
+  close(): void {}
+
+  #evict(): void {
+    // Records counted with repeats (a resumed run records some ids again)
+    // bound the distinct ids from above: when they fit, nothing is evicted and
+    // no run needs its index.
+    let added = 0;
+    for (const r of this.runs.values()) added += (r as RunRecord).added;
+    if (added <= this.#maxNodes) return;
+    let total = 0;
+    for (const r of this.runs.values()) total += r.nodes.size;
+    for (const [id, r] of this.runs) {
+      if (total <= this.#maxNodes) break;
+      if (r.status === "running") continue;
+      total -= r.nodes.size;
+      this.runs.delete(id);
+    }
+  }
+}
+
+/**
+ * A run as the memory store keeps it. Its nodes are recorded in a list, and
+ * indexed by id only when something reads `nodes`: a run of 100,000 tasks
+ * otherwise pays a map insertion per node that nothing may ever use.
+ */
+class RunRecord implements MemoryRun {
+  readonly start: RunStart;
+  status: RunStatus = "running";
+  outputs: unknown = undefined;
+  errors: readonly WeftError[] = [];
+  finishedAt: number | undefined = undefined;
+  attempts = 1;
+  /** Every record, in the order added; ids may repeat when a run is resumed. */
+  #list: NodeRecord[] = [];
+  /** The records by id (the latest for each), once made. */
+  #index: Map<string, NodeRecord> | undefined = undefined;
+
+  constructor(start: RunStart) {
+    this.start = start;
+  }
+
+  /** The latest record of each node, by id. */
+  get nodes(): Map<string, NodeRecord> {
+    if (this.#index === undefined) {
+      const index = this.#index = new Map();
+      for (const node of this.#list) index.set(node.id, node);
+      this.#list = [];
+    }
+    return this.#index;
+  }
+
+  /** How many records were added (repeats included). */
+  get added(): number {
+    return this.#index === undefined ? this.#list.length : this.#index.size;
+  }
+
+  add(node: NodeRecord): void {
+    if (this.#index === undefined) this.#list.push(node);
+    else this.#index.set(node.id, node);
+  }
+}
+
+function journalOf(nodes: Map<string, NodeRecord>): Map<string, JournalEntry> {
+  const journal = new Map<string, JournalEntry>();
+  for (const node of nodes.values()) {
+    journal.set(`${node.parentId ?? ""}#${node.seq}`, {
+      nodeId: node.id,
+      entity: node.entity,
+      argsDigest: node.argsDigest(),
+      call: node.describeCall(),
+      status: node.status,
+      value: node.value,
+      attempt: node.attempt,
+      startedAt: node.startedAt,
+      finishedAt: node.finishedAt,
+      cachedFrom: node.cachedFrom,
+    });
+  }
+  return journal;
+}
+
+function errorJson(e: WeftError): WeftErrorJson {
+  const json = e.toJSON();
+  if (json.cause === undefined && e.cause !== undefined) json.cause = describeCause(e.cause);
+  return json;
+}

@@ -1,0 +1,335 @@
+/**
+ * The `Store` interface: where runs, node executions, values, the journal and
+ * the cache live. The engine talks to a store through a {@linkcode RunSession}
+ * per run: it reports nodes as they are added and change, asks for a flush
+ * when a result must be durable before someone acts on it, and finishes the
+ * run. In-memory, SQLite and PostgreSQL stores implement the same contract.
+ *
+ * @module
+ */
+
+import type { WeftError, WeftErrorJson } from "../core/errors.ts";
+
+/** The status of a run. */
+export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
+
+/** The status of a node. */
+export type NodeStatus =
+  | "pending"
+  | "ready"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "skipped"
+  | "cancelled";
+
+/** What the engine knows of a node; stores read it when they record. */
+export interface NodeRecord {
+  /** The node id, unique in its run (`add_2`, `inner/add`). */
+  readonly id: string;
+  /** The id of the flow or workflow node that called it; undefined at the top. */
+  readonly parentId: string | undefined;
+  /** Its position among its parent's calls, from 0: the journal position. */
+  readonly seq: number;
+  /** The entity name. */
+  readonly entity: string;
+  /** The entity kind. */
+  readonly kind: "task" | "workflow" | "flow" | "launchPlan";
+  /** The entity version, for tasks that declare one. */
+  readonly version: string | undefined;
+  /** The entity's output names. */
+  outputNames(): readonly string[];
+  /** Whether the whole value is the single output (else an object keyed by output name). */
+  readonly bare: boolean;
+  /** The current status. */
+  readonly status: NodeStatus;
+  /** The attempts made so far. */
+  readonly attempt: number;
+  /** When it started running (ms since the epoch). */
+  readonly startedAt: number | undefined;
+  /** When it finished (ms since the epoch). */
+  readonly finishedAt: number | undefined;
+  /** The inputs by name, with handles where they come from other nodes. */
+  readonly args: Readonly<Record<string, unknown>>;
+  /** The resolved input values, once known. */
+  readonly inputs: Readonly<Record<string, unknown>> | undefined;
+  /** The value, once succeeded. */
+  readonly value: unknown;
+  /** The failure, once failed. */
+  readonly error: WeftError | undefined;
+  /** For a cache hit: the run and node whose result was reused. */
+  readonly cachedFrom: string | undefined;
+  /** Whether the result came from the journal of an earlier attempt of the run. */
+  readonly replayed: boolean;
+  /** The canonical digest of `args` (handles as node ids), for the journal. */
+  argsDigest(): string;
+  /** The call as people read it, such as `add(x: 7, y: 1)`. */
+  describeCall(): string;
+}
+
+/** What was recorded for a journal position. */
+export interface JournalEntry {
+  /** The node id. */
+  readonly nodeId: string;
+  /** The entity name. */
+  readonly entity: string;
+  /** The canonical digest of its arguments. */
+  readonly argsDigest: string;
+  /** A readable rendering of the call, for messages. */
+  readonly call: string;
+  /** The recorded status. */
+  readonly status: NodeStatus;
+  /** The recorded value, when succeeded. */
+  readonly value?: unknown;
+  /** The recorded attempts. */
+  readonly attempt: number;
+  /** When the recorded execution started. */
+  readonly startedAt: number | undefined;
+  /** When the recorded execution finished. */
+  readonly finishedAt: number | undefined;
+  /** The recorded cache source. */
+  readonly cachedFrom: string | undefined;
+}
+
+/** What is known of a run id that existed before this run started. */
+export interface PreviousRun {
+  /** Its status. */
+  readonly status: RunStatus;
+  /** The entity it ran. */
+  readonly entity: string;
+  /** The canonical digest of its inputs. */
+  readonly inputsDigest: string;
+  /** Its outputs, when it succeeded. */
+  readonly outputs: unknown;
+  /** Its errors, when it failed. */
+  readonly errors: readonly WeftErrorJson[];
+  /** When it first started. */
+  readonly startedAt: number;
+  /** When it finished, if it did. */
+  readonly finishedAt: number | undefined;
+  /** The journal: entries by position (`parentId#seq`). */
+  readonly journal: ReadonlyMap<string, JournalEntry>;
+}
+
+/** What the engine tells a store when a run starts. */
+export interface RunStart {
+  /** The run id. */
+  readonly runId: string;
+  /** The entity name. */
+  readonly entity: string;
+  /** The entity kind. */
+  readonly kind: string;
+  /** The inputs. */
+  readonly inputs: Readonly<Record<string, unknown>>;
+  /** The canonical digest of the inputs. */
+  readonly inputsDigest: string;
+  /** When it starts (ms since the epoch). */
+  readonly startedAt: number;
+  /** The script, when run from a file. */
+  readonly script?: string;
+  /** The weft version. */
+  readonly weftVersion: string;
+}
+
+/** What the engine tells a store when a run ends. */
+export interface RunFinish {
+  /** The final status. */
+  readonly status: RunStatus;
+  /** The outputs, when succeeded. */
+  readonly outputs: unknown;
+  /** The errors, when failed or cancelled. */
+  readonly errors: readonly WeftError[];
+  /** When it finished (ms since the epoch). */
+  readonly finishedAt: number;
+}
+
+/** A cached result. */
+export interface CacheHit {
+  /** The value. */
+  readonly value: unknown;
+  /** The run and node that computed it (`runId/nodeId`). */
+  readonly from: string;
+}
+
+/** A store's handle on one run. */
+export interface RunSession {
+  /** The run as recorded before, when its id existed. */
+  readonly previous: PreviousRun | undefined;
+  /** Records a new node. */
+  added(node: NodeRecord): void;
+  /** Records a node's new status. */
+  changed(node: NodeRecord): void;
+  /**
+   * Whether a node's last change is not yet durable. The engine flushes
+   * before anything acts on such a node's result.
+   */
+  pending(node: NodeRecord): boolean;
+  /** Makes every recorded change durable. */
+  flush(): void | Promise<void>;
+  /** Looks up a cached result. */
+  cacheGet(key: string): CacheHit | undefined | Promise<CacheHit | undefined>;
+  /** Records a result in the cache. */
+  cachePut(key: string, node: NodeRecord): void;
+  /** Records the end of the run and flushes. */
+  finish(result: RunFinish): void | Promise<void>;
+}
+
+/** A store of runs. */
+export interface Store extends StoreQueries {
+  /** How the store was opened, such as `memory` or `sqlite:.weft/weft.db`. */
+  readonly url: string;
+  /**
+   * Starts recording a run, or resumes recording of an existing run id.
+   *
+   * @param start The run.
+   * @returns The session, with what was recorded before under this id.
+   */
+  openRun(start: RunStart): RunSession | Promise<RunSession>;
+  /** Closes the store. */
+  close(): void | Promise<void>;
+}
+
+/** A run as listed by `weft runs`. */
+export interface RunSummary {
+  /** The run id. */
+  readonly id: string;
+  /** The entity run. */
+  readonly entity: string;
+  /** Its kind. */
+  readonly kind: string;
+  /** The current status. */
+  readonly status: RunStatus;
+  /** When it first started (ms since the epoch). */
+  readonly startedAt: number;
+  /** When it last finished, if it did. */
+  readonly finishedAt: number | undefined;
+  /** How many times it was started (1, or more after resumes). */
+  readonly attempts: number;
+  /** The script it came from, when known. */
+  readonly script: string | undefined;
+  /** The weft version that last ran it. */
+  readonly weftVersion: string;
+}
+
+/** A reference from an input to the node output it came from. */
+export interface InputSource {
+  /** The producing node. */
+  readonly node: string;
+  /** Its output, when selected. */
+  readonly output: string | undefined;
+}
+
+/** A recorded node execution. */
+export interface NodeDetails {
+  /** The run. */
+  readonly runId: string;
+  /** The node id. */
+  readonly id: string;
+  /** The calling flow or workflow node. */
+  readonly parentId: string | undefined;
+  /** Its journal position among its parent's calls. */
+  readonly seq: number;
+  /** The entity name. */
+  readonly entity: string;
+  /** The entity kind. */
+  readonly kind: string;
+  /** The task version. */
+  readonly version: string | undefined;
+  /** The status. */
+  readonly status: NodeStatus;
+  /** Attempts made. */
+  readonly attempts: number;
+  /** When it started. */
+  readonly startedAt: number | undefined;
+  /** When it finished. */
+  readonly finishedAt: number | undefined;
+  /** Its failure, with the stack. */
+  readonly error: WeftErrorJson | undefined;
+  /** For a cache hit: the `runId/nodeId` whose result was reused. */
+  readonly cachedFrom: string | undefined;
+  /** Whether the result came from the journal. */
+  readonly replayed: boolean;
+  /** The call, as people read it. */
+  readonly call: string;
+  /** Its inputs: each value's hash and, when it came from a node, which. */
+  readonly inputs: readonly { name: string; hash: string; sources: readonly InputSource[] }[];
+  /** Its outputs: each value's hash. */
+  readonly outputs: readonly { name: string; hash: string }[];
+}
+
+/** A run with everything recorded about it. */
+export interface RunDetails extends RunSummary {
+  /** The inputs. */
+  readonly inputs: Readonly<Record<string, unknown>>;
+  /** The outputs, when succeeded. */
+  readonly outputs: unknown;
+  /** The hash of the outputs, when succeeded. */
+  readonly outputsHash: string | undefined;
+  /** The errors, when failed. */
+  readonly errors: readonly WeftErrorJson[];
+  /** Every node, in the order they were added. */
+  readonly nodes: readonly NodeDetails[];
+}
+
+/** How a value came to be: the executions that produced it and, recursively, their inputs. */
+export interface Lineage {
+  /** The value's hash. */
+  readonly hash: string;
+  /** A short preview of the value. */
+  readonly preview: string;
+  /** The executions whose output it is (empty for a run input or constant). */
+  readonly producedBy: readonly {
+    readonly runId: string;
+    readonly nodeId: string;
+    readonly entity: string;
+    readonly output: string;
+    readonly status: NodeStatus;
+    readonly inputs: readonly { readonly name: string; readonly lineage: Lineage }[];
+  }[];
+  /** The runs that took it as an input. */
+  readonly runInputOf: readonly string[];
+  /** True when the depth limit stopped the walk here. */
+  readonly truncated: boolean;
+}
+
+/** Queries over recorded runs, the same for every store. */
+export interface StoreQueries {
+  /**
+   * Runs, newest first.
+   *
+   * @param filter By status, entity; at most `limit`.
+   */
+  listRuns(filter?: { status?: RunStatus; entity?: string; limit?: number }): Promise<RunSummary[]>;
+  /**
+   * A run with its nodes and values.
+   *
+   * @param runId The run id.
+   */
+  getRun(runId: string): Promise<RunDetails | undefined>;
+  /**
+   * A stored value.
+   *
+   * @param hash Its SHA-256 (or a unique prefix of at least 8 hex digits).
+   */
+  getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined>;
+  /**
+   * The lineage of a value.
+   *
+   * @param ref A value hash (or prefix), or `RUN_ID/NODE_ID[/OUTPUT]`.
+   * @param depth How many producing steps to follow back.
+   */
+  lineage(ref: string, depth?: number): Promise<Lineage>;
+  /**
+   * Every recorded execution of a task, newest first.
+   *
+   * @param task The task name.
+   */
+  executions(task: string): Promise<NodeDetails[]>;
+  /**
+   * Empties the cache.
+   *
+   * @param task Only this task's entries.
+   * @returns How many entries were removed.
+   */
+  clearCache(task?: string): Promise<number>;
+}
