@@ -83,7 +83,12 @@ export {
 export type { WeftErrorJson, WeftErrorOptions } from "./src/core/errors.ts";
 export type { EventBase, NodeEventBase, WeftEvent, WeftEventType } from "./src/engine/events.ts";
 export type { Duration } from "./src/core/duration.ts";
-export type { JsonSchema, StandardResult, StandardSchemaV1, TypeSpec } from "./src/define/input_types.ts";
+export type {
+  JsonSchema,
+  StandardResult,
+  StandardSchemaV1,
+  TypeSpec,
+} from "./src/define/input_types.ts";
 export { PERMISSION_KINDS } from "./src/define/permissions.ts";
 export type { PermissionKind, Permissions } from "./src/define/permissions.ts";
 export type { EntityKind } from "./src/define/entity.ts";

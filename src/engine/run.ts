@@ -9,7 +9,12 @@
  */
 
 import { type CallSite, frames } from "../core/call_site.ts";
-import { checkInputNames, describeEntity, type EntityDef, type EntityKind } from "../define/entity.ts";
+import {
+  checkInputNames,
+  describeEntity,
+  type EntityDef,
+  type EntityKind,
+} from "../define/entity.ts";
 import {
   CancelledError,
   describeCause,

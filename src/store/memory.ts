@@ -7,7 +7,12 @@
  * @module
  */
 
-import { describeCause, ValidationError, type WeftError, type WeftErrorJson } from "../core/errors.ts";
+import {
+  describeCause,
+  ValidationError,
+  type WeftError,
+  type WeftErrorJson,
+} from "../core/errors.ts";
 import { inputSources, nodeOutputs, preview, promised } from "./provenance.ts";
 import type {
   CacheHit,

@@ -13,7 +13,12 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { describeCause, ValidationError, type WeftError, type WeftErrorJson } from "../core/errors.ts";
+import {
+  describeCause,
+  ValidationError,
+  type WeftError,
+  type WeftErrorJson,
+} from "../core/errors.ts";
 import {
   inputSources,
   nodeOutputs as outputsOf,
