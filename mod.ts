@@ -46,8 +46,9 @@ export type {
 } from "./src/define/task.ts";
 export { workflow } from "./src/define/workflow.ts";
 export type { DeclarativeWorkflow, WorkflowOptions } from "./src/define/workflow.ts";
-export { Workflow } from "./src/define/graph.ts";
-export type { AddInputOptions, Binding, WorkflowInputs } from "./src/define/graph.ts";
+export { Workflow } from "./src/define/builder.ts";
+export type { AddInputOptions, WorkflowInputs } from "./src/define/builder.ts";
+export type { Binding } from "./src/define/defs.ts";
 export { flow } from "./src/define/flow.ts";
 export type { AnyGeneratorFunction, Flow, FlowOptions, FlowResult } from "./src/define/flow.ts";
 export { launchPlan } from "./src/define/launch_plan.ts";
@@ -68,8 +69,7 @@ export type {
   RunResult,
   TaskExecutor,
 } from "./src/engine/run.ts";
-export type { TaskDef } from "./src/define/task.ts";
-export type { EntityDef, SourceLocation } from "./src/define/entity.ts";
+export type { EntityDef, SourceLocation, TaskDef } from "./src/define/defs.ts";
 export type { Param } from "./src/define/params.ts";
 export {
   CancelledError,
@@ -91,7 +91,7 @@ export type {
 } from "./src/define/input_types.ts";
 export { PERMISSION_KINDS } from "./src/define/permissions.ts";
 export type { PermissionKind, Permissions } from "./src/define/permissions.ts";
-export type { EntityKind } from "./src/define/entity.ts";
+export type { EntityKind } from "./src/define/defs.ts";
 export { MemoryStore } from "./src/store/memory.ts";
 export type { MemoryRun, MemoryStoreOptions } from "./src/store/memory.ts";
 export type {

@@ -1,18 +1,22 @@
 /**
- * The list of CLI commands, loaded lazily so that `weft --help` stays fast.
+ * The command table: each command is loaded only when it runs (or when the
+ * help lists it), so that `weft --help` and each command start fast.
  *
  * @module
  */
 
-import { registerCommand } from "./main.ts";
+import type { Command } from "./command.ts";
 
-registerCommand("compile", async () => (await import("./compile.ts")).compileCommand);
-registerCommand("inspect", async () => (await import("./inspect.ts")).inspectCommand);
-registerCommand("run", async () => (await import("./run.ts")).runCommand);
-registerCommand("schema", async () => (await import("./schema.ts")).schemaCommand);
-registerCommand("resume", async () => (await import("./history.ts")).resumeCommand);
-registerCommand("runs", async () => (await import("./history.ts")).runsCommand);
-registerCommand("show", async () => (await import("./history.ts")).showCommand);
-registerCommand("lineage", async () => (await import("./history.ts")).lineageCommand);
-registerCommand("export", async () => (await import("./history.ts")).exportCommand);
-registerCommand("cache", async () => (await import("./history.ts")).cacheCommand);
+/** The commands, by name, in the order the help lists them. */
+export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  compile: async () => (await import("./compile.ts")).compileCommand,
+  inspect: async () => (await import("./inspect.ts")).inspectCommand,
+  run: async () => (await import("./run.ts")).runCommand,
+  schema: async () => (await import("./schema.ts")).schemaCommand,
+  resume: async () => (await import("./resume.ts")).resumeCommand,
+  runs: async () => (await import("./runs.ts")).runsCommand,
+  show: async () => (await import("./show.ts")).showCommand,
+  lineage: async () => (await import("./lineage.ts")).lineageCommand,
+  export: async () => (await import("./export.ts")).exportCommand,
+  cache: async () => (await import("./cache.ts")).cacheCommand,
+};

@@ -11,7 +11,7 @@ import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./exports.ts";
 import type { ScriptDescription } from "./protocol.ts";
 import { loadScript, resolveScript } from "./load.ts";
-import type { Command } from "./main.ts";
+import type { Command } from "./command.ts";
 
 /** The `compile` command. */
 export const compileCommand: Command = {

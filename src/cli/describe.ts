@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type EntityDef, entityOf } from "../define/entity.ts";
+import type { EntityDef } from "../define/defs.ts";
+import { entityOf } from "../define/entity.ts";
 import { describeCause } from "../core/errors.ts";
 import { reachableTasks, toDag } from "../ir/mod.ts";
 

@@ -20,7 +20,7 @@ import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./exports.ts";
 import type { ExportInfo } from "./describe.ts";
 import { loadScript, resolveScript } from "./load.ts";
-import type { Command } from "./main.ts";
+import type { Command } from "./command.ts";
 
 /** The `inspect` command. */
 export const inspectCommand: Command = {

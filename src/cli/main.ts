@@ -8,28 +8,7 @@
 import { WEFT_VERSION } from "../core/version.ts";
 import { WeftError } from "../core/errors.ts";
 import { UsageError } from "./args.ts";
-
-/** A command of the CLI. */
-export interface Command {
-  /** One line for the command list. */
-  summary: string;
-  /** The full help text. */
-  help: string;
-  /** Runs the command; resolves to the exit code. */
-  run(args: string[]): Promise<number>;
-}
-
-const COMMANDS: Record<string, () => Promise<Command>> = {};
-
-/**
- * Registers a command (each command module does this on import).
- *
- * @param name The command name.
- * @param load Loads the command.
- */
-export function registerCommand(name: string, load: () => Promise<Command>): void {
-  COMMANDS[name] = load;
-}
+import { COMMANDS } from "./commands.ts";
 
 /** The top-level help text. */
 export async function usage(): Promise<string> {
@@ -63,7 +42,6 @@ export async function usage(): Promise<string> {
  * @returns The exit code.
  */
 export async function main(argv: string[]): Promise<number> {
-  await import("./commands.ts");
   const verbose = argv.includes("--verbose");
   const args = argv.filter((a) => a !== "--verbose");
   const name = args[0];

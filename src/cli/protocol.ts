@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { EntityKind } from "../define/entity.ts";
+import type { EntityKind } from "../define/defs.ts";
 import type { DagDocument } from "../ir/mod.ts";
 
 /** The prefix of the protocol line, apart from anything the script prints. */

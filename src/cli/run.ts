@@ -21,7 +21,7 @@ import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./exports.ts";
 import type { ExportInfo, ScriptDescription } from "./protocol.ts";
 import { childCwd, importFlags, loadScript, resolveScript, scriptConfig } from "./load.ts";
-import type { Command } from "./main.ts";
+import type { Command } from "./command.ts";
 import {
   describePlan,
   parseExtra,
@@ -31,7 +31,7 @@ import {
 } from "./plan.ts";
 import { formatMs, type ProgressMode, type ProgressSnapshot, ProgressView } from "./progress.ts";
 import { type ChildMessage, type ChildSpec, PROTOCOL } from "./protocol.ts";
-import { storeNeeds } from "./store_url.ts";
+import { defaultStoreUrl, storeNeeds } from "./store_url.ts";
 
 const HELP = `Usage: weft run SCRIPT [NAME] [options]
 
@@ -183,11 +183,6 @@ async function reachable(described: ScriptDescription, name: string): Promise<st
   const listed = described.reachable;
   if (listed !== undefined && Object.hasOwn(listed, name)) return listed[name]!;
   return (await import("../ir/mod.ts")).reachableTasks(described.dag, name);
-}
-
-/** The CLI's default store. */
-export function defaultStoreUrl(): string {
-  return Deno.env.get("WEFT_STORE") ?? "sqlite:.weft/weft.db";
 }
 
 function selectRunnable(described: ScriptDescription, name: string | undefined): ExportInfo {

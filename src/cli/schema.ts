@@ -7,7 +7,7 @@
 
 import { DAG_SCHEMA } from "../ir/schema.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
-import type { Command } from "./main.ts";
+import type { Command } from "./command.ts";
 
 /** The `schema` command. */
 export const schemaCommand: Command = {

@@ -8,6 +8,15 @@
 import { ValidationError } from "../core/errors.ts";
 import type { Permissions } from "../define/permissions.ts";
 
+/**
+ * The CLI's default store: `$WEFT_STORE`, else `sqlite:.weft/weft.db`.
+ *
+ * @returns The store URL.
+ */
+export function defaultStoreUrl(): string {
+  return Deno.env.get("WEFT_STORE") ?? "sqlite:.weft/weft.db";
+}
+
 /** A store URL made absolute, with the permissions it needs. */
 export interface StoreNeeds {
   /** The URL to pass to the child (paths made absolute). */

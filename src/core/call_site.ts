@@ -33,6 +33,19 @@ const shared: Shared = g[KEY] ??= {
   traces: [],
 };
 
+/**
+ * What the layers above register here, so that the definition layer can call
+ * into them without importing them: the engine's direct call site, and the
+ * IR's describer. Per copy of weft (each copy registers its own).
+ */
+const registered: { direct: CallSite | undefined; describe: Describer | undefined } = {
+  direct: undefined,
+  describe: undefined,
+};
+
+/** Describes entities as a `weft.dag/v1` document (the IR registers it). */
+export type Describer = (entities: readonly unknown[]) => unknown;
+
 /** The AsyncLocalStorage that holds the running frame. */
 export const frames: AsyncLocalStorage<CallSite | undefined> = shared.frames;
 
@@ -46,6 +59,71 @@ export function currentSite(): CallSite | undefined {
   const traces = shared.traces;
   if (traces.length > 0) return traces[traces.length - 1];
   return frames.getStore();
+}
+
+/**
+ * Registers where a call outside any trace or run goes: the engine runs it
+ * as a run of its own.
+ *
+ * @param site The engine's direct call site.
+ */
+export function registerDirect(site: CallSite): void {
+  registered.direct = site;
+}
+
+/**
+ * The engine's direct call site.
+ *
+ * @returns The site that runs a call as a run of its own.
+ * @throws {Error} When the engine is not loaded (weft was imported other than through mod.ts).
+ */
+export function directSite(): CallSite {
+  const site = registered.direct;
+  if (site === undefined) {
+    throw new Error(
+      "weft's engine is not loaded: import weft through its mod.ts (or @weft/weft), not a file under src/",
+    );
+  }
+  return site;
+}
+
+/**
+ * Calls an entity where the call lands now: recorded by a trace, scheduled
+ * by a running frame, or run directly.
+ *
+ * @param def The entity's definition.
+ * @param args Its inputs by name.
+ * @returns The call's handle.
+ */
+export function callEntity(def: unknown, args: Record<string, unknown>): unknown {
+  const traces = shared.traces;
+  const site = traces.length > 0 ? traces[traces.length - 1]! : frames.getStore();
+  return (site ?? directSite()).call(def, args);
+}
+
+/**
+ * Registers the IR's describer, which gives workflows their `.graph`.
+ *
+ * @param describe Turns entities into a document.
+ */
+export function registerDescriber(describe: Describer): void {
+  registered.describe = describe;
+}
+
+/**
+ * Describes entities as a `weft.dag/v1` document.
+ *
+ * @param entities The entities.
+ * @returns The document.
+ * @throws {Error} When the IR is not loaded.
+ */
+export function describe(entities: readonly unknown[]): unknown {
+  if (registered.describe === undefined) {
+    throw new Error(
+      "weft's IR is not loaded: import weft through its mod.ts (or @weft/weft), not a file under src/",
+    );
+  }
+  return registered.describe(entities);
 }
 
 /**

@@ -1,46 +1,14 @@
 /**
- * What tasks, workflows, flows and launch plans have in common: an entity
- * has a name, inputs and outputs, and can be a node of a graph.
+ * Working with entities (tasks, workflows, flows and launch plans): finding
+ * the definition behind a callable, binding a call's arguments to inputs,
+ * naming entities in messages, and picking an output out of a value.
  *
  * @module
  */
 
 import { ENTITY } from "../core/call_site.ts";
 import { ValidationError } from "../core/errors.ts";
-import type { Param } from "./params.ts";
-
-/** The four kinds of entity. */
-export type EntityKind = "task" | "workflow" | "flow" | "launchPlan";
-
-/** Where an entity was defined. */
-export interface SourceLocation {
-  /** The module URL or path. */
-  file: string;
-  /** The 1-based line. */
-  line: number;
-}
-
-/** The internal description of an entity, shared by the builder, tracer and engine. */
-export interface EntityDef {
-  /** Which kind of entity this is. */
-  readonly kind: EntityKind;
-  /** The name: node ids, cache keys and the IR use it. */
-  readonly name: string;
-  /** The inputs, in positional order. */
-  readonly params: readonly Param[];
-  /** The output names. */
-  readonly outputs: readonly string[];
-  /**
-   * Whether a node's whole value is its single output (a task without named
-   * outputs, a workflow with one output); else the whole value is an object
-   * keyed by output name.
-   */
-  readonly bare: boolean;
-  /** How a direct call passes inputs: as arguments, or as one object. */
-  readonly callStyle: "positional" | "object";
-  /** Where the entity was defined, when known. */
-  readonly source: SourceLocation | undefined;
-}
+import type { EntityBase, EntityDef, SourceLocation } from "./defs.ts";
 
 /**
  * The entity behind a task function, workflow, flow or launch plan.
@@ -84,7 +52,7 @@ export function requireEntity(x: unknown, where: string): EntityDef {
  * @returns The inputs by name (unbound optional inputs are absent).
  * @throws {ValidationError} On too many arguments or a non-object inputs argument.
  */
-export function namedArgs(def: EntityDef, args: readonly unknown[]): Record<string, unknown> {
+export function namedArgs(def: EntityBase, args: readonly unknown[]): Record<string, unknown> {
   if (def.callStyle === "object") {
     if (args.length > 1) {
       throw new ValidationError(
@@ -142,8 +110,8 @@ export function checkInputNames(
       }
     }
     if (!known) {
-      const fixed = (def as { fixed?: Record<string, unknown> }).fixed;
-      if (def.kind === "launchPlan" && fixed !== undefined && key in fixed) {
+      if (def.kind === "launchPlan" && key in def.fixed) {
+        const fixed = def.fixed;
         throw new ValidationError(
           `${where}: input '${key}' of launch plan '${def.name}' is fixed to ${
             JSON.stringify(fixed[key])
@@ -173,7 +141,7 @@ export function checkInputNames(
  * @param def The entity.
  * @returns Its kind and name.
  */
-export function describeEntity(def: EntityDef): string {
+export function describeEntity(def: EntityBase): string {
   const kind = def.kind === "launchPlan" ? "launch plan" : def.kind;
   return `${kind} '${def.name}'`;
 }
@@ -184,7 +152,7 @@ export function describeEntity(def: EntityDef): string {
  * @param def The entity.
  * @returns Such as `x, y?` or `no inputs`.
  */
-export function inputList(def: EntityDef): string {
+export function inputList(def: EntityBase): string {
   return def.params.length === 0
     ? "none"
     : def.params.map((p) => `${p.name}${p.optional ? "?" : ""}`).join(", ");
@@ -209,4 +177,17 @@ export function callerLocation(): SourceLocation | undefined {
     return { file, line: Number(m[2]) };
   }
   return undefined;
+}
+
+/**
+ * Picks one output out of a node's whole value.
+ *
+ * @param def The entity.
+ * @param value The whole value.
+ * @param output The output name, or undefined for the whole value.
+ * @returns The selected value.
+ */
+export function selectOutput(def: EntityBase, value: unknown, output: string | undefined): unknown {
+  if (output === undefined || def.bare) return value;
+  return (value as Record<string, unknown> | undefined)?.[output];
 }

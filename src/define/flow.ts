@@ -6,20 +6,13 @@
  * @module
  */
 
-import { currentSite, ENTITY, noteEntity } from "../core/call_site.ts";
-import {
-  callerLocation,
-  type EntityDef,
-  namedArgs,
-  requireEntity,
-  type SourceLocation,
-} from "./entity.ts";
 import { ValidationError } from "../core/errors.ts";
+import type { FlowDef, SourceLocation } from "./defs.ts";
+import { requireEntity } from "./entity.ts";
+import { entityForms, entityFunction, outputsOption, signatureOf, startEntity } from "./factory.ts";
 import type { Handle } from "./handle.ts";
-import { type Param, parseParams } from "./params.ts";
-import { checkUnique, type Inputs, isDecoratorContext } from "./task.ts";
+import type { Inputs } from "./task.ts";
 import type { Resolved } from "./yields.ts";
-import { callDirect } from "../engine/direct.ts";
 
 /** Options of {@linkcode flow}. */
 export interface FlowOptions {
@@ -45,20 +38,6 @@ export interface FlowOptions {
    * @default every task of the flow's module
    */
   tasks?: unknown[];
-}
-
-/** The internal definition of a flow. */
-export interface FlowDef extends EntityDef {
-  /** Always `"flow"`. */
-  readonly kind: "flow";
-  /** The async generator function. */
-  readonly fn: (...args: never[]) => AsyncGenerator<unknown, unknown, unknown>;
-  /** How inputs are passed to `fn`. */
-  readonly style: "positional" | "object";
-  /** Whether `outputs` was declared. */
-  readonly namedOutputs: boolean;
-  /** The entities the flow declares it calls, if it does. */
-  readonly tasks: readonly EntityDef[] | undefined;
 }
 
 /**
@@ -139,28 +118,13 @@ export function flow(
   options: FlowOptions,
 ): <F extends AnyGeneratorFunction>(fn: F, context: ClassMethodDecoratorContext) => F;
 export function flow(a: unknown, b?: unknown): unknown {
-  if (typeof a === "function") {
-    if (isDecoratorContext(b)) {
-      return makeFlow({}, a as AnyGeneratorFunction, String(b.name), callerLocation());
-    }
-    if (b !== undefined) {
-      throw new ValidationError(
-        "flow(fn) takes one function; to pass options write flow(options, fn)",
-      );
-    }
-    return makeFlow({}, a as AnyGeneratorFunction, undefined, callerLocation());
-  }
-  if (typeof a === "object" && a !== null && !Array.isArray(a)) {
-    if (typeof b === "function") {
-      return makeFlow(a as FlowOptions, b as AnyGeneratorFunction, undefined, callerLocation());
-    }
-    if (b === undefined) {
-      const location = callerLocation();
-      return (fn: AnyGeneratorFunction, context: ClassMethodDecoratorContext) =>
-        makeFlow(a as FlowOptions, fn, String(context?.name ?? ""), location);
-    }
-  }
-  throw new ValidationError("flow() takes an async generator function, or options and one");
+  return entityForms<FlowOptions, AnyGeneratorFunction>(
+    "flow",
+    "an async generator function",
+    a,
+    b,
+    makeFlow,
+  );
 }
 
 const OPTION_KEYS = new Set(["name", "params", "outputs", "tasks"]);
@@ -171,37 +135,22 @@ function makeFlow(
   decoratedName: string | undefined,
   source: SourceLocation | undefined,
 ): unknown {
-  const name = options.name ?? (fn.name || decoratedName);
-  if (!name) {
-    throw new ValidationError(
-      'A flow needs a name: use a named generator (flow(async function* main(x) {…})) or pass { name: "main" }',
-    );
-  }
-  const what = `flow '${name}'`;
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw new ValidationError(
-        `Unknown option '${key}' of ${what}; the options are ${[...OPTION_KEYS].join(", ")}`,
-      );
-    }
-  }
+  const { name, what } = startEntity(
+    "flow",
+    options,
+    fn,
+    decoratedName,
+    OPTION_KEYS,
+    'use a named generator (flow(async function* main(x) {…})) or pass { name: "main" }',
+  );
   const kind = Object.getPrototypeOf(fn)?.constructor?.name;
   if (kind !== "AsyncGeneratorFunction") {
     throw new ValidationError(
       `${what} must be an async generator function: write flow(async function* ${name}(…) { … }) and mark await points with yield`,
     );
   }
-  let params: Param[];
-  let style: "positional" | "object" = "positional";
-  if (options.params !== undefined) {
-    params = options.params.map((p) => ({ name: p, optional: false }));
-  } else {
-    const sig = parseParams(fn, what);
-    params = sig.params;
-    style = sig.style;
-  }
-  checkUnique(params.map((p) => p.name), `input names of ${what}`);
-  if (options.outputs !== undefined) checkUnique(options.outputs, `output names of ${what}`);
+  const { params, style } = signatureOf(options.params, fn, what);
+  const outputs = outputsOption(options.outputs, what);
   const tasks = options.tasks?.map((t, i) =>
     requireEntity(t, `The 'tasks' option of ${what} (item ${i + 1})`)
   );
@@ -209,22 +158,14 @@ function makeFlow(
     kind: "flow",
     name,
     params,
-    outputs: options.outputs ?? ["o0"],
-    bare: options.outputs === undefined,
-    namedOutputs: options.outputs !== undefined,
+    outputs: outputs ?? ["o0"],
+    bare: outputs === undefined,
+    namedOutputs: outputs !== undefined,
     callStyle: style,
     style,
     source,
     fn,
     tasks,
   };
-  const call = function (...args: unknown[]): unknown {
-    const site = currentSite();
-    if (site !== undefined) return site.call(def, namedArgs(def, args));
-    return callDirect(def, namedArgs(def, args));
-  };
-  Object.defineProperty(call, "name", { value: name });
-  Object.defineProperty(call, ENTITY, { value: def });
-  noteEntity(def);
-  return call;
+  return entityFunction(def);
 }

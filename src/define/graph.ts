@@ -6,61 +6,23 @@
  * @module
  */
 
-import { currentSite, ENTITY, noteEntity } from "../core/call_site.ts";
-import {
-  callerLocation,
-  checkInputNames,
-  describeEntity,
-  type EntityDef,
-  namedArgs,
-  requireEntity,
-  type SourceLocation,
-} from "./entity.ts";
 import { ValidationError } from "../core/errors.ts";
-import { Handle, isHandle, isPlainObject, type RefSource, slotOf } from "./handle.ts";
-import type { Param } from "./params.ts";
-import { checkValue } from "../core/values.ts";
+import { checkValue, isPlainObject } from "../core/values.ts";
+import type {
+  Binding,
+  EntityDef,
+  GraphDef,
+  GraphInput,
+  GraphNode,
+  SourceLocation,
+} from "./defs.ts";
+import { checkInputNames, describeEntity } from "./entity.ts";
+import { Handle, isHandle, type RefSource, slotOf } from "./handle.ts";
 import { type InputType, inputType, type TypeSpec } from "./input_types.ts";
-import { callDirect } from "../engine/direct.ts";
-import { type DagDocument, toDag } from "../ir/mod.ts";
+import type { Param } from "./params.ts";
 
-/**
- * How a node input or workflow output gets its value: a workflow input, a
- * node output, a constant, or an array or object of bindings.
- */
-export type Binding =
-  | { readonly input: string }
-  | { readonly node: string; readonly output: string }
-  | { readonly value: unknown }
-  | { readonly array: readonly Binding[] }
-  | { readonly object: { readonly [key: string]: Binding } };
-
-/** An input of a static graph. */
-export interface GraphInput {
-  /** The input name. */
-  readonly name: string;
-  /** The declared type. */
-  readonly type: InputType;
-  /** Whether it may be left out. */
-  readonly optional: boolean;
-  /** The default, when it has one. */
-  readonly default?: unknown;
-}
-
-/** A node of a static graph. */
-export interface GraphNode {
-  /** The node id: the entity name, then `name_2`, `name_3`… */
-  readonly id: string;
-  /** The entity the node calls. */
-  readonly def: EntityDef;
-  /** The bindings of its inputs. */
-  readonly bindings: Readonly<Record<string, Binding>>;
-  /** Its position in the graph's `nodes`. */
-  readonly index: number;
-}
-
-/** The internal model of a static workflow. */
-export class GraphDef implements EntityDef {
+/** The model of a static workflow, declarative or built: it grows by `addInput`, `addNode` and `addOutput`. */
+export class GraphModel implements GraphDef {
   /** Always `"workflow"`. */
   readonly kind = "workflow" as const;
   /** The workflow name. */
@@ -205,7 +167,7 @@ export class GraphDef implements EntityDef {
       n = this.#counters.get(def.name) ?? 0;
     }
     const where = `node '${id}' of workflow '${this.name}'`;
-    if (def === (this as EntityDef)) {
+    if (def === (this as unknown as EntityDef)) {
       throw new ValidationError(`${where}: workflow '${this.name}' cannot contain itself`);
     }
     checkInputNames(def, inputs, where);
@@ -363,14 +325,14 @@ function nodeBinding(node: GraphNode, output: string | undefined): Binding {
 /** A symbolic reference to a graph input. */
 export class InputRef implements RefSource {
   /** The graph. */
-  readonly graph: GraphDef;
+  readonly graph: GraphModel;
   /** The input name. */
   readonly name: string;
   /**
    * @param graph The graph.
    * @param name The input name.
    */
-  constructor(graph: GraphDef, name: string) {
+  constructor(graph: GraphModel, name: string) {
     this.graph = graph;
     this.name = name;
   }
@@ -391,14 +353,14 @@ export class InputRef implements RefSource {
 /** A symbolic reference to a graph node. */
 export class NodeRef implements RefSource {
   /** The graph. */
-  readonly graph: GraphDef;
+  readonly graph: GraphModel;
   /** The node. */
   readonly node: GraphNode;
   /**
    * @param graph The graph.
    * @param node The node.
    */
-  constructor(graph: GraphDef, node: GraphNode) {
+  constructor(graph: GraphModel, node: GraphNode) {
     this.graph = graph;
     this.node = node;
   }
@@ -446,160 +408,4 @@ function checkName(name: unknown, what: string): void {
 
 function listOr(names: string[], empty: string): string {
   return names.length === 0 ? empty : names.map((n) => `'${n}'`).join(", ");
-}
-
-function graphOf(wf: Workflow): GraphDef {
-  return (wf as unknown as Record<symbol, GraphDef>)[ENTITY]!;
-}
-
-/** The inputs of a builder workflow, as references: `wf.inputs.x`. */
-export type WorkflowInputs = { readonly [name: string]: Handle<unknown> };
-
-/** Options of {@linkcode Workflow.addInput}. */
-export interface AddInputOptions {
-  /** A default value, which makes the input optional. */
-  default?: unknown;
-}
-
-/**
- * A workflow built by code: add inputs, entities and outputs, then execute it
- * or call it. Like Flyte's `ImperativeWorkflow`.
- *
- * @example Build and run the regression seed
- * ```ts
- * import { task, Workflow } from "@weft/weft";
- * import assert from "node:assert/strict";
- *
- * const slope = task(function slope(x: number[], y: number[]) {
- *   const n = x.length, mx = x.reduce((a, b) => a + b) / n, my = y.reduce((a, b) => a + b) / n;
- *   let num = 0, den = 0;
- *   for (let i = 0; i < n; i++) { num += (x[i]! - mx) * (y[i]! - my); den += (x[i]! - mx) ** 2; }
- *   return num / den;
- * });
- * const intercept = task(function intercept(x: number[], y: number[], slope: number) {
- *   const n = x.length;
- *   return y.reduce((a, b) => a + b) / n - slope * x.reduce((a, b) => a + b) / n;
- * });
- *
- * const wf = new Workflow("imperative_workflow");
- * const x = wf.addInput("x", "number[]");
- * wf.addInput("y", "number[]");
- * const n1 = wf.addEntity(slope, { x, y: wf.inputs.y });
- * const n2 = wf.addEntity(intercept, { x, y: wf.inputs.y, slope: n1.outputs.o0 });
- * wf.addOutput("wf_output", n2.outputs.o0);
- * assert.equal(await wf.execute({ x: [-3, 0, 3], y: [7, 4, -2] }), 3);
- * ```
- */
-export class Workflow extends Function {
-  /**
-   * Creates an empty workflow.
-   *
-   * @param name The workflow name, used in node ids and the IR.
-   */
-  constructor(name: string) {
-    super();
-    if (typeof name !== "string" || name === "") {
-      throw new ValidationError('A Workflow needs a name: new Workflow("my_workflow")');
-    }
-    const def = new GraphDef(name, callerLocation());
-    const call = function (inputs?: Record<string, unknown>): unknown {
-      const named = namedArgs(def, inputs === undefined ? [] : [inputs]);
-      const site = currentSite();
-      if (site !== undefined) return site.call(def, named);
-      return callDirect(def, named);
-    };
-    // The instance is the function itself, so that `wf(inputs)` works.
-    Object.setPrototypeOf(call, new.target.prototype);
-    Object.defineProperty(call, "name", { value: name });
-    Object.defineProperty(call, ENTITY, { value: def });
-    noteEntity(def);
-    return call as unknown as Workflow;
-  }
-
-  /**
-   * The workflow inputs, by name: `wf.inputs.x` is the same reference
-   * `addInput("x")` returned. An unknown name throws a `ValidationError`.
-   */
-  get inputs(): WorkflowInputs {
-    const def = graphOf(this);
-    return new Proxy({}, {
-      get: (_t, key) => typeof key === "string" ? def.inputRef(key) : undefined,
-      has: (_t, key) => typeof key === "string" && def.inputs.has(key),
-      ownKeys: () => [...def.inputs.keys()],
-      getOwnPropertyDescriptor: (_t, key) =>
-        typeof key === "string" && def.inputs.has(key)
-          ? { enumerable: true, configurable: true, value: def.inputRef(key) }
-          : undefined,
-    });
-  }
-
-  /**
-   * Adds an input.
-   *
-   * @param name The input name.
-   * @param type A type string (`"number[]"`), a JSON Schema, or a Standard Schema validator.
-   * @param options A default, which makes the input optional.
-   * @returns The reference to the input, the same as `inputs[name]`.
-   */
-  addInput(name: string, type?: TypeSpec, options?: AddInputOptions): Handle<unknown> {
-    return graphOf(this).addInput(name, type, options ?? {});
-  }
-
-  /**
-   * Adds a node that calls a task, workflow, `Workflow`, flow or launch plan.
-   *
-   * @param entity What the node calls.
-   * @param bindings Its inputs by name: workflow inputs, node outputs, constants, or arrays and objects of these.
-   * @returns A handle to the node's value; `.outputs.NAME` references one output. Its type is `any`:
-   * a builder cannot know what the entity returns (names are checked when the workflow is built).
-   */
-  // deno-lint-ignore no-explicit-any
-  addEntity(entity: unknown, bindings: Record<string, unknown> = {}): Handle<any> {
-    const def = requireEntity(entity, "addEntity(entity, bindings)");
-    if (!isPlainObject(bindings)) {
-      throw new ValidationError(
-        `addEntity(${def.name}, bindings) takes its bindings as an object keyed by input name, such as { x: wf.inputs.x }`,
-      );
-    }
-    return graphOf(this).addNode(def, bindings);
-  }
-
-  /**
-   * Adds an output.
-   *
-   * @param name The output name.
-   * @param value A node output, workflow input, constant, or an array or object of these.
-   */
-  addOutput(name: string, value: unknown): void {
-    graphOf(this).addOutput(name, value);
-  }
-
-  /**
-   * Runs the workflow and resolves to its outputs: nothing when it has none,
-   * the value when it has one, an object by output name when it has several.
-   *
-   * @param inputs The inputs by name.
-   * @returns The outputs.
-   * @throws {ValidationError} On missing, unknown or ill-typed inputs.
-   * @throws {TaskFailedError} When a node fails.
-   */
-  async execute(inputs: Record<string, unknown> = {}): Promise<unknown> {
-    return await callDirect(graphOf(this), namedArgs(graphOf(this), [inputs]));
-  }
-
-  /** The number of nodes. */
-  get size(): number {
-    return graphOf(this).nodes.length;
-  }
-
-  /** The graph as a `weft.dag/v1` document, with every entity it uses. */
-  get graph(): DagDocument {
-    return toDag([graphOf(this)]);
-  }
-}
-
-/** A builder workflow is callable with an inputs object, as `execute` is. */
-export interface Workflow {
-  /** Runs the workflow, or adds it as a subworkflow node inside another workflow or flow. */
-  (inputs?: Record<string, unknown>): Handle<unknown>;
 }

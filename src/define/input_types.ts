@@ -11,7 +11,8 @@
 import { ValidationError } from "../core/errors.ts";
 
 /** A JSON Schema document (draft 2020-12), as plain data. */
-export type JsonSchema = { [key: string]: unknown } | boolean;
+export type { JsonSchema } from "../core/dag_format.ts";
+import type { JsonSchema } from "../core/dag_format.ts";
 
 /** The part of the Standard Schema v1 interface weft uses. */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {

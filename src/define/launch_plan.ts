@@ -5,21 +5,13 @@
  * @module
  */
 
-import { currentSite, ENTITY, noteEntity } from "../core/call_site.ts";
-import {
-  callerLocation,
-  describeEntity,
-  type EntityDef,
-  namedArgs,
-  requireEntity,
-  type SourceLocation,
-} from "./entity.ts";
 import { ValidationError } from "../core/errors.ts";
+import { checkValue, isPlainObject } from "../core/values.ts";
+import type { EntityDef, LaunchPlanDef, SourceLocation } from "./defs.ts";
+import { callerLocation, describeEntity, requireEntity } from "./entity.ts";
+import { entityFunction } from "./factory.ts";
 import type { Handle } from "./handle.ts";
-import { isPlainObject } from "./handle.ts";
 import type { Param } from "./params.ts";
-import { checkValue } from "../core/values.ts";
-import { callDirect } from "../engine/direct.ts";
 
 /** Options of {@linkcode launchPlan}. */
 export interface LaunchPlanOptions {
@@ -37,8 +29,8 @@ export interface LaunchPlanOptions {
   fixed?: Record<string, unknown>;
 }
 
-/** The internal definition of a launch plan. */
-export class LaunchPlanDef implements EntityDef {
+/** The definition of a launch plan. */
+class LaunchPlanModel implements LaunchPlanDef {
   /** Always `"launchPlan"`. */
   readonly kind = "launchPlan" as const;
   /** The launch plan's name. */
@@ -170,15 +162,6 @@ export function launchPlan<R = unknown>(
       );
     }
   }
-  const def = new LaunchPlanDef(target, options, callerLocation());
-  const call = function (inputs?: Record<string, unknown>): unknown {
-    const named = namedArgs(def, inputs === undefined ? [] : [inputs]);
-    const site = currentSite();
-    if (site !== undefined) return site.call(def, named);
-    return callDirect(def, named);
-  };
-  Object.defineProperty(call, "name", { value: def.name });
-  Object.defineProperty(call, ENTITY, { value: def });
-  noteEntity(def);
-  return call as unknown as LaunchPlan<R>;
+  const def = new LaunchPlanModel(target, options, callerLocation());
+  return entityFunction(def) as LaunchPlan<R>;
 }

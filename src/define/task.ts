@@ -5,14 +5,12 @@
  * @module
  */
 
-import { currentSite, ENTITY, noteEntity } from "../core/call_site.ts";
-import { callerLocation, type EntityDef, namedArgs, type SourceLocation } from "./entity.ts";
 import { ValidationError } from "../core/errors.ts";
 import { type Duration, parseDuration } from "../core/duration.ts";
+import type { SourceLocation, TaskDef } from "./defs.ts";
+import { entityForms, entityFunction, outputsOption, signatureOf, startEntity } from "./factory.ts";
 import type { Handle } from "./handle.ts";
-import { type Param, parseParams } from "./params.ts";
 import { checkPermissions, type Permissions } from "./permissions.ts";
-import { callDirect } from "../engine/direct.ts";
 
 /** What a running task receives as the argument after its inputs. */
 export interface TaskContext {
@@ -80,32 +78,6 @@ export interface TaskOptions {
    * @default {}
    */
   permissions?: Permissions;
-}
-
-/** The internal definition of a task. */
-export interface TaskDef extends EntityDef {
-  /** Always `"task"`. */
-  readonly kind: "task";
-  /** The user's function. */
-  readonly fn: (...args: never[]) => unknown;
-  /** How inputs are passed to `fn`. */
-  readonly style: "positional" | "object";
-  /** Retries after a failure. */
-  readonly retries: number;
-  /** The first retry delay in ms. */
-  readonly retryDelayMs: number;
-  /** The per-attempt timeout in ms, if any. */
-  readonly timeoutMs: number | undefined;
-  /** The per-task concurrency limit, if any. */
-  readonly concurrency: number | undefined;
-  /** Whether results are cached. */
-  readonly cache: boolean;
-  /** The code version. */
-  readonly version: string | undefined;
-  /** The declared permissions. */
-  readonly permissions: Permissions;
-  /** Whether `outputs` was given (the return value is an object or array of outputs). */
-  readonly namedOutputs: boolean;
 }
 
 /** A value, or a handle to one, or arrays and plain objects mixing these at any depth. */
@@ -195,50 +167,7 @@ export function task(
   options: TaskOptions,
 ): <F extends AnyFunction>(fn: F, context: ClassMethodDecoratorContext) => F;
 export function task(a: unknown, b?: unknown): unknown {
-  if (typeof a === "function") {
-    if (isDecoratorContext(b)) {
-      return makeTask({}, a as AnyFunction, String(b.name), callerLocation());
-    }
-    if (b !== undefined) {
-      throw new ValidationError(
-        "task(fn) takes one function; to pass options write task(options, fn)",
-      );
-    }
-    return makeTask({}, a as AnyFunction, undefined, callerLocation());
-  }
-  if (typeof a === "object" && a !== null && !Array.isArray(a)) {
-    const options = a as TaskOptions;
-    if (typeof b === "function") {
-      return makeTask(options, b as AnyFunction, undefined, callerLocation());
-    }
-    if (b === undefined) {
-      const location = callerLocation();
-      return (fn: AnyFunction, context: ClassMethodDecoratorContext) => {
-        if (!isDecoratorContext(context)) {
-          throw new ValidationError(
-            "task(options) returns a method decorator; to wrap a function write task(options, fn)",
-          );
-        }
-        return makeTask(options, fn, String(context.name), location);
-      };
-    }
-  }
-  throw new ValidationError(
-    `task() takes a function, or options and a function; got ${typeof a}${
-      b === undefined ? "" : ` and ${typeof b}`
-    }`,
-  );
-}
-
-/**
- * Whether `x` is a TC39 decorator context for a method.
- *
- * @param x The second argument of a call.
- * @returns True for a method decorator context.
- */
-export function isDecoratorContext(x: unknown): x is ClassMethodDecoratorContext {
-  return typeof x === "object" && x !== null && (x as { kind?: unknown }).kind === "method" &&
-    "name" in x;
+  return entityForms<TaskOptions, AnyFunction>("task", "a function", a, b, makeTask);
 }
 
 const OPTION_KEYS = new Set([
@@ -260,47 +189,16 @@ function makeTask(
   decoratedName: string | undefined,
   source: SourceLocation | undefined,
 ): unknown {
-  const name = options.name ?? (fn.name || decoratedName);
-  if (!name) {
-    throw new ValidationError(
-      'A task needs a name: use a named function (task(function add(x, y) {…})) or pass { name: "add" }',
-    );
-  }
-  const what = `task '${name}'`;
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw new ValidationError(
-        `Unknown option '${key}' of ${what}; the options are ${[...OPTION_KEYS].join(", ")}`,
-      );
-    }
-  }
-  let params: Param[];
-  let style: "positional" | "object" = "positional";
-  if (options.params !== undefined) {
-    if (
-      !Array.isArray(options.params) ||
-      options.params.some((p) => typeof p !== "string" || p === "")
-    ) {
-      throw new ValidationError(`The 'params' option of ${what} must be a list of input names`);
-    }
-    params = options.params.map((p) => ({ name: p, optional: false }));
-  } else {
-    const sig = parseParams(fn, what, { context: true });
-    params = sig.params;
-    style = sig.style;
-  }
-  checkUnique(params.map((p) => p.name), `input names of ${what}`);
-  let outputs = ["o0"];
-  if (options.outputs !== undefined) {
-    if (
-      !Array.isArray(options.outputs) ||
-      options.outputs.some((o) => typeof o !== "string" || o === "")
-    ) {
-      throw new ValidationError(`The 'outputs' option of ${what} must be a list of output names`);
-    }
-    checkUnique(options.outputs, `output names of ${what}`);
-    outputs = [...options.outputs];
-  }
+  const { name, what } = startEntity(
+    "task",
+    options,
+    fn,
+    decoratedName,
+    OPTION_KEYS,
+    'use a named function (task(function add(x, y) {…})) or pass { name: "add" }',
+  );
+  const { params, style } = signatureOf(options.params, fn, what, true);
+  const outputs = outputsOption(options.outputs, what);
   const retries = options.retries ?? 0;
   if (!Number.isInteger(retries) || retries < 0) {
     throw new ValidationError(
@@ -325,9 +223,9 @@ function makeTask(
     kind: "task",
     name,
     params,
-    outputs,
-    bare: options.outputs === undefined,
-    namedOutputs: options.outputs !== undefined,
+    outputs: outputs ?? ["o0"],
+    bare: outputs === undefined,
+    namedOutputs: outputs !== undefined,
     callStyle: style,
     style,
     source,
@@ -344,28 +242,5 @@ function makeTask(
     version: options.version,
     permissions: checkPermissions(options.permissions ?? {}, what),
   };
-  const call = function (this: unknown, ...args: unknown[]): unknown {
-    const site = currentSite();
-    if (site !== undefined) return site.call(def, namedArgs(def, args));
-    return callDirect(def, namedArgs(def, args));
-  };
-  Object.defineProperty(call, "name", { value: name });
-  Object.defineProperty(call, ENTITY, { value: def });
-  noteEntity(def);
-  return call;
-}
-
-/**
- * Throws when a list of names has a duplicate.
- *
- * @param names The names.
- * @param what Names the list in the message.
- * @throws {ValidationError} Naming the duplicate.
- */
-export function checkUnique(names: readonly string[], what: string): void {
-  const seen = new Set<string>();
-  for (const n of names) {
-    if (seen.has(n)) throw new ValidationError(`Duplicate name '${n}' in the ${what}`);
-    seen.add(n);
-  }
+  return entityFunction(def);
 }

@@ -6,17 +6,17 @@
  * @module
  */
 
-import { currentSite, ENTITY, noteEntity, REF, withTrace } from "../core/call_site.ts";
-import { callerLocation, namedArgs, type SourceLocation } from "./entity.ts";
+import { describe, REF, withTrace } from "../core/call_site.ts";
+import type { DagDocument } from "../core/dag_format.ts";
 import { ValidationError, WeftError } from "../core/errors.ts";
-import { GraphDef, NodeRef } from "./graph.ts";
-import { Handle, isHandle, isPlainObject, slotOf } from "./handle.ts";
-import { parseParams, type Signature } from "./params.ts";
-import { type AnyFunction, checkUnique, type Inputs, isDecoratorContext } from "./task.ts";
+import { isPlainObject } from "../core/values.ts";
+import type { EntityDef, SourceLocation } from "./defs.ts";
+import { entityForms, entityFunction, signatureOf, startEntity } from "./factory.ts";
+import { GraphModel, NodeRef } from "./graph.ts";
+import { Handle, isHandle, slotOf } from "./handle.ts";
 import type { TypeSpec } from "./input_types.ts";
+import type { AnyFunction, Inputs } from "./task.ts";
 import type { Resolved } from "./yields.ts";
-import { callDirect } from "../engine/direct.ts";
-import { type DagDocument, toDag } from "../ir/mod.ts";
 
 /** Options of {@linkcode workflow}. */
 export interface WorkflowOptions {
@@ -123,28 +123,7 @@ export function workflow(
   options: WorkflowOptions,
 ): <F extends AnyFunction>(fn: F, context: ClassMethodDecoratorContext) => F;
 export function workflow(a: unknown, b?: unknown): unknown {
-  if (typeof a === "function") {
-    if (isDecoratorContext(b)) {
-      return makeWorkflow({}, a as AnyFunction, String(b.name), callerLocation());
-    }
-    if (b !== undefined) {
-      throw new ValidationError(
-        "workflow(fn) takes one function; to pass options write workflow(options, fn)",
-      );
-    }
-    return makeWorkflow({}, a as AnyFunction, undefined, callerLocation());
-  }
-  if (typeof a === "object" && a !== null && !Array.isArray(a)) {
-    if (typeof b === "function") {
-      return makeWorkflow(a as WorkflowOptions, b as AnyFunction, undefined, callerLocation());
-    }
-    if (b === undefined) {
-      const location = callerLocation();
-      return (fn: AnyFunction, context: ClassMethodDecoratorContext) =>
-        makeWorkflow(a as WorkflowOptions, fn, String(context?.name ?? ""), location);
-    }
-  }
-  throw new ValidationError("workflow() takes a function, or options and a function");
+  return entityForms<WorkflowOptions, AnyFunction>("workflow", "a function", a, b, makeWorkflow);
 }
 
 const OPTION_KEYS = new Set(["name", "inputs", "defaults", "params"]);
@@ -155,20 +134,14 @@ function makeWorkflow(
   decoratedName: string | undefined,
   source: SourceLocation | undefined,
 ): unknown {
-  const name = options.name ?? (fn.name || decoratedName);
-  if (!name) {
-    throw new ValidationError(
-      'A workflow needs a name: use a named function (workflow(function main(x) {…})) or pass { name: "main" }',
-    );
-  }
-  const what = `workflow '${name}'`;
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw new ValidationError(
-        `Unknown option '${key}' of ${what}; the options are ${[...OPTION_KEYS].join(", ")}`,
-      );
-    }
-  }
+  const { name, what } = startEntity(
+    "workflow",
+    options,
+    fn,
+    decoratedName,
+    OPTION_KEYS,
+    'use a named function (workflow(function main(x) {…})) or pass { name: "main" }',
+  );
   const kind = Object.getPrototypeOf(fn)?.constructor?.name;
   if (kind !== "Function") {
     throw new ValidationError(
@@ -177,18 +150,11 @@ function makeWorkflow(
       }; a declarative workflow body is traced once and cannot await. Write a plain function that wires tasks together, or use flow(async function* …) to wait for values`,
     );
   }
-  const graph = trace(options, fn, name, source);
+  const graph = trace(options, fn, name, what, source);
+  const call = entityFunction(graph);
   let dag: DagDocument | undefined;
-  const call = function (...args: unknown[]): unknown {
-    const site = currentSite();
-    if (site !== undefined) return site.call(graph, namedArgs(graph, args));
-    return callDirect(graph, namedArgs(graph, args));
-  };
-  Object.defineProperty(call, "name", { value: name });
-  Object.defineProperty(call, ENTITY, { value: graph });
-  noteEntity(graph);
   Object.defineProperty(call, "graph", {
-    get: () => dag ??= toDag([graph]),
+    get: () => dag ??= describe([graph]) as DagDocument,
     enumerable: true,
   });
   return call;
@@ -198,17 +164,11 @@ function trace(
   options: WorkflowOptions,
   fn: AnyFunction,
   name: string,
+  what: string,
   source: SourceLocation | undefined,
-): GraphDef {
-  const what = `workflow '${name}'`;
-  const sig: Signature = options.params !== undefined
-    ? {
-      params: options.params.map((p) => ({ name: p, optional: false })),
-      style: "positional" as const,
-    }
-    : parseParams(fn, what);
-  checkUnique(sig.params.map((p) => p.name), `input names of ${what}`);
-  const graph = new GraphDef(name, source);
+): GraphModel {
+  const sig = signatureOf(options.params, fn, what);
+  const graph = new GraphModel(name, source);
   graph.declarative = true;
   graph.callStyle = sig.style;
   const known = new Set(sig.params.map((p) => p.name));
@@ -238,7 +198,7 @@ function trace(
   }
   const tracer = {
     call(def: unknown, inputs: unknown): unknown {
-      return tracing(graph.addNode(def as GraphDef, inputs as Record<string, unknown>), name);
+      return tracing(graph.addNode(def as EntityDef, inputs as Record<string, unknown>), name);
     },
   };
   let result: unknown;

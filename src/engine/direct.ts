@@ -1,12 +1,15 @@
 /**
  * Direct calls: a task, workflow or flow called outside any run runs as a run
  * of its own and its handle resolves to the value (or rejects with the
- * failure).
+ * failure). Loading this module registers it as the direct call site, so that
+ * the definition layer reaches the engine without importing it.
  *
  * @module
  */
 
-import type { EntityDef } from "../define/entity.ts";
+import { registerDirect } from "../core/call_site.ts";
+import type { EntityDef } from "../define/defs.ts";
+import { selectOutput } from "../define/entity.ts";
 import { Handle, type RefSource } from "../define/handle.ts";
 import { executeEntity } from "./run.ts";
 
@@ -45,15 +48,6 @@ export function callDirect(def: EntityDef, inputs: Record<string, unknown>): Han
   return new Handle(new DirectCall(def, executeEntity(def, inputs)));
 }
 
-/**
- * Picks one output out of a node's whole value.
- *
- * @param def The entity.
- * @param value The whole value.
- * @param output The output name, or undefined for the whole value.
- * @returns The selected value.
- */
-export function selectOutput(def: EntityDef, value: unknown, output: string | undefined): unknown {
-  if (output === undefined || def.bare) return value;
-  return (value as Record<string, unknown> | undefined)?.[output];
-}
+registerDirect({
+  call: (def, args) => callDirect(def as EntityDef, args as Record<string, unknown>),
+});

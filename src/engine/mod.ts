@@ -8,6 +8,8 @@
 
 import { requireEntity } from "../define/entity.ts";
 import { runEntity, type RunOptions, type RunResult } from "./run.ts";
+// Registers the direct call site: a task called outside any run runs as a run of its own.
+import "./direct.ts";
 import type { Handle } from "../define/handle.ts";
 
 /**

@@ -9,12 +9,16 @@
  */
 
 import { type CallSite, frames } from "../core/call_site.ts";
-import {
-  checkInputNames,
-  describeEntity,
-  type EntityDef,
-  type EntityKind,
-} from "../define/entity.ts";
+import { checkInputNames, describeEntity, selectOutput } from "../define/entity.ts";
+import type {
+  Binding,
+  EntityDef,
+  EntityKind,
+  FlowDef,
+  GraphDef,
+  LaunchPlanDef,
+  TaskDef,
+} from "../define/defs.ts";
 import {
   CancelledError,
   describeCause,
@@ -26,10 +30,7 @@ import {
   WeftError,
 } from "../core/errors.ts";
 import type { WeftEvent } from "./events.ts";
-import type { FlowDef } from "../define/flow.ts";
-import type { Binding, GraphDef } from "../define/graph.ts";
 import { Handle, isHandle, isPlainObject, type RefSource } from "../define/handle.ts";
-import type { LaunchPlanDef } from "../define/launch_plan.ts";
 import type {
   CacheHit,
   JournalEntry,
@@ -40,10 +41,9 @@ import type {
   RunStatus,
   Store,
 } from "../store/mod.ts";
-import type { TaskContext, TaskDef } from "../define/task.ts";
+import type { TaskContext } from "../define/task.ts";
 import { checkValue, digestOf, encodeValue, sha256, toJsonTree } from "../core/values.ts";
 import { AWAIT, type AwaitRequest } from "../define/yields.ts";
-import { selectOutput } from "./direct.ts";
 import { defaultStore, openStore } from "../store/open.ts";
 import { REF } from "../core/call_site.ts";
 import { WEFT_VERSION } from "../core/version.ts";

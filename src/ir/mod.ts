@@ -7,159 +7,34 @@
  * @module
  */
 
-import { type EntityDef, entityOf, requireEntity, type SourceLocation } from "../define/entity.ts";
+import { registerDescriber } from "../core/call_site.ts";
 import { ValidationError } from "../core/errors.ts";
-import type { FlowDef } from "../define/flow.ts";
-import type { Binding, GraphDef } from "../define/graph.ts";
-import type { LaunchPlanDef } from "../define/launch_plan.ts";
+import type {
+  Binding,
+  EntityDef,
+  FlowDef,
+  GraphDef,
+  LaunchPlanDef,
+  SourceLocation,
+  TaskDef,
+} from "../define/defs.ts";
+import { entityOf, requireEntity } from "../define/entity.ts";
 import type { Permissions } from "../define/permissions.ts";
-import type { JsonSchema } from "../define/input_types.ts";
-import type { TaskDef } from "../define/task.ts";
 import { toJsonTree } from "../core/values.ts";
+import {
+  DAG_FORMAT,
+  type DagBinding,
+  type DagDocument,
+  type DagEdge,
+  type DagEntityRef,
+  type DagInput,
+  type DagNode,
+  type DagSource,
+  type DagTask,
+  type DagWorkflow,
+} from "../core/dag_format.ts";
 
-/** The format tag of the IR. */
-export const DAG_FORMAT = "weft.dag/v1";
-
-/** A reference from a node to the entity it calls. */
-export interface DagEntityRef {
-  /** The entity kind. */
-  kind: "task" | "workflow" | "launchPlan";
-  /** Its name in the document's tables. */
-  name: string;
-}
-
-/** A binding in the IR: the same shape as inside weft, with constants as tagged JSON. */
-export type DagBinding =
-  | { input: string }
-  | { node: string; output: string }
-  | { value: unknown }
-  | { array: DagBinding[] }
-  | { object: { [key: string]: DagBinding } };
-
-/** An input of a workflow in the IR. */
-export interface DagInput {
-  /** The input name. */
-  name: string;
-  /** The type as written (`number[]`), or a description (`zod schema`). */
-  type: string;
-  /** The type as JSON Schema, when it has one. */
-  schema?: JsonSchema;
-  /** Whether it may be left out. */
-  optional: boolean;
-  /** The default, as tagged JSON. */
-  default?: unknown;
-}
-
-/** A node of a static workflow in the IR. */
-export interface DagNode {
-  /** The node id. */
-  id: string;
-  /** The entity it calls: a task, a workflow (by name, see `workflows`) or a launch plan. */
-  entity: DagEntityRef;
-  /** The bindings of its inputs. */
-  bindings: { [input: string]: DagBinding };
-}
-
-/** An edge: an output (of a node, or a workflow input) feeds an input (of a node, or a workflow output). */
-export interface DagEdge {
-  /** A node id, or `$inputs` for a workflow input. */
-  from: string;
-  /** The output name, or the workflow input name. */
-  output: string;
-  /** A node id, or `$outputs` for a workflow output. */
-  to: string;
-  /** The input name, or the workflow output name. */
-  input: string;
-}
-
-/** A workflow in the IR. */
-export type DagWorkflow =
-  & {
-    /** The workflow name. */
-    name: string;
-    /** Its inputs. */
-    inputs: DagInput[];
-    /** Where it was defined. */
-    source: DagSource | null;
-  }
-  & (
-    | {
-      /** A static graph, known before it runs. */
-      kind: "static";
-      /** Its outputs and their bindings. */
-      outputs: { name: string; binding: DagBinding }[];
-      /** Its nodes, in a topological order. */
-      nodes: DagNode[];
-      /** Its edges. */
-      edges: DagEdge[];
-    }
-    | {
-      /** A flow: its graph grows at run time. */
-      kind: "dynamic";
-      /** Its declared output names (`o0` when it returns one value). */
-      outputs: { name: string }[];
-      /** The entities it may call, as far as can be known. */
-      calls: DagEntityRef[];
-    }
-  );
-
-/** A task in the IR's task table. */
-export interface DagTask {
-  /** The task name. */
-  name: string;
-  /** Its inputs. */
-  params: { name: string; optional: boolean; default?: unknown }[];
-  /** Its output names. */
-  outputs: string[];
-  /** Retries after a failure. */
-  retries: number;
-  /** The first retry delay in ms. */
-  retryDelayMs: number;
-  /** The per-attempt timeout in ms, or null. */
-  timeoutMs: number | null;
-  /** The per-task concurrency limit, or null. */
-  concurrency: number | null;
-  /** Whether results are cached. */
-  cache: boolean;
-  /** The code version, or null. */
-  version: string | null;
-  /** The declared Deno permissions. */
-  permissions: Permissions;
-  /** Where it was defined. */
-  source: DagSource | null;
-}
-
-/** A launch plan in the IR. */
-export interface DagLaunchPlan {
-  /** The launch plan name. */
-  name: string;
-  /** The entity it launches. */
-  entity: DagEntityRef;
-  /** Default inputs, as tagged JSON. */
-  defaults: { [input: string]: unknown };
-  /** Fixed inputs, as tagged JSON. */
-  fixed: { [input: string]: unknown };
-}
-
-/** A source location in the IR. */
-export interface DagSource {
-  /** The module, relative to the compiled script's directory when it is local. */
-  file: string;
-  /** The 1-based line. */
-  line: number;
-}
-
-/** A `weft.dag/v1` document. */
-export interface DagDocument {
-  /** Always `weft.dag/v1`. */
-  format: typeof DAG_FORMAT;
-  /** The workflows and flows, by name. */
-  workflows: DagWorkflow[];
-  /** The launch plans, by name. */
-  launchPlans: DagLaunchPlan[];
-  /** The tasks, by name. */
-  tasks: DagTask[];
-}
+export * from "../core/dag_format.ts";
 
 /** Options of {@linkcode toDag}. */
 export interface ToDagOptions {
@@ -193,7 +68,7 @@ export interface ToDagOptions {
  */
 export function toDag(entities: readonly unknown[], options: ToDagOptions = {}): DagDocument {
   const roots = entities.map((e) => entityOf(e) ?? requireDef(e));
-  const workflows = new Map<string, EntityDef>();
+  const workflows = new Map<string, GraphDef | FlowDef>();
   const tasks = new Map<string, TaskDef>();
   const plans = new Map<string, LaunchPlanDef>();
   const claim = <T extends EntityDef>(table: Map<string, T>, def: T): boolean => {
@@ -215,17 +90,17 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
   const visit = (def: EntityDef): void => {
     switch (def.kind) {
       case "task":
-        claim(tasks, def as TaskDef);
+        claim(tasks, def);
         return;
       case "launchPlan":
-        if (claim(plans, def as LaunchPlanDef)) visit((def as LaunchPlanDef).target);
+        if (claim(plans, def)) visit(def.target);
         return;
       case "workflow":
-        if (claim(workflows, def)) { for (const n of (def as GraphDef).nodes) visit(n.def); }
+        if (claim(workflows, def)) { for (const n of def.nodes) visit(n.def); }
         return;
       case "flow":
         if (claim(workflows, def)) {
-          for (const c of flowCalls(def as FlowDef, moduleCallables)) visit(c);
+          for (const c of flowCalls(def, moduleCallables)) visit(c);
         }
         return;
     }
@@ -235,9 +110,7 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
   return {
     format: DAG_FORMAT,
     workflows: sorted(workflows).map((d) =>
-      d.kind === "flow"
-        ? flowToDag(d as FlowDef, moduleCallables, base)
-        : graphToDag(d as GraphDef, base)
+      d.kind === "flow" ? flowToDag(d, moduleCallables, base) : graphToDag(d, base)
     ),
     launchPlans: sorted(plans).map((lp) => ({
       name: lp.name,
@@ -252,6 +125,7 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
 function requireDef(x: unknown): EntityDef {
   const kind = (x as { kind?: unknown } | null)?.kind;
   if (kind === "task" || kind === "workflow" || kind === "flow" || kind === "launchPlan") {
+    // A definition given as such (the CLI's loader collects definitions).
     return x as EntityDef;
   }
   return requireEntity(x, "toDag(entities)");
@@ -491,3 +365,5 @@ export function subDocument(dag: DagDocument, name: string): DagDocument {
     tasks: dag.tasks.filter((t) => tasks.has(t.name)),
   };
 }
+
+registerDescriber((entities) => toDag(entities));

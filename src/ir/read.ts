@@ -13,10 +13,10 @@
  */
 
 import { ENTITY } from "../core/call_site.ts";
-import { type EntityDef, entityOf, requireEntity } from "../define/entity.ts";
 import { ValidationError } from "../core/errors.ts";
-import type { FlowDef } from "../define/flow.ts";
-import { type GraphDef, Workflow } from "../define/graph.ts";
+import { builderModel, Workflow } from "../define/builder.ts";
+import type { EntityDef, FlowDef, TaskDef } from "../define/defs.ts";
+import { entityOf, requireEntity } from "../define/entity.ts";
 import type { Handle } from "../define/handle.ts";
 import {
   DAG_FORMAT,
@@ -30,7 +30,6 @@ import {
 } from "./mod.ts";
 import { DAG_SCHEMA } from "./schema.ts";
 import { launchPlan } from "../define/launch_plan.ts";
-import type { TaskDef } from "../define/task.ts";
 import { inputType, type JsonSchema, type TypeSpec } from "../define/input_types.ts";
 import { fromJsonTree } from "../core/values.ts";
 
@@ -544,19 +543,22 @@ function collect(entities: DagEntities): Given {
     if (seen.has(def)) return;
     seen.add(def);
     if (def.kind === "task" || def.kind === "flow") {
-      const table = (def.kind === "task" ? given.tasks : given.flows) as Map<string, EntityDef>;
+      const table: Map<string, EntityDef> = def.kind === "task" ? given.tasks : given.flows;
       const other = table.get(def.name);
       if (other !== undefined && other !== def) {
         throw new ValidationError(
           `Two different ${def.kind}s named '${def.name}' were given to fromDag; pass only the one the document was compiled from`,
         );
       }
-      table.set(def.name, def);
-      if (def.kind === "flow") (def as FlowDef).tasks?.forEach(add);
+      if (def.kind === "task") given.tasks.set(def.name, def);
+      else {
+        given.flows.set(def.name, def);
+        def.tasks?.forEach(add);
+      }
     } else if (def.kind === "launchPlan") {
-      add((def as unknown as { target: EntityDef }).target);
+      add(def.target);
     } else {
-      for (const n of (def as GraphDef).nodes) add(n.def);
+      for (const n of def.nodes) add(n.def);
     }
   };
   for (const v of values) {
@@ -746,7 +748,7 @@ function rebuild(
   resolve: (ref: DagEntityRef) => EntityDef,
 ): Workflow {
   const builder = new Workflow(wf.name);
-  const graph = entityOf(builder) as GraphDef;
+  const graph = builderModel(builder);
   for (const input of wf.inputs) {
     const options: { default?: unknown; optional?: boolean } = {};
     if ("default" in input) options.default = fromJsonTree(input.default);

@@ -11,7 +11,8 @@
  */
 
 import type { TaskExecutor } from "../run.ts";
-import type { TaskContext, TaskDef } from "../../define/task.ts";
+import type { TaskDef } from "../../define/defs.ts";
+import type { TaskContext } from "../../define/task.ts";
 
 /** Options of {@linkcode IsolateExecutor}. */
 export interface IsolateOptions {

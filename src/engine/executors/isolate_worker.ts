@@ -7,7 +7,7 @@
 
 /// <reference lib="deno.worker" />
 
-import type { TaskDef } from "../../define/task.ts";
+import type { TaskDef } from "../../define/defs.ts";
 
 const COLLECT = Symbol.for("weft.collect.v1");
 

@@ -1,0 +1,70 @@
+/**
+ * `weft resume RUN_ID`: runs a recorded run again under its id and inputs.
+ *
+ * @module
+ */
+
+import { ValidationError } from "../core/errors.ts";
+import { toJsonTree } from "../core/values.ts";
+import { parseCommandArgs, UsageError } from "./args.ts";
+import type { Command } from "./command.ts";
+import { getRun, STORE_HELP, withStore } from "./history.ts";
+
+/** `weft resume`. */
+export const resumeCommand: Command = {
+  summary: "resume a failed, cancelled or interrupted run from its journal",
+  help: `Usage: weft resume RUN_ID [--store S] [run options]
+
+Runs the recorded script and entity again under the same run id and inputs:
+completed calls return their recorded values without running, failed and
+interrupted ones run again. The same as weft run SCRIPT NAME --run-id RUN_ID
+with the recorded inputs. Other options are those of weft run (--isolate,
+--concurrency, --json, --quiet, --allow-extra, --allow-import).
+
+Options:
+${STORE_HELP}`,
+  async run(args) {
+    const { RUN_OPTIONS, runCommand } = await import("./run.ts");
+    const { values, positionals } = parseCommandArgs("resume", args, RUN_OPTIONS);
+    if (positionals.length !== 1) {
+      throw new UsageError("resume: give exactly one RUN_ID (see weft runs --status failed)");
+    }
+    for (const forbidden of ["input", "inputs", "inputs-json", "run-id"]) {
+      if (values[forbidden] !== undefined) {
+        throw new UsageError(
+          `resume: --${forbidden} cannot be given; a run resumes with its recorded inputs and id`,
+        );
+      }
+    }
+    const runId = positionals[0]!;
+    const storeArg = values.store as string | undefined;
+    const record = await withStore(storeArg, (store) => getRun(store, runId));
+    if (record.script === undefined) {
+      throw new ValidationError(
+        `Run '${runId}' was not started from a script (it was a library call); resume it with run(entity, inputs, { runId })`,
+      );
+    }
+    if (record.status === "succeeded") {
+      console.error(`weft: run ${runId} already succeeded; its recorded outputs:`);
+    }
+    const tmp = await Deno.makeTempFile({ prefix: "weft-resume-", suffix: ".json" });
+    await Deno.writeTextFile(tmp, JSON.stringify(toJsonTree(record.inputs)));
+    try {
+      const script = record.script.startsWith("file://")
+        ? decodeURIComponent(new URL(record.script).pathname)
+        : record.script;
+      const rest = args.filter((a) => a !== runId);
+      return await runCommand.run([
+        script,
+        record.entity,
+        "--inputs-json",
+        tmp,
+        "--run-id",
+        runId,
+        ...rest,
+      ]);
+    } finally {
+      await Deno.remove(tmp).catch(() => {});
+    }
+  },
+};

@@ -1,0 +1,94 @@
+/**
+ * `weft show RUN_ID`: a run's inputs, outputs and every node.
+ *
+ * @module
+ */
+
+import type { NodeDetails } from "../store/mod.ts";
+import { preview } from "../store/provenance.ts";
+import { toJsonTree } from "../core/values.ts";
+import { parseCommandArgs, UsageError } from "./args.ts";
+import type { Command } from "./command.ts";
+import { getRun, STORE_HELP, table, when, withStore, write } from "./history.ts";
+import { formatMs } from "./progress.ts";
+
+/** `weft show`. */
+export const showCommand: Command = {
+  summary: "show a run: inputs, outputs, every node with status, attempts, timings and errors",
+  help: `Usage: weft show RUN_ID [--json] [--store S]
+
+Options:
+  --json      the whole record as JSON
+${STORE_HELP}`,
+  async run(args) {
+    const { values, positionals } = parseCommandArgs("show", args, {
+      json: { type: "boolean" },
+      store: { type: "string" },
+    });
+    if (positionals.length !== 1) {
+      throw new UsageError("show: give exactly one RUN_ID (see weft runs)");
+    }
+    return await withStore(values.store as string | undefined, async (store) => {
+      const run = await getRun(store, positionals[0]!);
+      if (values.json) {
+        write(
+          `${
+            JSON.stringify(
+              { ...run, inputs: toJsonTree(run.inputs), outputs: toJsonTree(run.outputs) },
+              null,
+              2,
+            )
+          }\n`,
+        );
+        return 0;
+      }
+      const lines = [
+        `run       ${run.id}`,
+        `entity    ${run.entity} (${run.kind})${run.script ? ` from ${run.script}` : ""}`,
+        `status    ${run.status}${run.attempts > 1 ? ` after ${run.attempts} attempts` : ""}`,
+        `started   ${when(run.startedAt)}${
+          run.finishedAt === undefined ? "" : `, took ${formatMs(run.finishedAt - run.startedAt)}`
+        }`,
+        `inputs    ${preview(run.inputs, 200)}`,
+      ];
+      if (run.status === "succeeded") {
+        lines.push(
+          `outputs   ${preview(run.outputs, 200)}${
+            run.outputsHash ? `  (${run.outputsHash.slice(0, 12)})` : ""
+          }`,
+        );
+      }
+      for (const e of run.errors) lines.push(`error     ${e.message}`);
+      lines.push("", `nodes (${run.nodes.length})`);
+      const rows = [["ID", "ENTITY", "STATUS", "ATTEMPTS", "TOOK", "OUTPUT", "NOTE"]];
+      for (const n of run.nodes) rows.push(nodeRow(n));
+      write(`${lines.join("\n")}\n${table(rows)}`);
+      const failed = run.nodes.filter((n) => n.status === "failed" && n.error);
+      for (const n of failed) {
+        write(
+          `\n✗ ${n.id}: ${n.error!.message}${
+            n.error!.cause ? `\n  cause: ${n.error!.cause.name}: ${n.error!.cause.message}` : ""
+          }\n`,
+        );
+      }
+      return 0;
+    });
+  },
+};
+
+function nodeRow(n: NodeDetails): string[] {
+  const took = n.startedAt !== undefined && n.finishedAt !== undefined
+    ? formatMs(n.finishedAt - n.startedAt)
+    : "-";
+  const output = n.outputs.map((o) =>
+    `${n.outputs.length > 1 ? `${o.name}=` : ""}${o.hash.slice(0, 12)}`
+  ).join(" ");
+  const note = n.cachedFrom
+    ? `cached from ${n.cachedFrom}`
+    : n.replayed
+    ? "replayed"
+    : n.status === "failed"
+    ? (n.error?.message ?? "").slice(0, 60)
+    : "";
+  return [n.id, n.entity, n.status, String(n.attempts), took, output || "-", note];
+}

@@ -1,0 +1,167 @@
+/**
+ * The definitions behind tasks, flows, workflows and launch plans: what the
+ * engine runs and the IR describes. `EntityDef` is a union discriminated by
+ * `kind`, so that code reading a definition narrows it instead of casting.
+ *
+ * The constructors (`task`, `flow`, `workflow`, `Workflow`, `launchPlan`)
+ * make these; nothing outside `define/` builds one.
+ *
+ * @module
+ */
+
+import type { InputType } from "./input_types.ts";
+import type { Param } from "./params.ts";
+import type { Permissions } from "./permissions.ts";
+
+/** The four kinds of entity. */
+export type EntityKind = "task" | "workflow" | "flow" | "launchPlan";
+
+/** Where an entity was defined. */
+export interface SourceLocation {
+  /** The module URL or path. */
+  file: string;
+  /** The 1-based line. */
+  line: number;
+}
+
+/** What every entity has: a name, inputs and outputs; it can be a node of a graph. */
+export interface EntityBase {
+  /** Which kind of entity this is. */
+  readonly kind: EntityKind;
+  /** The name: node ids, cache keys and the IR use it. */
+  readonly name: string;
+  /** The inputs, in positional order. */
+  readonly params: readonly Param[];
+  /** The output names. */
+  readonly outputs: readonly string[];
+  /**
+   * Whether a node's whole value is its single output (a task without named
+   * outputs, a workflow with one output); else the whole value is an object
+   * keyed by output name.
+   */
+  readonly bare: boolean;
+  /** How a direct call passes inputs: as arguments, or as one object. */
+  readonly callStyle: "positional" | "object";
+  /** Where the entity was defined, when known. */
+  readonly source: SourceLocation | undefined;
+}
+
+/** A task: a function the engine calls, with its retry, timeout, cache and permission options. */
+export interface TaskDef extends EntityBase {
+  /** Always `"task"`. */
+  readonly kind: "task";
+  /** The user's function. */
+  readonly fn: (...args: never[]) => unknown;
+  /** How inputs are passed to `fn`. */
+  readonly style: "positional" | "object";
+  /** Retries after a failure. */
+  readonly retries: number;
+  /** The first retry delay in ms. */
+  readonly retryDelayMs: number;
+  /** The per-attempt timeout in ms, if any. */
+  readonly timeoutMs: number | undefined;
+  /** The per-task concurrency limit, if any. */
+  readonly concurrency: number | undefined;
+  /** Whether results are cached. */
+  readonly cache: boolean;
+  /** The code version. */
+  readonly version: string | undefined;
+  /** The declared permissions. */
+  readonly permissions: Permissions;
+  /** Whether `outputs` was given (the return value is an object or array of outputs). */
+  readonly namedOutputs: boolean;
+}
+
+/** A flow: an async generator function whose calls become nodes while it runs. */
+export interface FlowDef extends EntityBase {
+  /** Always `"flow"`. */
+  readonly kind: "flow";
+  /** The async generator function. */
+  readonly fn: (...args: never[]) => AsyncGenerator<unknown, unknown, unknown>;
+  /** How inputs are passed to `fn`. */
+  readonly style: "positional" | "object";
+  /** Whether `outputs` was declared. */
+  readonly namedOutputs: boolean;
+  /** The entities the flow declares it calls, if it does. */
+  readonly tasks: readonly EntityDef[] | undefined;
+}
+
+/**
+ * How a node input or workflow output gets its value: a workflow input, a
+ * node output, a constant, or an array or object of bindings.
+ */
+export type Binding =
+  | { readonly input: string }
+  | { readonly node: string; readonly output: string }
+  | { readonly value: unknown }
+  | { readonly array: readonly Binding[] }
+  | { readonly object: { readonly [key: string]: Binding } };
+
+/** An input of a static graph. */
+export interface GraphInput {
+  /** The input name. */
+  readonly name: string;
+  /** The declared type. */
+  readonly type: InputType;
+  /** Whether it may be left out. */
+  readonly optional: boolean;
+  /** The default, when it has one. */
+  readonly default?: unknown;
+}
+
+/** A node of a static graph. */
+export interface GraphNode {
+  /** The node id: the entity name, then `name_2`, `name_3`… */
+  readonly id: string;
+  /** The entity the node calls. */
+  readonly def: EntityDef;
+  /** The bindings of its inputs. */
+  readonly bindings: Readonly<Record<string, Binding>>;
+  /** Its position in the graph's `nodes`. */
+  readonly index: number;
+}
+
+/** A static workflow (declarative or built): inputs, nodes in a topological order, outputs. */
+export interface GraphDef extends EntityBase {
+  /** Always `"workflow"`. */
+  readonly kind: "workflow";
+  /** Whether it came from a declarative `workflow(fn)`. */
+  readonly declarative: boolean;
+  /** The inputs, in order. */
+  readonly inputs: ReadonlyMap<string, GraphInput>;
+  /** The nodes, in the order added (a topological order). */
+  readonly nodes: readonly GraphNode[];
+  /** The nodes by id. */
+  readonly nodeIndex: ReadonlyMap<string, GraphNode>;
+  /** The outputs, in order. */
+  readonly outputBindings: ReadonlyMap<string, Binding>;
+  /**
+   * Checks what can only be checked once the graph is complete (every input is used).
+   *
+   * @throws {ValidationError} Naming what is wrong.
+   */
+  validate(): void;
+}
+
+/** A launch plan: an entity with some inputs defaulted and some fixed, under a name of its own. */
+export interface LaunchPlanDef extends EntityBase {
+  /** Always `"launchPlan"`. */
+  readonly kind: "launchPlan";
+  /** The entity it launches. */
+  readonly target: EntityDef;
+  /** Default inputs. */
+  readonly defaults: Readonly<Record<string, unknown>>;
+  /** Fixed inputs. */
+  readonly fixed: Readonly<Record<string, unknown>>;
+  /**
+   * The inputs to launch the target with: defaults, then the call's, then fixed ones.
+   *
+   * @param inputs What the call passed.
+   * @returns The merged inputs.
+   * @throws {ValidationError} When the call passes a fixed input.
+   */
+  merge(inputs: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** Any entity, discriminated by `kind`. */
+export type EntityDef = TaskDef | FlowDef | GraphDef | LaunchPlanDef;
