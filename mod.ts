@@ -68,7 +68,7 @@ export type {
   RunOptions,
   RunResult,
   TaskExecutor,
-} from "./src/engine/run.ts";
+} from "./src/engine/types.ts";
 export type { EntityDef, SourceLocation, TaskDef } from "./src/define/defs.ts";
 export type { Param } from "./src/define/params.ts";
 export {
@@ -112,8 +112,8 @@ export type {
   Store,
   StoreQueries,
 } from "./src/store/mod.ts";
-export { SqliteStore } from "./src/store/sqlite.ts";
-export type { SqliteStoreOptions } from "./src/store/sqlite.ts";
+export { SqliteStore } from "./src/store/sqlite/mod.ts";
+export type { SqliteStoreOptions } from "./src/store/sqlite/mod.ts";
 export { DAG_FORMAT, toDag } from "./src/ir/mod.ts";
 export type {
   DagBinding,

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { chromium } from "npm:playwright-core@1.56.1";
 import { flow, run, task, wait } from "../mod.ts";
-import { SqliteStore } from "../src/store/sqlite.ts";
+import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { provenanceDot, provenanceGraph, provenanceHtml } from "../src/render/provenance.ts";
 import { runCommand, tempDir } from "./_helpers.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { flow, now, random, run, task, ValidationError, wait } from "../mod.ts";
-import { SCHEMA_VERSION, SqliteStore } from "../src/store/sqlite.ts";
+import { SCHEMA_VERSION, SqliteStore } from "../src/store/sqlite/mod.ts";
 import { tempDir } from "./_helpers.ts";
 
 Deno.test("a store file written by a newer weft is refused with a clear message", async () => {

@@ -13,7 +13,7 @@ import {
   wait,
   workflow,
 } from "../mod.ts";
-import { SqliteStore } from "../src/store/sqlite.ts";
+import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { valueHash } from "../src/core/values.ts";
 
 interface StoreKind {

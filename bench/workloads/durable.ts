@@ -6,7 +6,7 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { flow, run, task, wait } from "../../mod.ts";
-import { SqliteStore } from "../../src/store/sqlite.ts";
+import { SqliteStore } from "../../src/store/sqlite/mod.ts";
 import { costRow, median, type Row, timeMs, type Workload } from "../_harness.ts";
 import { chain } from "./chain.ts";
 import { fanOut } from "./fanout.ts";

@@ -11,7 +11,7 @@
  */
 
 import { entityOf } from "../define/entity.ts";
-import { runEntity, type RunOptions, type TaskExecutor } from "../engine/run.ts";
+import { run, type RunOptions, type TaskExecutor } from "../engine/mod.ts";
 import { ValidationError, WeftError } from "../core/errors.ts";
 import type { WeftEvent } from "../engine/events.ts";
 import { fromJsonTree, toJsonTree } from "../core/values.ts";
@@ -101,8 +101,8 @@ export async function runChild(
   } catch (e) {
     return fail(2, new ValidationError(`Loading ${spec.url} failed: ${(e as Error).message ?? e}`));
   }
-  const def = entityOf(mod[spec.exportName]);
-  if (def === undefined) {
+  const entity = mod[spec.exportName];
+  if (entityOf(entity) === undefined) {
     return fail(2, new ValidationError(`${spec.url} no longer exports '${spec.exportName}'`));
   }
 
@@ -134,8 +134,8 @@ export async function runChild(
   if (executor !== undefined) options.executor = executor;
   let code: number;
   try {
-    const result = await runEntity(
-      def,
+    const result = await run(
+      entity as Parameters<typeof run>[0],
       fromJsonTree(spec.inputs) as Record<string, unknown>,
       options,
     );

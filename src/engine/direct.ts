@@ -1,7 +1,7 @@
 /**
  * Direct calls: a task, workflow or flow called outside any run runs as a run
- * of its own and its handle resolves to the value (or rejects with the
- * failure). Loading this module registers it as the direct call site, so that
+ * of its own, in the process's memory store, and its handle resolves to the
+ * value (or rejects with the failure). Loading this module registers it as the direct call site, so that
  * the definition layer reaches the engine without importing it.
  *
  * @module
@@ -11,7 +11,8 @@ import { registerDirect } from "../core/call_site.ts";
 import type { EntityDef } from "../define/defs.ts";
 import { selectOutput } from "../define/entity.ts";
 import { Handle, type RefSource } from "../define/handle.ts";
-import { executeEntity } from "./run.ts";
+import { defaultStore } from "../store/open.ts";
+import { executeEntity } from "./execute.ts";
 
 /** The source of a handle returned by a direct call. */
 class DirectCall implements RefSource {
@@ -45,7 +46,7 @@ class DirectCall implements RefSource {
  * @returns A handle that resolves to the entity's value.
  */
 export function callDirect(def: EntityDef, inputs: Record<string, unknown>): Handle<unknown> {
-  return new Handle(new DirectCall(def, executeEntity(def, inputs)));
+  return new Handle(new DirectCall(def, executeEntity(def, inputs, defaultStore())));
 }
 
 registerDirect({

@@ -76,3 +76,12 @@ export type WeftEvent =
 
 /** The `type` of a {@linkcode WeftEvent}. */
 export type WeftEventType = WeftEvent["type"];
+
+/** The types of node events. */
+export type NodeEventType = Extract<WeftEvent, { nodeId: string }>["type"];
+
+/** A node event's own fields, beyond those every node event has. */
+export type NodeEventFields<T extends NodeEventType> = Omit<
+  Extract<WeftEvent, { type: T }>,
+  "type" | "runId" | "time" | "nodeId" | "entity"
+>;

@@ -1,16 +1,32 @@
 /**
- * `run(entity, inputs, options)`: runs a task, workflow, flow or launch plan
- * and resolves to the whole record of the run — status, outputs, errors and
- * the graph — rather than only its value.
+ * The engine's face: `run(entity, inputs, options)` runs a task, workflow,
+ * flow or launch plan and resolves to the whole record of the run — status,
+ * outputs, errors and the graph — rather than only its value. It resolves a
+ * store given by URL (`"memory"`, `"sqlite:PATH"`) to a `Store`; the engine
+ * itself only ever sees a `Store`.
+ *
+ * Loading this module registers the direct call site: a task, workflow or
+ * flow called outside any run runs as a run of its own.
  *
  * @module
  */
 
-import { requireEntity } from "../define/entity.ts";
-import { runEntity, type RunOptions, type RunResult } from "./run.ts";
-// Registers the direct call site: a task called outside any run runs as a run of its own.
-import "./direct.ts";
 import type { Handle } from "../define/handle.ts";
+import { requireEntity } from "../define/entity.ts";
+import type { Store } from "../store/mod.ts";
+import { defaultStore, openStore } from "../store/open.ts";
+import "./direct.ts";
+import { runEntity } from "./execute.ts";
+import type { RunOptions, RunResult } from "./types.ts";
+
+export type {
+  RunGraph,
+  RunGraphEdge,
+  RunGraphNode,
+  RunOptions,
+  RunResult,
+  TaskExecutor,
+} from "./types.ts";
 
 /**
  * Runs an entity.
@@ -37,12 +53,23 @@ import type { Handle } from "../define/handle.ts";
  * @returns The run's record; a failed run resolves with `status: "failed"` and its errors.
  * @throws {ValidationError} When the inputs are wrong: nothing has run.
  */
-export function run<R>(
+export async function run<R>(
   // deno-lint-ignore no-explicit-any
   entity: (...args: any[]) => Handle<R>,
   inputs: Record<string, unknown> = {},
   options: RunOptions = {},
 ): Promise<RunResult<R>> {
   const def = requireEntity(entity, "run(entity, inputs)");
-  return runEntity(def, inputs, options) as Promise<RunResult<R>>;
+  const given = options.store;
+  const owned = typeof given === "string" && given !== "memory";
+  const store: Store = typeof given === "object"
+    ? given
+    : given === undefined
+    ? defaultStore()
+    : await openStore(given);
+  try {
+    return await runEntity(def, inputs, store, options) as RunResult<R>;
+  } finally {
+    if (owned) await store.close();
+  }
 }

@@ -7,13 +7,9 @@
  * @module
  */
 
-import {
-  describeCause,
-  ValidationError,
-  type WeftError,
-  type WeftErrorJson,
-} from "../core/errors.ts";
-import { inputSources, nodeOutputs, preview, promised } from "./provenance.ts";
+import type { WeftError } from "../core/errors.ts";
+import { lineageOf, type LineagePort, resolveHash } from "./lineage.ts";
+import { errorRecord, nodeOutputs, preview, promised } from "./provenance.ts";
 import type {
   CacheHit,
   JournalEntry,
@@ -186,7 +182,7 @@ export class MemoryStore implements Store {
         inputs: r.start.inputs,
         outputs: r.outputs,
         outputsHash: r.status === "succeeded" ? valueHash(r.outputs) : undefined,
-        errors: r.errors.map(errorJson),
+        errors: r.errors.map(errorRecord),
         nodes: [...r.nodes.values()].map((n) => this.#details(runId, n)),
       });
     });
@@ -205,7 +201,7 @@ export class MemoryStore implements Store {
   }
 
   #details(runId: string, node: NodeRecord): NodeDetails {
-    const sources = inputSources(node.args);
+    const sources = node.inputSources();
     return {
       runId,
       id: node.id,
@@ -218,7 +214,7 @@ export class MemoryStore implements Store {
       attempts: node.attempt,
       startedAt: node.startedAt,
       finishedAt: node.finishedAt,
-      error: node.error === undefined ? undefined : errorJson(node.error),
+      error: node.error === undefined ? undefined : errorRecord(node.error),
       cachedFrom: node.cachedFrom,
       replayed: node.replayed,
       call: node.describeCall(),
@@ -249,17 +245,6 @@ export class MemoryStore implements Store {
     return values;
   }
 
-  #resolveHash(ref: string, values: Map<string, unknown>): string | undefined {
-    if (!/^[0-9a-f]{8,64}$/.test(ref)) return undefined;
-    const matches = [...values.keys()].filter((h) => h.startsWith(ref));
-    if (matches.length > 1) {
-      throw new ValidationError(
-        `The value prefix ${ref} is ambiguous (${matches.length} values); give more digits`,
-      );
-    }
-    return matches[0];
-  }
-
   /**
    * A stored value.
    *
@@ -269,7 +254,7 @@ export class MemoryStore implements Store {
   getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
     return promised(() => {
       const values = this.#values();
-      const full = this.#resolveHash(hash, values);
+      const full = resolveHash(this.#port(values), hash);
       return (full === undefined ? undefined : { hash: full, value: values.get(full) });
     });
   }
@@ -283,92 +268,57 @@ export class MemoryStore implements Store {
    * @throws {ValidationError} When the reference matches nothing.
    */
   lineage(ref: string, depth = 10): Promise<Lineage> {
-    return promised(() => {
-      const values = this.#values();
-      let hash: string | undefined;
-      if (ref.includes("/")) {
-        const [runId, ...rest] = ref.split("/");
-        const r = this.runs.get(runId!);
-        if (r === undefined) throw new ValidationError(`No run '${runId}' in the memory store`);
-        for (let cut = rest.length; cut >= 1 && hash === undefined; cut--) {
-          const node = r.nodes.get(rest.slice(0, cut).join("/"));
-          if (node === undefined) continue;
-          const hashes = this.#outputHashes(node);
-          const output = rest.slice(cut).join("/");
-          hash = output === ""
-            ? (hashes.size === 1 ? [...hashes.values()][0] : undefined)
-            : hashes.get(output);
-          if (hash === undefined) {
-            throw new ValidationError(
-              `Node '${node.id}' of run '${runId}' has outputs ${
-                [...hashes.keys()].join(", ") || "none recorded"
-              }; name one`,
-            );
-          }
-        }
-        if (hash === undefined) {
-          throw new ValidationError(`Run '${runId}' has no node '${rest.join("/")}'`);
-        }
-      } else {
-        hash = this.#resolveHash(ref, values);
-        if (hash === undefined) throw new ValidationError(`No value ${ref} in the memory store`);
-      }
-      return (this.#lineage(hash, values, depth, new Set()));
-    });
+    return promised(() => lineageOf(this.#port(this.#values()), ref, depth));
   }
 
-  #lineage(
-    hash: string,
-    values: Map<string, unknown>,
-    depth: number,
-    seen: Set<string>,
-    from?: { runId: string; sources: { node: string; output: string | undefined }[] },
-  ): Lineage {
-    const text = values.has(hash) ? preview(values.get(hash)) : "?";
-    const runInputOf = [...this.runs].filter(([, r]) => valueHash(r.start.inputs) === hash).map((
-      [id],
-    ) => id);
-    if (depth <= 0 || seen.has(hash)) {
-      return { hash, preview: text, producedBy: [], runInputOf, truncated: true };
-    }
-    seen.add(hash);
-    const step = (runId: string, node: NodeRecord, output: string) => {
-      const sources = inputSources(node.args);
-      return {
-        runId,
-        nodeId: node.id,
-        entity: node.entity,
-        output,
-        status: node.status,
-        inputs: Object.entries(node.inputs ?? {}).map(([name, value]) => ({
+  /** What lineage asks of this store, over a snapshot of its values. */
+  #port(values: Map<string, unknown>): LineagePort {
+    const outputs = (node: NodeRecord) =>
+      [...this.#outputHashes(node)].map(([name, hash]) => ({ name, hash }));
+    return {
+      url: "the memory store",
+      hasRun: (runId) => this.runs.has(runId),
+      node: (runId, nodeId) => {
+        const node = this.runs.get(runId)?.nodes.get(nodeId);
+        return node === undefined
+          ? undefined
+          : { entity: node.entity, status: node.status, outputs: outputs(node) };
+      },
+      inputsOf: (runId, nodeId) => {
+        const node = this.runs.get(runId)?.nodes.get(nodeId);
+        if (node === undefined) return [];
+        const sources = node.inputSources();
+        return Object.entries(node.inputs ?? {}).map(([name, value]) => ({
           name,
-          lineage: this.#lineage(valueHash(value), values, depth - 1, seen, {
-            runId,
-            sources: sources.get(name) ?? [],
-          }),
-        })),
-      };
-    };
-    const producedBy: Lineage["producedBy"][number][] = [];
-    for (const [runId, r] of this.runs) {
-      for (const node of r.nodes.values()) {
-        if (node.status !== "succeeded" || node.replayed) continue;
-        for (const [output, h] of this.#outputHashes(node)) {
-          if (h === hash) producedBy.push(step(runId, node, output));
+          hash: valueHash(value),
+          sources: sources.get(name) ?? [],
+        }));
+      },
+      hashesWithPrefix: (prefix) => [...values.keys()].filter((h) => h.startsWith(prefix)),
+      preview: (hash) => values.has(hash) ? preview(values.get(hash)) : "?",
+      runsWithInputs: (hash) =>
+        [...this.runs].filter(([, r]) => valueHash(r.start.inputs) === hash).map(([id]) => id),
+      producers: (hash) => {
+        const out = [];
+        for (const [runId, r] of this.runs) {
+          for (const node of r.nodes.values()) {
+            if (node.status !== "succeeded" || node.replayed) continue;
+            for (const [output, h] of this.#outputHashes(node)) {
+              if (h === hash) {
+                out.push({
+                  runId,
+                  nodeId: node.id,
+                  entity: node.entity,
+                  output,
+                  status: node.status,
+                });
+              }
+            }
+          }
         }
-      }
-    }
-    if (producedBy.length === 0 && from !== undefined) {
-      // A value assembled from several node outputs (an array or object of handles): follow each.
-      const r = this.runs.get(from.runId);
-      for (const src of from.sources) {
-        const node = r?.nodes.get(src.node);
-        if (node === undefined) continue;
-        producedBy.push(step(from.runId, node, src.output ?? node.outputNames()[0] ?? "o0"));
-      }
-    }
-    seen.delete(hash);
-    return { hash, preview: text, producedBy, runInputOf, truncated: false };
+        return out;
+      },
+    };
   }
 
   /**
@@ -495,10 +445,4 @@ function journalOf(nodes: Map<string, NodeRecord>): Map<string, JournalEntry> {
     });
   }
   return journal;
-}
-
-function errorJson(e: WeftError): WeftErrorJson {
-  const json = e.toJSON();
-  if (json.cause === undefined && e.cause !== undefined) json.cause = describeCause(e.cause);
-  return json;
 }

@@ -49,8 +49,6 @@ export interface NodeRecord {
   readonly startedAt: number | undefined;
   /** When it finished (ms since the epoch). */
   readonly finishedAt: number | undefined;
-  /** The inputs by name, with handles where they come from other nodes. */
-  readonly args: Readonly<Record<string, unknown>>;
   /** The resolved input values, once known. */
   readonly inputs: Readonly<Record<string, unknown>> | undefined;
   /** The value, once succeeded. */
@@ -61,8 +59,15 @@ export interface NodeRecord {
   readonly cachedFrom: string | undefined;
   /** Whether the result came from the journal of an earlier attempt of the run. */
   readonly replayed: boolean;
-  /** The canonical digest of `args` (handles as node ids), for the journal. */
+  /** The canonical digest of the call's arguments (handles as node ids), for the journal. */
   argsDigest(): string;
+  /** For each input that takes values from other nodes: those nodes and outputs. */
+  inputSources(): ReadonlyMap<string, readonly InputSource[]>;
+  /**
+   * The node output an input is, when it is exactly one node's output
+   * (not an array or object holding it): a store then reuses that output's hash.
+   */
+  wholeSource(input: string): { readonly node: string; readonly output: string } | undefined;
   /** The call as people read it, such as `add(x: 7, y: 1)`. */
   describeCall(): string;
 }

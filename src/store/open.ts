@@ -32,7 +32,7 @@ export async function openStore(url: string): Promise<Store> {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
     if (path === "") throw new ValidationError(`The store ${url} names no file; write sqlite:PATH`);
-    const { SqliteStore } = await import("./sqlite.ts");
+    const { SqliteStore } = await import("./sqlite/mod.ts");
     return SqliteStore.open(path);
   }
   throw (new ValidationError(

@@ -1,13 +1,12 @@
 /**
- * What stores need to record provenance: a node's outputs by name, where
- * each input came from, and short previews of values for people.
+ * What stores need to record provenance: a node's outputs by name, errors
+ * as records, and short previews of values for people.
  *
  * @module
  */
 
-import { REF } from "../core/call_site.ts";
-import { isPlainObject } from "../define/handle.ts";
-import type { InputSource, NodeRecord } from "./mod.ts";
+import { describeCause, type WeftError, type WeftErrorJson } from "../core/errors.ts";
+import type { NodeRecord } from "./mod.ts";
 
 /**
  * A succeeded node's outputs by name.
@@ -39,32 +38,16 @@ export function wholeValue(bare: boolean, outputs: { name: string; value: unknow
 }
 
 /**
- * The nodes each input of a call takes values from.
+ * An error as a store records it: its JSON, with the cause described even
+ * when the error's own `toJSON` leaves it out.
  *
- * @param args The call's inputs by name, with handles.
- * @returns For each input with handles: the producing nodes and outputs.
+ * @param e The error.
+ * @returns Its record.
  */
-export function inputSources(args: Readonly<Record<string, unknown>>): Map<string, InputSource[]> {
-  const out = new Map<string, InputSource[]>();
-  for (const name of Object.keys(args)) {
-    const found: InputSource[] = [];
-    collect(args[name], found);
-    if (found.length > 0) out.set(name, found);
-  }
-  return out;
-}
-
-function collect(x: unknown, found: InputSource[]): void {
-  if (typeof x !== "object" || x === null) return;
-  const slot = (x as { [REF]?: { source: { id?: string }; output: string | undefined } })[REF];
-  if (slot !== undefined) {
-    if (typeof slot.source.id === "string") {
-      found.push({ node: slot.source.id, output: slot.output });
-    }
-    return;
-  }
-  if (Array.isArray(x)) { for (const v of x) collect(v, found); }
-  else if (isPlainObject(x)) { for (const k in x) collect(x[k], found); }
+export function errorRecord(e: WeftError): WeftErrorJson {
+  const json = e.toJSON();
+  if (json.cause === undefined && e.cause !== undefined) json.cause = describeCause(e.cause);
+  return json;
 }
 
 /**

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { TaskExecutor } from "../run.ts";
+import type { TaskExecutor } from "../types.ts";
 import type { TaskDef } from "../../define/defs.ts";
 import type { TaskContext } from "../../define/task.ts";
 

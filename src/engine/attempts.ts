@@ -1,0 +1,339 @@
+/**
+ * Task attempts: a started task node's inputs are made durable, the cache is
+ * asked, then the task runs (in this thread, deferred out of a flow body's
+ * async context, or in an executor) with its timeout; a failure is retried
+ * after a delay, or fails the node, and Deno's refusals become
+ * `PermissionDeniedError`.
+ *
+ * @module
+ */
+
+import { frames } from "../core/call_site.ts";
+import { describeCause, TimeoutError, ValidationError, type WeftError } from "../core/errors.ts";
+import { checkValue, encodeValue, isPlainObject, sha256 } from "../core/values.ts";
+import type { TaskDef } from "../define/defs.ts";
+import type { CacheHit, RunSession } from "../store/mod.ts";
+import { Context, type ContextRun } from "./context.ts";
+import type { NodeEventFields, NodeEventType } from "./events.ts";
+import { asTaskError, cancelledError, describeError, permissionDenied } from "./failures.ts";
+import { NO_DEPS, type Node, type TaskNode } from "./node.ts";
+import type { Scheduler } from "./scheduler.ts";
+import type { TaskExecutor } from "./types.ts";
+
+/** Retry delays never exceed this. */
+const RETRY_CAP_MS = 30_000;
+
+/** What attempts need of the run. */
+export interface AttemptRun extends ContextRun {
+  /** The store's session of the run. */
+  readonly session: RunSession;
+  /** Whether cached results are used. */
+  readonly useCache: boolean;
+  /** Whether anyone listens to events. */
+  readonly listening: boolean;
+  /** Why the run was cancelled, when it was. */
+  readonly cancelReason: WeftError | undefined;
+  /** Where attempts run, when not in this thread. */
+  readonly executor: TaskExecutor | undefined;
+  /** `Date.now()`, one boxed number per millisecond. */
+  now(): number;
+  /** Makes the results of nodes durable; a promise only when it must wait. */
+  durableAll(nodes: readonly Node[]): Promise<void> | undefined;
+  /** Emits a node event. */
+  nodeEvent<T extends NodeEventType>(type: T, node: Node, fields: NodeEventFields<T>): void;
+  /** A node succeeded. */
+  succeed(node: Node, value: unknown): void;
+  /** A node failed. */
+  fail(node: Node, error: WeftError): void;
+  /** A node was cancelled. */
+  markCancelled(node: Node, reason: WeftError): void;
+}
+
+/** Runs the attempts of started task nodes. */
+export class Attempts {
+  readonly #run: AttemptRun;
+  readonly #scheduler: Scheduler;
+  /** Task attempts called from flow bodies, waiting to start outside the frame: node, attempt, … */
+  #deferred: (TaskNode | number)[] = [];
+  /** Resolves the promise whose reaction runs `#drain`; undefined until first needed. */
+  #wake: (() => void) | undefined = undefined;
+
+  /**
+   * @param run The run.
+   * @param scheduler Its ready queue, whose slots attempts hold.
+   */
+  constructor(run: AttemptRun, scheduler: Scheduler) {
+    this.#run = run;
+    this.#scheduler = scheduler;
+  }
+
+  /**
+   * Starts a task node that took a slot: its inputs are durable, then the
+   * cache is asked, then it runs.
+   *
+   * @param node The node.
+   */
+  start(node: TaskNode): void {
+    node.status = "running";
+    node.startedAt ??= this.#run.now();
+    // (Every node it depends on has succeeded: a failed one skips it instead.)
+    node.inputsKnown();
+    const def = node.def;
+    // A result is durable before a task that depends on it starts.
+    const deps = node.deps;
+    if (deps !== undefined) {
+      // (A retry starts again with no flush to wait for: the results were made durable.)
+      node.deps = NO_DEPS;
+      const flushed = this.#run.durableAll(deps);
+      if (flushed !== undefined) {
+        flushed.then(() => this.#lookupCache(node, def), (e) => {
+          this.#scheduler.release(node);
+          this.#run.fail(node, asTaskError(node, e));
+        });
+        return;
+      }
+    }
+    this.#lookupCache(node, def);
+  }
+
+  #lookupCache(node: TaskNode, def: TaskDef): void {
+    if (!(def.cache && this.#run.useCache)) return this.#attempt(node);
+    const key = cacheKey(def, node.inputs!);
+    let hit: CacheHit | undefined | Promise<CacheHit | undefined>;
+    try {
+      hit = this.#run.session.cacheGet(key);
+    } catch (e) {
+      this.#scheduler.release(node);
+      return this.#run.fail(node, asTaskError(node, e));
+    }
+    const use = (h: CacheHit | undefined) => {
+      if (h === undefined) return this.#attempt(node);
+      node.cachedFrom = h.from;
+      this.#scheduler.release(node);
+      if (this.#run.listening) this.#run.nodeEvent("node cached", node, { from: h.from });
+      this.#run.succeed(node, h.value);
+    };
+    if (hit instanceof Promise) {
+      hit.then(use, (e) => {
+        this.#scheduler.release(node);
+        this.#run.fail(node, asTaskError(node, e));
+      });
+    } else use(hit);
+  }
+
+  #attempt(node: TaskNode): void {
+    if (node.status !== "running") {
+      this.#scheduler.release(node);
+      return;
+    }
+    const def = node.def;
+    const attempt = ++node.attempt;
+    node.controller = undefined;
+    if (def.timeoutMs !== undefined) {
+      const controller = node.controller = new AbortController();
+      node.timer = setTimeout(() => {
+        if (node.attempt !== attempt || node.status !== "running") return;
+        const error = new TimeoutError(
+          `Task '${def.name}' (node '${node.id}') timed out after ${def.timeoutMs} ms on attempt ${attempt}; raise its 'timeout' or make it faster`,
+          { nodeId: node.id, task: def.name, attempt },
+        );
+        controller.abort(error);
+        this.#attemptFailed(node, attempt, error);
+      }, def.timeoutMs);
+    }
+    const run = this.#run;
+    run.session.changed(node);
+    if (run.listening) run.nodeEvent("node started", node, { attempt });
+    if (run.executor === undefined && frames.getStore() !== undefined) {
+      // Called from a flow body: the task must run outside the flow's frame,
+      // so that a task calling a task runs it directly. Entering another async
+      // context costs about 1.3 µs in Deno 2.9 (more than the rest of a task
+      // call), so the call is handed to a microtask subscribed outside any
+      // frame instead: the body's calls up to its next await point start
+      // together, in order, right after it.
+      this.#deferred.push(node, attempt);
+      if (this.#deferred.length === 2) this.#kick();
+      return;
+    }
+    this.#invoke(node, attempt);
+  }
+
+  /** Wakes the microtask that starts deferred calls; armed, the first time, outside any frame. */
+  #kick(): void {
+    if (this.#wake === undefined) frames.run(undefined, this.#arm);
+    this.#wake!();
+  }
+
+  /** Subscribes the next drain; runs outside any frame (first from `#kick`, then from the drain). */
+  readonly #arm = (): void => {
+    new Promise<void>((resolve) => this.#wake = resolve).then(this.#drain);
+  };
+
+  /** Starts the calls deferred by flow bodies, in the order they were made. */
+  readonly #drain = (): void => {
+    const batch = this.#deferred;
+    this.#deferred = [];
+    this.#arm();
+    for (let i = 0; i < batch.length; i += 2) {
+      const node = batch[i] as TaskNode;
+      const attempt = batch[i + 1] as number;
+      // A timeout or a cancellation may have ended the attempt meanwhile (and freed its slot).
+      if (node.attempt !== attempt || node.status !== "running") continue;
+      if (this.#run.cancelled || node.frame.cancelled) {
+        this.#attemptFailed(node, attempt, node.frame.cancelReason ?? this.#run.cancelReason);
+      } else this.#invoke(node, attempt);
+    }
+  };
+
+  /** Calls the task's function (or hands it to the executor) for one attempt. */
+  #invoke(node: TaskNode, attempt: number): void {
+    const def = node.def;
+    const ctx = new Context(node, this.#run);
+    let result: unknown;
+    try {
+      const executor = this.#run.executor;
+      if (executor !== undefined) result = executor.execute(def, node.inputs!, ctx);
+      else {
+        const fn = def.fn as (...a: unknown[]) => unknown;
+        // (`this` is null for the object style and undefined for the positional one, as it was.)
+        if (def.style === "object") result = Reflect.apply(fn, null, [node.inputs!, ctx]);
+        else {
+          const params = def.params;
+          const n = params.length;
+          if (n <= 2) {
+            result = n === 0
+              ? fn(ctx)
+              : n === 1
+              ? fn(node.input(params[0]!.name), ctx)
+              : fn(node.input(params[0]!.name), node.input(params[1]!.name), ctx);
+          } else {
+            const args = new Array(n + 1);
+            for (let i = 0; i < n; i++) args[i] = node.input(params[i]!.name);
+            args[n] = ctx;
+            result = Reflect.apply(fn, undefined, args);
+          }
+        }
+      }
+    } catch (e) {
+      return this.#attemptFailed(node, attempt, e);
+    }
+    if (
+      typeof result === "object" && result !== null &&
+      typeof (result as PromiseLike<unknown>).then === "function"
+    ) {
+      (result as PromiseLike<unknown>).then(
+        (v) => this.#attemptDone(node, attempt, v),
+        (e) => this.#attemptFailed(node, attempt, e),
+      );
+    } else this.#attemptDone(node, attempt, result);
+  }
+
+  #attemptDone(node: TaskNode, attempt: number, result: unknown): void {
+    if (node.attempt !== attempt || node.status !== "running") return;
+    if (node.timer !== undefined) clearTimeout(node.timer);
+    node.timer = undefined;
+    const def = node.def;
+    let value = result;
+    try {
+      if (def.namedOutputs) value = namedOutputs(node, def, result);
+      if (
+        (typeof value === "object" && value !== null) || typeof value === "function" ||
+        typeof value === "symbol"
+      ) {
+        checkValue(value, () => `The value returned by task '${def.name}' (node '${node.id}')`);
+      }
+    } catch (e) {
+      this.#scheduler.release(node);
+      return this.#run.fail(node, asTaskError(node, e));
+    }
+    this.#scheduler.release(node);
+    if (def.cache && this.#run.useCache) {
+      node.value = value;
+      try {
+        this.#run.session.cachePut(cacheKey(def, node.inputs!), node);
+      } catch (e) {
+        console.error(
+          `weft: could not cache the result of node '${node.id}': ${describeCause(e).message}`,
+        );
+      }
+    }
+    this.#run.succeed(node, value);
+  }
+
+  #attemptFailed(node: TaskNode, attempt: number, e: unknown): void {
+    if (node.attempt !== attempt || node.status !== "running") return;
+    if (node.timer !== undefined) clearTimeout(node.timer);
+    node.timer = undefined;
+    const def = node.def;
+    const run = this.#run;
+    const denied = permissionDenied(node, e);
+    const retryable = denied === undefined && !(e instanceof ValidationError) && !run.cancelled &&
+      !node.frame.cancelled;
+    if (retryable && attempt <= def.retries) {
+      const base = def.retryDelayMs * 2 ** (attempt - 1);
+      const delayMs = Math.round(Math.min(RETRY_CAP_MS, base) * (0.5 + Math.random() / 2));
+      if (run.listening) {
+        run.nodeEvent("node retrying", node, { attempt, delayMs, error: describeError(e) });
+      }
+      // The slot is free during the delay; the retry queues again.
+      this.#scheduler.release(node);
+      node.status = "ready";
+      node.timer = setTimeout(() => {
+        node.timer = undefined;
+        if (node.status !== "ready") return;
+        this.#scheduler.push(node);
+      }, delayMs);
+      this.#scheduler.pump();
+      return;
+    }
+    this.#scheduler.release(node);
+    if (run.cancelled || node.frame.cancelled) {
+      run.markCancelled(
+        node,
+        node.frame.cancelReason ?? run.cancelReason ?? cancelledError(run.id),
+      );
+      return;
+    }
+    run.fail(node, denied ?? asTaskError(node, e));
+  }
+}
+
+/** The cache key of a call: task name, version and canonical inputs. */
+function cacheKey(def: TaskDef, inputs: Record<string, unknown>): string {
+  return sha256(`${def.name}\u0000${def.version ?? ""}\u0000${encodeValue(inputs, true)}`);
+}
+
+/** The outputs of a task declared with `outputs`, from the object or array it returned. */
+function namedOutputs(node: Node, def: TaskDef, result: unknown): Record<string, unknown> {
+  const names = def.outputs;
+  if (Array.isArray(result)) {
+    if (result.length !== names.length) {
+      throw new ValidationError(
+        `Task '${def.name}' (node '${node.id}') declares ${names.length} outputs (${
+          names.join(", ")
+        }) but returned an array of ${result.length}`,
+      );
+    }
+    const out: Record<string, unknown> = {};
+    names.forEach((n, i) => (out[n] = result[i]));
+    return out;
+  }
+  if (!isPlainObject(result)) {
+    throw new ValidationError(
+      `Task '${def.name}' (node '${node.id}') declares outputs ${names.join(", ")} but returned ${
+        result === null ? "null" : typeof result
+      }; return an object with these keys (or an array in this order)`,
+    );
+  }
+  const missing = names.filter((n) => !(n in result));
+  if (missing.length > 0) {
+    throw new ValidationError(
+      `Task '${def.name}' (node '${node.id}') declares outputs ${
+        names.join(", ")
+      } but its result lacks ${missing.join(", ")}`,
+    );
+  }
+  const out: Record<string, unknown> = {};
+  for (const n of names) out[n] = result[n];
+  return out;
+}

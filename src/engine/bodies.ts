@@ -1,0 +1,93 @@
+/**
+ * Bodies: what runs an entity's body — a frame per workflow, flow or root
+ * task, attached to the node it runs (or as the run's root) — and the check
+ * of a workflow's inputs against their types.
+ *
+ * @module
+ */
+
+import { ValidationError, type WeftError } from "../core/errors.ts";
+import type { EntityDef, GraphDef } from "../define/defs.ts";
+import { checkInputNames } from "../define/entity.ts";
+import { cancelledError } from "./failures.ts";
+import { FlowFrame, type FlowRun } from "./flow_frame.ts";
+import { type Frame, StaticFrame, TaskFrame } from "./frames.ts";
+import { isFinal, type Node } from "./node.ts";
+
+/** Starts the frame that runs `def` with `inputs`; `done` receives its value. */
+export async function startBody(
+  run: FlowRun,
+  node: Node | undefined,
+  def: EntityDef,
+  inputs: Record<string, unknown>,
+  done: (value: unknown, error: WeftError | undefined, causes?: WeftError[]) => void,
+  checked = false,
+): Promise<void> {
+  switch (def.kind) {
+    case "task": {
+      const frame = new TaskFrame(run, node, done);
+      attach(run, node, frame);
+      frame.start(def, inputs);
+      return;
+    }
+    case "workflow": {
+      const values = checked ? inputs : await checkGraphInputs(def, inputs, node?.id);
+      const frame = new StaticFrame(run, node, done);
+      attach(run, node, frame);
+      frame.start(def, values);
+      return;
+    }
+    case "flow": {
+      const frame = new FlowFrame(run, node, done);
+      attach(run, node, frame);
+      frame.start(def, inputs);
+      return;
+    }
+    case "launchPlan": {
+      return startBody(run, node, def.target, def.merge(inputs), done);
+    }
+  }
+}
+
+function attach(run: FlowRun, node: Node | undefined, frame: Frame): void {
+  if (node === undefined) run.root = frame;
+  else node.child = frame;
+  if (run.cancelled) frame.cancel(run.cancelReason ?? cancelledError(run.id));
+  else if (node !== undefined && (isFinal(node.status) || node.frame.cancelled)) {
+    frame.cancel(node.error ?? cancelledError(run.id));
+  }
+}
+
+/**
+ * Checks workflow inputs against their types and fills defaults.
+ *
+ * @param graph The workflow.
+ * @param inputs The inputs by name.
+ * @param nodeId The node running it, for messages.
+ * @returns The checked inputs (a Standard Schema may transform values).
+ */
+export async function checkGraphInputs(
+  graph: GraphDef,
+  inputs: Record<string, unknown>,
+  nodeId?: string,
+): Promise<Record<string, unknown>> {
+  graph.validate();
+  const where = nodeId === undefined
+    ? `workflow '${graph.name}'`
+    : `node '${nodeId}' (workflow '${graph.name}')`;
+  checkInputNames(graph, inputs, where);
+  const out: Record<string, unknown> = {};
+  for (const input of graph.inputs.values()) {
+    if (!(input.name in inputs)) {
+      out[input.name] = "default" in input ? input.default : undefined;
+      continue;
+    }
+    try {
+      out[input.name] = await input.type.check(inputs[input.name], input.name);
+    } catch (e) {
+      if (e instanceof ValidationError) throw new ValidationError(`${where}: ${e.message}`);
+      throw e;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,267 @@
+/**
+ * Running an entity: checking and completing a root call's inputs, opening
+ * its session in the store (returning a succeeded run's record, resuming any
+ * other), driving the run to its end and recording how it ended.
+ *
+ * @module
+ */
+
+import { CancelledError, ValidationError, WeftError } from "../core/errors.ts";
+import { WEFT_VERSION } from "../core/version.ts";
+import { checkValue, digestOf, encodeValue } from "../core/values.ts";
+import type { EntityDef } from "../define/defs.ts";
+import { checkInputNames, describeEntity } from "../define/entity.ts";
+import type { PreviousRun, RunStatus, Store } from "../store/mod.ts";
+import { checkGraphInputs, startBody } from "./bodies.ts";
+import { asTaskErrorRoot } from "./failures.ts";
+import { withLazyGraph } from "./results.ts";
+import { Run } from "./run.ts";
+import type { RunGraph, RunOptions, RunResult } from "./types.ts";
+
+let lastIdTime = 0;
+let idCounter = 0;
+
+/**
+ * A new run id: time-ordered and unique in the process.
+ *
+ * @returns Such as `mhf3k2a1-7xq9` .
+ */
+export function newRunId(): string {
+  const now = Date.now();
+  idCounter = now === lastIdTime ? idCounter + 1 : 0;
+  lastIdTime = now;
+  const rand = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36).padStart(7, "0").slice(
+    0,
+    6,
+  );
+  return `${now.toString(36)}${idCounter.toString(36).padStart(2, "0")}-${rand}`;
+}
+
+/**
+ * Checks and completes the inputs of a root call: names, then types and
+ * defaults for workflows. A launch plan's defaults and fixed inputs are
+ * merged in, and its target is what runs.
+ *
+ * @param def The entity.
+ * @param inputs The inputs by name.
+ * @returns What to run, with the inputs to run it with.
+ */
+async function prepareInputs(
+  def: EntityDef,
+  inputs: Record<string, unknown>,
+): Promise<{ target: EntityDef; values: Record<string, unknown> }> {
+  if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) {
+    throw new ValidationError(
+      `The inputs of ${
+        describeEntity(def)
+      } must be an object keyed by input name, such as { x: 1 }`,
+    );
+  }
+  let target = def;
+  let merged = inputs;
+  while (target.kind === "launchPlan") {
+    checkInputNames(target, merged, describeEntity(target));
+    merged = target.merge(merged);
+    target = target.target;
+  }
+  if (target.kind === "workflow") {
+    return { target, values: await checkGraphInputs(target, merged) };
+  }
+  checkInputNames(target, merged, describeEntity(target));
+  for (const key in merged) {
+    checkValue(merged[key], () => `Input '${key}' of ${describeEntity(target)}`);
+  }
+  return { target, values: merged };
+}
+
+/**
+ * Runs an entity, recording it in a store, and resolves to the full {@linkcode RunResult}.
+ *
+ * @param def The entity.
+ * @param inputs The inputs by name.
+ * @param store Where to record the run.
+ * @param options Concurrency, run id, cancellation, events (`store` is ignored: see `store`).
+ * @returns The result, also for failed runs.
+ * @throws {ValidationError} When the inputs are wrong; nothing has run.
+ */
+export async function runEntity(
+  def: EntityDef,
+  inputs: Record<string, unknown>,
+  store: Store,
+  options: RunOptions = {},
+): Promise<RunResult> {
+  checkRunOptions(options);
+  const { target, values } = await prepareInputs(def, inputs);
+  return await runWithStore(def, target, values, store, options);
+}
+
+function checkRunOptions(options: RunOptions): void {
+  const c = options.concurrency;
+  if (c !== undefined && (!Number.isInteger(c) || c < 1)) {
+    throw new ValidationError(
+      `Cannot run as 'concurrency' must be a positive integer: current value is ${c}`,
+    );
+  }
+  if (
+    options.runId !== undefined &&
+    (typeof options.runId !== "string" || !/^[\w.:-]{1,128}$/.test(options.runId))
+  ) {
+    throw new ValidationError(
+      `Cannot use the run id ${
+        JSON.stringify(options.runId)
+      }: use 1 to 128 letters, digits, '_', '-', '.' or ':'`,
+    );
+  }
+}
+
+async function runWithStore(
+  def: EntityDef,
+  target: EntityDef,
+  inputs: Record<string, unknown>,
+  store: Store,
+  options: RunOptions,
+): Promise<RunResult> {
+  const runId = options.runId ?? newRunId();
+  const startedAt = Date.now();
+  const inputsDigest = digestOf(encodeValue(inputs, true));
+  const start = {
+    runId,
+    entity: def.name,
+    kind: def.kind,
+    inputs,
+    inputsDigest,
+    startedAt,
+    weftVersion: WEFT_VERSION,
+    ...(options.script === undefined ? {} : { script: options.script }),
+  };
+  const session = await store.openRun(start);
+  const previous = session.previous;
+  if (previous !== undefined) {
+    checkPrevious(runId, def, inputsDigest, previous);
+    if (previous.status === "succeeded") {
+      return {
+        runId,
+        status: "succeeded",
+        outputs: previous.outputs,
+        errors: [],
+        graph: { nodes: [], edges: [] },
+        startedAt: new Date(previous.startedAt),
+        finishedAt: new Date(previous.finishedAt ?? previous.startedAt),
+      };
+    }
+  }
+  const run = new Run(runId, def.name, session, options);
+  if (run.listening) {
+    run.emit({
+      type: "run started",
+      runId,
+      time: startedAt,
+      entity: def.name,
+      inputs,
+      resumed: previous !== undefined,
+    });
+  }
+  const signal = options.signal;
+  const onAbort = () => run.cancel();
+  if (signal?.aborted) run.cancel();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let outcome: { value: unknown; error: WeftError | undefined; causes: WeftError[] | undefined };
+  try {
+    outcome = await new Promise((resolve) => {
+      startBody(
+        run,
+        undefined,
+        target,
+        inputs,
+        (value, error, causes) => resolve({ value, error, causes }),
+        true,
+      )
+        .catch((e) =>
+          resolve({
+            value: undefined,
+            error: e instanceof WeftError ? e : asTaskErrorRoot(def, e),
+            causes: undefined,
+          })
+        );
+    });
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  const finishedAt = Date.now();
+  let status: RunStatus;
+  let errors: WeftError[] = [];
+  if (outcome.error === undefined) status = "succeeded";
+  else if (run.fatal === undefined && outcome.error instanceof CancelledError && run.cancelled) {
+    status = "cancelled";
+    errors = [outcome.error];
+  } else {
+    status = "failed";
+    errors = outcome.causes ?? [outcome.error];
+  }
+  const outputs = status === "succeeded" ? outcome.value : undefined;
+  await session.finish({ status, outputs, errors, finishedAt });
+  if (run.listening) {
+    run.emit({
+      type: "run finished",
+      runId,
+      time: finishedAt,
+      status,
+      outputs,
+      errors: errors.map((e) => e.toJSON()),
+      durationMs: finishedAt - startedAt,
+    });
+  }
+  return withLazyGraph({
+    runId,
+    status,
+    outputs,
+    errors,
+    graph: undefined as unknown as RunGraph,
+    startedAt: new Date(startedAt),
+    finishedAt: new Date(finishedAt),
+  }, run);
+}
+
+function checkPrevious(
+  runId: string,
+  def: EntityDef,
+  inputsDigest: string,
+  previous: PreviousRun,
+): void {
+  if (previous.entity !== def.name) {
+    throw new ValidationError(
+      `Run '${runId}' ran '${previous.entity}', not '${def.name}'; resume it with the same workflow or start a new run id`,
+    );
+  }
+  if (previous.inputsDigest !== inputsDigest) {
+    throw new ValidationError(
+      `Run '${runId}' was started with other inputs; resume it with the same inputs (weft resume ${runId} reuses them) or start a new run id`,
+    );
+  }
+}
+
+/**
+ * Runs an entity and resolves to its value, as `execute` and direct calls do.
+ *
+ * @param def The entity.
+ * @param inputs The inputs by name.
+ * @param store Where to record the run.
+ * @param options Run options.
+ * @returns The value: nothing, the single output, or outputs by name.
+ * @throws {ValidationError} On bad inputs.
+ * @throws {TaskFailedError} When the run fails.
+ */
+export async function executeEntity(
+  def: EntityDef,
+  inputs: Record<string, unknown>,
+  store: Store,
+  options: RunOptions = {},
+): Promise<unknown> {
+  const result = await runEntity(def, inputs, store, options);
+  if (result.status === "succeeded") return result.outputs;
+  throw result.errors[0] ?? cancelledRoot(result.runId);
+}
+
+function cancelledRoot(runId: string): CancelledError {
+  return new CancelledError(`Run '${runId}' was cancelled`);
+}

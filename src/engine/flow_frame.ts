@@ -1,0 +1,259 @@
+/**
+ * The flow frame: drives a flow's async generator. Each call in the body
+ * adds a node; each `yield` parks the generator until what it waits for has
+ * settled (and is durable); an uncaught error fails the flow and cancels
+ * what it still runs.
+ *
+ * @module
+ */
+
+import { frames } from "../core/call_site.ts";
+import {
+  CancelledError,
+  TaskFailedError,
+  ValidationError,
+  type WeftError,
+} from "../core/errors.ts";
+import { checkValue, isPlainObject } from "../core/values.ts";
+import type { FlowDef } from "../define/defs.ts";
+import { selectOutput } from "../define/entity.ts";
+import { AWAIT, type AwaitRequest } from "../define/yields.ts";
+import { asWeftError, cancelledError, frameError, isFlowFailure, rootCauses } from "./failures.ts";
+import { Frame, type FrameRun } from "./frames.ts";
+import { slotOf } from "./handles.ts";
+import { isFinal, Node } from "./node.ts";
+import { waitAll, type WaitRun } from "./waiting.ts";
+
+/** What a flow frame needs of its run. */
+export interface FlowRun extends FrameRun, WaitRun {}
+
+/** The frame of a flow: drives its generator. */
+export class FlowFrame extends Frame {
+  declare readonly run: FlowRun;
+  #gen:
+    | AsyncGenerator<unknown, unknown, unknown>
+    | Generator<unknown, unknown, unknown>
+    | undefined;
+  #returned: unknown = undefined;
+  #thrown: WeftError | undefined = undefined;
+  /** Whether the generator is suspended at a yield the engine resolves. */
+  #parked = false;
+  #def!: FlowDef;
+
+  start(def: FlowDef, inputs: Record<string, unknown>): void {
+    this.#def = def;
+    const fn = def.fn as (...args: unknown[]) => unknown;
+    let gen: unknown;
+    try {
+      gen = frames.run(
+        this,
+        () => def.style === "object" ? fn(inputs) : fn(...def.params.map((p) => inputs[p.name])),
+      );
+    } catch (e) {
+      return this.#bodyThrew(e);
+    }
+    if (typeof (gen as Generator)?.next !== "function") {
+      return this.#bodyThrew(
+        new ValidationError(
+          `Flow '${def.name}' did not return a generator; write it as async function* ${def.name}(…) { … }`,
+        ),
+      );
+    }
+    this.#gen = gen as AsyncGenerator<unknown, unknown, unknown>;
+    this.#resume(0, undefined);
+  }
+
+  /** Resumes the generator: 0 next, 1 throw, 2 return. */
+  #resume(mode: 0 | 1 | 2, arg: unknown): void {
+    this.#parked = false;
+    const run = this.run;
+    if (run.fatal !== undefined && mode !== 2) {
+      mode = 2;
+      arg = undefined;
+    }
+    let r: unknown;
+    try {
+      // The body must find this frame. When the caller's async context holds it
+      // already (a flow resumed from its own step), entering it again would
+      // cost a context switch for the same context.
+      r = frames.getStore() === this
+        ? this.#step(mode, arg)
+        : frames.run(this, this.#stepFn, mode, arg);
+    } catch (e) {
+      return this.#bodyThrew(e);
+    }
+    if (r !== undefined) this.#onStep(r as IteratorResult<unknown>);
+  }
+
+  /** Steps the generator; a promised step is followed up here, an immediate one is returned. */
+  #step(mode: 0 | 1 | 2, arg: unknown): unknown {
+    const gen = this.#gen!;
+    const r = mode === 0 ? gen.next(arg) : mode === 1 ? gen.throw(arg) : gen.return(arg);
+    if (r instanceof Promise) {
+      // Subscribed inside the frame's context, so that the next step runs in
+      // it too and resumes without a context switch.
+      r.then(this.#onStepFn, this.#bodyThrewFn);
+      return undefined;
+    }
+    return r;
+  }
+
+  // Bound once per frame rather than once per step.
+  readonly #stepFn = (mode: 0 | 1 | 2, arg: unknown): unknown => this.#step(mode, arg);
+  readonly #onStepFn = (res: IteratorResult<unknown>): void => this.#onStep(res);
+  readonly #bodyThrewFn = (e: unknown): void => this.#bodyThrew(e);
+
+  #onStep(res: IteratorResult<unknown>): void {
+    if (res.done) {
+      this.#returned = res.value;
+      this.endBody();
+      return;
+    }
+    if (this.run.fatal !== undefined || this.cancelled) {
+      this.#resume(2, undefined);
+      return;
+    }
+    this.#wait(res.value);
+  }
+
+  /** Resolves what the generator yielded and sends it back. */
+  #wait(yielded: unknown): void {
+    let target = yielded;
+    let mode: "all" | "race" = "all";
+    if (typeof yielded === "object" && yielded !== null) {
+      const kind = (yielded as AwaitRequest)[AWAIT];
+      if (kind !== undefined) {
+        mode = kind;
+        target = (yielded as AwaitRequest).target;
+      }
+    }
+    this.#parked = true;
+    if (mode === "all" && this.#waitSettled(target)) return;
+    const send = (value: unknown) => {
+      if (!this.#parked) return;
+      this.#resume(0, value);
+    };
+    const fail = (error: unknown) => {
+      if (!this.#parked) return;
+      this.#resume(1, error);
+    };
+    if (mode === "race") return this.#race(target, send, fail);
+    waitAll(this.run, target, send, fail);
+  }
+
+  /**
+   * The common case of a wait, without closures: a plain value, or one handle
+   * of this run that has settled (a sequential flow waits for a task that
+   * already finished). Returns false when the general path must wait.
+   */
+  #waitSettled(target: unknown): boolean {
+    if (typeof target !== "object" || target === null) {
+      this.#resume(0, target);
+      return true;
+    }
+    const slot = slotOf(target);
+    if (slot === undefined) return false;
+    const node = slot.source;
+    const run = this.run;
+    if (!(node instanceof Node) || node.run !== run || !isFinal(node.status)) return false;
+    if (node.status !== "succeeded") {
+      run.handled.add(node.error!);
+      this.#resume(1, node.error);
+      return true;
+    }
+    if (run.session.pending(node)) return false;
+    this.#resume(0, selectOutput(node.def, node.value, slot.output));
+    return true;
+  }
+
+  #race(target: unknown, send: (v: unknown) => void, fail: (e: unknown) => void): void {
+    if (!Array.isArray(target) || target.length === 0) {
+      return fail(
+        new ValidationError(
+          `race() in flow '${this.#def.name}' needs a non-empty array of handles`,
+        ),
+      );
+    }
+    let settled = false;
+    for (const item of target) {
+      waitAll(this.run, item, (v) => {
+        if (settled) return;
+        settled = true;
+        send(v);
+      }, (e) => {
+        if (settled) return;
+        settled = true;
+        fail(e);
+      });
+      if (settled) break;
+    }
+  }
+
+  #bodyThrew(e: unknown): void {
+    const run = this.run;
+    const error = run.fatal ?? asWeftError(e, this.node, run.rootName);
+    this.#thrown = error;
+    if (isFlowFailure(error)) run.handled.add(error);
+    // An uncaught error cancels what the flow still has running.
+    if (!this.cancelled) {
+      this.cancelled = true;
+      for (const child of this.children) {
+        run.cancelNode(
+          child,
+          new CancelledError(`Cancelled because flow '${this.#def.name}' failed: ${error.message}`),
+        );
+      }
+    }
+    this.endBody();
+  }
+
+  protected override onCancel(_reason: WeftError): void {
+    // A generator parked at an engine-resolved yield is stopped with return(),
+    // so that its finally blocks run; one waiting inside a handle's then()
+    // receives the cancellation as the failure of what it waits for.
+    if (this.#parked && this.#gen !== undefined) this.#resume(2, undefined);
+  }
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const run = this.run;
+    if (run.fatal !== undefined) return this.done(undefined, run.fatal, [run.fatal]);
+    if (this.#thrown !== undefined) {
+      const thrown = this.#thrown;
+      const causes = thrown instanceof TaskFailedError && thrown.nodeId !== this.node?.id
+        ? rootCauses(run.index(), thrown)
+        : [thrown];
+      for (const extra of this.unhandled()) if (!causes.includes(extra)) causes.push(extra);
+      return this.done(undefined, thrown, causes);
+    }
+    if (this.cancelled) return this.done(undefined, run.cancelReason ?? cancelledError(run.id));
+    const causes = this.unhandled();
+    if (causes.length > 0) return this.done(undefined, frameError(this.node, causes), causes);
+    const returned = this.#returned;
+    waitAll(run, returned, (value) => {
+      if (this.#def.namedOutputs) {
+        const missing = this.#def.outputs.filter((o) => !isPlainObject(value) || !(o in value));
+        if (missing.length > 0) {
+          const error = new TaskFailedError(
+            `Flow '${this.#def.name}' declares outputs ${
+              this.#def.outputs.join(", ")
+            } but its return value lacks ${missing.join(", ")}; return an object with these keys`,
+            { nodeId: this.node?.id ?? this.#def.name, task: this.#def.name },
+          );
+          return this.done(undefined, error, [error]);
+        }
+      }
+      try {
+        checkValue(value, () => `the value returned by flow '${this.#def.name}'`);
+      } catch (e) {
+        const error = asWeftError(e, this.node, run.rootName);
+        return this.done(undefined, error, [error]);
+      }
+      this.done(value, undefined);
+    }, (e) => {
+      const error = asWeftError(e, this.node, run.rootName);
+      this.done(undefined, error, rootCauses(run.index(), error));
+    });
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * The SQLite store's schema: its versioned migrations, applied in order
+ * when a file is opened, and the statements the store prepares.
+ *
+ * @module
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { ValidationError } from "../../core/errors.ts";
+import type { Row } from "./rows.ts";
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = 2;
+
+const MIGRATIONS: string[] = [
+  // 1: the first schema
+  `CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    entity TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    inputs_hash TEXT NOT NULL,
+    inputs_digest TEXT NOT NULL,
+    outputs_hash TEXT,
+    errors TEXT,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    script TEXT,
+    weft_version TEXT NOT NULL
+  );
+  CREATE INDEX runs_started ON runs(started_at);
+  CREATE TABLE nodes (
+    run_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent_id TEXT,
+    seq INTEGER NOT NULL,
+    entity TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    version TEXT,
+    bare INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    args_digest TEXT NOT NULL,
+    call TEXT NOT NULL,
+    inputs TEXT,
+    outputs TEXT,
+    error TEXT,
+    cached_from TEXT,
+    replayed INTEGER NOT NULL DEFAULT 0,
+    added INTEGER NOT NULL,
+    -- Keyed by the order nodes were added, so that a run's rows are appended
+    -- (one page per commit) rather than spread by their ids.
+    PRIMARY KEY (run_id, added)
+  ) WITHOUT ROWID;
+  CREATE TABLE "values" (
+    hash TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    size INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE cache (
+    key TEXT PRIMARY KEY,
+    task TEXT NOT NULL,
+    version TEXT,
+    value_hash TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX cache_task ON cache(task);`,
+  // 2: a node's key is its run's number and its order in the run, as one
+  // integer (run << 32 | added): a run's nodes are one range of rowids, and a
+  // durable step inserts into an integer-keyed table (3-6 µs less per step
+  // than the composite text key of schema 1, for the same lookups).
+  `ALTER TABLE runs ADD COLUMN key INTEGER;
+  UPDATE runs SET key = rowid;
+  CREATE UNIQUE INDEX runs_key ON runs(key);
+  CREATE TABLE nodes_v2 (
+    key INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent_id TEXT,
+    seq INTEGER NOT NULL,
+    entity TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    version TEXT,
+    bare INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    args_digest TEXT NOT NULL,
+    call TEXT NOT NULL,
+    inputs TEXT,
+    outputs TEXT,
+    error TEXT,
+    cached_from TEXT,
+    replayed INTEGER NOT NULL DEFAULT 0,
+    added INTEGER NOT NULL
+  );
+  INSERT INTO nodes_v2 (key, run_id, id, parent_id, seq, entity, kind, version, bare, status, attempts, started_at, finished_at, args_digest, call, inputs, outputs, error, cached_from, replayed, added)
+    SELECT (r.key << 32) + n.added, n.run_id, n.id, n.parent_id, n.seq, n.entity, n.kind, n.version, n.bare, n.status, n.attempts, n.started_at, n.finished_at, n.args_digest, n.call, n.inputs, n.outputs, n.error, n.cached_from, n.replayed, n.added FROM nodes AS n JOIN runs AS r ON r.id = n.run_id;
+  DROP TABLE nodes;
+  ALTER TABLE nodes_v2 RENAME TO nodes;`,
+];
+
+/**
+ * Creates or migrates the schema of a file to {@linkcode SCHEMA_VERSION}.
+ *
+ * @param db The open file.
+ * @param path Its path, for messages.
+ * @throws {ValidationError} For a file written by a newer weft.
+ */
+export function migrate(db: DatabaseSync, path: string): void {
+  db.exec("CREATE TABLE IF NOT EXISTS weft_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  const row = db.prepare("SELECT value FROM weft_meta WHERE key = 'schema_version'").get() as
+    | Row
+    | undefined;
+  const current = row === undefined ? 0 : Number(row.value);
+  if (current > SCHEMA_VERSION) {
+    throw new ValidationError(
+      `The store ${path} was written by a newer weft (schema ${current}; this weft reads up to ${SCHEMA_VERSION}); upgrade weft or use another store`,
+    );
+  }
+  if (current === SCHEMA_VERSION) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    // Another process may have migrated while this one waited for the lock.
+    const again = db.prepare("SELECT value FROM weft_meta WHERE key = 'schema_version'").get() as
+      | Row
+      | undefined;
+    for (let v = again === undefined ? 0 : Number(again.value); v < SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v]!);
+    }
+    db.prepare("INSERT OR REPLACE INTO weft_meta (key, value) VALUES ('schema_version', ?)").run(
+      String(SCHEMA_VERSION),
+    );
+    db.exec("COMMIT");
+  } catch (e) {
+    db.exec("ROLLBACK");
+    throw e;
+  }
+}
+
+/**
+ * The node columns rows are read with: every one but \`key\`, which can exceed
+ * what a JavaScript number holds exactly.
+ */
+const NODE_COLUMNS =
+  "run_id, id, parent_id, seq, entity, kind, version, bare, status, attempts, started_at, finished_at, args_digest, call, inputs, outputs, error, cached_from, replayed, added";
+
+/** The rows of run \`?1\`: its keys run from its number << 32 to the next number's. */
+const RUN_RANGE =
+  "key BETWEEN (SELECT key FROM runs WHERE id = ?1) << 32 AND ((SELECT key FROM runs WHERE id = ?1) << 32) + 4294967295";
+
+/**
+ * Prepares every statement the store runs.
+ *
+ * @param db The open file.
+ * @returns The statements by name.
+ */
+export function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
+  const sql: Record<string, string> = {
+    begin: "BEGIN",
+    commit: "COMMIT",
+    rollback: "ROLLBACK",
+    getRun: "SELECT * FROM runs WHERE id = ?",
+    insertRun:
+      "INSERT INTO runs (id, entity, kind, status, inputs_hash, inputs_digest, started_at, script, weft_version, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(key), 0) + 1 FROM runs))",
+    runKey: "SELECT key FROM runs WHERE id = ?",
+    resumeRun:
+      "UPDATE runs SET status = 'running', finished_at = NULL, errors = NULL, attempts = attempts + 1, weft_version = ? WHERE id = ?",
+    finishRun:
+      "UPDATE runs SET status = ?, outputs_hash = ?, errors = ?, finished_at = ? WHERE id = ?",
+    listRuns:
+      "SELECT * FROM runs WHERE (? IS NULL OR status = ?) AND (? IS NULL OR entity = ?) ORDER BY started_at DESC, id DESC LIMIT ?",
+    upsertNode:
+      `INSERT INTO nodes (key, run_id, id, parent_id, seq, entity, kind, version, bare, status, attempts, started_at,
+        finished_at, args_digest, call, inputs, outputs, error, cached_from, added)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET id = excluded.id, parent_id = excluded.parent_id, seq = excluded.seq, entity = excluded.entity,
+        kind = excluded.kind, version = excluded.version, bare = excluded.bare, status = excluded.status,
+        attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at,
+        args_digest = excluded.args_digest, call = excluded.call,
+        inputs = COALESCE(excluded.inputs, nodes.inputs), outputs = excluded.outputs, error = excluded.error,
+        cached_from = excluded.cached_from, replayed = 0`,
+    runNodes: `SELECT ${NODE_COLUMNS} FROM nodes WHERE ${RUN_RANGE} ORDER BY key`,
+    getNode: `SELECT ${NODE_COLUMNS} FROM nodes WHERE ${RUN_RANGE} AND id = ?2`,
+    nodeOrder: `SELECT id, added FROM nodes WHERE ${RUN_RANGE}`,
+    nodesWithText:
+      `SELECT ${NODE_COLUMNS} FROM nodes WHERE instr(outputs, ?1) > 0 OR instr(inputs, ?1) > 0 ORDER BY started_at DESC LIMIT 200`,
+    putValue: 'INSERT OR IGNORE INTO "values" (hash, body, size) VALUES (?, ?, ?)',
+    getValue: 'SELECT body FROM "values" WHERE hash = ?',
+    valuePrefix: 'SELECT hash FROM "values" WHERE hash LIKE ? LIMIT 2',
+    runsWithInputs: "SELECT id FROM runs WHERE inputs_hash = ? ORDER BY started_at DESC LIMIT 20",
+    executions:
+      `SELECT ${NODE_COLUMNS} FROM nodes WHERE entity = ? AND kind = 'task' ORDER BY started_at DESC, added DESC`,
+    getCache: "SELECT value_hash, source FROM cache WHERE key = ?",
+    putCache:
+      "INSERT OR REPLACE INTO cache (key, task, version, value_hash, source, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    clearCache: "DELETE FROM cache",
+    clearCacheTask: "DELETE FROM cache WHERE task = ?",
+  };
+  const out: Record<string, StatementSync> = {};
+  for (const [name, text] of Object.entries(sql)) out[name] = db.prepare(text);
+  return out;
+}

@@ -1,0 +1,512 @@
+/**
+ * The SQLite store (`sqlite:PATH`, the CLI's default): runs, node
+ * executions, content-addressed values, the journal and the cache in one
+ * file, on `node:sqlite` (built into Deno: no dependency, no flag).
+ *
+ * Writes are queued and committed in one transaction when someone is about
+ * to act on a result (a dependent task starts, a flow resumes), when the
+ * queue grows, and a few times a second: a result is durable before anything
+ * depends on it, and at most the step in flight is repeated after a crash.
+ * WAL mode lets another process (`weft runs`) read while a run writes.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { ValidationError, type WeftErrorJson } from "../../core/errors.ts";
+import { decodeValue, encodeValue, sha256 } from "../../core/values.ts";
+import { lineageOf, type LineagePort, resolveHash } from "../lineage.ts";
+import type {
+  JournalEntry,
+  Lineage,
+  NodeDetails,
+  NodeStatus,
+  PreviousRun,
+  RunDetails,
+  RunSession,
+  RunStart,
+  RunStatus,
+  RunSummary,
+  Store,
+} from "../mod.ts";
+import { preview, promised, wholeValue } from "../provenance.ts";
+import {
+  INLINE_MAX,
+  nodeInputs,
+  nodeOutputs,
+  type Row,
+  type StoredOutput,
+  storeError,
+  summary,
+} from "./rows.ts";
+import { migrate, prepareAll } from "./schema.ts";
+import { SqliteSession } from "./session.ts";
+
+/** Options of {@linkcode SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /**
+   * SQLite's `synchronous` setting: `normal` survives a crash of the process
+   * (WAL), `full` also a loss of power, at a cost per commit.
+   * @default "normal"
+   */
+  synchronous?: "normal" | "full";
+  /**
+   * How long to wait for another process's lock before failing, in ms.
+   * @default 5000
+   */
+  busyTimeoutMs?: number;
+  /**
+   * The most queued changes before a commit is forced.
+   * @default 2000
+   */
+  maxQueued?: number;
+  /**
+   * The longest a change waits in the queue before a commit, in ms.
+   * @default 100
+   */
+  flushIntervalMs?: number;
+}
+
+/** A store in one SQLite file. */
+export class SqliteStore implements Store {
+  /** How the store was opened. */
+  readonly url: string;
+  readonly #db: DatabaseSync;
+  readonly #options: Required<SqliteStoreOptions>;
+  readonly #s: Record<string, StatementSync>;
+  readonly #port: LineagePort;
+  #closed = false;
+  #sessions = new Set<SqliteSession>();
+
+  private constructor(path: string, db: DatabaseSync, options: Required<SqliteStoreOptions>) {
+    this.url = `sqlite:${path}`;
+    this.#db = db;
+    this.#options = options;
+    this.#s = prepareAll(db);
+    this.#port = this.#lineagePort();
+  }
+
+  /**
+   * Opens (and if needed creates or migrates) a store file.
+   *
+   * @param path The file; its directory must exist.
+   * @param options Durability and locking.
+   * @returns The store.
+   * @throws {ValidationError} For a file that is not a weft store, one written by a newer weft, or one locked too long.
+   */
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    const opts: Required<SqliteStoreOptions> = {
+      synchronous: options.synchronous ?? "normal",
+      busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+      maxQueued: options.maxQueued ?? 2000,
+      flushIntervalMs: options.flushIntervalMs ?? 100,
+    };
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path);
+    } catch (e) {
+      throw storeError(path, e);
+    }
+    try {
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec(`PRAGMA synchronous = ${opts.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      migrate(db, path);
+    } catch (e) {
+      db.close();
+      throw storeError(path, e);
+    }
+    return new SqliteStore(path, db, opts);
+  }
+
+  /**
+   * Starts or resumes recording a run.
+   *
+   * @param start The run.
+   * @returns Its session, with what was recorded before under the id.
+   */
+  openRun(start: RunStart): RunSession {
+    this.#check();
+    const s = this.#s;
+    const row = s.getRun!.get(start.runId) as Row | undefined;
+    let previous: PreviousRun | undefined;
+    if (row !== undefined) {
+      previous = {
+        status: row.status as RunStatus,
+        entity: row.entity as string,
+        inputsDigest: row.inputs_digest as string,
+        outputs: row.outputs_hash === null ? undefined : this.#value(row.outputs_hash as string),
+        errors: row.errors === null ? [] : JSON.parse(row.errors as string),
+        startedAt: Number(row.started_at),
+        finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
+        journal: row.status === "succeeded" ? new Map() : this.#journal(start.runId),
+      };
+      if (
+        row.status !== "succeeded" && previous.entity === start.entity &&
+        previous.inputsDigest === start.inputsDigest
+      ) {
+        s.resumeRun!.run(start.weftVersion, start.runId);
+      }
+    } else {
+      this.#tx(() => {
+        const inputsHash = this.#putValue(start.inputs);
+        s.insertRun!.run(
+          start.runId,
+          start.entity,
+          start.kind,
+          "running",
+          inputsHash,
+          start.inputsDigest,
+          start.startedAt,
+          start.script ?? null,
+          start.weftVersion,
+        );
+      });
+    }
+    // Nodes run again in a resumed run update their earlier rows.
+    const order = new Map<string, number>();
+    if (previous !== undefined) {
+      for (const r of s.nodeOrder!.all(start.runId) as Row[]) {
+        order.set(r.id as string, Number(r.added));
+      }
+    }
+    const key = (s.runKey!.get(start.runId) as Row).key as number;
+    const session = new SqliteSession(this, start.runId, BigInt(key) << 32n, previous, order);
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /** Closes the file (after committing what is queued). */
+  close(): void {
+    if (this.#closed) return;
+    for (const session of this.#sessions) session.flush();
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  // --- used by sessions ------------------------------------------------------
+
+  /** @internal */
+  get options(): Required<SqliteStoreOptions> {
+    return this.#options;
+  }
+
+  /** @internal */
+  forget(session: SqliteSession): void {
+    this.#sessions.delete(session);
+  }
+
+  /** @internal Runs `fn` without a transaction of its own (each statement commits), mapping errors. */
+  direct(fn: () => void): void {
+    this.#check();
+    try {
+      fn();
+    } catch (e) {
+      throw storeError(this.url.slice("sqlite:".length), e);
+    }
+  }
+
+  /** @internal Runs `fn` in a transaction. */
+  tx(fn: () => void): void {
+    this.#check();
+    this.#tx(fn);
+  }
+
+  #tx(fn: () => void): void {
+    const s = this.#s;
+    try {
+      s.begin!.run();
+    } catch (e) {
+      throw storeError(this.url.slice("sqlite:".length), e);
+    }
+    try {
+      fn();
+      s.commit!.run();
+    } catch (e) {
+      try {
+        s.rollback!.run();
+      } catch {
+        // the transaction is already gone
+      }
+      throw storeError(this.url.slice("sqlite:".length), e);
+    }
+  }
+
+  /** @internal Stores a value once; returns its hash. */
+  putValue(value: unknown): string {
+    return this.#putValue(value);
+  }
+
+  #putValue(value: unknown): string {
+    const body = encodeValue(value);
+    const canonical = encodeValue(value, true);
+    const hash = sha256(canonical);
+    this.#s.putValue!.run(hash, body, body.length);
+    return hash;
+  }
+
+  /**
+   * @internal Hashes a value for a node's row: a small body stays inline there, a larger one goes to the
+   * values table, once.
+   */
+  storeValue(value: unknown): { hash: string; body?: string } {
+    const canonical = encodeValue(value, true);
+    // Only objects can differ between the faithful and the canonical (key-sorted) encoding.
+    const body = typeof value === "object" && value !== null ? encodeValue(value) : canonical;
+    const hash = sha256(canonical);
+    if (body.length <= INLINE_MAX) return { hash, body };
+    this.#s.putValue!.run(hash, body, body.length);
+    return { hash };
+  }
+
+  /** @internal */
+  statements(): Record<string, StatementSync> {
+    return this.#s;
+  }
+
+  #value(hash: string): unknown {
+    const body = this.#body(hash);
+    if (body === undefined) throw new ValidationError(`The store has no value ${hash}`);
+    return decodeValue(body);
+  }
+
+  #journal(runId: string): Map<string, JournalEntry> {
+    const journal = new Map<string, JournalEntry>();
+    for (const n of this.#s.runNodes!.all(runId) as Row[]) {
+      const status = n.status as NodeStatus;
+      const entry: JournalEntry = {
+        nodeId: n.id as string,
+        entity: n.entity as string,
+        argsDigest: n.args_digest as string,
+        call: n.call as string,
+        status,
+        attempt: Number(n.attempts),
+        startedAt: n.started_at === null ? undefined : Number(n.started_at),
+        finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
+        cachedFrom: (n.cached_from as string | null) ?? undefined,
+        ...(status === "succeeded"
+          ? {
+            value: wholeValue(
+              Number(n.bare) === 1,
+              nodeOutputs(n).map((o) => ({ name: o.name, value: this.#outputValue(o) })),
+            ),
+          }
+          : {}),
+      };
+      journal.set(`${(n.parent_id as string | null) ?? ""}#${n.seq}`, entry);
+    }
+    return journal;
+  }
+
+  #outputValue(o: StoredOutput): unknown {
+    return o.body !== undefined ? decodeValue(o.body) : this.#value(o.hash);
+  }
+
+  /** A value's body by hash: from the values table, or inline in a node's outputs. */
+  #body(hash: string): string | undefined {
+    const row = this.#s.getValue!.get(hash) as Row | undefined;
+    if (row !== undefined) return row.body as string;
+    for (const n of this.#s.nodesWithText!.all(hash) as Row[]) {
+      const found = [...nodeOutputs(n), ...nodeInputs(n)].find((o) =>
+        o.hash === hash && o.body !== undefined
+      );
+      if (found?.body !== undefined) return found.body;
+    }
+    return undefined;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ValidationError(`The store ${this.url} is closed`);
+  }
+
+  // --- queries ---------------------------------------------------------------
+
+  /**
+   * Runs, newest first.
+   *
+   * @param filter By status and entity; at most `limit` (default 50).
+   * @returns The runs.
+   */
+  listRuns(
+    filter: { status?: RunStatus; entity?: string; limit?: number } = {},
+  ): Promise<RunSummary[]> {
+    return promised(() => {
+      this.#check();
+      const rows = this.#s.listRuns!.all(
+        filter.status ?? null,
+        filter.status ?? null,
+        filter.entity ?? null,
+        filter.entity ?? null,
+        filter.limit ?? 50,
+      ) as Row[];
+      return (rows.map(summary));
+    });
+  }
+
+  /**
+   * A run with its nodes and values.
+   *
+   * @param runId The run id.
+   * @returns The run, or undefined.
+   */
+  getRun(runId: string): Promise<RunDetails | undefined> {
+    return promised(() => {
+      this.#check();
+      const row = this.#s.getRun!.get(runId) as Row | undefined;
+      if (row === undefined) return undefined;
+      const nodes = (this.#s.runNodes!.all(runId) as Row[]).map((n) => this.#details(n));
+      return ({
+        ...summary(row),
+        inputs: this.#value(row.inputs_hash as string) as Record<string, unknown>,
+        outputs: row.outputs_hash === null ? undefined : this.#value(row.outputs_hash as string),
+        outputsHash: (row.outputs_hash as string | null) ?? undefined,
+        errors: row.errors === null ? [] : JSON.parse(row.errors as string),
+        nodes,
+      });
+    });
+  }
+
+  #details(n: Row): NodeDetails {
+    const runId = n.run_id as string;
+    const id = n.id as string;
+    const inputs = nodeInputs(n).map((i) => ({
+      name: i.name,
+      hash: i.hash,
+      sources: i.sources ?? [],
+    }));
+    const outputs = nodeOutputs(n).map((o) => ({ name: o.name, hash: o.hash }));
+    return {
+      runId,
+      id,
+      parentId: (n.parent_id as string | null) ?? undefined,
+      seq: Number(n.seq),
+      entity: n.entity as string,
+      kind: n.kind as string,
+      version: (n.version as string | null) ?? undefined,
+      status: n.status as NodeStatus,
+      attempts: Number(n.attempts),
+      startedAt: n.started_at === null ? undefined : Number(n.started_at),
+      finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
+      error: n.error === null ? undefined : JSON.parse(n.error as string) as WeftErrorJson,
+      cachedFrom: (n.cached_from as string | null) ?? undefined,
+      replayed: Number(n.replayed) === 1,
+      call: n.call as string,
+      inputs,
+      outputs,
+    };
+  }
+
+  /**
+   * A stored value.
+   *
+   * @param hash Its hash, or a unique prefix of at least 8 hex digits.
+   * @returns The value, or undefined.
+   */
+  getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
+    return promised(() => {
+      this.#check();
+      const full = resolveHash(this.#port, hash);
+      if (full === undefined) return undefined;
+      return ({ hash: full, value: this.#value(full) });
+    });
+  }
+
+  /**
+   * The lineage of a value: the executions that produced it and, recursively, from what.
+   *
+   * @param ref A value hash (or prefix), or `RUN_ID/NODE_ID[/OUTPUT]`.
+   * @param depth How many producing steps to follow back (default 10).
+   * @returns The lineage tree.
+   * @throws {ValidationError} When the reference matches nothing.
+   */
+  lineage(ref: string, depth = 10): Promise<Lineage> {
+    return promised(() => {
+      this.#check();
+      return lineageOf(this.#port, ref, depth);
+    });
+  }
+
+  /** What lineage asks of this store. */
+  #lineagePort(): LineagePort {
+    return {
+      url: this.url,
+      hasRun: (runId) => this.#s.getRun!.get(runId) !== undefined,
+      node: (runId, nodeId) => {
+        const row = this.#s.getNode!.get(runId, nodeId) as Row | undefined;
+        if (row === undefined) return undefined;
+        return {
+          entity: row.entity as string,
+          status: row.status as NodeStatus,
+          outputs: nodeOutputs(row).map((o) => ({ name: o.name, hash: o.hash })),
+        };
+      },
+      inputsOf: (runId, nodeId) =>
+        nodeInputs(this.#s.getNode!.get(runId, nodeId) as Row | undefined).map((i) => ({
+          name: i.name,
+          hash: i.hash,
+          sources: i.sources ?? [],
+        })),
+      hashesWithPrefix: (prefix) => {
+        if (prefix.length === 64) return this.#body(prefix) === undefined ? [] : [prefix];
+        const found = new Set<string>();
+        for (const r of this.#s.valuePrefix!.all(`${prefix}%`) as Row[]) {
+          found.add(r.hash as string);
+        }
+        for (const n of this.#s.nodesWithText!.all(prefix) as Row[]) {
+          for (const o of nodeOutputs(n)) if (o.hash.startsWith(prefix)) found.add(o.hash);
+          for (const i of nodeInputs(n)) {
+            if (i.hash.startsWith(prefix) && this.#body(i.hash) !== undefined) found.add(i.hash);
+          }
+        }
+        return [...found];
+      },
+      preview: (hash) => {
+        const body = this.#body(hash);
+        return body === undefined ? "?" : preview(decodeValue(body));
+      },
+      runsWithInputs: (hash) =>
+        (this.#s.runsWithInputs!.all(hash) as Row[]).map((r) => r.id as string),
+      producers: (hash) =>
+        (this.#s.nodesWithText!.all(hash) as Row[]).flatMap((n) =>
+          n.status !== "succeeded" || Number(n.replayed) === 1 ? [] : nodeOutputs(n)
+            .filter((o) => o.hash === hash)
+            .map((o) => ({
+              runId: n.run_id as string,
+              nodeId: n.id as string,
+              entity: n.entity as string,
+              output: o.name,
+              status: n.status as NodeStatus,
+            }))
+        ),
+    };
+  }
+
+  /**
+   * Every recorded execution of a task, newest first.
+   *
+   * @param task The task name.
+   * @returns The executions.
+   */
+  executions(task: string): Promise<NodeDetails[]> {
+    return promised(() => {
+      this.#check();
+      return ((this.#s.executions!.all(task) as Row[]).map((n) => this.#details(n)));
+    });
+  }
+
+  /**
+   * Empties the cache.
+   *
+   * @param task Only this task's entries.
+   * @returns How many entries were removed.
+   */
+  clearCache(task?: string): Promise<number> {
+    return promised(() => {
+      this.#check();
+      const result = task === undefined
+        ? this.#s.clearCache!.run()
+        : this.#s.clearCacheTask!.run(task);
+      return (Number(result.changes));
+    });
+  }
+}
