@@ -2,7 +2,8 @@
 // to the script or to a module it imports, is seen at once.
 
 import assert from "node:assert/strict";
-import { loadScript, resolveScript } from "../src/cli/load.ts";
+import { loadScript } from "../src/cli/load.ts";
+import { resolveScript } from "../src/cli/script.ts";
 import type { ScriptDescription } from "../src/cli/protocol.ts";
 import { deno, ROOT, tempDir } from "./_helpers.ts";
 

@@ -10,7 +10,8 @@ import { DAG_FORMATS, renderDag } from "../render/mod.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./exports.ts";
 import type { ScriptDescription } from "./protocol.ts";
-import { loadScript, resolveScript } from "./load.ts";
+import { loadScript } from "./load.ts";
+import { resolveScript } from "./script.ts";
 import type { Command } from "./command.ts";
 
 /** The `compile` command. */

@@ -19,7 +19,8 @@ import { type Permissions, unionPermissions } from "../define/permissions.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./exports.ts";
 import type { ExportInfo } from "./describe.ts";
-import { loadScript, resolveScript } from "./load.ts";
+import { loadScript } from "./load.ts";
+import { resolveScript } from "./script.ts";
 import type { Command } from "./command.ts";
 
 /** The `inspect` command. */
