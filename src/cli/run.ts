@@ -17,7 +17,7 @@
 import { ValidationError } from "../core/errors.ts";
 import { fromJsonTree, isPlainObject, toJsonTree } from "../core/values.ts";
 import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
-import { runInChild } from "./child.ts";
+import { runInChild } from "./spawn_run.ts";
 import type { Command } from "./command.ts";
 import { findExport } from "./exports.ts";
 import { loadScript } from "./load.ts";

@@ -40,7 +40,7 @@ export async function runInChild(
   plan: PermissionPlan,
   options: ChildOptions,
 ): Promise<number> {
-  const runnerUrl = new URL("./runner.ts", import.meta.url).href;
+  const runnerUrl = new URL("./run_child.ts", import.meta.url).href;
   // The entry goes in a file, not stdin: stdin stays open as the command
   // channel (a `cancel` line; EOF when this process dies). Loading the main
   // module and literal imports need no read permission. Synchronous file
