@@ -126,6 +126,17 @@ export type {
   DagSource,
   DagTask,
   DagWorkflow,
+  FlowSkeletonInput,
+  SkeletonBranch,
+  SkeletonCall,
+  SkeletonExit,
+  SkeletonHelper,
+  SkeletonLoop,
+  SkeletonSwitch,
+  SkeletonTry,
+  SkeletonUnknown,
+  SkeletonWait,
+  SkeletonZone,
   ToDagOptions,
 } from "./src/ir/mod.ts";
 export { DAG_SCHEMA, DAG_SCHEMA_ID } from "./src/ir/schema.ts";

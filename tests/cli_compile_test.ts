@@ -95,13 +95,27 @@ Deno.test("weft compile shows flows as dynamic, with the tasks they may call", a
   assert.deepEqual(byName("crawl").calls, [{ kind: "task", name: "fetchText" }]);
   assert.equal(byName("crawl").kind, "dynamic");
   assert.ok(!("nodes" in byName("crawl")));
-  // Without tasks: every task defined in the module, exported or not.
-  assert.equal(byName("anything").calls.length, 7);
-  assert.ok(
-    byName("anything").calls.some((c: { name: string }) =>
-      c.name === "<img src=x onerror=alert(1)>"
-    ),
-  );
+  assert.equal(byName("crawl").callsFrom, "tasks");
+  // Without tasks: what its skeleton calls, here nothing.
+  assert.deepEqual(byName("anything").calls, []);
+  assert.equal(byName("anything").callsFrom, "skeleton");
+  assert.deepEqual(byName("anything").skeleton, [
+    { kind: "exit", exit: "return", from: [], line: 64 },
+  ]);
+});
+
+Deno.test("weft compile: a flow whose skeleton has an unknown call may call every task of its module", async () => {
+  const out = await weft(["compile", "tests/fixtures/skeleton/perms.ts", "--workflow", "any"]);
+  assert.equal(out.code, 0, out.stderr);
+  const [flow] = JSON.parse(out.stdout).workflows;
+  assert.equal(flow.callsFrom, "module");
+  assert.deepEqual(flow.calls.map((c: { name: string }) => c.name), ["t1", "t2", "t3", "t4", "t5"]);
+  assert.deepEqual(flow.skeleton[0], {
+    kind: "unknown",
+    source: "pick()",
+    reason: "a call through the variable 'pick'",
+    line: 37,
+  });
 });
 
 Deno.test("weft compile exits 2 with one line and no stack for bad input", async () => {

@@ -8,7 +8,8 @@
  */
 
 import { WEFT_VERSION } from "../core/version.ts";
-import type { ScriptDescription } from "./protocol.ts";
+import { DESCRIPTION_VERSION, type ModuleSources, type ScriptDescription } from "./protocol.ts";
+import { moduleSources, readText } from "./sources.ts";
 import { childCwd, importFlags, realDir } from "./script.ts";
 
 /**
@@ -28,10 +29,10 @@ import { childCwd, importFlags, realDir } from "./script.ts";
 export async function cachedDescription(
   url: URL,
   allowImport: string[],
-  load: () => Promise<ScriptDescription>,
+  load: (sources: ModuleSources | undefined) => Promise<ScriptDescription>,
 ): Promise<ScriptDescription> {
   const dir = cacheDir();
-  if (dir === undefined) return await load();
+  if (dir === undefined) return await load(await scriptSources(url, allowImport));
   // Where Deno looks for configuration: the real directory of the script
   // (the working directory of a child started in a symlinked directory is
   // where the link points). With DENO_COMPAT set, Deno probes for files
@@ -52,7 +53,7 @@ export async function cachedDescription(
     manifestFile === undefined ? undefined : configDir,
   );
   const cached = graph === undefined ? undefined : readCache(dir, graph.key);
-  const described = cached ?? await load();
+  const described = cached ?? await load(graph?.sources);
   if (graph === undefined) return described;
   // A file edited while the child loaded the script may or may not be in
   // the description: keep nothing unless every file is still as hashed.
@@ -75,13 +76,33 @@ export async function cachedDescription(
   return described;
 }
 
+/**
+ * The source of a script's modules, for a load that does not go through the
+ * cache: the graph is listed all the same, since the child cannot read files.
+ *
+ * @param url The script's URL.
+ * @param allowImport Extra hosts it may import from.
+ * @returns The sources, or undefined when the graph cannot be listed (the child then explains why).
+ */
+export async function scriptSources(
+  url: URL,
+  allowImport: string[],
+): Promise<ModuleSources | undefined> {
+  return (await listGraph(url, allowImport))?.sources;
+}
+
 /** One module of `deno info --json`. */
 interface InfoModule {
   specifier: string;
   local?: string;
   size?: number;
   error?: string;
-  dependencies?: { code?: { error?: string }; type?: { error?: string } }[];
+  mediaType?: string;
+  dependencies?: {
+    specifier: string;
+    code?: { specifier?: string; error?: string };
+    type?: { error?: string };
+  }[];
 }
 
 /** What a manifest holds: the files that decided a graph, and the key of its description. */
@@ -108,6 +129,8 @@ interface Graph {
   manifest?: Manifest;
   /** Whether `deno info` wrote a lockfile: listed again, the graph may get a manifest. */
   lockWritten?: boolean;
+  /** The source of the script's modules (weft's aside), for the child to read flows from. */
+  sources: ModuleSources;
 }
 
 /**
@@ -177,7 +200,7 @@ async function listGraph(
   for (const [i, path] of local.entries()) hashes.set(path, await sha256(contents[i]!));
   const npmPackages = Object.keys(info.npmPackages ?? {}).sort();
   const parts = [
-    `weft ${WEFT_VERSION}`,
+    `weft ${WEFT_VERSION} description ${DESCRIPTION_VERSION}`,
     `deno ${Deno.version.deno}`,
     `imports ${allowImport.join(",")}`,
     ...modules.map((m) =>
@@ -198,8 +221,13 @@ async function listGraph(
   const settingsDigest = await filesDigest(settings, before(settings));
   const locks = config?.paths.filter((path) => path.endsWith("/deno.lock")) ?? [];
   const locksNow = readFiles(locks);
+  const decoder = new TextDecoder();
   const graph: Graph = {
     key,
+    sources: moduleSources(modules, (path) => {
+      const i = local.indexOf(path);
+      return i >= 0 ? decoder.decode(contents[i]!) : readText(path);
+    }),
     unchanged: async () => {
       const now = readFiles(local);
       if (now === undefined || await filesDigest(local, now) !== localDigest) return false;
@@ -319,7 +347,7 @@ function pinned(lockText: string | undefined, npmPackages: string[], remote: str
 /** The name of a script's manifest: its URL, and what else changes how it loads. */
 async function manifestName(url: URL, allowImport: string[], configDir: string): Promise<string> {
   const text = [
-    `weft ${WEFT_VERSION}`,
+    `weft ${WEFT_VERSION} description ${DESCRIPTION_VERSION}`,
     `deno ${Deno.version.deno}`,
     `imports ${allowImport.join(",")}`,
     `config ${configDir}`,
@@ -465,7 +493,9 @@ function unsafeCacheDir(dir: string): string | undefined {
 function readCache(dir: string, key: string): ScriptDescription | undefined {
   try {
     const parsed = JSON.parse(Deno.readTextFileSync(`${dir}/${key}.json`)) as ScriptDescription;
-    return parsed.dag?.format === "weft.dag/v1" ? parsed : undefined;
+    return parsed.dag?.format === "weft.dag/v1" && parsed.version === DESCRIPTION_VERSION
+      ? parsed
+      : undefined;
   } catch {
     return undefined;
   }

@@ -6,20 +6,39 @@
  * @module
  */
 
-import type { EntityDef } from "../define/defs.ts";
+import type { EntityDef, FlowDef } from "../define/defs.ts";
 import { entityOf } from "../define/entity.ts";
 import { describeCause } from "../core/errors.ts";
-import { reachableTasks, toDag } from "../ir/mod.ts";
+import {
+  type FlowSkeletonInput,
+  loadSkeletonExtractor,
+  type Reach,
+  reachOf,
+  toDag,
+} from "../ir/mod.ts";
+import { all, race, wait } from "../define/yields.ts";
 
 export { MARKER } from "./protocol.ts";
-export type { ExportInfo, LoadFailure, ScriptDescription } from "./protocol.ts";
-import { type ExportInfo, type LoadFailure, MARKER, type ScriptDescription } from "./protocol.ts";
+export type { ExportInfo, LoadFailure, ModuleSources, ScriptDescription } from "./protocol.ts";
+import {
+  DESCRIPTION_VERSION,
+  type ExportInfo,
+  type LoadFailure,
+  MARKER,
+  type ModuleSources,
+  type ScriptDescription,
+} from "./protocol.ts";
 
 const COLLECT = Symbol.for("weft.collect.v1");
+
+/** The globals before the script loaded: a flow calling one of them calls a built-in. */
+let builtins: Map<string, unknown> | undefined;
 
 /** Starts collecting every entity defined from now on. */
 export function startCollecting(): void {
   (globalThis as unknown as Record<symbol, unknown[]>)[COLLECT] = [];
+  const g = globalThis as unknown as Record<string, unknown>;
+  builtins = new Map(Object.getOwnPropertyNames(globalThis).map((name) => [name, g[name]]));
 }
 
 /**
@@ -29,7 +48,11 @@ export function startCollecting(): void {
  * @param url The script's URL.
  * @returns The description.
  */
-export function describeModule(mod: Record<string, unknown>, url: string): ScriptDescription {
+export async function describeModule(
+  mod: Record<string, unknown>,
+  url: string,
+  sources?: ModuleSources,
+): Promise<ScriptDescription> {
   const collected = ((globalThis as unknown as Record<symbol, unknown[] | undefined>)[COLLECT] ??
     []) as EntityDef[];
   const exports: ExportInfo[] = [];
@@ -42,13 +65,20 @@ export function describeModule(mod: Record<string, unknown>, url: string): Scrip
   }
   // weft's own tasks (now, random) are not the module's.
   const moduleTasks = collected.filter((d) => d.kind === "task" && !d.name.startsWith("weft."));
-  const dag = toDag(defs, { baseUrl: url, moduleEntities: moduleTasks });
-  const reachable: [string, string[]][] = [];
+  const skeletons = sources !== undefined && collected.some((d) => d.kind === "flow")
+    ? await skeletonsOf(defs, collected, sources)
+    : undefined;
+  const dag = toDag(defs, {
+    baseUrl: url,
+    moduleEntities: moduleTasks,
+    ...(skeletons === undefined ? {} : { skeletons }),
+  });
+  const reach: [string, Reach][] = [];
   for (const e of exports) {
     try {
-      reachable.push([e.name, reachableTasks(dag, e.name)]);
+      reach.push([e.name, reachOf(dag, e.name)]);
     } catch {
-      // Left out: `weft run` then asks reachableTasks itself, and reports its error.
+      // Left out: `weft run` then asks reachOf itself, and reports its error.
     }
   }
   return {
@@ -57,8 +87,59 @@ export function describeModule(mod: Record<string, unknown>, url: string): Scrip
     dag,
     moduleTasks: [...new Set(moduleTasks.map((t) => t.name))].sort(),
     // fromEntries, not assignment: an entity named __proto__ stays a key.
-    reachable: Object.fromEntries(reachable),
+    reach: Object.fromEntries(reach),
+    version: DESCRIPTION_VERSION,
   };
+}
+
+/** Extracts flows' skeletons: the parser is loaded here, and only when the script defines a flow. */
+async function skeletonsOf(
+  defs: EntityDef[],
+  collected: EntityDef[],
+  sources: ModuleSources,
+): Promise<Map<FlowDef, FlowSkeletonInput>> {
+  let extractor: Awaited<ReturnType<typeof loadSkeletonExtractor>>;
+  try {
+    extractor = await loadSkeletonExtractor();
+  } catch (e) {
+    // Without the parser (a frozen lockfile that lacks it, say), every flow
+    // is unknown: it may call any task of its module, and says why.
+    const reason = `the JavaScript parser could not be loaded (${describeCause(e).message})`;
+    return new Map(
+      collected.flatMap((d) =>
+        d.kind === "flow"
+          ? [[d, {
+            zones: [{
+              kind: "unknown",
+              source: `flow ${d.name}`,
+              reason,
+              line: d.source?.line ?? 1,
+            }],
+            calls: [],
+            unknown: true,
+          }]]
+          : []
+      ),
+    );
+  }
+  return await extractor.extractSkeletons(defs, {
+    sources,
+    collected,
+    builtins: builtins ?? new Map(),
+    waits: new Map<unknown, "wait" | "all" | "race">([[wait, "wait"], [all, "all"], [
+      race,
+      "race",
+    ]]),
+    async namespace(module: string) {
+      try {
+        // Only modules the script has loaded are asked for: importing them again
+        // needs no permission and runs nothing.
+        return await import(module) as Record<string, unknown>;
+      } catch {
+        return undefined;
+      }
+    },
+  });
 }
 
 /**

@@ -8,8 +8,13 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
-import { cachedDescription } from "./compile_cache.ts";
-import { type LoadFailure, MARKER, type ScriptDescription } from "./protocol.ts";
+import { cachedDescription, scriptSources } from "./compile_cache.ts";
+import {
+  type LoadFailure,
+  MARKER,
+  type ModuleSources,
+  type ScriptDescription,
+} from "./protocol.ts";
 import { childCwd, importFlags } from "./script.ts";
 
 /** Options of {@linkcode loadScript}. */
@@ -35,12 +40,23 @@ export interface LoadOptions {
  * @throws {ValidationError} When the script does not load, saying why and what to change.
  */
 export async function loadScript(url: URL, options: LoadOptions = {}): Promise<ScriptDescription> {
-  const load = () => loadInChild(url, options);
-  if (options.cache === false) return await load();
+  const load = (sources: ModuleSources | undefined) => loadInChild(url, options, sources);
+  if (options.cache === false) {
+    return await load(await scriptSources(url, options.allowImport ?? []));
+  }
   return await cachedDescription(url, options.allowImport ?? [], load);
 }
 
-async function loadInChild(url: URL, options: LoadOptions): Promise<ScriptDescription> {
+/**
+ * Imports the script in a child with no permissions and describes it. The
+ * child cannot read files, so the source of the script's modules (for its
+ * flows' skeletons) is passed in the entry module it runs.
+ */
+async function loadInChild(
+  url: URL,
+  options: LoadOptions,
+  sources: ModuleSources | undefined,
+): Promise<ScriptDescription> {
   const describeUrl = new URL("./describe.ts", import.meta.url).href;
   const entry = [
     `import { describeModule, failure, report, startCollecting } from ${
@@ -50,7 +66,10 @@ async function loadInChild(url: URL, options: LoadOptions): Promise<ScriptDescri
     `let mod;`,
     `try { mod = await import(${JSON.stringify(url.href)}); }`,
     `catch (e) { report({ error: failure(e) }); Deno.exit(0); }`,
-    `try { report({ ok: describeModule(mod, ${JSON.stringify(url.href)}) }); }`,
+    `const sources = ${
+      sources === undefined ? "undefined" : `JSON.parse(${JSON.stringify(JSON.stringify(sources))})`
+    };`,
+    `try { report({ ok: await describeModule(mod, ${JSON.stringify(url.href)}, sources) }); }`,
     `catch (e) { report({ error: failure(e) }); }`,
     `Deno.exit(0);`,
   ].join("\n");

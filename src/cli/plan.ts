@@ -7,7 +7,8 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
-import type { DagDocument } from "../ir/mod.ts";
+import type { DagDocument } from "../core/dag_format.ts";
+import type { Reach } from "../ir/reach.ts";
 import {
   checkPermissions,
   PERMISSION_KINDS,
@@ -156,6 +157,24 @@ export function permissionFlags(p: Permissions): string[] {
     flags.push(v === true ? `--allow-${kind}` : `--allow-${kind}=${v.join(",")}`);
   }
   return flags;
+}
+
+/**
+ * What people should know about how the tasks were found: flows whose
+ * skeleton has an unknown call (and the line that made it unknowable), and
+ * `tasks:` options that disagree with the skeleton.
+ *
+ * @param reach What the entity reaches.
+ * @returns Lines, without the `weft: ` prefix.
+ */
+export function describeReach(reach: Reach): string[] {
+  const lines = reach.unknown.map((u) =>
+    `flow '${u.flow}' may call anything from ${
+      u.file ?? "its module"
+    }:${u.line} (\`${u.source}\`: ${u.reason}), so it is granted every task of its module; give it tasks: [...] or call tasks directly`
+  );
+  for (const w of reach.warnings) lines.push(`warning: ${w}`);
+  return lines;
 }
 
 /**

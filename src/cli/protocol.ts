@@ -7,7 +7,8 @@
  */
 
 import type { EntityKind } from "../define/defs.ts";
-import type { DagDocument } from "../ir/mod.ts";
+import type { DagDocument } from "../core/dag_format.ts";
+import type { Reach } from "../ir/reach.ts";
 
 /** The prefix of the protocol line, apart from anything the script prints. */
 export const MARKER = "\u001eweft-describe:";
@@ -33,13 +34,29 @@ export interface ScriptDescription {
   /** The names of every task defined while loading (exported or not). */
   moduleTasks: string[];
   /**
-   * The tasks each exported entity reaches (`reachableTasks`), by entity
-   * name, so that `weft run` plans permissions without loading the IR
-   * module and the engine behind it. Absent from descriptions cached before
-   * it was added.
+   * What each exported entity reaches (`reachOf`: its tasks, the flows whose
+   * skeleton has an unknown call, warnings about `tasks:` options), by
+   * entity name, so that `weft run` plans permissions without loading the
+   * IR module and the engine behind it.
    */
-  reachable?: Record<string, string[]>;
+  reach: Record<string, Reach>;
+  /** {@linkcode DESCRIPTION_VERSION} of the weft that described it: older cached descriptions are not used. */
+  version: number;
 }
+
+/**
+ * The version of {@linkcode ScriptDescription}: part of the compile cache's
+ * keys, and checked when a cached description is read, so that a
+ * description written before a change (2: flows' skeletons, `reach`) is
+ * never reused.
+ */
+export const DESCRIPTION_VERSION = 2;
+
+/**
+ * The source of a script's modules by URL, each with its imports resolved
+ * (specifier → URL): what the compile child reads flows' skeletons from.
+ */
+export type ModuleSources = Record<string, { text: string; imports: Record<string, string> }>;
 
 /** What the child reports for a script that did not load. */
 export interface LoadFailure {

@@ -19,9 +19,10 @@ import { fromJsonTree, isPlainObject, toJsonTree } from "../core/values.ts";
 import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
 import { runInChild } from "./spawn_run.ts";
 import type { Command } from "./command.ts";
+import { type Reach, reachOf } from "../ir/reach.ts";
 import { findExport } from "./exports.ts";
 import { loadScript } from "./load.ts";
-import { describePlan, parseExtra, planPermissions } from "./plan.ts";
+import { describePlan, describeReach, parseExtra, planPermissions } from "./plan.ts";
 import type { ProgressMode } from "./progress.ts";
 import type { ChildSpec, ExportInfo, ScriptDescription } from "./protocol.ts";
 import { childCwd, moduleFiles, resolveScript } from "./script.ts";
@@ -119,7 +120,8 @@ async function runMain(args: string[]): Promise<number> {
   checkInputNames(described, selected, inputs);
 
   const baseDir = childCwd(url);
-  const plan = planPermissions(described.dag, await reachable(described, selected.name), {
+  const reach = reachOfExport(described, selected.name);
+  const plan = planPermissions(described.dag, reach.tasks, {
     baseDir,
     store: needs.permissions,
     extra,
@@ -137,6 +139,7 @@ async function runMain(args: string[]): Promise<number> {
   const err = (text: string) => Deno.stderr.writeSync(new TextEncoder().encode(text));
   if (!json && !quiet) {
     err(`weft: running ${selected.kind} '${selected.name}' from ${positionals[0]}\n`);
+    for (const line of describeReach(reach)) err(`weft: ${line}\n`);
     for (const line of describePlan(plan)) err(`weft: grant ${line}\n`);
     if (isolate) err(`weft: --isolate: each task runs in a Worker with only its own permissions\n`);
   }
@@ -172,11 +175,11 @@ async function runMain(args: string[]): Promise<number> {
   });
 }
 
-/** The tasks an entity reaches, as the loading child listed them (or, for a description cached without them, from the IR). */
-async function reachable(described: ScriptDescription, name: string): Promise<string[]> {
-  const listed = described.reachable;
+/** What an entity reaches, as the loading child found it (else from the document, saying what is wrong). */
+function reachOfExport(described: ScriptDescription, name: string): Reach {
+  const listed = described.reach;
   if (listed !== undefined && Object.hasOwn(listed, name)) return listed[name]!;
-  return (await import("../ir/mod.ts")).reachableTasks(described.dag, name);
+  return reachOf(described.dag, name);
 }
 
 function selectRunnable(described: ScriptDescription, name: string | undefined): ExportInfo {

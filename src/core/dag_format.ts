@@ -95,10 +95,173 @@ export type DagWorkflow =
       kind: "dynamic";
       /** Its declared output names (`o0` when it returns one value). */
       outputs: { name: string }[];
-      /** The entities it may call, as far as can be known. */
+      /** The entities it may call, as far as can be known (see `callsFrom`). */
       calls: DagEntityRef[];
+      /**
+       * Where `calls` comes from: `tasks`, the flow's `tasks:` option;
+       * `skeleton`, exactly what its skeleton calls; `module`, what its
+       * skeleton calls plus every task of its module (the skeleton has an
+       * unknown call, or was not extracted). Absent from documents written
+       * before skeletons.
+       */
+      callsFrom?: "tasks" | "skeleton" | "module";
+      /**
+       * The flow's static skeleton, read from its source without running it:
+       * its calls, loops, branches, try blocks and waits, in source order.
+       * Absent when it was not extracted (the library's synchronous `toDag`).
+       */
+      skeleton?: SkeletonZone[];
     }
   );
+
+/**
+ * A zone of a flow's skeleton. Every zone has the 1-based `line` of the
+ * flow's module where it starts; conditions are source text.
+ */
+export type SkeletonZone =
+  | SkeletonCall
+  | SkeletonLoop
+  | SkeletonBranch
+  | SkeletonSwitch
+  | SkeletonTry
+  | SkeletonWait
+  | SkeletonExit
+  | SkeletonHelper
+  | SkeletonUnknown;
+
+/** A call of a task, workflow, flow or launch plan: at run time, a node. */
+export interface SkeletonCall {
+  /** Always `call`. */
+  kind: "call";
+  /** What it calls (a flow is a `workflow`, with its own skeleton). */
+  entity: DagEntityRef;
+  /** A key unique in the skeleton (`c1`, `c2`…), for data edges. */
+  id: string;
+  /**
+   * The calls whose handles reach its arguments (through variables too): its
+   * data edges. A call later in a loop's body is a value carried round the loop.
+   */
+  from: string[];
+  /** The source line. */
+  line: number;
+}
+
+/** A loop: `while`, `do … while`, `for`, `for…of`, `for…in`, or `each` (a callback of `map`, `forEach`…). */
+export interface SkeletonLoop {
+  /** Always `loop`. */
+  kind: "loop";
+  /** Which loop. */
+  loop: "while" | "do" | "for" | "for-of" | "for-in" | "each";
+  /**
+   * The loop's header as source text: the condition of `while` and `do`,
+   * what is inside `for (…)`, the call of an `each` (`lines.map`).
+   */
+  condition: string;
+  /** The calls and waits of the condition, evaluated before each round (a `for`'s update after it). */
+  test: SkeletonZone[];
+  /** The calls whose handles its condition waits on. */
+  waits: string[];
+  /** Variables assigned in the body and read again in a later round (values carried round the loop). */
+  carries: string[];
+  /** The body. */
+  body: SkeletonZone[];
+  /** The source line. */
+  line: number;
+}
+
+/** An `if`/`else`, a `cond ? a : b`, or a `&&`, `||`, `??` whose right side calls. */
+export interface SkeletonBranch {
+  /** Always `branch`. */
+  kind: "branch";
+  /** The condition as source text. */
+  condition: string;
+  /** The calls whose handles the condition waits on. */
+  waits: string[];
+  /** When the condition holds. */
+  then: SkeletonZone[];
+  /** Otherwise (empty when there is no `else`). */
+  else: SkeletonZone[];
+  /** The source line. */
+  line: number;
+}
+
+/** A `switch`. */
+export interface SkeletonSwitch {
+  /** Always `switch`. */
+  kind: "switch";
+  /** The value switched on, as source text. */
+  condition: string;
+  /** The calls whose handles the value waits on. */
+  waits: string[];
+  /** The cases in order: `test` is null for `default`; a case without `break` falls through. */
+  cases: { test: string | null; body: SkeletonZone[]; fallsThrough: boolean }[];
+  /** The source line. */
+  line: number;
+}
+
+/** A `try` with its `catch` and `finally`. */
+export interface SkeletonTry {
+  /** Always `try`. */
+  kind: "try";
+  /** The guarded block. */
+  body: SkeletonZone[];
+  /** The `catch` block, when there is one. */
+  catch?: SkeletonZone[];
+  /** The `finally` block, when there is one. */
+  finally?: SkeletonZone[];
+  /** The source line. */
+  line: number;
+}
+
+/** An await point: `yield* wait(h)`, `all`, `race`, a plain `yield h`, or `await h`. */
+export interface SkeletonWait {
+  /** Always `wait`. */
+  kind: "wait";
+  /** How it waits. */
+  mode: "wait" | "all" | "race" | "yield" | "await";
+  /** The calls whose handles it waits on. */
+  on: string[];
+  /** The source line. */
+  line: number;
+}
+
+/** Leaving a block early: `return`, `break`, `continue` or `throw`. */
+export interface SkeletonExit {
+  /** Always `exit`. */
+  kind: "exit";
+  /** Which. */
+  exit: "return" | "break" | "continue" | "throw";
+  /** The label of a labelled `break` or `continue`. */
+  label?: string;
+  /** The calls whose handles a `return` returns (the flow's outputs). */
+  from: string[];
+  /** The source line. */
+  line: number;
+}
+
+/** A call of a helper function of the flow's module, followed into its body. */
+export interface SkeletonHelper {
+  /** Always `helper`. */
+  kind: "helper";
+  /** The helper's name. */
+  name: string;
+  /** Its body's zones, as called here. */
+  body: SkeletonZone[];
+  /** The source line of the call. */
+  line: number;
+}
+
+/** Something that cannot be known without running the flow: the calls it makes may be anything. */
+export interface SkeletonUnknown {
+  /** Always `unknown`. */
+  kind: "unknown";
+  /** The source text that cannot be known (shortened to 120 characters). */
+  source: string;
+  /** Why it cannot be known. */
+  reason: string;
+  /** The source line. */
+  line: number;
+}
 
 /** A task in the IR's task table. */
 export interface DagTask {

@@ -32,9 +32,19 @@ import {
   type DagSource,
   type DagTask,
   type DagWorkflow,
+  type SkeletonZone,
 } from "../core/dag_format.ts";
 
 export * from "../core/dag_format.ts";
+export {
+  firstUnknown,
+  type Reach,
+  reachOf,
+  skeletonCalls,
+  type UnknownCall,
+  zoneLists,
+} from "./reach.ts";
+import { reachOf } from "./reach.ts";
 
 /** Options of {@linkcode toDag}. */
 export interface ToDagOptions {
@@ -42,6 +52,22 @@ export interface ToDagOptions {
   baseUrl?: string;
   /** Entities of the module (tasks, or their definitions): what a flow without a `tasks` option may call. */
   moduleEntities?: readonly unknown[];
+  /**
+   * Flows' skeletons, extracted from their source (the compile child does:
+   * see `src/ir/skeleton/extract.ts`). A flow with a skeleton that has no
+   * unknown call may call exactly what the skeleton calls.
+   */
+  skeletons?: ReadonlyMap<FlowDef, FlowSkeletonInput>;
+}
+
+/** A flow's skeleton as {@linkcode toDag} takes it. */
+export interface FlowSkeletonInput {
+  /** The zones. */
+  zones: SkeletonZone[];
+  /** The entities its call zones call. */
+  calls: readonly EntityDef[];
+  /** Whether a zone is unknown. */
+  unknown: boolean;
 }
 
 /**
@@ -87,6 +113,8 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
     return true;
   };
   const moduleCallables = (options.moduleEntities ?? []).map((e) => entityOf(e) ?? requireDef(e));
+  const given = options.skeletons ?? new Map<FlowDef, FlowSkeletonInput>();
+  const skeletons = { get: (def: FlowDef) => given.get(def) ?? remembered.get(def) };
   const visit = (def: EntityDef): void => {
     switch (def.kind) {
       case "task":
@@ -100,7 +128,8 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
         return;
       case "flow":
         if (claim(workflows, def)) {
-          for (const c of flowCalls(def, moduleCallables)) visit(c);
+          for (const c of flowCalls(def, moduleCallables, skeletons.get(def)).calls) visit(c);
+          for (const c of skeletons.get(def)?.calls ?? []) visit(c);
         }
         return;
     }
@@ -110,7 +139,9 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
   return {
     format: DAG_FORMAT,
     workflows: sorted(workflows).map((d) =>
-      d.kind === "flow" ? flowToDag(d, moduleCallables, base) : graphToDag(d, base)
+      d.kind === "flow"
+        ? flowToDag(d, moduleCallables, skeletons.get(d), base)
+        : graphToDag(d, base)
     ),
     launchPlans: sorted(plans).map((lp) => ({
       name: lp.name,
@@ -120,6 +151,34 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
     })),
     tasks: sorted(tasks).map((t) => taskToDag(t, base)),
   };
+}
+
+/**
+ * Loads the skeleton extractor and its JavaScript parser, on demand: the
+ * compile child does when a script defines a flow. A literal import in
+ * weft's module graph, so that `deno info` resolves (and a project's
+ * lockfile pins) the parser with the script's other modules, while neither
+ * `import "@weft/weft"` nor a run loads it.
+ *
+ * @returns The extractor module.
+ */
+export function loadSkeletonExtractor(): Promise<typeof import("./skeleton/extract.ts")> {
+  return import("./skeleton/extract.ts");
+}
+
+/** Skeletons read back with a document (`fromDag`), by the flow they were bound to. */
+const remembered = new WeakMap<FlowDef, FlowSkeletonInput>();
+
+/**
+ * Remembers a flow's skeleton, so that describing the flow again (its
+ * workflow's `.graph`, `toDag`) includes it: `fromDag` does, so that a
+ * document loaded back describes itself as it was.
+ *
+ * @param def The flow.
+ * @param skeleton Its skeleton.
+ */
+export function rememberSkeleton(def: FlowDef, skeleton: FlowSkeletonInput): void {
+  remembered.set(def, skeleton);
 }
 
 function requireDef(x: unknown): EntityDef {
@@ -141,9 +200,23 @@ function sorted<T extends EntityDef>(table: Map<string, T>): T[] {
   return [...table.values()].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
-function flowCalls(def: FlowDef, moduleEntities: readonly EntityDef[]): readonly EntityDef[] {
-  if (def.tasks !== undefined) return def.tasks;
-  return moduleEntities.filter((d) => d.kind === "task");
+/**
+ * What a flow may call: its `tasks:` option when it gives one; else what its
+ * skeleton calls, when the skeleton has no unknown call; else that and every
+ * task of its module.
+ */
+function flowCalls(
+  def: FlowDef,
+  moduleEntities: readonly EntityDef[],
+  skeleton: FlowSkeletonInput | undefined,
+): { calls: readonly EntityDef[]; from: "tasks" | "skeleton" | "module" } {
+  if (def.tasks !== undefined) return { calls: def.tasks, from: "tasks" };
+  if (skeleton !== undefined && !skeleton.unknown) {
+    return { calls: skeleton.calls, from: "skeleton" };
+  }
+  const calls = [...(skeleton?.calls ?? [])];
+  for (const d of moduleEntities) if (d.kind === "task" && !calls.includes(d)) calls.push(d);
+  return { calls, from: "module" };
 }
 
 /** How a node refers to an entity: flows and workflows are both in `workflows`. */
@@ -209,11 +282,14 @@ function graphToDag(g: GraphDef, base: string | undefined): DagWorkflow {
 function flowToDag(
   f: FlowDef,
   moduleEntities: readonly EntityDef[],
+  skeleton: FlowSkeletonInput | undefined,
   base: string | undefined,
 ): DagWorkflow {
-  const calls = flowCalls(f, moduleEntities).map(ref).sort((a, b) =>
-    a.name < b.name ? -1 : a.name > b.name ? 1 : 0
-  );
+  const found = flowCalls(f, moduleEntities, skeleton);
+  const calls = found.calls.map(ref).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0
+  ).filter((r, i, all) => i === 0 || r.name !== all[i - 1]!.name || r.kind !== all[i - 1]!.kind);
+  const extra = skeleton === undefined ? {} : { callsFrom: found.from, skeleton: skeleton.zones };
   return {
     name: f.name,
     kind: "dynamic",
@@ -224,6 +300,7 @@ function flowToDag(
     }),
     outputs: f.outputs.map((name) => ({ name })),
     calls,
+    ...extra,
     source: source(f.source, base),
   };
 }
@@ -286,40 +363,7 @@ function jsonMap(values: Readonly<Record<string, unknown>>): Record<string, unkn
  * @throws {ValidationError} When the name is not in the document.
  */
 export function reachableTasks(dag: DagDocument, name: string): string[] {
-  const tasks = new Set<string>();
-  const seen = new Set<string>();
-  const visit = (ref: DagEntityRef): void => {
-    const key = `${ref.kind}:${ref.name}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    if (ref.kind === "task") {
-      tasks.add(ref.name);
-      return;
-    }
-    if (ref.kind === "launchPlan") {
-      const lp = dag.launchPlans.find((l) => l.name === ref.name);
-      if (lp === undefined) {
-        throw new ValidationError(`The document has no launch plan '${ref.name}'`);
-      }
-      return visit(lp.entity);
-    }
-    const wf = dag.workflows.find((w) => w.name === ref.name);
-    if (wf === undefined) throw new ValidationError(`The document has no workflow '${ref.name}'`);
-    if (wf.kind === "static") { for (const n of wf.nodes) visit(n.entity); }
-    else for (const c of wf.calls) visit(c);
-  };
-  const kind = dag.workflows.some((w) => w.name === name)
-    ? "workflow"
-    : dag.launchPlans.some((l) => l.name === name)
-    ? "launchPlan"
-    : dag.tasks.some((t) => t.name === name)
-    ? "task"
-    : undefined;
-  if (kind === undefined) {
-    throw new ValidationError(`The document has no workflow, launch plan or task '${name}'`);
-  }
-  visit({ kind, name });
-  return [...tasks].sort();
+  return reachOf(dag, name).tasks;
 }
 
 /**

@@ -27,6 +27,10 @@ import {
   type DagLaunchPlan,
   type DagTask,
   type DagWorkflow,
+  firstUnknown,
+  rememberSkeleton,
+  skeletonCalls,
+  type SkeletonZone,
 } from "./mod.ts";
 import { DAG_SCHEMA } from "./schema.ts";
 import { launchPlan } from "../define/launch_plan.ts";
@@ -237,6 +241,11 @@ function checkDocument(dag: DagDocument): void {
   for (const wf of dag.workflows) {
     if (wf.kind === "dynamic") {
       for (const c of wf.calls) resolve(c, `Flow '${wf.name}'`);
+      checkSkeleton(
+        wf.name,
+        wf.skeleton ?? [],
+        (ref) => resolve(ref, `The skeleton of flow '${wf.name}'`),
+      );
     } else {
       for (const node of wf.nodes) {
         resolve(node.entity, `Node '${node.id}' of workflow '${wf.name}'`);
@@ -297,6 +306,67 @@ function checkDocument(dag: DagDocument): void {
     if (wf.kind === "static") checkStatic(wf, signature);
   }
   checkNesting(dag, workflows, plans);
+}
+
+/** A skeleton's calls resolve, its call ids are unique, and its data edges name its calls. */
+function checkSkeleton(
+  flow: string,
+  zones: SkeletonZone[],
+  resolve: (ref: DagEntityRef) => void,
+): void {
+  const ids = new Set<string>();
+  const refs: [string, string[]][] = [];
+  const visit = (list: SkeletonZone[]): void => {
+    for (const z of list) {
+      switch (z.kind) {
+        case "call":
+          resolve(z.entity);
+          if (ids.has(z.id)) {
+            throw new ValidationError(
+              `The skeleton of flow '${flow}' has two calls with id '${z.id}'; ids must be unique (compile the script again)`,
+            );
+          }
+          ids.add(z.id);
+          refs.push([`call ${z.id}`, z.from]);
+          break;
+        case "wait":
+          refs.push([`a wait at line ${z.line}`, z.on]);
+          break;
+        case "loop":
+          refs.push([`the loop at line ${z.line}`, z.waits]);
+          visit(z.test);
+          visit(z.body);
+          break;
+        case "branch":
+          refs.push([`the branch at line ${z.line}`, z.waits]);
+          visit(z.then);
+          visit(z.else);
+          break;
+        case "switch":
+          z.cases.forEach((c) => visit(c.body));
+          break;
+        case "try":
+          visit(z.body);
+          visit(z.catch ?? []);
+          visit(z.finally ?? []);
+          break;
+        case "helper":
+          visit(z.body);
+          break;
+        default:
+          break;
+      }
+    }
+  };
+  visit(zones);
+  for (const [where, list] of refs) {
+    const missing = list.find((id) => !ids.has(id));
+    if (missing !== undefined) {
+      throw new ValidationError(
+        `In the skeleton of flow '${flow}', ${where} refers to call '${missing}', which the skeleton does not have (compile the script again)`,
+      );
+    }
+  }
 }
 
 function checkStatic(
@@ -641,8 +711,13 @@ export async function fromDag(
       )!;
     } else {
       const wf = workflows.get(ref.name)!;
-      if (wf.kind === "dynamic") def = bindFlow(wf, given);
-      else {
+      if (wf.kind === "dynamic") {
+        const flow = bindFlow(wf, given);
+        built.set(key, flow);
+        if (wf.skeleton !== undefined) keepSkeleton(flow, wf.skeleton, resolve);
+        return flow;
+      }
+      {
         const builder = rebuild(wf, resolve);
         builders.set(wf.name, builder);
         def = entityOf(builder)!;
@@ -653,6 +728,25 @@ export async function fromDag(
   };
   resolve({ kind: "workflow", name: entry.name });
   return builders.get(entry.name)!;
+}
+
+/** Keeps a bound flow's skeleton from the document, when everything it calls could be bound. */
+function keepSkeleton(
+  flow: FlowDef,
+  zones: SkeletonZone[],
+  resolve: (ref: DagEntityRef) => EntityDef,
+): void {
+  let calls: EntityDef[];
+  try {
+    calls = skeletonCalls(zones).map((c) => resolve(c.entity));
+  } catch {
+    return; // Something it calls was not given: describe it without its skeleton.
+  }
+  rememberSkeleton(flow, {
+    zones,
+    calls: [...new Set(calls)],
+    unknown: firstUnknown(zones) !== undefined,
+  });
 }
 
 function pickEntry(dag: DagDocument, name: string | undefined): DagWorkflow {

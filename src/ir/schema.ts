@@ -5,7 +5,11 @@
  *
  * It follows `DagDocument` (in `ir.ts`) field by field: objects admit no other
  * properties, bindings are exactly one of five tagged shapes, and a workflow
- * is static (nodes and edges) or dynamic (the entities it may call).
+ * is static (nodes and edges) or dynamic (the entities it may call, and
+ * its skeleton when it was extracted). Skeletons were added to v1 without
+ * changing a field that was there: a v1 reader that does not know them may
+ * ignore them, and documents without them are still valid, so the format
+ * stays `weft.dag/v1`.
  *
  * @module
  */
@@ -32,6 +36,22 @@ function object(
     required,
     properties,
     additionalProperties: false,
+  };
+}
+
+/** One kind of skeleton zone: when `kind` is `kind`, exactly these fields (and `line`). */
+function zoneCase(
+  kind: string,
+  required: string[],
+  properties: Record<string, unknown>,
+): Record<string, unknown> {
+  return {
+    if: { properties: { kind: { const: kind } } },
+    then: object(["kind", ...required, "line"], {
+      kind: { const: kind },
+      ...properties,
+      line: { type: "integer", minimum: 1 },
+    }),
   };
 }
 
@@ -155,12 +175,91 @@ const schema = {
         calls: {
           type: "array",
           items: { $ref: "#/$defs/entityRef" },
-          description: "What the flow may call: its `tasks` option, else every task of its module.",
+          description:
+            "What the flow may call: its `tasks` option; else what its skeleton calls; else (the skeleton has an unknown call) that and every task of its module.",
+        },
+        callsFrom: {
+          enum: ["tasks", "skeleton", "module"],
+          description:
+            "Where `calls` comes from: the `tasks` option, the skeleton, or the skeleton plus the module's tasks.",
+        },
+        skeleton: {
+          type: "array",
+          items: { $ref: "#/$defs/zone" },
+          description:
+            "The flow's static skeleton, read from its source: calls, loops, branches, try blocks, waits, exits, helpers and what cannot be known.",
         },
         source: { $ref: "#/$defs/source" },
       },
       "A flow: its graph grows while it runs.",
     ),
+    zones: { type: "array", items: { $ref: "#/$defs/zone" } },
+    ids: { type: "array", items: { type: "string", pattern: "^c[0-9]+$" } },
+    zone: {
+      type: "object",
+      required: ["kind"],
+      properties: {
+        kind: {
+          enum: ["call", "loop", "branch", "switch", "try", "wait", "exit", "helper", "unknown"],
+        },
+      },
+      description: "A zone of a flow's skeleton; `line` is the line in the flow's module.",
+      allOf: [
+        zoneCase("call", ["entity", "id", "from"], {
+          entity: { $ref: "#/$defs/entityRef" },
+          id: { type: "string", pattern: "^c[0-9]+$" },
+          from: { $ref: "#/$defs/ids" },
+        }),
+        zoneCase("loop", ["loop", "condition", "test", "waits", "carries", "body"], {
+          loop: { enum: ["while", "do", "for", "for-of", "for-in", "each"] },
+          condition: { type: "string" },
+          test: { $ref: "#/$defs/zones" },
+          waits: { $ref: "#/$defs/ids" },
+          carries: { type: "array", items: { type: "string" } },
+          body: { $ref: "#/$defs/zones" },
+        }),
+        zoneCase("branch", ["condition", "waits", "then", "else"], {
+          condition: { type: "string" },
+          waits: { $ref: "#/$defs/ids" },
+          then: { $ref: "#/$defs/zones" },
+          else: { $ref: "#/$defs/zones" },
+        }),
+        zoneCase("switch", ["condition", "waits", "cases"], {
+          condition: { type: "string" },
+          waits: { $ref: "#/$defs/ids" },
+          cases: {
+            type: "array",
+            items: object(["test", "body", "fallsThrough"], {
+              test: { type: ["string", "null"] },
+              body: { $ref: "#/$defs/zones" },
+              fallsThrough: { type: "boolean" },
+            }),
+          },
+        }),
+        zoneCase("try", ["body"], {
+          body: { $ref: "#/$defs/zones" },
+          catch: { $ref: "#/$defs/zones" },
+          finally: { $ref: "#/$defs/zones" },
+        }),
+        zoneCase("wait", ["mode", "on"], {
+          mode: { enum: ["wait", "all", "race", "yield", "await"] },
+          on: { $ref: "#/$defs/ids" },
+        }),
+        zoneCase("exit", ["exit", "from"], {
+          exit: { enum: ["return", "break", "continue", "throw"] },
+          label: { type: "string" },
+          from: { $ref: "#/$defs/ids" },
+        }),
+        zoneCase("helper", ["name", "body"], {
+          name: { type: "string" },
+          body: { $ref: "#/$defs/zones" },
+        }),
+        zoneCase("unknown", ["source", "reason"], {
+          source: { type: "string" },
+          reason: { type: "string" },
+        }),
+      ],
+    },
     permissions: object([], {
       read: { $ref: "#/$defs/permission" },
       write: { $ref: "#/$defs/permission" },

@@ -1,0 +1,132 @@
+/**
+ * Parsing a module's source for its flows' skeletons: TypeScript types are
+ * stripped by Deno's own `stripTypeScriptTypes` (`node:module`, in Rust: about
+ * a millisecond for 500 lines), which blanks them out so that every position
+ * stays where it was; a module with syntax that cannot be blanked (enums,
+ * decorators, parameter properties) is transformed instead, with a source map
+ * back to its lines. The JavaScript is then read by meriyah.
+ *
+ * This module and its dependency are loaded only when a flow is compiled
+ * (`weft compile`, `inspect`, `run` planning): never by `import "@weft/weft"`
+ * and never by a run. tests/skeleton_test.ts checks both module graphs.
+ *
+ * @module
+ */
+
+import { stripTypeScriptTypes } from "node:module";
+import { parse } from "npm:meriyah@7.4.2";
+import type { Node } from "./ast.ts";
+
+/** A parsed module: its program and how to find a node's line in the original source. */
+export interface ParsedModule {
+  /** The module's URL. */
+  url: string;
+  /** The program (ESTree, with locations). */
+  program: Node;
+  /** The JavaScript that was parsed (types stripped), to quote source text from. */
+  code: string;
+  /**
+   * The 1-based line of the original source where a node starts.
+   *
+   * @param node A node of `program`.
+   * @returns The line.
+   */
+  lineOf(node: Node): number;
+}
+
+/**
+ * Parses a module's source.
+ *
+ * @param url The module's URL (its extension says whether it is TypeScript).
+ * @param text The source as written.
+ * @returns The program, or an error message saying why it could not be read.
+ */
+export function parseModule(url: string, text: string): ParsedModule | { error: string } {
+  const typed = /\.(ts|mts|cts|tsx)$/i.test(new URL(url).pathname);
+  let code = text;
+  let lineOf = (node: Node): number => node.loc.start.line;
+  if (typed) {
+    try {
+      code = stripTypeScriptTypes(text, { mode: "strip" });
+    } catch {
+      try {
+        const out = stripTypeScriptTypes(text, { mode: "transform", sourceMap: true });
+        const at = out.lastIndexOf("\n//# sourceMappingURL=data:application/json;base64,");
+        if (at < 0) return { error: "its TypeScript could not be transformed" };
+        const map = JSON.parse(atob(out.slice(out.indexOf(",", at) + 1).trim())) as {
+          mappings: string;
+        };
+        code = out.slice(0, at);
+        const lines = decodeMappings(map.mappings);
+        lineOf = (node) => originalLine(lines, node.loc.start.line - 1, node.loc.start.column);
+      } catch (e) {
+        return { error: `its TypeScript could not be read (${(e as Error).message})` };
+      }
+    }
+  }
+  try {
+    const program = parse(code, {
+      module: true,
+      next: true,
+      loc: true,
+      ranges: true,
+      jsx: /\.(tsx|jsx)$/i.test(url),
+    }) as unknown as Node;
+    return { url, program, code, lineOf };
+  } catch (e) {
+    return { error: `it does not parse as JavaScript (${(e as Error).message})` };
+  }
+}
+
+/** Per generated line, its segments as [generated column, original line] pairs. */
+type Mappings = [number, number][][];
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/**
+ * Decodes the `mappings` of a source map (version 3): base64 VLQ fields,
+ * each relative to the previous segment's (the column to the previous one
+ * on the same line).
+ */
+function decodeMappings(mappings: string): Mappings {
+  const out: Mappings = [];
+  let originalLine = 0;
+  for (const line of mappings.split(";")) {
+    const segments: [number, number][] = [];
+    let column = 0;
+    for (const segment of line.split(",")) {
+      if (segment === "") continue;
+      const fields: number[] = [];
+      let value = 0;
+      let shift = 0;
+      for (const ch of segment) {
+        const digit = BASE64.indexOf(ch);
+        value += (digit & 31) << shift;
+        if (digit & 32) shift += 5;
+        else {
+          fields.push(value & 1 ? -(value >>> 1) : value >>> 1);
+          value = 0;
+          shift = 0;
+        }
+      }
+      column += fields[0] ?? 0;
+      if (fields.length >= 4) {
+        originalLine += fields[2]!;
+        segments.push([column, originalLine]);
+      }
+    }
+    out.push(segments);
+  }
+  return out;
+}
+
+/** The original 1-based line of a generated position: its segment, or the nearest before it. */
+function originalLine(lines: Mappings, line: number, column: number): number {
+  for (let l = Math.min(line, lines.length - 1); l >= 0; l--) {
+    const segments = lines[l]!;
+    for (let i = segments.length - 1; i >= 0; i--) {
+      if (l < line || segments[i]![0] <= column) return segments[i]![1] + 1;
+    }
+  }
+  return 1;
+}

@@ -1,0 +1,145 @@
+/**
+ * The abstract values of the skeleton walker's data-flow analysis: which
+ * calls' handles a value may carry (`h`, call keys) and whether it may be
+ * something callable (`f`: an entity, a function, or anything unknown), and
+ * the loop and `switch` frames that `break` and `continue` leave.
+ *
+ * @module
+ */
+
+/** What the analysis knows of a value. */
+export interface Value {
+  /** Keys of the calls whose handles it may carry. */
+  readonly h: ReadonlySet<string>;
+  /** Whether it may be callable (an entity, a function, something unknown). */
+  readonly f: boolean;
+}
+
+/** The values of the variables in scope, by variable. */
+export type Env = Map<object, Value>;
+
+const NONE: ReadonlySet<string> = new Set();
+const EMPTY: Value = { h: NONE, f: false };
+const CALLABLE: Value = { h: NONE, f: true };
+
+function join(a: Value | undefined, b: Value): Value {
+  if (a === undefined || a === b) return b;
+  if (a.h.size === 0 && !a.f) return b;
+  if (b.h.size === 0 && !b.f) return a;
+  return { h: new Set([...a.h, ...b.h]), f: a.f || b.f };
+}
+
+/** Operations on values and environments. */
+export const values = {
+  /** Nothing: no handle, not callable. */
+  empty: EMPTY,
+  /** Something callable. */
+  callable: CALLABLE,
+  /** The handle of one call. */
+  handle: (key: string): Value => ({ h: new Set([key]), f: false }),
+  /** The same handles, as data (what a wait or a plain function returns). */
+  data: (v: Value): Value => v.f ? { h: v.h, f: false } : v,
+  join,
+  /** The union of several values. */
+  union: (list: readonly Value[]): Value => list.reduce((a, b) => join(a, b), EMPTY),
+  /** A new, empty environment. */
+  env: (): Env => new Map(),
+  /** A copy of an environment. */
+  copyEnv: (env: Env): Env => new Map(env),
+  /** The union of environments, variable by variable. */
+  joinEnv: (...envs: Env[]): Env => {
+    const out: Env = new Map();
+    for (const env of envs) {
+      for (const [k, v] of env) out.set(k, join(out.get(k), v));
+    }
+    return out;
+  },
+  /** Whether two environments hold the same values. */
+  sameEnv: (a: Env, b: Env): boolean => {
+    if (a.size !== b.size) return false;
+    for (const [k, v] of a) {
+      const w = b.get(k);
+      if (w === undefined || w.f !== v.f || w.h.size !== v.h.size) return false;
+      for (const x of v.h) if (!w.h.has(x)) return false;
+    }
+    return true;
+  },
+};
+
+/** A statement that `break` (and, for loops, `continue`) can leave. */
+export interface Frame {
+  /** A loop, a `switch`, or a labelled block. */
+  kind: "loop" | "switch" | "block";
+  /** Its label. */
+  label: string | undefined;
+  /** The environments where it was left by `break`. */
+  breaks: Env[];
+  /** The environments where a round ended by `continue`. */
+  continues: Env[];
+  /** Variables assigned inside it. */
+  written: Set<object>;
+  /** Variables read inside it. */
+  read: Set<object>;
+  /** Variables declared inside it (a new one each round: not carried). */
+  declared: Set<object>;
+}
+
+/** The frames around the statement being walked. */
+export class LoopFrames {
+  #stack: Frame[] = [];
+
+  /** Enters a frame. */
+  push(kind: Frame["kind"], label: string | undefined): Frame {
+    const frame: Frame = {
+      kind,
+      label,
+      breaks: [],
+      continues: [],
+      written: new Set(),
+      read: new Set(),
+      declared: new Set(),
+    };
+    this.#stack.push(frame);
+    return frame;
+  }
+
+  /** Leaves the innermost frame. */
+  pop(): Frame {
+    return this.#stack.pop()!;
+  }
+
+  /** The innermost frame. */
+  top(): Frame {
+    return this.#stack[this.#stack.length - 1]!;
+  }
+
+  /** Records a `break` or `continue` (to a label, or the innermost loop or `switch`). */
+  exit(kind: "break" | "continue", label: string | undefined, env: Env): void {
+    for (let i = this.#stack.length - 1; i >= 0; i--) {
+      const f = this.#stack[i]!;
+      const fits = label !== undefined
+        ? f.label === label
+        : kind === "break"
+        ? f.kind !== "block"
+        : f.kind === "loop";
+      if (!fits) continue;
+      (kind === "break" ? f.breaks : f.continues).push(new Map(env));
+      return;
+    }
+  }
+
+  /** Notes a variable assigned, in every enclosing loop. */
+  assigned(variable: object): void {
+    for (const f of this.#stack) if (f.kind === "loop") f.written.add(variable);
+  }
+
+  /** Notes a variable read, in every enclosing loop. */
+  read(variable: object): void {
+    for (const f of this.#stack) if (f.kind === "loop") f.read.add(variable);
+  }
+
+  /** Notes a variable declared, in every enclosing loop. */
+  declared(variable: object): void {
+    for (const f of this.#stack) if (f.kind === "loop") f.declared.add(variable);
+  }
+}
