@@ -314,7 +314,7 @@ async function staticGraph(entry: string): Promise<string[]> {
 }
 
 Deno.test("the parser is loaded only to compile a flow: never by importing mod.ts, never by a run", async () => {
-  for (const entry of ["mod.ts", "src/cli/runner.ts", "src/cli/run.ts"]) {
+  for (const entry of ["mod.ts", "src/cli/run_child.ts", "src/cli/run.ts"]) {
     const graph = await staticGraph(entry);
     assert.ok(graph.length > 3, entry);
     for (const m of graph) {
