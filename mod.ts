@@ -53,7 +53,7 @@ export { flow } from "./src/define/flow.ts";
 export type { AnyGeneratorFunction, Flow, FlowOptions, FlowResult } from "./src/define/flow.ts";
 export { launchPlan } from "./src/define/launch_plan.ts";
 export type { LaunchPlan, LaunchPlanOptions } from "./src/define/launch_plan.ts";
-export { all, race, wait } from "./src/define/yields.ts";
+export { all, nonCancellable, race, wait } from "./src/define/yields.ts";
 export { now, random } from "./src/define/deterministic.ts";
 export { AWAIT } from "./src/define/yields.ts";
 export type { AwaitRequest, Resolved } from "./src/define/yields.ts";

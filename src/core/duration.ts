@@ -17,22 +17,29 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 
  *
  * @param value The duration.
  * @param what What the duration is for, used in the error message.
+ * @param options `zero: true` where no time at all is a meaningful setting (an immediate retry).
  * @returns The duration in milliseconds.
- * @throws {ValidationError} When the value is not a finite, positive duration.
+ * @throws {ValidationError} When the value is not a finite, positive (or, with `zero`, non-negative) duration.
  */
-export function parseDuration(value: unknown, what: string): number {
+export function parseDuration(
+  value: unknown,
+  what: string,
+  options: { zero?: boolean } = {},
+): number {
+  const fits = (n: number) => Number.isFinite(n) && (n > 0 || (options.zero === true && n === 0));
+  const kind = options.zero === true ? "non-negative" : "positive";
   if (typeof value === "number") {
-    if (Number.isFinite(value) && value > 0) return value;
+    if (fits(value)) return value;
     throw new ValidationError(
-      `Cannot use ${what} as it must be a positive number of milliseconds: current value is ${value}`,
+      `Cannot use ${what} as it must be a ${kind} number of milliseconds: current value is ${value}`,
     );
   }
   if (typeof value === "string") {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(value);
-    if (m && Number(m[1]) > 0) return Number(m[1]) * UNITS[m[2]!]!;
+    if (m && fits(Number(m[1]))) return Number(m[1]) * UNITS[m[2]!]!;
   }
   throw new ValidationError(
-    `Cannot use ${what} as it must be milliseconds or a string like "250ms", "30s", "5m", "1h": current value is ${
+    `Cannot use ${what} as it must be milliseconds (${kind}) or a string like "250ms", "30s", "5m", "1h": current value is ${
       JSON.stringify(value)
     }`,
   );

@@ -49,7 +49,8 @@ export interface TaskOptions {
    */
   retries?: number;
   /**
-   * The first retry delay; each retry doubles it, with jitter, capped at 30 s.
+   * The delay before the first retry (0 retries at once); each later retry waits twice as long,
+   * up to 30 s. Jitter only adds to it (at most a tenth), never shortens it.
    * @default 100
    */
   retryDelay?: Duration;
@@ -233,7 +234,7 @@ function makeTask(
     retries,
     retryDelayMs: options.retryDelay === undefined
       ? 100
-      : parseDuration(options.retryDelay, `the retryDelay of ${what}`),
+      : parseDuration(options.retryDelay, `the retryDelay of ${what}`, { zero: true }),
     timeoutMs: options.timeout === undefined
       ? undefined
       : parseDuration(options.timeout, `the timeout of ${what}`),

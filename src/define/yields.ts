@@ -13,8 +13,11 @@ export const AWAIT: unique symbol = Symbol.for("weft.await") as never;
 
 /** A request to the engine from a flow. */
 export interface AwaitRequest {
-  /** How to wait: one handle or a structure of them, or the first to settle. */
-  readonly [AWAIT]: "all" | "race";
+  /**
+   * How to wait: one handle or a structure of them, or the first to settle;
+   * `shield` enters (target 1) or leaves (target -1) a non-cancellable scope.
+   */
+  readonly [AWAIT]: "all" | "race" | "shield";
   /** What to wait for. */
   readonly target: unknown;
 }
@@ -139,6 +142,63 @@ export function race<T>(
   handles: readonly (Handle<T> | T)[],
 ): Generator<AwaitRequest, T, unknown> {
   return oneStep<T>("race", handles);
+}
+
+/**
+ * Runs a stretch of a flow that cancellation cannot interrupt: its calls are
+ * scheduled and its waits resolve even when the flow (or the whole run) was
+ * cancelled, so that a flow can clean up — call a task that releases what it
+ * holds, record what happened — after catching `CancelledError`, and then
+ * rethrow. Temporal's `CancellationScope.nonCancellable` in weft's shape.
+ *
+ * When to use: in the `catch` (or `finally`) of a flow that must act on its
+ * cancellation. Outside a cancelled flow it changes nothing.
+ *
+ * Gotchas: only calls and waits made inside `body` are protected; keep the
+ * cleanup short (a run waits for it before it ends as cancelled).
+ *
+ * @example Catch the cancellation, clean up, rethrow
+ * ```ts
+ * import { CancelledError, flow, nonCancellable, run, task, type TaskContext, wait } from "@weft/weft";
+ * import assert from "node:assert/strict";
+ *
+ * const cleaned: string[] = [];
+ * const work = task(async function work(ctx: TaskContext) {
+ *   await new Promise((resolve, reject) => {
+ *     const t = setTimeout(resolve, 5_000);
+ *     ctx.signal.addEventListener("abort", () => { clearTimeout(t); reject(ctx.signal.reason); });
+ *   });
+ * });
+ * const cleanup = task(function cleanup(what: string) { cleaned.push(what); });
+ * const guarded = flow(async function* guarded() {
+ *   try {
+ *     yield* wait(work());
+ *   } catch (e) {
+ *     if (e instanceof CancelledError) {
+ *       yield* nonCancellable(async function* () { yield* wait(cleanup("lock")); });
+ *     }
+ *     throw e;
+ *   }
+ * });
+ * const controller = new AbortController();
+ * setTimeout(() => controller.abort(), 20);
+ * const result = await run(guarded, {}, { signal: controller.signal });
+ * assert.equal(result.status, "cancelled");
+ * assert.deepEqual(cleaned, ["lock"]);
+ * ```
+ *
+ * @param body An async generator function: the cleanup, with `yield*` waits as in any flow.
+ * @returns A generator to delegate to with `yield*`; it gives what `body` returns.
+ */
+export async function* nonCancellable<T>(
+  body: () => AsyncGenerator<unknown, T, unknown>,
+): AsyncGenerator<unknown, T, unknown> {
+  yield { [AWAIT]: "shield", target: 1 } satisfies AwaitRequest;
+  try {
+    return yield* body();
+  } finally {
+    yield { [AWAIT]: "shield", target: -1 } satisfies AwaitRequest;
+  }
 }
 
 /**

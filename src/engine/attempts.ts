@@ -179,7 +179,7 @@ export class Attempts {
       const attempt = batch[i + 1] as number;
       // A timeout or a cancellation may have ended the attempt meanwhile (and freed its slot).
       if (node.attempt !== attempt || node.status !== "running") continue;
-      if (this.#run.cancelled || node.frame.cancelled) {
+      if (node.stopped) {
         this.#attemptFailed(node, attempt, node.frame.cancelReason ?? this.#run.cancelReason);
       } else this.#invoke(node, attempt);
     }
@@ -267,17 +267,20 @@ export class Attempts {
     const def = node.def;
     const run = this.#run;
     const denied = permissionDenied(node, e);
-    const retryable = denied === undefined && !(e instanceof ValidationError) && !run.cancelled &&
-      !node.frame.cancelled;
+    const retryable = denied === undefined && !(e instanceof ValidationError) && !node.stopped;
     if (retryable && attempt <= def.retries) {
-      const base = def.retryDelayMs * 2 ** (attempt - 1);
-      const delayMs = Math.round(Math.min(RETRY_CAP_MS, base) * (0.5 + Math.random() / 2));
+      const delayMs = retryDelay(def, attempt);
       if (run.listening) {
         run.nodeEvent("node retrying", node, { attempt, delayMs, error: describeError(e) });
       }
       // The slot is free during the delay; the retry queues again.
       this.#scheduler.release(node);
       node.status = "ready";
+      if (delayMs === 0) {
+        // An immediate retry queues again at once (behind what is already ready).
+        this.#scheduler.push(node);
+        return;
+      }
       node.timer = setTimeout(() => {
         node.timer = undefined;
         if (node.status !== "ready") return;
@@ -287,7 +290,7 @@ export class Attempts {
       return;
     }
     this.#scheduler.release(node);
-    if (run.cancelled || node.frame.cancelled) {
+    if (node.stopped) {
       run.markCancelled(
         node,
         node.frame.cancelReason ?? run.cancelReason ?? cancelledError(run.id),
@@ -296,6 +299,19 @@ export class Attempts {
     }
     run.fail(node, denied ?? asTaskError(node, e));
   }
+}
+
+/**
+ * The delay before the retry that follows attempt `attempt`: the first retry
+ * waits `retryDelay`, each later one `backoff` times longer, up to the cap.
+ * Jitter only ever adds (up to a tenth), and never beyond the cap: a task
+ * that says "retry after 1 s" is never retried sooner (DBOS and Temporal
+ * users assert exactly that).
+ */
+export function retryDelay(def: TaskDef, attempt: number): number {
+  const base = Math.min(RETRY_CAP_MS, def.retryDelayMs * 2 ** (attempt - 1));
+  if (base === 0) return 0;
+  return Math.ceil(Math.min(base * (1 + Math.random() / 10), Math.max(base, RETRY_CAP_MS)));
 }
 
 /** The cache key of a call: task name, version and canonical inputs. */

@@ -52,9 +52,13 @@ export async function startBody(
 function attach(run: FlowRun, node: Node | undefined, frame: Frame): void {
   if (node === undefined) run.root = frame;
   else node.child = frame;
-  if (run.cancelled) frame.cancel(run.cancelReason ?? cancelledError(run.id));
-  else if (node !== undefined && (isFinal(node.status) || node.frame.cancelled)) {
+  if (node !== undefined && isFinal(node.status)) {
     frame.cancel(node.error ?? cancelledError(run.id));
+  } // A body started inside `nonCancellable` is not stopped by the cancellation it outlives.
+  else if (frame.shielded) return;
+  else if (run.cancelled) frame.cancel(run.cancelReason ?? cancelledError(run.id));
+  else if (node !== undefined && node.frame.cancelled) {
+    frame.cancel(node.frame.cancelReason ?? cancelledError(run.id));
   }
 }
 

@@ -40,7 +40,7 @@ export class Context implements TaskContext {
     const node = this.#node;
     if (node.controller === undefined) {
       node.controller = new AbortController();
-      if (this.#run.cancelled || node.frame.cancelled) {
+      if (node.stopped) {
         node.controller.abort(cancelledError(this.#run.id));
       }
     }

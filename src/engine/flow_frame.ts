@@ -4,6 +4,13 @@
  * settled (and is durable); an uncaught error fails the flow and cancels
  * what it still runs.
  *
+ * Cancellation reaches the body as `CancelledError`, thrown at the await
+ * point where it waits (or the next one it reaches), whether it waits with
+ * `yield* wait(h)` or `yield h`. The body may catch it and clean up inside
+ * `yield* nonCancellable(…)`, whose calls and waits cancellation does not
+ * stop; a cancelled body that waits again outside such a scope is stopped
+ * with `return()`, so that only its `finally` blocks run.
+ *
  * @module
  */
 
@@ -38,6 +45,12 @@ export class FlowFrame extends Frame {
   #thrown: WeftError | undefined = undefined;
   /** Whether the generator is suspended at a yield the engine resolves. */
   #parked = false;
+  /** How many `nonCancellable` scopes the body is in. */
+  #shield = 0;
+  /** Whether the body has been told of its cancellation. */
+  #cancelDelivered = false;
+  /** Whether the engine stopped the body with `return()` after its cancellation. */
+  #stopped = false;
   #def!: FlowDef;
 
   start(def: FlowDef, inputs: Record<string, unknown>): void {
@@ -109,11 +122,45 @@ export class FlowFrame extends Frame {
       this.endBody();
       return;
     }
-    if (this.run.fatal !== undefined || this.cancelled) {
+    if (this.run.fatal !== undefined) {
       this.#resume(2, undefined);
       return;
     }
-    this.#wait(res.value);
+    const yielded = res.value;
+    if (
+      typeof yielded === "object" && yielded !== null &&
+      (yielded as AwaitRequest)[AWAIT] === "shield"
+    ) {
+      this.#shield = Math.max(0, this.#shield + ((yielded as AwaitRequest).target as number));
+      this.#resume(0, undefined);
+      return;
+    }
+    if (this.cancelled && this.#shield === 0) {
+      if (this.#cancelDelivered) {
+        this.#stopped = true;
+        this.#resume(2, undefined);
+      } else this.#deliverCancel();
+      return;
+    }
+    this.#wait(yielded);
+  }
+
+  override get shieldDepth(): number {
+    return this.#shield;
+  }
+
+  /** Throws the cancellation into the body, at the await point where it is. */
+  #deliverCancel(): void {
+    this.#cancelDelivered = true;
+    const reason = this.cancelReason;
+    const error = reason instanceof CancelledError ? reason : new CancelledError(
+      `Flow '${this.#def.name}'${this.node ? ` (node '${this.node.id}')` : ""} was cancelled: ${
+        reason?.message ?? "the run was cancelled"
+      }`,
+      { nodeId: this.node?.id ?? this.#def.name, task: this.#def.name, cause: reason },
+    );
+    this.run.handled.add(error);
+    this.#resume(1, error);
   }
 
   /** Resolves what the generator yielded and sends it back. */
@@ -123,7 +170,8 @@ export class FlowFrame extends Frame {
     if (typeof yielded === "object" && yielded !== null) {
       const kind = (yielded as AwaitRequest)[AWAIT];
       if (kind !== undefined) {
-        mode = kind;
+        // (A shield request never gets here: #onStep takes it.)
+        mode = kind as "all" | "race";
         target = (yielded as AwaitRequest).target;
       }
     }
@@ -208,10 +256,10 @@ export class FlowFrame extends Frame {
   }
 
   protected override onCancel(_reason: WeftError): void {
-    // A generator parked at an engine-resolved yield is stopped with return(),
-    // so that its finally blocks run; one waiting inside a handle's then()
-    // receives the cancellation as the failure of what it waits for.
-    if (this.#parked && this.#gen !== undefined) this.#resume(2, undefined);
+    // A generator parked at an engine-resolved yield receives CancelledError
+    // there; one waiting inside a handle's then() (`yield h`) receives it as
+    // the failure of what it waits for. Inside nonCancellable it waits on.
+    if (this.#parked && this.#gen !== undefined && this.#shield === 0) this.#deliverCancel();
   }
 
   finish(): void {
@@ -227,7 +275,11 @@ export class FlowFrame extends Frame {
       for (const extra of this.unhandled()) if (!causes.includes(extra)) causes.push(extra);
       return this.done(undefined, thrown, causes);
     }
-    if (this.cancelled) return this.done(undefined, run.cancelReason ?? cancelledError(run.id));
+    // A cancelled body that returned on its own has handled its cancellation
+    // (Temporal: a workflow that catches the cancellation may complete).
+    if (this.cancelled && (this.#stopped || this.#gen === undefined)) {
+      return this.done(undefined, this.cancelReason ?? run.cancelReason ?? cancelledError(run.id));
+    }
     const causes = this.unhandled();
     if (causes.length > 0) return this.done(undefined, frameError(this.node, causes), causes);
     const returned = this.#returned;

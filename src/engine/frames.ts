@@ -92,6 +92,8 @@ export abstract class Frame implements CallSite, NodeFrame {
   finished = false;
   cancelled = false;
   cancelReason: WeftError | undefined = undefined;
+  /** Whether the frame runs inside `nonCancellable`: a cancellation from outside does not reach it. */
+  readonly shielded: boolean;
   #counters = new Map<string, number>();
   #seq = 0;
   /** Called once with the frame's value or failure. */
@@ -105,6 +107,7 @@ export abstract class Frame implements CallSite, NodeFrame {
     this.run = run;
     this.node = node;
     this.prefix = node === undefined ? "" : `${node.id}/`;
+    this.shielded = node !== undefined && (node.shielded || node.frame.shielded);
     this.done = done;
   }
 
@@ -118,11 +121,16 @@ export abstract class Frame implements CallSite, NodeFrame {
   add(def: EntityDef, args: Record<string, unknown>, fixedId: string | undefined): Node {
     const run = this.run;
     if (run.fatal !== undefined) throw run.fatal;
-    if (this.finished || this.cancelled || run.cancelled) {
+    const shield = this.shieldDepth > 0;
+    if (this.finished || (this.cancelled && !shield)) {
       throw new CancelledError(
         `Cannot call ${describeEntity(def)}: the ${
           this.node ? `flow '${this.node.id}'` : "run"
-        } is ${this.finished ? "finished" : "cancelled"}`,
+        } is ${
+          this.finished
+            ? "finished"
+            : "cancelled; to call tasks while cleaning up after a cancellation, call them inside yield* nonCancellable(async function* () { … })"
+        }`,
       );
     }
     let id: string;
@@ -134,6 +142,7 @@ export abstract class Frame implements CallSite, NodeFrame {
     const seq = this.#seq++;
     if (!inputsFit(def, args)) checkInputNames(def, args, `node '${id}'`);
     const node = new Node(id, def, this, seq, args);
+    if (shield) node.shielded = true;
     // Find the nodes this call takes values from.
     let found: Deps | undefined;
     for (const key in args) {
@@ -257,6 +266,11 @@ export abstract class Frame implements CallSite, NodeFrame {
 
   /** Every child settled and the body ended: compute the value. */
   abstract finish(): void;
+
+  /** How many `nonCancellable` scopes the body is in (flows only). */
+  get shieldDepth(): number {
+    return 0;
+  }
 
   /** Stops the frame: pending children are cancelled, running ones aborted. */
   cancel(reason: WeftError): void {

@@ -32,6 +32,8 @@ export interface NodeFrame {
   readonly node: Node | undefined;
   /** Whether the frame is cancelled. */
   readonly cancelled: boolean;
+  /** Whether the frame runs inside `nonCancellable` (its node was called there, or its caller runs there). */
+  readonly shielded: boolean;
   /** Why, when it is. */
   readonly cancelReason: WeftError | undefined;
   /** A child settled. */
@@ -80,6 +82,7 @@ interface NodeRare {
   timer: ReturnType<typeof setTimeout> | undefined;
   causes: WeftError[] | undefined;
   digest: string | undefined;
+  shielded: boolean;
 }
 
 /**
@@ -176,6 +179,7 @@ export class Node implements NodeRecord, RefSource {
       timer: undefined,
       causes: undefined,
       digest: undefined,
+      shielded: false,
     };
   }
   get error(): WeftError | undefined {
@@ -223,6 +227,19 @@ export class Node implements NodeRecord, RefSource {
   }
   set causes(v: WeftError[] | undefined) {
     if (v !== undefined || this.#rare !== undefined) this.#rareFields().causes = v;
+  }
+
+  /** Whether the node was called inside `nonCancellable`: its frame's cancellation does not stop it. */
+  get shielded(): boolean {
+    return this.#rare?.shielded ?? false;
+  }
+  set shielded(v: boolean) {
+    if (v || this.#rare !== undefined) this.#rareFields().shielded = v;
+  }
+
+  /** Whether the node must stop: its frame was cancelled and it is not shielded from that. */
+  get stopped(): boolean {
+    return this.frame.cancelled && !this.shielded;
   }
 
   get parentId(): string | undefined {
