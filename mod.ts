@@ -31,8 +31,16 @@
  * assert.deepEqual(result.outputs, { sum: 16 });
  * ```
  *
+ * This module is the face for authoring and running. Store authors, the
+ * IR and the SQLite store have faces of their own: `@weft/weft/store`,
+ * `@weft/weft/ir`, `@weft/weft/sqlite` (files `store.ts`, `ir.ts`,
+ * `sqlite.ts` beside this one), and the command line `@weft/weft/cli`.
+ *
  * @module
  */
+
+// Registers the IR's describer, which gives workflows their `.graph`.
+import "./src/ir/mod.ts";
 
 export { task } from "./src/define/task.ts";
 export type {
@@ -48,18 +56,15 @@ export { workflow } from "./src/define/workflow.ts";
 export type { DeclarativeWorkflow, WorkflowOptions } from "./src/define/workflow.ts";
 export { Workflow } from "./src/define/builder.ts";
 export type { AddInputOptions, WorkflowInputs } from "./src/define/builder.ts";
-export type { Binding } from "./src/define/defs.ts";
 export { flow } from "./src/define/flow.ts";
 export type { AnyGeneratorFunction, Flow, FlowOptions, FlowResult } from "./src/define/flow.ts";
 export { launchPlan } from "./src/define/launch_plan.ts";
 export type { LaunchPlan, LaunchPlanOptions } from "./src/define/launch_plan.ts";
 export { all, nonCancellable, race, wait } from "./src/define/yields.ts";
-export { now, random } from "./src/define/deterministic.ts";
-export { AWAIT } from "./src/define/yields.ts";
 export type { AwaitRequest, Resolved } from "./src/define/yields.ts";
+export { now, random } from "./src/define/deterministic.ts";
 export { Handle, isHandle } from "./src/define/handle.ts";
-export type { Outputs, RefSlot, RefSource } from "./src/define/handle.ts";
-export { REF } from "./src/core/call_site.ts";
+export type { Outputs } from "./src/define/handle.ts";
 export { run } from "./src/engine/mod.ts";
 export type {
   RunGraph,
@@ -67,10 +72,7 @@ export type {
   RunGraphNode,
   RunOptions,
   RunResult,
-  TaskExecutor,
 } from "./src/engine/types.ts";
-export type { EntityDef, SourceLocation, TaskDef } from "./src/define/defs.ts";
-export type { Param } from "./src/define/params.ts";
 export {
   CancelledError,
   NonDeterminismError,
@@ -92,56 +94,5 @@ export type {
 export { PERMISSION_KINDS } from "./src/define/permissions.ts";
 export type { PermissionKind, Permissions } from "./src/define/permissions.ts";
 export type { EntityKind } from "./src/define/defs.ts";
-export { MemoryStore } from "./src/store/memory.ts";
-export type { MemoryRun, MemoryStoreOptions } from "./src/store/memory.ts";
-export type {
-  CacheHit,
-  InputSource,
-  JournalEntry,
-  Lineage,
-  NodeDetails,
-  NodeRecord,
-  NodeStatus,
-  PreviousRun,
-  RunDetails,
-  RunFinish,
-  RunSession,
-  RunStart,
-  RunStatus,
-  RunSummary,
-  Store,
-  StoreQueries,
-} from "./src/store/mod.ts";
-export { SqliteStore } from "./src/store/sqlite/mod.ts";
-export type { SqliteStoreOptions } from "./src/store/sqlite/mod.ts";
-export { DAG_FORMAT, toDag } from "./src/ir/mod.ts";
-export type {
-  DagBinding,
-  DagDocument,
-  DagEdge,
-  DagEntityRef,
-  DagInput,
-  DagLaunchPlan,
-  DagNode,
-  DagSource,
-  DagTask,
-  DagWorkflow,
-  FlowSkeletonInput,
-  SkeletonBranch,
-  SkeletonCall,
-  SkeletonExit,
-  SkeletonHelper,
-  SkeletonLoop,
-  SkeletonSwitch,
-  SkeletonTry,
-  SkeletonUnknown,
-  SkeletonWait,
-  SkeletonZone,
-  ToDagOptions,
-} from "./src/ir/mod.ts";
-export { DAG_SCHEMA, DAG_SCHEMA_ID } from "./src/ir/schema.ts";
-export type { DagJsonSchema } from "./src/ir/schema.ts";
-export { fromDag, validateDag } from "./src/ir/read.ts";
-export type { DagEntities, FromDagOptions } from "./src/ir/read.ts";
-export { DAG_FORMATS, renderDag } from "./src/render/mod.ts";
-export type { DagFormat, RenderOptions } from "./src/render/mod.ts";
+export type { NodeStatus, RunStatus, Store } from "./src/store/mod.ts";
+export type { DagDocument } from "./src/core/dag_format.ts";

@@ -2,7 +2,7 @@
 // static workflow, and a 100,000-node DAG (layered and binary tree) built,
 // compiled to IR JSON and run. Run with `deno bench bench/`.
 
-import { MemoryStore } from "../mod.ts";
+import { MemoryStore } from "../store.ts";
 import { fanOutFloor, fanOutWorkflow, runFanOutWorkflow } from "./workloads/fanout.ts";
 import { buildDag, compileDag, runDag } from "./workloads/static_dag.ts";
 

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "npm:yaml@2.8.1";
-import { DAG_FORMATS, DAG_SCHEMA } from "../mod.ts";
+import { DAG_FORMATS, DAG_SCHEMA } from "../ir.ts";
 import { DENO, deno, ROOT, runCommand, tempDir } from "./_helpers.ts";
 
 function weft(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {

@@ -2,16 +2,8 @@
 // the same document; every kind of bad input is a precise ValidationError.
 
 import assert from "node:assert/strict";
-import {
-  type DagDocument,
-  flow,
-  fromDag,
-  task,
-  toDag,
-  validateDag,
-  ValidationError,
-  Workflow,
-} from "../mod.ts";
+import { type DagDocument, flow, task, ValidationError, Workflow } from "../mod.ts";
+import { fromDag, toDag, validateDag } from "../ir.ts";
 import * as regression from "../examples/regression.ts";
 import * as fixture from "./_dag_fixture.ts";
 import { deno } from "./_helpers.ts";

@@ -4,7 +4,8 @@
 
 import assert from "node:assert/strict";
 import { Ajv2020 } from "npm:ajv@8.17.1/dist/2020.js";
-import { DAG_SCHEMA, type DagDocument, toDag, validateDag, ValidationError } from "../mod.ts";
+import { type DagDocument, ValidationError } from "../mod.ts";
+import { DAG_SCHEMA, toDag, validateDag } from "../ir.ts";
 import { entityOf } from "../src/define/entity.ts";
 import { loadScript } from "../src/cli/load.ts";
 import { deno, ROOT } from "./_helpers.ts";

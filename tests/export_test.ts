@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { inflateSync } from "node:zlib";
 import { chromium } from "npm:playwright-core@1.56.1";
-import { renderDag } from "../mod.ts";
+import { renderDag } from "../ir.ts";
 import type { DagDocument } from "../mod.ts";
 import { loadScript } from "../src/cli/load.ts";
 import { viewsOf } from "../src/render/view.ts";

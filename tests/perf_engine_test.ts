@@ -5,17 +5,8 @@
 // are in bench/.
 
 import assert from "node:assert/strict";
-import {
-  all,
-  flow,
-  MemoryStore,
-  race,
-  run,
-  task,
-  TaskFailedError,
-  wait,
-  Workflow,
-} from "../mod.ts";
+import { all, flow, race, run, task, TaskFailedError, wait, Workflow } from "../mod.ts";
+import { MemoryStore } from "../store.ts";
 import { AWAIT } from "../src/define/yields.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

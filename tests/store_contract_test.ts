@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import {
   flow,
-  MemoryStore,
   run,
   type Store,
   task,
@@ -13,6 +12,7 @@ import {
   wait,
   workflow,
 } from "../mod.ts";
+import { MemoryStore } from "../store.ts";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { valueHash } from "../src/core/values.ts";
 

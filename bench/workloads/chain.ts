@@ -2,7 +2,8 @@
 // per step. Reports µs per step, the slope of the per-step cost against the
 // step index, and the floor: a plain loop of awaits.
 
-import { flow, MemoryStore, run, task, wait } from "../../mod.ts";
+import { flow, run, task, wait } from "../../mod.ts";
+import { MemoryStore } from "../../store.ts";
 import {
   alternate,
   costRow,

@@ -2,7 +2,8 @@
 // `all`) and as a static workflow (the sink bound to every node). Reports µs
 // per fanned-out task; the floor is `Promise.all` over N async calls.
 
-import { all, flow, MemoryStore, run, task, wait, Workflow } from "../../mod.ts";
+import { all, flow, run, task, wait, Workflow } from "../../mod.ts";
+import { MemoryStore } from "../../store.ts";
 import { alternate, costRow, noopAsync, type Row, type Workload } from "../_harness.ts";
 import { noop } from "./chain.ts";
 

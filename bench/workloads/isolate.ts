@@ -4,7 +4,8 @@
 // of two Workers over one on this machine's cores, and the cost against
 // running in the main thread.
 
-import { run } from "../../mod.ts";
+import "../../mod.ts";
+import { runWith } from "../../src/engine/mod.ts";
 import { IsolateExecutor } from "../../src/engine/executors/isolate.ts";
 import { median, type Row, timeMs, type Workload } from "../_harness.ts";
 import { chain40, fan8 } from "../fixtures/cpu.ts";
@@ -27,12 +28,12 @@ async function timed(
   try {
     if (executor !== undefined) {
       // Start the Workers (and import the script in them) before timing.
-      await run(entity as never, { ms: 1 }, { store: "memory", executor, concurrency: 8 });
+      await runWith(entity, { ms: 1 }, { store: "memory", executor, concurrency: 8 });
     }
     let status = "";
     const t = await timeMs(async () => {
-      status = (await run(
-        entity as never,
+      status = (await runWith(
+        entity,
         { ms },
         executor === undefined
           ? { store: "memory", concurrency: 8 }

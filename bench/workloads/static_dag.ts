@@ -4,7 +4,8 @@
 // build, to compile to IR JSON, to run, and the peak live heap per node;
 // the floors do the same with plain objects and one promise per node.
 
-import { MemoryStore, run, type RunResult, task, Workflow } from "../../mod.ts";
+import { run, type RunResult, task, Workflow } from "../../mod.ts";
+import { MemoryStore } from "../../store.ts";
 import {
   canCollect,
   costRow,

@@ -11,7 +11,7 @@
  */
 
 import { entityOf } from "../define/entity.ts";
-import { run, type RunOptions, type TaskExecutor } from "../engine/mod.ts";
+import { type EngineOptions, runWith, type TaskExecutor } from "../engine/mod.ts";
 import { ValidationError, WeftError } from "../core/errors.ts";
 import type { WeftEvent } from "../engine/events.ts";
 import { fromJsonTree, toJsonTree } from "../core/values.ts";
@@ -122,7 +122,7 @@ export async function runChild(
     const { IsolateExecutor } = await import("../engine/executors/isolate.ts");
     executor = new IsolateExecutor({ url: spec.url, ...spec.isolate });
   }
-  const options: RunOptions = {
+  const options: EngineOptions = {
     store: spec.store,
     cache: spec.cache,
     signal: controller.signal,
@@ -134,8 +134,8 @@ export async function runChild(
   if (executor !== undefined) options.executor = executor;
   let code: number;
   try {
-    const result = await run(
-      entity as Parameters<typeof run>[0],
+    const result = await runWith(
+      entity,
       fromJsonTree(spec.inputs) as Record<string, unknown>,
       options,
     );

@@ -54,7 +54,11 @@ export type Outputs<T> = { readonly o0: Handle<T> } & { readonly [K in keyof T]-
  * @typeParam T The type of the value.
  */
 export class Handle<out T> implements PromiseLike<T> {
-  /** Internal: the source and selected output. */
+  /**
+   * Internal: the source and selected output.
+   *
+   * @ignore
+   */
   readonly [REF]: RefSlot;
 
   /**
@@ -183,22 +187,3 @@ export function slotOf<T>(h: Handle<T>): RefSlot {
 
 // (Kept in values.ts, which has no heavy imports, so that the CLI's parent uses it too.)
 export { isPlainObject };
-
-/**
- * Whether a value holds a handle at any depth (in arrays and plain objects).
- *
- * @param x Anything.
- * @returns True when a handle is inside.
- */
-export function containsHandle(x: unknown): boolean {
-  if (typeof x !== "object" || x === null) return false;
-  if ((x as { [REF]?: unknown })[REF] !== undefined) return true;
-  if (Array.isArray(x)) {
-    for (let i = 0; i < x.length; i++) if (containsHandle(x[i])) return true;
-    return false;
-  }
-  if (isPlainObject(x)) {
-    for (const k in x) if (containsHandle(x[k])) return true;
-  }
-  return false;
-}

@@ -16,6 +16,8 @@ export interface AwaitRequest {
   /**
    * How to wait: one handle or a structure of them, or the first to settle;
    * `shield` enters (target 1) or leaves (target -1) a non-cancellable scope.
+   *
+   * @ignore
    */
   readonly [AWAIT]: "all" | "race" | "shield";
   /** What to wait for. */

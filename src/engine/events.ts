@@ -1,6 +1,6 @@
 /**
  * The events of a run, in the order they happen. Terminal progress, the
- * CLI's `--json` lines, the store and the web UI all read the same stream.
+ * CLI's `--json` lines and the store all read the same stream.
  *
  * @module
  */

@@ -16,7 +16,7 @@ import { checkGraphInputs, startBody } from "./bodies.ts";
 import { asTaskErrorRoot } from "./failures.ts";
 import { withLazyGraph } from "./results.ts";
 import { Run } from "./run.ts";
-import type { RunGraph, RunOptions, RunResult } from "./types.ts";
+import type { EngineOptions, RunGraph, RunOptions, RunResult } from "./types.ts";
 
 let lastIdTime = 0;
 let idCounter = 0;
@@ -88,7 +88,7 @@ export async function runEntity(
   def: EntityDef,
   inputs: Record<string, unknown>,
   store: Store,
-  options: RunOptions = {},
+  options: EngineOptions = {},
 ): Promise<RunResult> {
   checkRunOptions(options);
   const { target, values } = await prepareInputs(def, inputs);
@@ -119,7 +119,7 @@ async function runWithStore(
   target: EntityDef,
   inputs: Record<string, unknown>,
   store: Store,
-  options: RunOptions,
+  options: EngineOptions,
 ): Promise<RunResult> {
   const runId = options.runId ?? newRunId();
   const startedAt = Date.now();

@@ -151,10 +151,9 @@ export function permissionDenied(node: Node, e: unknown): PermissionDeniedError 
     ) {
       const kind = m[1]!;
       const value = m[2]!;
-      const declared = kind === "net" ? value.replace(/:\d+$/, (p) => p) : value;
       return new PermissionDeniedError(
         `Task '${node.def.name}' (node '${node.id}') was refused ${kind} access to "${value}", which it does not declare; add permissions: { ${kind}: [${
-          JSON.stringify(declared)
+          JSON.stringify(value)
         }] } to the task`,
         { kind, value, nodeId: node.id, task: node.def.name, attempt: node.attempt, cause: err },
       );

@@ -17,7 +17,7 @@ import type { Store } from "../store/mod.ts";
 import { defaultStore, openStore } from "../store/open.ts";
 import "./direct.ts";
 import { runEntity } from "./execute.ts";
-import type { RunOptions, RunResult } from "./types.ts";
+import type { EngineOptions, RunOptions, RunResult } from "./types.ts";
 
 export type {
   RunGraph,
@@ -53,12 +53,30 @@ export type {
  * @returns The run's record; a failed run resolves with `status: "failed"` and its errors.
  * @throws {ValidationError} When the inputs are wrong: nothing has run.
  */
-export async function run<R>(
+export function run<R>(
   // deno-lint-ignore no-explicit-any
   entity: (...args: any[]) => Handle<R>,
   inputs: Record<string, unknown> = {},
   options: RunOptions = {},
 ): Promise<RunResult<R>> {
+  return runWith(entity, inputs, options) as Promise<RunResult<R>>;
+}
+
+/**
+ * `run()` with the engine's own options too (an executor for task attempts):
+ * what the CLI's run child calls.
+ *
+ * @param entity A task, workflow, `Workflow`, flow or launch plan.
+ * @param inputs The inputs by name.
+ * @param options Run options, and where task attempts run.
+ * @returns The run's record.
+ * @throws {ValidationError} When the inputs are wrong: nothing has run.
+ */
+export async function runWith(
+  entity: unknown,
+  inputs: Record<string, unknown>,
+  options: EngineOptions,
+): Promise<RunResult> {
   const def = requireEntity(entity, "run(entity, inputs)");
   const given = options.store;
   const owned = typeof given === "string" && given !== "memory";
@@ -68,7 +86,7 @@ export async function run<R>(
     ? defaultStore()
     : await openStore(given);
   try {
-    return await runEntity(def, inputs, store, options) as RunResult<R>;
+    return await runEntity(def, inputs, store, options);
   } finally {
     if (owned) await store.close();
   }

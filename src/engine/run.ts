@@ -19,7 +19,7 @@ import type { FlowRun } from "./flow_frame.ts";
 import type { Frame } from "./frames.ts";
 import { isFinal, isTaskNode, NO_DEPS, type Node, resolveArgs } from "./node.ts";
 import { Scheduler } from "./scheduler.ts";
-import type { RunOptions, TaskExecutor } from "./types.ts";
+import type { EngineOptions, TaskExecutor } from "./types.ts";
 
 const DEFAULT_CONCURRENCY = 8;
 
@@ -56,7 +56,7 @@ export class Run implements FlowRun, AttemptRun {
    * @param session The store's session of the run.
    * @param options Concurrency, cache, events, grace, executor.
    */
-  constructor(id: string, rootName: string, session: RunSession, options: RunOptions) {
+  constructor(id: string, rootName: string, session: RunSession, options: EngineOptions) {
     this.id = id;
     this.rootName = rootName;
     this.session = session;

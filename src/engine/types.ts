@@ -44,9 +44,13 @@ export interface RunOptions {
   cancelGraceMs?: number;
   /** The script path, recorded with the run. */
   script?: string;
+}
+
+/** What the engine takes beyond `run()`'s options: where task attempts run. */
+export interface EngineOptions extends RunOptions {
   /**
-   * Runs each task attempt somewhere else than in this thread (`weft run
-   * --isolate` runs each task in a Worker with only its own permissions).
+   * Runs each task attempt somewhere else than in this thread (`weft run`
+   * runs tasks in Workers holding only their own permissions).
    * @default undefined: tasks run in this thread
    */
   executor?: TaskExecutor;

@@ -75,7 +75,8 @@ export interface FlowSkeletonInput {
  *
  * @example Describe a workflow without running it
  * ```ts
- * import { task, toDag, Workflow } from "@weft/weft";
+ * import { task, Workflow } from "@weft/weft";
+ * import { toDag } from "@weft/weft/ir";
  * import assert from "node:assert/strict";
  *
  * const inc = task(function inc(x: number) { return x + 1; });

@@ -334,7 +334,8 @@ function deepFreeze<T>(x: T): T {
  *
  * @example Validate a compiled workflow with ajv
  * ```ts
- * import { DAG_SCHEMA, task, workflow } from "@weft/weft";
+ * import { task, workflow } from "@weft/weft";
+ * import { DAG_SCHEMA } from "@weft/weft/ir";
  * import { Ajv2020 } from "npm:ajv@8.17.1/dist/2020.js";
  * import assert from "node:assert/strict";
  *

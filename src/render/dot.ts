@@ -36,7 +36,8 @@ export function dotString(text: string): string {
  *
  * @example Export a workflow and look at its clusters
  * ```ts
- * import { renderDag, task, workflow } from "@weft/weft";
+ * import { task, workflow } from "@weft/weft";
+ * import { renderDag } from "@weft/weft/ir";
  * import assert from "node:assert/strict";
  *
  * const inc = task(function inc(x: number) { return x + 1; });

@@ -51,7 +51,8 @@ export function mermaidString(text: string): string {
  *
  * @example Export a workflow as Mermaid
  * ```ts
- * import { renderDag, task, workflow } from "@weft/weft";
+ * import { task, workflow } from "@weft/weft";
+ * import { renderDag } from "@weft/weft/ir";
  * import assert from "node:assert/strict";
  *
  * const inc = task(function inc(x: number) { return x + 1; });

@@ -31,7 +31,8 @@ export interface RenderOptions {
  *
  * @example Render a workflow as YAML and as DOT
  * ```ts
- * import { renderDag, task, workflow } from "@weft/weft";
+ * import { task, workflow } from "@weft/weft";
+ * import { renderDag } from "@weft/weft/ir";
  * import assert from "node:assert/strict";
  *
  * const inc = task(function inc(x: number) { return x + 1; });

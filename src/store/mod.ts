@@ -3,7 +3,8 @@
  * the cache live. The engine talks to a store through a {@linkcode RunSession}
  * per run: it reports nodes as they are added and change, asks for a flush
  * when a result must be durable before someone acts on it, and finishes the
- * run. In-memory, SQLite and PostgreSQL stores implement the same contract.
+ * run. Every store implements the same contract (tests/store_contract_test.ts
+ * runs one suite against each).
  *
  * @module
  */

@@ -1,0 +1,205 @@
+/**
+ * The details panel of the IR's HTML page: for each box (an input, output,
+ * node or flow), its task, bindings, options, declared permissions and
+ * source line.
+ *
+ * @module
+ */
+
+import type {
+  DagBinding,
+  DagDocument,
+  DagInput,
+  DagNode,
+  DagWorkflow,
+} from "../core/dag_format.ts";
+import { unionPermissions } from "../define/permissions.ts";
+import { reachableTasks } from "../ir/mod.ts";
+import {
+  type Box,
+  describeBinding,
+  describePermissions,
+  describeRef,
+  type Tables,
+  tables,
+  taskOptions,
+  type WorkflowView,
+} from "./view.ts";
+
+/** What the details panel shows for one box: a title and sections of rows. */
+export interface PageDetails {
+  /** The first line. */
+  title: string;
+  /** The second line. */
+  subtitle: string;
+  /** Headed tables of name and value. */
+  sections: { heading: string; rows: [string, string][] }[];
+}
+
+type Details = PageDetails;
+
+/**
+ * The details panel of every box of the page, by box key.
+ *
+ * @param dag The document.
+ * @param views The workflows as drawn.
+ * @returns The details by box key.
+ */
+export function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<string, Details> {
+  const t = tables(dag);
+  const out: Record<string, Details> = {};
+  for (const view of views) {
+    const wf = view.workflow;
+    const nodes = wf.kind === "static" ? wf.nodes : [];
+    for (const box of view.boxes) {
+      out[box.key] = boxDetails(box, wf, nodes, t);
+    }
+  }
+  return out;
+
+  function boxDetails(
+    box: Box,
+    wf: DagWorkflow,
+    nodes: DagNode[],
+    t: Tables,
+  ): Details {
+    const where = `${wf.kind === "static" ? "workflow" : "flow"} ${wf.name}`;
+    switch (box.kind) {
+      case "input": {
+        const input = wf.inputs.find((i) => i.name === box.title)!;
+        return {
+          title: `input ${input.name}`,
+          subtitle: where,
+          sections: [{ heading: "Input", rows: inputRows(input) }],
+        };
+      }
+      case "output": {
+        const output = wf.outputs.find((o) => o.name === box.title)!;
+        const rows: [string, string][] = [["name", output.name]];
+        if ("binding" in output) {
+          rows.push(["value", describeBinding((output as { binding: DagBinding }).binding)]);
+        }
+        return {
+          title: `output ${output.name}`,
+          subtitle: where,
+          sections: [{ heading: "Output", rows }],
+        };
+      }
+      case "flow": {
+        if (wf.kind !== "dynamic") break;
+        const calls = wf.calls.map((c) => {
+          const task = c.kind === "task" ? t.task(c.name) : undefined;
+          return [
+            describeRef(c, t),
+            task === undefined ? "" : `permissions: ${describePermissions(task.permissions)}`,
+          ] as [string, string];
+        });
+        const union = unionPermissions(
+          wf.calls.flatMap((c) => {
+            const task = c.kind === "task" ? t.task(c.name) : undefined;
+            return task === undefined ? [] : [task.permissions];
+          }),
+        );
+        return {
+          title: `flow ${wf.name}`,
+          subtitle: "dynamic: its graph grows while it runs",
+          sections: [
+            {
+              heading: "Inputs",
+              rows: wf.inputs.map((i) => [i.name, i.type] as [string, string]),
+            },
+            { heading: "May call", rows: calls.length ? calls : [["nothing known", ""]] },
+            { heading: "Permissions (union)", rows: [["", describePermissions(union)]] },
+            ...sourceSection(wf.source),
+          ],
+        };
+      }
+      default:
+        break;
+    }
+    const node = nodes.find((x) => x.id === box.title)!;
+    const sections: Details["sections"] = [
+      {
+        heading: "Node",
+        rows: [["id", node.id], ["calls", describeRef(node.entity, t)], ["in", where]],
+      },
+      {
+        heading: "Bindings",
+        rows: Object.keys(node.bindings).length === 0
+          ? [["", "no inputs"]]
+          : Object.entries(node.bindings).map(([k, b]) => [k, describeBinding(b)]),
+      },
+    ];
+    if (node.entity.kind === "task") {
+      const task = t.task(node.entity.name);
+      if (task !== undefined) {
+        sections.push(
+          { heading: "Options", rows: taskOptions(task) },
+          {
+            heading: "Permissions",
+            rows: Object.keys(task.permissions).length === 0
+              ? [["", "none"]]
+              : Object.entries(task.permissions).map(([k, v]) =>
+                [k, v === true ? "all" : (v as string[]).join(", ")] as [string, string]
+              ),
+          },
+          ...sourceSection(task.source),
+        );
+      }
+    } else if (node.entity.kind === "launchPlan") {
+      const lp = t.launchPlan(node.entity.name);
+      if (lp !== undefined) {
+        sections.push({
+          heading: "Launch plan",
+          rows: [
+            ["launches", describeRef(lp.entity, t)],
+            ...Object.entries(lp.defaults).map(([k, v]) =>
+              [`default ${k}`, JSON.stringify(v)] as [string, string]
+            ),
+            ...Object.entries(lp.fixed).map(([k, v]) =>
+              [`fixed ${k}`, JSON.stringify(v)] as [string, string]
+            ),
+          ],
+        });
+      }
+    } else {
+      const sub = t.workflow(node.entity.name);
+      if (sub !== undefined) {
+        sections.push({
+          heading: sub.kind === "static" ? "Subworkflow" : "Flow",
+          rows: [
+            ["kind", sub.kind],
+            ["inputs", sub.inputs.map((i) => i.name).join(", ") || "none"],
+            ["outputs", sub.outputs.map((o) => o.name).join(", ") || "none"],
+          ],
+        }, ...sourceSection(sub.source));
+      }
+    }
+    if (node.entity.kind !== "task") {
+      const reached = unionPermissions(
+        reachableTasks(dag, node.entity.name).map((name) => t.task(name)?.permissions ?? {}),
+      );
+      sections.push({
+        heading: "Permissions (of the tasks it reaches)",
+        rows: [["", describePermissions(reached)]],
+      });
+    }
+    return { title: node.id, subtitle: describeRef(node.entity, t), sections };
+  }
+}
+
+function inputRows(input: DagInput): [string, string][] {
+  const rows: [string, string][] = [["name", input.name], ["type", input.type]];
+  rows.push(["optional", input.optional ? "yes" : "no"]);
+  if ("default" in input) rows.push(["default", JSON.stringify(input.default)]);
+  if (input.schema !== undefined) rows.push(["JSON Schema", JSON.stringify(input.schema)]);
+  return rows;
+}
+
+function sourceSection(
+  source: { file: string; line: number } | null,
+): Details["sections"] {
+  return source === null
+    ? []
+    : [{ heading: "Source", rows: [["", `${source.file}:${source.line}`]] }];
+}

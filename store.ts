@@ -1,0 +1,52 @@
+/**
+ * weft's store interface, for store authors and tools that read runs: the
+ * `Store` a run records into (through a `RunSession` per run), the queries
+ * every store answers (`listRuns`, `getRun`, `lineage`…), the in-memory store,
+ * opening a store by URL, and the lineage walk every store shares (a store
+ * answers a `LineagePort`).
+ *
+ * @example Read the runs of a store
+ * ```ts
+ * import { run, task } from "@weft/weft";
+ * import { MemoryStore } from "@weft/weft/store";
+ * import assert from "node:assert/strict";
+ *
+ * const store = new MemoryStore();
+ * const add = task(function add(x: number, y: number) { return x + y; });
+ * const { runId } = await run(add, { x: 1, y: 2 }, { store });
+ * const record = await store.getRun(runId);
+ * assert.equal(record?.status, "succeeded");
+ * ```
+ *
+ * @module
+ */
+
+export type {
+  CacheHit,
+  InputSource,
+  JournalEntry,
+  Lineage,
+  NodeDetails,
+  NodeRecord,
+  NodeStatus,
+  PreviousRun,
+  RunDetails,
+  RunFinish,
+  RunSession,
+  RunStart,
+  RunStatus,
+  RunSummary,
+  Store,
+  StoreQueries,
+} from "./src/store/mod.ts";
+export { MemoryStore } from "./src/store/memory.ts";
+export type { MemoryRun, MemoryStoreOptions } from "./src/store/memory.ts";
+export { defaultStore, openStore } from "./src/store/open.ts";
+export { lineageOf } from "./src/store/lineage.ts";
+export type {
+  LineagePort,
+  ProducedValue,
+  RecordedInput,
+  RecordedNode,
+} from "./src/store/lineage.ts";
+export type { WeftErrorJson } from "./src/core/errors.ts";
