@@ -3,7 +3,7 @@
 // permissions `weft run` grants from them, and where the parser is (not) loaded.
 
 import assert from "node:assert/strict";
-import type { SkeletonZone } from "../mod.ts";
+import type { SkeletonZone } from "../ir.ts";
 import type { DagDocument } from "../mod.ts";
 import { loadScript } from "../src/cli/load.ts";
 import { deno, ROOT } from "./_helpers.ts";
