@@ -35,7 +35,6 @@ export type {
   DagSource,
   DagTask,
   DagWorkflow,
-  FlowSkeletonInput,
   JsonSchema,
   SkeletonBranch,
   SkeletonCall,

@@ -2,16 +2,7 @@
 // and the SQLite store (and the PostgreSQL store where a server runs).
 
 import assert from "node:assert/strict";
-import {
-  flow,
-  run,
-  type Store,
-  task,
-  TaskFailedError,
-  ValidationError,
-  wait,
-  workflow,
-} from "../mod.ts";
+import { flow, run, type Store, task, TaskFailedError, ValidationError, wait, workflow } from "../mod.ts";
 import { MemoryStore } from "../store.ts";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { valueHash } from "../src/core/values.ts";

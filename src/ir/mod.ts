@@ -56,6 +56,8 @@ export interface ToDagOptions {
    * Flows' skeletons, extracted from their source (the compile child does:
    * see `src/ir/skeleton/extract.ts`). A flow with a skeleton that has no
    * unknown call may call exactly what the skeleton calls.
+   *
+   * @ignore
    */
   skeletons?: ReadonlyMap<FlowDef, FlowSkeletonInput>;
 }
