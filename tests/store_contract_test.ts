@@ -1,14 +1,19 @@
-// One contract, every store: the same tests run against the in-memory store
-// and the SQLite store (and the PostgreSQL store where a server runs).
+// One contract, every store: the same tests run against the in-memory store,
+// the SQLite store and the PostgreSQL store (a private cluster the tests start:
+// see _postgres.ts), each test in a fresh database.
 
 import assert from "node:assert/strict";
 import { flow, run, type Store, task, TaskFailedError, ValidationError, wait, workflow } from "../mod.ts";
 import { MemoryStore } from "../store.ts";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { valueHash } from "../src/core/values.ts";
+import { PostgresStore } from "../src/store/postgres/mod.ts";
+import { postgresMissing, sharedCluster } from "./_postgres.ts";
 
 interface StoreKind {
   name: string;
+  /** Why these tests cannot run here, when they cannot. */
+  missing?: () => string | undefined;
   open(): Promise<{ store: Store; reopen?: () => Promise<Store>; cleanup(): Promise<void> }>;
 }
 
@@ -40,12 +45,34 @@ export const STORE_KINDS: StoreKind[] = [
       };
     },
   },
+  {
+    name: "postgres",
+    missing: postgresMissing,
+    open: async () => {
+      const url = await (await sharedCluster()).createDatabase("contract");
+      let store: Store = await PostgresStore.open(url);
+      return {
+        store,
+        reopen: async () => {
+          await store.close();
+          store = await PostgresStore.open(url);
+          return store;
+        },
+        cleanup: async () => {
+          await store.close();
+        },
+      };
+    },
+  },
 ];
 
 /** Registers the contract tests for one kind of store. */
 export function storeContract(kind: StoreKind): void {
   const test = (name: string, fn: (store: Store, reopen: () => Promise<Store>) => Promise<void>) =>
-    Deno.test(`[${kind.name}] ${name}`, async () => {
+    Deno.test({
+      name: `[${kind.name}] ${name}`,
+      ignore: kind.missing?.() !== undefined,
+    }, async () => {
       const opened = await kind.open();
       try {
         await fn(opened.store, opened.reopen ?? (() => Promise.resolve(opened.store)));
@@ -229,3 +256,8 @@ export function storeContract(kind: StoreKind): void {
 }
 
 for (const kind of STORE_KINDS) storeContract(kind);
+
+{
+  const why = postgresMissing();
+  if (why !== undefined) console.warn(`weft: the PostgreSQL store tests are skipped: ${why}`);
+}

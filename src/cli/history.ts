@@ -12,7 +12,7 @@ import { defaultStoreUrl } from "./store_url.ts";
 
 /** The `--store` line of each command's help. */
 export const STORE_HELP =
-  `  --store S   memory | sqlite:PATH (default sqlite:.weft/weft.db, or $WEFT_STORE)`;
+  `  --store S   memory | sqlite:PATH | postgres://USER:PASSWORD@HOST:PORT/DATABASE\n              (default sqlite:.weft/weft.db, or $WEFT_STORE)`;
 
 /**
  * Opens the store, runs `fn` with it, and closes it.

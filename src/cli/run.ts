@@ -48,7 +48,8 @@ stdout gets only the outputs, as JSON; progress and messages go to stderr.
 Options:
   --input K=V           an input; V is parsed as JSON when it parses, else taken as a string (repeatable)
   --inputs FILE         inputs from a JSON or YAML file (--input wins over it)
-  --store S             memory | sqlite:PATH (default sqlite:.weft/weft.db, or $WEFT_STORE)
+  --store S             memory | sqlite:PATH | postgres://USER:PASSWORD@HOST:PORT/DATABASE
+                        (default sqlite:.weft/weft.db, or $WEFT_STORE)
   --run-id ID           run id; running a succeeded id returns its result, a failed one resumes
   --concurrency N       how many tasks run at once (default 8)
   --no-cache            ignore cached task results

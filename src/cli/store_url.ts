@@ -28,7 +28,7 @@ export interface StoreNeeds {
 /**
  * Resolves a store URL for a child process and prepares its directory.
  *
- * @param url `memory` or `sqlite:PATH`.
+ * @param url `memory`, `sqlite:PATH` or `postgres://…`.
  * @returns The absolute URL and the permissions it needs.
  * @throws {ValidationError} On an unknown scheme.
  */
@@ -51,7 +51,24 @@ export async function storeNeeds(url: string): Promise<StoreNeeds> {
     await Deno.mkdir(dir, { recursive: true });
     return { url: `sqlite:${path}`, permissions: { read: [path], write: [path] } };
   }
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    // (connect.ts only: postgres.js itself loads in the process that opens the store.)
+    const { parsePgUrl, PG_ENV } = await import("../store/postgres/connect.ts");
+    const target = parsePgUrl(url);
+    // The child connects where this process resolved (PGHOST and friends filled in here).
+    const u = new URL(url.replace(/^postgresql:/, "postgres:"));
+    u.hostname = target.host.includes(":") ? `[${target.host}]` : target.host;
+    u.port = String(target.port);
+    u.username = encodeURIComponent(target.user);
+    u.pathname = `/${encodeURIComponent(target.database)}`;
+    return {
+      url: u.href,
+      permissions: { net: [`${u.hostname}:${target.port}`], env: [...PG_ENV] },
+    };
+  }
   throw new ValidationError(
-    `Cannot use the store ${JSON.stringify(url)}; use memory or sqlite:PATH`,
+    `Cannot use the store ${
+      JSON.stringify(url)
+    }; use memory, sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE`,
   );
 }

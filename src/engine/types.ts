@@ -14,7 +14,7 @@ import type { WeftEvent } from "./events.ts";
 /** Options of `run()`. */
 export interface RunOptions {
   /**
-   * Where to record the run: `"memory"`, `"sqlite:PATH"`, or a `Store`.
+   * Where to record the run: `"memory"`, `"sqlite:PATH"`, `"postgres://…"`, or a `Store`.
    * @default "memory" (one store per process)
    */
   store?: string | Store;

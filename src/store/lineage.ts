@@ -44,24 +44,27 @@ export interface RecordedNode {
   readonly outputs: readonly { readonly name: string; readonly hash: string }[];
 }
 
+/** A value, or a promise of it: an embedded store answers at once, a server store later. */
+export type Answer<T> = T | Promise<T>;
+
 /** What a store answers so that {@linkcode lineageOf} can walk. */
 export interface LineagePort {
   /** How the store was opened, for messages. */
   readonly url: string;
   /** Whether a run exists. */
-  hasRun(runId: string): boolean;
+  hasRun(runId: string): Answer<boolean>;
   /** A node of a run, or undefined. */
-  node(runId: string, nodeId: string): RecordedNode | undefined;
+  node(runId: string, nodeId: string): Answer<RecordedNode | undefined>;
   /** The inputs of a node (empty when unknown). */
-  inputsOf(runId: string, nodeId: string): readonly RecordedInput[];
+  inputsOf(runId: string, nodeId: string): Answer<readonly RecordedInput[]>;
   /** Every full hash that starts with `prefix` and whose value the store holds (two are enough to be ambiguous). */
-  hashesWithPrefix(prefix: string): readonly string[];
+  hashesWithPrefix(prefix: string): Answer<readonly string[]>;
   /** A short preview of a value, or `?` when the store does not hold it. */
-  preview(hash: string): string;
+  preview(hash: string): Answer<string>;
   /** The runs that took the value as their inputs. */
-  runsWithInputs(hash: string): readonly string[];
+  runsWithInputs(hash: string): Answer<readonly string[]>;
   /** The succeeded, not replayed executions that output the value. */
-  producers(hash: string): readonly ProducedValue[];
+  producers(hash: string): Answer<readonly ProducedValue[]>;
 }
 
 /** At most this many producers of one value are followed. */
@@ -76,8 +79,8 @@ const MAX_PRODUCERS = 20;
  * @returns The tree.
  * @throws {ValidationError} When the reference matches nothing, or a prefix matches several values.
  */
-export function lineageOf(port: LineagePort, ref: string, depth: number): Lineage {
-  return walk(port, refToHash(port, ref), depth, new Set());
+export async function lineageOf(port: LineagePort, ref: string, depth: number): Promise<Lineage> {
+  return await walk(port, await refToHash(port, ref), depth, new Set());
 }
 
 /**
@@ -88,17 +91,17 @@ export function lineageOf(port: LineagePort, ref: string, depth: number): Lineag
  * @returns The full hash.
  * @throws {ValidationError} When the reference matches nothing, or a prefix matches several values.
  */
-export function refToHash(port: LineagePort, ref: string): string {
+export async function refToHash(port: LineagePort, ref: string): Promise<string> {
   if (ref.includes("/")) {
     const [runId, ...rest] = ref.split("/");
-    if (!port.hasRun(runId!)) {
+    if (!(await port.hasRun(runId!))) {
       throw new ValidationError(`No run '${runId}' in ${port.url}; list runs with weft runs`);
     }
     // A node id may itself hold slashes (inner/add): try the longest node id first.
     for (let cut = rest.length; cut >= 1; cut--) {
       const nodeId = rest.slice(0, cut).join("/");
       const output = rest.slice(cut).join("/");
-      const outputs = port.node(runId!, nodeId)?.outputs ?? [];
+      const outputs = (await port.node(runId!, nodeId))?.outputs ?? [];
       if (outputs.length === 0) continue;
       const chosen = output === ""
         ? (outputs.length === 1 ? outputs[0] : undefined)
@@ -118,7 +121,7 @@ export function refToHash(port: LineagePort, ref: string): string {
       }' with a recorded output; see weft show ${runId}`,
     );
   }
-  const hash = resolveHash(port, ref);
+  const hash = await resolveHash(port, ref);
   if (hash === undefined) {
     throw new ValidationError(
       `No value ${ref} in ${port.url}; give a value hash (or 8+ digit prefix) or RUN_ID/NODE_ID/OUTPUT`,
@@ -135,9 +138,12 @@ export function refToHash(port: LineagePort, ref: string): string {
  * @returns The hash, or undefined when the store holds no such value.
  * @throws {ValidationError} When the prefix matches several values.
  */
-export function resolveHash(port: LineagePort, ref: string): string | undefined {
+export async function resolveHash(
+  port: LineagePort,
+  ref: string,
+): Promise<string | undefined> {
   if (!/^[0-9a-f]{8,64}$/.test(ref)) return undefined;
-  const found = port.hashesWithPrefix(ref);
+  const found = await port.hashesWithPrefix(ref);
   if (found.length > 1) {
     throw new ValidationError(
       `The value prefix ${ref} is ambiguous (${found.length} values); give more digits`,
@@ -146,46 +152,55 @@ export function resolveHash(port: LineagePort, ref: string): string | undefined 
   return found[0];
 }
 
-function walk(
+async function walk(
   port: LineagePort,
   hash: string,
   depth: number,
   seen: Set<string>,
   from?: { runId: string; sources: readonly InputSource[] },
-): Lineage {
-  const preview = port.preview(hash);
-  const runInputOf = port.runsWithInputs(hash);
+): Promise<Lineage> {
+  const preview = await port.preview(hash);
+  const runInputOf = await port.runsWithInputs(hash);
   if (depth <= 0 || seen.has(hash)) {
     return { hash, preview, producedBy: [], runInputOf, truncated: true };
   }
   seen.add(hash);
-  const step = (p: ProducedValue): Lineage["producedBy"][number] => ({
-    runId: p.runId,
-    nodeId: p.nodeId,
-    entity: p.entity,
-    output: p.output,
-    status: p.status,
-    inputs: port.inputsOf(p.runId, p.nodeId).map((i) => ({
-      name: i.name,
-      lineage: walk(port, i.hash, depth - 1, seen, { runId: p.runId, sources: i.sources }),
-    })),
-  });
-  let producers = port.producers(hash).slice(0, MAX_PRODUCERS);
+  const step = async (p: ProducedValue): Promise<Lineage["producedBy"][number]> => {
+    const inputs: { name: string; lineage: Lineage }[] = [];
+    for (const i of await port.inputsOf(p.runId, p.nodeId)) {
+      inputs.push({
+        name: i.name,
+        lineage: await walk(port, i.hash, depth - 1, seen, { runId: p.runId, sources: i.sources }),
+      });
+    }
+    return {
+      runId: p.runId,
+      nodeId: p.nodeId,
+      entity: p.entity,
+      output: p.output,
+      status: p.status,
+      inputs,
+    };
+  };
+  let producers = (await port.producers(hash)).slice(0, MAX_PRODUCERS);
   if (producers.length === 0 && from !== undefined) {
     // A value assembled from several node outputs (an array or object of handles): follow each.
-    producers = from.sources.flatMap((src) => {
-      const node = port.node(from.runId, src.node);
-      if (node === undefined) return [];
-      return [{
+    const found: ProducedValue[] = [];
+    for (const src of from.sources) {
+      const node = await port.node(from.runId, src.node);
+      if (node === undefined) continue;
+      found.push({
         runId: from.runId,
         nodeId: src.node,
         entity: node.entity,
         output: src.output ?? node.outputs[0]?.name ?? "o0",
         status: node.status,
-      }];
-    });
+      });
+    }
+    producers = found;
   }
-  const producedBy = producers.map(step);
+  const producedBy: Lineage["producedBy"][number][] = [];
+  for (const p of producers) producedBy.push(await step(p));
   seen.delete(hash);
   return { hash, preview, producedBy, runInputOf, truncated: false };
 }

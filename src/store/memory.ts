@@ -251,12 +251,10 @@ export class MemoryStore implements Store {
    * @param hash Its hash, or a unique prefix of at least 8 hex digits.
    * @returns The value, or undefined.
    */
-  getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
-    return promised(() => {
-      const values = this.#values();
-      const full = resolveHash(this.#port(values), hash);
-      return (full === undefined ? undefined : { hash: full, value: values.get(full) });
-    });
+  async getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
+    const values = this.#values();
+    const full = await resolveHash(this.#port(values), hash);
+    return full === undefined ? undefined : { hash: full, value: values.get(full) };
   }
 
   /**
@@ -268,7 +266,7 @@ export class MemoryStore implements Store {
    * @throws {ValidationError} When the reference matches nothing.
    */
   lineage(ref: string, depth = 10): Promise<Lineage> {
-    return promised(() => lineageOf(this.#port(this.#values()), ref, depth));
+    return lineageOf(this.#port(this.#values()), ref, depth);
   }
 
   /** What lineage asks of this store, over a snapshot of its values. */

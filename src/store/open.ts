@@ -1,5 +1,6 @@
 /**
- * Opening stores by URL: `memory` or `sqlite:PATH`.
+ * Opening stores by URL: `memory`, `sqlite:PATH` or `postgres://…` (each
+ * store's module, and its dependencies, loaded only when such a URL is opened).
  *
  * @module
  */
@@ -23,7 +24,7 @@ export function defaultStore(): MemoryStore {
 /**
  * Opens a store by URL.
  *
- * @param url `memory` or `sqlite:PATH`.
+ * @param url `memory`, `sqlite:PATH` or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
  * @returns The store.
  * @throws {ValidationError} On an unknown scheme.
  */
@@ -35,9 +36,13 @@ export async function openStore(url: string): Promise<Store> {
     const { SqliteStore } = await import("./sqlite/mod.ts");
     return SqliteStore.open(path);
   }
-  throw (new ValidationError(
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    const { PostgresStore } = await import("./postgres/mod.ts");
+    return await PostgresStore.open(url);
+  }
+  throw new ValidationError(
     `Cannot open the store ${
       JSON.stringify(url)
-    }; use "memory" or "sqlite:PATH" (a PostgreSQL store is not part of this version)`,
-  ));
+    }; use "memory", "sqlite:PATH" or "postgres://USER:PASSWORD@HOST:PORT/DATABASE"`,
+  );
 }

@@ -402,13 +402,11 @@ export class SqliteStore implements Store {
    * @param hash Its hash, or a unique prefix of at least 8 hex digits.
    * @returns The value, or undefined.
    */
-  getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
-    return promised(() => {
-      this.#check();
-      const full = resolveHash(this.#port, hash);
-      if (full === undefined) return undefined;
-      return ({ hash: full, value: this.#value(full) });
-    });
+  async getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
+    this.#check();
+    const full = await resolveHash(this.#port, hash);
+    if (full === undefined) return undefined;
+    return { hash: full, value: this.#value(full) };
   }
 
   /**
@@ -419,11 +417,9 @@ export class SqliteStore implements Store {
    * @returns The lineage tree.
    * @throws {ValidationError} When the reference matches nothing.
    */
-  lineage(ref: string, depth = 10): Promise<Lineage> {
-    return promised(() => {
-      this.#check();
-      return lineageOf(this.#port, ref, depth);
-    });
+  async lineage(ref: string, depth = 10): Promise<Lineage> {
+    this.#check();
+    return await lineageOf(this.#port, ref, depth);
   }
 
   /** What lineage asks of this store. */

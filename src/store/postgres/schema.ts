@@ -1,0 +1,137 @@
+/**
+ * The PostgreSQL store's schema, in its own PostgreSQL schema (`weft` by
+ * default): versioned migrations applied in order when a store is opened,
+ * under an advisory lock so that processes starting together migrate once.
+ *
+ * @module
+ */
+
+import { ValidationError } from "../../core/errors.ts";
+import type { PgClient } from "./connect.ts";
+
+/** The schema version this code writes. */
+export const PG_SCHEMA_VERSION = 1;
+
+/** The migrations; `S` stands for the quoted schema name. */
+const MIGRATIONS: ((s: string) => string)[] = [
+  // 1: runs, nodes (the journal), content-addressed values, the cache.
+  (s) => `
+  CREATE TABLE ${s}.runs (
+    id text PRIMARY KEY,
+    entity text NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    inputs_hash text NOT NULL,
+    inputs_digest text NOT NULL,
+    outputs_hash text,
+    errors text,
+    started_at bigint NOT NULL,
+    finished_at bigint,
+    attempts integer NOT NULL DEFAULT 1,
+    script text,
+    weft_version text NOT NULL
+  );
+  CREATE INDEX runs_started ON ${s}.runs (started_at DESC, id DESC);
+  CREATE INDEX runs_inputs ON ${s}.runs (inputs_hash);
+  CREATE TABLE ${s}.nodes (
+    run_id text NOT NULL,
+    id text NOT NULL,
+    parent_id text,
+    seq integer NOT NULL,
+    entity text NOT NULL,
+    kind text NOT NULL,
+    version text,
+    bare boolean NOT NULL,
+    status text NOT NULL,
+    attempts integer NOT NULL,
+    started_at bigint,
+    finished_at bigint,
+    args_digest text NOT NULL,
+    call text NOT NULL,
+    inputs text,
+    outputs text,
+    error text,
+    cached_from text,
+    replayed boolean NOT NULL DEFAULT false,
+    added integer NOT NULL,
+    PRIMARY KEY (run_id, id)
+  );
+  CREATE TABLE ${s}."values" (
+    hash text PRIMARY KEY,
+    body text NOT NULL,
+    size integer NOT NULL
+  );
+  CREATE TABLE ${s}.cache (
+    key text PRIMARY KEY,
+    task text NOT NULL,
+    version text,
+    value_hash text NOT NULL,
+    source text NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE INDEX cache_task ON ${s}.cache (task);`,
+];
+
+/**
+ * Creates or migrates the schema to {@linkcode PG_SCHEMA_VERSION}.
+ *
+ * @param sql The client.
+ * @param schema The PostgreSQL schema weft's tables live in.
+ * @param display The store URL, for messages.
+ * @throws {ValidationError} For a schema written by a newer weft.
+ */
+export async function migrate(sql: PgClient, schema: string, display: string): Promise<void> {
+  const s = quoteIdent(schema);
+  const current = await readVersion(sql, s);
+  if (current > PG_SCHEMA_VERSION) throw newer(display, current);
+  if (current === PG_SCHEMA_VERSION) return;
+  await sql.begin(async (tx) => {
+    // One process migrates; the others wait here, then find nothing to do.
+    await tx.unsafe(`SELECT pg_advisory_xact_lock(hashtext(${literal(`weft:${schema}`)}))`);
+    await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await tx.unsafe(
+      `CREATE TABLE IF NOT EXISTS ${s}.meta (key text PRIMARY KEY, value text NOT NULL)`,
+    );
+    const rows = await tx.unsafe(`SELECT value FROM ${s}.meta WHERE key = 'schema_version'`);
+    const at = rows.length === 0 ? 0 : Number(rows[0]!.value);
+    if (at > PG_SCHEMA_VERSION) throw newer(display, at);
+    for (let v = at; v < PG_SCHEMA_VERSION; v++) await tx.unsafe(MIGRATIONS[v]!(s));
+    await tx.unsafe(
+      `INSERT INTO ${s}.meta (key, value) VALUES ('schema_version', $1)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      [String(PG_SCHEMA_VERSION)],
+    );
+  });
+}
+
+async function readVersion(sql: PgClient, s: string): Promise<number> {
+  try {
+    const rows = await sql.unsafe(`SELECT value FROM ${s}.meta WHERE key = 'schema_version'`);
+    return rows.length === 0 ? 0 : Number(rows[0]!.value);
+  } catch (e) {
+    // 42P01: no such table, 3F000: no such schema: a new store.
+    const code = (e as { code?: string }).code;
+    if (code === "42P01" || code === "3F000") return 0;
+    throw e;
+  }
+}
+
+function newer(display: string, version: number): ValidationError {
+  return new ValidationError(
+    `The store ${display} was written by a newer weft (schema ${version}; this weft reads up to ${PG_SCHEMA_VERSION}); upgrade weft or use another database or schema`,
+  );
+}
+
+/**
+ * Quotes an identifier for SQL.
+ *
+ * @param name The identifier.
+ * @returns It in double quotes.
+ */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}

@@ -1,0 +1,577 @@
+/**
+ * The PostgreSQL store (`postgres://…`): the same data model as the SQLite
+ * store — runs, node executions (the journal), content-addressed values and
+ * the cache — in a PostgreSQL schema, so that many processes on many
+ * machines can record, resume and share runs. Writes of every run go
+ * through one group writer: one statement, one commit, for everything that
+ * is ready.
+ *
+ * @module
+ */
+
+import { ValidationError, type WeftErrorJson } from "../../core/errors.ts";
+import { decodeValue, encodeValue, sha256 } from "../../core/values.ts";
+import { lineageOf, type LineagePort, resolveHash } from "../lineage.ts";
+import type {
+  CacheHit,
+  JournalEntry,
+  Lineage,
+  NodeDetails,
+  NodeStatus,
+  PreviousRun,
+  RunDetails,
+  RunSession,
+  RunStart,
+  RunStatus,
+  RunSummary,
+  Store,
+} from "../mod.ts";
+import { preview, wholeValue } from "../provenance.ts";
+import {
+  INLINE_MAX,
+  nodeInputs as inputsOfRow,
+  nodeOutputs as outputsOfRow,
+  type StoredInput,
+  type StoredOutput,
+} from "../sqlite/rows.ts";
+import { connect, type PgClient, type PgTarget } from "./connect.ts";
+import { openError } from "./errors.ts";
+import { migrate, quoteIdent } from "./schema.ts";
+import { PgSession } from "./session.ts";
+import { GroupWriter } from "./writer.ts";
+
+/** Options of {@linkcode PostgresStore.open}. */
+export interface PostgresStoreOptions {
+  /**
+   * The PostgreSQL schema weft's tables live in.
+   * @default "weft" (or the URL's `?schema=`)
+   */
+  schema?: string;
+  /**
+   * Connections in the pool.
+   * @default 4
+   */
+  poolSize?: number;
+  /**
+   * The most queued changes of a run before a commit is forced.
+   * @default 2000
+   */
+  maxQueued?: number;
+  /**
+   * The longest a change waits in the queue before a commit, in ms.
+   * @default 100
+   */
+  flushIntervalMs?: number;
+  /**
+   * How long a write keeps retrying while the server cannot be reached (a
+   * restart, a failover), in ms.
+   * @default 60000
+   */
+  retryMs?: number;
+}
+
+/** A row as postgres.js returns it. */
+// deno-lint-ignore no-explicit-any
+type Row = Record<string, any>;
+
+function nodeOutputs(row: Row | undefined): StoredOutput[] {
+  return outputsOfRow(row as Parameters<typeof outputsOfRow>[0]);
+}
+
+function nodeInputs(row: Row | undefined): StoredInput[] {
+  return inputsOfRow(row as Parameters<typeof inputsOfRow>[0]);
+}
+
+const NODE_COLUMNS =
+  "run_id, id, parent_id, seq, entity, kind, version, bare, status, attempts, started_at, finished_at, args_digest, call, inputs, outputs, error, cached_from, replayed, added";
+
+/** A store in a PostgreSQL database. */
+export class PostgresStore implements Store {
+  /** How the store was opened (the password hidden). */
+  readonly url: string;
+  /** Where it points. */
+  readonly target: PgTarget;
+  /** The quoted schema name. */
+  readonly schema: string;
+  /** @internal The client pool. */
+  readonly sql: PgClient;
+  /** @internal The group writer every session commits through. */
+  readonly writer: GroupWriter;
+  readonly options: Required<Omit<PostgresStoreOptions, "schema">>;
+  readonly #port: LineagePort;
+  #closed = false;
+  #sessions = new Set<PgSession>();
+  /** Closers of parts added to the store (queue listeners, heartbeats). */
+  readonly #onClose: (() => Promise<void> | void)[] = [];
+
+  private constructor(
+    sql: PgClient,
+    target: PgTarget,
+    schema: string,
+    options: Required<Omit<PostgresStoreOptions, "schema">>,
+  ) {
+    this.sql = sql;
+    this.target = target;
+    this.url = target.display;
+    this.schema = quoteIdent(schema);
+    this.options = options;
+    this.writer = new GroupWriter(sql, this.schema, options.retryMs);
+    this.#port = this.#lineagePort();
+  }
+
+  /**
+   * Connects to a database, creating or migrating weft's schema there.
+   *
+   * @param url `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (`?schema=NAME` picks the schema).
+   * @param options Schema, pool size, commit settings.
+   * @returns The store.
+   * @throws {ValidationError} When the server cannot be reached or refuses, or the schema was written by a newer weft.
+   */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const schemaParam = /[?&]schema=([^&]*)/.exec(url)?.[1];
+    const schema = options.schema ?? (schemaParam ? decodeURIComponent(schemaParam) : "weft");
+    const clean = url.replace(/([?&])schema=[^&]*&?/, "$1").replace(/[?&]$/, "");
+    const opts = {
+      poolSize: options.poolSize ?? 4,
+      maxQueued: options.maxQueued ?? 2000,
+      flushIntervalMs: options.flushIntervalMs ?? 100,
+      retryMs: options.retryMs ?? 60_000,
+    };
+    const { sql, target } = await connect(clean, { max: opts.poolSize });
+    try {
+      await migrate(sql, schema, target.display);
+    } catch (e) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      throw openError(target.display, e);
+    }
+    return new PostgresStore(sql, target, schema, opts);
+  }
+
+  /**
+   * Runs something when the store closes (before the connections end).
+   *
+   * @param fn What to run.
+   */
+  onClose(fn: () => Promise<void> | void): void {
+    this.#onClose.push(fn);
+  }
+
+  /**
+   * Starts or resumes recording a run.
+   *
+   * @param start The run.
+   * @returns Its session, with what was recorded before under the id.
+   */
+  async openRun(start: RunStart): Promise<RunSession> {
+    this.#check();
+    const s = this.schema;
+    const body = encodeValue(start.inputs);
+    const inputsHash = sha256(encodeValue(start.inputs, true));
+    // The inputs value and the run row: one statement, one commit.
+    const inserted = await this.writer.run(() =>
+      this.sql.unsafe(
+        `WITH v AS (INSERT INTO ${s}."values" (hash, body, size) VALUES ($4, $9, length($9))
+           ON CONFLICT (hash) DO NOTHING)
+         INSERT INTO ${s}.runs (id, entity, kind, status, inputs_hash, inputs_digest, started_at, script, weft_version)
+         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $8)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [
+          start.runId,
+          start.entity,
+          start.kind,
+          inputsHash,
+          start.inputsDigest,
+          start.startedAt,
+          start.script ?? null,
+          start.weftVersion,
+          body,
+        ],
+      )
+    );
+    let previous: PreviousRun | undefined;
+    const order = new Map<string, number>();
+    if (inserted.length === 0) {
+      const row = (await this.sql.unsafe(`SELECT * FROM ${s}.runs WHERE id = $1`, [start.runId]))[
+        0
+      ] as Row;
+      const nodes = row.status === "succeeded" ? [] : await this.sql.unsafe(
+        `SELECT ${NODE_COLUMNS} FROM ${s}.nodes WHERE run_id = $1 ORDER BY added`,
+        [start.runId],
+      ) as unknown as Row[];
+      previous = {
+        status: row.status as RunStatus,
+        entity: row.entity as string,
+        inputsDigest: row.inputs_digest as string,
+        outputs: row.outputs_hash === null
+          ? undefined
+          : await this.#value(row.outputs_hash as string),
+        errors: row.errors === null ? [] : JSON.parse(row.errors as string),
+        startedAt: Number(row.started_at),
+        finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
+        journal: await this.#journal(nodes),
+      };
+      for (const n of nodes) order.set(n.id as string, Number(n.added));
+      if (
+        row.status !== "succeeded" && previous.entity === start.entity &&
+        previous.inputsDigest === start.inputsDigest
+      ) {
+        await this.writer.run(() =>
+          this.sql.unsafe(
+            `UPDATE ${s}.runs SET status = 'running', finished_at = NULL, errors = NULL,
+               attempts = attempts + 1, weft_version = $1 WHERE id = $2`,
+            [start.weftVersion, start.runId],
+          )
+        );
+      }
+    }
+    const session = new PgSession(this, start.runId, previous, order);
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /** Commits what is queued, stops the store's own loops and closes the connections. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const fn of this.#onClose.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch {
+        // closing goes on
+      }
+    }
+    try {
+      for (const session of this.#sessions) await session.flush();
+      await this.writer.commit();
+    } finally {
+      this.#closed = true;
+      this.writer.close();
+      await this.sql.end({ timeout: 5 });
+    }
+  }
+
+  // --- used by sessions ------------------------------------------------------
+
+  /** @internal */
+  forget(session: PgSession): void {
+    this.#sessions.delete(session);
+  }
+
+  /** @internal Queues a value for the values table; returns its hash. */
+  putValue(value: unknown): string {
+    const body = encodeValue(value);
+    const hash = sha256(encodeValue(value, true));
+    this.writer.value(hash, body);
+    return hash;
+  }
+
+  /** @internal Hashes a value for a node's row: small bodies stay inline, larger ones go to the values table. */
+  storeValue(value: unknown): { hash: string; body?: string } {
+    const canonical = encodeValue(value, true);
+    const body = typeof value === "object" && value !== null ? encodeValue(value) : canonical;
+    const hash = sha256(canonical);
+    if (body.length <= INLINE_MAX) return { hash, body };
+    this.writer.value(hash, body);
+    return { hash };
+  }
+
+  /** @internal */
+  async cacheGet(key: string): Promise<CacheHit | undefined> {
+    const rows = await this.sql.unsafe(
+      `SELECT v.body, c.source FROM ${this.schema}.cache AS c JOIN ${this.schema}."values" AS v
+         ON v.hash = c.value_hash WHERE c.key = $1`,
+      [key],
+    );
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return { value: decodeValue(row.body as string), from: row.source as string };
+  }
+
+  async #value(hash: string): Promise<unknown> {
+    const body = await this.#body(hash);
+    if (body === undefined) throw new ValidationError(`The store has no value ${hash}`);
+    return decodeValue(body);
+  }
+
+  /** The bodies of values by hash, from the values table. */
+  async #bodies(hashes: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (hashes.length === 0) return found;
+    const rows = await this.sql.unsafe(
+      `SELECT hash, body FROM ${this.schema}."values" WHERE hash IN (SELECT json_array_elements_text($1::json))`,
+      [hashes],
+    );
+    for (const r of rows) found.set(r.hash as string, r.body as string);
+    return found;
+  }
+
+  async #journal(nodes: Row[]): Promise<Map<string, JournalEntry>> {
+    const journal = new Map<string, JournalEntry>();
+    const outside = new Set<string>();
+    for (const n of nodes) {
+      if (n.status !== "succeeded") continue;
+      for (const o of nodeOutputs(n)) if (o.body === undefined) outside.add(o.hash);
+    }
+    const bodies = await this.#bodies([...outside]);
+    const outputValue = (o: StoredOutput): unknown => {
+      const body = o.body ?? bodies.get(o.hash);
+      if (body === undefined) throw new ValidationError(`The store has no value ${o.hash}`);
+      return decodeValue(body);
+    };
+    for (const n of nodes) {
+      const status = n.status as NodeStatus;
+      journal.set(`${(n.parent_id as string | null) ?? ""}#${n.seq}`, {
+        nodeId: n.id as string,
+        entity: n.entity as string,
+        argsDigest: n.args_digest as string,
+        call: n.call as string,
+        status,
+        attempt: Number(n.attempts),
+        startedAt: n.started_at === null ? undefined : Number(n.started_at),
+        finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
+        cachedFrom: (n.cached_from as string | null) ?? undefined,
+        ...(status === "succeeded"
+          ? {
+            value: wholeValue(
+              n.bare === true,
+              nodeOutputs(n).map((o) => ({ name: o.name, value: outputValue(o) })),
+            ),
+          }
+          : {}),
+      });
+    }
+    return journal;
+  }
+
+  /** A value's body: from the values table, or inline in a node's outputs or inputs. */
+  async #body(hash: string): Promise<string | undefined> {
+    const found = (await this.#bodies([hash])).get(hash);
+    if (found !== undefined) return found;
+    for (const n of await this.#nodesWithText(hash)) {
+      const inline = [...nodeOutputs(n), ...nodeInputs(n)].find((o) =>
+        o.hash === hash && o.body !== undefined
+      );
+      if (inline?.body !== undefined) return inline.body;
+    }
+    return undefined;
+  }
+
+  async #nodesWithText(text: string): Promise<Row[]> {
+    return await this.sql.unsafe(
+      `SELECT ${NODE_COLUMNS} FROM ${this.schema}.nodes
+        WHERE strpos(outputs, $1) > 0 OR strpos(inputs, $1) > 0 ORDER BY started_at DESC LIMIT 200`,
+      [text],
+    ) as unknown as Row[];
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ValidationError(`The store ${this.url} is closed`);
+  }
+
+  // --- queries ---------------------------------------------------------------
+
+  /**
+   * Runs, newest first.
+   *
+   * @param filter By status and entity; at most `limit` (default 50).
+   * @returns The runs.
+   */
+  async listRuns(
+    filter: { status?: RunStatus; entity?: string; limit?: number } = {},
+  ): Promise<RunSummary[]> {
+    this.#check();
+    const rows = await this.sql.unsafe(
+      `SELECT * FROM ${this.schema}.runs WHERE ($1::text IS NULL OR status = $1)
+         AND ($2::text IS NULL OR entity = $2) ORDER BY started_at DESC, id DESC LIMIT $3`,
+      [filter.status ?? null, filter.entity ?? null, filter.limit ?? 50],
+    );
+    return rows.map((r) => summary(r as Row));
+  }
+
+  /**
+   * A run with its nodes and values.
+   *
+   * @param runId The run id.
+   * @returns The run, or undefined.
+   */
+  async getRun(runId: string): Promise<RunDetails | undefined> {
+    this.#check();
+    const row = (await this.sql.unsafe(`SELECT * FROM ${this.schema}.runs WHERE id = $1`, [runId]))[
+      0
+    ] as Row | undefined;
+    if (row === undefined) return undefined;
+    const nodes = await this.sql.unsafe(
+      `SELECT ${NODE_COLUMNS} FROM ${this.schema}.nodes WHERE run_id = $1 ORDER BY added`,
+      [runId],
+    ) as unknown as Row[];
+    return {
+      ...summary(row),
+      inputs: await this.#value(row.inputs_hash as string) as Record<string, unknown>,
+      outputs: row.outputs_hash === null
+        ? undefined
+        : await this.#value(row.outputs_hash as string),
+      outputsHash: (row.outputs_hash as string | null) ?? undefined,
+      errors: row.errors === null ? [] : JSON.parse(row.errors as string),
+      nodes: nodes.map(details),
+    };
+  }
+
+  /**
+   * A stored value.
+   *
+   * @param hash Its hash, or a unique prefix of at least 8 hex digits.
+   * @returns The value, or undefined.
+   */
+  async getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
+    this.#check();
+    const full = await resolveHash(this.#port, hash);
+    if (full === undefined) return undefined;
+    return { hash: full, value: await this.#value(full) };
+  }
+
+  /**
+   * The lineage of a value: the executions that produced it and, recursively, from what.
+   *
+   * @param ref A value hash (or prefix), or `RUN_ID/NODE_ID[/OUTPUT]`.
+   * @param depth How many producing steps to follow back (default 10).
+   * @returns The lineage tree.
+   * @throws {ValidationError} When the reference matches nothing.
+   */
+  async lineage(ref: string, depth = 10): Promise<Lineage> {
+    this.#check();
+    return await lineageOf(this.#port, ref, depth);
+  }
+
+  #lineagePort(): LineagePort {
+    const s = () => this.schema;
+    const node = async (runId: string, nodeId: string) =>
+      (await this.sql.unsafe(
+        `SELECT ${NODE_COLUMNS} FROM ${s()}.nodes WHERE run_id = $1 AND id = $2`,
+        [runId, nodeId],
+      ))[0] as Row | undefined;
+    return {
+      url: this.url,
+      hasRun: async (runId) =>
+        (await this.sql.unsafe(`SELECT 1 FROM ${s()}.runs WHERE id = $1`, [runId])).length > 0,
+      node: async (runId, nodeId) => {
+        const row = await node(runId, nodeId);
+        if (row === undefined) return undefined;
+        return {
+          entity: row.entity as string,
+          status: row.status as NodeStatus,
+          outputs: nodeOutputs(row).map((o) => ({ name: o.name, hash: o.hash })),
+        };
+      },
+      inputsOf: async (runId, nodeId) =>
+        nodeInputs(await node(runId, nodeId)).map((i) => ({
+          name: i.name,
+          hash: i.hash,
+          sources: i.sources ?? [],
+        })),
+      hashesWithPrefix: async (prefix) => {
+        if (prefix.length === 64) return (await this.#body(prefix)) === undefined ? [] : [prefix];
+        const found = new Set<string>();
+        const rows = await this.sql.unsafe(
+          `SELECT hash FROM ${s()}."values" WHERE hash LIKE $1 LIMIT 2`,
+          [`${prefix}%`],
+        );
+        for (const r of rows) found.add(r.hash as string);
+        for (const n of await this.#nodesWithText(prefix)) {
+          for (const o of nodeOutputs(n)) if (o.hash.startsWith(prefix)) found.add(o.hash);
+          for (const i of nodeInputs(n)) {
+            if (i.hash.startsWith(prefix) && (i.body !== undefined || found.has(i.hash))) {
+              found.add(i.hash);
+            }
+          }
+        }
+        return [...found];
+      },
+      preview: async (hash) => {
+        const body = await this.#body(hash);
+        return body === undefined ? "?" : preview(decodeValue(body));
+      },
+      runsWithInputs: async (hash) =>
+        (await this.sql.unsafe(
+          `SELECT id FROM ${s()}.runs WHERE inputs_hash = $1 ORDER BY started_at DESC LIMIT 20`,
+          [hash],
+        )).map((r) => r.id as string),
+      producers: async (hash) =>
+        (await this.#nodesWithText(hash)).flatMap((n) =>
+          n.status !== "succeeded" || n.replayed === true ? [] : nodeOutputs(n)
+            .filter((o) => o.hash === hash)
+            .map((o) => ({
+              runId: n.run_id as string,
+              nodeId: n.id as string,
+              entity: n.entity as string,
+              output: o.name,
+              status: n.status as NodeStatus,
+            }))
+        ),
+    };
+  }
+
+  /**
+   * Every recorded execution of a task, newest first.
+   *
+   * @param task The task name.
+   * @returns The executions.
+   */
+  async executions(task: string): Promise<NodeDetails[]> {
+    this.#check();
+    const rows = await this.sql.unsafe(
+      `SELECT ${NODE_COLUMNS} FROM ${this.schema}.nodes WHERE entity = $1 AND kind = 'task'
+         ORDER BY started_at DESC, added DESC`,
+      [task],
+    );
+    return rows.map((r) => details(r as Row));
+  }
+
+  /**
+   * Empties the cache.
+   *
+   * @param task Only this task's entries.
+   * @returns How many entries were removed.
+   */
+  async clearCache(task?: string): Promise<number> {
+    this.#check();
+    const result = task === undefined
+      ? await this.sql.unsafe(`DELETE FROM ${this.schema}.cache`)
+      : await this.sql.unsafe(`DELETE FROM ${this.schema}.cache WHERE task = $1`, [task]);
+    return result.count;
+  }
+}
+
+function summary(row: Row): RunSummary {
+  return {
+    id: row.id as string,
+    entity: row.entity as string,
+    kind: row.kind as string,
+    status: row.status as RunStatus,
+    startedAt: Number(row.started_at),
+    finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
+    attempts: Number(row.attempts),
+    script: (row.script as string | null) ?? undefined,
+    weftVersion: row.weft_version as string,
+  };
+}
+
+function details(n: Row): NodeDetails {
+  return {
+    runId: n.run_id as string,
+    id: n.id as string,
+    parentId: (n.parent_id as string | null) ?? undefined,
+    seq: Number(n.seq),
+    entity: n.entity as string,
+    kind: n.kind as string,
+    version: (n.version as string | null) ?? undefined,
+    status: n.status as NodeStatus,
+    attempts: Number(n.attempts),
+    startedAt: n.started_at === null ? undefined : Number(n.started_at),
+    finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
+    error: n.error === null ? undefined : JSON.parse(n.error as string) as WeftErrorJson,
+    cachedFrom: (n.cached_from as string | null) ?? undefined,
+    replayed: n.replayed === true,
+    call: n.call as string,
+    inputs: nodeInputs(n).map((i) => ({ name: i.name, hash: i.hash, sources: i.sources ?? [] })),
+    outputs: nodeOutputs(n).map((o) => ({ name: o.name, hash: o.hash })),
+  };
+}
