@@ -21,4 +21,4 @@
  */
 
 export { PG_SCHEMA_VERSION, PostgresStore } from "./src/store/postgres/mod.ts";
-export type { PostgresStoreOptions } from "./src/store/postgres/mod.ts";
+export type { PgTarget, PostgresStoreOptions } from "./src/store/postgres/mod.ts";

@@ -44,6 +44,7 @@ export type { MemoryRun, MemoryStoreOptions } from "./src/store/memory.ts";
 export { defaultStore, openStore } from "./src/store/open.ts";
 export { lineageOf } from "./src/store/lineage.ts";
 export type {
+  Answer,
   LineagePort,
   ProducedValue,
   RecordedInput,

@@ -1,5 +1,16 @@
 import assert from "node:assert/strict";
-import { CancelledError, run, task, type TaskContext, TaskFailedError, TimeoutError, ValidationError, type WeftEvent, Workflow, workflow } from "../mod.ts";
+import {
+  CancelledError,
+  run,
+  task,
+  type TaskContext,
+  TaskFailedError,
+  TimeoutError,
+  ValidationError,
+  type WeftEvent,
+  Workflow,
+  workflow,
+} from "../mod.ts";
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {

@@ -1,5 +1,20 @@
 import assert from "node:assert/strict";
-import { all, CancelledError, flow, NonDeterminismError, race, run, task, type TaskContext, TaskFailedError, ValidationError, wait, type WeftEvent, Workflow, workflow } from "../mod.ts";
+import {
+  all,
+  CancelledError,
+  flow,
+  NonDeterminismError,
+  race,
+  run,
+  task,
+  type TaskContext,
+  TaskFailedError,
+  ValidationError,
+  wait,
+  type WeftEvent,
+  Workflow,
+  workflow,
+} from "../mod.ts";
 import {
   add,
   addMultiply,

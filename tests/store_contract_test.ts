@@ -3,7 +3,16 @@
 // see _postgres.ts), each test in a fresh database.
 
 import assert from "node:assert/strict";
-import { flow, run, type Store, task, TaskFailedError, ValidationError, wait, workflow } from "../mod.ts";
+import {
+  flow,
+  run,
+  type Store,
+  task,
+  TaskFailedError,
+  ValidationError,
+  wait,
+  workflow,
+} from "../mod.ts";
 import { MemoryStore } from "../store.ts";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { valueHash } from "../src/core/values.ts";

@@ -97,6 +97,7 @@ export class PostgresStore implements Store {
   readonly sql: PgClient;
   /** @internal The group writer every session commits through. */
   readonly writer: GroupWriter;
+  /** Its settings. */
   readonly options: Required<Omit<PostgresStoreOptions, "schema">>;
   readonly #port: LineagePort;
   #closed = false;
