@@ -203,6 +203,8 @@ Deno.test("the schema declares exactly the properties that compiled documents us
   visit(await fixtureDocument(), "");
   // Every kind of skeleton zone, with each optional field.
   visit((await loadScript(new URL(`file://${ROOT}/tests/fixtures/skeleton/flows.ts`))).dag, "");
+  // Every control feature: overrides, retry policies, maps, conditions, ordering, handlers.
+  visit((await loadScript(new URL(`file://${ROOT}/tests/fixtures/controls.ts`))).dag, "");
   assert.deepEqual([...used].sort(), [...declared].sort());
   const permissionKinds = Object.keys(
     (DAG_SCHEMA.$defs as { permissions: { properties: object } }).permissions.properties,

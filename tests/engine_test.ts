@@ -356,7 +356,7 @@ Deno.test("task options are checked when the task is defined", () => {
   assert.throws(() => task((x: number) => x), /A task needs a name/);
   assert.throws(
     () => task({ name: "t", retries: -1 }, f),
-    /'retries' must be a non-negative integer: current value is -1/,
+    /'retries' must be a non-negative integer or Infinity: current value is -1/,
   );
   assert.throws(
     () => task({ name: "t", concurrency: 0 }, f),

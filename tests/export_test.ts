@@ -273,7 +273,10 @@ Deno.test("the HTML page opens offline in Chromium, draws every node and shows d
   const describe = page.locator("g.node.task", { hasText: "task describe" });
   await describe.click();
   assert.equal(await details.locator("h2").textContent(), "describe");
-  assert.match((await details.textContent())!, /retries2 \(first after 50 ms\)/);
+  assert.match(
+    (await details.textContent())!,
+    /retries2 \(first after 50 ms, then ×2 up to 30000 ms\)/,
+  );
   assert.match((await details.textContent())!, /timeout5000 ms/);
   assert.match((await details.textContent())!, /cacheyes \(version 1\)/);
   assert.match(

@@ -55,6 +55,25 @@ export interface DagNode {
   entity: DagEntityRef;
   /** The bindings of its inputs. */
   bindings: { [input: string]: DagBinding };
+  /** What `entity.with({…})` changed for this call, when it did. */
+  overrides?: DagOverrides;
+}
+
+/** Retries as the IR writes them: a count, or `unlimited` (JSON has no Infinity). */
+export type DagRetries = number | "unlimited";
+
+/** Per-call overrides of a node (`entity.with({…})`). */
+export interface DagOverrides {
+  /** The name the node was given (its id, or its id without a `_2`… suffix). */
+  name?: string;
+  /** Retries after a failure. */
+  retries?: DagRetries;
+  /** A task attempt's timeout, or a workflow's or flow's whole timeout, in ms. */
+  timeoutMs?: number;
+  /** Whether results are cached. */
+  cache?: boolean;
+  /** The queue the call is placed on. */
+  queue?: string;
 }
 
 /** An edge: an output (of a node, or a workflow input) feeds an input (of a node, or a workflow output). */
@@ -271,16 +290,32 @@ export interface DagTask {
   params: { name: string; optional: boolean; default?: unknown }[];
   /** Its output names. */
   outputs: string[];
-  /** Retries after a failure. */
-  retries: number;
-  /** The first retry delay in ms. */
+  /** Retries after a failure, or `unlimited` (until it succeeds or `retryDeadlineMs` passes). */
+  retries: DagRetries;
+  /** The first retry delay in ms (0: at once). */
   retryDelayMs: number;
+  /** How much longer each retry waits than the one before (absent in older documents: 2). */
+  backoff?: number;
+  /** The longest retry delay in ms (absent in older documents: 30000). */
+  maxRetryDelayMs?: number;
+  /** The most jitter adds to a delay, as a fraction of it (absent in older documents: 0.1). */
+  jitter?: number;
+  /** How long after its first attempt a retry may still start, in ms, or null. */
+  retryDeadlineMs?: number | null;
+  /** Whether a `retryIf` predicate decides which errors are retried (code: not in the document). */
+  retryIf?: boolean;
+  /** The names of the error classes never retried. */
+  nonRetryable?: string[];
   /** The per-attempt timeout in ms, or null. */
   timeoutMs: number | null;
   /** The per-task concurrency limit, or null. */
   concurrency: number | null;
   /** Whether results are cached. */
   cache: boolean;
+  /** Inputs left out of the cache key. */
+  cacheIgnore?: string[];
+  /** The queue its calls are placed on, or null for the default queue. */
+  queue?: string | null;
   /** The code version, or null. */
   version: string | null;
   /** The declared Deno permissions. */

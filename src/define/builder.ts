@@ -15,6 +15,7 @@ import { entityFunction } from "./factory.ts";
 import { GraphModel } from "./graph.ts";
 import type { Handle } from "./handle.ts";
 import type { TypeSpec } from "./input_types.ts";
+import type { WorkflowCallOptions } from "./overrides.ts";
 
 function graphOf(wf: Workflow): GraphModel {
   return (wf as unknown as Record<symbol, GraphModel>)[ENTITY]!;
@@ -173,4 +174,9 @@ export class Workflow extends Function {
 export interface Workflow {
   /** Runs the workflow, or adds it as a subworkflow node inside another workflow or flow. */
   (inputs?: Record<string, unknown>): Handle<unknown>;
+  /**
+   * The same workflow with a node name or a timeout of its own for the calls
+   * made through the result (the result is callable and usable in `addEntity`).
+   */
+  with(options: WorkflowCallOptions): (inputs?: Record<string, unknown>) => Handle<unknown>;
 }

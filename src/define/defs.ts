@@ -44,7 +44,38 @@ export interface EntityBase {
   readonly callStyle: "positional" | "object";
   /** Where the entity was defined, when known. */
   readonly source: SourceLocation | undefined;
+  /**
+   * For the entity `entity.with({…})` returns: the entity it overrides and
+   * what changes for the calls made through it. Absent on entities as defined.
+   */
+  readonly call?: CallOverride;
 }
+
+/** What `entity.with({…})` changes for the calls made through it (Flyte's `with_overrides`). */
+export interface CallOverrides {
+  /** The node id to use instead of the entity's name (`name`, then `name_2`…). */
+  readonly name?: string;
+  /** Retries after a failure (tasks). */
+  readonly retries?: number;
+  /** A task attempt's timeout, or a workflow's or flow's whole timeout, in ms. */
+  readonly timeoutMs?: number;
+  /** Whether results are cached (tasks). */
+  readonly cache?: boolean;
+  /** The queue the call is placed on, for workers (tasks). */
+  readonly queue?: string;
+}
+
+/** The entity behind an overridden one, and the overrides. */
+export interface CallOverride {
+  /** The entity as defined (never itself an overridden one). */
+  readonly base: EntityDef;
+  /** What changes. */
+  readonly overrides: CallOverrides;
+}
+
+/** An error class, for `nonRetryable`. */
+// deno-lint-ignore no-explicit-any
+export type ErrorClass = abstract new (...args: any[]) => Error;
 
 /** A task: a function the engine calls, with its retry, timeout, cache and permission options. */
 export interface TaskDef extends EntityBase {
@@ -54,16 +85,32 @@ export interface TaskDef extends EntityBase {
   readonly fn: (...args: never[]) => unknown;
   /** How inputs are passed to `fn`. */
   readonly style: "positional" | "object";
-  /** Retries after a failure. */
+  /** Retries after a failure (`Infinity`: until it succeeds or `retryDeadlineMs` passes). */
   readonly retries: number;
-  /** The first retry delay in ms. */
+  /** The first retry delay in ms (0: at once). */
   readonly retryDelayMs: number;
+  /** How much longer each retry waits than the one before. */
+  readonly backoff: number;
+  /** The longest retry delay in ms. */
+  readonly maxRetryDelayMs: number;
+  /** The most jitter adds to a delay, as a fraction of it (it never subtracts). */
+  readonly jitter: number;
+  /** How long after its first attempt started a retry may still start, in ms, if limited. */
+  readonly retryDeadlineMs: number | undefined;
+  /** Whether an error may be retried, when the task says. */
+  readonly retryIf: ((error: unknown) => boolean) | undefined;
+  /** Error classes that are never retried. */
+  readonly nonRetryable: readonly ErrorClass[];
   /** The per-attempt timeout in ms, if any. */
   readonly timeoutMs: number | undefined;
   /** The per-task concurrency limit, if any. */
   readonly concurrency: number | undefined;
   /** Whether results are cached. */
   readonly cache: boolean;
+  /** Inputs left out of the cache key. */
+  readonly cacheIgnore: readonly string[];
+  /** The queue its calls are placed on, for workers; undefined: the default queue. */
+  readonly queue: string | undefined;
   /** The code version. */
   readonly version: string | undefined;
   /** The declared permissions. */

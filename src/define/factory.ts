@@ -11,6 +11,7 @@ import { callEntity, ENTITY, noteEntity } from "../core/call_site.ts";
 import { ValidationError } from "../core/errors.ts";
 import type { EntityDef, SourceLocation } from "./defs.ts";
 import { callerLocation, namedArgs } from "./entity.ts";
+import { withOverrides } from "./overrides.ts";
 import { type Param, parseParams, type Signature } from "./params.ts";
 
 /** Makes an entity from its options and function, once the call's form is known. */
@@ -202,6 +203,10 @@ export function entityFunction(def: EntityDef, prototype?: object): unknown {
   if (prototype !== undefined) Object.setPrototypeOf(call, prototype);
   Object.defineProperty(call, "name", { value: def.name });
   Object.defineProperty(call, ENTITY, { value: def });
-  noteEntity(def);
+  Object.defineProperty(call, "with", {
+    value: (options: unknown) => entityFunction(withOverrides(def, options)),
+  });
+  // (An overridden entity is the same entity: a loader lists it once.)
+  if (def.call === undefined) noteEntity(def);
   return call;
 }

@@ -11,6 +11,7 @@ import type { FlowDef, SourceLocation } from "./defs.ts";
 import { requireEntity } from "./entity.ts";
 import { entityForms, entityFunction, outputsOption, signatureOf, startEntity } from "./factory.ts";
 import type { Handle } from "./handle.ts";
+import type { WorkflowCallOptions } from "./overrides.ts";
 import type { Inputs } from "./task.ts";
 import type { Resolved } from "./yields.ts";
 
@@ -52,6 +53,11 @@ export interface Flow<P extends readonly unknown[], R> {
   (...args: Inputs<P>): Handle<R>;
   /** The flow name. */
   readonly name: string;
+  /**
+   * The same flow with a node name or a timeout of its own for the calls
+   * made through the result: `child.with({ name: "eu", timeout: "5m" })(x)`.
+   */
+  with(options: WorkflowCallOptions): Flow<P, R>;
 }
 
 /** Any async generator function: what `flow` accepts. */

@@ -17,6 +17,7 @@ import type {
   SourceLocation,
 } from "./defs.ts";
 import { checkInputNames, describeEntity } from "./entity.ts";
+import { baseOf, callName } from "./overrides.ts";
 import { Handle, isHandle, type RefSource, slotOf } from "./handle.ts";
 import { type InputType, inputType, type TypeSpec } from "./input_types.ts";
 import type { Param } from "./params.ts";
@@ -155,7 +156,8 @@ export class GraphModel implements GraphDef {
    */
   addNode(def: EntityDef, inputs: Record<string, unknown>, fixedId?: string): Handle<unknown> {
     this.#mutable("add a node to");
-    let [id, n] = this.#nextId(def.name);
+    const name = callName(def);
+    let [id, n] = this.#nextId(name);
     if (fixedId !== undefined) {
       checkName(fixedId, `node of workflow '${this.name}'`);
       if (this.nodeIndex.has(fixedId)) {
@@ -164,10 +166,10 @@ export class GraphModel implements GraphDef {
         );
       }
       id = fixedId;
-      n = this.#counters.get(def.name) ?? 0;
+      n = this.#counters.get(name) ?? 0;
     }
     const where = `node '${id}' of workflow '${this.name}'`;
-    if (def === (this as unknown as EntityDef)) {
+    if (baseOf(def) === (this as unknown as EntityDef)) {
       throw new ValidationError(`${where}: workflow '${this.name}' cannot contain itself`);
     }
     checkInputNames(def, inputs, where);
@@ -176,7 +178,7 @@ export class GraphModel implements GraphDef {
       bindings[key] = this.#bind(inputs[key], `input '${key}' of ${where}`);
     }
     const node: GraphNode = { id, def, bindings, index: this.nodes.length };
-    this.#counters.set(def.name, n);
+    this.#counters.set(name, n);
     this.nodes.push(node);
     this.nodeIndex.set(id, node);
     return new Handle(new NodeRef(this, node));

@@ -12,6 +12,7 @@ import { callerLocation, describeEntity, requireEntity } from "./entity.ts";
 import { entityFunction } from "./factory.ts";
 import type { Handle } from "./handle.ts";
 import type { Param } from "./params.ts";
+import type { WorkflowCallOptions } from "./overrides.ts";
 
 /** Options of {@linkcode launchPlan}. */
 export interface LaunchPlanOptions {
@@ -105,6 +106,8 @@ export interface LaunchPlan<R = unknown> {
   (inputs?: Record<string, unknown>): Handle<R>;
   /** The launch plan's name. */
   readonly name: string;
+  /** The same launch plan with a node name or a timeout of its own for the calls made through the result. */
+  with(options: WorkflowCallOptions): LaunchPlan<R>;
 }
 
 /**
@@ -131,6 +134,13 @@ export function launchPlan<R = unknown>(
   options: LaunchPlanOptions,
 ): LaunchPlan<R> {
   const target = requireEntity(entity, "launchPlan(entity, options)");
+  if (target.call !== undefined) {
+    throw new ValidationError(
+      `launchPlan() takes an entity as defined, not one changed with .with(); launch ${
+        describeEntity(target.call.base)
+      } and use .with() on the launch plan's calls instead`,
+    );
+  }
   if (!isPlainObject(options) || typeof options.name !== "string" || options.name === "") {
     throw new ValidationError(
       `launchPlan(${target.name}, options) needs options with a name, such as { name: "${target.name}_daily" }`,

@@ -11,6 +11,8 @@ import type { SourceLocation, TaskDef } from "./defs.ts";
 import { entityForms, entityFunction, outputsOption, signatureOf, startEntity } from "./factory.ts";
 import type { Handle } from "./handle.ts";
 import { checkPermissions, type Permissions } from "./permissions.ts";
+import { type RetryOptions, retryPolicy } from "./retry_policy.ts";
+import { queueOption } from "./overrides.ts";
 
 /** What a running task receives as the argument after its inputs. */
 export interface TaskContext {
@@ -26,8 +28,8 @@ export interface TaskContext {
   log(...args: unknown[]): void;
 }
 
-/** Options of {@linkcode task}. */
-export interface TaskOptions {
+/** Options of {@linkcode task}: its name and signature, retry policy, timeout, cache, limits, permissions. */
+export interface TaskOptions extends RetryOptions {
   /**
    * The task name, used in node ids, cache keys and the IR.
    * @default the function's name
@@ -44,17 +46,6 @@ export interface TaskOptions {
    */
   outputs?: string[];
   /**
-   * How many times to retry after a failure.
-   * @default 0
-   */
-  retries?: number;
-  /**
-   * The delay before the first retry (0 retries at once); each later retry waits twice as long,
-   * up to 30 s. Jitter only adds to it (at most a tenth), never shortens it.
-   * @default 100
-   */
-  retryDelay?: Duration;
-  /**
    * How long one attempt may run before its signal aborts and it fails.
    * @default no limit
    */
@@ -65,10 +56,11 @@ export interface TaskOptions {
    */
   concurrency?: number;
   /**
-   * Reuse results across runs, keyed on name, version and inputs.
+   * Reuse results across runs, keyed on name, version and inputs; `{ ignore: ["input"] }`
+   * caches too, leaving those inputs out of the key (Flyte's `cache_ignore_input_vars`).
    * @default false
    */
-  cache?: boolean;
+  cache?: boolean | { ignore?: string[] };
   /**
    * The version of the task's code: changing it invalidates cached results.
    * @default undefined
@@ -79,6 +71,25 @@ export interface TaskOptions {
    * @default {}
    */
   permissions?: Permissions;
+  /**
+   * The queue its calls are placed on, for workers (`weft worker --queue Q`).
+   * @default the default queue
+   */
+  queue?: string;
+}
+
+/** What `task.with({…})` may change for one call (Flyte's `with_overrides`). */
+export interface TaskCallOptions {
+  /** The node id to use instead of the task's name. */
+  name?: string;
+  /** Retries after a failure. */
+  retries?: number;
+  /** One attempt's timeout. */
+  timeout?: Duration;
+  /** Whether results are cached. */
+  cache?: boolean;
+  /** The queue the call is placed on, for workers. */
+  queue?: string;
 }
 
 /** A value, or a handle to one, or arrays and plain objects mixing these at any depth. */
@@ -112,6 +123,12 @@ export interface Task<P extends readonly unknown[], R> {
   (...args: Inputs<P>): Handle<R>;
   /** The task name. */
   readonly name: string;
+  /**
+   * The same task with some options changed for the calls made through the
+   * result: `fetch.with({ name: "fetch_eu", retries: 5 })(url)`. The node id
+   * takes the given name; the task itself is unchanged.
+   */
+  with(options: TaskCallOptions): Task<P, R>;
 }
 
 /** Any function: what `task` and `workflow` accept. */
@@ -177,11 +194,18 @@ const OPTION_KEYS = new Set([
   "outputs",
   "retries",
   "retryDelay",
+  "backoff",
+  "maxRetryDelay",
+  "jitter",
+  "retryDeadline",
+  "retryIf",
+  "nonRetryable",
   "timeout",
   "concurrency",
   "cache",
   "version",
   "permissions",
+  "queue",
 ]);
 
 function makeTask(
@@ -200,21 +224,15 @@ function makeTask(
   );
   const { params, style } = signatureOf(options.params, fn, what, true);
   const outputs = outputsOption(options.outputs, what);
-  const retries = options.retries ?? 0;
-  if (!Number.isInteger(retries) || retries < 0) {
-    throw new ValidationError(
-      `Cannot retry ${what} as 'retries' must be a non-negative integer: current value is ${retries}`,
-    );
-  }
+  const policy = retryPolicy(options, what);
   const concurrency = options.concurrency;
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
     throw new ValidationError(
       `Cannot limit ${what} as 'concurrency' must be a positive integer: current value is ${concurrency}`,
     );
   }
-  if (options.cache !== undefined && typeof options.cache !== "boolean") {
-    throw new ValidationError(`The 'cache' option of ${what} must be true or false`);
-  }
+  const cacheIgnore = cacheOption(options.cache, params.map((p) => p.name), what);
+  const queue = queueOption(options.queue, what);
   if (options.version !== undefined && typeof options.version !== "string") {
     throw new ValidationError(
       `The 'version' option of ${what} must be a string, such as "1" or "2024-06-01"`,
@@ -231,17 +249,49 @@ function makeTask(
     style,
     source,
     fn,
-    retries,
-    retryDelayMs: options.retryDelay === undefined
-      ? 100
-      : parseDuration(options.retryDelay, `the retryDelay of ${what}`, { zero: true }),
+    ...policy,
     timeoutMs: options.timeout === undefined
       ? undefined
       : parseDuration(options.timeout, `the timeout of ${what}`),
     concurrency,
-    cache: options.cache ?? false,
+    cache: options.cache !== undefined && options.cache !== false,
+    cacheIgnore,
+    queue,
     version: options.version,
     permissions: checkPermissions(options.permissions ?? {}, what),
   };
   return entityFunction(def);
+}
+
+/**
+ * Checks a `cache` option.
+ *
+ * @param cache The option as given.
+ * @param inputs The task's input names.
+ * @param what The task in messages.
+ * @returns The inputs left out of the cache key.
+ * @throws {ValidationError} On a malformed option or an unknown input name.
+ */
+function cacheOption(cache: unknown, inputs: readonly string[], what: string): string[] {
+  if (cache === undefined || typeof cache === "boolean") return [];
+  const ignore = (cache as { ignore?: unknown }).ignore;
+  const keys = typeof cache === "object" && cache !== null ? Object.keys(cache) : [];
+  if (
+    typeof cache !== "object" || cache === null || keys.some((k) => k !== "ignore") ||
+    (ignore !== undefined && (!Array.isArray(ignore) || ignore.some((i) => typeof i !== "string")))
+  ) {
+    throw new ValidationError(
+      `The 'cache' option of ${what} must be true, false or { ignore: ["inputName", …] }`,
+    );
+  }
+  for (const name of (ignore ?? []) as string[]) {
+    if (!inputs.includes(name)) {
+      throw new ValidationError(
+        `The cache of ${what} ignores input '${name}', but its inputs are ${
+          inputs.join(", ") || "none"
+        }`,
+      );
+    }
+  }
+  return [...new Set((ignore ?? []) as string[])].sort();
 }

@@ -15,6 +15,7 @@ import { entityForms, entityFunction, signatureOf, startEntity } from "./factory
 import { GraphModel, NodeRef } from "./graph.ts";
 import { Handle, isHandle, slotOf } from "./handle.ts";
 import type { TypeSpec } from "./input_types.ts";
+import type { WorkflowCallOptions } from "./overrides.ts";
 import type { AnyFunction, Inputs } from "./task.ts";
 import type { Resolved } from "./yields.ts";
 
@@ -56,6 +57,8 @@ export interface DeclarativeWorkflow<P extends readonly unknown[], R> {
   readonly graph: DagDocument;
   /** The workflow name. */
   readonly name: string;
+  /** The same workflow with a node name or a timeout of its own for the calls made through the result. */
+  with(options: WorkflowCallOptions): DeclarativeWorkflow<P, R>;
 }
 
 /**

@@ -12,6 +12,7 @@ import { frames } from "../core/call_site.ts";
 import { describeCause, TimeoutError, ValidationError, type WeftError } from "../core/errors.ts";
 import { checkValue, encodeValue, isPlainObject, sha256 } from "../core/values.ts";
 import type { TaskDef } from "../define/defs.ts";
+import { delayAfter, mayRetry } from "../define/retry_policy.ts";
 import type { CacheHit, RunSession } from "../store/mod.ts";
 import { Context, type ContextRun } from "./context.ts";
 import type { NodeEventFields, NodeEventType } from "./events.ts";
@@ -19,9 +20,6 @@ import { asTaskError, cancelledError, describeError, permissionDenied } from "./
 import { NO_DEPS, type Node, type TaskNode } from "./node.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { TaskExecutor } from "./types.ts";
-
-/** Retry delays never exceed this. */
-const RETRY_CAP_MS = 30_000;
 
 /** What attempts need of the run. */
 export interface AttemptRun extends ContextRun {
@@ -267,27 +265,18 @@ export class Attempts {
     const def = node.def;
     const run = this.#run;
     const denied = permissionDenied(node, e);
-    const retryable = denied === undefined && !(e instanceof ValidationError) && !node.stopped;
-    if (retryable && attempt <= def.retries) {
-      const delayMs = retryDelay(def, attempt);
-      if (run.listening) {
-        run.nodeEvent("node retrying", node, { attempt, delayMs, error: describeError(e) });
-      }
-      // The slot is free during the delay; the retry queues again.
-      this.#scheduler.release(node);
-      node.status = "ready";
-      if (delayMs === 0) {
-        // An immediate retry queues again at once (behind what is already ready).
-        this.#scheduler.push(node);
+    const retryable = denied === undefined && !(e instanceof ValidationError) && !node.stopped &&
+      attempt <= def.retries && mayRetry(def, e);
+    let why: string | undefined;
+    if (retryable) {
+      const delayMs = delayAfter(def, attempt, Math.random());
+      const deadline = def.retryDeadlineMs;
+      if (deadline !== undefined && Date.now() + delayMs - node.startedAt! > deadline) {
+        why = `; its retryDeadline of ${deadline} ms leaves no time for another attempt`;
+      } else {
+        this.#retry(node, attempt, delayMs, e);
         return;
       }
-      node.timer = setTimeout(() => {
-        node.timer = undefined;
-        if (node.status !== "ready") return;
-        this.#scheduler.push(node);
-      }, delayMs);
-      this.#scheduler.pump();
-      return;
     }
     this.#scheduler.release(node);
     if (node.stopped) {
@@ -297,26 +286,42 @@ export class Attempts {
       );
       return;
     }
-    run.fail(node, denied ?? asTaskError(node, e));
+    run.fail(node, denied ?? asTaskError(node, e, why ?? ""));
+  }
+
+  /** Schedules the next attempt after a delay; the slot is free meanwhile. */
+  #retry(node: TaskNode, attempt: number, delayMs: number, e: unknown): void {
+    const run = this.#run;
+    if (run.listening) {
+      run.nodeEvent("node retrying", node, { attempt, delayMs, error: describeError(e) });
+    }
+    this.#scheduler.release(node);
+    node.status = "ready";
+    if (delayMs === 0) {
+      // An immediate retry queues again at once (behind what is already ready).
+      this.#scheduler.push(node);
+      return;
+    }
+    node.timer = setTimeout(() => {
+      node.timer = undefined;
+      if (node.status !== "ready") return;
+      this.#scheduler.push(node);
+    }, delayMs);
+    this.#scheduler.pump();
   }
 }
 
 /**
- * The delay before the retry that follows attempt `attempt`: the first retry
- * waits `retryDelay`, each later one `backoff` times longer, up to the cap.
- * Jitter only ever adds (up to a tenth), and never beyond the cap: a task
- * that says "retry after 1 s" is never retried sooner (DBOS and Temporal
- * users assert exactly that).
+ * The cache key of a call: task name, version and canonical inputs, without
+ * the inputs the task's cache ignores.
  */
-export function retryDelay(def: TaskDef, attempt: number): number {
-  const base = Math.min(RETRY_CAP_MS, def.retryDelayMs * 2 ** (attempt - 1));
-  if (base === 0) return 0;
-  return Math.ceil(Math.min(base * (1 + Math.random() / 10), Math.max(base, RETRY_CAP_MS)));
-}
-
-/** The cache key of a call: task name, version and canonical inputs. */
 function cacheKey(def: TaskDef, inputs: Record<string, unknown>): string {
-  return sha256(`${def.name}\u0000${def.version ?? ""}\u0000${encodeValue(inputs, true)}`);
+  let keyed = inputs;
+  if (def.cacheIgnore.length > 0) {
+    keyed = { ...inputs };
+    for (const name of def.cacheIgnore) delete keyed[name];
+  }
+  return sha256(`${def.name}\u0000${def.version ?? ""}\u0000${encodeValue(keyed, true)}`);
 }
 
 /** The outputs of a task declared with `outputs`, from the object or array it returned. */

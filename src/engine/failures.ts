@@ -98,9 +98,10 @@ export function cancelledError(runId: string): CancelledError {
  *
  * @param node The node.
  * @param e What was thrown.
+ * @param why Why it was not retried, when that needs saying (`; its retryDeadline …`).
  * @returns The error.
  */
-export function asTaskError(node: Node, e: unknown): WeftError {
+export function asTaskError(node: Node, e: unknown, why = ""): WeftError {
   if (
     e instanceof TaskFailedError || e instanceof NonDeterminismError ||
     e instanceof PermissionDeniedError || e instanceof CancelledError
@@ -109,7 +110,7 @@ export function asTaskError(node: Node, e: unknown): WeftError {
   return new TaskFailedError(
     `${describeEntity(node.def)} (node '${node.id}') failed${
       node.attempt > 1 ? ` after ${node.attempt} attempts` : ""
-    }: ${c.message}`,
+    }${why}: ${c.message}`,
     { nodeId: node.id, task: node.def.name, attempt: node.attempt, cause: e },
   );
 }

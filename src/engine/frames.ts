@@ -17,6 +17,7 @@ import {
 } from "../core/errors.ts";
 import type { Binding, EntityDef, GraphDef } from "../define/defs.ts";
 import { checkInputNames, describeEntity } from "../define/entity.ts";
+import { callName } from "../define/overrides.ts";
 import { Handle, type RefSource } from "../define/handle.ts";
 import type { JournalEntry, RunSession } from "../store/mod.ts";
 import type { NodeEventFields, NodeEventType } from "./events.ts";
@@ -134,7 +135,7 @@ export abstract class Frame implements CallSite, NodeFrame {
       );
     }
     let id: string;
-    if (fixedId === undefined) id = this.#nextId(def.name);
+    if (fixedId === undefined) id = this.#nextId(callName(def));
     else {
       id = this.prefix + fixedId;
       if (fixedId.includes("/")) run.checkIds = true;

@@ -7,6 +7,7 @@
  */
 
 import type { TaskDef } from "../define/defs.ts";
+import { baseOf } from "../define/overrides.ts";
 import type { TaskNode } from "./node.ts";
 
 /** Starts ready task nodes under the run's limit and each task's own. */
@@ -66,10 +67,11 @@ export class Scheduler {
             queue[this.#head++] = undefined as unknown as TaskNode;
           }
           if (node.status !== "ready") continue;
-          const def = node.def;
-          if (def.concurrency !== undefined) {
+          if (node.def.concurrency !== undefined) {
+            // (A task's limit holds across its calls overridden with .with().)
+            const def = baseOf(node.def);
             const n = this.#perTask.get(def) ?? 0;
-            if (n >= def.concurrency) {
+            if (n >= def.concurrency!) {
               let parked = this.#parked.get(def);
               if (parked === undefined) this.#parked.set(def, parked = []);
               parked.push(node);
@@ -97,8 +99,8 @@ export class Scheduler {
    */
   release(node: TaskNode): void {
     this.#active--;
-    const def = node.def;
-    if (def.concurrency !== undefined) {
+    if (node.def.concurrency !== undefined) {
+      const def = baseOf(node.def);
       this.#perTask.set(def, this.#perTask.get(def)! - 1);
       const parked = this.#parked.get(def);
       if (parked !== undefined && parked.length > 0) {

@@ -19,6 +19,7 @@ import type {
   TaskDef,
 } from "../define/defs.ts";
 import { entityOf, requireEntity } from "../define/entity.ts";
+import { baseOf } from "../define/overrides.ts";
 import type { Permissions } from "../define/permissions.ts";
 import { toJsonTree } from "../core/values.ts";
 import {
@@ -29,6 +30,8 @@ import {
   type DagEntityRef,
   type DagInput,
   type DagNode,
+  type DagOverrides,
+  type DagRetries,
   type DagSource,
   type DagTask,
   type DagWorkflow,
@@ -96,7 +99,7 @@ export interface FlowSkeletonInput {
  * @throws {ValidationError} When something is not an entity, or two different entities of one kind share a name.
  */
 export function toDag(entities: readonly unknown[], options: ToDagOptions = {}): DagDocument {
-  const roots = entities.map((e) => entityOf(e) ?? requireDef(e));
+  const roots = entities.map((e) => baseOf(entityOf(e) ?? requireDef(e)));
   const workflows = new Map<string, GraphDef | FlowDef>();
   const tasks = new Map<string, TaskDef>();
   const plans = new Map<string, LaunchPlanDef>();
@@ -118,7 +121,9 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
   const moduleCallables = (options.moduleEntities ?? []).map((e) => entityOf(e) ?? requireDef(e));
   const given = options.skeletons ?? new Map<FlowDef, FlowSkeletonInput>();
   const skeletons = { get: (def: FlowDef) => given.get(def) ?? remembered.get(def) };
-  const visit = (def: EntityDef): void => {
+  const visit = (given: EntityDef): void => {
+    // A call overridden with .with() uses the entity as defined; the node says what changed.
+    const def = baseOf(given);
     switch (def.kind) {
       case "task":
         claim(tasks, def);
@@ -224,7 +229,7 @@ function flowCalls(
 
 /** How a node refers to an entity: flows and workflows are both in `workflows`. */
 function ref(def: EntityDef): DagEntityRef {
-  return { kind: def.kind === "flow" ? "workflow" : def.kind, name: def.name };
+  return { kind: def.kind === "flow" ? "workflow" : def.kind, name: baseOf(def).name };
 }
 
 function source(s: SourceLocation | undefined, base: string | undefined): DagSource | null {
@@ -260,7 +265,10 @@ function graphToDag(g: GraphDef, base: string | undefined): DagWorkflow {
       bindings[key] = bindingToDag(n.bindings[key]!);
       collect(n.bindings[key]!, n.id, key);
     }
-    return { id: n.id, entity: ref(n.def), bindings };
+    const node: DagNode = { id: n.id, entity: ref(n.def), bindings };
+    const overrides = overridesToDag(n.def);
+    if (overrides !== undefined) node.overrides = overrides;
+    return node;
   });
   const outputs = [...g.outputBindings].map(([name, b]) => {
     collect(b, "$outputs", name);
@@ -320,15 +328,40 @@ function taskToDag(t: TaskDef, base: string | undefined): DagTask {
       return param;
     }),
     outputs: [...t.outputs],
-    retries: t.retries,
+    retries: retriesToDag(t.retries),
     retryDelayMs: t.retryDelayMs,
+    backoff: t.backoff,
+    maxRetryDelayMs: t.maxRetryDelayMs,
+    jitter: t.jitter,
+    retryDeadlineMs: t.retryDeadlineMs ?? null,
+    retryIf: t.retryIf !== undefined,
+    nonRetryable: t.nonRetryable.map((c) => c.name),
     timeoutMs: t.timeoutMs ?? null,
     concurrency: t.concurrency ?? null,
     cache: t.cache,
+    cacheIgnore: [...t.cacheIgnore],
+    queue: t.queue ?? null,
     version: t.version ?? null,
     permissions: sortedPermissions(t.permissions),
     source: source(t.source, base),
   };
+}
+
+function retriesToDag(retries: number): DagRetries {
+  return retries === Infinity ? "unlimited" : retries;
+}
+
+/** What `.with({…})` changed for a node's call, as the IR writes it. */
+function overridesToDag(def: EntityDef): DagOverrides | undefined {
+  const o = def.call?.overrides;
+  if (o === undefined) return undefined;
+  const out: DagOverrides = {};
+  if (o.name !== undefined) out.name = o.name;
+  if (o.retries !== undefined) out.retries = retriesToDag(o.retries);
+  if (o.timeoutMs !== undefined) out.timeoutMs = o.timeoutMs;
+  if (o.cache !== undefined) out.cache = o.cache;
+  if (o.queue !== undefined) out.queue = o.queue;
+  return out;
 }
 
 function sortedPermissions(p: Permissions): Permissions {

@@ -17,12 +17,14 @@ import { ValidationError } from "../core/errors.ts";
 import { builderModel, Workflow } from "../define/builder.ts";
 import type { EntityDef, FlowDef, TaskDef } from "../define/defs.ts";
 import { entityOf, requireEntity } from "../define/entity.ts";
+import { withOverrides } from "../define/overrides.ts";
 import type { Handle } from "../define/handle.ts";
 import type {
   DagBinding,
   DagDocument,
   DagEntityRef,
   DagInput,
+  DagOverrides,
   DagTask,
   DagWorkflow,
   SkeletonZone,
@@ -325,7 +327,8 @@ function rebuild(
     return Object.fromEntries(Object.entries(b.object).map(([k, v]) => [k, value(v)]));
   };
   for (const node of topological(wf)) {
-    const def = resolve(node.entity);
+    let def = resolve(node.entity);
+    if (node.overrides !== undefined) def = withOverrides(def, overridesFromDag(node.overrides));
     const inputs: Record<string, unknown> = {};
     for (const [k, b] of Object.entries(node.bindings)) inputs[k] = value(b);
     handles.set(node.id, graph.addNode(def, inputs, node.id));
@@ -348,4 +351,15 @@ function typeOf(input: DagInput, workflow: string): TypeSpec | undefined {
 
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A node's overrides as `.with({…})` takes them. */
+function overridesFromDag(o: DagOverrides): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (o.name !== undefined) out.name = o.name;
+  if (o.retries !== undefined) out.retries = o.retries === "unlimited" ? Infinity : o.retries;
+  if (o.timeoutMs !== undefined) out.timeout = o.timeoutMs;
+  if (o.cache !== undefined) out.cache = o.cache;
+  if (o.queue !== undefined) out.queue = o.queue;
+  return out;
 }

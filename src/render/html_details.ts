@@ -20,6 +20,7 @@ import {
   describeBinding,
   describePermissions,
   describeRef,
+  overrideRows,
   type Tables,
   tables,
   taskOptions,
@@ -130,6 +131,9 @@ export function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<strin
           : Object.entries(node.bindings).map(([k, b]) => [k, describeBinding(b)]),
       },
     ];
+    if (node.overrides !== undefined) {
+      sections.push({ heading: "Overrides (.with)", rows: overrideRows(node.overrides) });
+    }
     if (node.entity.kind === "task") {
       const task = t.task(node.entity.name);
       if (task !== undefined) {

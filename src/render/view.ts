@@ -14,6 +14,7 @@ import type {
   DagDocument,
   DagEntityRef,
   DagLaunchPlan,
+  DagOverrides,
   DagTask,
   DagWorkflow,
 } from "../ir/mod.ts";
@@ -113,7 +114,14 @@ export function viewsOf(dag: DagDocument): WorkflowView[] {
           kind: isFlow ? "flow" : node.entity.kind,
           title: node.id,
           subtitle: describeRef(node.entity, t),
-          extra: [],
+          extra: node.overrides === undefined ? [] : [
+            `with ${
+              overrideRows(node.overrides).filter(([k]) => k !== "name").map(([k, v]) =>
+                `${k} ${v}`
+              )
+                .join(", ")
+            }`,
+          ].filter((l) => l !== "with "),
         });
       });
       const find = (table: Map<string, string>, name: string, what: string): string => {
@@ -210,14 +218,49 @@ export function describePermissions(p: Permissions): string {
  */
 export function taskOptions(t: DagTask): [string, string][] {
   const rows: [string, string][] = [];
-  rows.push(["retries", t.retries === 0 ? "0" : `${t.retries} (first after ${t.retryDelayMs} ms)`]);
+  if (t.retries === 0) rows.push(["retries", "0"]);
+  else {
+    const backoff = t.backoff ?? 2;
+    rows.push([
+      "retries",
+      `${t.retries} (first after ${t.retryDelayMs} ms${
+        backoff === 1 ? "" : `, then ×${backoff}`
+      } up to ${t.maxRetryDelayMs ?? 30_000} ms)`,
+    ]);
+    if (t.retryDeadlineMs !== undefined && t.retryDeadlineMs !== null) {
+      rows.push(["retry deadline", `${t.retryDeadlineMs} ms`]);
+    }
+    const never = [...(t.nonRetryable ?? []), ...(t.retryIf ? ["when retryIf says no"] : [])];
+    if (never.length > 0) rows.push(["not retried", never.join(", ")]);
+  }
   rows.push(["timeout", t.timeoutMs === null ? "none" : `${t.timeoutMs} ms`]);
   if (t.concurrency !== null) rows.push(["concurrency", String(t.concurrency)]);
   rows.push([
     "cache",
-    t.cache ? `yes${t.version === null ? "" : ` (version ${t.version})`}` : "no",
+    t.cache
+      ? `yes${t.version === null ? "" : ` (version ${t.version})`}${
+        t.cacheIgnore?.length ? `, ignoring ${t.cacheIgnore.join(", ")}` : ""
+      }`
+      : "no",
   ]);
   if (!t.cache && t.version !== null) rows.push(["version", t.version]);
+  if (t.queue !== undefined && t.queue !== null) rows.push(["queue", t.queue]);
+  return rows;
+}
+
+/**
+ * Writes what `.with({…})` changed for a node's call.
+ *
+ * @param o The node's overrides.
+ * @returns Label and value pairs.
+ */
+export function overrideRows(o: DagOverrides): [string, string][] {
+  const rows: [string, string][] = [];
+  if (o.name !== undefined) rows.push(["name", o.name]);
+  if (o.retries !== undefined) rows.push(["retries", String(o.retries)]);
+  if (o.timeoutMs !== undefined) rows.push(["timeout", `${o.timeoutMs} ms`]);
+  if (o.cache !== undefined) rows.push(["cache", o.cache ? "yes" : "no"]);
+  if (o.queue !== undefined) rows.push(["queue", o.queue]);
   return rows;
 }
 
