@@ -2,19 +2,17 @@
 import assert from "node:assert/strict";
 import {
   flow,
-  fromDag,
-  MemoryStore,
   run,
   task,
   type TaskContext,
   TimeoutError,
-  toDag,
-  validateDag,
   ValidationError,
   wait,
   Workflow,
   workflow,
 } from "../mod.ts";
+import { fromDag, toDag, validateDag } from "../ir.ts";
+import { MemoryStore } from "../store.ts";
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {

@@ -1,14 +1,7 @@
 // Retry policies as Temporal and DBOS users expect them.
 import assert from "node:assert/strict";
-import {
-  run,
-  task,
-  type TaskContext,
-  TaskFailedError,
-  toDag,
-  validateDag,
-  ValidationError,
-} from "../mod.ts";
+import { run, task, type TaskContext, TaskFailedError, ValidationError } from "../mod.ts";
+import { toDag, validateDag } from "../ir.ts";
 
 // Ported from DBOS Transact (TypeScript), tests/failures.test.ts,
 // "failing-communicator": a step with { intervalSeconds: 1, maxAttempts: 2 }
