@@ -20,6 +20,7 @@ import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport } from "./exports.ts";
 import type { ExportInfo } from "./describe.ts";
 import { loadScript } from "./load.ts";
+import { skeletonOutline } from "../render/skeleton_outline.ts";
 import { resolveScript } from "./script.ts";
 import type { Command } from "./command.ts";
 
@@ -169,7 +170,21 @@ function steps(
     });
     if (wf.nodes.length === 0) out.push("    none");
   } else {
-    out.push("  its graph grows at run time; it may call:");
+    if (wf.skeleton !== undefined) {
+      out.push("  skeleton (from its source; its graph grows at run time):");
+      const lines = skeletonOutline(wf.skeleton, {
+        kindOf: (name, kind) =>
+          kind === "workflow" ? (t.workflow(name)?.kind === "dynamic" ? "flow" : "workflow") : kind,
+      });
+      out.push(...(lines.length === 0 ? ["nothing"] : lines).map((l) => `    ${l}`));
+      out.push(
+        wf.callsFrom === "tasks"
+          ? "  it may call (its tasks: option):"
+          : wf.callsFrom === "module"
+          ? "  it may call (its skeleton has an unknown call: every task of its module):"
+          : "  it calls:",
+      );
+    } else out.push("  its graph grows at run time; it may call:");
     for (const c of wf.calls) {
       const task = c.kind === "task" ? t.task(c.name) : undefined;
       rows.push([

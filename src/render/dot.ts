@@ -9,6 +9,8 @@
 
 import type { DagDocument } from "../ir/mod.ts";
 import { type Box, clip, viewsOf } from "./view.ts";
+import { skeletonGraph } from "./skeleton_view.ts";
+import { skeletonDot } from "./skeleton_text.ts";
 
 const STYLE: Record<Box["kind"], string> = {
   input: 'shape=cds, style=filled, fillcolor="#dbeafe", color="#2563eb"',
@@ -81,6 +83,18 @@ export function toDot(dag: DagDocument, title = "weft.dag/v1"): string {
       lines.push(
         `    ${a.from} -> ${a.to}${a.label === "" ? "" : ` [label=${dotString(a.label)}]`};`,
       );
+    }
+    const skeleton = view.kind === "dynamic"
+      ? skeletonGraph(dag, view.name, { prefix: `${view.key}s` })
+      : undefined;
+    if (skeleton !== undefined) {
+      lines.push(...skeletonDot(skeleton, "    "));
+      const first = skeleton.boxes.find((b) => b.flow === view.name && b.kind !== "join");
+      if (first !== undefined) {
+        lines.push(
+          `    ${view.key}_flow -> ${first.key} [label="runs", style=dotted, color="#c2410c"];`,
+        );
+      }
     }
     lines.push("  }");
   }

@@ -17,6 +17,13 @@ import { CSS, SCRIPT } from "./html_assets.ts";
 import { detailsOf, type PageDetails } from "./html_details.ts";
 
 export type { PageDetails };
+import { type SkeletonGraph, skeletonGraph } from "./skeleton_view.ts";
+import {
+  SKELETON_CSS,
+  skeletonDetails,
+  type SkeletonMarks,
+  skeletonSection,
+} from "./skeleton_html.ts";
 
 /** Options of {@linkcode toHtml}. */
 export interface HtmlOptions {
@@ -99,6 +106,14 @@ export function scriptJson(data: unknown): string {
  */
 export async function toHtml(dag: DagDocument, options: HtmlOptions = {}): Promise<string> {
   const views = viewsOf(dag);
+  const skeletons = dag.workflows.flatMap((wf, i) => {
+    const graph = wf.kind === "dynamic"
+      ? skeletonGraph(dag, wf.name, { prefix: `s${i}` })
+      : undefined;
+    return graph === undefined
+      ? []
+      : [{ graph, title: `skeleton of flow ${wf.name} (hover a zone for its condition and line)` }];
+  });
   const summary = `${dag.workflows.length} workflow${
     dag.workflows.length === 1 ? "" : "s"
   } · ${dag.tasks.length} task${
@@ -118,7 +133,11 @@ export async function toHtml(dag: DagDocument, options: HtmlOptions = {}): Promi
     ],
     hint: "Hover over a node to see its task, bindings, options and permissions; click to keep it.",
     views,
-    details: detailsOf(dag, views),
+    details: {
+      ...detailsOf(dag, views),
+      ...Object.assign({}, ...skeletons.map((s) => skeletonDetails(s.graph))),
+    },
+    skeletons,
   });
 }
 
@@ -138,6 +157,8 @@ export interface PageContent {
   views: WorkflowView[];
   /** What the details panel shows for each box key. */
   details: Record<string, PageDetails>;
+  /** Flows' skeletons to draw after the graphs, with a title, and what a run did there. */
+  skeletons?: { graph: SkeletonGraph; title: string; marks?: SkeletonMarks }[];
 }
 
 /**
@@ -157,6 +178,12 @@ export async function renderPage(content: PageContent): Promise<string> {
     groups.push(drawWorkflow(l, y));
     y += HEADER + l.height + GAP;
     width = Math.max(width, l.width);
+  }
+  for (const s of content.skeletons ?? []) {
+    const section = await skeletonSection(s.graph, s.title, y, s.marks);
+    groups.push(section.svg);
+    y += section.height + GAP;
+    width = Math.max(width, section.width);
   }
   const height = Math.max(y - GAP, 40);
   const svg = [
@@ -181,7 +208,7 @@ export async function renderPage(content: PageContent): Promise<string> {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="weft (${escapeHtml(content.generator)})">
 <title>${escapeHtml(title)} · weft</title>
-<style>${CSS}</style>
+<style>${CSS}${content.skeletons?.length ? SKELETON_CSS : ""}</style>
 </head>
 <body>
 <header>

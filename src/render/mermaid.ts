@@ -11,6 +11,8 @@
 
 import type { DagDocument } from "../ir/mod.ts";
 import { type Box, clip, viewsOf } from "./view.ts";
+import { skeletonGraph } from "./skeleton_view.ts";
+import { skeletonMermaid } from "./skeleton_text.ts";
 
 const SHAPES: Record<Box["kind"], [string, string]> = {
   input: ["[/", "/]"],
@@ -81,7 +83,19 @@ export function toMermaid(dag: DagDocument): string {
       lines.push(`    ${box.key}${open}${mermaidString(label)}${close}`);
       (classes[box.kind] ??= []).push(box.key);
     }
+    const skeleton = view.kind === "dynamic"
+      ? skeletonGraph(dag, view.name, { prefix: `${view.key}s` })
+      : undefined;
+    const skeletonEdges: string[] = [];
+    if (skeleton !== undefined) {
+      const drawn = skeletonMermaid(skeleton, "    ");
+      lines.push(...drawn.nodes);
+      skeletonEdges.push(...drawn.edges.map((e) => e.slice(2)));
+      const first = skeleton.boxes.find((b) => b.flow === view.name && b.kind !== "join");
+      if (first !== undefined) skeletonEdges.push(`  ${view.key}_flow -.->|"runs"| ${first.key}`);
+    }
     lines.push("  end");
+    lines.push(...skeletonEdges);
     for (const a of view.arrows) {
       lines.push(`  ${a.from} -->${a.label === "" ? "" : `|${mermaidString(a.label)}|`} ${a.to}`);
     }
