@@ -240,7 +240,7 @@ permissions of all 4 tasks (union): read: ./data
   assert.match(all.stdout, /^flow crawl \(dynamic; _dag_fixture\.ts:\d+\)$/m);
   assert.match(
     all.stdout,
-    /its graph grows at run time; it may call:\n {4}fetchText {2}task fetchText {2}permissions: net: example\.com:443; env: TOKEN/,
+    /skeleton \(from its source; its graph grows at run time\):\n {4}fetchText, wait\(fetchText\), return\n {2}it may call \(its tasks: option\):\n {4}fetchText {2}task fetchText {2}permissions: net: example\.com:443; env: TOKEN/,
   );
   assert.match(
     all.stdout,
@@ -300,4 +300,23 @@ Deno.test("deno install -g -A -n weft ./cli.ts installs a weft command that comp
   );
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /^digraph weft \{$/m);
+});
+
+Deno.test("weft inspect shows a flow's skeleton as an outline: the seed loop is one line", async () => {
+  const out = await weft(["inspect", "examples/aiida_flows.ts", "--workflow", "keepDoubling"]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stdout,
+    / {2}skeleton \(from its source; its graph grows at run time\):\n {4}add\n {4}while \(wait\(out\) < 10\): add → multiply\n {4}return\n {2}it calls:\n/,
+  );
+  const branch = await weft(["inspect", "examples/aiida_flows.ts", "--workflow", "addMultiplyIf"]);
+  assert.match(
+    branch.stdout,
+    / {4}add, wait\(add\)\n {4}if \(wait\(sum\) > 0\): multiply, return\n {4}else: add, return\n/,
+  );
+  const unknown = await weft(["inspect", "tests/fixtures/skeleton/perms.ts", "--workflow", "any"]);
+  assert.match(
+    unknown.stdout,
+    / {4}\? pick\(\) {2}\(line 37: a call through the variable 'pick'\)\n[^]*it may call \(its skeleton has an unknown call: every task of its module\):/,
+  );
 });

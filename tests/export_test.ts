@@ -8,6 +8,7 @@ import { renderDag } from "../ir.ts";
 import type { DagDocument } from "../mod.ts";
 import { loadScript } from "../src/cli/load.ts";
 import { viewsOf } from "../src/render/view.ts";
+import { skeletonGraph } from "../src/render/skeleton_view.ts";
 import { dotString } from "../src/render/dot.ts";
 import { mermaidString } from "../src/render/mermaid.ts";
 import { escapeHtml, scriptJson } from "../src/render/html.ts";
@@ -60,6 +61,16 @@ function boxCount(dag: DagDocument): number {
   return viewsOf(dag).reduce((n, v) => n + v.boxes.length, 0);
 }
 
+/** The boxes and groups the flows' skeletons add to a drawing. */
+function skeletonCount(dag: DagDocument): { boxes: number; groups: number; sections: number } {
+  const graphs = dag.workflows.flatMap((w) => skeletonGraph(dag, w.name) ?? []);
+  return {
+    boxes: graphs.reduce((n, g) => n + g.boxes.length, 0),
+    groups: graphs.reduce((n, g) => n + g.groups.length, 0),
+    sections: graphs.length,
+  };
+}
+
 const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
@@ -101,9 +112,10 @@ Deno.test("DOT of every example renders with the real dot -Tsvg, one SVG node pe
     );
     assert.deepEqual(warnings, [], `${script}: dot warned`);
     const nodes = out.stdout.match(/<g id="node\d+" class="node">/g) ?? [];
-    assert.equal(nodes.length, boxCount(dag), script);
+    const skeleton = skeletonCount(dag);
+    assert.equal(nodes.length, boxCount(dag) + skeleton.boxes, script);
     const clusters = out.stdout.match(/<g id="clust\d+" class="cluster">/g) ?? [];
-    assert.equal(clusters.length, dag.workflows.length, script);
+    assert.equal(clusters.length, dag.workflows.length + skeleton.groups, script);
     const texts = svgTexts(out.stdout);
     for (const task of dag.tasks) {
       if (
@@ -140,7 +152,7 @@ Deno.test("Mermaid output has a subgraph per workflow, generated ids and quoted,
   assert.ok(text.includes("say #quot;hi#quot; \\ #124; #35; #amp; #96;tick#96;"));
   for (const line of text.split("\n")) {
     const unquoted = line.replace(/"[^"]*"/g, '""');
-    assert.ok(!/[<>`]/.test(unquoted.replace(/-->/g, "")), `unquoted markup in: ${line}`);
+    assert.ok(!/[<>`]/.test(unquoted.replace(/-->|-\.->|==>/g, "")), `unquoted markup in: ${line}`);
   }
   assert.equal(mermaidString("a\nb"), '"a<br>b"');
 });
@@ -203,8 +215,9 @@ Deno.test("Mermaid output of every example parses and renders with Mermaid itsel
       }
     }, text);
     assert.ok(result.ok, `${script}: ${"error" in result ? result.error : ""}\n${text}`);
-    assert.equal(result.nodes, boxCount(dag), script);
-    assert.equal(result.clusters, dag.workflows.length, script);
+    const skeleton = skeletonCount(dag);
+    assert.equal(result.nodes, boxCount(dag) + skeleton.boxes, script);
+    assert.equal(result.clusters, dag.workflows.length + skeleton.groups, script);
     if (script === "tests/_dag_fixture.ts") {
       assert.ok(result.text?.includes(XSS), "the hostile name is shown as text");
       assert.ok(result.text?.includes(QUOTED), "quotes, pipes and hashes survive");
@@ -239,15 +252,18 @@ Deno.test("the HTML page opens offline in Chromium, draws every node and shows d
     await page.goto(`file://${file}`);
     assert.deepEqual(requests, [`file://${file}`], `${script}: the page fetches nothing else`);
     assert.deepEqual(errors, [], script);
-    const nodes = page.locator("svg#weft-graph g.node");
+    const nodes = page.locator("svg#weft-graph g.node:not(.sk)");
     assert.equal(await nodes.count(), boxCount(dag), script);
+    const skeleton = skeletonCount(dag);
+    assert.equal(await page.locator("svg#weft-graph g.node.sk").count(), skeleton.boxes, script);
+    assert.equal(await page.locator("svg#weft-graph g.zone").count(), skeleton.groups, script);
     for (let i = 0; i < await nodes.count(); i++) {
       const box = await nodes.nth(i).boundingBox();
       assert.ok(box !== null && box.width > 10 && box.height > 10, `${script}: node ${i} is drawn`);
     }
     assert.equal(
       await page.locator("svg#weft-graph g.workflow-group").count(),
-      dag.workflows.length,
+      dag.workflows.length + skeletonCount(dag).sections,
       script,
     );
     const edges = viewsOf(dag).reduce((n, v) => n + v.arrows.length, 0);
@@ -387,3 +403,45 @@ function similar(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differing++;
   return differing <= a.length / 500;
 }
+
+Deno.test("the HTML page draws a flow's skeleton as nested zones, with the condition and line on hover", async () => {
+  await using tmp = await tempDir();
+  await using b = await browser();
+  const file = `${tmp.dir}/aiida.html`;
+  await Deno.writeTextFile(
+    file,
+    await renderDag(await compiled("examples/aiida_flows.ts"), "html"),
+  );
+  const page = await b.context.newPage();
+  await page.goto(`file://${file}`);
+  const section = page.locator('g.skeleton-section[data-flow="keepDoubling"]');
+  const loop = section.locator("g.zone.loop");
+  assert.equal(await loop.count(), 1);
+  assert.equal(
+    await loop.locator("title").textContent(),
+    "while ((yield* wait(out)) < 10) · line 43 · carries out",
+  );
+  assert.equal(await loop.getAttribute("data-line"), "43");
+  // The loop's calls are inside its zone.
+  const zone = (await loop.locator("rect").boundingBox())!;
+  for (const name of ["add", "multiply"]) {
+    const call = section.locator("g.node.sk.call", { hasText: name }).last();
+    const box = (await call.boundingBox())!;
+    assert.ok(
+      box.y > zone.y && box.y + box.height < zone.y + zone.height,
+      `${name} is in the loop`,
+    );
+  }
+  // The back edge is labelled by the condition.
+  assert.equal(await section.locator("text.sk-edge-label.back").textContent(), "wait(out) < 10");
+  // A branch: a diamond, then and else arms.
+  const branch = page.locator('g.skeleton-section[data-flow="addMultiplyIf"]');
+  assert.equal(await branch.locator("g.node.sk.branch").count(), 1);
+  assert.equal(await branch.locator("g.zone.then").count(), 1);
+  assert.equal(await branch.locator("g.zone.else").count(), 1);
+  // Hovering a skeleton box shows its details.
+  await section.locator("g.node.sk.call", { hasText: "multiply" }).hover();
+  const details = (await page.locator("#weft-details").textContent())!;
+  assert.match(details, /line44/);
+  assert.match(details, /takes handles ofc2/);
+});

@@ -102,7 +102,7 @@ function mq(text: string): string {
 const MERMAID_SHAPE: Record<SkeletonBox["kind"], [string, string]> = {
   call: ["(", ")"],
   wait: ["([", "])"],
-  exit: [">", "]"],
+  exit: ["[/", "\\]"],
   unknown: ["[/", "/]"],
   loop: ["{{", "}}"],
   branch: ["{", "}"],
