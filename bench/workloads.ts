@@ -7,6 +7,7 @@ import { cliWorkload } from "./workloads/cli.ts";
 import { durableWorkload, resumeWorkload } from "./workloads/durable.ts";
 import { fanOutWorkload } from "./workloads/fanout.ts";
 import { isolateWorkload } from "./workloads/isolate.ts";
+import { skeletonWorkload } from "./workloads/skeleton.ts";
 import { staticDagWorkload } from "./workloads/static_dag.ts";
 
 /** Every workload of the suite. */
@@ -20,4 +21,6 @@ export const WORKLOADS: readonly Workload[] = [
   resumeWorkload,
   isolateWorkload,
   cliWorkload,
+  // Compiling a flow's skeleton (issue 18).
+  skeletonWorkload,
 ];

@@ -28,6 +28,11 @@ export interface LoadOptions {
    * @default true
    */
   cache?: boolean;
+  /**
+   * Extract flows' skeletons (the bench turns them off to measure what they cost).
+   * @default true
+   */
+  skeletons?: boolean;
 }
 
 /**
@@ -40,8 +45,10 @@ export interface LoadOptions {
  * @throws {ValidationError} When the script does not load, saying why and what to change.
  */
 export async function loadScript(url: URL, options: LoadOptions = {}): Promise<ScriptDescription> {
-  const load = (sources: ModuleSources | undefined) => loadInChild(url, options, sources);
-  if (options.cache === false) {
+  const load = (sources: ModuleSources | undefined) =>
+    loadInChild(url, options, options.skeletons === false ? undefined : sources);
+  // A description without skeletons is never cached: it would stand for one with them.
+  if (options.cache === false || options.skeletons === false) {
     return await load(await scriptSources(url, options.allowImport ?? []));
   }
   return await cachedDescription(url, options.allowImport ?? [], load);
