@@ -35,6 +35,7 @@ export type {
   DagSource,
   DagTask,
   DagWorkflow,
+  FlowSkeletonInput,
   JsonSchema,
   SkeletonBranch,
   SkeletonCall,
