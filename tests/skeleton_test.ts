@@ -212,6 +212,10 @@ Deno.test("imports by name and through a namespace, a switch with a fall-through
   ]);
 });
 
+Deno.test("a call with overrides (entity.with) is a call of the entity", async () => {
+  assert.deepEqual((await skeleton(FIXTURE, "overridden")).shape, ["c1 add", "wait(c1)", "return"]);
+});
+
 Deno.test("do…while, a conditional expression and a call behind &&", async () => {
   assert.deepEqual((await skeleton(FIXTURE, "dow")).shape, [
     "c1 increment",

@@ -234,6 +234,18 @@ export abstract class ExpressionWalker extends WalkerBase {
       // An IIFE: its body runs here, once.
       return this.inline(n, c, "(function)", this.scope, args.map((a) => this.expr(a)));
     }
+    // `add.with({ retries: 3 })(x)`: the same entity, called with overrides.
+    if (c.type === "CallExpression") {
+      const inner = unwrap(child(c, "callee")!);
+      const prop = inner.type === "MemberExpression" && inner.computed !== true
+        ? child(inner, "property")
+        : undefined;
+      const base = prop?.name === "with" ? this.calleeTarget(child(inner, "object")!) : undefined;
+      if (base?.kind === "entity") {
+        for (const a of children(c, "arguments")) this.expr(a);
+        return this.call(n, child(inner, "object")!, args);
+      }
+    }
     const target = this.calleeTarget(c);
     if (target === undefined) {
       // A method of a value, or a computed callee.
