@@ -5,7 +5,6 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
-import { toJsonTree } from "../core/values.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { getRun, STORE_HELP, withStore } from "./history.ts";
@@ -24,12 +23,12 @@ with the recorded inputs. Other options are those of weft run (--isolate,
 Options:
 ${STORE_HELP}`,
   async run(args) {
-    const { RUN_OPTIONS, runCommand } = await import("./run.ts");
+    const { RUN_OPTIONS, runMain } = await import("./run.ts");
     const { values, positionals } = parseCommandArgs("resume", args, RUN_OPTIONS);
     if (positionals.length !== 1) {
       throw new UsageError("resume: give exactly one RUN_ID (see weft runs --status failed)");
     }
-    for (const forbidden of ["input", "inputs", "inputs-json", "run-id"]) {
+    for (const forbidden of ["input", "inputs", "run-id"]) {
       if (values[forbidden] !== undefined) {
         throw new UsageError(
           `resume: --${forbidden} cannot be given; a run resumes with its recorded inputs and id`,
@@ -47,24 +46,10 @@ ${STORE_HELP}`,
     if (record.status === "succeeded") {
       console.error(`weft: run ${runId} already succeeded; its recorded outputs:`);
     }
-    const tmp = await Deno.makeTempFile({ prefix: "weft-resume-", suffix: ".json" });
-    await Deno.writeTextFile(tmp, JSON.stringify(toJsonTree(record.inputs)));
-    try {
-      const script = record.script.startsWith("file://")
-        ? decodeURIComponent(new URL(record.script).pathname)
-        : record.script;
-      const rest = args.filter((a) => a !== runId);
-      return await runCommand.run([
-        script,
-        record.entity,
-        "--inputs-json",
-        tmp,
-        "--run-id",
-        runId,
-        ...rest,
-      ]);
-    } finally {
-      await Deno.remove(tmp).catch(() => {});
-    }
+    const script = record.script.startsWith("file://")
+      ? decodeURIComponent(new URL(record.script).pathname)
+      : record.script;
+    const rest = args.filter((a) => a !== runId);
+    return await runMain([script, record.entity, "--run-id", runId, ...rest], record.inputs);
   },
 };

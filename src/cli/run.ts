@@ -15,7 +15,7 @@
 // engine, no IR module, nothing that imports a `node:` module (which starts
 // Deno's Node compatibility layer). tests/cli_run_test.ts checks the graph.
 import { ValidationError } from "../core/errors.ts";
-import { fromJsonTree, isPlainObject, toJsonTree } from "../core/values.ts";
+import { isPlainObject, toJsonTree } from "../core/values.ts";
 import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
 import { runInChild } from "./spawn_run.ts";
 import type { Command } from "./command.ts";
@@ -68,7 +68,6 @@ cancelled (resume it with --run-id); twice exits at once.`;
 export const RUN_OPTIONS: Record<string, OptionSpec> = {
   input: { type: "string", multiple: true },
   inputs: { type: "string" },
-  "inputs-json": { type: "string" },
   store: { type: "string" },
   "run-id": { type: "string" },
   concurrency: { type: "string" },
@@ -85,10 +84,18 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
 export const runCommand: Command = {
   summary: "run a workflow under exactly the permissions its tasks declare",
   help: HELP,
-  run: runMain,
+  run: (args) => runMain(args),
 };
 
-async function runMain(args: string[]): Promise<number> {
+/**
+ * `weft run`, with the inputs given in-process (`weft resume` passes a
+ * run's recorded inputs this way, values that JSON alone would not keep).
+ *
+ * @param args The arguments after `run`.
+ * @param recorded Inputs to run with instead of `--input` and `--inputs`.
+ * @returns The exit code.
+ */
+export async function runMain(args: string[], recorded?: Record<string, unknown>): Promise<number> {
   const { values, positionals } = parseCommandArgs("run", args, RUN_OPTIONS);
   if (positionals.length < 1 || positionals.length > 2) {
     throw new UsageError("run: give SCRIPT and optionally NAME (see weft run --help)");
@@ -109,15 +116,10 @@ async function runMain(args: string[]): Promise<number> {
   const url = resolveScript(positionals[0]!);
   const described = await loadScript(url, { allowImport: importHosts, verbose });
   const selected = selectRunnable(described, positionals[1]);
-  const inputs = await readInputs(
+  const inputs = recorded ?? await readInputs(
     values.inputs as string | undefined,
     (values.input as string[] | undefined) ?? [],
   );
-  if (values["inputs-json"] !== undefined) {
-    // Tagged JSON (as weft resume writes it), so that dates, bigints and maps survive.
-    const text = await Deno.readTextFile(values["inputs-json"] as string);
-    Object.assign(inputs, fromJsonTree(JSON.parse(text)));
-  }
   checkInputNames(described, selected, inputs);
 
   const baseDir = childCwd(url);

@@ -65,16 +65,13 @@ function jsonEvent(e: WeftEvent): unknown {
 }
 
 /**
- * Runs the selected entity of the script and exits.
+ * Runs the selected entity of the script and exits. What to run (a
+ * {@linkcode ChildSpec}) is the first line on stdin; later lines are commands.
  *
- * @param spec What to run.
  * @param load Imports the script (a literal `import()` in the entry module, which needs no read permission).
  * @returns Never: the process exits with 0 (succeeded), 1 (failed), 2 (bad input) or 130 (cancelled).
  */
-export async function runChild(
-  spec: ChildSpec,
-  load: () => Promise<Record<string, unknown>>,
-): Promise<never> {
+export async function runChild(load: () => Promise<Record<string, unknown>>): Promise<never> {
   const channel = new Channel();
   const controller = new AbortController();
   channel.onBroken = () => controller.abort();
@@ -88,7 +85,8 @@ export async function runChild(
   };
 
   // Stop when the parent asks or dies, or on Ctrl-C.
-  watchParent(controller);
+  const spec = await watchParent(controller);
+  if (spec === undefined) Deno.exit(130); // the parent went away before saying what to run
   try {
     Deno.addSignalListener("SIGINT", () => controller.abort());
   } catch {
@@ -159,15 +157,23 @@ export async function runChild(
   Deno.exit(code);
 }
 
-/** Reads the parent's commands on stdin; EOF means the parent died. */
-function watchParent(controller: AbortController): void {
+/**
+ * Reads the parent's stdin: the spec (the first line), then commands; EOF
+ * means the parent died.
+ *
+ * @returns The spec, or undefined when stdin ended before it.
+ */
+function watchParent(controller: AbortController): Promise<ChildSpec | undefined> {
+  let resolveSpec: (spec: ChildSpec | undefined) => void = () => {};
+  const spec = new Promise<ChildSpec | undefined>((resolve) => resolveSpec = resolve);
   (async () => {
     // Deno.stdin.read, not Deno.stdin.readable: the first web stream a
     // process makes costs a few milliseconds to set up, and nothing else in
     // the run needs one.
     const decoder = new TextDecoder();
-    const buffer = new Uint8Array(1024);
+    const buffer = new Uint8Array(1 << 16);
     let text = "";
+    let first = true;
     try {
       for (let n = await Deno.stdin.read(buffer); n !== null; n = await Deno.stdin.read(buffer)) {
         text += decoder.decode(buffer.subarray(0, n), { stream: true });
@@ -175,12 +181,17 @@ function watchParent(controller: AbortController): void {
         while ((nl = text.indexOf("\n")) >= 0) {
           const line = text.slice(0, nl).trim();
           text = text.slice(nl + 1);
-          if (line === "cancel") controller.abort();
+          if (first) {
+            first = false;
+            resolveSpec(JSON.parse(line) as ChildSpec);
+          } else if (line === "cancel") controller.abort();
         }
       }
     } catch {
       // treat a read error as the parent going away
     }
+    resolveSpec(undefined);
     controller.abort();
   })();
+  return spec;
 }

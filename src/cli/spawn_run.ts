@@ -1,5 +1,5 @@
 /**
- * The parent side of `weft run`'s child process: writes the entry module,
+ * The parent side of `weft run`'s child process: starts its entry module (a data: URL),
  * starts `deno run` with exactly the planned permissions, reads the
  * protocol lines (progress, events, the result) and the script's own output,
  * forwards Ctrl-C (once: stop cleanly; twice: kill), and prints the result.
@@ -41,33 +41,17 @@ export async function runInChild(
   options: ChildOptions,
 ): Promise<number> {
   const runnerUrl = new URL("./run_child.ts", import.meta.url).href;
-  // The entry goes in a file, not stdin: stdin stays open as the command
-  // channel (a `cancel` line; EOF when this process dies). Loading the main
-  // module and literal imports need no read permission. Synchronous file
-  // operations: the asynchronous ones cost more to start than to do this.
-  const tmp = Deno.makeTempDirSync({ prefix: "weft-run-" });
-  const removeTmp = () => {
-    try {
-      Deno.removeSync(tmp, { recursive: true });
-    } catch {
-      // already gone
-    }
-  };
-  const entryPath = `${tmp}/entry.ts`;
-  try {
-    Deno.writeFileSync(
-      entryPath,
-      new TextEncoder().encode(
-        [
-          `import { runChild } from ${JSON.stringify(runnerUrl)};`,
-          `await runChild(${JSON.stringify(spec)}, () => import(${JSON.stringify(url.href)}));`,
-        ].join("\n"),
-      ),
-    );
-  } catch (e) {
-    removeTmp();
-    throw e;
-  }
+  // The entry is a data: URL, so that nothing is written to disk (and
+  // nothing is left behind when this process is killed); the spec follows
+  // on stdin, which then stays open as the command channel (a `cancel`
+  // line; EOF when this process dies). Loading the main module and literal
+  // imports need no read permission.
+  const entry = `data:application/typescript,${
+    encodeURIComponent(
+      `import { runChild } from ${JSON.stringify(runnerUrl)};\n` +
+        `await runChild(() => import(${JSON.stringify(url.href)}));\n`,
+    )
+  }`;
   const flags = [...plan.flags];
   if (options.isolate) {
     // Workers need read on the module files; the process must hold what its Workers get.
@@ -86,26 +70,21 @@ export async function runInChild(
     ...flags,
     ...importFlags(url, hosts),
     ...(config === undefined ? [] : [`--config=${config}`]),
-    `file://${entryPath}`,
+    entry,
   ];
   // Tasks run in the script's directory, where their relative paths (in code
   // and in permission declarations) resolve.
   const cwd = childCwd(url);
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(Deno.execPath(), {
-      args,
-      cwd,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-  } catch (e) {
-    removeTmp();
-    throw e;
-  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
   const encoder = new TextEncoder();
   const stdin = child.stdin.getWriter();
+  stdin.write(encoder.encode(`${JSON.stringify(spec)}\n`)).catch(() => {});
 
   const view = new ProgressView(
     options.mode,
@@ -200,7 +179,6 @@ export async function runInChild(
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
     await stdin.close().catch(() => {});
-    removeTmp();
   }
 }
 
