@@ -1,6 +1,6 @@
 /**
- * The parent side of `weft run`'s child process: starts its entry module (a data: URL),
- * starts `deno run` with exactly the planned permissions, reads the
+ * The parent side of `weft run`'s child process: starts `deno run` of a
+ * small entry module (a data: URL) with exactly the planned permissions, reads the
  * protocol lines (progress, events, the result) and the script's own output,
  * forwards Ctrl-C (once: stop cleanly; twice: kill), and prints the result.
  *
