@@ -77,6 +77,7 @@ export {
   CancelledError,
   NonDeterminismError,
   PermissionDeniedError,
+  RunOwnedError,
   TaskFailedError,
   TimeoutError,
   ValidationError,

@@ -23,6 +23,7 @@
 
 export type {
   CacheHit,
+  ClaimResult,
   InputSource,
   JournalEntry,
   Lineage,
@@ -30,15 +31,29 @@ export type {
   NodeRecord,
   NodeStatus,
   PreviousRun,
+  RenewResult,
+  RunClaim,
   RunDetails,
   RunFinish,
+  RunOwner,
+  RunOwnership,
   RunSession,
   RunStart,
   RunStatus,
   RunSummary,
+  RunTakeover,
   Store,
   StoreQueries,
 } from "./src/store/mod.ts";
+export {
+  acquireRun,
+  decideClaim,
+  DEFAULT_LEASE_MS,
+  OwnedSession,
+  RunLease,
+  takeoverRecord,
+} from "./src/store/ownership.ts";
+export type { AcquireOptions, LeaseHandlers } from "./src/store/ownership.ts";
 export { MemoryStore } from "./src/store/memory.ts";
 export type { MemoryRun, MemoryStoreOptions } from "./src/store/memory.ts";
 export { defaultStore, openStore } from "./src/store/open.ts";

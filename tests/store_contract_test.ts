@@ -4,8 +4,10 @@
 
 import assert from "node:assert/strict";
 import {
+  CancelledError,
   flow,
   run,
+  RunOwnedError,
   type Store,
   task,
   TaskFailedError,
@@ -18,6 +20,7 @@ import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { valueHash } from "../src/core/values.ts";
 import { PostgresStore } from "../src/store/postgres/mod.ts";
 import { postgresMissing, sharedCluster } from "./_postgres.ts";
+import { thisHost } from "../src/store/ownership.ts";
 
 interface StoreKind {
   name: string;
@@ -261,6 +264,176 @@ export function storeContract(kind: StoreKind): void {
     const execs = await store.executions("tagged");
     assert.deepEqual(execs.map((e) => e.runId).sort(), ["exec-1", "exec-2"]);
     assert.ok(execs.every((e) => e.entity === "tagged" && e.status === "succeeded"));
+  });
+
+  // --- one owner per run ------------------------------------------------------
+
+  const claim = (runId: string, ownerId: string, extra: Record<string, unknown> = {}) => ({
+    runId,
+    ownerId,
+    pid: 4242,
+    host: "elsewhere",
+    leaseMs: 60_000,
+    ...extra,
+  });
+
+  test("a run id has one owner at a time: a second claim is refused with the first owner", async (store) => {
+    const first = await store.claimRun(claim("own-1", "a"));
+    assert.equal(first.claimed, true);
+    assert.equal(first.owner.ownerId, "a");
+    assert.equal(first.owner.pid, 4242);
+    assert.equal(first.owner.host, "elsewhere");
+    assert.equal(first.owner.leaseMs, 60_000);
+    assert.ok(Math.abs(first.owner.since - Date.now()) < 5_000);
+    const second = await store.claimRun(claim("own-1", "b", { pid: 7 }));
+    assert.equal(second.claimed, false);
+    assert.equal(second.owner.ownerId, "a");
+    assert.equal((await store.runOwner("own-1"))?.ownerId, "a");
+    // another run id is free
+    assert.equal((await store.claimRun(claim("own-2", "b"))).claimed, true);
+    // releasing by someone else does nothing; by the owner frees the id
+    await store.releaseRun("own-1", "b");
+    assert.equal((await store.runOwner("own-1"))?.ownerId, "a");
+    await store.releaseRun("own-1", "a");
+    assert.equal(await store.runOwner("own-1"), undefined);
+    const third = await store.claimRun(claim("own-1", "c"));
+    assert.equal(third.claimed, true);
+    assert.equal(third.tookOver, undefined);
+    assert.deepEqual(await store.takeovers("own-1"), []);
+  });
+
+  test("an owner whose lease ran out is taken over, and the takeover is recorded", async (store) => {
+    await store.claimRun(claim("own-3", "a", { leaseMs: 20 }));
+    await new Promise((r) => setTimeout(r, 60));
+    const taken = await store.claimRun(claim("own-3", "b", { pid: 5, host: "h2" }));
+    assert.equal(taken.claimed, true);
+    assert.ok(taken.tookOver);
+    assert.equal(taken.tookOver.from.ownerId, "a");
+    assert.equal(taken.tookOver.by.ownerId, "b");
+    assert.match(taken.tookOver.reason, /no heartbeat for .* s \(its lease is 0\.0 s\)/);
+    const recorded = await store.takeovers("own-3");
+    assert.equal(recorded.length, 1);
+    assert.deepEqual(recorded[0], taken.tookOver);
+    // the old owner's heartbeat now learns that it lost the run
+    assert.deepEqual(await store.renewRun("own-3", "a"), { owned: false, cancelRequested: false });
+    assert.deepEqual(await store.renewRun("own-3", "b"), { owned: true, cancelRequested: false });
+  });
+
+  test("a claim replaces only the owner it names as gone", async (store) => {
+    await store.claimRun(claim("own-4", "a"));
+    const wrong = await store.claimRun(
+      claim("own-4", "b", { replace: { ownerId: "zzz", reason: "gone" } }),
+    );
+    assert.equal(wrong.claimed, false);
+    const right = await store.claimRun(
+      claim("own-4", "c", { replace: { ownerId: "a", reason: "its process 4242 is gone" } }),
+    );
+    assert.equal(right.claimed, true);
+    assert.equal(right.tookOver?.reason, "its process 4242 is gone");
+    assert.equal((await store.takeovers("own-4")).length, 1);
+  });
+
+  test("heartbeats renew a claim and carry a cancel request", async (store) => {
+    assert.equal(await store.requestCancel("own-5"), undefined);
+    await store.claimRun(claim("own-5", "a", { leaseMs: 200 }));
+    const before = (await store.runOwner("own-5"))!.heartbeatAt;
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await store.renewRun("own-5", "a"), { owned: true, cancelRequested: false });
+    assert.ok((await store.runOwner("own-5"))!.heartbeatAt > before);
+    const asked = await store.requestCancel("own-5");
+    assert.equal(asked?.ownerId, "a");
+    assert.ok(asked?.cancelRequestedAt !== undefined);
+    assert.deepEqual(await store.renewRun("own-5", "a"), { owned: true, cancelRequested: true });
+  });
+
+  const slowStep = task(async function slowStep(i: number) {
+    await new Promise((r) => setTimeout(r, 30));
+    return i;
+  });
+
+  test("run() refuses a run id that a live run holds, and runs each step once", async (store) => {
+    let calls = 0;
+    const counted = task(async function counted(i: number) {
+      calls++;
+      await new Promise((r) => setTimeout(r, 20));
+      return i;
+    });
+    const f = flow(async function* twice() {
+      let total = 0;
+      for (let i = 0; i < 3; i++) total += yield* wait(counted(i));
+      return total;
+    });
+    const results = await Promise.allSettled([
+      run(f, {}, { store, runId: "dup" }),
+      run(f, {}, { store, runId: "dup" }),
+    ]);
+    const ok = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r) => r.status === "rejected");
+    assert.equal(ok.length, 1);
+    assert.equal(refused.length, 1);
+    const error = (refused[0] as PromiseRejectedResult).reason;
+    assert.ok(error instanceof RunOwnedError);
+    assert.match(error.message, /^run dup is running \(pid \d+ on .* since \d{4}-\d\d-\d\dT/);
+    assert.equal(calls, 3);
+    assert.equal(await store.runOwner("dup"), undefined, "released when the run ended");
+  });
+
+  test("run() takes over a run whose owner's process is gone, and records it", async (store) => {
+    // A process of this machine that does not exist.
+    const dead = 4_194_000 + Math.floor(Math.random() * 300);
+    await store.claimRun({ ...claim("own-6", "ghost"), pid: dead, host: thisHost() });
+    const result = await run(slowStep, { i: 1 }, { store, runId: "own-6" });
+    assert.equal(result.status, "succeeded");
+    const recorded = await store.takeovers("own-6");
+    assert.equal(recorded.length, 1);
+    assert.equal(recorded[0]!.from.pid, dead);
+    assert.equal(recorded[0]!.by.pid, Deno.pid);
+    assert.match(recorded[0]!.reason, new RegExp(`its process ${dead} on .* is gone`));
+  });
+
+  test("a cancel request reaches the running owner, which stops and leaves the run resumable", async (store) => {
+    const f = flow(async function* long() {
+      let total = 0;
+      for (let i = 0; i < 50; i++) total += yield* wait(slowStep(i));
+      return total;
+    });
+    const running = run(f, {}, { store, runId: "own-7", lease: "150ms" });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(await store.requestCancel("own-7"));
+    const result = await running;
+    assert.equal(result.status, "cancelled");
+    assert.ok(result.errors[0] instanceof CancelledError);
+    assert.equal((await store.getRun("own-7"))?.status, "cancelled");
+    assert.equal(await store.runOwner("own-7"), undefined);
+  });
+
+  test("a run whose claim is taken over stops at once and writes nothing more", async (store) => {
+    let calls = 0;
+    const step = task(async function step(i: number) {
+      calls++;
+      await new Promise((r) => setTimeout(r, 20));
+      return i;
+    });
+    const f = flow(async function* stolen() {
+      for (let i = 0; i < 50; i++) yield* wait(step(i));
+      return 1;
+    });
+    const running = run(f, {}, { store, runId: "own-8", lease: "90ms" });
+    await new Promise((r) => setTimeout(r, 100));
+    const owner = (await store.runOwner("own-8"))!;
+    const thief = await store.claimRun(
+      claim("own-8", "thief", { replace: { ownerId: owner.ownerId, reason: "test" } }),
+    );
+    assert.equal(thief.claimed, true);
+    const result = await running;
+    assert.equal(result.status, "failed");
+    assert.ok(result.errors[0] instanceof RunOwnedError);
+    assert.match(result.errors[0]!.message, /was taken over by pid 4242 on elsewhere/);
+    const atLoss = calls;
+    assert.ok(atLoss < 50);
+    // the run's record is left as the new owner would find it: still running
+    assert.equal((await store.getRun("own-8"))?.status, "running");
+    assert.equal((await store.runOwner("own-8"))?.ownerId, "thief");
   });
 }
 

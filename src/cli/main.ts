@@ -92,6 +92,8 @@ export function reportError(e: unknown, verbose: boolean): number {
   console.error(`weft: ${message.split("\n")[0]}`);
   if (verbose && e instanceof Error && e.stack) console.error(e.stack);
   if (e instanceof UsageError) return 2;
-  if (e instanceof WeftError) return e.name === "ValidationError" ? 2 : 1;
+  if (e instanceof WeftError) {
+    return e.name === "ValidationError" || e.name === "RunOwnedError" ? 2 : 1;
+  }
   return 1;
 }

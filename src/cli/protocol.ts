@@ -81,8 +81,10 @@ export interface ChildSpec {
   inputs: Record<string, unknown>;
   /** The store URL. */
   store: string;
-  /** The run id, if given. */
-  runId?: string;
+  /** The run id (given, or made by the parent). */
+  runId: string;
+  /** The parent's claim on the run id (see `store/ownership.ts`): the child runs under it. */
+  ownerId: string;
   /** The concurrency limit, if given. */
   concurrency?: number;
   /** Whether to use cached results. */

@@ -17,7 +17,9 @@
 import { ValidationError } from "../core/errors.ts";
 import { isPlainObject, toJsonTree } from "../core/values.ts";
 import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
+import { checkRunId, newRunId } from "../core/run_id.ts";
 import { runInChild } from "./spawn_run.ts";
+import { ownRun } from "./run_owner.ts";
 import type { Command } from "./command.ts";
 import { type Reach, reachOf } from "../ir/reach.ts";
 import { findExport } from "./exports.ts";
@@ -51,6 +53,9 @@ Options:
   --store S             memory | sqlite:PATH | postgres://USER:PASSWORD@HOST:PORT/DATABASE
                         (default sqlite:.weft/weft.db, or $WEFT_STORE)
   --run-id ID           run id; running a succeeded id returns its result, a failed one resumes
+  --lease DURATION      how long this run's claim on its id holds without a heartbeat (default 30s):
+                        another weft run or resume of the same id exits 2 ('run ID is running')
+                        unless the owner's process is dead on this machine or its lease ran out
   --concurrency N       how many tasks run at once (default 8)
   --no-cache            ignore cached task results
   --isolate             run each task in a Worker with only its own permissions
@@ -70,6 +75,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   inputs: { type: "string" },
   store: { type: "string" },
   "run-id": { type: "string" },
+  lease: { type: "string" },
   concurrency: { type: "string" },
   "no-cache": { type: "boolean" },
   isolate: { type: "boolean" },
@@ -102,6 +108,9 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
   }
   const verbose = values.verbose === true;
   const json = values.json === true;
+  const runId = (values["run-id"] as string | undefined) ?? newRunId();
+  checkRunId(runId);
+  const leaseMs = values.lease === undefined ? undefined : checkLease(values.lease as string);
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
     throw new UsageError(
@@ -132,50 +141,75 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
   const isolate = values.isolate === true;
   const moduleRead = isolate ? await moduleFiles(url, importHosts) : [];
 
-  const quiet = values.quiet === true;
-  const mode: ProgressMode = json || quiet
-    ? "quiet"
-    : Deno.stderr.isTerminal() && !Deno.env.get("NO_COLOR")
-    ? "live"
-    : "plain";
-  const color = mode === "live";
-  const err = (text: string) => Deno.stderr.writeSync(new TextEncoder().encode(text));
-  if (!json && !quiet) {
-    err(`weft: running ${selected.kind} '${selected.name}' from ${positionals[0]}\n`);
-    for (const line of describeReach(reach)) err(`weft: ${line}\n`);
-    for (const line of describePlan(plan)) err(`weft: grant ${line}\n`);
-    if (isolate) err(`weft: --isolate: each task runs in a Worker with only its own permissions\n`);
-  }
+  // One owner per run: this process claims the run id before the child
+  // starts, renews the claim while it runs and gives it up when it ends.
+  const owned = await ownRun(needs.url, runId, leaseMs);
+  try {
+    const quiet = values.quiet === true;
+    const mode: ProgressMode = json || quiet
+      ? "quiet"
+      : Deno.stderr.isTerminal() && !Deno.env.get("NO_COLOR")
+      ? "live"
+      : "plain";
+    const color = mode === "live";
+    const err = (text: string) => Deno.stderr.writeSync(new TextEncoder().encode(text));
+    if (!json && !quiet) {
+      err(`weft: running ${selected.kind} '${selected.name}' from ${positionals[0]}\n`);
+      for (const line of describeReach(reach)) err(`weft: ${line}\n`);
+      for (const line of describePlan(plan)) err(`weft: grant ${line}\n`);
+      if (isolate) {
+        err(`weft: --isolate: each task runs in a Worker with only its own permissions\n`);
+      }
+    }
 
-  const spec: ChildSpec = {
-    url: url.href,
-    exportName: selected.export,
-    inputs: toJsonTree(inputs) as Record<string, unknown>,
-    store: needs.url,
-    cache: values["no-cache"] !== true,
-    events: json ? "all" : "progress",
-    finishedLines: mode === "plain",
-  };
-  if (values["run-id"] !== undefined) spec.runId = values["run-id"] as string;
-  if (concurrency !== undefined) spec.concurrency = concurrency;
-  if (isolate) {
-    spec.isolate = {
-      perTask: plan.perTask as ChildSpec["isolate"] extends infer I
-        ? I extends { perTask: infer P } ? P : never
-        : never,
-      moduleRead,
-      importHosts: [...importHosts, ...(url.protocol.startsWith("http") ? [url.host] : [])],
+    const spec: ChildSpec = {
+      url: url.href,
+      runId,
+      ownerId: owned.lease.owner.ownerId,
+      exportName: selected.export,
+      inputs: toJsonTree(inputs) as Record<string, unknown>,
+      store: needs.url,
+      cache: values["no-cache"] !== true,
+      events: json ? "all" : "progress",
+      finishedLines: mode === "plain",
     };
+    if (concurrency !== undefined) spec.concurrency = concurrency;
+    if (isolate) {
+      spec.isolate = {
+        perTask: plan.perTask as ChildSpec["isolate"] extends infer I
+          ? I extends { perTask: infer P } ? P : never
+          : never,
+        moduleRead,
+        importHosts: [...importHosts, ...(url.protocol.startsWith("http") ? [url.host] : [])],
+      };
+    }
+    return await runInChild(url, spec, plan, {
+      lease: owned.lease,
+      isolate,
+      importHosts,
+      mode,
+      color,
+      json,
+      verbose,
+      moduleRead,
+    });
+  } finally {
+    await owned.release();
   }
-  return await runInChild(url, spec, plan, {
-    isolate,
-    importHosts,
-    mode,
-    color,
-    json,
-    verbose,
-    moduleRead,
-  });
+}
+
+/** A `--lease` value: milliseconds, or a duration such as `30s`. */
+function checkLease(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  const ms = m === null
+    ? NaN
+    : Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "ms"]!);
+  if (!(ms >= 100)) {
+    throw new UsageError(
+      `run: --lease must be a duration of at least 100ms, such as 30s or 2m, not '${value}'`,
+    );
+  }
+  return ms;
 }
 
 /** What an entity reaches, as the loading child found it (else from the document, saying what is wrong). */

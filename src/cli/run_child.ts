@@ -12,9 +12,11 @@
 
 import { entityOf } from "../define/entity.ts";
 import { type EngineOptions, runWith, type TaskExecutor } from "../engine/mod.ts";
-import { ValidationError, WeftError } from "../core/errors.ts";
+import { RunOwnedError, ValidationError } from "../core/errors.ts";
 import type { WeftEvent } from "../engine/events.ts";
 import { fromJsonTree, toJsonTree } from "../core/values.ts";
+import { openStore } from "../store/open.ts";
+import { underClaim } from "../store/ownership.ts";
 import { ProgressModel } from "./progress.ts";
 
 export { PROTOCOL } from "./protocol.ts";
@@ -120,14 +122,16 @@ export async function runChild(load: () => Promise<Record<string, unknown>>): Pr
     const { IsolateExecutor } = await import("../engine/executors/isolate.ts");
     executor = new IsolateExecutor({ url: spec.url, ...spec.isolate });
   }
+  // The parent owns the run id (it claimed it before starting this process).
+  const store = underClaim(await openStore(spec.store), spec.runId, spec.ownerId);
   const options: EngineOptions = {
-    store: spec.store,
+    store,
     cache: spec.cache,
     signal: controller.signal,
     onEvent,
     script: spec.url,
   };
-  if (spec.runId !== undefined) options.runId = spec.runId;
+  options.runId = spec.runId;
   if (spec.concurrency !== undefined) options.concurrency = spec.concurrency;
   if (executor !== undefined) options.executor = executor;
   let code: number;
@@ -150,9 +154,11 @@ export async function runChild(load: () => Promise<Record<string, unknown>>): Pr
   } catch (e) {
     if (ticker !== undefined) clearInterval(ticker);
     executor?.close();
-    return fail(e instanceof ValidationError ? 2 : 1, e instanceof WeftError ? e : e);
+    await store.close();
+    return fail(e instanceof ValidationError || e instanceof RunOwnedError ? 2 : 1, e);
   }
   executor?.close();
+  await store.close();
   channel.flush();
   Deno.exit(code);
 }

@@ -31,10 +31,18 @@ ${STORE_HELP}`,
     return await withStore(values.store as string | undefined, async (store) => {
       const run = await getRun(store, positionals[0]!);
       if (values.json) {
+        const owner = await store.runOwner(run.id);
+        const takeovers = await store.takeovers(run.id);
         write(
           `${
             JSON.stringify(
-              { ...run, inputs: toJsonTree(run.inputs), outputs: toJsonTree(run.outputs) },
+              {
+                ...run,
+                inputs: toJsonTree(run.inputs),
+                outputs: toJsonTree(run.outputs),
+                owner: owner ?? null,
+                takeovers,
+              },
               null,
               2,
             )
@@ -59,6 +67,25 @@ ${STORE_HELP}`,
         );
       }
       for (const e of run.errors) lines.push(`error     ${e.message}`);
+      const owner = await store.runOwner(run.id);
+      if (owner !== undefined) {
+        lines.push(
+          `owner     pid ${owner.pid} on ${owner.host} since ${when(owner.since)}, last heartbeat ${
+            formatMs(Math.max(0, Date.now() - owner.heartbeatAt))
+          } ago${owner.cancelRequestedAt === undefined ? "" : ", asked to cancel"}`,
+        );
+      } else if (run.status === "running") {
+        lines.push(
+          `owner     none: the process that ran it stopped; weft resume ${run.id} goes on`,
+        );
+      }
+      for (const t of await store.takeovers(run.id)) {
+        lines.push(
+          `takeover  ${
+            when(t.at)
+          }: pid ${t.by.pid} on ${t.by.host} took it over from pid ${t.from.pid} on ${t.from.host} (${t.reason})`,
+        );
+      }
       lines.push("", `nodes (${run.nodes.length})`);
       const rows = [["ID", "ENTITY", "STATUS", "ATTEMPTS", "TOOK", "OUTPUT", "NOTE"]];
       for (const n of run.nodes) rows.push(nodeRow(n));

@@ -8,6 +8,7 @@
  */
 
 import type { Permissions } from "../define/permissions.ts";
+import type { RunLease } from "../store/ownership.ts";
 import { permissionFlags, type PermissionPlan } from "./plan.ts";
 import { formatMs, type ProgressMode, type ProgressSnapshot, ProgressView } from "./progress.ts";
 import { type ChildMessage, type ChildSpec, PROTOCOL } from "./protocol.ts";
@@ -15,6 +16,8 @@ import { childCwd, importFlags, scriptConfig } from "./script.ts";
 
 /** How the parent watches the run child. */
 export interface ChildOptions {
+  /** The parent's claim on the run: renewed while the child runs. */
+  lease: RunLease;
   isolate: boolean;
   importHosts: string[];
   mode: ProgressMode;
@@ -113,6 +116,26 @@ export async function runInChild(
     }
   };
   Deno.addSignalListener("SIGINT", onSigint);
+  // A cancel request from elsewhere (weft ui, requestCancel) acts as a first
+  // Ctrl-C; a lost claim (another process took the run over) stops the child
+  // at once, so that no step runs twice.
+  let lost: Error | undefined;
+  options.lease.watch({
+    cancel: () => {
+      if (interrupts > 0) return;
+      interrupts = 1;
+      view.print("weft: cancel requested; stopping…\n");
+      stdin.write(encoder.encode("cancel\n")).catch(() => {});
+    },
+    lost: (error) => {
+      lost = error;
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    },
+  });
   try {
     const decoder = new TextDecoder();
     let buffer = "";
@@ -153,6 +176,11 @@ export async function runInChild(
     }
     if (buffer !== "") handle(buffer);
     const status = await child.status;
+    if (lost !== undefined) {
+      view.finish([]);
+      console.error(`weft: ${lost.message}`);
+      return 1;
+    }
     if (failure !== undefined) {
       view.finish([]);
       console.error(`weft: ${failure.error.message.split("\n")[0]}`);

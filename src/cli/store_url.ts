@@ -48,7 +48,8 @@ export async function storeNeeds(url: string): Promise<StoreNeeds> {
       );
     }
     const dir = path.slice(0, path.lastIndexOf("/"));
-    await Deno.mkdir(dir, { recursive: true });
+    // Created private, like the store file (see SqliteStore.open): runs hold inputs and outputs.
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     return { url: `sqlite:${path}`, permissions: { read: [path], write: [path] } };
   }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {

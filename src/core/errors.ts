@@ -140,6 +140,36 @@ export class PermissionDeniedError extends WeftError {
   }
 }
 
+/**
+ * A run id is owned by another live process (or worker): it cannot be
+ * started or resumed twice at once. The message names the owner, such as
+ * `run dup is running (pid 4242 on build-1 since 2026-12-01T10:00:00.000Z)`.
+ */
+export class RunOwnedError extends WeftError {
+  /** The run. */
+  readonly runId: string;
+  /** The owning process. */
+  readonly pid: number | undefined;
+  /** The owning machine. */
+  readonly host: string | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is running where, and what to do.
+   * @param details The run and its owner.
+   */
+  constructor(
+    message: string,
+    details: { runId: string; pid?: number; host?: string } & WeftErrorOptions,
+  ) {
+    super(message, details);
+    this.runId = details.runId;
+    this.pid = details.pid;
+    this.host = details.host;
+  }
+}
+
 /** A task ran longer than its `timeout`. Found as the `cause` of a {@linkcode TaskFailedError}. */
 export class TimeoutError extends WeftError {}
 

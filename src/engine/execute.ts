@@ -11,31 +11,15 @@ import { WEFT_VERSION } from "../core/version.ts";
 import { checkValue, digestOf, encodeValue } from "../core/values.ts";
 import type { EntityDef } from "../define/defs.ts";
 import { checkInputNames, describeEntity } from "../define/entity.ts";
+import { parseDuration } from "../core/duration.ts";
+import { checkRunId, newRunId } from "../core/run_id.ts";
 import type { PreviousRun, RunStatus, Store } from "../store/mod.ts";
+import { acquireRun, OwnedSession } from "../store/ownership.ts";
 import { checkGraphInputs, startBody } from "./bodies.ts";
 import { asTaskErrorRoot } from "./failures.ts";
 import { withLazyGraph } from "./results.ts";
 import { Run } from "./run.ts";
 import type { EngineOptions, RunGraph, RunOptions, RunResult } from "./types.ts";
-
-let lastIdTime = 0;
-let idCounter = 0;
-
-/**
- * A new run id: time-ordered and unique in the process.
- *
- * @returns Such as `mhf3k2a1-7xq9` .
- */
-export function newRunId(): string {
-  const now = Date.now();
-  idCounter = now === lastIdTime ? idCounter + 1 : 0;
-  lastIdTime = now;
-  const rand = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36).padStart(7, "0").slice(
-    0,
-    6,
-  );
-  return `${now.toString(36)}${idCounter.toString(36).padStart(2, "0")}-${rand}`;
-}
 
 /**
  * Checks and completes the inputs of a root call: names, then types and
@@ -96,22 +80,14 @@ export async function runEntity(
 }
 
 function checkRunOptions(options: RunOptions): void {
+  if (options.lease !== undefined) parseDuration(options.lease, "'lease'");
   const c = options.concurrency;
   if (c !== undefined && (!Number.isInteger(c) || c < 1)) {
     throw new ValidationError(
       `Cannot run as 'concurrency' must be a positive integer: current value is ${c}`,
     );
   }
-  if (
-    options.runId !== undefined &&
-    (typeof options.runId !== "string" || !/^[\w.:-]{1,128}$/.test(options.runId))
-  ) {
-    throw new ValidationError(
-      `Cannot use the run id ${
-        JSON.stringify(options.runId)
-      }: use 1 to 128 letters, digits, '_', '-', '.' or ':'`,
-    );
-  }
+  if (options.runId !== undefined) checkRunId(options.runId);
 }
 
 async function runWithStore(
@@ -134,23 +110,55 @@ async function runWithStore(
     weftVersion: WEFT_VERSION,
     ...(options.script === undefined ? {} : { script: options.script }),
   };
-  const session = await store.openRun(start);
-  const previous = session.previous;
-  if (previous !== undefined) {
-    checkPrevious(runId, def, inputsDigest, previous);
-    if (previous.status === "succeeded") {
-      return {
-        runId,
-        status: "succeeded",
-        outputs: previous.outputs,
-        errors: [],
-        graph: { nodes: [], edges: [] },
-        startedAt: new Date(previous.startedAt),
-        finishedAt: new Date(previous.finishedAt ?? previous.startedAt),
-      };
+  // One owner per run: claimed before anything is read or written, given up when it ends.
+  const lease = await acquireRun(
+    store,
+    runId,
+    options.lease === undefined ? {} : { leaseMs: parseDuration(options.lease, "'lease'") },
+  );
+  try {
+    const session = new OwnedSession(await store.openRun(start));
+    const previous = session.previous;
+    if (previous !== undefined) {
+      checkPrevious(runId, def, inputsDigest, previous);
+      if (previous.status === "succeeded") {
+        return {
+          runId,
+          status: "succeeded",
+          outputs: previous.outputs,
+          errors: [],
+          graph: { nodes: [], edges: [] },
+          startedAt: new Date(previous.startedAt),
+          finishedAt: new Date(previous.finishedAt ?? previous.startedAt),
+        };
+      }
     }
+    const run = new Run(runId, def.name, session, options);
+    lease.watch({
+      cancel: () => run.cancel(),
+      lost: (error) => {
+        session.abandon();
+        run.setFatal(error);
+      },
+    });
+    return await execute(run, def, target, inputs, session, startedAt, previous, options);
+  } finally {
+    await lease.release();
   }
-  const run = new Run(runId, def.name, session, options);
+}
+
+/** Drives an opened run to its end and records how it ended. */
+async function execute(
+  run: Run,
+  def: EntityDef,
+  target: EntityDef,
+  inputs: Record<string, unknown>,
+  session: OwnedSession,
+  startedAt: number,
+  previous: PreviousRun | undefined,
+  options: RunOptions,
+): Promise<RunResult> {
+  const runId = run.id;
   if (run.listening) {
     run.emit({
       type: "run started",

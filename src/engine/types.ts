@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Duration } from "../core/duration.ts";
 import type { WeftError } from "../core/errors.ts";
 import type { EntityKind, TaskDef } from "../define/defs.ts";
 import type { TaskContext } from "../define/task.ts";
@@ -44,6 +45,16 @@ export interface RunOptions {
   cancelGraceMs?: number;
   /** The script path, recorded with the run. */
   script?: string;
+  /**
+   * How long this process's claim on the run holds without a heartbeat
+   * (ms, or a string such as `"30s"`). While the run executes, its process
+   * owns the run id in the store and renews the claim; another process
+   * that starts or resumes the same id gets a `RunOwnedError`, unless the
+   * owner's process is dead on this machine or its lease ran out, when it
+   * takes the run over.
+   * @default "30s"
+   */
+  lease?: Duration;
 }
 
 /** What the engine takes beyond `run()`'s options: where task attempts run. */

@@ -10,19 +10,25 @@
 import type { WeftError } from "../core/errors.ts";
 import { lineageOf, type LineagePort, resolveHash } from "./lineage.ts";
 import { errorRecord, nodeOutputs, preview, promised } from "./provenance.ts";
+import { decideClaim, takeoverRecord } from "./ownership.ts";
 import type {
   CacheHit,
+  ClaimResult,
   JournalEntry,
   Lineage,
   NodeDetails,
   NodeRecord,
   PreviousRun,
+  RenewResult,
+  RunClaim,
   RunDetails,
   RunFinish,
+  RunOwner,
   RunSession,
   RunStart,
   RunStatus,
   RunSummary,
+  RunTakeover,
   Store,
 } from "./mod.ts";
 import { valueHash } from "../core/values.ts";
@@ -62,6 +68,8 @@ export class MemoryStore implements Store {
   readonly runs: Map<string, MemoryRun> = new Map();
   readonly #cache = new Map<string, CacheHit & { task: string }>();
   readonly #hashes = new WeakMap<object, Map<string, string>>();
+  readonly #owners = new Map<string, RunOwner>();
+  readonly #takeovers: RunTakeover[] = [];
   readonly #maxNodes: number;
 
   /**
@@ -355,6 +363,104 @@ export class MemoryStore implements Store {
       }
       return n;
     });
+  }
+
+  // --- ownership ---------------------------------------------------------------
+
+  /**
+   * Claims a run id (see `RunOwnership.claimRun`).
+   *
+   * @param claim Who claims.
+   * @returns The owner now, and whether it is the claimant.
+   */
+  claimRun(claim: RunClaim): Promise<ClaimResult> {
+    return promised(() => {
+      const now = Date.now();
+      const current = this.#owners.get(claim.runId);
+      const decision = decideClaim(current, claim, now);
+      if (!decision.take) return { claimed: false, owner: current! };
+      const owner: RunOwner = {
+        runId: claim.runId,
+        ownerId: claim.ownerId,
+        pid: claim.pid,
+        host: claim.host,
+        since: now,
+        heartbeatAt: now,
+        leaseMs: claim.leaseMs,
+        cancelRequestedAt: undefined,
+      };
+      this.#owners.set(claim.runId, owner);
+      if (current === undefined || decision.takeover === undefined) return { claimed: true, owner };
+      const tookOver = takeoverRecord(current, claim, now, decision.takeover);
+      this.#takeovers.push(tookOver);
+      return { claimed: true, owner, tookOver };
+    });
+  }
+
+  /**
+   * Renews a claim.
+   *
+   * @param runId The run.
+   * @param ownerId The claim.
+   * @returns Whether it still holds, and whether a cancel was requested.
+   */
+  renewRun(runId: string, ownerId: string): Promise<RenewResult> {
+    return promised(() => {
+      const owner = this.#owners.get(runId);
+      if (owner === undefined || owner.ownerId !== ownerId) {
+        return { owned: false, cancelRequested: false };
+      }
+      this.#owners.set(runId, { ...owner, heartbeatAt: Date.now() });
+      return { owned: true, cancelRequested: owner.cancelRequestedAt !== undefined };
+    });
+  }
+
+  /**
+   * Gives a run up.
+   *
+   * @param runId The run.
+   * @param ownerId The claim.
+   */
+  releaseRun(runId: string, ownerId: string): Promise<void> {
+    return promised(() => {
+      if (this.#owners.get(runId)?.ownerId === ownerId) this.#owners.delete(runId);
+    });
+  }
+
+  /**
+   * The owner of a run.
+   *
+   * @param runId The run.
+   * @returns The owner, or undefined.
+   */
+  runOwner(runId: string): Promise<RunOwner | undefined> {
+    return promised(() => this.#owners.get(runId));
+  }
+
+  /**
+   * Asks the owner of a run to cancel it.
+   *
+   * @param runId The run.
+   * @returns The owner asked, or undefined.
+   */
+  requestCancel(runId: string): Promise<RunOwner | undefined> {
+    return promised(() => {
+      const owner = this.#owners.get(runId);
+      if (owner === undefined) return undefined;
+      const asked = { ...owner, cancelRequestedAt: owner.cancelRequestedAt ?? Date.now() };
+      this.#owners.set(runId, asked);
+      return asked;
+    });
+  }
+
+  /**
+   * The takeovers of a run.
+   *
+   * @param runId The run.
+   * @returns The takeovers, oldest first.
+   */
+  takeovers(runId: string): Promise<RunTakeover[]> {
+    return promised(() => this.#takeovers.filter((t) => t.runId === runId));
   }
 
   /** Drops every run and cached result. */

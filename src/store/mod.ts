@@ -178,14 +178,20 @@ export interface RunSession {
   cachePut(key: string, node: NodeRecord): void;
   /** Records the end of the run and flushes. */
   finish(result: RunFinish): void | Promise<void>;
+  /**
+   * Drops whatever is queued and writes nothing more: the run's claim was
+   * taken over by another process, which records the run from now on.
+   */
+  abandon?(): void;
 }
 
 /** A store of runs. */
-export interface Store extends StoreQueries {
+export interface Store extends StoreQueries, RunOwnership {
   /** How the store was opened, such as `memory` or `sqlite:.weft/weft.db`. */
   readonly url: string;
   /**
    * Starts recording a run, or resumes recording of an existing run id.
+   * The caller owns the run (see {@linkcode RunOwnership.claimRun}).
    *
    * @param start The run.
    * @returns The session, with what was recorded before under this id.
@@ -193,6 +199,138 @@ export interface Store extends StoreQueries {
   openRun(start: RunStart): RunSession | Promise<RunSession>;
   /** Closes the store. */
   close(): void | Promise<void>;
+}
+
+/**
+ * Who executes a run: one process (or worker) at a time holds a run's
+ * ownership record, renews it with heartbeats, and gives it up when it
+ * stops. Times are the store's clock (ms since the epoch), so that owners
+ * on machines whose clocks differ compare the same numbers.
+ */
+export interface RunOwner {
+  /** The run. */
+  readonly runId: string;
+  /** A random id of this claim, unique across processes and machines. */
+  readonly ownerId: string;
+  /** The owning process. */
+  readonly pid: number;
+  /** The owning machine's host name (`?` when the process may not read it). */
+  readonly host: string;
+  /** When the owner claimed the run. */
+  readonly since: number;
+  /** The owner's last heartbeat. */
+  readonly heartbeatAt: number;
+  /** How long after its last heartbeat the owner counts as gone. */
+  readonly leaseMs: number;
+  /** When someone asked the owner to cancel the run, if anyone did. */
+  readonly cancelRequestedAt: number | undefined;
+}
+
+/** A request to own a run. */
+export interface RunClaim {
+  /** The run. */
+  readonly runId: string;
+  /** The claim's id (random, fresh for each claim). */
+  readonly ownerId: string;
+  /** The claiming process. */
+  readonly pid: number;
+  /** The claiming machine. */
+  readonly host: string;
+  /** How long the claim holds without a heartbeat. */
+  readonly leaseMs: number;
+  /**
+   * Take the run over from this owner, which the caller found gone (its
+   * process is dead on this machine): the store replaces it only if it is
+   * still the owner, and records the takeover with this reason.
+   */
+  readonly replace?: { readonly ownerId: string; readonly reason: string };
+}
+
+/** A recorded takeover of a run from an owner that was gone. */
+export interface RunTakeover {
+  /** The run. */
+  readonly runId: string;
+  /** When (store's clock). */
+  readonly at: number;
+  /** The owner that took over. */
+  readonly by: { readonly ownerId: string; readonly pid: number; readonly host: string };
+  /** The owner it replaced. */
+  readonly from: {
+    readonly ownerId: string;
+    readonly pid: number;
+    readonly host: string;
+    readonly since: number;
+    readonly heartbeatAt: number;
+  };
+  /** Why the old owner counted as gone. */
+  readonly reason: string;
+}
+
+/** What a claim got. */
+export type ClaimResult =
+  | { readonly claimed: true; readonly owner: RunOwner; readonly tookOver?: RunTakeover }
+  | { readonly claimed: false; readonly owner: RunOwner };
+
+/** What a heartbeat learnt. */
+export interface RenewResult {
+  /** False when the claim was taken over: the owner must stop at once. */
+  readonly owned: boolean;
+  /** True when someone asked for the run to be cancelled. */
+  readonly cancelRequested: boolean;
+}
+
+/**
+ * Ownership records: at most one live owner per run id. `acquireRun` in
+ * `store/ownership.ts` is the one caller: it claims, takes over from an
+ * owner whose process is dead, heartbeats and releases.
+ */
+export interface RunOwnership {
+  /**
+   * Claims a run id, atomically: granted when no one owns it, when the
+   * owner's lease ran out (no heartbeat for `leaseMs`: the store records a
+   * takeover), or when `replace` names the current owner (also recorded).
+   *
+   * @param claim Who claims, and for how long.
+   * @returns The owner now, and whether it is the claimant.
+   */
+  claimRun(claim: RunClaim): Promise<ClaimResult>;
+  /**
+   * Renews a claim (a heartbeat).
+   *
+   * @param runId The run.
+   * @param ownerId The claim.
+   * @returns Whether the claim still holds, and whether a cancel was requested.
+   */
+  renewRun(runId: string, ownerId: string): Promise<RenewResult>;
+  /**
+   * Gives a run up (a no-op when the claim is no longer the owner).
+   *
+   * @param runId The run.
+   * @param ownerId The claim.
+   */
+  releaseRun(runId: string, ownerId: string): Promise<void>;
+  /**
+   * The current owner of a run, live or not (callers judge staleness).
+   *
+   * @param runId The run.
+   * @returns The owner, or undefined when no one holds the run.
+   */
+  runOwner(runId: string): Promise<RunOwner | undefined>;
+  /**
+   * Asks the owner of a run to cancel it; the owner sees it at its next
+   * heartbeat and stops as on Ctrl-C (the run stays resumable).
+   *
+   * @param runId The run.
+   * @returns The owner that was asked, or undefined when no one holds the run.
+   */
+  requestCancel(runId: string): Promise<RunOwner | undefined>;
+  /**
+   * The takeovers recorded for a run, oldest first.
+   *
+   * @param runId The run.
+   * @returns The takeovers.
+   */
+  takeovers(runId: string): Promise<RunTakeover[]>;
 }
 
 /** A run as listed by `weft runs`. */

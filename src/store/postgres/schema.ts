@@ -10,7 +10,7 @@ import { ValidationError } from "../../core/errors.ts";
 import type { PgClient } from "./connect.ts";
 
 /** The schema version this code writes. */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** The migrations; `S` stands for the quoted schema name. */
 const MIGRATIONS: ((s: string) => string)[] = [
@@ -70,6 +70,34 @@ const MIGRATIONS: ((s: string) => string)[] = [
     created_at bigint NOT NULL
   );
   CREATE INDEX cache_task ON ${s}.cache (task);`,
+  // 2: one owner per run (as the SQLite store's schema 3): the owning
+  // process and machine, its heartbeat and lease on the server's clock, a
+  // cancel request; takeovers from owners that were gone.
+  (s) => `
+  CREATE TABLE ${s}.run_owners (
+    run_id text PRIMARY KEY,
+    owner_id text NOT NULL,
+    pid integer NOT NULL,
+    host text NOT NULL,
+    since bigint NOT NULL,
+    heartbeat_at bigint NOT NULL,
+    lease_ms bigint NOT NULL,
+    cancel_requested_at bigint
+  );
+  CREATE TABLE ${s}.run_takeovers (
+    run_id text NOT NULL,
+    at bigint NOT NULL,
+    owner_id text NOT NULL,
+    pid integer NOT NULL,
+    host text NOT NULL,
+    from_owner_id text NOT NULL,
+    from_pid integer NOT NULL,
+    from_host text NOT NULL,
+    from_since bigint NOT NULL,
+    from_heartbeat_at bigint NOT NULL,
+    reason text NOT NULL
+  );
+  CREATE INDEX run_takeovers_run ON ${s}.run_takeovers (run_id, at);`,
 ];
 
 /**

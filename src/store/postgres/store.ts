@@ -36,6 +36,7 @@ import {
 } from "../sqlite/rows.ts";
 import { connect, type PgClient, type PgTarget } from "./connect.ts";
 import { openError } from "./errors.ts";
+import { PgOwnership } from "./owners.ts";
 import { migrate, quoteIdent } from "./schema.ts";
 import { PgSession } from "./session.ts";
 import { GroupWriter } from "./writer.ts";
@@ -86,7 +87,7 @@ const NODE_COLUMNS =
   "run_id, id, parent_id, seq, entity, kind, version, bare, status, attempts, started_at, finished_at, args_digest, call, inputs, outputs, error, cached_from, replayed, added";
 
 /** A store in a PostgreSQL database. */
-export class PostgresStore implements Store {
+export class PostgresStore extends PgOwnership implements Store {
   /** How the store was opened (the password hidden). */
   readonly url: string;
   /** Where it points. */
@@ -111,6 +112,7 @@ export class PostgresStore implements Store {
     schema: string,
     options: Required<Omit<PostgresStoreOptions, "schema">>,
   ) {
+    super();
     this.sql = sql;
     this.target = target;
     this.url = target.display;

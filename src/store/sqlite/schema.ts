@@ -10,7 +10,7 @@ import { ValidationError } from "../../core/errors.ts";
 import type { Row } from "./rows.ts";
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: string[] = [
   // 1: the first schema
@@ -103,6 +103,33 @@ const MIGRATIONS: string[] = [
     SELECT (r.key << 32) + n.added, n.run_id, n.id, n.parent_id, n.seq, n.entity, n.kind, n.version, n.bare, n.status, n.attempts, n.started_at, n.finished_at, n.args_digest, n.call, n.inputs, n.outputs, n.error, n.cached_from, n.replayed, n.added FROM nodes AS n JOIN runs AS r ON r.id = n.run_id;
   DROP TABLE nodes;
   ALTER TABLE nodes_v2 RENAME TO nodes;`,
+  // 3: one owner per run. A run being executed holds a row here (the
+  // process, its machine, its heartbeat and lease, a cancel request from
+  // elsewhere); a takeover from an owner that was gone is recorded.
+  `CREATE TABLE run_owners (
+    run_id TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    lease_ms INTEGER NOT NULL,
+    cancel_requested_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE TABLE run_takeovers (
+    run_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    owner_id TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    from_owner_id TEXT NOT NULL,
+    from_pid INTEGER NOT NULL,
+    from_host TEXT NOT NULL,
+    from_since INTEGER NOT NULL,
+    from_heartbeat_at INTEGER NOT NULL,
+    reason TEXT NOT NULL
+  );
+  CREATE INDEX run_takeovers_run ON run_takeovers(run_id, at);`,
 ];
 
 /**
@@ -201,6 +228,18 @@ export function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
       "INSERT OR REPLACE INTO cache (key, task, version, value_hash, source, created_at) VALUES (?, ?, ?, ?, ?, ?)",
     clearCache: "DELETE FROM cache",
     clearCacheTask: "DELETE FROM cache WHERE task = ?",
+    beginImmediate: "BEGIN IMMEDIATE",
+    getOwner: "SELECT * FROM run_owners WHERE run_id = ?",
+    putOwner:
+      "INSERT OR REPLACE INTO run_owners (run_id, owner_id, pid, host, since, heartbeat_at, lease_ms, cancel_requested_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+    renewOwner:
+      "UPDATE run_owners SET heartbeat_at = ? WHERE run_id = ? AND owner_id = ? RETURNING cancel_requested_at",
+    releaseOwner: "DELETE FROM run_owners WHERE run_id = ? AND owner_id = ?",
+    cancelOwner:
+      "UPDATE run_owners SET cancel_requested_at = COALESCE(cancel_requested_at, ?) WHERE run_id = ? RETURNING *",
+    putTakeover:
+      "INSERT INTO run_takeovers (run_id, at, owner_id, pid, host, from_owner_id, from_pid, from_host, from_since, from_heartbeat_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    takeovers: "SELECT * FROM run_takeovers WHERE run_id = ? ORDER BY at, rowid",
   };
   const out: Record<string, StatementSync> = {};
   for (const [name, text] of Object.entries(sql)) out[name] = db.prepare(text);

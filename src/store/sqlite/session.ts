@@ -247,6 +247,14 @@ export class SqliteSession implements RunSession {
     );
   }
 
+  abandon(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#queue = new Set();
+    this.#cachePuts = [];
+    this.#store.forget(this);
+  }
+
   finish(result: RunFinish): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -16,17 +16,23 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { ValidationError, type WeftErrorJson } from "../../core/errors.ts";
 import { decodeValue, encodeValue, sha256 } from "../../core/values.ts";
 import { lineageOf, type LineagePort, resolveHash } from "../lineage.ts";
+import * as owners from "./owners.ts";
 import type {
+  ClaimResult,
   JournalEntry,
   Lineage,
   NodeDetails,
   NodeStatus,
   PreviousRun,
+  RenewResult,
+  RunClaim,
   RunDetails,
+  RunOwner,
   RunSession,
   RunStart,
   RunStatus,
   RunSummary,
+  RunTakeover,
   Store,
 } from "../mod.ts";
 import { preview, promised, wholeValue } from "../provenance.ts";
@@ -75,6 +81,7 @@ export class SqliteStore implements Store {
   readonly #options: Required<SqliteStoreOptions>;
   readonly #s: Record<string, StatementSync>;
   readonly #port: LineagePort;
+  readonly #owners: owners.OwnersPort;
   #closed = false;
   #sessions = new Set<SqliteSession>();
 
@@ -84,12 +91,29 @@ export class SqliteStore implements Store {
     this.#options = options;
     this.#s = prepareAll(db);
     this.#port = this.#lineagePort();
+    this.#owners = {
+      statements: () => this.#s,
+      direct: (fn) => {
+        this.#check();
+        try {
+          return fn();
+        } catch (e) {
+          throw storeError(path, e);
+        }
+      },
+      immediate: (fn) => {
+        this.#check();
+        let out!: ReturnType<typeof fn>;
+        this.#tx(() => (out = fn()), this.#s.beginImmediate!);
+        return out;
+      },
+    };
   }
 
   /**
    * Opens (and if needed creates or migrates) a store file.
    *
-   * @param path The file; its directory must exist.
+   * @param path The file; its directory must exist. A new file is made readable and writable by its owner only (0600).
    * @param options Durability and locking.
    * @returns The store.
    * @throws {ValidationError} For a file that is not a weft store, one written by a newer weft, or one locked too long.
@@ -103,6 +127,15 @@ export class SqliteStore implements Store {
     };
     let db: DatabaseSync;
     try {
+      // A new store is private to its user (SQLite gives its -wal and -shm
+      // files the same mode): runs hold inputs and outputs.
+      if (path !== ":memory:") {
+        try {
+          Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
+        } catch (e) {
+          if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+        }
+      }
       db = new DatabaseSync(path);
     } catch (e) {
       throw storeError(path, e);
@@ -212,10 +245,10 @@ export class SqliteStore implements Store {
     this.#tx(fn);
   }
 
-  #tx(fn: () => void): void {
+  #tx(fn: () => void, begin: StatementSync = this.#s.begin!): void {
     const s = this.#s;
     try {
-      s.begin!.run();
+      begin.run();
     } catch (e) {
       throw storeError(this.url.slice("sqlite:".length), e);
     }
@@ -317,6 +350,33 @@ export class SqliteStore implements Store {
 
   #check(): void {
     if (this.#closed) throw new ValidationError(`The store ${this.url} is closed`);
+  }
+
+  // --- ownership: see RunOwnership in ../mod.ts, and ./owners.ts -------------
+
+  /** Claims a run id, in an immediate transaction (see `RunOwnership.claimRun`). */
+  claimRun(claim: RunClaim): Promise<ClaimResult> {
+    return promised(() => owners.claimRun(this.#owners, claim));
+  }
+  /** Renews a claim (see `RunOwnership.renewRun`). */
+  renewRun(runId: string, ownerId: string): Promise<RenewResult> {
+    return promised(() => owners.renewRun(this.#owners, runId, ownerId));
+  }
+  /** Gives a run up (see `RunOwnership.releaseRun`). */
+  releaseRun(runId: string, ownerId: string): Promise<void> {
+    return promised(() => owners.releaseRun(this.#owners, runId, ownerId));
+  }
+  /** The owner of a run (see `RunOwnership.runOwner`). */
+  runOwner(runId: string): Promise<RunOwner | undefined> {
+    return promised(() => owners.runOwner(this.#owners, runId));
+  }
+  /** Asks the owner of a run to cancel it (see `RunOwnership.requestCancel`). */
+  requestCancel(runId: string): Promise<RunOwner | undefined> {
+    return promised(() => owners.requestCancel(this.#owners, runId));
+  }
+  /** The takeovers of a run, oldest first (see `RunOwnership.takeovers`). */
+  takeovers(runId: string): Promise<RunTakeover[]> {
+    return promised(() => owners.takeovers(this.#owners, runId));
   }
 
   // --- queries ---------------------------------------------------------------

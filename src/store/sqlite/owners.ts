@@ -1,0 +1,177 @@
+/**
+ * Run ownership in the SQLite store: one row per owned run in `run_owners`,
+ * claimed in an immediate transaction (the write lock is taken before the
+ * row is read, so that two processes claiming at once are serialised and
+ * exactly one wins), and takeovers kept in `run_takeovers`.
+ *
+ * @module
+ */
+
+import type { StatementSync } from "node:sqlite";
+import { decideClaim, takeoverRecord } from "../ownership.ts";
+import type { ClaimResult, RenewResult, RunClaim, RunOwner, RunTakeover } from "../mod.ts";
+import type { Row } from "./rows.ts";
+
+/** What ownership needs of the store. */
+export interface OwnersPort {
+  /** The prepared statements. */
+  statements(): Record<string, StatementSync>;
+  /** Runs `fn` in an immediate transaction (the write lock first), mapping errors. */
+  immediate<T>(fn: () => T): T;
+  /** Runs `fn` (each statement commits on its own), mapping errors. */
+  direct<T>(fn: () => T): T;
+}
+
+/**
+ * An owner row as a record.
+ *
+ * @param row The row.
+ * @returns The owner.
+ */
+function ownerOf(row: Row): RunOwner {
+  return {
+    runId: row.run_id as string,
+    ownerId: row.owner_id as string,
+    pid: Number(row.pid),
+    host: row.host as string,
+    since: Number(row.since),
+    heartbeatAt: Number(row.heartbeat_at),
+    leaseMs: Number(row.lease_ms),
+    cancelRequestedAt: row.cancel_requested_at === null
+      ? undefined
+      : Number(row.cancel_requested_at),
+  };
+}
+
+/**
+ * Claims a run.
+ *
+ * @param port The store.
+ * @param claim Who claims.
+ * @returns The owner now, and whether it is the claimant.
+ */
+export function claimRun(port: OwnersPort, claim: RunClaim): ClaimResult {
+  return port.immediate(() => {
+    const s = port.statements();
+    const now = Date.now();
+    const row = s.getOwner!.get(claim.runId) as Row | undefined;
+    const current = row === undefined ? undefined : ownerOf(row);
+    const decision = decideClaim(current, claim, now);
+    if (!decision.take) return { claimed: false, owner: current! };
+    s.putOwner!.run(
+      claim.runId,
+      claim.ownerId,
+      claim.pid,
+      claim.host,
+      now,
+      now,
+      Math.round(claim.leaseMs),
+    );
+    const owner: RunOwner = {
+      runId: claim.runId,
+      ownerId: claim.ownerId,
+      pid: claim.pid,
+      host: claim.host,
+      since: now,
+      heartbeatAt: now,
+      leaseMs: Math.round(claim.leaseMs),
+      cancelRequestedAt: undefined,
+    };
+    if (current === undefined || decision.takeover === undefined) return { claimed: true, owner };
+    const t = takeoverRecord(current, claim, now, decision.takeover);
+    s.putTakeover!.run(
+      t.runId,
+      t.at,
+      t.by.ownerId,
+      t.by.pid,
+      t.by.host,
+      t.from.ownerId,
+      t.from.pid,
+      t.from.host,
+      t.from.since,
+      t.from.heartbeatAt,
+      t.reason,
+    );
+    return { claimed: true, owner, tookOver: t };
+  });
+}
+
+/**
+ * Renews a claim.
+ *
+ * @param port The store.
+ * @param runId The run.
+ * @param ownerId The claim.
+ * @returns Whether it still holds, and whether a cancel was requested.
+ */
+export function renewRun(port: OwnersPort, runId: string, ownerId: string): RenewResult {
+  return port.direct(() => {
+    const row = port.statements().renewOwner!.get(Date.now(), runId, ownerId) as Row | undefined;
+    if (row === undefined) return { owned: false, cancelRequested: false };
+    return { owned: true, cancelRequested: row.cancel_requested_at !== null };
+  });
+}
+
+/**
+ * Gives a run up.
+ *
+ * @param port The store.
+ * @param runId The run.
+ * @param ownerId The claim.
+ */
+export function releaseRun(port: OwnersPort, runId: string, ownerId: string): void {
+  port.direct(() => port.statements().releaseOwner!.run(runId, ownerId));
+}
+
+/**
+ * The owner of a run.
+ *
+ * @param port The store.
+ * @param runId The run.
+ * @returns The owner, or undefined.
+ */
+export function runOwner(port: OwnersPort, runId: string): RunOwner | undefined {
+  return port.direct(() => {
+    const row = port.statements().getOwner!.get(runId) as Row | undefined;
+    return row === undefined ? undefined : ownerOf(row);
+  });
+}
+
+/**
+ * Asks the owner of a run to cancel it.
+ *
+ * @param port The store.
+ * @param runId The run.
+ * @returns The owner asked, or undefined.
+ */
+export function requestCancel(port: OwnersPort, runId: string): RunOwner | undefined {
+  return port.direct(() => {
+    const row = port.statements().cancelOwner!.get(Date.now(), runId) as Row | undefined;
+    return row === undefined ? undefined : ownerOf(row);
+  });
+}
+
+/**
+ * The takeovers of a run.
+ *
+ * @param port The store.
+ * @param runId The run.
+ * @returns The takeovers, oldest first.
+ */
+export function takeovers(port: OwnersPort, runId: string): RunTakeover[] {
+  return port.direct(() =>
+    (port.statements().takeovers!.all(runId) as Row[]).map((r) => ({
+      runId: r.run_id as string,
+      at: Number(r.at),
+      by: { ownerId: r.owner_id as string, pid: Number(r.pid), host: r.host as string },
+      from: {
+        ownerId: r.from_owner_id as string,
+        pid: Number(r.from_pid),
+        host: r.from_host as string,
+        since: Number(r.from_since),
+        heartbeatAt: Number(r.from_heartbeat_at),
+      },
+      reason: r.reason as string,
+    }))
+  );
+}
