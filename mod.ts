@@ -55,12 +55,13 @@ export type {
 export { workflow } from "./src/define/workflow.ts";
 export type { DeclarativeWorkflow, WorkflowOptions } from "./src/define/workflow.ts";
 export { Workflow } from "./src/define/builder.ts";
-export type { AddInputOptions, WorkflowInputs } from "./src/define/builder.ts";
+export type { AddEntityOptions, AddInputOptions, WorkflowInputs } from "./src/define/builder.ts";
 export { flow } from "./src/define/flow.ts";
 export type { AnyGeneratorFunction, Flow, FlowOptions, FlowResult } from "./src/define/flow.ts";
 export { launchPlan } from "./src/define/launch_plan.ts";
 export type { LaunchPlan, LaunchPlanOptions } from "./src/define/launch_plan.ts";
 export { all, nonCancellable, race, wait } from "./src/define/yields.ts";
+export { after } from "./src/define/ordering.ts";
 export type { AwaitRequest, Resolved } from "./src/define/yields.ts";
 export { now, random } from "./src/define/deterministic.ts";
 export { Handle, isHandle } from "./src/define/handle.ts";

@@ -294,13 +294,13 @@ Deno.test("nested flows get node ids scoped under their node", async () => {
   });
   const r = await run(outer, { x: 1 });
   assert.equal(r.outputs, 10); // ((1+1)*2 + 1) * 2 = 10
-  // inner starts at once and runs to its first yield before outer goes on
+  // a called flow starts, as a task does, when the caller reaches its next await point
   assert.deepEqual(ids(r), [
     "inner",
-    "inner/add",
-    "inner/multiply",
     "inner_2",
     "add",
+    "inner/add",
+    "inner/multiply",
     "inner_2/add",
     "inner_2/multiply",
   ]);

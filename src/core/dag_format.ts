@@ -57,6 +57,8 @@ export interface DagNode {
   bindings: { [input: string]: DagBinding };
   /** What `entity.with({…})` changed for this call, when it did. */
   overrides?: DagOverrides;
+  /** The ids of nodes it starts after, though it takes no value from them (`after`). */
+  after?: string[];
 }
 
 /** Retries as the IR writes them: a count, or `unlimited` (JSON has no Infinity). */

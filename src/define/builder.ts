@@ -14,6 +14,7 @@ import { callerLocation, namedArgs, requireEntity } from "./entity.ts";
 import { entityFunction } from "./factory.ts";
 import { GraphModel } from "./graph.ts";
 import type { Handle } from "./handle.ts";
+import { after } from "./ordering.ts";
 import type { TypeSpec } from "./input_types.ts";
 import type { WorkflowCallOptions } from "./overrides.ts";
 
@@ -34,6 +35,16 @@ export function builderModel(wf: Workflow): GraphModel {
 
 /** The inputs of a builder workflow, as references: `wf.inputs.x`. */
 export type WorkflowInputs = { readonly [name: string]: Handle<unknown> };
+
+/** Options of {@linkcode Workflow.addEntity}. */
+export interface AddEntityOptions {
+  /**
+   * Nodes the new node starts after, though it takes no value from them
+   * (Flyte's `runs_before`, Argo's `dependencies`).
+   * @default []
+   */
+  after?: readonly Handle<unknown>[];
+}
 
 /** Options of {@linkcode Workflow.addInput}. */
 export interface AddInputOptions {
@@ -121,18 +132,32 @@ export class Workflow extends Function {
    *
    * @param entity What the node calls.
    * @param bindings Its inputs by name: workflow inputs, node outputs, constants, or arrays and objects of these.
+   * @param options `after`: nodes this one starts after, though it takes nothing from them.
    * @returns A handle to the node's value; `.outputs.NAME` references one output. Its type is `any`:
    * a builder cannot know what the entity returns (names are checked when the workflow is built).
    */
-  // deno-lint-ignore no-explicit-any
-  addEntity(entity: unknown, bindings: Record<string, unknown> = {}): Handle<any> {
+  addEntity(
+    entity: unknown,
+    bindings: Record<string, unknown> = {},
+    options: AddEntityOptions = {},
+    // deno-lint-ignore no-explicit-any
+  ): Handle<any> {
     const def = requireEntity(entity, "addEntity(entity, bindings)");
     if (!isPlainObject(bindings)) {
       throw new ValidationError(
         `addEntity(${def.name}, bindings) takes its bindings as an object keyed by input name, such as { x: wf.inputs.x }`,
       );
     }
-    return graphOf(this).addNode(def, bindings);
+    if (!isPlainObject(options) || Object.keys(options).some((k) => k !== "after")) {
+      throw new ValidationError(
+        `addEntity(${def.name}, bindings, options) takes options { after: [node, …] }`,
+      );
+    }
+    const node = graphOf(this).addNode(def, bindings);
+    if (options.after !== undefined) {
+      after(node, ...(Array.isArray(options.after) ? options.after : [options.after]));
+    }
+    return node;
   }
 
   /**

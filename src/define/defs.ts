@@ -166,6 +166,8 @@ export interface GraphNode {
   readonly bindings: Readonly<Record<string, Binding>>;
   /** Its position in the graph's `nodes`. */
   readonly index: number;
+  /** The ids of nodes it starts after, though no value passes (`after`), when there are any. */
+  readonly after?: readonly string[];
 }
 
 /** A static workflow (declarative or built): inputs, nodes in a topological order, outputs. */
@@ -180,6 +182,11 @@ export interface GraphDef extends EntityBase {
   readonly nodes: readonly GraphNode[];
   /** The nodes by id. */
   readonly nodeIndex: ReadonlyMap<string, GraphNode>;
+  /**
+   * The nodes in an order where each comes after those it takes values from
+   * and those it runs after: `nodes` itself unless an ordering edge points forward.
+   */
+  topological(): readonly GraphNode[];
   /** The outputs, in order. */
   readonly outputBindings: ReadonlyMap<string, Binding>;
   /**

@@ -44,6 +44,9 @@ export class GraphModel implements GraphDef {
   readonly outputBindings: Map<string, Binding> = new Map();
   #counters = new Map<string, number>();
   #sealed = false;
+  /** Whether some node runs after a node added later (then `nodes` is not a topological order). */
+  #forward = false;
+  #ordered: { version: number; nodes: GraphNode[] } | undefined = undefined;
   /** Bumped by every change; `validate` remembers the version it passed (each run validates). */
   #version = 0;
   #validated: string | undefined = undefined;
@@ -185,6 +188,78 @@ export class GraphModel implements GraphDef {
   }
 
   /**
+   * Makes a node start only after others have succeeded, though no value
+   * passes (Flyte's `runs_before`, Argo's `dependencies`).
+   *
+   * @param node The node that waits.
+   * @param deps The nodes it waits for.
+   * @throws {ValidationError} When a node would wait for itself, or the order makes a cycle.
+   */
+  addOrdering(node: GraphNode, deps: readonly GraphNode[]): void {
+    this.#mutable("order the nodes of");
+    const after = [...(node.after ?? [])];
+    for (const dep of deps) {
+      if (dep === node) {
+        throw new ValidationError(
+          `Node '${node.id}' of workflow '${this.name}' cannot run after itself`,
+        );
+      }
+      const path = this.#pathBetween(node, dep);
+      if (path !== undefined) {
+        throw new ValidationError(
+          `Node '${node.id}' of workflow '${this.name}' cannot run after '${dep.id}', which depends on it (${
+            path.join(" → ")
+          }): that would be a cycle`,
+        );
+      }
+      if (!after.includes(dep.id)) after.push(dep.id);
+      if (dep.index > node.index) this.#forward = true;
+    }
+    (node as { after?: readonly string[] }).after = after;
+  }
+
+  /** The ids from `from` to `to` along the edges a node depends on, if `to` depends on `from`. */
+  #pathBetween(from: GraphNode, to: GraphNode): string[] | undefined {
+    const seen = new Set<GraphNode>();
+    const walk = (n: GraphNode): string[] | undefined => {
+      if (n === from) return [from.id];
+      if (seen.has(n)) return undefined;
+      seen.add(n);
+      for (const id of upstreamOf(n)) {
+        const up = this.nodeIndex.get(id);
+        const found = up === undefined ? undefined : walk(up);
+        if (found !== undefined) return [...found, n.id];
+      }
+      return undefined;
+    };
+    return walk(to);
+  }
+
+  /**
+   * The nodes in an order where each comes after those it takes values from
+   * and those it runs after: `nodes` itself unless an ordering edge points
+   * forward (to a node added later).
+   *
+   * @returns The nodes.
+   */
+  topological(): readonly GraphNode[] {
+    if (!this.#forward) return this.nodes;
+    if (this.#ordered?.version === this.#version) return this.#ordered.nodes;
+    const placed = new Set<string>();
+    const out: GraphNode[] = [];
+    const pending = [...this.nodes];
+    while (pending.length > 0) {
+      // addOrdering refuses cycles, so some node is always ready.
+      const i = pending.findIndex((n) => upstreamOf(n).every((id) => placed.has(id)));
+      const [next] = pending.splice(i, 1);
+      placed.add(next!.id);
+      out.push(next!);
+    }
+    this.#ordered = { version: this.#version, nodes: out };
+    return out;
+  }
+
+  /**
    * Adds an output.
    *
    * @param name The output name.
@@ -308,6 +383,19 @@ export class GraphModel implements GraphDef {
   }
 }
 
+/** The ids of the nodes a node takes values from or runs after. */
+export function upstreamOf(node: GraphNode): string[] {
+  const out: string[] = [];
+  const visit = (b: Binding): void => {
+    if ("node" in b) out.push(b.node);
+    else if ("array" in b) b.array.forEach(visit);
+    else if ("object" in b) Object.values(b.object).forEach(visit);
+  };
+  for (const key in node.bindings) visit(node.bindings[key]!);
+  if (node.after !== undefined) out.push(...node.after);
+  return out;
+}
+
 function placeText(place: string | (() => string)): string {
   return typeof place === "string" ? place : place();
 }
@@ -389,6 +477,22 @@ export class NodeRef implements RefSource {
   /** Symbolic references have no value yet. */
   settle(): void {
     throw symbolicAwait(this.describe(), this.graph.name);
+  }
+  /**
+   * Makes the node start after others (see {@linkcode GraphModel.addOrdering}).
+   *
+   * @param deps The sources of the handles it waits for.
+   */
+  orderAfter(deps: readonly RefSource[]): void {
+    const nodes = deps.map((d) => {
+      if (d instanceof NodeRef && d.graph === this.graph) return d.node;
+      throw new ValidationError(
+        `after(${this.describe()}, …) was given ${d.describe()}; a node of a workflow can only run after other nodes of the same workflow${
+          d instanceof InputRef ? " (an input is known before anything runs)" : ""
+        }`,
+      );
+    });
+    this.graph.addOrdering(this.node, nodes);
   }
 }
 

@@ -25,6 +25,11 @@ export interface RefSource {
     onValue: (v: unknown) => void,
     onError: (e: unknown) => void,
   ): void;
+  /**
+   * Makes the source's node start only after `deps` have succeeded (no data
+   * passes): what `after(handle, ...deps)` asks. Absent where no node can wait.
+   */
+  orderAfter?(deps: readonly RefSource[]): void;
 }
 
 /** The internal slot of a handle: its source and the selected output. */

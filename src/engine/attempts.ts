@@ -45,6 +45,8 @@ export interface AttemptRun extends ContextRun {
   fail(node: Node, error: WeftError): void;
   /** A node was cancelled. */
   markCancelled(node: Node, reason: WeftError): void;
+  /** A node's inputs are ready. */
+  ready(node: Node): void;
 }
 
 /** Runs the attempts of started task nodes. */
@@ -52,7 +54,7 @@ export class Attempts {
   readonly #run: AttemptRun;
   readonly #scheduler: Scheduler;
   /** Task attempts called from flow bodies, waiting to start outside the frame: node, attempt, … */
-  #deferred: (TaskNode | number)[] = [];
+  #deferred: (Node | number)[] = [];
   /** Resolves the promise whose reaction runs `#drain`; undefined until first needed. */
   #wake: (() => void) | undefined = undefined;
 
@@ -167,14 +169,32 @@ export class Attempts {
     new Promise<void>((resolve) => this.#wake = resolve).then(this.#drain);
   };
 
+  /**
+   * Makes a node called by a flow body ready once the body reaches its next
+   * await point, outside the flow's frame (see `#drain`): until then the
+   * body may still order it after others (`after`).
+   *
+   * @param node A pending node whose inputs are ready.
+   */
+  readyLater(node: Node): void {
+    this.#deferred.push(node, 0);
+    if (this.#deferred.length === 2) this.#kick();
+  }
+
   /** Starts the calls deferred by flow bodies, in the order they were made. */
   readonly #drain = (): void => {
     const batch = this.#deferred;
     this.#deferred = [];
     this.#arm();
     for (let i = 0; i < batch.length; i += 2) {
-      const node = batch[i] as TaskNode;
       const attempt = batch[i + 1] as number;
+      if (attempt === 0) {
+        const called = batch[i] as Node;
+        // (Ordered after another meanwhile, skipped or cancelled: it waits, or it is done.)
+        if (called.status === "pending" && called.waiting === 0) this.#run.ready(called);
+        continue;
+      }
+      const node = batch[i] as TaskNode;
       // A timeout or a cancellation may have ended the attempt meanwhile (and freed its slot).
       if (node.attempt !== attempt || node.status !== "running") continue;
       if (node.stopped) {

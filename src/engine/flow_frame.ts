@@ -149,6 +149,15 @@ export class FlowFrame extends Frame {
     return this.#shield;
   }
 
+  /**
+   * The body's calls start at its next await point, outside the frame, so
+   * that a task calling a task runs it directly, and so that the body can
+   * still order a call after others (`after`) in the step that made it.
+   */
+  protected override readyNow(node: Node): void {
+    this.run.readyLater(node);
+  }
+
   /** Throws the cancellation into the body, at the await point where it is. */
   #deliverCancel(): void {
     this.#cancelDelivered = true;

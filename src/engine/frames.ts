@@ -63,6 +63,8 @@ export interface FrameRun extends NodeRun {
   nodeEvent<T extends NodeEventType>(type: T, node: Node, fields: NodeEventFields<T>): void;
   /** A node's inputs are ready. */
   ready(node: Node): void;
+  /** A node called by a flow body is ready: it starts at the body's next await point. */
+  readyLater(node: Node): void;
   /** A node succeeded (or its value came from the journal). */
   succeed(node: Node, value: unknown): void;
   /** A node cannot run: a node it depends on failed. */
@@ -118,8 +120,21 @@ export abstract class Frame implements CallSite, NodeFrame {
     return new Handle(node);
   }
 
-  /** Adds a child node: checks, journals, and schedules it. */
-  add(def: EntityDef, args: Record<string, unknown>, fixedId: string | undefined): Node {
+  /**
+   * Adds a child node: checks, journals, and schedules it.
+   *
+   * @param def The entity it calls.
+   * @param args Its arguments: values, handles, arrays and objects of these.
+   * @param fixedId Its id in the frame (a static workflow's node id), else the next for the entity.
+   * @param after Nodes it starts after, though it takes nothing from them.
+   * @returns The node.
+   */
+  add(
+    def: EntityDef,
+    args: Record<string, unknown>,
+    fixedId: string | undefined,
+    after?: readonly Node[],
+  ): Node {
     const run = this.run;
     if (run.fatal !== undefined) throw run.fatal;
     const shield = this.shieldDepth > 0;
@@ -182,23 +197,32 @@ export abstract class Frame implements CallSite, NodeFrame {
       run.succeed(node, entry.value);
       return node;
     }
-    if (deps !== undefined) {
+    if (after !== undefined) node.after = after;
+    if (deps !== undefined || after !== undefined) {
       let waiting = 0;
-      for (let i = 0; i < deps.length; i++) {
-        const d = deps[i]!;
-        if (d.status === "succeeded") continue;
-        if (isFinal(d.status)) {
-          run.skip(node, d.error!);
-          return node;
+      for (const list of [deps, after]) {
+        if (list === undefined) continue;
+        for (let i = 0; i < list.length; i++) {
+          const d = list[i]!;
+          if (d.status === "succeeded") continue;
+          if (isFinal(d.status)) {
+            run.skip(node, d.error!);
+            return node;
+          }
+          d.dependents = appendTo(d.dependents, node);
+          waiting++;
         }
-        d.dependents = appendTo(d.dependents, node);
-        waiting++;
       }
       node.waiting = waiting;
       if (waiting > 0) return node;
     }
-    run.ready(node);
+    this.readyNow(node);
     return node;
+  }
+
+  /** A new child's inputs are ready: it starts (a flow's calls at its next await point). */
+  protected readyNow(node: Node): void {
+    this.run.ready(node);
   }
 
   #checkJournal(entry: JournalEntry, node: Node): void {
@@ -376,19 +400,32 @@ export class StaticFrame extends Frame {
     const run = this.run;
     run.held++;
     try {
-      const nodes = graph.nodes;
+      const nodes = graph.topological();
       for (let i = 0; i < nodes.length; i++) {
         const gn = nodes[i]!;
         // A copy of the bindings has the arguments' keys in order; its values are then replaced.
         const args: Record<string, unknown> = { ...gn.bindings };
         for (const key in args) args[key] = this.#materialize(args[key] as Binding);
-        this.#nodes[gn.index] = this.add(gn.def, args, gn.id);
+        const after = gn.after?.map((id) => this.#nodeAt(id));
+        this.#nodes[gn.index] = this.add(gn.def, args, gn.id, after);
       }
     } finally {
       run.held--;
     }
     run.pump();
     this.endBody();
+  }
+
+  /** The node of this frame that runs graph node `id`. */
+  #nodeAt(id: string): Node {
+    const position = this.#graph.nodeIndex.get(id)?.index;
+    const entry = position === undefined ? undefined : this.#nodes[position];
+    if (entry === undefined) {
+      throw new ValidationError(
+        `Workflow '${this.#graph.name}' orders a node after '${id}', which does not exist`,
+      );
+    }
+    return entry instanceof Handle ? slotOf(entry)!.source as Node : entry;
   }
 
   #materialize(b: Binding): unknown {

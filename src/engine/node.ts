@@ -22,6 +22,8 @@ export interface NodeRun {
   readonly handled: WeakSet<WeftError>;
   /** Makes a node's result durable before someone acts on it; a promise only when it must wait. */
   durable(node: Node): Promise<void> | undefined;
+  /** Makes a node start only after others (`after`). */
+  order(node: Node, deps: readonly RefSource[]): void;
 }
 
 /** What a node needs of the frame that called it (and of the frame it runs, for a workflow or flow). */
@@ -83,6 +85,7 @@ interface NodeRare {
   causes: WeftError[] | undefined;
   digest: string | undefined;
   shielded: boolean;
+  after: readonly Node[] | undefined;
 }
 
 /**
@@ -180,6 +183,7 @@ export class Node implements NodeRecord, RefSource {
       causes: undefined,
       digest: undefined,
       shielded: false,
+      after: undefined,
     };
   }
   get error(): WeftError | undefined {
@@ -235,6 +239,14 @@ export class Node implements NodeRecord, RefSource {
   }
   set shielded(v: boolean) {
     if (v || this.#rare !== undefined) this.#rareFields().shielded = v;
+  }
+
+  /** The nodes it starts after, though it takes no value from them (`after`). */
+  get after(): readonly Node[] | undefined {
+    return this.#rare?.after;
+  }
+  set after(v: readonly Node[] | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareFields().after = v;
   }
 
   /** Whether the node must stop: its frame was cancelled and it is not shielded from that. */
@@ -320,6 +332,15 @@ export class Node implements NodeRecord, RefSource {
     };
     if (isFinal(this.status)) deliver();
     else this.listeners = appendTo(this.listeners, deliver);
+  }
+
+  /**
+   * Makes the node start only after `deps` (what `after(handle, ...deps)` asks in a flow).
+   *
+   * @param deps The sources of the handles it waits for.
+   */
+  orderAfter(deps: readonly RefSource[]): void {
+    this.frame.run.order(this, deps);
   }
 
   /** Calls `fn` once the node has settled (at once if it has). */

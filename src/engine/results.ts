@@ -80,7 +80,7 @@ function graphNode(node: Node): RunGraphNode {
   // The common shapes are made whole, so that each object is allocated at its final size.
   if (
     node.cachedFrom === undefined && !node.replayed && startedAt !== undefined &&
-    finishedAt !== undefined
+    finishedAt !== undefined && node.after === undefined
   ) {
     return parentId === undefined
       ? {
@@ -115,6 +115,7 @@ function graphNode(node: Node): RunGraphNode {
   if (node.replayed) n.replayed = true;
   if (startedAt !== undefined) n.startedAt = startedAt;
   if (finishedAt !== undefined) n.finishedAt = finishedAt;
+  if (node.after !== undefined) n.after = node.after.map((d) => d.id);
   return n;
 }
 

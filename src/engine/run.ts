@@ -9,7 +9,8 @@
  * @module
  */
 
-import { CancelledError, describeCause, type WeftError } from "../core/errors.ts";
+import { CancelledError, describeCause, ValidationError, type WeftError } from "../core/errors.ts";
+import type { RefSource } from "../define/handle.ts";
 import type { JournalEntry, NodeStatus, RunSession } from "../store/mod.ts";
 import { type AttemptRun, Attempts } from "./attempts.ts";
 import { startBody } from "./bodies.ts";
@@ -17,7 +18,7 @@ import type { NodeEventFields, NodeEventType, WeftEvent } from "./events.ts";
 import { asTaskError, cancelledError, describeError } from "./failures.ts";
 import type { FlowRun } from "./flow_frame.ts";
 import type { Frame } from "./frames.ts";
-import { isFinal, isTaskNode, NO_DEPS, type Node, resolveArgs } from "./node.ts";
+import { appendTo, isFinal, isTaskNode, NO_DEPS, Node, resolveArgs } from "./node.ts";
 import { Scheduler } from "./scheduler.ts";
 import type { EngineOptions, TaskExecutor } from "./types.ts";
 
@@ -166,6 +167,53 @@ export class Run implements FlowRun, AttemptRun {
     } else this.#startComposite(node);
   }
 
+  /** A node called by a flow body is ready: it starts at the body's next await point. */
+  readyLater(node: Node): void {
+    this.#attempts.readyLater(node);
+  }
+
+  /**
+   * Makes a node of a flow start only after others have succeeded (`after`).
+   * It applies before the node starts: a flow's calls start at its next
+   * await point, so `after` belongs in the same step as the call.
+   */
+  order(node: Node, deps: readonly RefSource[]): void {
+    const list: Node[] = [];
+    for (const d of deps) {
+      if (!(d instanceof Node) || d.run !== this) {
+        throw new ValidationError(
+          `after(${node.describe()}, …) was given ${d.describe()}, which does not belong to this run; pass handles of calls made in this flow`,
+        );
+      }
+      if (d === node) throw new ValidationError(`${node.describe()} cannot run after itself`);
+      if (!list.includes(d)) list.push(d);
+    }
+    // A replayed call has its value already, as it had when it first ran after them.
+    if (isFinal(node.status)) return;
+    if (node.status !== "pending") {
+      throw new ValidationError(
+        `after(${node.describe()}, …) came too late: the call has started already (a flow's calls start at its next yield or await); call after() in the same step as the call, such as after(load(x), migrate())`,
+      );
+    }
+    for (const d of list) {
+      const path = upstreamPath(d, node);
+      if (path !== undefined) {
+        throw new ValidationError(
+          `${node.describe()} cannot run after ${d.describe()}, which waits for it (${
+            path.join(" → ")
+          }): that would be a cycle`,
+        );
+      }
+    }
+    node.after = [...(node.after ?? []), ...list];
+    for (const d of list) {
+      if (d.status === "succeeded") continue;
+      if (isFinal(d.status)) return this.skip(node, d.error!);
+      d.dependents = appendTo(d.dependents, node);
+      node.waiting++;
+    }
+  }
+
   /** Starts ready tasks while slots are free. */
   pump(): void {
     this.#scheduler.pump();
@@ -311,4 +359,20 @@ export class Run implements FlowRun, AttemptRun {
     this.cancelReason = reason;
     this.root?.cancel(reason);
   }
+}
+
+/** The ids from `target` to `from` along what `from` waits for (data and order), if it waits for `target`. */
+function upstreamPath(from: Node, target: Node): string[] | undefined {
+  const seen = new Set<Node>();
+  const walk = (n: Node): string[] | undefined => {
+    if (n === target) return [target.id];
+    if (seen.has(n) || isFinal(n.status)) return undefined;
+    seen.add(n);
+    for (const up of [...(n.deps ?? []), ...(n.after ?? [])]) {
+      const found = walk(up);
+      if (found !== undefined) return [...found, n.id];
+    }
+    return undefined;
+  };
+  return walk(from);
 }

@@ -102,6 +102,8 @@ export interface RunGraphNode {
   startedAt?: number;
   /** End time (ms since the epoch). */
   finishedAt?: number;
+  /** The nodes it started after, though it took no value from them (`after`). */
+  after?: string[];
 }
 
 /** An edge of the graph a run returns: an output of one node feeds an input of another. */

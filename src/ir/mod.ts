@@ -259,7 +259,7 @@ function graphToDag(g: GraphDef, base: string | undefined): DagWorkflow {
     else if ("array" in b) b.array.forEach((x) => collect(x, to, input));
     else if ("object" in b) Object.values(b.object).forEach((x) => collect(x, to, input));
   };
-  const nodes: DagNode[] = g.nodes.map((n) => {
+  const nodes: DagNode[] = g.topological().map((n) => {
     const bindings: Record<string, DagBinding> = {};
     for (const key of Object.keys(n.bindings).sort()) {
       bindings[key] = bindingToDag(n.bindings[key]!);
@@ -268,6 +268,7 @@ function graphToDag(g: GraphDef, base: string | undefined): DagWorkflow {
     const node: DagNode = { id: n.id, entity: ref(n.def), bindings };
     const overrides = overridesToDag(n.def);
     if (overrides !== undefined) node.overrides = overrides;
+    if (n.after !== undefined) node.after = [...n.after];
     return node;
   });
   const outputs = [...g.outputBindings].map(([name, b]) => {

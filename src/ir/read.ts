@@ -332,6 +332,12 @@ function rebuild(
     const inputs: Record<string, unknown> = {};
     for (const [k, b] of Object.entries(node.bindings)) inputs[k] = value(b);
     handles.set(node.id, graph.addNode(def, inputs, node.id));
+    if (node.after !== undefined) {
+      graph.addOrdering(
+        graph.nodeIndex.get(node.id)!,
+        node.after.map((id) => graph.nodeIndex.get(id)!),
+      );
+    }
   }
   for (const o of wf.outputs) graph.addOutput(o.name, value(o.binding));
   graph.validate();

@@ -135,6 +135,11 @@ const schema = {
       entity: { $ref: "#/$defs/entityRef" },
       bindings: { type: "object", additionalProperties: { $ref: "#/$defs/binding" } },
       overrides: { $ref: "#/$defs/overrides" },
+      after: {
+        ...names,
+        uniqueItems: true,
+        description: "Nodes it starts after, though it takes no value from them.",
+      },
     }),
     edge: object(
       ["from", "output", "to", "input"],

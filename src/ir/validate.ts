@@ -14,6 +14,7 @@ import {
   type DagDocument,
   type DagEntityRef,
   type DagLaunchPlan,
+  type DagNode,
   type DagWorkflow,
   type SkeletonZone,
 } from "../core/dag_format.ts";
@@ -378,6 +379,17 @@ function checkStatic(
   };
   for (const node of wf.nodes) {
     const where = `Node '${node.id}' of ${what}`;
+    for (const id of node.after ?? []) {
+      if (!nodes.has(id) || id === node.id) {
+        throw new ValidationError(
+          `${where} runs after ${
+            id === node.id ? "itself" : `node '${id}', which ${what} does not have`
+          }; 'after' lists other nodes of the same workflow (its nodes are ${
+            list([...nodes.keys()])
+          })`,
+        );
+      }
+    }
     const sig = signature(node.entity);
     const params = new Set(sig.params.map((p) => p.name));
     for (const key of Object.keys(node.bindings)) {
@@ -445,21 +457,23 @@ function difference(a: string[], b: string[]): string[] {
   });
 }
 
-/** The node ids a node's bindings depend on. */
-function dependencies(bindings: { [input: string]: DagBinding }): string[] {
+/** The node ids a node depends on: its bindings', then those it runs after. */
+function dependencies(node: DagNode): string[] {
   const out: string[] = [];
   const visit = (b: DagBinding): void => {
     if ("node" in b) out.push(b.node);
     else if ("array" in b) b.array.forEach(visit);
     else if ("object" in b) Object.values(b.object).forEach(visit);
   };
+  const bindings = node.bindings;
   Object.keys(bindings).sort().forEach((k) => visit(bindings[k]!));
+  if (node.after !== undefined) out.push(...node.after);
   return out;
 }
 
 /** A cycle among a static workflow's nodes, as ids from a node back to itself. */
 function findCycle(wf: Extract<DagWorkflow, { kind: "static" }>): string[] | undefined {
-  const deps = new Map(wf.nodes.map((n) => [n.id, dependencies(n.bindings)]));
+  const deps = new Map(wf.nodes.map((n) => [n.id, dependencies(n)]));
   const state = new Map<string, "open" | "done">();
   const stack: string[] = [];
   const visit = (id: string): string[] | undefined => {
@@ -490,7 +504,7 @@ export function topological(wf: Extract<DagWorkflow, { kind: "static" }>): typeo
   const out: typeof wf.nodes = [];
   const pending = [...wf.nodes];
   while (pending.length > 0) {
-    const i = pending.findIndex((n) => dependencies(n.bindings).every((d) => placed.has(d)));
+    const i = pending.findIndex((n) => dependencies(n).every((d) => placed.has(d)));
     // checkDocument has ruled out cycles, so some node is always ready.
     const [next] = pending.splice(i, 1);
     placed.add(next!.id);

@@ -81,7 +81,13 @@ export function toDot(dag: DagDocument, title = "weft.dag/v1"): string {
     }
     for (const a of view.arrows) {
       lines.push(
-        `    ${a.from} -> ${a.to}${a.label === "" ? "" : ` [label=${dotString(a.label)}]`};`,
+        `    ${a.from} -> ${a.to}${
+          a.style === "order"
+            ? ` [label=${dotString(a.label)}, style=dashed]`
+            : a.label === ""
+            ? ""
+            : ` [label=${dotString(a.label)}]`
+        };`,
       );
     }
     const skeleton = view.kind === "dynamic"

@@ -52,6 +52,7 @@ interface Placed {
 
 interface PlacedArrow {
   label: string;
+  style: "order" | undefined;
   points: Point[];
   labelAt: Point | undefined;
 }
@@ -289,6 +290,7 @@ async function layout(views: WorkflowView[]): Promise<Laid[]> {
       };
       return {
         label: a.label,
+        style: a.style,
         points: e.points,
         labelAt: a.label === "" || e.x === undefined || e.y === undefined
           ? undefined
@@ -334,7 +336,11 @@ function drawWorkflow(l: Laid, top: number): string {
     `<g transform="translate(0,${HEADER})">`,
   ];
   for (const a of l.arrows) {
-    out.push(`<path class="edge" d="${path(a.points)}" marker-end="url(#weft-arrow)"/>`);
+    out.push(
+      `<path class="edge${a.style === undefined ? "" : ` ${a.style}`}" d="${
+        path(a.points)
+      }" marker-end="url(#weft-arrow)"/>`,
+    );
   }
   for (const a of l.arrows) {
     if (a.labelAt === undefined) continue;

@@ -31,6 +31,7 @@ svg text { font-family: ui-monospace, "DejaVu Sans Mono", "Liberation Mono", mon
 .workflow-title { font-weight: 600; font-size: 13px; }
 .workflow-title .kind { fill: var(--muted); font-weight: 400; }
 .edge { fill: none; stroke: #475569; stroke-width: 1.3; }
+.edge.order { stroke-dasharray: 5 4; }
 .edge-label { font-size: 10.5px; fill: #334155; text-anchor: middle; }
 .edge-label-bg { fill: #f8fafc; fill-opacity: .9; }
 .node { cursor: pointer; outline: none; }

@@ -131,6 +131,12 @@ export function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<strin
           : Object.entries(node.bindings).map(([k, b]) => [k, describeBinding(b)]),
       },
     ];
+    if (node.after !== undefined) {
+      sections.push({
+        heading: "Runs after",
+        rows: [["nodes", `${node.after.join(", ")} (no value passes)`]],
+      });
+    }
     if (node.overrides !== undefined) {
       sections.push({ heading: "Overrides (.with)", rows: overrideRows(node.overrides) });
     }

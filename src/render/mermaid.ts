@@ -97,7 +97,10 @@ export function toMermaid(dag: DagDocument): string {
     lines.push("  end");
     lines.push(...skeletonEdges);
     for (const a of view.arrows) {
-      lines.push(`  ${a.from} -->${a.label === "" ? "" : `|${mermaidString(a.label)}|`} ${a.to}`);
+      const arrow = a.style === "order" ? "-.->" : "-->";
+      lines.push(
+        `  ${a.from} ${arrow}${a.label === "" ? "" : `|${mermaidString(a.label)}|`} ${a.to}`,
+      );
     }
   }
   lines.push(

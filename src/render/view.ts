@@ -53,6 +53,8 @@ export interface Arrow {
   to: string;
   /** `output → input`, or empty. */
   label: string;
+  /** `order`: an ordering edge (`after`), which carries no value; drawn dashed. */
+  style?: "order";
 }
 
 /** One workflow, ready to draw. */
@@ -143,6 +145,16 @@ export function viewsOf(dag: DagDocument): WorkflowView[] {
             : find(nodeKeys, e.to, "node"),
           label: `${e.output} → ${e.input}`,
         });
+      }
+      for (const node of wf.nodes) {
+        for (const dep of node.after ?? []) {
+          arrows.push({
+            from: find(nodeKeys, dep, "node"),
+            to: find(nodeKeys, node.id, "node"),
+            label: "after",
+            style: "order",
+          });
+        }
       }
     } else {
       const k = `${key}_flow`;
