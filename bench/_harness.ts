@@ -24,8 +24,10 @@ export interface Row {
   ratio?: number;
   /** For per-step costs: how the cost grows with the step index, in µs per step per 10,000 steps. */
   slope?: number;
-  /** The target: `value` must not exceed it. */
+  /** The target: `value` must not exceed it (or, with `higher`, fall below it). */
   target?: number;
+  /** Whether more is better (a rate such as workflows/s): the target is then a minimum. */
+  higher?: boolean;
   /** Whether `value` meets the target (full runs) or the smoke bound (smoke runs). */
   ok?: boolean;
   /** Anything else worth reading next to the figure. */

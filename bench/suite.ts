@@ -54,14 +54,18 @@ export function markdownTable(rows: readonly Row[], smoke: boolean): string {
     "floor",
     "ratio",
     "slope",
-    smoke ? `bound (${SMOKE_FACTOR}× target)` : "target",
+    smoke ? `bound (target ×/÷ ${SMOKE_FACTOR})` : "target",
     "ok",
     "floor is",
     "notes",
   ];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => " --- ").join("|")}|`];
   for (const r of rows) {
-    const target = r.target === undefined ? "" : fmt(r.target * (smoke ? SMOKE_FACTOR : 1));
+    const target = r.target === undefined
+      ? ""
+      : r.higher
+      ? `≥ ${fmt(r.target / (smoke ? SMOKE_FACTOR : 1))}`
+      : fmt(r.target * (smoke ? SMOKE_FACTOR : 1));
     lines.push(
       `| ${
         [
@@ -184,12 +188,13 @@ async function main(): Promise<number> {
   }
   const missed = rows.filter((r) => r.ok === false);
   for (const r of missed) {
+    const bound = r.higher
+      ? `< ${fmt((r.target ?? 0) / (smoke ? SMOKE_FACTOR : 1))}`
+      : `> ${fmt((r.target ?? 0) * (smoke ? SMOKE_FACTOR : 1))}`;
     console.error(
       `bench: ${
-        smoke ? "over the smoke bound" : "target missed"
-      }: ${r.workload} ${r.variant} n=${r.n} ${r.metric} ${fmt(r.value)} > ${
-        fmt((r.target ?? 0) * (smoke ? SMOKE_FACTOR : 1))
-      }`,
+        smoke ? "past the smoke bound" : "target missed"
+      }: ${r.workload} ${r.variant} n=${r.n} ${r.metric} ${fmt(r.value)} ${bound}`,
     );
   }
   if (errors.length > 0) return 1;

@@ -7,6 +7,7 @@ import { cliWorkload } from "./workloads/cli.ts";
 import { durableWorkload, resumeWorkload } from "./workloads/durable.ts";
 import { fanOutWorkload } from "./workloads/fanout.ts";
 import { isolateWorkload } from "./workloads/isolate.ts";
+import { peersWorkload } from "./workloads/peers.ts";
 import { skeletonWorkload } from "./workloads/skeleton.ts";
 import { staticDagWorkload } from "./workloads/static_dag.ts";
 
@@ -19,6 +20,8 @@ export const WORKLOADS: readonly Workload[] = [
   // Durable runs on SQLite, resume, isolate workers, CLI cold start.
   durableWorkload,
   resumeWorkload,
+  // The durable peers' W1, W2 and W3 (issue 19).
+  peersWorkload,
   isolateWorkload,
   cliWorkload,
   // Compiling a flow's skeleton (issue 18).

@@ -294,3 +294,122 @@ Deno.test("runs, show, lineage and export describe what happened; bad references
     assert.equal(out.stderr.trim().split("\n").length, 1, `${args.join(" ")} prints one line`);
   }
 });
+
+/** Runs that share commits in one process: each steps through `n` steps, logging each as it starts. */
+const SHARED_SCRIPT = `import { flow, run, task, wait } from "${MOD}";
+import { SqliteStore } from "${ROOT}/src/store/sqlite/mod.ts";
+import { appendFileSync } from "node:fs";
+const step = task(function step(id: string, i: number) {
+  appendFileSync("steps.log", id + " " + i + "\\n");
+  return i;
+});
+const steps = flow(async function* steps(id: string, n: number) {
+  let total = 0;
+  for (let i = 0; i < n; i++) total += yield* wait(step(id, i));
+  return total;
+});
+const [path, synchronous, runs, n] = Deno.args;
+const store = SqliteStore.open(path, { synchronous });
+const ids = Array.from({ length: Number(runs) }, (_, k) => "shared-" + k);
+const results = await Promise.all(ids.map((id) => run(steps, { id, n: Number(n) }, { store, runId: id })));
+console.log(JSON.stringify({ results: results.map((r) => [r.runId, r.status, r.outputs]), commits: store.group.commits }));
+store.close();
+`;
+
+Deno.test("runs sharing commits in one process, killed at random points, all resume with no acted-on result lost", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/shared.ts`, SHARED_SCRIPT);
+  const { SqliteStore } = await import("../src/store/sqlite/mod.ts");
+  const RUNS = 12;
+  const N = 150;
+  const expected = (N * (N - 1)) / 2;
+  const readLog = async () => {
+    const byRun = new Map<string, number[]>();
+    const text = await Deno.readTextFile(`${tmp.dir}/steps.log`).catch(() => "");
+    for (const line of text.split("\n")) {
+      const [id, i] = line.split(" ");
+      if (id === undefined || i === undefined) continue;
+      byRun.set(id, [...byRun.get(id) ?? [], Number(i)]);
+    }
+    return byRun;
+  };
+  let killedMidRun = 0;
+  for (let round = 0; round < 8; round++) {
+    const db = `${tmp.dir}/shared${round}.db`;
+    const synchronous = round % 2 === 0 ? "full" : "normal";
+    await Deno.remove(`${tmp.dir}/steps.log`).catch(() => {});
+    const args = ["run", "-A", `${tmp.dir}/shared.ts`, db, synchronous, String(RUNS), String(N)];
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: tmp.dir,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    // Once the runs are stepping, a kill at a random moment: most of their time is spent committing.
+    const began = Date.now();
+    while ((await readLog()).size < RUNS && Date.now() - began < 30_000) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 150)));
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // it may have finished already
+    }
+    const status = await child.status;
+    const before = await readLog();
+    if (status.signal === "SIGKILL") killedMidRun++;
+    // What the kill left: every result a flow acted on (its next step started) is recorded,
+    // and a run whose steps started was recorded before them.
+    const store = SqliteStore.open(db);
+    try {
+      for (let k = 0; k < RUNS; k++) {
+        const id = `shared-${k}`;
+        const started = before.get(id) ?? [];
+        const recorded = await store.getRun(id);
+        if (started.length === 0) continue;
+        assert.ok(recorded !== undefined, `round ${round}: ${id} ran steps but is not recorded`);
+        const succeeded = new Set(
+          recorded.nodes.filter((n) => n.status === "succeeded").map((n) => n.id),
+        );
+        const last = Math.max(...started);
+        for (let i = 0; i < last; i++) {
+          const node = i === 0 ? "step" : `step_${i + 1}`;
+          assert.ok(
+            succeeded.has(node),
+            `round ${round} (${synchronous}): ${id} started step ${last} but the result of step ${i} is not recorded`,
+          );
+        }
+      }
+    } finally {
+      store.close();
+    }
+    // Every run again, in one process: they resume.
+    const resumed = await deno(args, { cwd: tmp.dir });
+    assert.equal(resumed.code, 0, `round ${round}: ${resumed.stderr}`);
+    const { results, commits } = JSON.parse(resumed.stdout);
+    for (const [id, status, outputs] of results) {
+      assert.equal(status, "succeeded", `round ${round}: ${id}`);
+      assert.equal(outputs, expected, `round ${round}: ${id}`);
+    }
+    const after = await readLog();
+    for (let k = 0; k < RUNS; k++) {
+      const id = `shared-${k}`;
+      const counts = new Map<number, number>();
+      for (const i of after.get(id) ?? []) counts.set(i, (counts.get(i) ?? 0) + 1);
+      const lastBefore = Math.max(-1, ...(before.get(id) ?? []));
+      for (let i = 0; i < N; i++) {
+        const times = counts.get(i) ?? 0;
+        assert.ok(times >= 1, `round ${round}: ${id} step ${i} never ran`);
+        // Only the step in flight at the kill may run again, once.
+        if (times > 1) {
+          assert.equal(i, lastBefore, `round ${round}: ${id} step ${i} ran ${times} times`);
+          assert.equal(times, 2, `round ${round}: ${id} step ${i} ran ${times} times`);
+        }
+      }
+    }
+    // The resumed runs shared their commits: far fewer than one per step.
+    assert.ok(commits < (RUNS * N) / 4, `round ${round}: ${commits} commits`);
+  }
+  assert.ok(killedMidRun >= 6, `only ${killedMidRun} kills landed mid-run`);
+});

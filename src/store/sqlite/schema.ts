@@ -194,8 +194,7 @@ export function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
     rollback: "ROLLBACK",
     getRun: "SELECT * FROM runs WHERE id = ?",
     insertRun:
-      "INSERT INTO runs (id, entity, kind, status, inputs_hash, inputs_digest, started_at, script, weft_version, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(key), 0) + 1 FROM runs))",
-    runKey: "SELECT key FROM runs WHERE id = ?",
+      "INSERT INTO runs (id, entity, kind, status, inputs_hash, inputs_digest, started_at, script, weft_version, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(key), 0) + 1 FROM runs)) ON CONFLICT (id) DO NOTHING RETURNING key",
     resumeRun:
       "UPDATE runs SET status = 'running', finished_at = NULL, errors = NULL, attempts = attempts + 1, weft_version = ? WHERE id = ?",
     finishRun:

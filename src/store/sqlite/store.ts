@@ -3,10 +3,13 @@
  * executions, content-addressed values, the journal and the cache in one
  * file, on `node:sqlite` (built into Deno: no dependency, no flag).
  *
- * Writes are queued and committed in one transaction when someone is about
- * to act on a result (a dependent task starts, a flow resumes), when the
- * queue grows, and a few times a second: a result is durable before anything
- * depends on it, and at most the step in flight is repeated after a crash.
+ * Writes are queued and committed when someone is about to act on a result
+ * (a dependent task starts, a flow resumes), when the queue grows, and a few
+ * times a second: a result is durable before anything depends on it, and at
+ * most the step in flight is repeated after a crash. Commits are shared
+ * (`../group_commit.ts`): everything any run of the process asks to make
+ * durable in one turn of the event loop — results, run starts, run ends —
+ * goes into one transaction.
  * WAL mode lets another process (`weft runs`) read while a run writes.
  *
  * @module
@@ -45,6 +48,8 @@ import {
   storeError,
   summary,
 } from "./rows.ts";
+import { GroupCommit } from "../group_commit.ts";
+import { RunStartMember, type SqliteBatch, sqliteWriter } from "./commit.ts";
 import { migrate, prepareAll } from "./schema.ts";
 import { SqliteSession } from "./session.ts";
 
@@ -83,7 +88,9 @@ export class SqliteStore implements Store {
   readonly #port: LineagePort;
   readonly #owners: owners.OwnersPort;
   #closed = false;
-  #sessions = new Set<SqliteSession>();
+  /** Open sessions by run id. */
+  #sessions = new Map<string, SqliteSession>();
+  readonly #group: GroupCommit<SqliteBatch>;
 
   private constructor(path: string, db: DatabaseSync, options: Required<SqliteStoreOptions>) {
     this.url = `sqlite:${path}`;
@@ -108,6 +115,19 @@ export class SqliteStore implements Store {
         return out;
       },
     };
+    const s = this.#s;
+    this.#group = new GroupCommit(
+      sqliteWriter(
+        path,
+        // (Immediate: a commit only writes, so it takes the write lock, or waits for it, at once.)
+        { begin: s.beginImmediate!, commit: s.commit!, rollback: s.rollback! },
+        () => this.#check(),
+      ),
+      {
+        onError: (e) =>
+          console.error(`weft: could not write to ${this.url}: ${(e as Error)?.message ?? e}`),
+      },
+    );
   }
 
   /**
@@ -153,66 +173,81 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Starts or resumes recording a run.
+   * Starts or resumes recording a run. Its row is written in the next group
+   * commit, with the other runs that start in the same turn.
    *
    * @param start The run.
    * @returns Its session, with what was recorded before under the id.
+   * @throws {ValidationError} When another start of the same new run id was written first.
    */
-  openRun(start: RunStart): RunSession {
+  openRun(start: RunStart): RunSession | Promise<RunSession> {
     this.#check();
     const s = this.#s;
+    if (this.#sessions.has(start.runId)) {
+      throw new ValidationError(
+        `Run '${start.runId}' is running in this process; wait for it to end or use another run id`,
+      );
+    }
     const row = s.getRun!.get(start.runId) as Row | undefined;
-    let previous: PreviousRun | undefined;
-    if (row !== undefined) {
-      previous = {
-        status: row.status as RunStatus,
-        entity: row.entity as string,
-        inputsDigest: row.inputs_digest as string,
-        outputs: row.outputs_hash === null ? undefined : this.#value(row.outputs_hash as string),
-        errors: row.errors === null ? [] : JSON.parse(row.errors as string),
-        startedAt: Number(row.started_at),
-        finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
-        journal: row.status === "succeeded" ? new Map() : this.#journal(start.runId),
+    if (row === undefined) {
+      const starting = new RunStartMember(this, start, false);
+      const started = () => {
+        if (starting.key === undefined) {
+          throw new ValidationError(
+            `Run '${start.runId}' is running: another start of the same run id was recorded first; wait for it to end or use another run id`,
+          );
+        }
+        return this.#session(start.runId, starting.key, undefined, new Map());
       };
-      if (
-        row.status !== "succeeded" && previous.entity === start.entity &&
-        previous.inputsDigest === start.inputsDigest
-      ) {
-        s.resumeRun!.run(start.weftVersion, start.runId);
-      }
-    } else {
-      this.#tx(() => {
-        const inputsHash = this.#putValue(start.inputs);
-        s.insertRun!.run(
-          start.runId,
-          start.entity,
-          start.kind,
-          "running",
-          inputsHash,
-          start.inputsDigest,
-          start.startedAt,
-          start.script ?? null,
-          start.weftVersion,
-        );
-      });
+      const written = this.#group.request(starting);
+      return written === undefined ? started() : written.then(started);
+    }
+    const previous: PreviousRun = {
+      status: row.status as RunStatus,
+      entity: row.entity as string,
+      inputsDigest: row.inputs_digest as string,
+      outputs: row.outputs_hash === null ? undefined : this.#value(row.outputs_hash as string),
+      errors: row.errors === null ? [] : JSON.parse(row.errors as string),
+      startedAt: Number(row.started_at),
+      finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
+      journal: row.status === "succeeded" ? new Map() : this.#journal(start.runId),
+    };
+    const key = Number(row.key);
+    // A succeeded run is returned as recorded, and a run of another entity or
+    // other inputs is refused: nothing is written.
+    if (
+      row.status === "succeeded" || previous.entity !== start.entity ||
+      previous.inputsDigest !== start.inputsDigest
+    ) {
+      return new SqliteSession(this, start.runId, BigInt(key) << 32n, previous, new Map());
     }
     // Nodes run again in a resumed run update their earlier rows.
     const order = new Map<string, number>();
-    if (previous !== undefined) {
-      for (const r of s.nodeOrder!.all(start.runId) as Row[]) {
-        order.set(r.id as string, Number(r.added));
-      }
+    for (const r of s.nodeOrder!.all(start.runId) as Row[]) {
+      order.set(r.id as string, Number(r.added));
     }
-    const key = (s.runKey!.get(start.runId) as Row).key as number;
-    const session = new SqliteSession(this, start.runId, BigInt(key) << 32n, previous, order);
-    this.#sessions.add(session);
+    const resumed = () => this.#session(start.runId, key, previous, order);
+    const written = this.#group.request(new RunStartMember(this, start, true));
+    return written === undefined ? resumed() : written.then(resumed);
+  }
+
+  #session(
+    runId: string,
+    key: number,
+    previous: PreviousRun | undefined,
+    order: Map<string, number>,
+  ): SqliteSession {
+    const session = new SqliteSession(this, runId, BigInt(key) << 32n, previous, order);
+    this.#sessions.set(runId, session);
+    this.#group.opened(session);
     return session;
   }
 
   /** Closes the file (after committing what is queued). */
   close(): void {
     if (this.#closed) return;
-    for (const session of this.#sessions) session.flush();
+    for (const session of this.#sessions.values()) this.#group.note(session);
+    this.#group.commitNow();
     this.#closed = true;
     this.#db.close();
   }
@@ -224,27 +259,18 @@ export class SqliteStore implements Store {
     return this.#options;
   }
 
+  /** @internal The group commit every session and run start joins. */
+  get group(): GroupCommit<SqliteBatch> {
+    return this.#group;
+  }
+
   /** @internal */
   forget(session: SqliteSession): void {
-    this.#sessions.delete(session);
+    if (this.#sessions.get(session.runId) === session) this.#sessions.delete(session.runId);
+    this.#group.closed(session);
   }
 
-  /** @internal Runs `fn` without a transaction of its own (each statement commits), mapping errors. */
-  direct(fn: () => void): void {
-    this.#check();
-    try {
-      fn();
-    } catch (e) {
-      throw storeError(this.url.slice("sqlite:".length), e);
-    }
-  }
-
-  /** @internal Runs `fn` in a transaction. */
-  tx(fn: () => void): void {
-    this.#check();
-    this.#tx(fn);
-  }
-
+  /** Runs `fn` in a transaction of its own (ownership claims, in an immediate one). */
   #tx(fn: () => void, begin: StatementSync = this.#s.begin!): void {
     const s = this.#s;
     try {
@@ -265,35 +291,29 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** @internal Stores a value once; returns its hash. */
-  putValue(value: unknown): string {
-    return this.#putValue(value);
-  }
-
-  #putValue(value: unknown): string {
+  /** @internal Encodes and hashes a value for the values table. */
+  valueRow(value: unknown): { hash: string; body: string } {
     const body = encodeValue(value);
-    const canonical = encodeValue(value, true);
-    const hash = sha256(canonical);
-    this.#s.putValue!.run(hash, body, body.length);
-    return hash;
+    // Only objects can differ between the faithful and the canonical (key-sorted) encoding.
+    const canonical = typeof value === "object" && value !== null ? encodeValue(value, true) : body;
+    return { hash: sha256(canonical), body };
   }
 
   /**
-   * @internal Hashes a value for a node's row: a small body stays inline there, a larger one goes to the
-   * values table, once.
+   * @internal Hashes a value for a node's row: a small body stays inline there, a larger one is
+   * returned as `stored`, for the values table.
    */
-  storeValue(value: unknown): { hash: string; body?: string } {
+  storeValue(value: unknown): { hash: string; body?: string; stored?: string } {
     const canonical = encodeValue(value, true);
     // Only objects can differ between the faithful and the canonical (key-sorted) encoding.
     const body = typeof value === "object" && value !== null ? encodeValue(value) : canonical;
     const hash = sha256(canonical);
     if (body.length <= INLINE_MAX) return { hash, body };
-    this.#s.putValue!.run(hash, body, body.length);
-    return { hash };
+    return { hash, stored: body };
   }
 
   /** @internal */
-  statements(): Record<string, StatementSync> {
+  get statements(): Record<string, StatementSync> {
     return this.#s;
   }
 

@@ -1,0 +1,156 @@
+// The durable-workflow peers' three workloads (DBOS Transact, Restate), in
+// the shape of their harness: one warm-up, then the median of 3 samples, on
+// one SQLite store per setting (`synchronous: "normal"` and `"full"`).
+//
+//   W1  one workflow of 1,000 sequential steps                  ms/step
+//   W2  one workflow fanning out 1,000 steps, then joining them ms/step
+//   W3  200 workflows of 3 sequential steps, started at once    workflows/s
+//
+// A step is a no-op task that returns its input, so that what is measured is
+// what the engine and the store add. The peers' own figures (same machine,
+// measured when issue 19 was filed) are in the README's performance section.
+
+import { all, flow, run, task, wait } from "../../mod.ts";
+import { SqliteStore } from "../../src/store/sqlite/mod.ts";
+import { costRow, median, type Row, SMOKE_FACTOR, timeMs, type Workload } from "../_harness.ts";
+
+/** A step: a task that does nothing but return its input. */
+const step = task(function step(i: number) {
+  return i;
+});
+
+/** W1: `n` sequential steps. */
+export const w1 = flow(async function* w1(n: number) {
+  let total = 0;
+  for (let i = 0; i < n; i++) total += yield* wait(step(i));
+  return total;
+});
+
+/** W2: `n` steps started at once, then joined. */
+export const w2 = flow(async function* w2(n: number) {
+  const handles = [];
+  for (let i = 0; i < n; i++) handles.push(step(i));
+  const values = yield* all(handles);
+  let total = 0;
+  for (const v of values) total += v;
+  return total;
+});
+
+/** W3's workflow: three sequential steps. */
+export const w3 = flow(async function* w3(i: number) {
+  const a = yield* wait(step(i));
+  const b = yield* wait(step(a + 1));
+  return yield* wait(step(b + 1));
+});
+
+type Synchronous = "normal" | "full";
+
+async function withStore<T>(
+  synchronous: Synchronous,
+  fn: (store: SqliteStore) => Promise<T>,
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "weft_bench_peers_" });
+  const store = SqliteStore.open(`${dir}/weft.db`, { synchronous });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function check(
+  result: { status: string; outputs: unknown; errors: readonly Error[] },
+  want: number,
+) {
+  if (result.status !== "succeeded" || result.outputs !== want) {
+    throw new Error(
+      `a run ended ${result.status} with ${result.outputs}: ${result.errors[0]?.message}`,
+    );
+  }
+}
+
+/** ms per step of one W1 or W2 run of `n` steps. */
+async function oneRun(
+  store: SqliteStore,
+  entity: typeof w1 | typeof w2,
+  n: number,
+): Promise<number> {
+  let result: Awaited<ReturnType<typeof run>> | undefined;
+  const ms = await timeMs(async () => {
+    result = await run(entity, { n }, { store });
+  });
+  check(result!, (n * (n - 1)) / 2);
+  return ms / n;
+}
+
+/** Workflows per second of `m` W3 workflows started at once. */
+async function manyRuns(store: SqliteStore, m: number): Promise<number> {
+  let results: Awaited<ReturnType<typeof run>>[] = [];
+  const ms = await timeMs(async () => {
+    const started = [];
+    for (let i = 0; i < m; i++) started.push(run(w3, { i }, { store }));
+    results = await Promise.all(started);
+  });
+  results.forEach((r, i) => check(r, i + 2));
+  return (m * 1000) / ms;
+}
+
+/** Figures the issue asks of W3 (workflows/s, at least). */
+const W3_TARGET: Record<Synchronous, number> = { normal: 10_000, full: 5_000 };
+
+/** W1, W2 and W3 on SQLite with both `synchronous` settings. */
+export const peersWorkload: Workload = {
+  name: "peers",
+  description:
+    "the durable peers' W1 (1,000 sequential steps), W2 (1,000 fanned-out steps), W3 (200 concurrent 3-step workflows) on SQLite",
+  async run(ctx) {
+    const rows: Row[] = [];
+    const n = ctx.smoke ? 100 : 1_000;
+    const m = ctx.smoke ? 20 : 200;
+    const repeats = ctx.smoke ? 1 : 3;
+    for (const synchronous of ["normal", "full"] as const) {
+      for (
+        const [name, entity, shape] of [["W1", w1, "sequential"], ["W2", w2, "fanned-out"]] as const
+      ) {
+        ctx.log(`${name} ${n} ${shape} steps (${synchronous})`);
+        const samples = await withStore(synchronous, async (store) => {
+          await oneRun(store, entity, n);
+          const out: number[] = [];
+          for (let i = 0; i < repeats; i++) out.push(await oneRun(store, entity, n));
+          return out;
+        });
+        rows.push(costRow(ctx, {
+          workload: "peers",
+          variant: `${name}, ${shape} steps, sqlite ${synchronous}`,
+          n,
+          metric: "ms/step",
+          samples,
+          notes: "one run; median of 3 after a warm-up",
+        }));
+      }
+      ctx.log(`W3 ${m} workflows of 3 steps (${synchronous})`);
+      const samples = await withStore(synchronous, async (store) => {
+        await manyRuns(store, m);
+        const out: number[] = [];
+        for (let i = 0; i < repeats; i++) out.push(await manyRuns(store, m));
+        return out;
+      });
+      const value = median(samples);
+      const target = W3_TARGET[synchronous];
+      rows.push({
+        workload: "peers",
+        variant: `W3, ${m} concurrent 3-step workflows, sqlite ${synchronous}`,
+        n: m,
+        metric: "workflows/s",
+        value,
+        samples,
+        target,
+        higher: true,
+        ok: value >= target / (ctx.smoke ? SMOKE_FACTOR : 1),
+        notes: "started at once on one store; median of 3 after a warm-up",
+      });
+    }
+    return rows;
+  },
+};
