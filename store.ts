@@ -2,8 +2,9 @@
  * weft's store interface, for store authors and tools that read runs: the
  * `Store` a run records into (through a `RunSession` per run), the queries
  * every store answers (`listRuns`, `getRun`, `lineage`…), the in-memory store,
- * opening a store by URL, and the lineage walk every store shares (a store
- * answers a `LineagePort`).
+ * opening a store by URL, the lineage walk every store shares (a store
+ * answers a `LineagePort`), and the group commit a store that writes to a
+ * database shares its commits through (`GroupCommit`).
  *
  * @example Read the runs of a store
  * ```ts
@@ -65,4 +66,6 @@ export type {
   RecordedInput,
   RecordedNode,
 } from "./src/store/lineage.ts";
+export { GroupCommit } from "./src/store/group_commit.ts";
+export type { CommitMember, CommitWriter, GroupCommitOptions } from "./src/store/group_commit.ts";
 export type { WeftErrorJson } from "./src/core/errors.ts";

@@ -93,7 +93,27 @@ function waiter(): Waiter {
 /** The members of one commit, and their waiters (`null`: nobody waits). */
 type Members<B> = Map<CommitMember<B>, Waiter | null>;
 
-/** Commits whatever members ask for, many at a time. */
+/**
+ * Commits whatever members ask for, many at a time.
+ *
+ * @example Two runs' changes in one commit
+ * ```ts
+ * import { type CommitMember, GroupCommit } from "@weft/weft/store";
+ * import assert from "node:assert/strict";
+ *
+ * const written: string[][] = [];
+ * const group = new GroupCommit<string[]>({
+ *   open: () => [],
+ *   write: (rows) => void written.push(rows), // one transaction
+ * });
+ * const session = (row: string): CommitMember<string[]> => ({ collect: (rows) => void rows.push(row) });
+ * const a = session("a"), b = session("b");
+ * group.opened(a);
+ * group.opened(b);
+ * await Promise.all([group.request(a), group.request(b)]);
+ * assert.deepEqual(written, [["a", "b"]]);
+ * ```
+ */
 export class GroupCommit<B> {
   readonly #writer: CommitWriter<B>;
   readonly #onError: (error: unknown) => void;
@@ -109,6 +129,8 @@ export class GroupCommit<B> {
   #commits = 0;
 
   /**
+   * Makes the group commit of a store.
+   *
    * @param writer How the store writes a batch.
    * @param options What to do with errors nobody waits for.
    */
