@@ -71,6 +71,12 @@ function recorder(mode: "sync" | "async") {
 
 const turn = () => new Promise((r) => setTimeout(r, 0));
 
+/** Waits (turn by turn, a few seconds at most) until `ready` holds. */
+async function until(ready: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ready(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(ready(), "waited too long");
+}
+
 /** A request's promise (a member alone is committed before `request` returns: nothing to wait for). */
 function req<B>(group: GroupCommit<B>, member: CommitMember<B>): Promise<void> {
   return group.request(member) ?? Promise.resolve();
@@ -109,8 +115,7 @@ Deno.test("with an asynchronous writer, requests made while a commit is in fligh
   group.opened(b);
   let aDone = 0;
   const first = req(group, a).then(() => aDone++);
-  await turn();
-  assert.equal(rec.releases.length, 1, "the first commit is in flight");
+  await until(() => rec.releases.length === 1);
   // Asked while the first is in flight: a's new change and b.
   a.push("2");
   b.push("1");
@@ -122,8 +127,7 @@ Deno.test("with an asynchronous writer, requests made while a commit is in fligh
   await first;
   assert.equal(aDone, 1);
   assert.equal(bDone, false, "b waits for the commit that holds its change");
-  await turn();
-  assert.equal(rec.releases.length, 2);
+  await until(() => rec.releases.length === 2);
   rec.releases[1]!();
   await Promise.all(second);
   assert.deepEqual(rec.batches, [["a:1"], ["a:2", "b:1"]]);
@@ -186,7 +190,7 @@ Deno.test("a member alone (no other open, nothing waiting) is committed at once:
   const second = later.request(new Queue("y").push("1"))!;
   asyncRec.releases[0]!();
   await first;
-  await turn();
+  await until(() => asyncRec.releases.length === 2);
   asyncRec.releases[1]!();
   await second;
   assert.deepEqual(asyncRec.batches, [["x:1"], ["y:1"]]);
@@ -209,7 +213,7 @@ Deno.test("a commit nobody waits for reports its error once; commitNow and settl
   const later = new GroupCommit(asyncRec.writer);
   later.note(new Queue("d").push("1"));
   const settled = later.settle();
-  await turn();
+  await until(() => asyncRec.releases.length === 1);
   asyncRec.releases[0]!();
   await settled;
   assert.deepEqual(asyncRec.batches, [["d:1"]]);
