@@ -297,7 +297,7 @@ Deno.test("runs, show, lineage and export describe what happened; bad references
 
 /** Runs that share commits in one process: each steps through `n` steps, logging each as it starts. */
 const SHARED_SCRIPT = `import { flow, run, task, wait } from "${MOD}";
-import { SqliteStore } from "${ROOT}/src/store/sqlite/mod.ts";
+import { SqliteStore } from "${ROOT}/sqlite.ts";
 import { appendFileSync } from "node:fs";
 const step = task(function step(id: string, i: number) {
   appendFileSync("steps.log", id + " " + i + "\\n");
@@ -319,7 +319,7 @@ store.close();
 Deno.test("runs sharing commits in one process, killed at random points, all resume with no acted-on result lost", async () => {
   await using tmp = await tempDir();
   await Deno.writeTextFile(`${tmp.dir}/shared.ts`, SHARED_SCRIPT);
-  const { SqliteStore } = await import("../src/store/sqlite/mod.ts");
+  const { SqliteStore } = await import("../sqlite.ts");
   const RUNS = 12;
   const N = 150;
   const expected = (N * (N - 1)) / 2;

@@ -4,8 +4,8 @@
 
 import assert from "node:assert/strict";
 import { flow, run, task, ValidationError, wait } from "../mod.ts";
-import { type CommitMember, GroupCommit } from "../src/store/group_commit.ts";
-import { SqliteStore } from "../src/store/sqlite/mod.ts";
+import { type CommitMember, GroupCommit } from "../store.ts";
+import { SqliteStore } from "../sqlite.ts";
 import { tempDir } from "./_helpers.ts";
 
 /** A member that adds its queued items to the batch, and takes them back when a commit fails. */

@@ -11,7 +11,7 @@
 // measured when issue 19 was filed) are in the README's performance section.
 
 import { all, flow, run, task, wait } from "../../mod.ts";
-import { SqliteStore } from "../../src/store/sqlite/mod.ts";
+import { SqliteStore } from "../../sqlite.ts";
 import { costRow, median, type Row, SMOKE_FACTOR, timeMs, type Workload } from "../_harness.ts";
 
 /** A step: a task that does nothing but return its input. */
