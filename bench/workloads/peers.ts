@@ -138,6 +138,9 @@ export const peersWorkload: Workload = {
       });
       const value = median(samples);
       const target = W3_TARGET[synchronous];
+      // A smoke run holds only `normal` to a bound: with 20 workflows, `full` is a handful of
+      // fsyncs, whose time on a shared CI disk varies tenfold.
+      const held = !(ctx.smoke && synchronous === "full");
       rows.push({
         workload: "peers",
         variant: `W3, ${m} concurrent 3-step workflows, sqlite ${synchronous}`,
@@ -145,9 +148,9 @@ export const peersWorkload: Workload = {
         metric: "workflows/s",
         value,
         samples,
-        target,
-        higher: true,
-        ok: value >= target / (ctx.smoke ? SMOKE_FACTOR : 1),
+        ...(held
+          ? { target, higher: true, ok: value >= target / (ctx.smoke ? SMOKE_FACTOR : 1) }
+          : {}),
         notes: "started at once on one store; median of 3 after a warm-up",
       });
     }
