@@ -3,7 +3,7 @@
 // the SQLite store's use of it, several runs sharing commits.
 
 import assert from "node:assert/strict";
-import { flow, run, task, ValidationError, wait } from "../mod.ts";
+import { flow, run, RunOwnedError, task, wait } from "../mod.ts";
 import { type CommitMember, GroupCommit } from "../store.ts";
 import { SqliteStore } from "../sqlite.ts";
 import { tempDir } from "./_helpers.ts";
@@ -268,8 +268,8 @@ Deno.test("two starts of the same new run id in one turn: one runs, the other is
     assert.equal((first as PromiseFulfilledResult<{ outputs: unknown }>).value.outputs, 3);
     assert.equal(second.status, "rejected");
     const reason = (second as PromiseRejectedResult).reason;
-    assert.ok(reason instanceof ValidationError);
-    assert.match(reason.message, /Run 'twice' is running/);
+    assert.ok(reason instanceof RunOwnedError);
+    assert.match(reason.message, /run twice is running \(pid \d+ on /);
     assert.equal((await store.listRuns()).length, 1);
   } finally {
     store.close();
@@ -296,6 +296,39 @@ Deno.test("a shared commit that cannot be written fails the runs that waited on 
     assert.equal((await run(three, { i: 5 }, { store })).outputs, 7);
   } finally {
     holder.close();
+    store.close();
+  }
+});
+
+Deno.test("the SQLite store opens a run id once at a time, even when two starts share a commit", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  const start = {
+    runId: "same",
+    entity: "three",
+    kind: "flow",
+    inputs: { i: 1 },
+    inputsDigest: '{"i":1}',
+    startedAt: Date.now(),
+    weftVersion: "test",
+  };
+  try {
+    // Another session keeps both starts from committing alone: they share one commit.
+    const other = await store.openRun({ ...start, runId: "other" });
+    const [first, second] = await Promise.allSettled([
+      store.openRun(start),
+      store.openRun(start),
+    ]);
+    assert.equal(first.status, "fulfilled");
+    assert.equal(second.status, "rejected");
+    assert.match(
+      String((second as PromiseRejectedResult).reason),
+      /Run 'same' is running: another start of the same run id was recorded first/,
+    );
+    // And once open, the id is refused at once.
+    assert.throws(() => store.openRun(start), /Run 'same' is running in this process/);
+    await other.finish({ status: "succeeded", outputs: 1, errors: [], finishedAt: Date.now() });
+  } finally {
     store.close();
   }
 });
