@@ -123,7 +123,11 @@ Deno.test("the Flyte-style wordcount flow: readText, an each over the lines with
 });
 
 Deno.test("nested loops with a continue and a labelled break", async () => {
-  const { shape } = await skeleton(FIXTURE, "grid");
+  const { shape, flow } = await skeleton(FIXTURE, "grid");
+  const rows = flow.skeleton![1]!;
+  assert.ok(rows.kind === "loop" && rows.body[0]!.kind === "loop");
+  assert.equal(rows.label, "rows", "the loop `break rows` leaves");
+  assert.equal(rows.body[0]!.label, undefined);
   assert.deepEqual(shape, [
     "c1 increment",
     {

@@ -47,10 +47,10 @@ export interface ScriptDescription {
 /**
  * The version of {@linkcode ScriptDescription}: part of the compile cache's
  * keys, and checked when a cached description is read, so that a
- * description written before a change (2: flows' skeletons, `reach`) is
- * never reused.
+ * description written before a change (2: flows' skeletons, `reach`; 3:
+ * loops' labels) is never reused.
  */
-export const DESCRIPTION_VERSION = 2;
+export const DESCRIPTION_VERSION = 3;
 
 /**
  * The source of a script's modules by URL, each with its imports resolved

@@ -186,6 +186,8 @@ export interface SkeletonLoop {
   carries: string[];
   /** The body. */
   body: SkeletonZone[];
+  /** Its label, when it has one (what a labelled `break` or `continue` names). */
+  label?: string;
   /** The source line. */
   line: number;
 }

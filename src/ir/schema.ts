@@ -234,6 +234,7 @@ const schema = {
           waits: { $ref: "#/$defs/ids" },
           carries: { type: "array", items: { type: "string" } },
           body: { $ref: "#/$defs/zones" },
+          label: { type: "string" },
         }),
         zoneCase("branch", ["condition", "waits", "then", "else"], {
           condition: { type: "string" },

@@ -160,6 +160,8 @@ export interface PageContent {
   details: Record<string, PageDetails>;
   /** Flows' skeletons to draw after the graphs, with a title, and what a run did there. */
   skeletons?: { graph: SkeletonGraph; title: string; marks?: SkeletonMarks }[];
+  /** Lines shown under the summary (why part of the page is missing, say). */
+  notes?: string[];
 }
 
 /**
@@ -215,7 +217,9 @@ export async function renderPage(content: PageContent): Promise<string> {
 <header>
 <h1>${escapeHtml(title)}</h1>
 <p class="summary">${escapeHtml(content.summary)}</p>
-<ul class="legend">
+${
+    (content.notes ?? []).map((t) => `<p class="note">${escapeHtml(t)}</p>\n`).join("")
+  }<ul class="legend">
 ${legend}
 </ul>
 </header>

@@ -13,6 +13,7 @@ body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-seri
 header { padding: 12px 20px; background: #fff; border-bottom: 1px solid var(--line); display: flex; flex-wrap: wrap; align-items: baseline; gap: 6px 20px; }
 h1 { font-size: 18px; margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 .summary { margin: 0; color: var(--muted); }
+.note { margin: 0; flex-basis: 100%; color: #92400e; }
 .legend { list-style: none; display: flex; flex-wrap: wrap; gap: 12px; margin: 0; padding: 0; color: var(--muted); font-size: 12px; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px; margin-right: 4px; vertical-align: -1px; border: 1px solid; }
 main { display: flex; gap: 16px; padding: 16px; align-items: flex-start; }

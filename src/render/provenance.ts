@@ -7,6 +7,7 @@
  */
 
 import type { PageDetails } from "./html.ts";
+import type { RunOverlay } from "./skeleton_overlay.ts";
 import type { Arrow, Box, WorkflowView } from "./view.ts";
 import type { DagWorkflow } from "../ir/mod.ts";
 import { preview } from "../store/provenance.ts";
@@ -182,15 +183,30 @@ export function provenanceDot(g: ProvenanceGraph): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Options of {@linkcode provenanceHtml}. */
+export interface ProvenanceHtmlOptions {
+  /** The run laid over its flow's skeleton (see `runOverlay`), drawn under the graph. */
+  overlay?: RunOverlay;
+  /** Lines shown under the summary: why there is no overlay, or why part of it is matched by name. */
+  notes?: string[];
+}
+
 /**
  * The provenance graph as a self-contained HTML page: executions and values
- * laid out with dagre, details on hover or click, no network.
+ * laid out with dagre, details on hover or click, no network; and, for a
+ * run of a flow, its skeleton with what the run did there.
  *
  * @param g The graph.
+ * @param options The run over its flow's skeleton; notes.
  * @returns The HTML text.
  */
-export async function provenanceHtml(g: ProvenanceGraph): Promise<string> {
+export async function provenanceHtml(
+  g: ProvenanceGraph,
+  options: ProvenanceHtmlOptions = {},
+): Promise<string> {
   const { renderPage } = await import("./html.ts");
+  const { skeletonDetails } = await import("./skeleton_html.ts");
+  const { overlay } = options;
   const keys = new Map<string, string>();
   const key = (k: string) => {
     let id = keys.get(k);
@@ -276,6 +292,13 @@ export async function provenanceHtml(g: ProvenanceGraph): Promise<string> {
     boxes,
     arrows,
   };
+  if (overlay !== undefined) Object.assign(details, skeletonDetails(overlay.graph, overlay.marks));
+  const loops = overlay === undefined ? [] : overlay.graph.groups.flatMap((grp) => {
+    const iterations = overlay.marks.groups[grp.key]?.iterations;
+    return grp.kind === "loop" && grp.flow === overlay.flow && iterations !== undefined
+      ? [`${grp.label.split(" ")[0]}: ${iterations} iteration${iterations === 1 ? "" : "s"}`]
+      : [];
+  });
   return await renderPage({
     title: `run ${g.run.id}`,
     generator: "weft.provenance/v1",
@@ -285,8 +308,20 @@ export async function provenanceHtml(g: ProvenanceGraph): Promise<string> {
       "failed",
       "failed",
     ], ["value", "value"]],
-    hint: "Hover over an execution or a value to see its details; click to keep them.",
+    hint: overlay === undefined
+      ? "Hover over an execution or a value to see its details; click to keep them."
+      : `Hover over an execution or a value to see its details; click to keep them. Below, the run laid over the skeleton of flow ${overlay.flow}: what it skipped or never reached is greyed.`,
     views: [view],
     details,
+    ...(overlay === undefined ? {} : {
+      skeletons: [{
+        graph: overlay.graph,
+        title: `flow ${overlay.flow} in run ${g.run.id}${
+          loops.length ? ` (${loops.join(", ")})` : ""
+        }`,
+        marks: overlay.marks,
+      }],
+    }),
+    notes: [...(overlay?.notes ?? []), ...(options.notes ?? [])],
   });
 }

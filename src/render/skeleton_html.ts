@@ -14,12 +14,50 @@
 
 import type { SkeletonGraph } from "./skeleton_view.ts";
 
-/** What a run did at a box or group of a skeleton (see `skeleton_overlay.ts`). */
+/**
+ * What a run did at a box of a skeleton: `state` is how its calls ended
+ * (`succeeded`, `failed`, `cached`, `running`, `pending`, `cancelled`,
+ * `skipped`) for a call that ran; `reached` for a wait, exit, loop or branch
+ * head the run went through (`failed` for the wait where the flow failed);
+ * `skipped` when the run took another way (a branch's other arm, a loop that
+ * went round no time); `not-reached` when the run ended before it;
+ * `undecided` where the run's calls do not decide whether it went (inside
+ * an arm they do not decide, say).
+ */
+export interface BoxMark {
+  /** See above. */
+  state: string;
+  /** How many calls it made. */
+  count: number;
+  /** The ids of the nodes it made. */
+  nodes: string[];
+  /** What happened there, for people. */
+  note: string;
+}
+
+/** How a zone of a skeleton fared in a run. */
+export type ZoneState = "ran" | "skipped" | "not-reached" | "undecided";
+
+/** What a run did in a zone (a group) of a skeleton. */
+export interface ZoneMark {
+  /**
+   * `ran`; `skipped` (an arm not taken, or inside one); `not-reached` (the
+   * run ended before); `undecided` (the run's calls fit paths that take it and
+   * paths that do not, such as an arm whose only statement is `continue`).
+   */
+  state: ZoneState;
+  /** What happened there (`3 iterations`, `taken`, `not taken`), or empty. */
+  note: string;
+  /** For a loop that ran: the rounds it made (absent when its calls do not tell). */
+  iterations?: number;
+}
+
+/** What a run did at each box and group of a skeleton (see `skeleton_overlay.ts`). */
 export interface SkeletonMarks {
-  /** By box key: how often it ran, its state, and a note. */
-  boxes: Record<string, { count: number; state: string; note: string }>;
-  /** By group key: a note (`3 iterations`) and whether it ran at all. */
-  groups: Record<string, { note: string; ran: boolean }>;
+  /** By box key. */
+  boxes: Record<string, BoxMark>;
+  /** By group key. */
+  groups: Record<string, ZoneMark>;
 }
 
 interface Rect {
@@ -193,21 +231,35 @@ export function drawSkeleton(laid: LaidSkeleton, top: number, marks?: SkeletonMa
     const r = { x: at.x, y: at.y - 16, width: at.width, height: at.height + 16 };
     const mark = marks?.groups[grp.key];
     const note = mark?.note ? ` — ${mark.note}` : "";
+    // A loop that ran says how often in its label (`while: 3 iterations`); its head box has the
+    // condition. What the run's calls do not decide is a `?` (the note says why on hover).
+    const label = grp.kind === "loop" && mark?.state === "ran"
+      ? `${grp.label.replace(/ \(.*$/s, "")}: ${
+        mark.iterations === undefined ? "? iterations" : mark.note
+      }`
+      : mark?.state === "undecided"
+      ? `${grp.label} — ?`
+      : `${grp.label}${note}`;
     out.push(
-      `<g class="zone ${grp.kind}${
-        mark !== undefined && !mark.ran ? " not-taken" : ""
-      }" data-zone="${esc(grp.kind)}"${
-        grp.line === null ? "" : ` data-line="${grp.line}"`
-      }><title>${esc(`${grp.title}${note}`)}</title><rect x="${n(r.x)}" y="${n(r.y)}" width="${
-        n(r.width)
-      }" height="${n(r.height)}" rx="8"/><text class="zone-label" x="${n(r.x + 8)}" y="${
-        n(r.y + 15)
-      }">${esc(clip(`${grp.label}${note}`, Math.max(8, Math.floor(r.width / 6.6))))}</text></g>`,
+      `<g class="zone ${grp.kind}${mark === undefined ? "" : ` ${mark.state}`}" data-zone="${
+        esc(grp.kind)
+      }"${grp.line === null ? "" : ` data-line="${grp.line}"`}${
+        mark === undefined ? "" : ` data-state="${mark.state}"`
+      }${mark?.iterations === undefined ? "" : ` data-iterations="${mark.iterations}"`}><title>${
+        esc(`${grp.title}${note}`)
+      }</title><rect x="${n(r.x)}" y="${n(r.y)}" width="${n(r.width)}" height="${
+        n(r.height)
+      }" rx="8"/><text class="zone-label" x="${n(r.x + 8)}" y="${n(r.y + 15)}">${
+        esc(clip(label, Math.max(8, Math.floor(r.width / 6.6))))
+      }</text></g>`,
     );
   }
   for (const e of laid.edges) {
     const d = e.points.map((p, i) => `${i === 0 ? "M" : "L"}${n(p.x)},${n(p.y)}`).join(" ");
-    out.push(`<path class="sk-edge ${e.kind}" d="${d}" marker-end="url(#weft-arrow)"/>`);
+    // An arrow into what the run skipped or never reached is greyed with it.
+    const into = marks?.boxes[e.to]?.state;
+    const greyed = into === "skipped" || into === "not-reached" ? ` ${into}` : "";
+    out.push(`<path class="sk-edge ${e.kind}${greyed}" d="${d}" marker-end="url(#weft-arrow)"/>`);
     if (e.label !== "" && e.points.length > 1) {
       const mid = e.points[Math.floor((e.points.length - 1) / 2)]!;
       const next = e.points[Math.floor((e.points.length - 1) / 2) + 1]!;
@@ -221,7 +273,7 @@ export function drawSkeleton(laid: LaidSkeleton, top: number, marks?: SkeletonMa
   for (const b of laid.graph.boxes) {
     const r = laid.boxes.get(b.key)!;
     const mark = marks?.boxes[b.key];
-    const state = mark?.state ?? (marks === undefined ? "" : "pending");
+    const state = mark?.state ?? "";
     const x = n(r.x);
     const y = n(r.y);
     let shape: string;
@@ -271,7 +323,6 @@ export const SKELETON_CSS = `
 .skeleton .zone.catch rect { stroke: #b91c1c; stroke-dasharray: 5 3; }
 .skeleton .zone.helper rect { stroke: #334155; stroke-dasharray: 2 3; }
 .skeleton .zone-label { font-size: 11px; fill: #475569; }
-.skeleton .zone.not-taken, .skeleton .node.not-run { opacity: .35; }
 .skeleton .sk-edge { fill: none; stroke: #475569; stroke-width: 1.2; }
 .skeleton .sk-edge.back { stroke: #c2410c; stroke-width: 1.8; }
 .skeleton .sk-edge.arm { stroke: #a16207; }
@@ -290,7 +341,20 @@ export const SKELETON_CSS = `
 .skeleton .node.succeeded .shape { fill: #dcfce7; stroke: #16a34a; }
 .skeleton .node.failed .shape { fill: #fee2e2; stroke: #b91c1c; }
 .skeleton .node.cached .shape { fill: #ecfccb; stroke: #4d7c0f; }
-.skeleton .node.pending .shape { opacity: .45; }
+.skeleton .node.pending .shape, .skeleton .node.running .shape { fill: #e0f2fe; stroke: #0369a1; }
+.skeleton .node.cancelled .shape { fill: #f1f5f9; stroke: #475569; }
+.skeleton .node.reached .shape { stroke-width: 2; }
+.skeleton .node.reached.wait .shape { fill: #bae6fd; }
+.skeleton .node.failed.wait .shape { fill: #fee2e2; stroke: #b91c1c; }
+.skeleton .zone.ran > .zone-label { fill: #0f172a; font-weight: 600; }
+.skeleton .zone.skipped, .skeleton .node.skipped { opacity: .38; }
+.skeleton .zone.skipped rect { fill: #e2e8f0; fill-opacity: .7; stroke: #94a3b8; stroke-dasharray: 3 3; }
+.skeleton .node.skipped .shape { fill: #e2e8f0; stroke: #94a3b8; stroke-dasharray: 3 3; }
+.skeleton .zone.not-reached, .skeleton .node.not-reached { opacity: .5; }
+.skeleton .sk-edge.skipped, .skeleton .sk-edge.not-reached { opacity: .3; }
+.skeleton .zone.undecided rect { stroke: #7c3aed; stroke-dasharray: 2 2; }
+.skeleton .node.undecided .shape { stroke: #7c3aed; stroke-dasharray: 2 2; }
+.skeleton .node.not-reached .shape { fill: #f8fafc; stroke: #94a3b8; stroke-dasharray: 1 3; }
 .skeleton .badge { font-size: 11px; font-weight: 600; fill: #0f172a; text-anchor: end; }
 `;
 

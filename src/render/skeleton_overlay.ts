@@ -1,324 +1,418 @@
 /**
- * A run laid over its flow's skeleton: the calls the flow made, in the order
- * it made them, are matched to a path through the skeleton (a loop may go
- * round any number of times, a branch takes one arm, an unknown zone may
- * make any calls), so that each call zone gets the nodes it made, each loop
- * its number of rounds, and each arm whether it was taken. When no path
- * fits (the script changed since the run, say), calls are matched by entity
- * name alone, and the page says so.
+ * A run laid over its flow's skeleton, as plain data for any page (the HTML
+ * export of a run, the web UI): which calls ran and how they ended, how many
+ * rounds each loop made, which arms of each branch were taken and which were
+ * skipped, and what the run never reached (it failed or was cancelled
+ * before). Flows the flow calls are drawn inside it and get their own calls
+ * (the nodes under their node id). When a flow's calls fit no path through
+ * its skeleton (the script changed since the run, say), they are matched to
+ * its call boxes by entity name alone, and a note says so.
+ *
+ * The interface: {@linkcode runOverlay} (a document and a run in, the graph
+ * and its marks out), or {@linkcode runMarks} for a graph already made.
  *
  * @module
  */
 
-import type { SkeletonZone } from "../core/dag_format.ts";
-import type { SkeletonMarks } from "./skeleton_html.ts";
-import type { SkeletonGraph } from "./skeleton_view.ts";
+import type { DagDocument, SkeletonZone } from "../core/dag_format.ts";
+import { zoneLists } from "../ir/reach.ts";
+import type { BoxMark, SkeletonMarks, ZoneMark, ZoneState } from "./skeleton_html.ts";
+import { type Ambiguities, analyzeRun, type MatchedRun, type RunCall } from "./skeleton_match.ts";
+import { type SkeletonGraph, skeletonGraph, type SkeletonGroup } from "./skeleton_view.ts";
 
-/** A node a flow's run made, as the store recorded it. */
-export interface RunCall {
-  /** The node id (`add_2`). */
-  id: string;
+export type { BoxMark, RunCall, SkeletonMarks, ZoneMark, ZoneState };
+
+/** A node of a run, as much as the overlay needs (the store's `NodeDetails` has it all). */
+export interface OverlayNode {
+  /** The node id (`add_2`, `grid/add`). */
+  readonly id: string;
+  /** The flow or workflow node that called it; undefined for a call of the run's own flow. */
+  readonly parentId?: string | undefined;
+  /** Its position among its parent's calls. */
+  readonly seq: number;
   /** The entity it called. */
-  entity: string;
-  /** How it ended (`succeeded`, `failed`, `cached`…). */
-  status: string;
+  readonly entity: string;
+  /** How it ended (or where it is). */
+  readonly status: string;
 }
 
-/** What matching found. */
-interface Matched {
-  calls: Map<SkeletonZone, RunCall[]>;
-  rounds: Map<SkeletonZone, number>;
-  arms: Map<SkeletonZone, Map<string, number>>;
-  unknown: Map<SkeletonZone, RunCall[]>;
+/** A run, as much as the overlay needs (the store's `RunDetails` has it all). */
+export interface OverlayRun {
+  /** The entity run: a flow, or a launch plan of one. */
+  readonly entity: string;
+  /** Its kind (`flow`, `launchPlan`, `workflow`, `task`). */
+  readonly kind: string;
+  /** How the run ended (`succeeded`, `failed`, `cancelled`) or `running`. */
+  readonly status: string;
+  /** Its nodes. */
+  readonly nodes: readonly OverlayNode[];
 }
 
-type Next = (pos: number) => boolean;
-interface Exits {
-  ret: Next;
-  thr: Next;
-  brk?: Next | undefined;
-  cont?: Next | undefined;
-  labels: Map<string, { brk: Next; cont?: Next }>;
+/** What {@linkcode runMarks} found. */
+export interface RunMarks {
+  /** The marks to draw. */
+  marks: SkeletonMarks;
+  /** Whether every flow's calls fit its skeleton (else some were matched by name). */
+  fits: boolean;
+  /** Why some calls were matched by name, a line each. */
+  notes: string[];
 }
 
-const BUDGET = 200_000;
+/** A run laid over its flow's skeleton. */
+export interface RunOverlay extends RunMarks {
+  /** The flow whose skeleton it is. */
+  flow: string;
+  /** The skeleton, ready to draw. */
+  graph: SkeletonGraph;
+}
+
+/** Options of {@linkcode runOverlay}. */
+export interface RunOverlayOptions {
+  /**
+   * A prefix for the drawing's generated keys.
+   * @default "s0"
+   */
+  prefix?: string;
+}
 
 /**
- * Matches a flow's calls to its skeleton.
+ * Lays a run over the skeleton of the flow it ran.
  *
- * @param zones The flow's skeleton.
- * @param calls The nodes its run made directly, in the order made.
- * @returns What each zone did, or undefined when no path through the skeleton fits.
+ * @example The loop of keepDoubling went round once
+ * ```ts
+ * import { runOverlay } from "./skeleton_overlay.ts";
+ * import type { DagDocument } from "../core/dag_format.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const c = (id: string, name: string, from: string[] = []) =>
+ *   ({ kind: "call" as const, entity: { kind: "task" as const, name }, id, from, line: 1 });
+ * const dag = {
+ *   format: "weft.dag/v1", tasks: [], launchPlans: [],
+ *   workflows: [{
+ *     name: "keepDoubling", kind: "dynamic", inputs: [], outputs: [], calls: [], source: null,
+ *     skeleton: [c("c1", "add"), {
+ *       kind: "loop", loop: "while", condition: "(yield* wait(out)) < 10", waits: ["c1", "c3"],
+ *       carries: ["out"], line: 2, test: [{ kind: "wait", mode: "wait", on: ["c1", "c3"], line: 2 }],
+ *       body: [c("c2", "add", ["c1", "c3"]), c("c3", "multiply", ["c2"])],
+ *     }, { kind: "exit", exit: "return", from: ["c1", "c3"], line: 3 }],
+ *   }],
+ * } as unknown as DagDocument;
+ * const node = (id: string, entity: string, seq: number) => ({ id, entity, seq, status: "succeeded" });
+ * const overlay = runOverlay(dag, {
+ *   entity: "keepDoubling", kind: "flow", status: "succeeded",
+ *   nodes: [node("add", "add", 0), node("add_2", "add", 1), node("multiply", "multiply", 2)],
+ * });
+ * assert.ok(overlay !== undefined && "graph" in overlay);
+ * const loop = overlay.graph.groups.find((g) => g.kind === "loop")!;
+ * assert.deepEqual(overlay.marks.groups[loop.key], { state: "ran", note: "1 iteration", iterations: 1 });
+ * ```
+ *
+ * @param dag The document describing the run's script (as `weft compile` makes it now).
+ * @param run The run: its entity, status and nodes.
+ * @param options A key prefix.
+ * @returns The overlay; `{ missing }` saying why there is none (read after the script's name:
+ *   "has no flow named 'x' any more"); undefined when the run is not of a flow.
  */
-export function matchRun(
-  zones: readonly SkeletonZone[],
-  calls: readonly RunCall[],
-): Matched | undefined {
-  const m: Matched = { calls: new Map(), rounds: new Map(), arms: new Map(), unknown: new Map() };
-  const trail: (() => void)[] = [];
-  let budget = BUDGET;
-  const mark = () => trail.length;
-  const undo = (to: number) => {
-    while (trail.length > to) trail.pop()!();
-  };
-  const push = <T>(map: Map<SkeletonZone, T[]>, z: SkeletonZone, x: T) => {
-    const list = map.get(z) ?? [];
-    map.set(z, list);
-    list.push(x);
-    trail.push(() => list.pop());
-  };
-  const count = (z: SkeletonZone, arm?: string) => {
-    if (arm === undefined) {
-      m.rounds.set(z, (m.rounds.get(z) ?? 0) + 1);
-      trail.push(() => m.rounds.set(z, m.rounds.get(z)! - 1));
-      return;
+export function runOverlay(
+  dag: DagDocument,
+  run: OverlayRun,
+  options: RunOverlayOptions = {},
+): RunOverlay | { missing: string } | undefined {
+  let name = run.entity;
+  let kind = run.kind;
+  // A launch plan runs what it launches at the top of the run.
+  for (const seen = new Set<string>(); kind === "launchPlan";) {
+    const plan = dag.launchPlans.find((p) => p.name === name);
+    if (plan === undefined || seen.has(name)) {
+      return { missing: `has no launch plan named '${name}' any more` };
     }
-    const arms = m.arms.get(z) ?? new Map<string, number>();
-    m.arms.set(z, arms);
-    arms.set(arm, (arms.get(arm) ?? 0) + 1);
-    trail.push(() => arms.set(arm, arms.get(arm)! - 1));
-  };
-  const end = calls.length;
-  const list = (
-    zs: readonly SkeletonZone[],
-    i: number,
-    pos: number,
-    k: Next,
-    ex: Exits,
-  ): boolean => {
-    if (--budget < 0) throw new Error("budget");
-    if (i === zs.length) return k(pos);
-    const rest: Next = (p) => list(zs, i + 1, p, k, ex);
-    return zone(zs[i]!, pos, rest, ex);
-  };
-  const attempt = (fn: () => boolean): boolean => {
-    const at = mark();
-    if (fn()) return true;
-    undo(at);
-    return false;
-  };
-  const zone = (z: SkeletonZone, pos: number, k: Next, ex: Exits): boolean => {
-    switch (z.kind) {
-      case "call":
-        if (pos >= end || calls[pos]!.entity !== z.entity.name) return false;
-        return attempt(() => {
-          push(m.calls, z, calls[pos]!);
-          return k(pos + 1);
-        });
-      case "wait":
-        return k(pos);
-      case "exit":
-        if (z.exit === "return") return ex.ret(pos);
-        if (z.exit === "throw") return ex.thr(pos);
-        if (z.label !== undefined) {
-          const target = ex.labels.get(z.label);
-          const next = z.exit === "break" ? target?.brk : target?.cont;
-          return next === undefined ? false : next(pos);
-        }
-        return (z.exit === "break" ? ex.brk : ex.cont)?.(pos) ?? false;
-      case "unknown":
-        for (let j = pos; j <= end; j++) {
-          const taken = calls.slice(pos, j);
-          if (
-            attempt(() => {
-              for (const c of taken) push(m.unknown, z, c);
-              return k(j);
-            })
-          ) return true;
-        }
-        return false;
-      case "loop": {
-        const head = z.loop === "do" ? [] : z.test;
-        const tail = z.loop === "do" ? z.test : [];
-        const round = (p: number, rounds: number): boolean => {
-          if (rounds < 10_000) {
-            const again = attempt(() => {
-              count(z);
-              const next: Next = (q) => q > p && list(tail, 0, q, (r) => round(r, rounds + 1), ex);
-              const inner: Exits = { ...ex, brk: k, cont: next };
-              return list(head, 0, p, (q) => list(z.body, 0, q, next, inner), inner);
-            });
-            if (again) return true;
-          }
-          return z.loop === "do" && rounds === 0 ? false : list(head, 0, p, k, ex);
-        };
-        return round(pos, 0);
-      }
-      case "branch":
-        return attempt(() => {
-          count(z, "then");
-          return list(z.then, 0, pos, k, ex);
-        }) || attempt(() => {
-          count(z, "else");
-          return list(z.else, 0, pos, k, ex);
-        });
-      case "switch": {
-        const inner: Exits = { ...ex, brk: k };
-        const from = (c: number, p: number): boolean => {
-          if (c >= z.cases.length) return k(p);
-          const next: Next = (q) => z.cases[c]!.fallsThrough ? from(c + 1, q) : k(q);
-          return list(z.cases[c]!.body, 0, p, next, inner);
-        };
-        for (let c = 0; c < z.cases.length; c++) {
-          if (
-            attempt(() => {
-              count(z, String(c));
-              return from(c, pos);
-            })
-          ) return true;
-        }
-        return z.cases.some((c) => c.test === null) ? false : k(pos);
-      }
-      case "try": {
-        const after: Next = (p) => list(z.finally ?? [], 0, p, k, ex);
-        const caught: Next = (p) =>
-          z.catch === undefined ? list(z.finally ?? [], 0, p, ex.thr, ex) : attempt(() => {
-            count(z, "catch");
-            return list(z.catch!, 0, p, after, ex);
-          });
-        if (attempt(() => list(z.body, 0, pos, after, { ...ex, thr: caught }))) return true;
-        // A call of the body failed part way: any calls the body makes, then the catch.
-        const names = new Set(bodyCalls(z.body));
-        for (let j = pos; j <= end; j++) {
-          if (j > pos && !names.has(calls[j - 1]!.entity)) break;
-          const taken = calls.slice(pos, j);
-          if (
-            attempt(() => {
-              for (const c of taken) {
-                const target = firstCallOf(z.body, c.entity);
-                if (target !== undefined) push(m.calls, target, c);
-              }
-              return caught(j);
-            })
-          ) return true;
-        }
-        return false;
-      }
-      case "helper":
-        return list(z.body, 0, pos, k, {
-          ...ex,
-          ret: k,
-          brk: undefined,
-          cont: undefined,
-          labels: new Map(),
-        });
-    }
-  };
-  const done: Next = (p) => p === end;
-  try {
-    return list(zones, 0, 0, done, { ret: done, thr: done, labels: labelsOf() }) ? m : undefined;
-  } catch {
-    return undefined;
+    seen.add(name);
+    name = plan.entity.name;
+    kind = plan.entity.kind === "workflow" ? "flow" : plan.entity.kind;
   }
-  function labelsOf() {
-    return new Map<string, { brk: Next; cont?: Next }>();
+  if (kind !== "flow" && kind !== "workflow") return undefined;
+  const wf = dag.workflows.find((w) => w.name === name);
+  if (wf === undefined) {
+    return kind === "flow" ? { missing: `has no flow named '${name}' any more` } : undefined;
+  }
+  if (wf.kind !== "dynamic") {
+    return run.kind === "flow"
+      ? { missing: `has '${name}' as a static workflow now, not a flow` }
+      : undefined;
+  }
+  const graph = skeletonGraph(dag, name, { prefix: options.prefix ?? "s0" });
+  if (graph === undefined) return { missing: `gives the flow '${name}' no skeleton` };
+  return { flow: name, graph, ...runMarks(graph, run) };
+}
+
+/** What the runs of one drawn flow did: every run of it that the drawing stands for. */
+class FlowRuns {
+  /** The node ids of its runs (the root flow has none: its run). */
+  readonly ids: string[] = [];
+  /** The paths of the runs whose calls fit the skeleton. */
+  readonly fitted: MatchedRun[] = [];
+  /** For each path, what the calls leave open. */
+  readonly open: Ambiguities[] = [];
+  /** The calls of the runs whose calls did not fit. */
+  readonly unfitted: RunCall[] = [];
+
+  /** Whether at least one run fit (else nothing is said about zones). */
+  get fits(): boolean {
+    return this.fitted.length > 0;
+  }
+  calls(z: SkeletonZone): RunCall[] {
+    const fitted = this.fitted.flatMap((m) => m.calls.get(z) ?? []);
+    return z.kind === "call"
+      ? [...fitted, ...this.unfitted.filter((c) => c.entity === z.entity.name)]
+      : fitted;
+  }
+  unknown(z: SkeletonZone): RunCall[] {
+    return this.fitted.flatMap((m) => m.unknown.get(z) ?? []);
+  }
+  count(z: SkeletonZone, of: "reached" | "passed" | "rounds"): number {
+    return this.fitted.reduce((n, m) => n + (m[of].get(z) ?? 0), 0);
+  }
+  arm(z: SkeletonZone, which: string): number {
+    return this.fitted.reduce((n, m) => n + (m.arms.get(z)?.get(which) ?? 0), 0);
+  }
+  failedAt(z: SkeletonZone): boolean {
+    return this.fitted.some((m) => m.failedAt === z);
+  }
+  roundsOpen(z: SkeletonZone): boolean {
+    return this.open.some((a) => a.rounds.has(z));
+  }
+  armOpen(z: SkeletonZone, which: string): boolean {
+    return this.open.some((a) => a.arms.get(z)?.has(which) ?? false);
   }
 }
 
-function bodyCalls(zones: readonly SkeletonZone[]): string[] {
-  const out: string[] = [];
-  const visit = (zs: readonly SkeletonZone[]) => {
-    for (const z of zs) {
-      if (z.kind === "call") out.push(z.entity.name);
-      if (z.kind === "loop") visit([...z.test, ...z.body]);
-      if (z.kind === "branch") visit([...z.then, ...z.else]);
-      if (z.kind === "switch") z.cases.forEach((c) => visit(c.body));
-      if (z.kind === "try") visit([...z.body, ...(z.catch ?? []), ...(z.finally ?? [])]);
-      if (z.kind === "helper") visit(z.body);
-    }
-  };
-  visit(zones);
-  return out;
+/** How a list of calls ended, together. */
+function stateOf(list: readonly RunCall[]): string {
+  if (list.some((c) => c.status === "failed")) return "failed";
+  if (list.every((c) => c.status === "cached")) return "cached";
+  if (list.every((c) => c.status === "succeeded" || c.status === "cached")) return "succeeded";
+  return list.findLast((c) => c.status !== "succeeded" && c.status !== "cached")!.status;
 }
 
-function firstCallOf(zones: readonly SkeletonZone[], entity: string): SkeletonZone | undefined {
-  for (const z of zones) {
-    if (z.kind === "call" && z.entity.name === entity) return z;
-    const inner = z.kind === "loop"
-      ? [...z.test, ...z.body]
-      : z.kind === "branch"
-      ? [...z.then, ...z.else]
-      : z.kind === "helper"
-      ? z.body
-      : z.kind === "try"
-      ? [...z.body, ...(z.catch ?? []), ...(z.finally ?? [])]
-      : z.kind === "switch"
-      ? z.cases.flatMap((c) => c.body)
-      : [];
-    const found = firstCallOf(inner, entity);
-    if (found !== undefined) return found;
-  }
-  return undefined;
+function listed(list: readonly RunCall[]): string {
+  const shown = list.slice(0, 8).map((c) => `${c.id} (${c.status})`).join(", ");
+  return list.length > 8 ? `${shown} and ${list.length - 8} more` : shown;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** Whether `z` is inside the zones `within` (at any depth). */
+function inside(within: readonly SkeletonZone[], z: SkeletonZone): boolean {
+  return within.some((x) => x === z || zoneLists(x).some((l) => inside(l, z)));
 }
 
 /**
- * What a run did at each box and group of a skeleton graph.
+ * What a run did at each box and group of a flow's skeleton graph.
  *
- * @param graph The flow's skeleton graph (see `skeletonGraph`).
- * @param zones The flow's skeleton.
- * @param calls The nodes the flow's run made directly, in order.
- * @returns The marks to draw, and whether the run fit the skeleton (else calls were matched by name).
+ * @param graph The flow's skeleton graph (see `skeletonGraph`), with the flows drawn inside it.
+ * @param run The run's status and nodes.
+ * @returns The marks, whether every flow's calls fit its skeleton, and notes when they did not.
  */
 export function runMarks(
   graph: SkeletonGraph,
-  zones: readonly SkeletonZone[],
-  calls: readonly RunCall[],
-): { marks: SkeletonMarks; fits: boolean } {
-  const matched = matchRun(zones, calls);
-  const marks: SkeletonMarks = { boxes: {}, groups: {} };
-  const stateOf = (list: readonly RunCall[]) =>
-    list.length === 0
-      ? "not-run"
-      : list.some((c) => c.status === "failed")
-      ? "failed"
-      : list.every((c) => c.status === "cached")
-      ? "cached"
-      : list.every((c) => c.status === "succeeded" || c.status === "cached")
-      ? "succeeded"
-      : list[list.length - 1]!.status;
-  for (const b of graph.boxes) {
-    if (b.flow !== graph.flow || b.zone === null) continue;
-    const z = b.zone;
-    if (b.kind === "call" && z.kind === "call") {
-      const list = matched?.calls.get(z) ??
-        (matched === undefined ? calls.filter((c) => c.entity === z.entity.name) : []);
-      marks.boxes[b.key] = {
-        count: list.length,
-        state: stateOf(list),
-        note: list.length === 0
-          ? "did not run"
-          : `${list.length === 1 ? "ran as" : `ran ${list.length} times:`} ${
-            list.map((c) => `${c.id} (${c.status})`).join(", ")
-          }${matched === undefined ? " (matched by name)" : ""}`,
-      };
-    } else if (b.kind === "unknown" && matched !== undefined) {
-      const list = matched.unknown.get(z) ?? [];
-      marks.boxes[b.key] = {
-        count: list.length,
-        state: list.length === 0 ? "not-run" : stateOf(list),
-        note: list.length === 0 ? "made no call" : `made ${list.map((c) => c.id).join(", ")}`,
-      };
-    }
+  run: Pick<OverlayRun, "status" | "nodes">,
+): RunMarks {
+  const children = new Map<string, OverlayNode[]>();
+  for (const n of run.nodes) {
+    const list = children.get(n.parentId ?? "") ?? [];
+    children.set(n.parentId ?? "", list);
+    list.push(n);
   }
-  if (matched !== undefined) {
-    for (const g of graph.groups) {
-      const z = g.zone;
-      if (z === null) continue;
-      if (g.kind === "loop") {
-        const rounds = matched.rounds.get(z) ?? 0;
-        marks.groups[g.key] = {
-          note: `${rounds} ${rounds === 1 ? "iteration" : "iterations"}`,
-          ran: true,
-        };
-      } else if (g.arm !== null && g.arm !== "try" && g.arm !== "finally") {
-        const arm = g.arm;
-        const taken = matched.arms.get(z)?.get(arm) ?? 0;
-        marks.groups[g.key] = {
-          note: taken === 0 ? "not taken" : taken === 1 ? "taken" : `taken ${taken} times`,
-          ran: taken > 0,
-        };
+  for (const list of children.values()) list.sort((a, b) => a.seq - b.seq);
+  const groups = new Map(graph.groups.map((g) => [g.key, g]));
+  const boxes = new Map(graph.boxes.map((b) => [b.key, b]));
+  const flowOf = (key: string): SkeletonGroup => {
+    let g = groups.get(key)!;
+    while (g.kind !== "flow") g = groups.get(g.parent!)!;
+    return g;
+  };
+  const notes: string[] = [];
+  const runs = new Map<string, FlowRuns>();
+  for (const g of graph.groups) {
+    if (g.kind !== "flow") continue;
+    const r = new FlowRuns();
+    runs.set(g.key, r);
+    // The run's own flow has no node: its calls are those without a parent.
+    const made: { id: string | undefined; finished: boolean }[] = g.call === null
+      ? [{ id: undefined, finished: run.status === "succeeded" }]
+      : (() => {
+        const call = boxes.get(g.call)!;
+        return runs.get(flowOf(call.group).key)!.calls(call.zone!).map((c) => ({
+          id: c.id,
+          finished: c.status === "succeeded" || c.status === "cached",
+        }));
+      })();
+    for (const { id, finished } of made) {
+      if (id !== undefined) r.ids.push(id);
+      const calls = (children.get(id ?? "") ?? []).map((n) => ({
+        id: n.id,
+        entity: n.entity,
+        status: n.status,
+      }));
+      const found = analyzeRun(graph.skeletons[g.flow] ?? [], calls, { finished });
+      if (typeof found === "string") r.unfitted.push(...calls);
+      else {
+        r.fitted.push(found.path);
+        r.open.push(found.open);
       }
     }
+    if (r.unfitted.length > 0) {
+      notes.push(
+        `The calls of ${
+          g.call === null ? `flow ${g.flow}` : `flow ${g.flow} (${r.ids.join(", ")})`
+        } do not fit its skeleton (has the script changed since the run?): they are matched to it by name.`,
+      );
+    }
   }
-  return { marks, fits: matched !== undefined };
+
+  const states = new Map<string, ZoneState>();
+  /**
+   * Why a zone the path did not go through did not run: the run took another
+   * way (`skipped`), it ended before (`not-reached`), or its calls do not tell
+   * (`undecided`: it is inside an arm they do not decide).
+   */
+  const unreached = (from: string | null, zone: SkeletonZone | null): Exclude<ZoneState, "ran"> => {
+    let z = zone;
+    for (let key = from; key !== null;) {
+      const g = groups.get(key)!;
+      const state = states.get(key);
+      if (state === "skipped" || state === "undecided") return state;
+      if (g.kind === "loop" && g.zone?.kind === "loop" && z !== null) {
+        const r = runs.get(flowOf(key).key)!;
+        if (r.count(g.zone, "reached") > 0 && inside(g.zone.body, z)) {
+          if (r.roundsOpen(g.zone)) return "undecided";
+          if (r.count(g.zone, "rounds") === 0 && r.count(g.zone, "passed") > 0) return "skipped";
+        }
+      }
+      // Out of a flow drawn inside another: on from the call it is drawn for.
+      if (g.kind === "flow" && g.call !== null) z = boxes.get(g.call)!.zone;
+      key = g.parent;
+    }
+    return "not-reached";
+  };
+  /** Whether a group or one around it is an arm the run's calls do not decide. */
+  const undecided = (from: string | null): boolean => {
+    for (let key = from; key !== null; key = groups.get(key)!.parent) {
+      if (states.get(key) === "undecided") return true;
+    }
+    return false;
+  };
+  const NOTES: Record<Exclude<ZoneState, "ran">, string> = {
+    "skipped": "skipped",
+    "not-reached": "not reached",
+    "undecided": "its calls do not tell whether the run went through it",
+  };
+
+  const marks: SkeletonMarks = { boxes: {}, groups: {} };
+  for (const g of graph.groups) {
+    const r = runs.get(flowOf(g.key).key)!;
+    let mark: ZoneMark | undefined;
+    if (g.kind === "flow") {
+      if (g.call === null) {
+        mark = { state: "ran", note: r.fits ? "" : "its calls do not fit its skeleton" };
+      } else if (r.ids.length > 0) mark = { state: "ran", note: `ran as ${r.ids.join(", ")}` };
+      else {
+        const state = unreached(g.parent, boxes.get(g.call)!.zone);
+        mark = { state, note: state === "skipped" ? "not called" : NOTES[state] };
+      }
+    } else if (r.fits && g.zone !== null) {
+      const z = g.zone;
+      const reached = r.count(z, "reached") > 0;
+      if (undecided(g.parent)) {
+        mark = { state: "undecided", note: NOTES.undecided };
+      } else if (g.kind === "loop") {
+        const rounds = r.count(z, "rounds");
+        const many = r.fitted.length > 1 || groupsUp(g.parent).some((x) => x.kind === "loop");
+        if (r.roundsOpen(z)) {
+          mark = {
+            state: reached ? "ran" : "undecided",
+            note: `its calls do not tell how many iterations (${rounds} is one reading)`,
+          };
+        } else if (reached) {
+          mark = {
+            state: "ran",
+            note: `${plural(rounds, "iteration")}${many ? " in all" : ""}`,
+            iterations: rounds,
+          };
+        }
+      } else if (g.arm === "try" || g.kind === "helper") {
+        if (reached) mark = { state: "ran", note: "" };
+      } else if (g.arm !== null) {
+        const taken = r.arm(z, g.arm);
+        if (r.armOpen(z, g.arm)) {
+          mark = { state: "undecided", note: "its calls do not tell whether it was taken" };
+        } else if (taken > 0) {
+          mark = { state: "ran", note: taken === 1 ? "taken" : `taken ${taken} times` };
+        } else if (
+          g.kind !== "finally" && reached && (z.kind !== "try" || r.count(z, "passed") > 0)
+        ) {
+          mark = { state: "skipped", note: g.kind === "catch" ? "nothing to catch" : "not taken" };
+        }
+      }
+      if (mark === undefined) {
+        const state = unreached(g.parent, z);
+        mark = { state, note: NOTES[state] };
+      }
+    }
+    if (mark !== undefined) {
+      states.set(g.key, mark.state);
+      marks.groups[g.key] = mark;
+    }
+  }
+
+  for (const b of graph.boxes) {
+    const r = runs.get(flowOf(b.group).key)!;
+    const z = b.zone;
+    if (z === null) continue;
+    let mark: BoxMark | undefined;
+    const made = b.kind === "call" ? r.calls(z) : b.kind === "unknown" ? r.unknown(z) : [];
+    const none = { count: 0, nodes: [] };
+    if (made.length > 0) {
+      mark = {
+        state: stateOf(made),
+        count: made.length,
+        nodes: made.map((c) => c.id),
+        note: `${b.kind === "unknown" ? "made" : made.length === 1 ? "ran as" : "ran"} ${
+          made.length === 1 ? "" : `${made.length} times: `
+        }${listed(made)}${r.fits ? "" : " (matched by name)"}`,
+      };
+    } else if (b.kind === "call" && !r.fits) {
+      mark = { state: "not-reached", ...none, note: "no call of it in the run" };
+    } else if (r.fits) {
+      const reached = b.kind === "join"
+        ? r.count(z, "passed") > 0
+        : b.kind !== "call" && r.count(z, "reached") > 0;
+      const state = undecided(b.group)
+        ? "undecided"
+        : reached
+        ? (r.failedAt(z) ? "failed" : "reached")
+        : unreached(b.group, z);
+      mark = {
+        state,
+        ...none,
+        note: b.kind === "join" ? "" : {
+          failed: "what it waited on failed: it threw here",
+          reached: b.kind === "unknown" ? "reached; made no call" : "reached",
+          skipped: "skipped: the run did not take this way",
+          "not-reached": "not reached by the run",
+          undecided: NOTES.undecided,
+        }[state],
+      };
+    }
+    if (mark !== undefined) marks.boxes[b.key] = mark;
+  }
+  return { marks, fits: [...runs.values()].every((r) => r.unfitted.length === 0), notes };
+
+  function groupsUp(from: string | null): SkeletonGroup[] {
+    const out: SkeletonGroup[] = [];
+    for (let key = from; key !== null; key = groups.get(key)!.parent) out.push(groups.get(key)!);
+    return out;
+  }
 }

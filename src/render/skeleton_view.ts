@@ -35,6 +35,10 @@ export interface SkeletonGroup {
   zone: SkeletonZone | null;
   /** Which arm of its zone it is: `then`, `else`, `catch`, `finally`, a case's index; else null. */
   arm: string | null;
+  /** For a flow drawn inside the flow that calls it: the key of the call box it is drawn for; else null. */
+  call: string | null;
+  /** The flow whose skeleton it is in (itself, for a flow). */
+  flow: string;
 }
 
 /** A box of a drawn skeleton. */
@@ -53,7 +57,7 @@ export interface SkeletonBox {
   line: number | null;
   /** The group it is in. */
   group: string;
-  /** The zone it draws (a head's zone for heads), or null for a join. */
+  /** The zone it draws (a head's zone for heads, the branch's, switch's or try's for the join after it). */
   zone: SkeletonZone | null;
   /** The flow whose skeleton it is in (nested flows are drawn inside their call's flow). */
   flow: string;
@@ -81,6 +85,8 @@ export interface SkeletonGraph {
   boxes: SkeletonBox[];
   /** The arrows. */
   arrows: SkeletonArrow[];
+  /** The skeleton of each flow drawn (the flow and those drawn inside it), by name. */
+  skeletons: Record<string, SkeletonZone[]>;
 }
 
 /** Where a drawn list of zones starts and ends (undefined: it drew nothing). */
@@ -135,7 +141,7 @@ export function skeletonGraph(
   if (root?.kind !== "dynamic" || root.skeleton === undefined) return undefined;
   const prefix = options.prefix ?? "s0";
   const depth = options.nestedDepth ?? 1;
-  const graph: SkeletonGraph = { flow, groups: [], boxes: [], arrows: [] };
+  const graph: SkeletonGraph = { flow, groups: [], boxes: [], arrows: [], skeletons: {} };
   let n = 0;
   const box = (b: Omit<SkeletonBox, "key">): string => {
     const key = `${prefix}_n${n++}`;
@@ -155,6 +161,7 @@ export function skeletonGraph(
     wf: Extract<DagWorkflow, { kind: "dynamic" }>,
     parent: string | null,
     stack: string[],
+    call: string | null,
   ): Ends => {
     const g = group({
       kind: "flow",
@@ -164,7 +171,10 @@ export function skeletonGraph(
       parent,
       zone: null,
       arm: null,
+      call,
+      flow: wf.name,
     });
+    graph.skeletons[wf.name] = wf.skeleton ?? [];
     const calls = new Map<string, string>();
     const names = new Map(skeletonCalls(wf.skeleton ?? []).map((c) => [c.id, c.entity.name]));
     const on = (ids: readonly string[]) =>
@@ -202,6 +212,8 @@ export function skeletonGraph(
         parent: parentGroup,
         zone: of,
         arm: which,
+        call: null,
+        flow: wf.name,
       });
       return drawList(zones, g2);
     };
@@ -226,9 +238,9 @@ export function skeletonGraph(
           for (const from of z.from) dataEdges.push([from, z.id]);
           if (
             nested?.kind === "dynamic" && nested.skeleton !== undefined &&
-            stack.length < depth && !stack.includes(nested.name)
+            stack.length <= depth && !stack.includes(nested.name)
           ) {
-            const inner = drawFlow(nested, into, [...stack, nested.name]);
+            const inner = drawFlow(nested, into, [...stack, nested.name], key);
             if (inner.first !== undefined) arrow(key, inner.first, "nested", "runs");
           }
           return { first: key, last: key };
@@ -280,6 +292,8 @@ export function skeletonGraph(
             parent: into,
             zone: z,
             arm: null,
+            call: null,
+            flow: wf.name,
           });
           const key = box({
             kind: "loop",
@@ -319,7 +333,7 @@ export function skeletonGraph(
             title: "",
             line: null,
             group: into,
-            zone: null,
+            zone: z,
             flow: wf.name,
           });
           const arms = z.kind === "branch"
@@ -360,7 +374,7 @@ export function skeletonGraph(
             title: "",
             line: null,
             group: into,
-            zone: null,
+            zone: z,
             flow: wf.name,
           });
           const body = arm("try", "try", z.body, into, z, "try");
@@ -396,6 +410,6 @@ export function skeletonGraph(
     }
     return drawn;
   };
-  drawFlow(root, null, [flow]);
+  drawFlow(root, null, [flow], null);
   return graph;
 }

@@ -229,6 +229,7 @@ class Walker extends ExpressionWalker {
           frame.read.has(v) && !frame.declared.has(v) && (this.env.get(v)?.h.size ?? 0) > 0
         ).map((v) => (v as Local).name).sort(),
         body,
+        ...(label === undefined ? {} : { label }),
         line: this.line(node),
       });
     });
