@@ -102,6 +102,11 @@ Deno.test("keepDoubling: the loop's iterations are its rounds, and each call box
   assert.equal(box(o, "wait(add, multiply)").state, "reached");
   assert.equal(o.fits, true);
   assert.deepEqual(o.notes, []);
+  // A cache hit is drawn as cached.
+  const cached = await overlay(AIIDA, "keepDoubling", [
+    { id: "add", entity: "add", seq: 0, status: "succeeded", cachedFrom: "earlier/add" },
+  ]);
+  assert.equal(box(cached, "add").state, "cached");
 });
 
 Deno.test("a loop that went round no time ran with 0 iterations, and its body is skipped", async () => {

@@ -34,6 +34,8 @@ export interface OverlayNode {
   readonly entity: string;
   /** How it ended (or where it is). */
   readonly status: string;
+  /** For a cache hit: where its result came from (it is then drawn as cached). */
+  readonly cachedFrom?: string | undefined;
 }
 
 /** A run, as much as the overlay needs (the store's `RunDetails` has it all). */
@@ -254,7 +256,7 @@ export function runMarks(
       const calls = (children.get(id ?? "") ?? []).map((n) => ({
         id: n.id,
         entity: n.entity,
-        status: n.status,
+        status: n.status === "succeeded" && n.cachedFrom !== undefined ? "cached" : n.status,
       }));
       const found = analyzeRun(graph.skeletons[g.flow] ?? [], calls, { finished });
       if (typeof found === "string") r.unfitted.push(...calls);
