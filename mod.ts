@@ -48,10 +48,14 @@ export type {
   Input,
   Inputs,
   Task,
+  TaskCallOptions,
   TaskContext,
   TaskOptions,
   TaskParams,
 } from "./src/define/task.ts";
+export type { WorkflowCallOptions } from "./src/define/overrides.ts";
+export type { RetryOptions } from "./src/define/retry_policy.ts";
+export type { ErrorClass } from "./src/define/defs.ts";
 export { workflow } from "./src/define/workflow.ts";
 export type { DeclarativeWorkflow, WorkflowOptions } from "./src/define/workflow.ts";
 export { Workflow } from "./src/define/builder.ts";

@@ -20,5 +20,5 @@
  * @module
  */
 
-export { PG_SCHEMA_VERSION, PostgresStore } from "./src/store/postgres/mod.ts";
+export { PG_SCHEMA_VERSION, PgOwnership, PostgresStore } from "./src/store/postgres/mod.ts";
 export type { PgTarget, PostgresStoreOptions } from "./src/store/postgres/mod.ts";

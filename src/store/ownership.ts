@@ -262,6 +262,8 @@ export class RunLease {
   #warned = false;
 
   /**
+   * Holds a claimed ownership record and renews it.
+   *
    * @param store The store.
    * @param owner The record claimed.
    * @param tookOver The takeover made, if any.
@@ -355,6 +357,8 @@ export class OwnedSession implements RunSession {
   #lost = false;
 
   /**
+   * Wraps a store's session so that nothing is written once ownership is lost.
+   *
    * @param inner The store's session.
    */
   constructor(inner: RunSession) {

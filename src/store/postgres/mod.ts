@@ -7,6 +7,7 @@
  */
 
 export { PostgresStore } from "./store.ts";
+export { PgOwnership } from "./owners.ts";
 export type { PostgresStoreOptions } from "./store.ts";
 export { PG_SCHEMA_VERSION } from "./schema.ts";
 export { isPostgresUrl, parsePgUrl, PG_ENV, redact } from "./connect.ts";
