@@ -7,6 +7,7 @@ import { cliWorkload } from "./workloads/cli.ts";
 import { durableWorkload, resumeWorkload } from "./workloads/durable.ts";
 import { fanOutWorkload } from "./workloads/fanout.ts";
 import { isolateWorkload } from "./workloads/isolate.ts";
+import { lineageWorkload } from "./workloads/lineage.ts";
 import { peersWorkload } from "./workloads/peers.ts";
 import { skeletonWorkload } from "./workloads/skeleton.ts";
 import { staticDagWorkload } from "./workloads/static_dag.ts";
@@ -26,4 +27,6 @@ export const WORKLOADS: readonly Workload[] = [
   cliWorkload,
   // Compiling a flow's skeleton (issue 18).
   skeletonWorkload,
+  // Lineage of a long run (issue 13).
+  lineageWorkload,
 ];

@@ -259,10 +259,10 @@ Deno.test("runs, show, lineage and export describe what happened; bad references
   assert.equal(byHash.code, 0, byHash.stderr);
   assert.match(
     byHash.stdout,
-    /12\n\s+← o0 of add \(run hist-1, node add_2\)\n\s+x:\n\s+[0-9a-f]{12}\s+2\n\s+← o0 of add \(run hist-1, node add\)/,
+    /^[0-9a-f]{12} {2}12\n {2}from add_2\.o0\n\nadd_2 {2}\(add\)\n {2}x {2}[0-9a-f]{12} {2}2 {2}from add\.o0\n {2}y {2}[0-9a-f]{12} {2}10\n\nadd {2}\(add\)\n {2}x {2}[0-9a-f]{12} {2}1 {2}input x of the run\n {2}y {2}[0-9a-f]{12} {2}1( {2}input x of the run)?\n/,
   );
   const byRef = await weft(["lineage", "hist-1/add_2/o0", ...store, "--json"]);
-  assert.equal(JSON.parse(byRef.stdout).producedBy[0].nodeId, "add_2");
+  assert.deepEqual(Object.keys(JSON.parse(byRef.stdout).steps), ["hist-1/add_2", "hist-1/add"]);
   const exported = await weft(["export", "hist-1", ...store]);
   const graph = JSON.parse(exported.stdout);
   assert.equal(graph.format, "weft.provenance/v1");

@@ -67,7 +67,7 @@ Deno.test({
 
   const lineage = await weft(["lineage", "pg-1/check/o0", ...store]);
   assert.equal(lineage.code, 0, lineage.stderr);
-  assert.match(lineage.stdout, /← o0 of check \(run pg-1, node check\)/);
+  assert.match(lineage.stdout, /from check\.o0\n\ncheck {2}\(check\)\n/);
 
   const exported = await weft(["export", "pg-1", "--format", "dot", ...store]);
   assert.equal(exported.code, 0, exported.stderr);

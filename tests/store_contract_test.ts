@@ -234,25 +234,92 @@ export function storeContract(kind: StoreKind): void {
     const wf = workflow(function chain(x: number) {
       return add(add(x, 1), 100);
     });
-    const result = await run(wf, { x: 1 }, { store, runId: "lin-1" });
-    assert.equal(result.outputs, 102);
+    const result = await run(wf, { x: 7 }, { store, runId: "lin-1" });
+    assert.equal(result.outputs, 108);
     const byRef = await store.lineage("lin-1/add_2/o0");
-    const byHash = await store.lineage(valueHash(102));
-    assert.deepEqual(byRef, byHash);
-    assert.equal(byRef.preview, "102");
-    const producer = byRef.producedBy[0]!;
-    assert.deepEqual([producer.runId, producer.nodeId, producer.output], ["lin-1", "add_2", "o0"]);
-    const x = producer.inputs.find((i) => i.name === "x")!.lineage;
-    assert.equal(x.preview, "2");
-    assert.equal(x.producedBy[0]!.nodeId, "add");
-    assert.deepEqual(x.producedBy[0]!.inputs.map((i) => [i.name, i.lineage.preview]), [["x", "1"], [
-      "y",
-      "1",
-    ]]);
-    assert.equal((await store.lineage("lin-1/add_2")).hash, byRef.hash);
+    const byHash = await store.lineage(valueHash(108));
+    assert.deepEqual(byRef.steps, byHash.steps);
+    assert.deepEqual(byRef.runs, ["lin-1"]);
+    assert.equal(byRef.value.preview, "108");
+    assert.deepEqual(byRef.value.from, [{ step: "lin-1/add_2", output: "o0", by: "edge" }]);
+    assert.deepEqual(byHash.value.from, [{ step: "lin-1/add_2", output: "o0", by: "hash" }]);
+    const producer = byRef.steps["lin-1/add_2"]!;
+    assert.deepEqual([producer.runId, producer.nodeId, producer.entity], ["lin-1", "add_2", "add"]);
+    const x = producer.inputs.find((i) => i.name === "x")!;
+    assert.equal(x.preview, "8");
+    assert.deepEqual(x.from, [{ step: "lin-1/add", output: "o0", by: "edge" }]);
+    assert.deepEqual(
+      byRef.steps["lin-1/add"]!.inputs.map((i) => [i.name, i.preview, i.runInputOf]),
+      [["x", "7", [{ runId: "lin-1", input: "x" }]], ["y", "1", []]],
+    );
+    assert.equal((await store.lineage("lin-1/add_2")).value.hash, byRef.value.hash);
     await assert.rejects(() => store.lineage("nope-run/add"), /No run 'nope-run'/);
     await assert.rejects(() => store.lineage("lin-1/nonode"), /no node 'nonode'/);
     await assert.rejects(() => store.lineage("ffffffffffff"), /No value ffffffffffff/);
+  });
+
+  test("lineage stays in the named run however often other runs made the same values", async (store) => {
+    const chain = flow(async function* chain12(x: number) {
+      let v = add(x, 1);
+      for (let i = 0; i < 11; i++) v = add(v, 1);
+      return yield* wait(v);
+    });
+    for (let r = 1; r <= 4; r++) await run(chain, { x: 0 }, { store, runId: `twelve-${r}` });
+    const l = await store.lineage("twelve-3/add_12/o0", { depth: 100 });
+    assert.deepEqual(l.runs, ["twelve-3"]);
+    assert.deepEqual(
+      Object.keys(l.steps),
+      Array.from({ length: 12 }, (_, i) => `twelve-3/add${i === 11 ? "" : `_${12 - i}`}`),
+    );
+    assert.ok(Object.values(l.steps).every((s) => s.expanded));
+    assert.equal(l.truncated, false);
+    assert.equal(l.steps["twelve-3/add_12"]!.inputs[0]!.from[0]!.by, "edge");
+    // By hash: the newest run that made it, unless across runs.
+    const byHash = await store.lineage(l.value.hash, { depth: 100 });
+    assert.deepEqual(byHash.runs, ["twelve-4"]);
+    const wide = await store.lineage(l.value.hash, { depth: 1, acrossRuns: true });
+    assert.deepEqual(wide.value.from.map((f) => f.step).sort(), [
+      "twelve-1/add_12",
+      "twelve-2/add_12",
+      "twelve-3/add_12",
+      "twelve-4/add_12",
+    ]);
+  });
+
+  test("lineage lists each execution once and stops at its depth and limit", async (store) => {
+    // A diamond repeated: every level takes the previous one's value twice.
+    const wf = workflow(function diamonds(x: number) {
+      let v = add(x, x);
+      for (let i = 0; i < 20; i++) v = add(add(v, 0), add(v, 0));
+      return v;
+    });
+    await run(wf, { x: 1 }, { store, runId: "dia-1" });
+    const last = `add_${1 + 20 * 3}`;
+    const all = await store.lineage(`dia-1/${last}/o0`, { depth: 1000 });
+    assert.equal(Object.keys(all.steps).length, 61);
+    assert.equal(all.truncated, false);
+    const shallow = await store.lineage(`dia-1/${last}/o0`, { depth: 3 });
+    assert.ok(shallow.truncated);
+    const expanded = Object.values(shallow.steps).filter((s) => s.expanded);
+    assert.equal(expanded.length, 1 + 2 + 1);
+    assert.ok(Object.values(shallow.steps).some((s) => !s.expanded && s.inputs.length === 0));
+    const limited = await store.lineage(`dia-1/${last}/o0`, { depth: 1000, limit: 5 });
+    assert.ok(limited.truncated);
+    assert.equal(Object.values(limited.steps).filter((s) => s.expanded).length, 5);
+    await assert.rejects(() => store.lineage(`dia-1/${last}/o0`, { depth: -1 }), /depth/);
+  });
+
+  test("lineage across runs follows a run's input to the run that produced it", async (store) => {
+    await run(add, { x: 20, y: 22 }, { store, runId: "first-1" });
+    await run(add, { x: 42, y: 1 }, { store, runId: "second-1" });
+    const inRun = await store.lineage("second-1/add/o0");
+    const x = inRun.steps["second-1/add"]!.inputs.find((i) => i.name === "x")!;
+    assert.deepEqual(x.runInputOf, [{ runId: "second-1", input: "x" }]);
+    assert.deepEqual(x.from, []);
+    const across = await store.lineage("second-1/add/o0", { acrossRuns: true });
+    const x2 = across.steps["second-1/add"]!.inputs.find((i) => i.name === "x")!;
+    assert.deepEqual(x2.from, [{ step: "first-1/add", output: "o0", by: "hash" }]);
+    assert.deepEqual(across.runs, ["second-1", "first-1"]);
   });
 
   test("every execution of a task can be listed", async (store) => {

@@ -39,7 +39,7 @@ ${STORE_HELP}`,
     }
     const limit = values.limit === undefined ? 20 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1) {
-      throw new UsageError(`runs: --limit must be a positive integer`);
+      throw new UsageError(`runs: --limit must be a positive integer, not '${values.limit}'`);
     }
     return await withStore(values.store as string | undefined, async (store) => {
       const runs = await store.listRuns({ ...(status ? { status: status as never } : {}), limit });

@@ -8,7 +8,7 @@
  */
 
 import type { WeftError } from "../core/errors.ts";
-import { lineageOf, type LineagePort, resolveHash } from "./lineage.ts";
+import { lineageOf, type LineagePort, type RecordedNode, resolveHash } from "./lineage.ts";
 import { errorRecord, nodeOutputs, preview, promised } from "./provenance.ts";
 import { decideClaim, takeoverRecord } from "./ownership.ts";
 import type {
@@ -16,6 +16,7 @@ import type {
   ClaimResult,
   JournalEntry,
   Lineage,
+  LineageOptions,
   NodeDetails,
   NodeRecord,
   PreviousRun,
@@ -261,68 +262,88 @@ export class MemoryStore implements Store {
    */
   async getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
     const values = this.#values();
-    const full = await resolveHash(this.#port(values), hash);
+    const full = await resolveHash(this.#port(), hash);
     return full === undefined ? undefined : { hash: full, value: values.get(full) };
   }
 
   /**
-   * The lineage of a value.
+   * The lineage of a value: within its run, unless `acrossRuns`.
    *
    * @param ref A value hash (or prefix), or `RUN_ID/NODE_ID[/OUTPUT]`.
-   * @param depth How many producing steps to follow back (default 10).
-   * @returns The lineage tree.
+   * @param options Depth (default 10), whether to follow values into other runs, the most executions to expand.
+   * @returns The executions that led to the value, each listed once.
    * @throws {ValidationError} When the reference matches nothing.
    */
-  lineage(ref: string, depth = 10): Promise<Lineage> {
-    return lineageOf(this.#port(this.#values()), ref, depth);
+  lineage(ref: string, options: LineageOptions = {}): Promise<Lineage> {
+    return lineageOf(this.#port(), ref, options);
   }
 
-  /** What lineage asks of this store, over a snapshot of its values. */
-  #port(values: Map<string, unknown>): LineagePort {
-    const outputs = (node: NodeRecord) =>
-      [...this.#outputHashes(node)].map(([name, hash]) => ({ name, hash }));
+  /**
+   * What lineage asks of this store. Values are hashed as the walk meets
+   * them; only a reference by hash prefix needs every value the store holds.
+   */
+  #port(): LineagePort {
+    const seen = new Map<string, unknown>();
+    let all: Map<string, unknown> | undefined;
+    const hashOf = (value: unknown) => {
+      const hash = valueHash(value);
+      seen.set(hash, value);
+      return hash;
+    };
+    const recorded = (node: NodeRecord): RecordedNode => {
+      const sources = node.inputSources();
+      const outputs = nodeOutputs(node);
+      const hashes = this.#outputHashes(node);
+      for (const o of outputs) seen.set(hashes.get(o.name)!, o.value);
+      return {
+        id: node.id,
+        entity: node.entity,
+        status: node.status,
+        inputs: Object.entries(node.inputs ?? {}).map(([name, value]) => ({
+          name,
+          hash: hashOf(value),
+          sources: sources.get(name) ?? [],
+        })),
+        outputs: [...hashes].map(([name, hash]) => ({ name, hash })),
+        cachedFrom: node.cachedFrom,
+      };
+    };
     return {
       url: "the memory store",
       hasRun: (runId) => this.runs.has(runId),
       node: (runId, nodeId) => {
         const node = this.runs.get(runId)?.nodes.get(nodeId);
-        return node === undefined
-          ? undefined
-          : { entity: node.entity, status: node.status, outputs: outputs(node) };
+        return node === undefined ? undefined : recorded(node);
       },
-      inputsOf: (runId, nodeId) => {
-        const node = this.runs.get(runId)?.nodes.get(nodeId);
-        if (node === undefined) return [];
-        const sources = node.inputSources();
-        return Object.entries(node.inputs ?? {}).map(([name, value]) => ({
+      runNodes: (runId) => {
+        const nodes = this.runs.get(runId)?.nodes;
+        if (nodes === undefined) return [];
+        return [...nodes.values()].map(recorded);
+      },
+      runInputs: (runId) =>
+        Object.entries(this.runs.get(runId)?.start.inputs ?? {}).map(([name, value]) => ({
           name,
-          hash: valueHash(value),
-          sources: sources.get(name) ?? [],
-        }));
+          hash: hashOf(value),
+        })),
+      hashesWithPrefix: (prefix) =>
+        [...(all ??= this.#values()).keys()].filter((h) => h.startsWith(prefix)),
+      preview: (hash) => {
+        if (seen.has(hash)) return preview(seen.get(hash));
+        all ??= this.#values();
+        return all.has(hash) ? preview(all.get(hash)) : "?";
       },
-      hashesWithPrefix: (prefix) => [...values.keys()].filter((h) => h.startsWith(prefix)),
-      preview: (hash) => values.has(hash) ? preview(values.get(hash)) : "?",
-      runsWithInputs: (hash) =>
-        [...this.runs].filter(([, r]) => valueHash(r.start.inputs) === hash).map(([id]) => id),
-      producers: (hash) => {
+      producers: (hash, limit) => {
         const out = [];
-        for (const [runId, r] of this.runs) {
+        for (const [runId, r] of [...this.runs].reverse()) {
           for (const node of r.nodes.values()) {
             if (node.status !== "succeeded" || node.replayed) continue;
             for (const [output, h] of this.#outputHashes(node)) {
-              if (h === hash) {
-                out.push({
-                  runId,
-                  nodeId: node.id,
-                  entity: node.entity,
-                  output,
-                  status: node.status,
-                });
-              }
+              if (h === hash) out.push({ runId, nodeId: node.id, output });
             }
           }
+          if (out.length >= limit) break;
         }
-        return out;
+        return out.slice(0, limit);
       },
     };
   }

@@ -415,25 +415,87 @@ export interface RunDetails extends RunSummary {
   readonly nodes: readonly NodeDetails[];
 }
 
-/** How a value came to be: the executions that produced it and, recursively, their inputs. */
+/**
+ * How a value came to be: the executions that produced it and, recursively,
+ * their inputs, as a graph in which each execution is listed once (so that
+ * a value used many times does not repeat its history).
+ */
 export interface Lineage {
+  /** The value asked about. */
+  readonly value: LineageValue;
+  /** Every execution reached, by `RUN_ID/NODE_ID`, nearest to the value first. */
+  readonly steps: Readonly<Record<string, LineageStep>>;
+  /** The runs the walk entered: the value's own run first. */
+  readonly runs: readonly string[];
+  /** Whether the depth or the limit left some executions unexpanded. */
+  readonly truncated: boolean;
+}
+
+/** Options of `Store.lineage`. */
+export interface LineageOptions {
+  /**
+   * How many producing steps to follow back from the value.
+   * @default 10
+   */
+  depth?: number;
+  /**
+   * Follow a value that its run did not produce (a run input, a constant)
+   * into the other runs that did; for a value given by hash, start from
+   * every run that produced it rather than the newest.
+   * @default false
+   */
+  acrossRuns?: boolean;
+  /**
+   * The most executions to expand (list with their inputs); further ones are
+   * listed but not expanded.
+   * @default 1000
+   */
+  limit?: number;
+}
+
+/** A value in a lineage, and where it came from. */
+export interface LineageValue {
   /** The value's hash. */
   readonly hash: string;
-  /** A short preview of the value. */
+  /** A short preview of the value (`?` when the store does not hold it). */
   readonly preview: string;
-  /** The executions whose output it is (empty for a run input or constant). */
-  readonly producedBy: readonly {
-    readonly runId: string;
-    readonly nodeId: string;
-    readonly entity: string;
-    readonly output: string;
-    readonly status: NodeStatus;
-    readonly inputs: readonly { readonly name: string; readonly lineage: Lineage }[];
-  }[];
-  /** The runs that took it as an input. */
-  readonly runInputOf: readonly string[];
-  /** True when the depth limit stopped the walk here. */
-  readonly truncated: boolean;
+  /** The node outputs it came from (none for a run input, a constant, or a value the walk did not follow). */
+  readonly from: readonly LineageSource[];
+  /** The runs that took it as an input, and as which. */
+  readonly runInputOf: readonly { readonly runId: string; readonly input: string }[];
+}
+
+/** A link from a value to the node output it came from. */
+export interface LineageSource {
+  /** The execution: its key in {@linkcode Lineage.steps}. */
+  readonly step: string;
+  /** Which of its outputs. */
+  readonly output: string;
+  /**
+   * How the link is known: `edge`, the run recorded that the value came
+   * from this output (a handle passed as an argument); `hash`, this
+   * execution output the same value (a value named by hash, or followed into
+   * another run with `acrossRuns`).
+   */
+  readonly by: "edge" | "hash";
+}
+
+/** An execution in a lineage. */
+export interface LineageStep {
+  /** The run. */
+  readonly runId: string;
+  /** The node. */
+  readonly nodeId: string;
+  /** The entity it ran. */
+  readonly entity: string;
+  /** Its status. */
+  readonly status: NodeStatus;
+  /** For a cache hit: the `runId/nodeId` whose result it reused. */
+  readonly cachedFrom: string | undefined;
+  /** False when the depth or the limit stopped the walk here: its inputs are not listed. */
+  readonly expanded: boolean;
+  /** Its inputs, each with where it came from. */
+  readonly inputs: readonly (LineageValue & { readonly name: string })[];
 }
 
 /** Queries over recorded runs, the same for every store. */
@@ -457,12 +519,12 @@ export interface StoreQueries {
    */
   getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined>;
   /**
-   * The lineage of a value.
+   * The lineage of a value: within its run, unless `acrossRuns`.
    *
    * @param ref A value hash (or prefix), or `RUN_ID/NODE_ID[/OUTPUT]`.
-   * @param depth How many producing steps to follow back.
+   * @param options How far back (`depth`, default 10), whether to follow values into other runs, the most executions to expand.
    */
-  lineage(ref: string, depth?: number): Promise<Lineage>;
+  lineage(ref: string, options?: LineageOptions): Promise<Lineage>;
   /**
    * Every recorded execution of a task, newest first.
    *

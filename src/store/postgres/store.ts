@@ -10,12 +10,19 @@
  */
 
 import { ValidationError, type WeftErrorJson } from "../../core/errors.ts";
-import { decodeValue, encodeValue, sha256 } from "../../core/values.ts";
-import { lineageOf, type LineagePort, resolveHash } from "../lineage.ts";
+import { decodeValue, encodeValue, sha256, valueHash } from "../../core/values.ts";
+import {
+  lineageOf,
+  type LineagePort,
+  type ProducedValue,
+  type RecordedNode,
+  resolveHash,
+} from "../lineage.ts";
 import type {
   CacheHit,
   JournalEntry,
   Lineage,
+  LineageOptions,
   NodeDetails,
   NodeStatus,
   PreviousRun,
@@ -100,7 +107,6 @@ export class PostgresStore extends PgOwnership implements Store {
   readonly writer: GroupWriter;
   /** Its settings. */
   readonly options: Required<Omit<PostgresStoreOptions, "schema">>;
-  readonly #port: LineagePort;
   #closed = false;
   #sessions = new Set<PgSession>();
   /** Closers of parts added to the store (queue listeners, heartbeats). */
@@ -119,7 +125,6 @@ export class PostgresStore extends PgOwnership implements Store {
     this.schema = quoteIdent(schema);
     this.options = options;
     this.writer = new GroupWriter(sql, this.schema, options.retryMs);
-    this.#port = this.#lineagePort();
   }
 
   /**
@@ -426,50 +431,69 @@ export class PostgresStore extends PgOwnership implements Store {
    */
   async getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
     this.#check();
-    const full = await resolveHash(this.#port, hash);
+    const full = await resolveHash(this.#lineagePort(), hash);
     if (full === undefined) return undefined;
     return { hash: full, value: await this.#value(full) };
   }
 
   /**
-   * The lineage of a value: the executions that produced it and, recursively, from what.
+   * The lineage of a value: within its run, unless `acrossRuns`.
    *
    * @param ref A value hash (or prefix), or `RUN_ID/NODE_ID[/OUTPUT]`.
-   * @param depth How many producing steps to follow back (default 10).
-   * @returns The lineage tree.
+   * @param options Depth (default 10), whether to follow values into other runs, the most executions to expand.
+   * @returns The executions that led to the value, each listed once.
    * @throws {ValidationError} When the reference matches nothing.
    */
-  async lineage(ref: string, depth = 10): Promise<Lineage> {
+  async lineage(ref: string, options: LineageOptions = {}): Promise<Lineage> {
     this.#check();
-    return await lineageOf(this.#port, ref, depth);
+    return await lineageOf(this.#lineagePort(), ref, options);
   }
 
+  /**
+   * What lineage asks of this store, for one walk: a run's nodes in one
+   * query, and the small values inline in their rows kept for previews.
+   */
   #lineagePort(): LineagePort {
     const s = () => this.schema;
-    const node = async (runId: string, nodeId: string) =>
-      (await this.sql.unsafe(
-        `SELECT ${NODE_COLUMNS} FROM ${s()}.nodes WHERE run_id = $1 AND id = $2`,
-        [runId, nodeId],
-      ))[0] as Row | undefined;
+    const inline = new Map<string, string>();
+    const recorded = (row: Row): RecordedNode => {
+      const outputs = nodeOutputs(row);
+      const inputs = nodeInputs(row);
+      for (const v of [...outputs, ...inputs]) if (v.body !== undefined) inline.set(v.hash, v.body);
+      return {
+        id: row.id as string,
+        entity: row.entity as string,
+        status: row.status as NodeStatus,
+        inputs: inputs.map((i) => ({ name: i.name, hash: i.hash, sources: i.sources ?? [] })),
+        outputs: outputs.map((o) => ({ name: o.name, hash: o.hash })),
+        cachedFrom: (row.cached_from as string | null) ?? undefined,
+      };
+    };
     return {
       url: this.url,
       hasRun: async (runId) =>
         (await this.sql.unsafe(`SELECT 1 FROM ${s()}.runs WHERE id = $1`, [runId])).length > 0,
       node: async (runId, nodeId) => {
-        const row = await node(runId, nodeId);
-        if (row === undefined) return undefined;
-        return {
-          entity: row.entity as string,
-          status: row.status as NodeStatus,
-          outputs: nodeOutputs(row).map((o) => ({ name: o.name, hash: o.hash })),
-        };
+        const row = (await this.sql.unsafe(
+          `SELECT ${NODE_COLUMNS} FROM ${s()}.nodes WHERE run_id = $1 AND id = $2`,
+          [runId, nodeId],
+        ))[0] as Row | undefined;
+        return row === undefined ? undefined : recorded(row);
       },
-      inputsOf: async (runId, nodeId) =>
-        nodeInputs(await node(runId, nodeId)).map((i) => ({
-          name: i.name,
-          hash: i.hash,
-          sources: i.sources ?? [],
-        })),
+      runNodes: async (runId) =>
+        ((await this.sql.unsafe(
+          `SELECT ${NODE_COLUMNS} FROM ${s()}.nodes WHERE run_id = $1 ORDER BY added`,
+          [runId],
+        )) as unknown as Row[]).map(recorded),
+      runInputs: async (runId) => {
+        const row = (await this.sql.unsafe(
+          `SELECT inputs_hash FROM ${s()}.runs WHERE id = $1`,
+          [runId],
+        ))[0] as Row | undefined;
+        if (row === undefined) return [];
+        const inputs = await this.#value(row.inputs_hash as string) as Record<string, unknown>;
+        return Object.entries(inputs).map(([name, value]) => ({ name, hash: valueHash(value) }));
+      },
       hashesWithPrefix: async (prefix) => {
         if (prefix.length === 64) return (await this.#body(prefix)) === undefined ? [] : [prefix];
         const found = new Set<string>();
@@ -489,26 +513,22 @@ export class PostgresStore extends PgOwnership implements Store {
         return [...found];
       },
       preview: async (hash) => {
-        const body = await this.#body(hash);
+        const body = inline.get(hash) ?? await this.#body(hash);
         return body === undefined ? "?" : preview(decodeValue(body));
       },
-      runsWithInputs: async (hash) =>
-        (await this.sql.unsafe(
-          `SELECT id FROM ${s()}.runs WHERE inputs_hash = $1 ORDER BY started_at DESC LIMIT 20`,
-          [hash],
-        )).map((r) => r.id as string),
-      producers: async (hash) =>
-        (await this.#nodesWithText(hash)).flatMap((n) =>
-          n.status !== "succeeded" || n.replayed === true ? [] : nodeOutputs(n)
-            .filter((o) => o.hash === hash)
-            .map((o) => ({
-              runId: n.run_id as string,
-              nodeId: n.id as string,
-              entity: n.entity as string,
-              output: o.name,
-              status: n.status as NodeStatus,
-            }))
-        ),
+      producers: async (hash, limit) => {
+        const out: ProducedValue[] = [];
+        for (const n of await this.#nodesWithText(hash)) {
+          if (n.status !== "succeeded" || n.replayed === true) continue;
+          for (const o of nodeOutputs(n)) {
+            if (o.hash === hash) {
+              out.push({ runId: n.run_id as string, nodeId: n.id as string, output: o.name });
+            }
+          }
+          if (out.length >= limit) break;
+        }
+        return out.slice(0, limit);
+      },
     };
   }
 

@@ -219,7 +219,6 @@ export function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
     putValue: 'INSERT OR IGNORE INTO "values" (hash, body, size) VALUES (?, ?, ?)',
     getValue: 'SELECT body FROM "values" WHERE hash = ?',
     valuePrefix: 'SELECT hash FROM "values" WHERE hash LIKE ? LIMIT 2',
-    runsWithInputs: "SELECT id FROM runs WHERE inputs_hash = ? ORDER BY started_at DESC LIMIT 20",
     executions:
       `SELECT ${NODE_COLUMNS} FROM nodes WHERE entity = ? AND kind = 'task' ORDER BY started_at DESC, added DESC`,
     getCache: "SELECT value_hash, source FROM cache WHERE key = ?",

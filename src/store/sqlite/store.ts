@@ -17,13 +17,20 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { ValidationError, type WeftErrorJson } from "../../core/errors.ts";
-import { decodeValue, encodeValue, sha256 } from "../../core/values.ts";
-import { lineageOf, type LineagePort, resolveHash } from "../lineage.ts";
+import { decodeValue, encodeValue, sha256, valueHash } from "../../core/values.ts";
+import {
+  lineageOf,
+  type LineagePort,
+  type ProducedValue,
+  type RecordedNode,
+  resolveHash,
+} from "../lineage.ts";
 import * as owners from "./owners.ts";
 import type {
   ClaimResult,
   JournalEntry,
   Lineage,
+  LineageOptions,
   NodeDetails,
   NodeStatus,
   PreviousRun,
@@ -85,7 +92,6 @@ export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #options: Required<SqliteStoreOptions>;
   readonly #s: Record<string, StatementSync>;
-  readonly #port: LineagePort;
   readonly #owners: owners.OwnersPort;
   #closed = false;
   /** Open sessions by run id. */
@@ -97,7 +103,6 @@ export class SqliteStore implements Store {
     this.#db = db;
     this.#options = options;
     this.#s = prepareAll(db);
-    this.#port = this.#lineagePort();
     this.#owners = {
       statements: () => this.#s,
       direct: (fn) => {
@@ -484,44 +489,58 @@ export class SqliteStore implements Store {
    */
   async getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
     this.#check();
-    const full = await resolveHash(this.#port, hash);
+    const full = await resolveHash(this.#lineagePort(), hash);
     if (full === undefined) return undefined;
     return { hash: full, value: this.#value(full) };
   }
 
   /**
-   * The lineage of a value: the executions that produced it and, recursively, from what.
+   * The lineage of a value: within its run, unless `acrossRuns`.
    *
    * @param ref A value hash (or prefix), or `RUN_ID/NODE_ID[/OUTPUT]`.
-   * @param depth How many producing steps to follow back (default 10).
-   * @returns The lineage tree.
+   * @param options Depth (default 10), whether to follow values into other runs, the most executions to expand.
+   * @returns The executions that led to the value, each listed once.
    * @throws {ValidationError} When the reference matches nothing.
    */
-  async lineage(ref: string, depth = 10): Promise<Lineage> {
+  async lineage(ref: string, options: LineageOptions = {}): Promise<Lineage> {
     this.#check();
-    return await lineageOf(this.#port, ref, depth);
+    return await lineageOf(this.#lineagePort(), ref, options);
   }
 
-  /** What lineage asks of this store. */
+  /**
+   * What lineage asks of this store, for one walk: a run's nodes are read in
+   * one range scan, and the small values inline in their rows are kept for
+   * previews, so that a walk through a long run does no query per step.
+   */
   #lineagePort(): LineagePort {
+    const inline = new Map<string, string>();
+    const recorded = (row: Row): RecordedNode => {
+      const outputs = nodeOutputs(row);
+      const inputs = nodeInputs(row);
+      for (const v of [...outputs, ...inputs]) if (v.body !== undefined) inline.set(v.hash, v.body);
+      return {
+        id: row.id as string,
+        entity: row.entity as string,
+        status: row.status as NodeStatus,
+        inputs: inputs.map((i) => ({ name: i.name, hash: i.hash, sources: i.sources ?? [] })),
+        outputs: outputs.map((o) => ({ name: o.name, hash: o.hash })),
+        cachedFrom: (row.cached_from as string | null) ?? undefined,
+      };
+    };
     return {
       url: this.url,
       hasRun: (runId) => this.#s.getRun!.get(runId) !== undefined,
       node: (runId, nodeId) => {
         const row = this.#s.getNode!.get(runId, nodeId) as Row | undefined;
-        if (row === undefined) return undefined;
-        return {
-          entity: row.entity as string,
-          status: row.status as NodeStatus,
-          outputs: nodeOutputs(row).map((o) => ({ name: o.name, hash: o.hash })),
-        };
+        return row === undefined ? undefined : recorded(row);
       },
-      inputsOf: (runId, nodeId) =>
-        nodeInputs(this.#s.getNode!.get(runId, nodeId) as Row | undefined).map((i) => ({
-          name: i.name,
-          hash: i.hash,
-          sources: i.sources ?? [],
-        })),
+      runNodes: (runId) => (this.#s.runNodes!.all(runId) as Row[]).map(recorded),
+      runInputs: (runId) => {
+        const row = this.#s.getRun!.get(runId) as Row | undefined;
+        if (row === undefined) return [];
+        const inputs = this.#value(row.inputs_hash as string) as Record<string, unknown>;
+        return Object.entries(inputs).map(([name, value]) => ({ name, hash: valueHash(value) }));
+      },
       hashesWithPrefix: (prefix) => {
         if (prefix.length === 64) return this.#body(prefix) === undefined ? [] : [prefix];
         const found = new Set<string>();
@@ -537,23 +556,22 @@ export class SqliteStore implements Store {
         return [...found];
       },
       preview: (hash) => {
-        const body = this.#body(hash);
+        const body = inline.get(hash) ?? this.#body(hash);
         return body === undefined ? "?" : preview(decodeValue(body));
       },
-      runsWithInputs: (hash) =>
-        (this.#s.runsWithInputs!.all(hash) as Row[]).map((r) => r.id as string),
-      producers: (hash) =>
-        (this.#s.nodesWithText!.all(hash) as Row[]).flatMap((n) =>
-          n.status !== "succeeded" || Number(n.replayed) === 1 ? [] : nodeOutputs(n)
-            .filter((o) => o.hash === hash)
-            .map((o) => ({
-              runId: n.run_id as string,
-              nodeId: n.id as string,
-              entity: n.entity as string,
-              output: o.name,
-              status: n.status as NodeStatus,
-            }))
-        ),
+      producers: (hash, limit) => {
+        const out: ProducedValue[] = [];
+        for (const n of this.#s.nodesWithText!.all(hash) as Row[]) {
+          if (n.status !== "succeeded" || Number(n.replayed) === 1) continue;
+          for (const o of nodeOutputs(n)) {
+            if (o.hash === hash) {
+              out.push({ runId: n.run_id as string, nodeId: n.id as string, output: o.name });
+            }
+          }
+          if (out.length >= limit) break;
+        }
+        return out.slice(0, limit);
+      },
     };
   }
 
