@@ -62,6 +62,7 @@ export type { AcquireOptions, LeaseHandlers } from "./src/store/ownership.ts";
 export { MemoryStore } from "./src/store/memory.ts";
 export type { MemoryRun, MemoryStoreOptions } from "./src/store/memory.ts";
 export { defaultStore, openStore } from "./src/store/open.ts";
+export type { OpenStoreOptions } from "./src/store/open.ts";
 export { lineageOf } from "./src/store/lineage.ts";
 export type {
   Answer,

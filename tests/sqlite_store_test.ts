@@ -80,7 +80,8 @@ Deno.test("a file that is not a store is refused and left as it was", async () =
   assert.throws(
     () => SqliteStore.open(path),
     (e) =>
-      e instanceof ValidationError && /is not a weft store \(or it is corrupt\)/.test(e.message),
+      e instanceof ValidationError &&
+      /is not a weft store \(SQLite: file is not a database\)/.test(e.message),
   );
   assert.equal(await Deno.readTextFile(path), garbage);
 });

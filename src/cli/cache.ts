@@ -30,6 +30,6 @@ ${STORE_HELP}`,
         }`,
       );
       return 0;
-    });
+    }, { write: true });
   },
 };

@@ -19,12 +19,14 @@ export const STORE_HELP =
  *
  * @param url The `--store` value, if given.
  * @param fn What to do with the store.
+ * @param options `write` for a command that changes the store (read-only otherwise).
  * @returns What `fn` returns.
  * @throws {ValidationError} When there is no store at that path yet.
  */
 export async function withStore<T>(
   url: string | undefined,
   fn: (store: Store) => Promise<T>,
+  options: { write?: boolean } = {},
 ): Promise<T> {
   const target = url ?? defaultStoreUrl();
   if (target.startsWith("sqlite:")) {
@@ -37,7 +39,9 @@ export async function withStore<T>(
       );
     }
   }
-  const store = await openStore(target);
+  // History is only read: the file is not written, and a store on a
+  // read-only file system can still be shown.
+  const store = await openStore(target, { readOnly: options.write !== true });
   try {
     return await fn(store);
   } finally {

@@ -49,7 +49,15 @@ export async function storeNeeds(url: string): Promise<StoreNeeds> {
     }
     const dir = path.slice(0, path.lastIndexOf("/"));
     // Created private, like the store file (see SqliteStore.open): runs hold inputs and outputs.
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new ValidationError(
+        `Cannot create the directory ${dir} for the store ${path} (${
+          (e as Error).message.split(":")[0]
+        }); pass --store sqlite:PATH in a writable place, or set WEFT_STORE`,
+      );
+    }
     return { url: `sqlite:${path}`, permissions: { read: [path], write: [path] } };
   }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {

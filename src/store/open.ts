@@ -21,20 +21,31 @@ export function defaultStore(): MemoryStore {
   return g[KEY] ??= new MemoryStore();
 }
 
+/** Options of {@linkcode openStore}. */
+export interface OpenStoreOptions {
+  /**
+   * Only to read runs: a SQLite file is then never written (nor migrated
+   * when up to date), and one on a read-only file system can be read.
+   * @default false
+   */
+  readOnly?: boolean;
+}
+
 /**
  * Opens a store by URL.
  *
  * @param url `memory`, `sqlite:PATH` or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
+ * @param options Whether the store is only read.
  * @returns The store.
  * @throws {ValidationError} On an unknown scheme.
  */
-export async function openStore(url: string): Promise<Store> {
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   if (url === "memory") return defaultStore();
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
     if (path === "") throw new ValidationError(`The store ${url} names no file; write sqlite:PATH`);
     const { SqliteStore } = await import("./sqlite/mod.ts");
-    return SqliteStore.open(path);
+    return SqliteStore.open(path, { readOnly: options.readOnly ?? false });
   }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
     const { PostgresStore } = await import("./postgres/mod.ts");

@@ -84,14 +84,24 @@ export function summary(row: Row): RunSummary {
 export function storeError(path: string, e: unknown): Error {
   if (e instanceof ValidationError) return e;
   const message = (e as Error)?.message ?? String(e);
-  if (/file is not a database|malformed|disk image is malformed/i.test(message)) {
+  if (/malformed|corrupt/i.test(message)) {
     return new ValidationError(
-      `${path} is not a weft store (or it is corrupt): ${message}; point --store at another file, or move this one away`,
+      `The store ${path} is damaged (SQLite: ${message}); weft has not changed it. Keep a copy, then recover what is readable with sqlite3 ${path} .recover, or move it away and start a new store (--store)`,
+    );
+  }
+  if (/file is not a database/i.test(message)) {
+    return new ValidationError(
+      `${path} is not a weft store (SQLite: ${message}); point --store at another file, or move this one away`,
     );
   }
   if (/database is locked|SQLITE_BUSY/i.test(message)) {
     return new ValidationError(
       `The store ${path} is locked by another process that holds it too long; wait for it to finish or use another store`,
+    );
+  }
+  if (/readonly database|read-only file system|os error 30/i.test(message)) {
+    return new ValidationError(
+      `The store ${path} cannot be written here (${message}); pass --store sqlite:PATH in a writable place, or set WEFT_STORE`,
     );
   }
   if (/unable to open|Requires (read|write) access/i.test(message)) {

@@ -15,16 +15,11 @@
  * @module
  */
 
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { ValidationError, type WeftErrorJson } from "../../core/errors.ts";
-import { decodeValue, encodeValue, sha256, valueHash } from "../../core/values.ts";
-import {
-  lineageOf,
-  type LineagePort,
-  type ProducedValue,
-  type RecordedNode,
-  resolveHash,
-} from "../lineage.ts";
+import { decodeValue, encodeValue, sha256 } from "../../core/values.ts";
+import { lineageOf, type LineagePort, resolveHash } from "../lineage.ts";
+import { lineagePort } from "./lineage_port.ts";
 import * as owners from "./owners.ts";
 import type {
   ClaimResult,
@@ -45,7 +40,7 @@ import type {
   RunTakeover,
   Store,
 } from "../mod.ts";
-import { preview, promised, wholeValue } from "../provenance.ts";
+import { promised, wholeValue } from "../provenance.ts";
 import {
   INLINE_MAX,
   nodeInputs,
@@ -57,7 +52,8 @@ import {
 } from "./rows.ts";
 import { GroupCommit } from "../group_commit.ts";
 import { RunStartMember, type SqliteBatch, sqliteWriter } from "./commit.ts";
-import { migrate, prepareAll } from "./schema.ts";
+import { openFile } from "./open_file.ts";
+import { prepareAll } from "./schema.ts";
 import { SqliteSession } from "./session.ts";
 
 /** Options of {@linkcode SqliteStore.open}. */
@@ -83,6 +79,13 @@ export interface SqliteStoreOptions {
    * @default 100
    */
   flushIntervalMs?: number;
+  /**
+   * Open for reading only: nothing is written to the file (no migration of
+   * an up-to-date store, no checkpoint), and a store on a read-only file
+   * system is read as it is. Recording a run in it fails.
+   * @default false
+   */
+  readOnly?: boolean;
 }
 
 /** A store in one SQLite file. */
@@ -139,9 +142,9 @@ export class SqliteStore implements Store {
    * Opens (and if needed creates or migrates) a store file.
    *
    * @param path The file; its directory must exist. A new file is made readable and writable by its owner only (0600).
-   * @param options Durability and locking.
+   * @param options Durability, locking, read-only.
    * @returns The store.
-   * @throws {ValidationError} For a file that is not a weft store, one written by a newer weft, or one locked too long.
+   * @throws {ValidationError} For a file that cannot be created or (unless read-only) written, an empty file, a file that is not a weft store or is damaged, one written by a newer weft, or one locked too long.
    */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
     const opts: Required<SqliteStoreOptions> = {
@@ -149,31 +152,13 @@ export class SqliteStore implements Store {
       busyTimeoutMs: options.busyTimeoutMs ?? 5000,
       maxQueued: options.maxQueued ?? 2000,
       flushIntervalMs: options.flushIntervalMs ?? 100,
+      readOnly: options.readOnly ?? false,
     };
-    let db: DatabaseSync;
-    try {
-      // A new store is private to its user (SQLite gives its -wal and -shm
-      // files the same mode): runs hold inputs and outputs.
-      if (path !== ":memory:") {
-        try {
-          Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
-        } catch (e) {
-          if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-        }
-      }
-      db = new DatabaseSync(path);
-    } catch (e) {
-      throw storeError(path, e);
-    }
-    try {
-      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec(`PRAGMA synchronous = ${opts.synchronous === "full" ? "FULL" : "NORMAL"}`);
-      migrate(db, path);
-    } catch (e) {
-      db.close();
-      throw storeError(path, e);
-    }
+    const db = openFile(path, {
+      readOnly: opts.readOnly,
+      busyTimeoutMs: opts.busyTimeoutMs,
+      synchronous: opts.synchronous,
+    });
     return new SqliteStore(path, db, opts);
   }
 
@@ -377,6 +362,22 @@ export class SqliteStore implements Store {
     if (this.#closed) throw new ValidationError(`The store ${this.url} is closed`);
   }
 
+  /** Runs a query, with SQLite's errors (a damaged file…) turned into ones that say what to do. */
+  #read<T>(fn: () => T): Promise<T> {
+    return promised(() => {
+      this.#check();
+      try {
+        return fn();
+      } catch (e) {
+        throw storeError(this.#path, e);
+      }
+    });
+  }
+
+  get #path(): string {
+    return this.url.slice("sqlite:".length);
+  }
+
   // --- ownership: see RunOwnership in ../mod.ts, and ./owners.ts -------------
 
   /** Claims a run id, in an immediate transaction (see `RunOwnership.claimRun`). */
@@ -415,8 +416,7 @@ export class SqliteStore implements Store {
   listRuns(
     filter: { status?: RunStatus; entity?: string; limit?: number } = {},
   ): Promise<RunSummary[]> {
-    return promised(() => {
-      this.#check();
+    return this.#read(() => {
       const rows = this.#s.listRuns!.all(
         filter.status ?? null,
         filter.status ?? null,
@@ -435,8 +435,7 @@ export class SqliteStore implements Store {
    * @returns The run, or undefined.
    */
   getRun(runId: string): Promise<RunDetails | undefined> {
-    return promised(() => {
-      this.#check();
+    return this.#read(() => {
       const row = this.#s.getRun!.get(runId) as Row | undefined;
       if (row === undefined) return undefined;
       const nodes = (this.#s.runNodes!.all(runId) as Row[]).map((n) => this.#details(n));
@@ -489,9 +488,13 @@ export class SqliteStore implements Store {
    */
   async getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
     this.#check();
-    const full = await resolveHash(this.#lineagePort(), hash);
-    if (full === undefined) return undefined;
-    return { hash: full, value: this.#value(full) };
+    try {
+      const full = await resolveHash(this.#lineagePort(), hash);
+      if (full === undefined) return undefined;
+      return { hash: full, value: this.#value(full) };
+    } catch (e) {
+      throw storeError(this.#path, e);
+    }
   }
 
   /**
@@ -504,75 +507,15 @@ export class SqliteStore implements Store {
    */
   async lineage(ref: string, options: LineageOptions = {}): Promise<Lineage> {
     this.#check();
-    return await lineageOf(this.#lineagePort(), ref, options);
+    try {
+      return await lineageOf(this.#lineagePort(), ref, options);
+    } catch (e) {
+      throw storeError(this.#path, e);
+    }
   }
 
-  /**
-   * What lineage asks of this store, for one walk: a run's nodes are read in
-   * one range scan, and the small values inline in their rows are kept for
-   * previews, so that a walk through a long run does no query per step.
-   */
   #lineagePort(): LineagePort {
-    const inline = new Map<string, string>();
-    const recorded = (row: Row): RecordedNode => {
-      const outputs = nodeOutputs(row);
-      const inputs = nodeInputs(row);
-      for (const v of [...outputs, ...inputs]) if (v.body !== undefined) inline.set(v.hash, v.body);
-      return {
-        id: row.id as string,
-        entity: row.entity as string,
-        status: row.status as NodeStatus,
-        inputs: inputs.map((i) => ({ name: i.name, hash: i.hash, sources: i.sources ?? [] })),
-        outputs: outputs.map((o) => ({ name: o.name, hash: o.hash })),
-        cachedFrom: (row.cached_from as string | null) ?? undefined,
-      };
-    };
-    return {
-      url: this.url,
-      hasRun: (runId) => this.#s.getRun!.get(runId) !== undefined,
-      node: (runId, nodeId) => {
-        const row = this.#s.getNode!.get(runId, nodeId) as Row | undefined;
-        return row === undefined ? undefined : recorded(row);
-      },
-      runNodes: (runId) => (this.#s.runNodes!.all(runId) as Row[]).map(recorded),
-      runInputs: (runId) => {
-        const row = this.#s.getRun!.get(runId) as Row | undefined;
-        if (row === undefined) return [];
-        const inputs = this.#value(row.inputs_hash as string) as Record<string, unknown>;
-        return Object.entries(inputs).map(([name, value]) => ({ name, hash: valueHash(value) }));
-      },
-      hashesWithPrefix: (prefix) => {
-        if (prefix.length === 64) return this.#body(prefix) === undefined ? [] : [prefix];
-        const found = new Set<string>();
-        for (const r of this.#s.valuePrefix!.all(`${prefix}%`) as Row[]) {
-          found.add(r.hash as string);
-        }
-        for (const n of this.#s.nodesWithText!.all(prefix) as Row[]) {
-          for (const o of nodeOutputs(n)) if (o.hash.startsWith(prefix)) found.add(o.hash);
-          for (const i of nodeInputs(n)) {
-            if (i.hash.startsWith(prefix) && this.#body(i.hash) !== undefined) found.add(i.hash);
-          }
-        }
-        return [...found];
-      },
-      preview: (hash) => {
-        const body = inline.get(hash) ?? this.#body(hash);
-        return body === undefined ? "?" : preview(decodeValue(body));
-      },
-      producers: (hash, limit) => {
-        const out: ProducedValue[] = [];
-        for (const n of this.#s.nodesWithText!.all(hash) as Row[]) {
-          if (n.status !== "succeeded" || Number(n.replayed) === 1) continue;
-          for (const o of nodeOutputs(n)) {
-            if (o.hash === hash) {
-              out.push({ runId: n.run_id as string, nodeId: n.id as string, output: o.name });
-            }
-          }
-          if (out.length >= limit) break;
-        }
-        return out.slice(0, limit);
-      },
-    };
+    return lineagePort(this.url, this.#s, (hash) => this.#body(hash));
   }
 
   /**
@@ -582,8 +525,7 @@ export class SqliteStore implements Store {
    * @returns The executions.
    */
   executions(task: string): Promise<NodeDetails[]> {
-    return promised(() => {
-      this.#check();
+    return this.#read(() => {
       return ((this.#s.executions!.all(task) as Row[]).map((n) => this.#details(n)));
     });
   }
@@ -595,8 +537,7 @@ export class SqliteStore implements Store {
    * @returns How many entries were removed.
    */
   clearCache(task?: string): Promise<number> {
-    return promised(() => {
-      this.#check();
+    return this.#read(() => {
       const result = task === undefined
         ? this.#s.clearCache!.run()
         : this.#s.clearCacheTask!.run(task);
