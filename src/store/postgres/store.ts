@@ -11,13 +11,8 @@
 
 import { ValidationError, type WeftErrorJson } from "../../core/errors.ts";
 import { decodeValue, encodeValue, sha256, valueHash } from "../../core/values.ts";
-import {
-  lineageOf,
-  type LineagePort,
-  type ProducedValue,
-  type RecordedNode,
-  resolveHash,
-} from "../lineage.ts";
+import { lineageOf, type LineagePort, type ProducedValue, resolveHash } from "../lineage.ts";
+import { recordedNode } from "../sqlite/lineage_port.ts";
 import type {
   CacheHit,
   JournalEntry,
@@ -38,6 +33,7 @@ import {
   INLINE_MAX,
   nodeInputs as inputsOfRow,
   nodeOutputs as outputsOfRow,
+  type Row as SqliteRow,
   type StoredInput,
   type StoredOutput,
 } from "../sqlite/rows.ts";
@@ -456,19 +452,7 @@ export class PostgresStore extends PgOwnership implements Store {
   #lineagePort(): LineagePort {
     const s = () => this.schema;
     const inline = new Map<string, string>();
-    const recorded = (row: Row): RecordedNode => {
-      const outputs = nodeOutputs(row);
-      const inputs = nodeInputs(row);
-      for (const v of [...outputs, ...inputs]) if (v.body !== undefined) inline.set(v.hash, v.body);
-      return {
-        id: row.id as string,
-        entity: row.entity as string,
-        status: row.status as NodeStatus,
-        inputs: inputs.map((i) => ({ name: i.name, hash: i.hash, sources: i.sources ?? [] })),
-        outputs: outputs.map((o) => ({ name: o.name, hash: o.hash })),
-        cachedFrom: (row.cached_from as string | null) ?? undefined,
-      };
-    };
+    const recorded = (row: Row) => recordedNode(row as SqliteRow, inline);
     return {
       url: this.url,
       hasRun: async (runId) =>

@@ -15,6 +15,28 @@ import { preview } from "../provenance.ts";
 import { nodeInputs, nodeOutputs, type Row } from "./rows.ts";
 
 /**
+ * A node row (of SQLite, or PostgreSQL's same columns) as the lineage walk
+ * needs it; the small values inline in it are kept for previews.
+ *
+ * @param row The row.
+ * @param inline Where to keep inline values, by hash.
+ * @returns The node.
+ */
+export function recordedNode(row: Row, inline: Map<string, string>): RecordedNode {
+  const outputs = nodeOutputs(row);
+  const inputs = nodeInputs(row);
+  for (const v of [...outputs, ...inputs]) if (v.body !== undefined) inline.set(v.hash, v.body);
+  return {
+    id: row.id as string,
+    entity: row.entity as string,
+    status: row.status as NodeStatus,
+    inputs: inputs.map((i) => ({ name: i.name, hash: i.hash, sources: i.sources ?? [] })),
+    outputs: outputs.map((o) => ({ name: o.name, hash: o.hash })),
+    cachedFrom: (row.cached_from as string | null) ?? undefined,
+  };
+}
+
+/**
  * The lineage port of a SQLite store.
  *
  * @param url The store's URL, for messages.
@@ -28,19 +50,7 @@ export function lineagePort(
   body: (hash: string) => string | undefined,
 ): LineagePort {
   const inline = new Map<string, string>();
-  const recorded = (row: Row): RecordedNode => {
-    const outputs = nodeOutputs(row);
-    const inputs = nodeInputs(row);
-    for (const v of [...outputs, ...inputs]) if (v.body !== undefined) inline.set(v.hash, v.body);
-    return {
-      id: row.id as string,
-      entity: row.entity as string,
-      status: row.status as NodeStatus,
-      inputs: inputs.map((i) => ({ name: i.name, hash: i.hash, sources: i.sources ?? [] })),
-      outputs: outputs.map((o) => ({ name: o.name, hash: o.hash })),
-      cachedFrom: (row.cached_from as string | null) ?? undefined,
-    };
-  };
+  const recorded = (row: Row) => recordedNode(row, inline);
   return {
     url,
     hasRun: (runId) => s.getRun!.get(runId) !== undefined,
