@@ -9,6 +9,7 @@ import { fanOutWorkload } from "./workloads/fanout.ts";
 import { isolateWorkload } from "./workloads/isolate.ts";
 import { lineageWorkload } from "./workloads/lineage.ts";
 import { peersWorkload } from "./workloads/peers.ts";
+import { mapWorkload } from "./workloads/map.ts";
 import { skeletonWorkload } from "./workloads/skeleton.ts";
 import { staticDagWorkload } from "./workloads/static_dag.ts";
 
@@ -18,6 +19,8 @@ export const WORKLOADS: readonly Workload[] = [
   chainWorkload,
   fanOutWorkload,
   staticDagWorkload,
+  // mapTask against a flow fan-out (issue 14).
+  mapWorkload,
   // Durable runs on SQLite, resume, isolate workers, CLI cold start.
   durableWorkload,
   resumeWorkload,

@@ -59,6 +59,26 @@ export interface DagNode {
   overrides?: DagOverrides;
   /** The ids of nodes it starts after, though it takes no value from them (`after`). */
   after?: string[];
+  /**
+   * A map node (`mapTask`): `entity` runs once per element of the lists its
+   * `over` inputs are bound to, and the node's outputs are lists of the
+   * results, in order.
+   */
+  map?: DagMap;
+}
+
+/** How a map node runs its entity (see `DagNode.map`). */
+export interface DagMap {
+  /** The inputs bound to lists: one execution per element (zipped). */
+  over: string[];
+  /** How many executions may run at once, or null. */
+  concurrency: number | null;
+  /** The share of executions that must succeed (1: all). */
+  minSuccessRatio: number;
+  /** The node's name when it was given one (else `map_` and the entity's name). */
+  name?: string;
+  /** For a map of a map: how each execution maps in turn. */
+  map?: DagMap;
 }
 
 /** Retries as the IR writes them: a count, or `unlimited` (JSON has no Infinity). */

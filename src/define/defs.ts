@@ -13,8 +13,11 @@ import type { InputType } from "./input_types.ts";
 import type { Param } from "./params.ts";
 import type { Permissions } from "./permissions.ts";
 
-/** The four kinds of entity. */
-export type EntityKind = "task" | "workflow" | "flow" | "launchPlan";
+/**
+ * The kinds of entity: the four a user defines by name, and `map`, which
+ * runs another entity once per element of a list (`mapTask`).
+ */
+export type EntityKind = "task" | "workflow" | "flow" | "launchPlan" | "map";
 
 /** Where an entity was defined. */
 export interface SourceLocation {
@@ -217,5 +220,26 @@ export interface LaunchPlanDef extends EntityBase {
   merge(inputs: Record<string, unknown>): Record<string, unknown>;
 }
 
+/**
+ * `mapTask(entity)`: runs `target` once per element of the lists given to
+ * its `over` inputs, and gives the results in order. One node, however long
+ * the list: it expands into one execution per element only when it runs.
+ */
+export interface MapDef extends EntityBase {
+  /** Always `"map"`. */
+  readonly kind: "map";
+  /** What runs for each element: a task, workflow, flow, launch plan (or another map). */
+  readonly target: EntityDef;
+  /** The inputs that take lists, one element per execution; the others go to every execution. */
+  readonly over: readonly string[];
+  /** How many executions may run at once, if limited (the run's limit applies too). */
+  readonly concurrency: number | undefined;
+  /**
+   * The share of executions that must succeed (1: all or nothing). Below it
+   * the map fails; above it, failed elements are `null` in the results.
+   */
+  readonly minSuccessRatio: number;
+}
+
 /** Any entity, discriminated by `kind`. */
-export type EntityDef = TaskDef | FlowDef | GraphDef | LaunchPlanDef;
+export type EntityDef = TaskDef | FlowDef | GraphDef | LaunchPlanDef | MapDef;

@@ -75,12 +75,16 @@ export function withOverrides(def: EntityDef, options: unknown): EntityDef {
       `${what}.with(options) takes an object, such as { name: "${def.name}_eu", retries: 3 }`,
     );
   }
-  const allowed = def.kind === "task" ? TASK_KEYS : OTHER_KEYS;
+  const allowed = def.kind === "task" ? TASK_KEYS : def.kind === "map" ? ["name"] : OTHER_KEYS;
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
       throw new ValidationError(
         `${what}.with() has no option '${key}'; ${
-          def.kind === "task" ? "a task call" : `a ${describeEntity(def).split(" ")[0]} call`
+          def.kind === "task"
+            ? "a task call"
+            : def.kind === "map"
+            ? "a map (give its entity's options to the entity: mapTask(t.with({…})))"
+            : `a ${describeEntity(def).split(" ")[0]} call`
         } can change ${allowed.join(", ")}`,
       );
     }

@@ -198,7 +198,7 @@ export class Attempts {
       // A timeout or a cancellation may have ended the attempt meanwhile (and freed its slot).
       if (node.attempt !== attempt || node.status !== "running") continue;
       if (node.stopped) {
-        this.#attemptFailed(node, attempt, node.frame.cancelReason ?? this.#run.cancelReason);
+        this.#attemptFailed(node, attempt, node.stopReason ?? this.#run.cancelReason);
       } else this.#invoke(node, attempt);
     }
   };
@@ -302,7 +302,7 @@ export class Attempts {
     if (node.stopped) {
       run.markCancelled(
         node,
-        node.frame.cancelReason ?? run.cancelReason ?? cancelledError(run.id),
+        node.stopReason ?? run.cancelReason ?? cancelledError(run.id),
       );
       return;
     }

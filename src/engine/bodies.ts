@@ -12,6 +12,7 @@ import { checkInputNames } from "../define/entity.ts";
 import { cancelledError } from "./failures.ts";
 import { FlowFrame, type FlowRun } from "./flow_frame.ts";
 import { type Frame, StaticFrame, TaskFrame } from "./frames.ts";
+import { MapFrame } from "./map_frame.ts";
 import { isFinal, type Node } from "./node.ts";
 
 /** Starts the frame that runs `def` with `inputs`; `done` receives its value. */
@@ -46,16 +47,22 @@ export async function startBody(
     case "launchPlan": {
       return startBody(run, node, def.target, def.merge(inputs), done);
     }
+    case "map": {
+      const frame = new MapFrame(run, node, done);
+      attach(run, node, frame);
+      frame.start(def, inputs);
+      return;
+    }
   }
 }
 
 function attach(run: FlowRun, node: Node | undefined, frame: Frame): void {
   if (node === undefined) run.root = frame;
   else node.child = frame;
+  // A body started inside `nonCancellable` is not stopped by the cancellation it outlives.
   if (node !== undefined && isFinal(node.status)) {
     frame.cancel(node.error ?? cancelledError(run.id));
-  } // A body started inside `nonCancellable` is not stopped by the cancellation it outlives.
-  else if (frame.shielded) return;
+  } else if (frame.shielded) return;
   else if (run.cancelled) frame.cancel(run.cancelReason ?? cancelledError(run.id));
   else if (node !== undefined && node.frame.cancelled) {
     frame.cancel(node.frame.cancelReason ?? cancelledError(run.id));

@@ -41,7 +41,7 @@ export class Context implements TaskContext {
     if (node.controller === undefined) {
       node.controller = new AbortController();
       if (node.stopped) {
-        node.controller.abort(cancelledError(this.#run.id));
+        node.controller.abort(node.stopReason ?? cancelledError(this.#run.id));
       }
     }
     return node.controller.signal;

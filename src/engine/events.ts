@@ -6,6 +6,7 @@
  */
 
 import type { WeftErrorJson } from "../core/errors.ts";
+import type { EntityKind } from "../define/defs.ts";
 import type { RunStatus } from "../store/mod.ts";
 
 /** Fields every event has. */
@@ -38,7 +39,7 @@ export type WeftEvent =
   | NodeEventBase & {
     type: "node added";
     /** The entity kind. */
-    kind: "task" | "workflow" | "flow" | "launchPlan";
+    kind: EntityKind;
     /** The flow or workflow node that called it. */
     parentId: string | undefined;
     /** The nodes whose outputs it takes. */

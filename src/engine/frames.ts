@@ -302,7 +302,8 @@ export abstract class Frame implements CallSite, NodeFrame {
     if (this.cancelled || this.finished) return;
     this.cancelled = true;
     this.cancelReason = reason;
-    for (const child of this.children) this.run.cancelNode(child, reason);
+    // (Calls made inside nonCancellable are not stopped by the cancellation they outlive.)
+    for (const child of this.children) if (!child.shielded) this.run.cancelNode(child, reason);
     this.onCancel(reason);
   }
 

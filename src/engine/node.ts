@@ -86,6 +86,7 @@ interface NodeRare {
   digest: string | undefined;
   shielded: boolean;
   after: readonly Node[] | undefined;
+  stopReason: WeftError | undefined;
 }
 
 /**
@@ -184,6 +185,7 @@ export class Node implements NodeRecord, RefSource {
       digest: undefined,
       shielded: false,
       after: undefined,
+      stopReason: undefined,
     };
   }
   get error(): WeftError | undefined {
@@ -249,9 +251,21 @@ export class Node implements NodeRecord, RefSource {
     if (v !== undefined || this.#rare !== undefined) this.#rareFields().after = v;
   }
 
-  /** Whether the node must stop: its frame was cancelled and it is not shielded from that. */
+  /**
+   * Whether the node must stop: it was cancelled itself (a map that can no
+   * longer succeed, a fail-fast workflow), or its frame was and it is not
+   * shielded from that.
+   */
   get stopped(): boolean {
-    return this.frame.cancelled && !this.shielded;
+    return (this.frame.cancelled && !this.shielded) || this.#rare?.stopReason !== undefined;
+  }
+
+  /** Why the node was asked to stop, when it was cancelled itself. */
+  get stopReason(): WeftError | undefined {
+    return this.#rare?.stopReason ?? (this.stopped ? this.frame.cancelReason : undefined);
+  }
+  set stopReason(v: WeftError | undefined) {
+    if (v !== undefined || this.#rare !== undefined) this.#rareFields().stopReason = v;
   }
 
   get parentId(): string | undefined {

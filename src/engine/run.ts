@@ -296,6 +296,7 @@ export class Run implements FlowRun, AttemptRun {
     const status = node.status;
     if (isFinal(status)) return;
     if (status === "running" && isTaskNode(node)) {
+      node.stopReason = reason;
       node.controller?.abort(reason);
       // Give it a moment to stop; then stop waiting for it.
       node.timer = setTimeout(() => {

@@ -19,7 +19,8 @@ import type {
   TaskDef,
 } from "../define/defs.ts";
 import { entityOf, requireEntity } from "../define/entity.ts";
-import { baseOf } from "../define/overrides.ts";
+import { mappedEntity } from "../define/map.ts";
+import { baseOf, callName } from "../define/overrides.ts";
 import type { Permissions } from "../define/permissions.ts";
 import { toJsonTree } from "../core/values.ts";
 import {
@@ -29,6 +30,7 @@ import {
   type DagEdge,
   type DagEntityRef,
   type DagInput,
+  type DagMap,
   type DagNode,
   type DagOverrides,
   type DagRetries,
@@ -134,6 +136,9 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
       case "workflow":
         if (claim(workflows, def)) { for (const n of def.nodes) visit(n.def); }
         return;
+      case "map":
+        visit(def.target);
+        return;
       case "flow":
         if (claim(workflows, def)) {
           for (const c of flowCalls(def, moduleCallables, skeletons.get(def)).calls) visit(c);
@@ -229,7 +234,8 @@ function flowCalls(
 
 /** How a node refers to an entity: flows and workflows are both in `workflows`. */
 function ref(def: EntityDef): DagEntityRef {
-  return { kind: def.kind === "flow" ? "workflow" : def.kind, name: baseOf(def).name };
+  const d = baseOf(mappedEntity(def));
+  return { kind: d.kind === "flow" ? "workflow" : d.kind as DagEntityRef["kind"], name: d.name };
 }
 
 function source(s: SourceLocation | undefined, base: string | undefined): DagSource | null {
@@ -266,9 +272,11 @@ function graphToDag(g: GraphDef, base: string | undefined): DagWorkflow {
       collect(n.bindings[key]!, n.id, key);
     }
     const node: DagNode = { id: n.id, entity: ref(n.def), bindings };
-    const overrides = overridesToDag(n.def);
+    const overrides = overridesToDag(mappedEntity(n.def));
     if (overrides !== undefined) node.overrides = overrides;
     if (n.after !== undefined) node.after = [...n.after];
+    const map = mapToDag(n.def);
+    if (map !== undefined) node.map = map;
     return node;
   });
   const outputs = [...g.outputBindings].map(([name, b]) => {
@@ -346,6 +354,21 @@ function taskToDag(t: TaskDef, base: string | undefined): DagTask {
     permissions: sortedPermissions(t.permissions),
     source: source(t.source, base),
   };
+}
+
+/** How a map node maps, as the IR writes it. */
+function mapToDag(def: EntityDef): DagMap | undefined {
+  if (def.kind !== "map") return undefined;
+  const m: DagMap = {
+    over: [...def.over],
+    concurrency: def.concurrency ?? null,
+    minSuccessRatio: def.minSuccessRatio,
+  };
+  const name = callName(def);
+  if (name !== `map_${def.target.name}`) m.name = name;
+  const inner = mapToDag(def.target);
+  if (inner !== undefined) m.map = inner;
+  return m;
 }
 
 function retriesToDag(retries: number): DagRetries {

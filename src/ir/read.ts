@@ -18,12 +18,14 @@ import { builderModel, Workflow } from "../define/builder.ts";
 import type { EntityDef, FlowDef, TaskDef } from "../define/defs.ts";
 import { entityOf, requireEntity } from "../define/entity.ts";
 import { withOverrides } from "../define/overrides.ts";
+import { mapTask, type MapTaskOptions } from "../define/map.ts";
 import type { Handle } from "../define/handle.ts";
 import type {
   DagBinding,
   DagDocument,
   DagEntityRef,
   DagInput,
+  DagMap,
   DagOverrides,
   DagTask,
   DagWorkflow,
@@ -91,7 +93,7 @@ function collect(entities: DagEntities): Given {
         given.flows.set(def.name, def);
         def.tasks?.forEach(add);
       }
-    } else if (def.kind === "launchPlan") {
+    } else if (def.kind === "launchPlan" || def.kind === "map") {
       add(def.target);
     } else {
       for (const n of def.nodes) add(n.def);
@@ -329,6 +331,7 @@ function rebuild(
   for (const node of topological(wf)) {
     let def = resolve(node.entity);
     if (node.overrides !== undefined) def = withOverrides(def, overridesFromDag(node.overrides));
+    if (node.map !== undefined) def = mapFromDag(def, node.map);
     const inputs: Record<string, unknown> = {};
     for (const [k, b] of Object.entries(node.bindings)) inputs[k] = value(b);
     handles.set(node.id, graph.addNode(def, inputs, node.id));
@@ -368,4 +371,13 @@ function overridesFromDag(o: DagOverrides): Record<string, unknown> {
   if (o.cache !== undefined) out.cache = o.cache;
   if (o.queue !== undefined) out.queue = o.queue;
   return out;
+}
+
+/** The map a map node describes, around its entity (innermost map first). */
+function mapFromDag(target: EntityDef, m: DagMap): EntityDef {
+  const inner = m.map === undefined ? target : mapFromDag(target, m.map);
+  const options: MapTaskOptions = { over: m.over, minSuccessRatio: m.minSuccessRatio };
+  if (m.concurrency !== null) options.concurrency = m.concurrency;
+  if (m.name !== undefined) options.name = m.name;
+  return entityOf(mapTask({ [ENTITY]: inner }, options))!;
 }

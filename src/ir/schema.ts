@@ -130,6 +130,17 @@ const schema = {
       cache: { type: "boolean" },
       queue: { type: "string", minLength: 1 },
     }, "What `entity.with({…})` changed for one call."),
+    map: object(
+      ["over", "concurrency", "minSuccessRatio"],
+      {
+        over: { ...names, minItems: 1, uniqueItems: true },
+        concurrency: { type: ["integer", "null"], minimum: 1 },
+        minSuccessRatio: { type: "number", minimum: 0, maximum: 1 },
+        name: { $ref: "#/$defs/name" },
+        map: { $ref: "#/$defs/map" },
+      },
+      "A map node: its entity runs once per element of the lists bound to `over`; its outputs are lists.",
+    ),
     node: object(["id", "entity", "bindings"], {
       id: { $ref: "#/$defs/name" },
       entity: { $ref: "#/$defs/entityRef" },
@@ -140,6 +151,7 @@ const schema = {
         uniqueItems: true,
         description: "Nodes it starts after, though it takes no value from them.",
       },
+      map: { $ref: "#/$defs/map" },
     }),
     edge: object(
       ["from", "output", "to", "input"],

@@ -392,6 +392,17 @@ function checkStatic(
     }
     const sig = signature(node.entity);
     const params = new Set(sig.params.map((p) => p.name));
+    for (let m = node.map; m !== undefined; m = m.map) {
+      for (const o of m.over) {
+        if (!(o in node.bindings)) {
+          throw new ValidationError(
+            `${where} maps over input '${o}', which it does not bind; bind '${o}' to a list (${
+              describe(node.entity)
+            } has inputs ${list([...params])})`,
+          );
+        }
+      }
+    }
     for (const key of Object.keys(node.bindings)) {
       if (!params.has(key)) {
         throw new ValidationError(

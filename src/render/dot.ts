@@ -19,6 +19,7 @@ const STYLE: Record<Box["kind"], string> = {
   workflow: 'shape=box3d, style=filled, fillcolor="#fef9c3", color="#a16207"',
   launchPlan: 'shape=component, style=filled, fillcolor="#fae8ff", color="#a21caf"',
   flow: 'shape=note, style=filled, fillcolor="#ffedd5", color="#c2410c"',
+  map: 'shape=box, style="rounded,filled", peripheries=2, fillcolor="#e0f2fe", color="#0369a1"',
   value: 'shape=ellipse, style=filled, fillcolor="#fff8e1", color="#b45309"',
   failed: 'shape=box, style="rounded,filled", fillcolor="#fee2e2", color="#b91c1c"',
 };

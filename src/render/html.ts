@@ -130,6 +130,7 @@ export async function toHtml(dag: DagDocument, options: HtmlOptions = {}): Promi
       ["workflow", "subworkflow"],
       ["launchPlan", "launch plan"],
       ["flow", "flow (dynamic)"],
+      ["map", "map (one run per element)"],
       ["output", "output"],
     ],
     hint: "Hover over a node to see its task, bindings, options and permissions; click to keep it.",
@@ -385,6 +386,14 @@ function drawBox(p: Placed): string {
       shape = `<rect class="shape" x="${x}" y="${y}" width="${w}" height="${h}" rx="${
         n(p.height / 2)
       }"/>`;
+      break;
+    case "map":
+      // A stack: one box per element, when it runs.
+      shape =
+        `<rect class="shape back" x="${n(p.x + 4)}" y="${
+          n(p.y - 4)
+        }" width="${w}" height="${h}" rx="6"/>` +
+        `<rect class="shape" x="${x}" y="${y}" width="${w}" height="${h}" rx="6"/>`;
       break;
     case "workflow":
       shape = `<rect class="shape" x="${x}" y="${y}" width="${w}" height="${h}" rx="2"/>` +

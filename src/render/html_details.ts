@@ -10,6 +10,7 @@ import type {
   DagBinding,
   DagDocument,
   DagInput,
+  DagMap,
   DagNode,
   DagWorkflow,
 } from "../core/dag_format.ts";
@@ -131,6 +132,19 @@ export function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<strin
           : Object.entries(node.bindings).map(([k, b]) => [k, describeBinding(b)]),
       },
     ];
+    if (node.map !== undefined) {
+      const rows: [string, string][] = [];
+      for (let m: DagMap | undefined = node.map, depth = 0; m !== undefined; m = m.map, depth++) {
+        const at = depth === 0 ? "" : ` (level ${depth + 1})`;
+        rows.push([`over${at}`, `${m.over.join(", ")} (one execution per element)`]);
+        rows.push([
+          `concurrency${at}`,
+          m.concurrency === null ? "no limit of its own" : String(m.concurrency),
+        ]);
+        rows.push([`must succeed${at}`, `${Math.round(m.minSuccessRatio * 100)}%`]);
+      }
+      sections.push({ heading: "Map", rows });
+    }
     if (node.after !== undefined) {
       sections.push({
         heading: "Runs after",

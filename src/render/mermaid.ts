@@ -21,6 +21,7 @@ const SHAPES: Record<Box["kind"], [string, string]> = {
   workflow: ["[[", "]]"],
   launchPlan: ["{{", "}}"],
   flow: ["[", "]"],
+  map: ["[/", "\\]"],
   value: ["([", "])"],
   failed: ["(", ")"],
 };
@@ -110,6 +111,7 @@ export function toMermaid(dag: DagDocument): string {
     "  classDef workflow fill:#fef9c3,stroke:#a16207",
     "  classDef launchPlan fill:#fae8ff,stroke:#a21caf",
     "  classDef flow fill:#ffedd5,stroke:#c2410c",
+    "  classDef map fill:#e0f2fe,stroke:#0369a1",
   );
   for (const kind of Object.keys(classes)) {
     lines.push(`  class ${classes[kind]!.join(",")} ${kind}`);

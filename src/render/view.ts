@@ -14,6 +14,7 @@ import type {
   DagDocument,
   DagEntityRef,
   DagLaunchPlan,
+  DagMap,
   DagOverrides,
   DagTask,
   DagWorkflow,
@@ -28,6 +29,7 @@ export type BoxKind =
   | "workflow"
   | "launchPlan"
   | "flow"
+  | "map"
   | "value"
   | "failed";
 
@@ -113,17 +115,23 @@ export function viewsOf(dag: DagDocument): WorkflowView[] {
           t.workflow(node.entity.name)?.kind === "dynamic";
         boxes.push({
           key: k,
-          kind: isFlow ? "flow" : node.entity.kind,
+          kind: node.map !== undefined ? "map" : isFlow ? "flow" : node.entity.kind,
           title: node.id,
-          subtitle: describeRef(node.entity, t),
-          extra: node.overrides === undefined ? [] : [
-            `with ${
-              overrideRows(node.overrides).filter(([k]) => k !== "name").map(([k, v]) =>
-                `${k} ${v}`
-              )
-                .join(", ")
-            }`,
-          ].filter((l) => l !== "with "),
+          subtitle: node.map === undefined
+            ? describeRef(node.entity, t)
+            : `map ${describeRef(node.entity, t)} over ${node.map.over.join(", ")}`,
+          extra: [
+            ...(node.map === undefined ? [] : mapLines(node.map)),
+          ].concat(
+            node.overrides === undefined ? [] : [
+              `with ${
+                overrideRows(node.overrides).filter(([k]) => k !== "name").map(([k, v]) =>
+                  `${k} ${v}`
+                )
+                  .join(", ")
+              }`,
+            ].filter((l) => l !== "with "),
+          ),
         });
       });
       const find = (table: Map<string, string>, name: string, what: string): string => {
@@ -258,6 +266,22 @@ export function taskOptions(t: DagTask): [string, string][] {
   if (!t.cache && t.version !== null) rows.push(["version", t.version]);
   if (t.queue !== undefined && t.queue !== null) rows.push(["queue", t.queue]);
   return rows;
+}
+
+/**
+ * Writes how a map node maps, beyond what it maps over: its limit and the
+ * share that must succeed, and the inner map of a map of maps.
+ *
+ * @param m The node's map.
+ * @returns Lines, none when every setting is the default.
+ */
+export function mapLines(m: DagMap): string[] {
+  const parts: string[] = [];
+  if (m.concurrency !== null) parts.push(`${m.concurrency} at a time`);
+  if (m.minSuccessRatio !== 1) parts.push(`${Math.round(m.minSuccessRatio * 100)}% must succeed`);
+  const lines = parts.length === 0 ? [] : [parts.join(", ")];
+  if (m.map !== undefined) lines.push(`each maps over ${m.map.over.join(", ")}`);
+  return lines;
 }
 
 /**

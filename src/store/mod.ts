@@ -10,6 +10,7 @@
  */
 
 import type { WeftError, WeftErrorJson } from "../core/errors.ts";
+import type { EntityKind } from "../define/defs.ts";
 
 /** The status of a run. */
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
@@ -35,7 +36,7 @@ export interface NodeRecord {
   /** The entity name. */
   readonly entity: string;
   /** The entity kind. */
-  readonly kind: "task" | "workflow" | "flow" | "launchPlan";
+  readonly kind: EntityKind;
   /** The entity version, for tasks that declare one. */
   readonly version: string | undefined;
   /** The entity's output names. */

@@ -6,7 +6,10 @@
  * @module
  */
 
-import type { SkeletonZone } from "../../core/dag_format.ts";
+import type { DagEntityRef, SkeletonZone } from "../../core/dag_format.ts";
+import type { EntityDef } from "../../define/defs.ts";
+import { mappedEntity } from "../../define/map.ts";
+import { baseOf } from "../../define/overrides.ts";
 import { child, children, isFunction, type Node, patternNames, unwrap } from "./ast.ts";
 import type { Target } from "./resolve_types.ts";
 import { type Value, values } from "./values.ts";
@@ -287,10 +290,7 @@ export abstract class ExpressionWalker extends WalkerBase {
         if (this.dry === 0) this.calls.set(key, target.def);
         this.emit({
           kind: "call",
-          entity: {
-            kind: target.def.kind === "flow" ? "workflow" : target.def.kind,
-            name: target.def.name,
-          },
+          entity: callRef(target.def),
           id: key,
           from: [...values.union(argValues).h],
           line: this.line(n),
@@ -379,4 +379,10 @@ export function waitsOf(zones: SkeletonZone[]): string[] {
   };
   zones.forEach(visit);
   return [...out];
+}
+
+/** How a call zone names what it calls: a map by the entity it maps. */
+function callRef(def: EntityDef): DagEntityRef {
+  const d = baseOf(mappedEntity(def));
+  return { kind: d.kind === "flow" ? "workflow" : d.kind as DagEntityRef["kind"], name: d.name };
 }
