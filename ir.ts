@@ -30,6 +30,7 @@ export type {
   DagEntityRef,
   DagInput,
   DagLaunchPlan,
+  DagMap,
   DagNode,
   DagOverrides,
   DagPermissions,

@@ -67,7 +67,7 @@ export type { LaunchPlan, LaunchPlanOptions } from "./src/define/launch_plan.ts"
 export { all, nonCancellable, race, wait } from "./src/define/yields.ts";
 export { after } from "./src/define/ordering.ts";
 export { mapTask } from "./src/define/map.ts";
-export type { MapTask, MapTaskOptions } from "./src/define/map.ts";
+export type { MappedResults, MapTask, MapTaskOptions } from "./src/define/map.ts";
 export type { AwaitRequest, Resolved } from "./src/define/yields.ts";
 export { now, random } from "./src/define/deterministic.ts";
 export { Handle, isHandle } from "./src/define/handle.ts";

@@ -59,8 +59,8 @@ export interface MapTask<R = unknown> {
   with(options: Pick<WorkflowCallOptions, "name">): MapTask<R>;
 }
 
-/** The results of mapping a task that returns `T`. */
-type Mapped<E> = E extends (...args: never[]) => Handle<infer T> ? T[] : unknown[];
+/** The results of mapping an entity whose calls give `Handle<T>`: a list of `T`. */
+export type MappedResults<E> = E extends (...args: never[]) => Handle<infer T> ? T[] : unknown[];
 
 /**
  * Makes an entity that runs `entity` once per element of the lists given to
@@ -90,7 +90,7 @@ type Mapped<E> = E extends (...args: never[]) => Handle<infer T> ? T[] : unknown
  * @returns The mapped entity.
  * @throws {ValidationError} On an unknown input, a bad limit or ratio, or an entity without inputs.
  */
-export function mapTask<E>(entity: E, options: MapTaskOptions = {}): MapTask<Mapped<E>> {
+export function mapTask<E>(entity: E, options: MapTaskOptions = {}): MapTask<MappedResults<E>> {
   const target = requireEntity(entity, "mapTask(entity, options)");
   const what = `mapTask(${describeEntity(target)})`;
   if (!isPlainObject(options as unknown)) {
@@ -157,7 +157,7 @@ export function mapTask<E>(entity: E, options: MapTaskOptions = {}): MapTask<Map
     concurrency,
     minSuccessRatio: ratio,
   };
-  return entityFunction(def) as MapTask<Mapped<E>>;
+  return entityFunction(def) as MapTask<MappedResults<E>>;
 }
 
 /**
