@@ -8,7 +8,7 @@
 import { type DagDocument, subDocument } from "../ir/mod.ts";
 import { DAG_FORMATS, renderDag } from "../render/mod.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
-import { findExport } from "./exports.ts";
+import { findExport, requireEntities } from "./exports.ts";
 import type { ScriptDescription } from "./protocol.ts";
 import { loadScript } from "./load.ts";
 import { resolveScript } from "./script.ts";
@@ -65,6 +65,7 @@ Examples:
       allowImport: (values["allow-import"] as string[] | undefined) ?? [],
       verbose: values.verbose === true,
     });
+    requireEntities(described, positionals[0]!);
     const name = values.workflow as string | undefined;
     const dag = name === undefined ? described.dag : selectDocument(described, name);
     const script = positionals[0]!;

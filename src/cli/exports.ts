@@ -36,3 +36,25 @@ export function findExport(
   }
   return found;
 }
+
+/**
+ * Refuses a script that exports nothing weft can describe or run: an empty
+ * document would say nothing of what is wrong.
+ *
+ * @param described The loaded script.
+ * @param script The script as the user named it.
+ * @throws {ValidationError} Saying what to export.
+ */
+export function requireEntities(described: ScriptDescription, script: string): void {
+  if (described.exports.length > 0) return;
+  const defined = described.moduleTasks.length;
+  throw new ValidationError(
+    `${script} exports no workflow, flow or task${
+      defined > 0
+        ? ` (it defines ${defined} task${defined === 1 ? "" : "s"}: ${
+          described.moduleTasks.join(", ")
+        }, but does not export ${defined === 1 ? "it" : "them"})`
+        : ""
+    }; export what weft should see, such as export const main = workflow(...) or export const add = task(...)`,
+  );
+}

@@ -17,7 +17,7 @@ import {
 import { type DagDocument, type DagWorkflow, reachableTasks, subDocument } from "../ir/mod.ts";
 import { type Permissions, unionPermissions } from "../define/permissions.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
-import { findExport } from "./exports.ts";
+import { findExport, requireEntities } from "./exports.ts";
 import type { ExportInfo } from "./describe.ts";
 import { loadScript } from "./load.ts";
 import { skeletonOutline } from "../render/skeleton_outline.ts";
@@ -59,6 +59,7 @@ Examples:
       allowImport: (values["allow-import"] as string[] | undefined) ?? [],
       verbose: values.verbose === true,
     });
+    requireEntities(described, script);
     const name = values.workflow as string | undefined;
     const dag = name === undefined
       ? described.dag
@@ -138,6 +139,23 @@ export function formatInspection(dag: DagDocument, options: InspectionOptions = 
     }
     for (const [k, v] of Object.entries(lp.fixed)) out.push(`  fixed ${k} = ${JSON.stringify(v)}`);
     out.push(`  permissions needed: ${describePermissions(permissionsOf(lp.name))}`);
+  }
+
+  if (dag.workflows.length === 0 && dag.launchPlans.length === 0 && dag.tasks.length > 0) {
+    // Only tasks: each can be run on its own (weft run SCRIPT TASK).
+    out.push("", "tasks (weft run SCRIPT TASK runs one):");
+    const params = dag.tasks.map((task) =>
+      `(${task.params.map((p) => `${p.name}${p.optional ? "?" : ""}`).join(", ")})`
+    );
+    const width = Math.max(...dag.tasks.map((task) => task.name.length));
+    const paramsWidth = Math.max(...params.map((p) => p.length));
+    dag.tasks.forEach((task, i) => {
+      out.push(
+        `  ${task.name.padEnd(width)}  ${params[i]!.padEnd(paramsWidth)}  permissions: ${
+          describePermissions(task.permissions)
+        }${task.source === null ? "" : `  ${task.source.file}:${task.source.line}`}`,
+      );
+    });
   }
 
   const all = unionPermissions(dag.tasks.map((task) => task.permissions));

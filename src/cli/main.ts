@@ -26,7 +26,7 @@ export async function usage(): Promise<string> {
   lines.push(
     "",
     "Options:",
-    "  -h, --help     show help (also `weft <command> --help`)",
+    "  -h, --help     show help (also `weft <command> --help` or `weft help <command>`)",
     "  -V, --version  print the version",
     "  --verbose      print stack traces with errors",
     "",
@@ -44,6 +44,8 @@ export async function usage(): Promise<string> {
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes("--verbose");
   const args = argv.filter((a) => a !== "--verbose");
+  // `weft help run` is `weft run --help`.
+  if (args[0] === "help" && args[1] !== undefined) args.splice(0, 2, args[1], "--help");
   const name = args[0];
   if (name === undefined || name === "-h" || name === "--help" || name === "help") {
     const text = await usage();

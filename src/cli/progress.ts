@@ -63,9 +63,15 @@ export interface ProgressSnapshot {
   finished: FinishedTask[];
   /** The latest retry, for display. */
   lastRetry?: { id: string; attempt: number; delayMs: number; message: string };
+  /** Lines tasks logged (`ctx.log`) since the previous snapshot, oldest first. */
+  logs: { id: string; message: string }[];
+  /** Lines logged since the previous snapshot beyond those sent. */
+  logsDropped: number;
 }
 
 const MAX_RUNNING = 8;
+/** At most this many logged lines per snapshot (a few times a second); the rest are counted. */
+const MAX_LOGS = 200;
 
 /** Folds events into counts. */
 export class ProgressModel {
@@ -81,6 +87,8 @@ export class ProgressModel {
   #lastRetry: ProgressSnapshot["lastRetry"];
   #dirty = true;
   #keepFinished: boolean;
+  #logs: { id: string; message: string }[] = [];
+  #logsDropped = 0;
   #startTimes = new Map<string, number>();
 
   /**
@@ -137,6 +145,10 @@ export class ProgressModel {
         break;
       case "node cached":
         this.#cachedIds.add(e.nodeId);
+        break;
+      case "node log":
+        if (this.#logs.length < MAX_LOGS) this.#logs.push({ id: e.nodeId, message: e.message });
+        else this.#logsDropped++;
         break;
       case "node succeeded": {
         this.#succeeded++;
@@ -204,9 +216,13 @@ export class ProgressModel {
       running,
       runningCount: this.#running.size,
       finished: this.#finished,
+      logs: this.#logs,
+      logsDropped: this.#logsDropped,
     };
     if (this.#lastRetry !== undefined) s.lastRetry = this.#lastRetry;
     this.#finished = [];
+    this.#logs = [];
+    this.#logsDropped = 0;
     return s;
   }
 }
@@ -258,10 +274,21 @@ export class ProgressView {
    */
   update(s: ProgressSnapshot): void {
     this.#clockOffset = Date.now() - s.time;
-    if (this.#mode === "plain") {
-      for (const f of s.finished) this.#write(`${this.#plainLine(f)}\n`);
-    }
     this.#last = s;
+    if (this.#mode === "quiet") return;
+    // What tasks logged, above the live view or among the plain lines (before
+    // the lines of tasks that finished since: they logged before finishing).
+    let logged = "";
+    for (const l of s.logs ?? []) {
+      for (const line of l.message.split("\n")) {
+        logged += `${this.#paint("2", `${l.id}:`)} ${line}\n`;
+      }
+    }
+    if ((s.logsDropped ?? 0) > 0) logged += `… ${s.logsDropped} more logged lines not shown\n`;
+    if (this.#mode === "plain") {
+      for (const f of s.finished) logged += `${this.#plainLine(f)}\n`;
+      if (logged !== "") this.#write(logged);
+    } else if (logged !== "") this.print(logged);
   }
 
   /**

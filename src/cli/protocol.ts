@@ -108,5 +108,15 @@ export interface ChildSpec {
 export type ChildMessage =
   | { t: "event"; e: unknown }
   | { t: "progress"; s: unknown }
-  | { t: "result"; runId: string; status: string; outputs: unknown; errors: unknown[] }
+  | {
+    t: "result";
+    runId: string;
+    status: string;
+    outputs: unknown;
+    errors: unknown[];
+    /** The run had already succeeded: its recorded result, nothing ran. */
+    fromRecord: boolean;
+    /** When it ran (ms since the epoch). */
+    startedAt: number;
+  }
   | { t: "error"; code: number; error: { name: string; message: string; stack?: string } };

@@ -43,9 +43,6 @@ ${STORE_HELP}`,
         `Run '${runId}' was not started from a script (it was a library call); resume it with run(entity, inputs, { runId })`,
       );
     }
-    if (record.status === "succeeded") {
-      console.error(`weft: run ${runId} already succeeded; its recorded outputs:`);
-    }
     const script = record.script.startsWith("file://")
       ? decodeURIComponent(new URL(record.script).pathname)
       : record.script;

@@ -15,7 +15,7 @@
 // engine, no IR module, nothing that imports a `node:` module (which starts
 // Deno's Node compatibility layer). tests/cli_run_test.ts checks the graph.
 import { ValidationError } from "../core/errors.ts";
-import { isPlainObject, toJsonTree } from "../core/values.ts";
+import { toJsonTree } from "../core/values.ts";
 import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
 import { checkRunId, newRunId } from "../core/run_id.ts";
 import { runInChild } from "./spawn_run.ts";
@@ -23,6 +23,7 @@ import { ownRun } from "./run_owner.ts";
 import type { Command } from "./command.ts";
 import { type Reach, reachOf } from "../ir/reach.ts";
 import { findExport } from "./exports.ts";
+import { checkInputs, readInputs } from "./inputs.ts";
 import { loadScript } from "./load.ts";
 import { describePlan, describeReach, parseExtra, planPermissions } from "./plan.ts";
 import type { ProgressMode } from "./progress.ts";
@@ -62,7 +63,7 @@ Options:
   --allow-extra K=V     grant more (e.g. read=/tmp, net=example.com, env); shown in the plan (repeatable)
   --allow-import HOST   let the script import modules from HOST (repeatable)
   --json                write one JSON event per line to stdout instead, the last one the result
-  --quiet               no progress, only errors
+  -q, --quiet           no progress, only errors
   --verbose             print stack traces with errors
 
 Exit codes: 0 succeeded, 1 the run failed, 2 bad usage or input, 130 cancelled (Ctrl-C).
@@ -82,7 +83,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   "allow-extra": { type: "string", multiple: true },
   "allow-import": { type: "string", multiple: true },
   json: { type: "boolean" },
-  quiet: { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
   verbose: { type: "boolean" },
 };
 
@@ -125,11 +126,14 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
   const url = resolveScript(positionals[0]!);
   const described = await loadScript(url, { allowImport: importHosts, verbose });
   const selected = selectRunnable(described, positionals[1]);
-  const inputs = recorded ?? await readInputs(
-    values.inputs as string | undefined,
-    (values.input as string[] | undefined) ?? [],
-  );
-  checkInputNames(described, selected, inputs);
+  const read = recorded !== undefined
+    ? { inputs: recorded, flags: new Map<string, string>() }
+    : await readInputs(
+      values.inputs as string | undefined,
+      (values.input as string[] | undefined) ?? [],
+    );
+  checkInputs(described, selected, read);
+  const inputs = read.inputs;
 
   const baseDir = childCwd(url);
   const reach = reachOfExport(described, selected.name);
@@ -239,105 +243,4 @@ function selectRunnable(described: ScriptDescription, name: string | undefined):
       runnable.map((e) => e.export === e.name ? e.name : `${e.export} (${e.name})`).join(", ")
     }`,
   );
-}
-
-/**
- * Reads inputs from --inputs FILE and --input K=V flags.
- *
- * @param file A JSON or YAML file, if given.
- * @param pairs The K=V flags.
- * @returns The inputs by name.
- */
-export async function readInputs(
-  file: string | undefined,
-  pairs: string[],
-): Promise<Record<string, unknown>> {
-  let inputs: Record<string, unknown> = {};
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(file);
-    } catch (e) {
-      throw new ValidationError(`Cannot read --inputs ${file}: ${(e as Error).message}`);
-    }
-    let parsed: unknown;
-    try {
-      parsed = /\.json$/i.test(file)
-        ? JSON.parse(text)
-        : (await import("npm:yaml@2.8.1")).parse(text);
-    } catch (e) {
-      throw new ValidationError(
-        `--inputs ${file} is not valid ${/\.json$/i.test(file) ? "JSON" : "YAML"}: ${
-          (e as Error).message.split("\n")[0]
-        }`,
-      );
-    }
-    if (!isPlainObject(parsed)) {
-      throw new ValidationError(
-        `--inputs ${file} must hold an object keyed by input name, such as { "x": 1 }`,
-      );
-    }
-    inputs = parsed;
-  }
-  for (const pair of pairs) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`run: --input ${pair}: write NAME=VALUE`);
-    const key = pair.slice(0, eq);
-    const raw = pair.slice(eq + 1);
-    let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      // not JSON: the string as given
-    }
-    inputs[key] = value;
-  }
-  return inputs;
-}
-
-/** Unknown and missing inputs, checked against the IR before anything starts. */
-function checkInputNames(
-  described: ScriptDescription,
-  selected: ExportInfo,
-  inputs: Record<string, unknown>,
-): void {
-  const dag = described.dag;
-  let params: { name: string; optional: boolean }[] | undefined;
-  let fixed: string[] = [];
-  if (selected.kind === "task") params = dag.tasks.find((t) => t.name === selected.name)?.params;
-  else if (selected.kind === "launchPlan") {
-    const lp = dag.launchPlans.find((l) => l.name === selected.name);
-    if (lp === undefined) return;
-    fixed = Object.keys(lp.fixed);
-    const target = lp.entity.kind === "task"
-      ? dag.tasks.find((t) => t.name === lp.entity.name)?.params
-      : dag.workflows.find((w) => w.name === lp.entity.name)?.inputs;
-    params = target?.filter((p) => !fixed.includes(p.name)).map((p) => ({
-      ...p,
-      optional: p.optional || p.name in lp.defaults,
-    }));
-  } else params = dag.workflows.find((w) => w.name === selected.name)?.inputs;
-  if (params === undefined) return;
-  const names = params.map((p) => p.name);
-  for (const key of Object.keys(inputs)) {
-    if (fixed.includes(key)) {
-      throw new ValidationError(
-        `Input '${key}' of launch plan '${selected.name}' is fixed and cannot be given`,
-      );
-    }
-    if (!names.includes(key)) {
-      throw new ValidationError(
-        `${selected.kind} '${selected.name}' has no input '${key}'; its inputs are ${
-          params.map((p) => `${p.name}${p.optional ? "?" : ""}`).join(", ") || "none"
-        }`,
-      );
-    }
-  }
-  for (const p of params) {
-    if (!p.optional && !(p.name in inputs)) {
-      throw new ValidationError(
-        `Missing input '${p.name}' of ${selected.kind} '${selected.name}'; pass it with --input ${p.name}=VALUE or --inputs FILE`,
-      );
-    }
-  }
 }

@@ -149,6 +149,8 @@ export async function runChild(load: () => Promise<Record<string, unknown>>): Pr
       status: result.status,
       outputs: toJsonTree(result.outputs),
       errors: result.errors.map((e) => e.toJSON()),
+      fromRecord: result.fromRecord,
+      startedAt: result.startedAt.getTime(),
     });
     code = result.status === "succeeded" ? 0 : result.status === "cancelled" ? 130 : 1;
   } catch (e) {

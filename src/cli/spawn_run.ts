@@ -197,6 +197,10 @@ export async function runInChild(
       return status.code === 0 ? 1 : status.code;
     }
     view.finish(summary(result, last));
+    // That nothing ran is worth saying even to --quiet: the outputs are an earlier run's.
+    if (result.fromRecord && options.mode === "quiet" && !options.json) {
+      console.error(summary(result, last)[0]);
+    }
     if (!options.json && result.status === "succeeded") {
       out(`${JSON.stringify(result.outputs ?? null, null, 2)}\n`);
     }
@@ -222,6 +226,16 @@ function summary(
   result: Extract<ChildMessage, { t: "result" }>,
   s: ProgressSnapshot | undefined,
 ): string[] {
+  if (result.fromRecord) {
+    const d = new Date(result.startedAt);
+    const pad = (n: number) => String(n).padStart(2, "0");
+    const at = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${
+      pad(d.getHours())
+    }:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    return [
+      `weft: run ${result.runId} already succeeded (started ${at}); its recorded result was returned and nothing ran (a new run needs a new --run-id)`,
+    ];
+  }
   const took = s === undefined ? "" : ` in ${formatMs(s.time - s.startedAt)}`;
   const counts = s === undefined
     ? ""

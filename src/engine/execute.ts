@@ -33,7 +33,9 @@ import type { EngineOptions, RunGraph, RunOptions, RunResult } from "./types.ts"
 async function prepareInputs(
   def: EntityDef,
   inputs: Record<string, unknown>,
-): Promise<{ target: EntityDef; values: Record<string, unknown> }> {
+): Promise<
+  { target: EntityDef; values: Record<string, unknown>; given?: Record<string, unknown> }
+> {
   if (typeof inputs !== "object" || inputs === null || Array.isArray(inputs)) {
     throw new ValidationError(
       `The inputs of ${
@@ -55,7 +57,17 @@ async function prepareInputs(
   for (const key in merged) {
     checkValue(merged[key], () => `Input '${key}' of ${describeEntity(target)}`);
   }
-  return { target, values: merged };
+  // The run records the inputs it ran with: a parameter's default (one that
+  // can be read from the source) is given explicitly, as the workflow's are.
+  let values = merged;
+  for (const p of target.params) {
+    if (!(p.name in merged) && "default" in p) {
+      if (values === merged) values = { ...merged };
+      // A copy: the body may change it, as it may change a default JavaScript made afresh.
+      values[p.name] = structuredClone(p.default);
+    }
+  }
+  return values === merged ? { target, values } : { target, values, given: merged };
 }
 
 /**
@@ -75,8 +87,8 @@ export async function runEntity(
   options: EngineOptions = {},
 ): Promise<RunResult> {
   checkRunOptions(options);
-  const { target, values } = await prepareInputs(def, inputs);
-  return await runWithStore(def, target, values, store, options);
+  const { target, values, given } = await prepareInputs(def, inputs);
+  return await runWithStore(def, target, values, store, options, given);
 }
 
 function checkRunOptions(options: RunOptions): void {
@@ -96,10 +108,15 @@ async function runWithStore(
   inputs: Record<string, unknown>,
   store: Store,
   options: EngineOptions,
+  given?: Record<string, unknown>,
 ): Promise<RunResult> {
   const runId = options.runId ?? newRunId();
   const startedAt = Date.now();
   const inputsDigest = digestOf(encodeValue(inputs, true));
+  // A run recorded before defaults were recorded has the digest of the inputs as given.
+  const digests = given === undefined
+    ? [inputsDigest]
+    : [inputsDigest, digestOf(encodeValue(given, true))];
   const start = {
     runId,
     entity: def.name,
@@ -120,7 +137,7 @@ async function runWithStore(
     const session = new OwnedSession(await store.openRun(start));
     const previous = session.previous;
     if (previous !== undefined) {
-      checkPrevious(runId, def, inputsDigest, previous);
+      checkPrevious(runId, def, digests, previous);
       if (previous.status === "succeeded") {
         return {
           runId,
@@ -130,6 +147,7 @@ async function runWithStore(
           graph: { nodes: [], edges: [] },
           startedAt: new Date(previous.startedAt),
           finishedAt: new Date(previous.finishedAt ?? previous.startedAt),
+          fromRecord: true,
         };
       }
     }
@@ -227,13 +245,14 @@ async function execute(
     graph: undefined as unknown as RunGraph,
     startedAt: new Date(startedAt),
     finishedAt: new Date(finishedAt),
+    fromRecord: false,
   }, run);
 }
 
 function checkPrevious(
   runId: string,
   def: EntityDef,
-  inputsDigest: string,
+  digests: readonly string[],
   previous: PreviousRun,
 ): void {
   if (previous.entity !== def.name) {
@@ -241,7 +260,7 @@ function checkPrevious(
       `Run '${runId}' ran '${previous.entity}', not '${def.name}'; resume it with the same workflow or start a new run id`,
     );
   }
-  if (previous.inputsDigest !== inputsDigest) {
+  if (!digests.includes(previous.inputsDigest)) {
     throw new ValidationError(
       `Run '${runId}' was started with other inputs; resume it with the same inputs (weft resume ${runId} reuses them) or start a new run id`,
     );

@@ -22,8 +22,8 @@ import {
   type WeftError,
 } from "../core/errors.ts";
 import { checkValue, isPlainObject } from "../core/values.ts";
-import type { FlowDef } from "../define/defs.ts";
-import { selectOutput } from "../define/entity.ts";
+import type { EntityDef, FlowDef } from "../define/defs.ts";
+import { describeEntity, entityOf, selectOutput } from "../define/entity.ts";
 import { AWAIT, type AwaitRequest } from "../define/yields.ts";
 import { asWeftError, cancelledError, frameError, isFlowFailure, rootCauses } from "./failures.ts";
 import { Frame, type FrameRun } from "./frames.ts";
@@ -184,6 +184,18 @@ export class FlowFrame extends Frame {
         target = (yielded as AwaitRequest).target;
       }
     }
+    const uncalled = yieldedEntity(target);
+    if (uncalled !== undefined) {
+      // Yielding a task (or workflow, flow…) itself rather than a call of it is always a mistake.
+      return this.#resume(
+        1,
+        new ValidationError(
+          `Flow '${this.#def.name}' yielded ${
+            describeEntity(uncalled)
+          } itself, not a call of it; call it to run it and wait for its value: yield* wait(${uncalled.name}(…))`,
+        ),
+      );
+    }
     this.#parked = true;
     if (mode === "all" && this.#waitSettled(target)) return;
     const send = (value: unknown) => {
@@ -317,4 +329,29 @@ export class FlowFrame extends Frame {
       this.done(undefined, error, rootCauses(run.index(), error));
     });
   }
+}
+
+/** An entity a flow yielded instead of a call of it: itself, or inside a yielded array or object. */
+function yieldedEntity(target: unknown): EntityDef | undefined {
+  if (typeof target !== "object" && typeof target !== "function") return undefined;
+  if (target === null) return undefined;
+  const direct = entityOf(target);
+  if (direct !== undefined || typeof target === "function") return direct;
+  if (Array.isArray(target)) {
+    for (const item of target) {
+      if (typeof item === "function") {
+        const def = entityOf(item);
+        if (def !== undefined) return def;
+      }
+    }
+  } else if (isPlainObject(target)) {
+    for (const key in target) {
+      const item = target[key];
+      if (typeof item === "function") {
+        const def = entityOf(item);
+        if (def !== undefined) return def;
+      }
+    }
+  }
+  return undefined;
 }

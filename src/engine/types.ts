@@ -142,4 +142,9 @@ export interface RunResult<T = unknown> {
   startedAt: Date;
   /** When it finished. */
   finishedAt: Date;
+  /**
+   * True when the run id had already succeeded: its recorded outputs were
+   * returned, and nothing ran.
+   */
+  fromRecord: boolean;
 }
