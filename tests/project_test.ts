@@ -2,7 +2,7 @@
 // the README's two commands, what CI runs, and what they fetch.
 
 import assert from "node:assert/strict";
-import { ROOT } from "./_helpers.ts";
+import { DENO, ROOT, runCommand, tempDir } from "./_helpers.ts";
 import { installed, REQUIREMENTS } from "./setup.ts";
 
 const readme = await Deno.readTextFile(`${ROOT}/README.md`);
@@ -79,6 +79,20 @@ async function* walk(dir: string): AsyncGenerator<string> {
     else if (e.name.endsWith(".ts")) yield `${dir}/${e.name}`;
   }
 }
+
+Deno.test("deno task demo fetches nothing: it prints 3 with an empty Deno cache and no npm registry", async () => {
+  await using tmp = await tempDir();
+  const out = await runCommand(DENO, ["task", "demo"], {
+    env: {
+      DENO_DIR: `${tmp.dir}/deno`,
+      // Nothing listens there: any package the demo fetched would fail it.
+      NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+    },
+  });
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout, "3\n");
+  assert.doesNotMatch(out.stderr, /Download/);
+});
 
 Deno.test("the tasks that resolve npm packages for the tests check them against deno.lock", () => {
   assert.match(config.tasks.test!, /deno test --lock=deno\.lock /);
