@@ -24,6 +24,7 @@
 
 export type {
   CacheHit,
+  ClaimedOpen,
   ClaimResult,
   InputSource,
   JournalEntry,

@@ -8,7 +8,7 @@ import { durableWorkload, resumeWorkload } from "./workloads/durable.ts";
 import { fanOutWorkload } from "./workloads/fanout.ts";
 import { isolateWorkload } from "./workloads/isolate.ts";
 import { lineageWorkload } from "./workloads/lineage.ts";
-import { peersWorkload } from "./workloads/peers.ts";
+import { peersWorkload, shortRunWorkload } from "./workloads/peers.ts";
 import { mapWorkload } from "./workloads/map.ts";
 import { skeletonWorkload } from "./workloads/skeleton.ts";
 import { staticDagWorkload } from "./workloads/static_dag.ts";
@@ -26,6 +26,7 @@ export const WORKLOADS: readonly Workload[] = [
   resumeWorkload,
   // The durable peers' W1, W2 and W3 (issue 19).
   peersWorkload,
+  shortRunWorkload,
   isolateWorkload,
   cliWorkload,
   // Compiling a flow's skeleton (issue 18).

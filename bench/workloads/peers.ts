@@ -10,6 +10,7 @@
 // what the engine and the store add. The peers' own figures (same machine,
 // measured when issue 19 was filed) are in the README's performance section.
 
+import { DatabaseSync } from "node:sqlite";
 import { all, flow, run, task, wait } from "../../mod.ts";
 import { SqliteStore } from "../../sqlite.ts";
 import { costRow, median, type Row, SMOKE_FACTOR, timeMs, type Workload } from "../_harness.ts";
@@ -153,6 +154,91 @@ export const peersWorkload: Workload = {
           : {}),
         notes: "started at once on one store; median of 3 after a warm-up",
       });
+    }
+    return rows;
+  },
+};
+
+/** A task that does nothing: the one step of a short run. */
+const noop = task(function noop(x: number) {
+  return x;
+});
+
+/** µs per run of `m` one-task runs, one after the other. */
+async function shortRuns(store: SqliteStore, m: number): Promise<number> {
+  const ms = await timeMs(async () => {
+    for (let i = 0; i < m; i++) {
+      const r = await run(noop, { x: i }, { store });
+      if (r.status !== "succeeded") throw new Error(`a short run ended ${r.status}`);
+    }
+  });
+  return (ms * 1000) / m;
+}
+
+/**
+ * The floor of a short run: its two necessary writes, each autocommitted —
+ * the run's row when it starts, and its end — in a table keyed by run id.
+ */
+async function twoWritesFloor(synchronous: Synchronous, m: number): Promise<number> {
+  const dir = await Deno.makeTempDir({ prefix: "weft_bench_floor_" });
+  const db = new DatabaseSync(`${dir}/floor.db`);
+  try {
+    db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous.toUpperCase()}`);
+    db.exec(
+      "CREATE TABLE runs (id TEXT PRIMARY KEY, status TEXT NOT NULL, started_at INTEGER NOT NULL, finished_at INTEGER)",
+    );
+    const insert = db.prepare("INSERT INTO runs (id, status, started_at) VALUES (?, 'running', ?)");
+    const finish = db.prepare("UPDATE runs SET status = 'succeeded', finished_at = ? WHERE id = ?");
+    let n = 0;
+    const ms = await timeMs(async () => {
+      for (let i = 0; i < m; i++) {
+        const id = `run-${n++}`;
+        insert.run(id, Date.now());
+        // (A run's end comes in a later turn than its start.)
+        await Promise.resolve();
+        finish.run(Date.now(), id);
+      }
+    });
+    return (ms * 1000) / m;
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The cost of a run beyond its steps: one no-op task per run, against its two necessary writes. */
+export const shortRunWorkload: Workload = {
+  name: "short",
+  description:
+    "a run of one no-op task on SQLite (normal, full) vs its two necessary writes (the run's row, its end), autocommitted",
+  async run(ctx) {
+    const rows: Row[] = [];
+    const m = ctx.smoke ? 20 : 200;
+    const repeats = ctx.smoke ? 1 : 5;
+    for (const synchronous of ["normal", "full"] as const) {
+      ctx.log(`short runs: ${m} one-task runs (${synchronous})`);
+      const work: number[] = [];
+      const floor: number[] = [];
+      await withStore(synchronous, async (store) => {
+        await shortRuns(store, m);
+        await twoWritesFloor(synchronous, m);
+        for (let i = 0; i < repeats; i++) {
+          work.push(await shortRuns(store, m));
+          floor.push(await twoWritesFloor(synchronous, m));
+        }
+      });
+      rows.push(costRow(ctx, {
+        workload: "short",
+        variant: `one no-op task, sqlite ${synchronous}`,
+        n: m,
+        metric: "µs/run",
+        samples: work,
+        floor,
+        floorName: "two autocommitted writes (run row, its end)",
+        target: median(floor) * 3,
+        notes:
+          "target: 3× the floor; a run: id, claim, inputs and row, the task, its result, the end and the claim given up",
+      }));
     }
     return rows;
   },

@@ -14,7 +14,7 @@ import { checkInputNames, describeEntity } from "../define/entity.ts";
 import { parseDuration } from "../core/duration.ts";
 import { checkRunId, newRunId } from "../core/run_id.ts";
 import type { PreviousRun, RunStatus, Store } from "../store/mod.ts";
-import { acquireRun, OwnedSession } from "../store/ownership.ts";
+import { openOwned, OwnedSession, type RunLease } from "../store/ownership.ts";
 import { checkGraphInputs, startBody } from "./bodies.ts";
 import { asTaskErrorRoot } from "./failures.ts";
 import { withLazyGraph } from "./results.ts";
@@ -127,14 +127,15 @@ async function runWithStore(
     weftVersion: WEFT_VERSION,
     ...(options.script === undefined ? {} : { script: options.script }),
   };
-  // One owner per run: claimed before anything is read or written, given up when it ends.
-  const lease = await acquireRun(
+  // One owner per run: claimed before anything is read or written (with the
+  // start, in one commit, where the store can), given up when it ends.
+  const { lease, session: opened } = await openOwned(
     store,
-    runId,
+    start,
     options.lease === undefined ? {} : { leaseMs: parseDuration(options.lease, "'lease'") },
   );
   try {
-    const session = new OwnedSession(await store.openRun(start));
+    const session = new OwnedSession(opened);
     const previous = session.previous;
     if (previous !== undefined) {
       checkPrevious(runId, def, digests, previous);
@@ -159,7 +160,7 @@ async function runWithStore(
         run.setFatal(error);
       },
     });
-    return await execute(run, def, target, inputs, session, startedAt, previous, options);
+    return await execute(run, def, target, inputs, session, startedAt, previous, options, lease);
   } finally {
     await lease.release();
   }
@@ -175,6 +176,7 @@ async function execute(
   startedAt: number,
   previous: PreviousRun | undefined,
   options: RunOptions,
+  lease: RunLease,
 ): Promise<RunResult> {
   const runId = run.id;
   if (run.listening) {
@@ -225,7 +227,12 @@ async function execute(
     errors = outcome.causes ?? [outcome.error];
   }
   const outputs = status === "succeeded" ? outcome.value : undefined;
-  await session.finish({ status, outputs, errors, finishedAt });
+  const finish = { status, outputs, errors, finishedAt };
+  if (session.releasesOnFinish) {
+    // The end of the run and the end of its claim in one commit.
+    await session.finishAndRelease(finish, lease.owner.ownerId);
+    lease.gaveUp();
+  } else await session.finish(finish);
   if (run.listening) {
     run.emit({
       type: "run finished",

@@ -89,6 +89,9 @@ interface NodeRare {
   stopReason: WeftError | undefined;
 }
 
+/** The input sources of a node whose arguments hold no handles (shared: it is never written to). */
+const NO_SOURCES: ReadonlyMap<string, InputSource[]> = new Map();
+
 /**
  * One call of an entity in a run. A run of a large graph holds one per node
  * (and the memory store keeps them), so the class keeps few fields: what every
@@ -297,9 +300,9 @@ export class Node implements NodeRecord, RefSource {
     return showCall(this.def.name, this.args);
   }
 
-  inputSources(): Map<string, InputSource[]> {
+  inputSources(): ReadonlyMap<string, InputSource[]> {
+    if (this.deps === undefined) return NO_SOURCES;
     const out = new Map<string, InputSource[]>();
-    if (this.deps === undefined) return out;
     const args = this.args;
     for (const name in args) {
       const found: InputSource[] = [];

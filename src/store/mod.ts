@@ -184,7 +184,26 @@ export interface RunSession {
    * taken over by another process, which records the run from now on.
    */
   abandon?(): void;
+  /**
+   * Records the end of the run and gives up its claim (as
+   * {@linkcode RunOwnership.releaseRun} does) in the same commit. Optional:
+   * without it the engine finishes, then releases.
+   *
+   * @param result How the run ended.
+   * @param ownerId The claim to give up.
+   */
+  finishAndRelease?(result: RunFinish, ownerId: string): void | Promise<void>;
 }
+
+/** What {@linkcode Store.openClaimed} got: the claim and, when it was granted, the session. */
+export type ClaimedOpen =
+  | {
+    readonly claimed: true;
+    readonly owner: RunOwner;
+    readonly tookOver?: RunTakeover;
+    readonly session: RunSession;
+  }
+  | { readonly claimed: false; readonly owner: RunOwner };
 
 /** A store of runs. */
 export interface Store extends StoreQueries, RunOwnership {
@@ -198,6 +217,16 @@ export interface Store extends StoreQueries, RunOwnership {
    * @returns The session, with what was recorded before under this id.
    */
   openRun(start: RunStart): RunSession | Promise<RunSession>;
+  /**
+   * Claims a run id and starts or resumes recording it, in one commit: what
+   * {@linkcode RunOwnership.claimRun} then {@linkcode Store.openRun} do in
+   * two. Optional: without it the engine claims, then opens.
+   *
+   * @param start The run.
+   * @param claim Who claims it.
+   * @returns The claim and, when granted, the session (nothing is written otherwise).
+   */
+  openClaimed?(start: RunStart, claim: RunClaim): Promise<ClaimedOpen>;
   /** Closes the store. */
   close(): void | Promise<void>;
 }

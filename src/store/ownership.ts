@@ -18,6 +18,7 @@
 import { RunOwnedError } from "../core/errors.ts";
 import type {
   CacheHit,
+  ClaimedOpen,
   ClaimResult,
   NodeRecord,
   PreviousRun,
@@ -25,6 +26,7 @@ import type {
   RunFinish,
   RunOwner,
   RunSession,
+  RunStart,
   RunTakeover,
   Store,
 } from "./mod.ts";
@@ -241,12 +243,117 @@ export async function acquireRun(
   throw runOwnedError(last!);
 }
 
+/**
+ * Claims a run id and opens its session: in one commit when the store can
+ * ({@linkcode Store.openClaimed}), else a claim ({@linkcode acquireRun}) and
+ * then {@linkcode Store.openRun}. An owner that is gone is taken over, as
+ * `acquireRun` does.
+ *
+ * @param store The store.
+ * @param start The run.
+ * @param options The lease.
+ * @returns The lease and the session.
+ * @throws {RunOwnedError} When a live owner holds the run.
+ */
+export async function openOwned(
+  store: Store,
+  start: RunStart,
+  options: AcquireOptions = {},
+): Promise<{ lease: RunLease; session: RunSession }> {
+  if (store.openClaimed === undefined) {
+    const lease = await acquireRun(store, start.runId, options);
+    try {
+      return { lease, session: await store.openRun(start) };
+    } catch (e) {
+      await lease.release();
+      throw e;
+    }
+  }
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  let replace: RunClaim["replace"];
+  let last: RunOwner | undefined;
+  for (let round = 0; round < 4; round++) {
+    const claim: RunClaim = {
+      runId: start.runId,
+      ownerId: crypto.randomUUID(),
+      pid: Deno.pid,
+      host: thisHost(),
+      leaseMs,
+      ...(replace === undefined ? {} : { replace }),
+    };
+    // Live from now on: another claim of this process that meets it must not take it for gone.
+    liveOwners().add(claim.ownerId);
+    let result: ClaimedOpen;
+    try {
+      result = await store.openClaimed(start, claim);
+    } catch (e) {
+      liveOwners().delete(claim.ownerId);
+      throw e;
+    }
+    if (result.claimed) {
+      return { lease: new RunLease(store, result.owner, result.tookOver), session: result.session };
+    }
+    liveOwners().delete(claim.ownerId);
+    last = result.owner;
+    const gone = ownerGone(result.owner);
+    if (gone === undefined) break;
+    replace = { ownerId: result.owner.ownerId, reason: gone };
+  }
+  throw runOwnedError(last!);
+}
+
 /** What a lease tells its holder. */
 export interface LeaseHandlers {
   /** Someone asked for the run to be cancelled (`requestCancel`). */
   cancel(): void;
   /** The claim was taken over, or could not be renewed within the lease: stop at once. */
   lost(error: RunOwnedError): void;
+}
+
+/**
+ * The heartbeats of every lease of the process, from one timer: a timer per
+ * run costs as much as the rest of a short run's claim, and runs started
+ * together beat together. Each beat is due at a time; the timer is set for
+ * the earliest.
+ */
+const beats = new Map<() => void, number>();
+let beatTimer: ReturnType<typeof setTimeout> | undefined;
+let beatTimerAt = Infinity;
+
+function beatAt(beat: () => void, due: number): void {
+  beats.set(beat, due);
+  if (due < beatTimerAt) armBeats(due);
+}
+
+function noBeat(beat: () => void): void {
+  beats.delete(beat);
+  if (beats.size === 0 && beatTimer !== undefined) {
+    clearTimeout(beatTimer);
+    beatTimer = undefined;
+    beatTimerAt = Infinity;
+  }
+}
+
+function armBeats(due: number): void {
+  if (beatTimer !== undefined) clearTimeout(beatTimer);
+  beatTimerAt = due;
+  beatTimer = setTimeout(beatDue, Math.max(0, due - Date.now()));
+}
+
+function beatDue(): void {
+  beatTimer = undefined;
+  beatTimerAt = Infinity;
+  const now = Date.now();
+  const due: (() => void)[] = [];
+  let next = Infinity;
+  for (const [beat, at] of beats) {
+    if (at <= now) due.push(beat);
+    else if (at < next) next = at;
+  }
+  for (const beat of due) beats.delete(beat);
+  if (next < Infinity && next < beatTimerAt) armBeats(next);
+  // (A beat sets its next time when it is done.)
+  for (const beat of due) beat();
 }
 
 /** This process's claim on a run: heartbeats while it runs, released when it stops. */
@@ -256,8 +363,10 @@ export class RunLease {
   /** The takeover this claim made, if it replaced a gone owner. */
   readonly tookOver: RunTakeover | undefined;
   readonly #store: Store;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The heartbeat, once watched. */
+  #beat: (() => void) | undefined;
   #released = false;
+  #gaveUp = false;
   #lastRenewed = Date.now();
   #warned = false;
 
@@ -282,10 +391,9 @@ export class RunLease {
    * @param handlers What to do on a cancel request or a lost claim.
    */
   watch(handlers: LeaseHandlers): void {
-    if (this.#released || this.#timer !== undefined) return;
+    if (this.#released || this.#beat !== undefined) return;
     const every = Math.max(20, Math.min(this.owner.leaseMs / 3, MAX_HEARTBEAT_MS));
-    const beat = async () => {
-      this.#timer = undefined;
+    const beat = this.#beat = async () => {
       if (this.#released) return;
       let cancelled = false;
       try {
@@ -316,9 +424,9 @@ export class RunLease {
         }
       }
       if (cancelled) handlers.cancel();
-      if (!this.#released) this.#timer = setTimeout(beat, every);
+      if (!this.#released) beatAt(beat, Date.now() + every);
     };
-    this.#timer = setTimeout(beat, every);
+    beatAt(beat, Date.now() + every);
   }
 
   async #lostError(): Promise<RunOwnedError> {
@@ -332,13 +440,21 @@ export class RunLease {
     );
   }
 
+  /**
+   * The run's last commit gave the claim up ({@linkcode RunSession.finishAndRelease}):
+   * stops the heartbeats, and `release` has nothing left to write.
+   */
+  gaveUp(): void {
+    this.#gaveUp = true;
+  }
+
   /** Stops the heartbeats and gives the run up. */
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#beat !== undefined) noBeat(this.#beat);
     liveOwners().delete(this.owner.ownerId);
+    if (this.#gaveUp) return;
     try {
       await this.#store.releaseRun(this.owner.runId, this.owner.ownerId);
     } catch {
@@ -408,6 +524,21 @@ export class OwnedSession implements RunSession {
   finish(result: RunFinish): void | Promise<void> {
     if (!this.#lost) return this.#inner.finish(result);
   }
+  /** Whether the store records the end of the run and gives the claim up in one commit. */
+  get releasesOnFinish(): boolean {
+    return this.#inner.finishAndRelease !== undefined;
+  }
+  /**
+   * Records the end of the run and gives the claim up in the same commit
+   * (unless the claim is lost); the store must support it (`releasesOnFinish`).
+   *
+   * @param result How the run ended.
+   * @param ownerId The claim.
+   * @returns Once it is durable.
+   */
+  finishAndRelease(result: RunFinish, ownerId: string): void | Promise<void> {
+    if (!this.#lost) return this.#inner.finishAndRelease!(result, ownerId);
+  }
 }
 
 /**
@@ -435,6 +566,8 @@ export function underClaim(store: Store, runId: string, ownerId: string): Store 
   return new Proxy(store, {
     get(target, prop) {
       if (Object.hasOwn(overrides, prop)) return overrides[prop as keyof Store];
+      // The owner holds the claim: a run here opens without claiming.
+      if (prop === "openClaimed") return undefined;
       const value = Reflect.get(target, prop, target);
       return typeof value === "function" ? value.bind(target) : value;
     },

@@ -8,10 +8,15 @@
  * @module
  */
 
-import type { StatementSync } from "node:sqlite";
+import type { StatementResultingChanges, StatementSync } from "node:sqlite";
 import type { CommitMember, CommitWriter } from "../group_commit.ts";
-import type { RunStart } from "../mod.ts";
-import { type Row, storeError } from "./rows.ts";
+import type { ClaimResult, RunClaim, RunStart } from "../mod.ts";
+import { claimWith } from "./owners.ts";
+import { INLINE_MAX, type Row, storeError } from "./rows.ts";
+
+/** The placeholders of a step of code in a batch's statement lists. */
+const NO_STATEMENT = null as unknown as StatementSync;
+const NO_ARGS: SqlValue[] = [];
 
 /** The SQL values a statement takes. */
 export type SqlValue = string | number | bigint | null;
@@ -22,8 +27,10 @@ export class SqliteBatch {
   readonly statements: StatementSync[] = [];
   /** Their arguments, one list per statement. */
   readonly args: SqlValue[][] = [];
-  /** For statements whose result someone reads: what to call with the returned row. */
-  returns: Map<number, (row: Row | undefined) => void> | undefined = undefined;
+  /** For statements whose result someone reads: what to call with what running it changed. */
+  returns: Map<number, (result: StatementResultingChanges) => void> | undefined = undefined;
+  /** Steps that are code rather than one statement (a claim reads, decides, then writes). */
+  calls: Map<number, () => void> | undefined = undefined;
 
   /** How many statements it holds. */
   get size(): number {
@@ -38,9 +45,26 @@ export class SqliteBatch {
   truncate(size: number): void {
     this.statements.length = size;
     this.args.length = size;
-    if (this.returns === undefined) return;
-    for (const i of this.returns.keys()) if (i >= size) this.returns.delete(i);
-    if (this.returns.size === 0) this.returns = undefined;
+    if (this.returns !== undefined) {
+      for (const i of this.returns.keys()) if (i >= size) this.returns.delete(i);
+      if (this.returns.size === 0) this.returns = undefined;
+    }
+    if (this.calls !== undefined) {
+      for (const i of this.calls.keys()) if (i >= size) this.calls.delete(i);
+      if (this.calls.size === 0) this.calls = undefined;
+    }
+  }
+
+  /**
+   * Adds a step that runs code in the transaction. It must only run
+   * statements: an error fails the whole commit.
+   *
+   * @param fn The code.
+   */
+  call(fn: () => void): void {
+    (this.calls ??= new Map()).set(this.statements.length, fn);
+    this.statements.push(NO_STATEMENT);
+    this.args.push(NO_ARGS);
   }
 
   /**
@@ -48,9 +72,13 @@ export class SqliteBatch {
    *
    * @param statement The prepared statement.
    * @param args Its arguments.
-   * @param returned Called with the row the statement returns, once run.
+   * @param returned Called with what the statement changed (rows, last rowid), once run.
    */
-  add(statement: StatementSync, args: SqlValue[], returned?: (row: Row | undefined) => void): void {
+  add(
+    statement: StatementSync,
+    args: SqlValue[],
+    returned?: (result: StatementResultingChanges) => void,
+  ): void {
     if (returned !== undefined) (this.returns ??= new Map()).set(this.statements.length, returned);
     this.statements.push(statement);
     this.args.push(args);
@@ -99,7 +127,8 @@ export function sqliteWriter(
     check();
     const n = batch.statements.length;
     if (n === 0) return;
-    if (n === 1) {
+    // (One statement commits on its own for less; a step of code may run several.)
+    if (n === 1 && batch.calls === undefined) {
       try {
         runOne(batch, 0);
       } catch (e) {
@@ -127,9 +156,10 @@ export function sqliteWriter(
 }
 
 function runOne(batch: SqliteBatch, i: number): void {
-  const returned = batch.returns?.get(i);
-  if (returned === undefined) batch.statements[i]!.run(...batch.args[i]!);
-  else returned(batch.statements[i]!.get(...batch.args[i]!) as Row | undefined);
+  const call = batch.calls?.get(i);
+  if (call !== undefined) return call();
+  const result = batch.statements[i]!.run(...batch.args[i]!);
+  batch.returns?.get(i)?.(result);
 }
 
 /** What a run start needs of the store. */
@@ -141,52 +171,118 @@ export interface StartStore {
 }
 
 /**
- * A run's start as a member of a group commit: its inputs and its row (a new
- * run), or its row marked running again (a resumed one).
+ * Whether a recorded run is resumed by a start: not succeeded, and of the
+ * same entity and inputs (a succeeded run is returned as recorded, another
+ * entity or other inputs are refused).
+ *
+ * @param row The run's row.
+ * @param start The start.
+ * @returns Whether to mark it running again.
+ */
+export function resumable(row: Row, start: RunStart): boolean {
+  return row.status !== "succeeded" && row.entity === start.entity &&
+    row.inputs_digest === start.inputsDigest;
+}
+
+/** The number of the run an insert wrote (its rowid), or undefined when another start of the id was there first. */
+function inserted(result: StatementResultingChanges): number | undefined {
+  return Number(result.changes) === 0 ? undefined : Number(result.lastInsertRowid);
+}
+
+/** A run's inputs as its row keeps them. */
+interface RunInputs {
+  readonly hash: string;
+  /** The body, when small enough for the run's row. */
+  readonly inline: string | null;
+  /** The body, when it goes to the values table. */
+  readonly stored: string | undefined;
+}
+
+/**
+ * A run's start as a member of a group commit: its row (a new run), or its
+ * row marked running again (a resumed one) — with a claim, only once the
+ * claim is granted, in the same transaction.
  */
 export class RunStartMember implements CommitMember<SqliteBatch> {
   readonly #store: StartStore;
   readonly #start: RunStart;
+  readonly #claim: RunClaim | undefined;
   readonly #resume: boolean;
-  /** The run's number, once its row is written (undefined: another start of the same id won). */
+  /** The run's number, once a new row is written (undefined: another start of the same id won). */
   key: number | undefined = undefined;
+  /** With a claim: what it got, once committed. */
+  claim: ClaimResult | undefined = undefined;
+  /** With a claim: the run's row as the claim found it (undefined for a new run). */
+  row: Row | undefined = undefined;
 
   /**
    * @param store The store.
    * @param start The run.
-   * @param resume Whether its row exists (then it is marked running again).
+   * @param claim Claim it first (then whether its row exists is found in the transaction).
+   * @param resume Without a claim: its row exists, mark it running again.
    */
-  constructor(store: StartStore, start: RunStart, resume: boolean) {
+  constructor(store: StartStore, start: RunStart, claim: RunClaim | undefined, resume = false) {
     this.#store = store;
     this.#start = start;
+    this.#claim = claim;
     this.#resume = resume;
   }
 
   collect(batch: SqliteBatch): void {
     const start = this.#start;
     const s = this.#store.statements;
-    if (this.#resume) {
-      batch.add(s.resumeRun!, [start.weftVersion, start.runId]);
+    const claim = this.#claim;
+    if (claim === undefined) {
+      if (this.#resume) batch.add(s.resumeRun!, [start.weftVersion, start.runId]);
+      else this.#insert(batch, this.#inputs());
       return;
     }
-    const inputs = this.#store.valueRow(start.inputs);
-    batch.add(s.putValue!, [inputs.hash, inputs.body, inputs.body.length]);
-    batch.add(
-      s.insertRun!,
-      [
-        start.runId,
-        start.entity,
-        start.kind,
-        "running",
-        inputs.hash,
-        start.inputsDigest,
-        start.startedAt,
-        start.script ?? null,
-        start.weftVersion,
-      ],
-      (row) => {
-        this.key = row === undefined ? undefined : Number(row.key);
-      },
-    );
+    const inputs = this.#inputs();
+    // In the transaction: the claim, then the run's row as the claim finds it.
+    batch.call(() => {
+      this.claim = claimWith(s, claim, Date.now());
+      if (!this.claim.claimed) return;
+      const row = this.row = s.getRun!.get(start.runId) as Row | undefined;
+      if (row === undefined) {
+        if (inputs.stored !== undefined) {
+          s.putValue!.run(inputs.hash, inputs.stored, inputs.stored.length);
+        }
+        this.key = inserted(s.insertRun!.run(...this.#runRow(inputs)));
+      } else if (resumable(row, start)) s.resumeRun!.run(start.weftVersion, start.runId);
+    });
+  }
+
+  /** The inputs' hash and body: small ones stay in the run's row, larger ones go to the values table, once. */
+  #inputs(): RunInputs {
+    const v = this.#store.valueRow(this.#start.inputs);
+    return v.body.length <= INLINE_MAX
+      ? { hash: v.hash, inline: v.body, stored: undefined }
+      : { hash: v.hash, inline: null, stored: v.body };
+  }
+
+  #insert(batch: SqliteBatch, inputs: RunInputs): void {
+    const s = this.#store.statements;
+    if (inputs.stored !== undefined) {
+      batch.add(s.putValue!, [inputs.hash, inputs.stored, inputs.stored.length]);
+    }
+    batch.add(s.insertRun!, this.#runRow(inputs), (result) => {
+      this.key = inserted(result);
+    });
+  }
+
+  #runRow(inputs: RunInputs): SqlValue[] {
+    const start = this.#start;
+    return [
+      start.runId,
+      start.entity,
+      start.kind,
+      "running",
+      inputs.hash,
+      inputs.inline,
+      start.inputsDigest,
+      start.startedAt,
+      start.script ?? null,
+      start.weftVersion,
+    ];
   }
 }

@@ -62,7 +62,8 @@ export function lineagePort(
     runInputs: (runId) => {
       const row = s.getRun!.get(runId) as Row | undefined;
       if (row === undefined) return [];
-      const text = body(row.inputs_hash as string);
+      // (Small inputs are kept in the run's row.)
+      const text = typeof row.inputs === "string" ? row.inputs : body(row.inputs_hash as string);
       if (text === undefined) return [];
       const inputs = decodeValue(text) as Record<string, unknown>;
       return Object.entries(inputs).map(([name, value]) => ({ name, hash: valueHash(value) }));
@@ -70,6 +71,7 @@ export function lineagePort(
     hashesWithPrefix: (prefix) => {
       if (prefix.length === 64) return body(prefix) === undefined ? [] : [prefix];
       const found = new Set<string>();
+      for (const r of s.runHashPrefix!.all(`${prefix}%`) as Row[]) found.add(r.hash as string);
       for (const r of s.valuePrefix!.all(`${prefix}%`) as Row[]) {
         found.add(r.hash as string);
       }

@@ -51,49 +51,63 @@ function ownerOf(row: Row): RunOwner {
  * @returns The owner now, and whether it is the claimant.
  */
 export function claimRun(port: OwnersPort, claim: RunClaim): ClaimResult {
-  return port.immediate(() => {
-    const s = port.statements();
-    const now = Date.now();
-    const row = s.getOwner!.get(claim.runId) as Row | undefined;
-    const current = row === undefined ? undefined : ownerOf(row);
-    const decision = decideClaim(current, claim, now);
-    if (!decision.take) return { claimed: false, owner: current! };
-    s.putOwner!.run(
-      claim.runId,
-      claim.ownerId,
-      claim.pid,
-      claim.host,
-      now,
-      now,
-      Math.round(claim.leaseMs),
-    );
-    const owner: RunOwner = {
-      runId: claim.runId,
-      ownerId: claim.ownerId,
-      pid: claim.pid,
-      host: claim.host,
-      since: now,
-      heartbeatAt: now,
-      leaseMs: Math.round(claim.leaseMs),
-      cancelRequestedAt: undefined,
-    };
-    if (current === undefined || decision.takeover === undefined) return { claimed: true, owner };
-    const t = takeoverRecord(current, claim, now, decision.takeover);
-    s.putTakeover!.run(
-      t.runId,
-      t.at,
-      t.by.ownerId,
-      t.by.pid,
-      t.by.host,
-      t.from.ownerId,
-      t.from.pid,
-      t.from.host,
-      t.from.since,
-      t.from.heartbeatAt,
-      t.reason,
-    );
-    return { claimed: true, owner, tookOver: t };
-  });
+  return port.immediate(() => claimWith(port.statements(), claim, Date.now()));
+}
+
+/**
+ * Claims a run inside a transaction that holds the write lock (an immediate
+ * one, or a group commit's), so that the owner read is still the owner when
+ * the claim is written.
+ *
+ * @param s The prepared statements.
+ * @param claim Who claims.
+ * @param now The store's clock.
+ * @returns The owner now, and whether it is the claimant.
+ */
+export function claimWith(
+  s: Record<string, StatementSync>,
+  claim: RunClaim,
+  now: number,
+): ClaimResult {
+  const row = s.getOwner!.get(claim.runId) as Row | undefined;
+  const current = row === undefined ? undefined : ownerOf(row);
+  const decision = decideClaim(current, claim, now);
+  if (!decision.take) return { claimed: false, owner: current! };
+  s.putOwner!.run(
+    claim.runId,
+    claim.ownerId,
+    claim.pid,
+    claim.host,
+    now,
+    now,
+    Math.round(claim.leaseMs),
+  );
+  const owner: RunOwner = {
+    runId: claim.runId,
+    ownerId: claim.ownerId,
+    pid: claim.pid,
+    host: claim.host,
+    since: now,
+    heartbeatAt: now,
+    leaseMs: Math.round(claim.leaseMs),
+    cancelRequestedAt: undefined,
+  };
+  if (current === undefined || decision.takeover === undefined) return { claimed: true, owner };
+  const t = takeoverRecord(current, claim, now, decision.takeover);
+  s.putTakeover!.run(
+    t.runId,
+    t.at,
+    t.by.ownerId,
+    t.by.pid,
+    t.by.host,
+    t.from.ownerId,
+    t.from.pid,
+    t.from.host,
+    t.from.since,
+    t.from.heartbeatAt,
+    t.reason,
+  );
+  return { claimed: true, owner, tookOver: t };
 }
 
 /**

@@ -20,7 +20,7 @@ import type {
 } from "../mod.ts";
 import { decodeValue } from "../../core/values.ts";
 import type { SqliteBatch } from "./commit.ts";
-import type { Row, StoredInput, StoredOutput } from "./rows.ts";
+import { INLINE_MAX, type Row } from "./rows.ts";
 import type { StatementSync } from "node:sqlite";
 
 /** What a session needs of its store (the `SqliteStore` provides it). */
@@ -33,12 +33,24 @@ export interface SessionStore {
   readonly group: GroupCommit<SqliteBatch>;
   /** The session ended. */
   forget(session: SqliteSession): void;
+  /** Calls the session's `tick` soon (a few times a second). */
+  soon(session: SqliteSession): void;
   /** Encodes and hashes a value for the values table. */
   valueRow(value: unknown): { hash: string; body: string };
   /** Hashes a value for a node's row: a small body stays inline, a larger one is returned as `stored`, for the values table. */
   storeValue(value: unknown): { hash: string; body?: string; stored?: string };
   /** The prepared statements. */
   readonly statements: Record<string, StatementSync>;
+}
+
+/** The largest key base whose node keys are exact as numbers (below 2^53). */
+const MAX_NUMBER_KEY_BASE = 2 ** 53 - 2 ** 33;
+
+/** A stored value's members in a row's JSON: `"hash":"…"` and, when inline, `"body":"…"`. */
+function stored(v: { hash: string; body?: string }): string {
+  return v.body === undefined
+    ? `"hash":"${v.hash}"`
+    : `"hash":"${v.hash}","body":${JSON.stringify(v.body)}`;
 }
 
 /** The queue and journal of one run in a SQLite store. */
@@ -49,9 +61,13 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   readonly runId: string;
   /** The run's number << 32: a node's key is this plus its order in the run. */
   readonly #keyBase: bigint;
+  /** The same as a number (exact while the run's number is below 2^21). */
+  readonly #keyNumber: number;
   #queue = new Set<NodeRecord>();
   #cachePuts: [string, NodeRecord][] = [];
   #finish: RunFinish | undefined = undefined;
+  /** The claim the end of the run gives up, if any. */
+  #release: string | undefined = undefined;
   /** What the commit being written took, to take back if it fails. */
   #taken: Set<NodeRecord> | undefined = undefined;
   #takenPuts: [string, NodeRecord][] = [];
@@ -60,13 +76,15 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   #takenFinish: RunFinish | undefined = undefined;
   /** An emptied queue, to take the queue's place when it is taken. */
   #spare: Set<NodeRecord> | undefined = undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the store's timer will tick for this session. */
+  #armed = false;
   #order = 0;
   /** Output hashes of nodes already written, so that their consumers reuse them. */
   // (Maps rather than weak ones: the session lasts as long as the run, which
   // holds its nodes anyway, and a WeakMap costs more per entry to set and to
   // collect.)
-  #outputHashes = new Map<string, Map<string, string>>();
+  // (A node with one output, its whole value, keeps the hash alone.)
+  #outputHashes = new Map<string, string | Map<string, string>>();
   #inputsWritten = new Set<NodeRecord>();
   #added = new Map<NodeRecord, number>();
   readonly #earlier: Map<string, number>;
@@ -81,6 +99,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     this.#store = store;
     this.runId = runId;
     this.#keyBase = keyBase;
+    this.#keyNumber = Number(keyBase);
     this.previous = previous;
     this.#earlier = earlier;
     let max = -1;
@@ -98,6 +117,8 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   }
 
   #enqueue(node: NodeRecord): void {
+    // A replayed node's record is the one written when it first ran: nothing to write or wait for.
+    if (node.replayed) return;
     this.#queue.add(node);
     if (this.#queue.size >= this.#store.options.maxQueued) {
       // A large queue is written now (with whatever else waits), not at the end of the turn.
@@ -107,20 +128,26 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   }
 
   /**
-   * Makes sure a timer will commit the queue soon. The timer is not reset by
-   * each commit (that would cost two timer calls per step): when it fires
-   * with nothing queued, it simply stops.
+   * Makes sure the queue is committed soon: the store's one timer (not one
+   * per run) ticks a few times a second for the sessions that asked. The
+   * request is not renewed by each commit (that would cost a call per step):
+   * a tick that finds nothing queued simply drops it.
    */
   #arm(): void {
-    if (this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (this.#queue.size > 0 || this.#cachePuts.length > 0) this.#store.group.note(this);
-    }, this.#store.options.flushIntervalMs);
+    if (this.#armed) return;
+    this.#armed = true;
+    this.#store.soon(this);
+  }
+
+  /** The store's timer ticked: commit what is queued (without waiting). */
+  tick(): void {
+    this.#armed = false;
+    if (this.#queue.size > 0 || this.#cachePuts.length > 0) this.#store.group.note(this);
   }
 
   pending(node: NodeRecord): boolean {
-    return this.#queue.has(node);
+    // (A replayed node was queued when added, before the journal replayed it: its record is durable.)
+    return this.#queue.has(node) && !node.replayed;
   }
 
   /**
@@ -199,26 +226,38 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
       this.#inputsWritten.add(node);
       inputsTaken.push(node);
       const sources = node.inputSources();
-      const list: StoredInput[] = [];
-      for (const name of Object.keys(values)) {
+      // (The JSON of a StoredInput[] written as text: a step writes one per node, and
+      // objects built only to be stringified cost more than the text.)
+      inputs = "[";
+      for (const name in values) {
         const from = sources.get(name);
-        const entry: StoredInput = this.#input(node, values, name, from, batch);
-        if (from !== undefined) entry.sources = from;
-        list.push(entry);
+        if (inputs.length > 1) inputs += ",";
+        inputs += `{"name":${JSON.stringify(name)},${this.#input(node, values, name, from, batch)}`;
+        if (from !== undefined) inputs += `,"sources":${JSON.stringify(from)}`;
+        inputs += "}";
       }
-      inputs = JSON.stringify(list);
+      inputs += "]";
     }
     let outputs: string | null = null;
     if (node.status === "succeeded") {
-      const hashes = new Map<string, string>();
-      const stored: StoredOutput[] = [];
-      for (const o of outputsOf(node)) {
-        const out: StoredOutput = { name: o.name, ...this.#value(o.value, batch) };
-        hashes.set(o.name, out.hash);
-        stored.push(out);
+      const names = node.outputNames();
+      if (node.bare && names.length === 1) {
+        // One output, the whole value: its hash alone is kept for consumers.
+        const v = this.#value(node.value, batch);
+        this.#outputHashes.set(node.id, v.hash);
+        outputs = `[{"name":${JSON.stringify(names[0]!)},${stored(v)}}]`;
+      } else {
+        const hashes = new Map<string, string>();
+        outputs = "[";
+        for (const o of outputsOf(node)) {
+          const v = this.#value(o.value, batch);
+          hashes.set(o.name, v.hash);
+          if (outputs.length > 1) outputs += ",";
+          outputs += `{"name":${JSON.stringify(o.name)},${stored(v)}}`;
+        }
+        outputs += "]";
+        this.#outputHashes.set(node.id, hashes);
       }
-      this.#outputHashes.set(node.id, hashes);
-      outputs = JSON.stringify(stored);
     }
     const added = this.#added.get(node) ?? 0;
     if (added > 0xffffffff) {
@@ -227,7 +266,10 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
       );
     }
     batch.add(s.upsertNode!, [
-      this.#keyBase + BigInt(added),
+      // (A number while it is exact: a BigInt for each row costs an allocation.)
+      this.#keyNumber < MAX_NUMBER_KEY_BASE
+        ? this.#keyNumber + added
+        : this.#keyBase + BigInt(added),
       this.runId,
       node.id,
       node.parentId ?? null,
@@ -258,22 +300,26 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     return { hash: v.hash };
   }
 
-  /** An input: one taken whole from a node output reuses that output's hash (its body is with the producer). */
+  /**
+   * An input's hash and body, as JSON members: one taken whole from a node
+   * output reuses that output's hash (its body is with the producer).
+   */
   #input(
     node: NodeRecord,
     values: Readonly<Record<string, unknown>>,
     name: string,
     from: readonly InputSource[] | undefined,
     batch: SqliteBatch,
-  ): StoredInput {
+  ): string {
     if (from !== undefined && from.length === 1) {
       const whole = node.wholeSource(name);
       if (whole !== undefined) {
-        const hash = this.#outputHashes.get(whole.node)?.get(whole.output);
-        if (hash !== undefined) return { name, hash };
+        const known = this.#outputHashes.get(whole.node);
+        const hash = typeof known === "string" ? known : known?.get(whole.output);
+        if (hash !== undefined) return `"hash":"${hash}"`;
       }
     }
-    return { name, ...this.#value(values[name], batch) };
+    return stored(this.#value(values[name], batch));
   }
 
   cacheGet(key: string): CacheHit | undefined {
@@ -305,8 +351,6 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   }
 
   abandon(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#queue = new Set();
     this.#cachePuts = [];
     this.#finish = undefined;
@@ -316,14 +360,19 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   #finishRow(result: RunFinish, batch: SqliteBatch): void {
     const s = this.#store.statements;
     let outputsHash: string | null = null;
+    let outputs: string | null = null;
     if (result.status === "succeeded") {
       const v = this.#store.valueRow(result.outputs);
-      batch.add(s.putValue!, [v.hash, v.body, v.body.length]);
+      // Small outputs stay in the run's row; larger ones go to the values table, once.
+      if (v.body.length <= INLINE_MAX) outputs = v.body;
+      else batch.add(s.putValue!, [v.hash, v.body, v.body.length]);
       outputsHash = v.hash;
     }
+    if (this.#release !== undefined) batch.add(s.releaseOwner!, [this.runId, this.#release]);
     batch.add(s.finishRun!, [
       result.status,
       outputsHash,
+      outputs,
       result.errors.length === 0 ? null : JSON.stringify(result.errors.map(errorRecord)),
       result.finishedAt,
       this.runId,
@@ -337,9 +386,19 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
    * @returns Once it is durable.
    */
   finish(result: RunFinish): Promise<void> | undefined {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#finish = result;
     return this.#store.group.request(this);
+  }
+
+  /**
+   * Records the end of the run and gives up its claim, in the same commit.
+   *
+   * @param result How the run ended.
+   * @param ownerId The claim to give up.
+   * @returns Once it is durable.
+   */
+  finishAndRelease(result: RunFinish, ownerId: string): Promise<void> | undefined {
+    this.#release = ownerId;
+    return this.finish(result);
   }
 }

@@ -16,18 +16,17 @@
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { ValidationError, type WeftErrorJson } from "../../core/errors.ts";
-import { decodeValue, encodeValue, sha256 } from "../../core/values.ts";
+import { ValidationError } from "../../core/errors.ts";
+import { encodeValue, sha256 } from "../../core/values.ts";
 import { lineageOf, type LineagePort, resolveHash } from "../lineage.ts";
 import { lineagePort } from "./lineage_port.ts";
 import * as owners from "./owners.ts";
 import type {
+  ClaimedOpen,
   ClaimResult,
-  JournalEntry,
   Lineage,
   LineageOptions,
   NodeDetails,
-  NodeStatus,
   PreviousRun,
   RenewResult,
   RunClaim,
@@ -40,20 +39,13 @@ import type {
   RunTakeover,
   Store,
 } from "../mod.ts";
-import { promised, wholeValue } from "../provenance.ts";
-import {
-  INLINE_MAX,
-  nodeInputs,
-  nodeOutputs,
-  type Row,
-  type StoredOutput,
-  storeError,
-  summary,
-} from "./rows.ts";
+import { promised } from "../provenance.ts";
+import { INLINE_MAX, type Row, storeError, summary } from "./rows.ts";
 import { GroupCommit } from "../group_commit.ts";
-import { RunStartMember, type SqliteBatch, sqliteWriter } from "./commit.ts";
+import { resumable, RunStartMember, type SqliteBatch, sqliteWriter } from "./commit.ts";
 import { openFile } from "./open_file.ts";
 import { prepareAll } from "./schema.ts";
+import { SqliteReads } from "./reads.ts";
 import { SqliteSession } from "./session.ts";
 
 /** Options of {@linkcode SqliteStore.open}. */
@@ -100,12 +92,17 @@ export class SqliteStore implements Store {
   /** Open sessions by run id. */
   #sessions = new Map<string, SqliteSession>();
   readonly #group: GroupCommit<SqliteBatch>;
+  /** The sessions that asked for a commit soon, and the one timer that ticks for them. */
+  #ticking = new Set<SqliteSession>();
+  #ticker: ReturnType<typeof setTimeout> | undefined = undefined;
+  readonly #reads: SqliteReads;
 
   private constructor(path: string, db: DatabaseSync, options: Required<SqliteStoreOptions>) {
     this.url = `sqlite:${path}`;
     this.#db = db;
     this.#options = options;
     this.#s = prepareAll(db);
+    this.#reads = new SqliteReads(this.#s);
     this.#owners = {
       statements: () => this.#s,
       direct: (fn) => {
@@ -172,53 +169,105 @@ export class SqliteStore implements Store {
    */
   openRun(start: RunStart): RunSession | Promise<RunSession> {
     this.#check();
-    const s = this.#s;
-    if (this.#sessions.has(start.runId)) {
+    this.#notOpen(start.runId);
+    const row = this.#s.getRun!.get(start.runId) as Row | undefined;
+    if (row === undefined) {
+      const starting = new RunStartMember(this, start, undefined);
+      return this.#starting(starting, () => this.#started(start, starting));
+    }
+    if (!resumable(row, start)) return this.#opened(start, row);
+    // (The journal is read once the run is marked running again.)
+    const starting = new RunStartMember(this, start, undefined, true);
+    return this.#starting(starting, () => this.#opened(start, row));
+  }
+
+  /**
+   * Commits a start, then makes its session. While it waits, the start
+   * counts as open, so that starts made in the same turn share its commit.
+   */
+  #starting<T>(starting: RunStartMember, then: () => T): T | Promise<T> {
+    const group = this.#group;
+    group.opened(starting);
+    let written: Promise<void> | undefined;
+    try {
+      written = group.request(starting);
+    } finally {
+      if (written === undefined) group.closed(starting);
+    }
+    if (written === undefined) return then();
+    return written.then(() => {
+      group.closed(starting);
+      return then();
+    }, (e) => {
+      group.closed(starting);
+      throw e;
+    });
+  }
+
+  /**
+   * Claims a run id and starts or resumes recording it, in one commit with
+   * whatever else is committed then.
+   *
+   * @param start The run.
+   * @param claim Who claims it.
+   * @returns The claim and, when granted, the session.
+   */
+  async openClaimed(start: RunStart, claim: RunClaim): Promise<ClaimedOpen> {
+    this.#check();
+    // (A run open here holds its claim: the claim says who, as for any other owner.)
+    const starting = new RunStartMember(this, start, claim);
+    return await this.#starting(starting, (): ClaimedOpen => {
+      const got = starting.claim!;
+      if (!got.claimed) return got;
+      this.#notOpen(start.runId);
+      const row = starting.row;
+      const session = row === undefined ? this.#started(start, starting) : this.#opened(start, row);
+      return { ...got, session };
+    });
+  }
+
+  #notOpen(runId: string): void {
+    if (this.#sessions.has(runId)) {
       throw new ValidationError(
-        `Run '${start.runId}' is running in this process; wait for it to end or use another run id`,
+        `Run '${runId}' is running in this process; wait for it to end or use another run id`,
       );
     }
-    const row = s.getRun!.get(start.runId) as Row | undefined;
-    if (row === undefined) {
-      const starting = new RunStartMember(this, start, false);
-      const started = () => {
-        if (starting.key === undefined) {
-          throw new ValidationError(
-            `Run '${start.runId}' is running: another start of the same run id was recorded first; wait for it to end or use another run id`,
-          );
-        }
-        return this.#session(start.runId, starting.key, undefined, new Map());
-      };
-      const written = this.#group.request(starting);
-      return written === undefined ? started() : written.then(started);
+  }
+
+  /** The session of a run whose row a start just wrote. */
+  #started(start: RunStart, starting: RunStartMember): SqliteSession {
+    if (starting.key === undefined) {
+      throw new ValidationError(
+        `Run '${start.runId}' is running: another start of the same run id was recorded first; wait for it to end or use another run id`,
+      );
     }
+    return this.#session(start.runId, starting.key, undefined, new Map());
+  }
+
+  /** The session of a run recorded before: a succeeded one, one refused, or one resumed. */
+  #opened(start: RunStart, row: Row): SqliteSession {
     const previous: PreviousRun = {
       status: row.status as RunStatus,
       entity: row.entity as string,
       inputsDigest: row.inputs_digest as string,
-      outputs: row.outputs_hash === null ? undefined : this.#value(row.outputs_hash as string),
+      outputs: this.#reads.runValue(row.outputs, row.outputs_hash),
       errors: row.errors === null ? [] : JSON.parse(row.errors as string),
       startedAt: Number(row.started_at),
       finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
-      journal: row.status === "succeeded" ? new Map() : this.#journal(start.runId),
+      journal: row.status === "succeeded" ? new Map() : this.#reads.journal(start.runId),
     };
     const key = Number(row.key);
     // A succeeded run is returned as recorded, and a run of another entity or
-    // other inputs is refused: nothing is written.
-    if (
-      row.status === "succeeded" || previous.entity !== start.entity ||
-      previous.inputsDigest !== start.inputsDigest
-    ) {
+    // other inputs is refused: nothing was written.
+    if (!resumable(row, start)) {
       return new SqliteSession(this, start.runId, BigInt(key) << 32n, previous, new Map());
     }
     // Nodes run again in a resumed run update their earlier rows.
     const order = new Map<string, number>();
-    for (const r of s.nodeOrder!.all(start.runId) as Row[]) {
+    for (const r of this.#s.nodeOrder!.all(start.runId) as Row[]) {
       order.set(r.id as string, Number(r.added));
     }
-    const resumed = () => this.#session(start.runId, key, previous, order);
-    const written = this.#group.request(new RunStartMember(this, start, true));
-    return written === undefined ? resumed() : written.then(resumed);
+    return this.#session(start.runId, key, previous, order);
   }
 
   #session(
@@ -238,6 +287,8 @@ export class SqliteStore implements Store {
     if (this.#closed) return;
     for (const session of this.#sessions.values()) this.#group.note(session);
     this.#group.commitNow();
+    if (this.#ticker !== undefined) clearTimeout(this.#ticker);
+    this.#ticker = undefined;
     this.#closed = true;
     this.#db.close();
   }
@@ -254,8 +305,25 @@ export class SqliteStore implements Store {
     return this.#group;
   }
 
+  /** @internal Calls the session's `tick` within `flushIntervalMs`, from one timer for all sessions. */
+  soon(session: SqliteSession): void {
+    this.#ticking.add(session);
+    this.#ticker ??= setTimeout(() => {
+      this.#ticker = undefined;
+      const due = this.#ticking;
+      this.#ticking = new Set();
+      if (this.#closed) return;
+      for (const s of due) s.tick();
+    }, this.#options.flushIntervalMs);
+  }
+
   /** @internal */
   forget(session: SqliteSession): void {
+    // (Nothing left to tick for: the timer would only keep the process up.)
+    if (this.#ticking.delete(session) && this.#ticking.size === 0 && this.#ticker !== undefined) {
+      clearTimeout(this.#ticker);
+      this.#ticker = undefined;
+    }
     if (this.#sessions.get(session.runId) === session) this.#sessions.delete(session.runId);
     this.#group.closed(session);
   }
@@ -305,57 +373,6 @@ export class SqliteStore implements Store {
   /** @internal */
   get statements(): Record<string, StatementSync> {
     return this.#s;
-  }
-
-  #value(hash: string): unknown {
-    const body = this.#body(hash);
-    if (body === undefined) throw new ValidationError(`The store has no value ${hash}`);
-    return decodeValue(body);
-  }
-
-  #journal(runId: string): Map<string, JournalEntry> {
-    const journal = new Map<string, JournalEntry>();
-    for (const n of this.#s.runNodes!.all(runId) as Row[]) {
-      const status = n.status as NodeStatus;
-      const entry: JournalEntry = {
-        nodeId: n.id as string,
-        entity: n.entity as string,
-        argsDigest: n.args_digest as string,
-        call: n.call as string,
-        status,
-        attempt: Number(n.attempts),
-        startedAt: n.started_at === null ? undefined : Number(n.started_at),
-        finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
-        cachedFrom: (n.cached_from as string | null) ?? undefined,
-        ...(status === "succeeded"
-          ? {
-            value: wholeValue(
-              Number(n.bare) === 1,
-              nodeOutputs(n).map((o) => ({ name: o.name, value: this.#outputValue(o) })),
-            ),
-          }
-          : {}),
-      };
-      journal.set(`${(n.parent_id as string | null) ?? ""}#${n.seq}`, entry);
-    }
-    return journal;
-  }
-
-  #outputValue(o: StoredOutput): unknown {
-    return o.body !== undefined ? decodeValue(o.body) : this.#value(o.hash);
-  }
-
-  /** A value's body by hash: from the values table, or inline in a node's outputs. */
-  #body(hash: string): string | undefined {
-    const row = this.#s.getValue!.get(hash) as Row | undefined;
-    if (row !== undefined) return row.body as string;
-    for (const n of this.#s.nodesWithText!.all(hash) as Row[]) {
-      const found = [...nodeOutputs(n), ...nodeInputs(n)].find((o) =>
-        o.hash === hash && o.body !== undefined
-      );
-      if (found?.body !== undefined) return found.body;
-    }
-    return undefined;
   }
 
   #check(): void {
@@ -438,46 +455,16 @@ export class SqliteStore implements Store {
     return this.#read(() => {
       const row = this.#s.getRun!.get(runId) as Row | undefined;
       if (row === undefined) return undefined;
-      const nodes = (this.#s.runNodes!.all(runId) as Row[]).map((n) => this.#details(n));
+      const nodes = (this.#s.runNodes!.all(runId) as Row[]).map((n) => this.#reads.details(n));
       return ({
         ...summary(row),
-        inputs: this.#value(row.inputs_hash as string) as Record<string, unknown>,
-        outputs: row.outputs_hash === null ? undefined : this.#value(row.outputs_hash as string),
+        inputs: this.#reads.runValue(row.inputs, row.inputs_hash) as Record<string, unknown>,
+        outputs: this.#reads.runValue(row.outputs, row.outputs_hash),
         outputsHash: (row.outputs_hash as string | null) ?? undefined,
         errors: row.errors === null ? [] : JSON.parse(row.errors as string),
         nodes,
       });
     });
-  }
-
-  #details(n: Row): NodeDetails {
-    const runId = n.run_id as string;
-    const id = n.id as string;
-    const inputs = nodeInputs(n).map((i) => ({
-      name: i.name,
-      hash: i.hash,
-      sources: i.sources ?? [],
-    }));
-    const outputs = nodeOutputs(n).map((o) => ({ name: o.name, hash: o.hash }));
-    return {
-      runId,
-      id,
-      parentId: (n.parent_id as string | null) ?? undefined,
-      seq: Number(n.seq),
-      entity: n.entity as string,
-      kind: n.kind as string,
-      version: (n.version as string | null) ?? undefined,
-      status: n.status as NodeStatus,
-      attempts: Number(n.attempts),
-      startedAt: n.started_at === null ? undefined : Number(n.started_at),
-      finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
-      error: n.error === null ? undefined : JSON.parse(n.error as string) as WeftErrorJson,
-      cachedFrom: (n.cached_from as string | null) ?? undefined,
-      replayed: Number(n.replayed) === 1,
-      call: n.call as string,
-      inputs,
-      outputs,
-    };
   }
 
   /**
@@ -491,7 +478,7 @@ export class SqliteStore implements Store {
     try {
       const full = await resolveHash(this.#lineagePort(), hash);
       if (full === undefined) return undefined;
-      return { hash: full, value: this.#value(full) };
+      return { hash: full, value: this.#reads.value(full) };
     } catch (e) {
       throw storeError(this.#path, e);
     }
@@ -515,7 +502,7 @@ export class SqliteStore implements Store {
   }
 
   #lineagePort(): LineagePort {
-    return lineagePort(this.url, this.#s, (hash) => this.#body(hash));
+    return lineagePort(this.url, this.#s, (hash) => this.#reads.body(hash));
   }
 
   /**
@@ -526,7 +513,7 @@ export class SqliteStore implements Store {
    */
   executions(task: string): Promise<NodeDetails[]> {
     return this.#read(() => {
-      return ((this.#s.executions!.all(task) as Row[]).map((n) => this.#details(n)));
+      return ((this.#s.executions!.all(task) as Row[]).map((n) => this.#reads.details(n)));
     });
   }
 
