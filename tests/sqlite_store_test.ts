@@ -195,3 +195,40 @@ Deno.test("the store keeps each value once however often it appears", async () =
   db.close();
   assert.equal(Number(big.n), 2);
 });
+
+Deno.test("a process killed while it creates a store leaves no store or a whole one, never an empty file", async () => {
+  await using tmp = await tempDir();
+  const script = `${tmp.dir}/create.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { SqliteStore } from ${JSON.stringify(new URL("../sqlite.ts", import.meta.url).href)};
+     SqliteStore.open(Deno.args[0]).close();`,
+  );
+  let killed = 0;
+  for (let i = 0; i < 20; i++) {
+    const path = `${tmp.dir}/store${i}.db`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, path],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    // Kills spread over the process's start-up and its opening of the store.
+    await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 200)));
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // it finished already
+    }
+    if ((await child.status).signal === "SIGKILL") killed++;
+    const stat = await Deno.stat(path).catch(() => undefined);
+    if (stat !== undefined) {
+      assert.ok(stat.size > 0, `round ${i}: the store was left as an empty file`);
+    }
+    // It opens (or is created now), and what a killed creation left is cleared.
+    SqliteStore.open(path).close();
+    for await (const entry of Deno.readDir(tmp.dir)) {
+      assert.ok(!entry.name.includes(".new-"), `round ${i}: ${entry.name} was left behind`);
+    }
+  }
+  assert.ok(killed > 0);
+});

@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { ValidationError } from "../../core/errors.ts";
 import type { Row } from "./rows.ts";
 import { storeError } from "./rows.ts";
+import { processAlive } from "../ownership.ts";
 import { migrate, SCHEMA_VERSION } from "./schema.ts";
 
 /** How {@linkcode openFile} opens a store. */
@@ -40,14 +41,16 @@ const EMPTY_WAIT_MS = 1000;
 export function openFile(path: string, options: OpenFileOptions): DatabaseSync {
   if (path === ":memory:") return prepare(new DatabaseSync(path), path, options);
   if (options.readOnly) return openReadOnly(path, options);
-  let created = false;
-  try {
-    // A new store is private to its user (SQLite gives its -wal and -shm
-    // files the same mode): runs hold inputs and outputs.
-    Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
-    created = true;
-  } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) throw cannotCreate(path, e);
+  let created = createWhole(path, options);
+  if (!created) {
+    try {
+      // A new store is private to its user (SQLite gives its -wal and -shm
+      // files the same mode): runs hold inputs and outputs.
+      Deno.writeFileSync(path, new Uint8Array(), { createNew: true, mode: 0o600 });
+      created = true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw cannotCreate(path, e);
+    }
   }
   if (!created) refuseEmpty(path);
   let db: DatabaseSync;
@@ -61,6 +64,76 @@ export function openFile(path: string, options: OpenFileOptions): DatabaseSync {
   } catch (e) {
     db.close();
     throw notWritable(path, e) ?? storeError(path, e);
+  }
+}
+
+/**
+ * Creates a new store whole: made and migrated under a name of its own in
+ * the same directory, then linked into place only if nothing is there yet.
+ * Created in place, a store is an empty file until SQLite writes its first
+ * page, and a process killed in between (it happens: the crash tests kill
+ * `weft run` at random moments) would leave an empty file, which is refused.
+ *
+ * @returns Whether it created the store; false when the file exists, or when
+ * this process may not make the file of its own or link it (a run granted
+ * only the store's path), which then creates it in place.
+ */
+function createWhole(path: string, options: OpenFileOptions): boolean {
+  try {
+    Deno.lstatSync(path);
+    return false;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) return false;
+  }
+  clearAbandoned(path);
+  const fresh = `${path}.new-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    Deno.writeFileSync(fresh, new Uint8Array(), { createNew: true, mode: 0o600 });
+  } catch {
+    return false;
+  }
+  try {
+    const db = new DatabaseSync(fresh);
+    try {
+      prepare(db, fresh, options);
+    } finally {
+      // (Closing the last connection checkpoints and removes its -wal and -shm files.)
+      db.close();
+    }
+    Deno.linkSync(fresh, path);
+    return true;
+  } catch {
+    // Another process linked its store first, or links are not possible here.
+    return false;
+  } finally {
+    for (const f of [fresh, `${fresh}-wal`, `${fresh}-shm`]) {
+      try {
+        Deno.removeSync(f);
+      } catch {
+        // gone already
+      }
+    }
+  }
+}
+
+/** Removes the files of stores whose creation a killed process left unfinished (best effort). */
+function clearAbandoned(path: string): void {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+  const prefix = `${path.slice(slash + 1)}.new-`;
+  try {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (!entry.name.startsWith(prefix)) continue;
+      const pid = Number(entry.name.slice(prefix.length).split("-")[0]);
+      if (pid === Deno.pid || processAlive(pid) !== false) continue;
+      try {
+        Deno.removeSync(`${dir}/${entry.name}`);
+      } catch {
+        // another process cleared it
+      }
+    }
+  } catch {
+    // the directory cannot be listed here
   }
 }
 
