@@ -10,7 +10,8 @@ import { DAG_FORMATS, renderDag } from "../render/mod.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport, requireEntities } from "./exports.ts";
 import type { ScriptDescription } from "./protocol.ts";
-import { loadScript } from "./load.ts";
+import { loadScript, loadTimeoutMs } from "./load.ts";
+import { escapeJson, escapeText } from "../core/escape.ts";
 import { resolveScript } from "./script.ts";
 import type { Command } from "./command.ts";
 
@@ -19,11 +20,15 @@ export const compileCommand: Command = {
   summary: "print the static graph (weft.dag/v1) of a script's workflows, running nothing",
   help: `Usage: weft compile SCRIPT [options]
 
-Imports SCRIPT in a child process with no permissions at all (only its own
-modules are loaded), collects the workflows, builder workflows, flows, launch
-plans and tasks it exports, and prints their IR. Nothing runs: a script whose
-top-level code tries to read, write, reach the network, read env or start a
-process fails to compile, and the refused action never happens.
+Fetches SCRIPT's static module graph (printing what it downloads), then
+imports SCRIPT in a child process with no permissions at all, fetching off
+and imports allowed only from the graph's hosts (only its own modules are
+loaded), collects the workflows, builder workflows, flows, launch plans and
+tasks it exports, and prints their IR. Nothing runs: a script whose
+top-level code tries to read, write, reach the network, read env, start a
+process or import a module outside its graph fails to compile, and the
+refused action never happens. A load that takes longer than the load
+timeout is stopped (exit 2).
 
 The IR is weft.dag/v1 (weft schema prints its JSON Schema). Static workflows
 appear with their nodes and edges; flows appear as kind "dynamic" with the
@@ -36,7 +41,8 @@ Options:
   --workflow NAME      only this workflow (export name or workflow name) and what it uses
   --format FORMAT      ${DAG_FORMATS.join(" | ")} (default json)
   --out FILE           write to FILE instead of stdout
-  --allow-import HOST  let the script import modules from HOST (repeatable)
+  --allow-import HOST  let the script's static imports come from HOST (repeatable)
+  --load-timeout D     stop loading after D (default 30s, or $WEFT_LOAD_TIMEOUT)
   --verbose            print the stack of a load error
 
 Examples:
@@ -49,6 +55,7 @@ Examples:
       format: { type: "string" },
       out: { type: "string" },
       "allow-import": { type: "string", multiple: true },
+      "load-timeout": { type: "string" },
       verbose: { type: "boolean" },
     });
     if (positionals.length !== 1) {
@@ -64,6 +71,7 @@ Examples:
     const described = await loadScript(url, {
       allowImport: (values["allow-import"] as string[] | undefined) ?? [],
       verbose: values.verbose === true,
+      timeoutMs: loadTimeoutMs(values["load-timeout"] as string | undefined),
     });
     requireEntities(described, positionals[0]!);
     const name = values.workflow as string | undefined;
@@ -74,7 +82,16 @@ Examples:
     });
     const out = values.out as string | undefined;
     if (out !== undefined) await Deno.writeTextFile(out, text);
-    else await Deno.stdout.write(new TextEncoder().encode(text));
+    else {
+      // JSON keeps its meaning with C1 and bidi controls escaped; other
+      // formats are only escaped when a terminal would act on them.
+      const safe = format === "json"
+        ? escapeJson(text)
+        : Deno.stdout.isTerminal()
+        ? escapeText(text)
+        : text;
+      await Deno.stdout.write(new TextEncoder().encode(safe));
+    }
     return 0;
   },
 };

@@ -8,9 +8,15 @@
  */
 
 import { WEFT_VERSION } from "../core/version.ts";
-import { DESCRIPTION_VERSION, type ModuleSources, type ScriptDescription } from "./protocol.ts";
+import {
+  DESCRIPTION_VERSION,
+  type ModuleGraph,
+  type ModuleSources,
+  type ScriptDescription,
+} from "./protocol.ts";
 import { moduleSources, readText } from "./sources.ts";
 import { childCwd, importFlags, realDir } from "./script.ts";
+import { downloadsOf, summarizeGraph } from "./module_graph.ts";
 
 /**
  * The description of a script, from the cache when its module graph is
@@ -29,10 +35,14 @@ import { childCwd, importFlags, realDir } from "./script.ts";
 export async function cachedDescription(
   url: URL,
   allowImport: string[],
-  load: (sources: ModuleSources | undefined) => Promise<ScriptDescription>,
+  load: (graph: ListedGraph | undefined) => Promise<ScriptDescription>,
+  onFetched: OnFetched = () => {},
 ): Promise<ScriptDescription> {
   const dir = cacheDir();
-  if (dir === undefined) return await load(await scriptSources(url, allowImport));
+  if (dir === undefined) {
+    const listed = await listGraph(url, allowImport, undefined, onFetched);
+    return withGraph(await load(listed), listed);
+  }
   // Where Deno looks for configuration: the real directory of the script
   // (the working directory of a child started in a symlinked directory is
   // where the link points). With DENO_COMPAT set, Deno probes for files
@@ -51,9 +61,10 @@ export async function cachedDescription(
     url,
     allowImport,
     manifestFile === undefined ? undefined : configDir,
+    onFetched,
   );
   const cached = graph === undefined ? undefined : readCache(dir, graph.key);
-  const described = cached ?? await load(graph?.sources);
+  const described = withGraph(cached ?? await load(graph), graph);
   if (graph === undefined) return described;
   // A file edited while the child loaded the script may or may not be in
   // the description: keep nothing unless every file is still as hashed.
@@ -77,18 +88,30 @@ export async function cachedDescription(
 }
 
 /**
- * The source of a script's modules, for a load that does not go through the
- * cache: the graph is listed all the same, since the child cannot read files.
+ * The graph of a script, for a load that does not go through the cache:
+ * listed (and fetched) all the same, since the child can neither read files
+ * nor fetch modules.
  *
  * @param url The script's URL.
  * @param allowImport Extra hosts it may import from.
- * @returns The sources, or undefined when the graph cannot be listed (the child then explains why).
+ * @param onFetched Told what was downloaded.
+ * @returns The graph, or undefined when it cannot be listed (the child then explains why).
  */
-export async function scriptSources(
+export async function scriptGraph(
   url: URL,
   allowImport: string[],
-): Promise<ModuleSources | undefined> {
-  return (await listGraph(url, allowImport))?.sources;
+  onFetched: OnFetched = () => {},
+): Promise<ListedGraph | undefined> {
+  return await listGraph(url, allowImport, undefined, onFetched);
+}
+
+/** The description with the graph weft listed (never one the script's code reported). */
+function withGraph(
+  described: ScriptDescription,
+  graph: ListedGraph | undefined,
+): ScriptDescription {
+  const { graph: _ignored, ...rest } = described;
+  return graph === undefined ? rest : { ...rest, graph: graph.summary };
 }
 
 /** One module of `deno info --json`. */
@@ -102,6 +125,7 @@ interface InfoModule {
     specifier: string;
     code?: { specifier?: string; error?: string };
     type?: { error?: string };
+    assertionType?: string;
   }[];
 }
 
@@ -131,7 +155,20 @@ interface Graph {
   lockWritten?: boolean;
   /** The source of the script's modules (weft's aside), for the child to read flows from. */
   sources: ModuleSources;
+  /** The graph as the processes that run the script may load it. */
+  summary: ModuleGraph;
 }
+
+/** What loading a script is given: the graph, when it could be listed. */
+export interface ListedGraph {
+  /** The source of the script's modules, for flows' skeletons. */
+  sources: ModuleSources;
+  /** The graph as the loading child may load it. */
+  summary: ModuleGraph;
+}
+
+/** What the fetch step said: the modules it downloaded (printed by the caller). */
+export type OnFetched = (downloads: string[]) => void;
 
 /**
  * Lists the script's module graph with `deno info`, which runs nothing and
@@ -165,6 +202,7 @@ async function listGraph(
   url: URL,
   allowImport: string[],
   configDir?: string,
+  onFetched: OnFetched = () => {},
 ): Promise<Graph | undefined> {
   const cwd = childCwd(url);
   // Read before `deno info` runs, and compared again once the child has
@@ -173,15 +211,18 @@ async function listGraph(
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", "--quiet", ...importFlags(url, allowImport), url.href],
+      args: ["info", "--json", ...importFlags(url, allowImport), url.href],
       cwd,
       stdin: "null",
       stdout: "piped",
-      stderr: "null",
+      stderr: "piped",
     }).output();
   } catch {
     return undefined;
   }
+  // The fetch step, in the open: what it downloaded is printed.
+  const downloads = downloadsOf(new TextDecoder().decode(out.stderr));
+  if (downloads.length > 0) onFetched(downloads);
   if (!out.success) return undefined;
   let info: { modules?: InfoModule[]; npmPackages?: Record<string, unknown> };
   try {
@@ -224,6 +265,7 @@ async function listGraph(
   const decoder = new TextDecoder();
   const graph: Graph = {
     key,
+    summary: summarizeGraph(url, modules, npmPackages),
     sources: moduleSources(modules, (path) => {
       const i = local.indexOf(path);
       return i >= 0 ? decoder.decode(contents[i]!) : readText(path);

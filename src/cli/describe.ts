@@ -102,6 +102,8 @@ async function skeletonsOf(
   try {
     extractor = await loadSkeletonExtractor();
   } catch (e) {
+    // Not fetched yet (the child loads with fetching off): the parent fetches it and loads again.
+    if (/--cached-only is specified/.test(describeCause(e).message)) throw e;
     // Without the parser (a frozen lockfile that lacks it, say), every flow
     // is unknown: it may call any task of its module, and says why.
     const reason = `the JavaScript parser could not be loaded (${describeCause(e).message})`;

@@ -8,7 +8,7 @@
 
 import { parseCommandArgs, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { getRun, STORE_HELP, withStore, write } from "./history.ts";
+import { getRun, STORE_HELP, withStore, write, writeJson } from "./history.ts";
 import { loadScript } from "./load.ts";
 import type { RunDetails } from "../store/mod.ts";
 import type { RunOverlay } from "../render/skeleton_overlay.ts";
@@ -69,6 +69,7 @@ ${STORE_HELP}`,
           ? `${JSON.stringify(graph, null, 2)}\n`
           : provenanceDot(graph);}
       if (values.out !== undefined) await Deno.writeTextFile(values.out as string, text);
+      else if (format === "json") writeJson(text);
       else write(text);
       return 0;
     });

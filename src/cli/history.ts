@@ -6,6 +6,7 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
+import { escapeJson, escapeLine, escapeText } from "../core/escape.ts";
 import type { RunDetails, Store } from "../store/mod.ts";
 import { openStore } from "../store/open.ts";
 import { defaultStoreUrl } from "./store_url.ts";
@@ -55,7 +56,20 @@ export async function withStore<T>(
  * @param text The text.
  */
 export function write(text: string): void {
-  const data = new TextEncoder().encode(text);
+  // Records hold names, values and errors from scripts: no terminal controls pass.
+  const data = new TextEncoder().encode(escapeText(text));
+  let written = 0;
+  while (written < data.length) written += Deno.stdout.writeSync(data.subarray(written));
+}
+
+/**
+ * Writes JSON text to stdout, whole, with the controls `JSON.stringify`
+ * leaves raw escaped (the JSON means the same).
+ *
+ * @param json The JSON text.
+ */
+export function writeJson(json: string): void {
+  const data = new TextEncoder().encode(escapeJson(json));
   let written = 0;
   while (written < data.length) written += Deno.stdout.writeSync(data.subarray(written));
 }
@@ -82,6 +96,8 @@ export function when(ms: number | undefined): string {
  * @returns The table, a line per row.
  */
 export function table(rows: string[][]): string {
+  // One line per row: a name with a line break in it is shown escaped.
+  rows = rows.map((r) => r.map(escapeLine));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) =>
     r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd()

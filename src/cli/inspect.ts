@@ -19,7 +19,9 @@ import { type Permissions, unionPermissions } from "../define/permissions.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport, requireEntities } from "./exports.ts";
 import type { ExportInfo } from "./describe.ts";
-import { loadScript } from "./load.ts";
+import { loadScript, loadTimeoutMs } from "./load.ts";
+import { describeGraph, projectRoot } from "./module_graph.ts";
+import { escapeText } from "../core/escape.ts";
 import { skeletonOutline } from "../render/skeleton_outline.ts";
 import { resolveScript } from "./script.ts";
 import type { Command } from "./command.ts";
@@ -38,7 +40,8 @@ union over everything shown.
 
 Options:
   --workflow NAME      only this workflow (export name or workflow name) and what it uses
-  --allow-import HOST  let the script import modules from HOST (repeatable)
+  --allow-import HOST  let the script's static imports come from HOST (repeatable)
+  --load-timeout D     stop loading after D (default 30s, or $WEFT_LOAD_TIMEOUT)
   --verbose            print the stack of a load error
 
 Examples:
@@ -48,6 +51,7 @@ Examples:
     const { values, positionals } = parseCommandArgs("inspect", args, {
       workflow: { type: "string" },
       "allow-import": { type: "string", multiple: true },
+      "load-timeout": { type: "string" },
       verbose: { type: "boolean" },
     });
     if (positionals.length !== 1) {
@@ -58,14 +62,24 @@ Examples:
     const described = await loadScript(url, {
       allowImport: (values["allow-import"] as string[] | undefined) ?? [],
       verbose: values.verbose === true,
+      timeoutMs: loadTimeoutMs(values["load-timeout"] as string | undefined),
     });
     requireEntities(described, script);
     const name = values.workflow as string | undefined;
     const dag = name === undefined
       ? described.dag
       : subDocument(described.dag, findExport(described, name).name);
-    const text = formatInspection(dag, { title: script, exports: described.exports });
-    await Deno.stdout.write(new TextEncoder().encode(text));
+    let text = formatInspection(dag, { title: script, exports: described.exports });
+    const graph = described.graph === undefined
+      ? []
+      : describeGraph(described.graph, projectRoot(url));
+    if (graph.length > 0) {
+      text += `\nmodule graph (fetched before loading; nothing else is fetched):\n${
+        graph.map((l) => `  ${l}\n`).join("")
+      }`;
+    }
+    // Names, defaults and paths come from the script: no terminal controls pass.
+    await Deno.stdout.write(new TextEncoder().encode(escapeText(text)));
     return 0;
   },
 };

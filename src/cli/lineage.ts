@@ -7,7 +7,7 @@
 import type { Lineage, LineageSource, LineageValue } from "../store/mod.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { STORE_HELP, withStore, write } from "./history.ts";
+import { STORE_HELP, withStore, write, writeJson } from "./history.ts";
 
 /** `weft lineage`. */
 export const lineageCommand: Command = {
@@ -48,7 +48,7 @@ ${STORE_HELP}`,
     const acrossRuns = values["across-runs"] === true;
     return await withStore(values.store as string | undefined, async (store) => {
       const lineage = await store.lineage(positionals[0]!, { depth, limit, acrossRuns });
-      if (values.json) write(`${JSON.stringify(lineage, null, 2)}\n`);
+      if (values.json) writeJson(`${JSON.stringify(lineage, null, 2)}\n`);
       else write(renderLineage(lineage, { depth, limit, acrossRuns }));
       return 0;
     });

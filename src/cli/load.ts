@@ -1,21 +1,41 @@
 /**
- * Loads a script the way `weft compile` and `weft run` see it first: in a
- * child Deno process with no permissions at all, so that importing it can
- * touch nothing. The child imports the script by a literal specifier (which
- * needs no read permission) and reports its exported entities and their IR.
+ * Loads a script the way `weft compile` and `weft run` see it first: its
+ * static module graph is listed and fetched in the open (`deno info`, whose
+ * downloads are printed), then the script is imported in a child Deno
+ * process with no permissions at all, fetching turned off and imports
+ * allowed only from the graph's hosts, so that importing it can touch
+ * nothing and send nothing anywhere. The child imports the script by a
+ * literal specifier (which needs no read permission) and reports its
+ * exported entities and their IR; a child that does not report within the
+ * load timeout is killed.
  *
  * @module
  */
 
+import { parseDuration } from "../core/duration.ts";
 import { ValidationError } from "../core/errors.ts";
-import { cachedDescription, scriptSources } from "./compile_cache.ts";
-import {
-  type LoadFailure,
-  MARKER,
-  type ModuleSources,
-  type ScriptDescription,
-} from "./protocol.ts";
-import { childCwd, importFlags } from "./script.ts";
+import { cachedDescription, type ListedGraph, scriptGraph } from "./compile_cache.ts";
+import { escapeText } from "../core/escape.ts";
+import { loaderFlags } from "./module_graph.ts";
+import { type LoadFailure, MARKER, type ScriptDescription } from "./protocol.ts";
+import { childCwd } from "./script.ts";
+
+/** How long loading a script may take when nothing says otherwise. */
+export const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
+
+/**
+ * The load timeout: `--load-timeout`, else `$WEFT_LOAD_TIMEOUT`, else 30 s.
+ *
+ * @param flag The `--load-timeout` value, if given.
+ * @returns Milliseconds.
+ * @throws {ValidationError} On a value that is not a duration.
+ */
+export function loadTimeoutMs(flag?: string): number {
+  const value = flag ?? Deno.env.get("WEFT_LOAD_TIMEOUT");
+  if (value === undefined || value === "") return DEFAULT_LOAD_TIMEOUT_MS;
+  const what = flag !== undefined ? "--load-timeout" : "WEFT_LOAD_TIMEOUT";
+  return parseDuration(/^\d+(\.\d+)?$/.test(value) ? Number(value) : value, what);
+}
 
 /** Options of {@linkcode loadScript}. */
 export interface LoadOptions {
@@ -33,6 +53,21 @@ export interface LoadOptions {
    * @default true
    */
   skeletons?: boolean;
+  /**
+   * How long the child may take to import and describe the script, in ms.
+   * @default loadTimeoutMs() (30 s, or $WEFT_LOAD_TIMEOUT)
+   */
+  timeoutMs?: number;
+  /**
+   * Told what the fetch step downloaded.
+   * @default prints `weft: fetching URL` lines on stderr
+   */
+  onFetched?: (downloads: string[]) => void;
+}
+
+function printFetched(downloads: string[]): void {
+  const lines = downloads.map((d) => `weft: fetching ${escapeText(d)}\n`).join("");
+  Deno.stderr.writeSync(new TextEncoder().encode(lines));
 }
 
 /**
@@ -45,13 +80,50 @@ export interface LoadOptions {
  * @throws {ValidationError} When the script does not load, saying why and what to change.
  */
 export async function loadScript(url: URL, options: LoadOptions = {}): Promise<ScriptDescription> {
-  const load = (sources: ModuleSources | undefined) =>
-    loadInChild(url, options, options.skeletons === false ? undefined : sources);
+  const allowImport = options.allowImport ?? [];
+  const onFetched = options.onFetched ?? printFetched;
+  const load = async (graph: ListedGraph | undefined) => {
+    try {
+      return await loadInChild(url, options, graph);
+    } catch (e) {
+      // A module the graph needs is not in Deno's cache (weft's own lazily
+      // loaded ones, or a cache cleared meanwhile): fetch, then load once more.
+      if (!(e instanceof CachedOnlyMiss)) throw e;
+      await fetchWeftModules(onFetched);
+      return await loadInChild(url, options, await scriptGraph(url, allowImport, onFetched));
+    }
+  };
   // A description without skeletons is never cached: it would stand for one with them.
   if (options.cache === false || options.skeletons === false) {
-    return await load(await scriptSources(url, options.allowImport ?? []));
+    const graph = await scriptGraph(url, allowImport, onFetched);
+    const described = await load(graph);
+    return graph === undefined ? described : { ...described, graph: graph.summary };
   }
-  return await cachedDescription(url, options.allowImport ?? [], load);
+  return await cachedDescription(url, allowImport, load, onFetched);
+}
+
+/** The child could not load a module because fetching is off and it is not cached. */
+class CachedOnlyMiss extends Error {}
+
+/**
+ * Fetches the modules weft itself loads in the children it starts (the
+ * describer's parser, the run child's Workers), which the script's graph
+ * may not include.
+ *
+ * @param onFetched Told what was downloaded.
+ */
+async function fetchWeftModules(onFetched: (downloads: string[]) => void): Promise<void> {
+  const { downloadsOf } = await import("./module_graph.ts");
+  for (const entry of ["./describe.ts", "./run_child.ts", "../ir/skeleton/extract.ts"]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", new URL(entry, import.meta.url).href],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const downloads = downloadsOf(new TextDecoder().decode(out.stderr));
+    if (downloads.length > 0) onFetched(downloads);
+  }
 }
 
 /**
@@ -62,8 +134,9 @@ export async function loadScript(url: URL, options: LoadOptions = {}): Promise<S
 async function loadInChild(
   url: URL,
   options: LoadOptions,
-  sources: ModuleSources | undefined,
+  graph: ListedGraph | undefined,
 ): Promise<ScriptDescription> {
+  const sources = options.skeletons === false ? undefined : graph?.sources;
   const describeUrl = new URL("./describe.ts", import.meta.url).href;
   const entry = [
     `import { describeModule, failure, report, startCollecting } from ${
@@ -81,21 +154,55 @@ async function loadInChild(
     `Deno.exit(0);`,
   ].join("\n");
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--no-prompt", ...importFlags(url, options.allowImport), "-"],
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      ...loaderFlags(graph?.summary, url, options.allowImport ?? []),
+      "-",
+    ],
     cwd: childCwd(url),
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
+    // A process group of its own, so that a loader that does not return is
+    // killed whole (DENO_NOTES: Deno.kill(-pgid), never the kill binary).
+    detached: true,
   }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(entry));
-  await writer.close();
-  const out = await child.output();
+  const timeoutMs = options.timeoutMs ?? loadTimeoutMs();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch {
+      // it ended
+    }
+  }, timeoutMs);
+  let out: Deno.CommandOutput;
+  try {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(entry)).catch(() => {});
+    await writer.close().catch(() => {});
+    out = await child.output();
+  } finally {
+    clearTimeout(timer);
+  }
+  if (timedOut) {
+    throw new ValidationError(
+      `Loading ${show(url)} did not finish within ${
+        formatSeconds(timeoutMs)
+      } and was stopped: its top-level code may loop or wait forever (top-level code should only define tasks and workflows); if it is only slow, raise the limit with --load-timeout or WEFT_LOAD_TIMEOUT`,
+    );
+  }
   const stdout = new TextDecoder().decode(out.stdout);
   const stderr = new TextDecoder().decode(out.stderr);
   const line = stdout.split("\n").reverse().find((l) => l.startsWith(MARKER));
   if (line === undefined) {
-    const detail = stderr.trim().split("\n").filter((l) => l.trim() !== "").slice(0, 6).join("\n");
+    if (CACHED_ONLY.test(stderr)) throw new CachedOnlyMiss(stderr);
+    const detail = escapeText(
+      stderr.trim().split("\n").filter((l) => l.trim() !== "").slice(0, 6).join("\n"),
+    );
     throw new ValidationError(
       `Loading ${show(url)} failed before it could be described: ${
         detail || `exit code ${out.code}`
@@ -106,7 +213,25 @@ async function loadInChild(
     error: LoadFailure;
   };
   if ("ok" in result) return result.ok;
-  throw loadError(url, result.error, options.verbose ?? false);
+  if (graph !== undefined && isWeftMiss(result.error)) {
+    throw new CachedOnlyMiss(result.error.message);
+  }
+  throw loadError(url, result.error, options.verbose ?? false, graph !== undefined);
+}
+
+/** Deno's refusal to fetch a module under `--cached-only`. */
+const CACHED_ONLY = /--cached-only is specified/;
+
+/** A cache miss of a module weft itself needs (then fetching weft's modules and trying again helps). */
+function isWeftMiss(error: LoadFailure): boolean {
+  if (!CACHED_ONLY.test(error.message)) return false;
+  const own = new URL("../../", import.meta.url).href;
+  return error.message.includes(own) || /JavaScript parser/.test(error.message) ||
+    (error.stack ?? "").includes(`${own}src/ir/`);
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 function show(url: URL): string {
@@ -117,11 +242,24 @@ function show(url: URL): string {
 }
 
 /** Explains a load failure: what the script wanted, and what to change. */
-function loadError(url: URL, error: LoadFailure, verbose: boolean): ValidationError {
+function loadError(
+  url: URL,
+  error: LoadFailure,
+  verbose: boolean,
+  graphListed: boolean,
+): ValidationError {
   const script = show(url);
   const denied = /Requires (\w+) access to "([^"]*)"/.exec(error.message);
+  const miss = /(?:Specifier|npm package) not found in cache: "([^"]*)", --cached-only/.exec(
+    error.message,
+  );
   let message: string;
-  if (denied !== null && denied[1] === "import") {
+  if (miss !== null || (denied !== null && denied[1] === "import" && graphListed)) {
+    const what = miss?.[1] ?? `a module from ${denied![2]}`;
+    message = `${script} imports ${
+      miss === null ? what : `'${what}'`
+    } while it loads, which is not in its static module graph (a computed dynamic import); weft fetches a script's modules before loading it and loads nothing else, so import it with a literal specifier (or from a task that declares permissions: { import: [...] })`;
+  } else if (denied !== null && denied[1] === "import") {
     message = `${script} imports a module from ${
       denied[2]
     }, which is not allowed by default; pass --allow-import ${denied[2]} if you trust it`;

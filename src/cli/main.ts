@@ -7,6 +7,7 @@
 
 import { WEFT_VERSION } from "../core/version.ts";
 import { WeftError } from "../core/errors.ts";
+import { escapeText } from "../core/escape.ts";
 import { UsageError } from "./args.ts";
 import { COMMANDS } from "./commands.ts";
 
@@ -91,8 +92,9 @@ export async function main(argv: string[]): Promise<number> {
  */
 export function reportError(e: unknown, verbose: boolean): number {
   const message = e instanceof Error ? e.message : String(e);
-  console.error(`weft: ${message.split("\n")[0]}`);
-  if (verbose && e instanceof Error && e.stack) console.error(e.stack);
+  // Messages quote names, paths and errors from scripts: no terminal controls pass.
+  console.error(`weft: ${escapeText(message.split("\n")[0]!)}`);
+  if (verbose && e instanceof Error && e.stack) console.error(escapeText(e.stack));
   if (e instanceof UsageError) return 2;
   if (e instanceof WeftError) {
     return e.name === "ValidationError" || e.name === "RunOwnedError" ? 2 : 1;

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { escapeLine, escapeText } from "../core/escape.ts";
 import type { WeftErrorJson } from "../core/errors.ts";
 import type { WeftEvent } from "../engine/events.ts";
 
@@ -297,12 +298,14 @@ export class ProgressView {
    * @param text The text, ending with a newline.
    */
   print(text: string): void {
+    // What the run child sends is the script's: no terminal controls pass.
+    const safe = escapeText(text);
     if (this.#mode !== "live") {
-      this.#write(text);
+      this.#write(safe);
       return;
     }
     this.#clear();
-    this.#write(text);
+    this.#write(safe);
     this.#draw();
   }
 
@@ -316,7 +319,7 @@ export class ProgressView {
     this.#timer = undefined;
     if (this.#mode === "live") this.#clear();
     if (this.#mode === "quiet") return;
-    for (const line of summary) this.#write(`${line}\n`);
+    for (const line of summary) this.#write(`${escapeText(line)}\n`);
   }
 
   /** The counts line, such as `done 12 · running 2 · pending 5 · failed 0`. */
@@ -335,7 +338,9 @@ export class ProgressView {
     return parts.join(" · ");
   }
 
-  #plainLine(f: FinishedTask): string {
+  #plainLine(finished: FinishedTask): string {
+    const f = { ...finished, id: escapeLine(finished.id) };
+    if (f.error !== undefined) f.error = escapeLine(f.error);
     switch (f.status) {
       case "succeeded":
         return `${this.#paint("32", "✓")} ${f.id} (${formatMs(f.ms)})`;
@@ -370,7 +375,7 @@ export class ProgressView {
     for (const r of s.running) {
       const attempt = r.attempt > 1 ? `  (attempt ${r.attempt})` : "";
       lines.push(
-        `${this.#paint("36", SPINNER[this.#frame]!)} ${r.id.padEnd(24)} ${
+        `${this.#paint("36", SPINNER[this.#frame]!)} ${escapeLine(r.id).padEnd(24)} ${
           formatMs(now - r.since).padStart(7)
         }${attempt}`,
       );
@@ -382,9 +387,9 @@ export class ProgressView {
       lines.push(
         this.#paint(
           "33",
-          `↻ ${s.lastRetry.id} retrying (attempt ${
-            s.lastRetry.attempt + 1
-          }) after: ${s.lastRetry.message}`.slice(0, 120),
+          `↻ ${escapeLine(s.lastRetry.id)} retrying (attempt ${s.lastRetry.attempt + 1}) after: ${
+            escapeLine(s.lastRetry.message)
+          }`.slice(0, 120),
         ),
       );
     }

@@ -42,15 +42,32 @@ export interface ScriptDescription {
   reach: Record<string, Reach>;
   /** {@linkcode DESCRIPTION_VERSION} of the weft that described it: older cached descriptions are not used. */
   version: number;
+  /**
+   * The module graph the script was loaded from, as weft listed it (not as
+   * the script's code said): set by the parent after the child reported.
+   */
+  graph?: ModuleGraph;
+}
+
+/** A script's module graph, as `weft compile` fetched it (see `cli/module_graph.ts`). */
+export interface ModuleGraph {
+  /** Every local module file (absolute paths), weft's own included. */
+  files: string[];
+  /** The hosts remote modules come from, with ports (`esm.sh:443`). */
+  hosts: string[];
+  /** The npm packages (`name@version`). */
+  npm: string[];
+  /** Local files imported from outside the script's project, and how (`module`, `json`, `text`, `bytes`). */
+  outside: { path: string; as: string }[];
 }
 
 /**
  * The version of {@linkcode ScriptDescription}: part of the compile cache's
  * keys, and checked when a cached description is read, so that a
  * description written before a change (2: flows' skeletons, `reach`; 3:
- * loops' labels) is never reused.
+ * loops' labels; 4: the module graph) is never reused.
  */
-export const DESCRIPTION_VERSION = 3;
+export const DESCRIPTION_VERSION = 4;
 
 /**
  * The source of a script's modules by URL, each with its imports resolved

@@ -6,7 +6,7 @@
 
 import { parseCommandArgs, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { STORE_HELP, table, when, withStore, write } from "./history.ts";
+import { STORE_HELP, table, when, withStore, write, writeJson } from "./history.ts";
 import { formatMs } from "./progress.ts";
 
 /** `weft runs`. */
@@ -44,7 +44,7 @@ ${STORE_HELP}`,
     return await withStore(values.store as string | undefined, async (store) => {
       const runs = await store.listRuns({ ...(status ? { status: status as never } : {}), limit });
       if (values.json) {
-        for (const r of runs) write(`${JSON.stringify(r)}\n`);
+        for (const r of runs) writeJson(`${JSON.stringify(r)}\n`);
         return 0;
       }
       if (runs.length === 0) {

@@ -9,7 +9,7 @@ import { preview } from "../store/provenance.ts";
 import { toJsonTree } from "../core/values.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { getRun, STORE_HELP, table, when, withStore, write } from "./history.ts";
+import { getRun, STORE_HELP, table, when, withStore, write, writeJson } from "./history.ts";
 import { formatMs } from "./progress.ts";
 
 /** `weft show`. */
@@ -33,7 +33,7 @@ ${STORE_HELP}`,
       if (values.json) {
         const owner = await store.runOwner(run.id);
         const takeovers = await store.takeovers(run.id);
-        write(
+        writeJson(
           `${
             JSON.stringify(
               {

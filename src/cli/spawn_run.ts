@@ -8,6 +8,7 @@
  */
 
 import type { Permissions } from "../define/permissions.ts";
+import { escapeJson, escapeText } from "../core/escape.ts";
 import type { RunLease } from "../store/ownership.ts";
 import { permissionFlags, type PermissionPlan } from "./plan.ts";
 import { formatMs, type ProgressMode, type ProgressSnapshot, ProgressView } from "./progress.ts";
@@ -159,7 +160,7 @@ export async function runInChild(
         return;
       }
       const m = JSON.parse(line.slice(PROTOCOL.length)) as ChildMessage;
-      if (m.t === "event") out(`${JSON.stringify(m.e)}\n`);
+      if (m.t === "event") out(`${escapeJson(JSON.stringify(m.e))}\n`);
       else if (m.t === "progress") {
         last = m.s as ProgressSnapshot;
         view.update(last);
@@ -178,13 +179,13 @@ export async function runInChild(
     const status = await child.status;
     if (lost !== undefined) {
       view.finish([]);
-      console.error(`weft: ${lost.message}`);
+      console.error(`weft: ${escapeText(lost.message)}`);
       return 1;
     }
     if (failure !== undefined) {
       view.finish([]);
-      console.error(`weft: ${failure.error.message.split("\n")[0]}`);
-      if (options.verbose && failure.error.stack) console.error(failure.error.stack);
+      console.error(`weft: ${escapeText(failure.error.message.split("\n")[0]!)}`);
+      if (options.verbose && failure.error.stack) console.error(escapeText(failure.error.stack));
       return failure.code;
     }
     if (result === undefined) {
@@ -202,10 +203,12 @@ export async function runInChild(
       console.error(summary(result, last)[0]);
     }
     if (!options.json && result.status === "succeeded") {
-      out(`${JSON.stringify(result.outputs ?? null, null, 2)}\n`);
+      out(`${escapeJson(JSON.stringify(result.outputs ?? null, null, 2))}\n`);
     }
     if (result.status !== "succeeded" && options.mode === "quiet" && !options.json) {
-      for (const e of result.errors as { message: string }[]) console.error(`weft: ${e.message}`);
+      for (const e of result.errors as { message: string }[]) {
+        console.error(`weft: ${escapeText(e.message)}`);
+      }
     }
     return result.status === "succeeded" ? 0 : result.status === "cancelled" ? 130 : 1;
   } finally {

@@ -20,6 +20,18 @@ export const PERMISSION_KINDS = [
   "import",
 ] as const;
 
+/** What a list of each kind names. */
+const WHAT_TO_NAME: Record<PermissionKind, string> = {
+  read: "paths",
+  write: "paths",
+  net: "hosts",
+  env: "variables",
+  run: "commands",
+  ffi: "libraries",
+  sys: "interfaces (such as hostname)",
+  import: "hosts",
+};
+
 /** One of {@linkcode PERMISSION_KINDS}. */
 export type PermissionKind = typeof PERMISSION_KINDS[number];
 
@@ -61,6 +73,15 @@ export function checkPermissions(value: unknown, what: string): Permissions {
       throw new ValidationError(
         `The '${kind}' permission of ${what} must be true or a list of non-empty strings; got ${
           JSON.stringify(v)
+        }`,
+      );
+    }
+    if (v.length === 0) {
+      // Deno reads an empty list as no flag value at all ("--allow-net=" is an
+      // error, "--allow-net" grants everything): refuse it where it is written.
+      throw new ValidationError(
+        `\`${kind}: []\` in the permissions of ${what} grants nothing; remove it or name ${
+          WHAT_TO_NAME[kind as PermissionKind]
         }`,
       );
     }
