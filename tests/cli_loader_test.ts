@@ -219,8 +219,9 @@ Deno.test("terminal controls in task names, node ids, errors and logs are escape
   await Deno.writeTextFile(
     `${tmp.dir}/evil.ts`,
     `import { flow, task, wait } from "${MOD}";
-const evil = task({ name: "ev\\u001b[2Jil\\u202e" }, (x: number) => {
+const evil = task({ name: "ev\\u001b[2Jil\\u202e" }, (x: number, ctx: { log(m: string): void }) => {
   console.log("user says \\u001b[1Ahello");
+  ctx.log("logged \\u001b[3Aline");
   if (x > 0) throw new Error("boom \\u001b]0;pwned\\u0007 \\u009b31m");
   return x;
 });
@@ -242,6 +243,7 @@ export const main = flow(async function* main(x: number) {
   assert.match(ran.stderr, /ev\\x1b\[2Jil\\u202e/);
   assert.match(ran.stderr, /boom \\x1b\]0;pwned\\x07 \\x9b31m/);
   assert.match(ran.stderr, /user says \\x1b\[1Ahello/);
+  assert.match(ran.stderr, /logged \\x1b\[3Aline/);
   const ok = await weft(
     ["run", "evil.ts", "--input", "x=0", "--run-id", "evil-2", "--json", ...store],
     { cwd: tmp.dir, env },

@@ -282,14 +282,14 @@ export class ProgressView {
     let logged = "";
     for (const l of s.logs ?? []) {
       for (const line of l.message.split("\n")) {
-        logged += `${this.#paint("2", `${l.id}:`)} ${line}\n`;
+        logged += `${this.#paint("2", `${escapeLine(l.id)}:`)} ${escapeLine(line)}\n`;
       }
     }
     if ((s.logsDropped ?? 0) > 0) logged += `… ${s.logsDropped} more logged lines not shown\n`;
     if (this.#mode === "plain") {
       for (const f of s.finished) logged += `${this.#plainLine(f)}\n`;
       if (logged !== "") this.#write(logged);
-    } else if (logged !== "") this.print(logged);
+    } else if (logged !== "") this.#above(logged);
   }
 
   /**
@@ -299,13 +299,17 @@ export class ProgressView {
    */
   print(text: string): void {
     // What the run child sends is the script's: no terminal controls pass.
-    const safe = escapeText(text);
+    this.#above(escapeText(text));
+  }
+
+  /** Writes text that is safe to print above the live view (or as a plain line). */
+  #above(text: string): void {
     if (this.#mode !== "live") {
-      this.#write(safe);
+      this.#write(text);
       return;
     }
     this.#clear();
-    this.#write(safe);
+    this.#write(text);
     this.#draw();
   }
 
