@@ -98,3 +98,48 @@ Deno.test("the tasks that resolve npm packages for the tests check them against 
   assert.match(config.tasks.test!, /deno test --lock=deno\.lock /);
   assert.match(config.tasks.check!, /deno check --lock=deno\.lock /);
 });
+
+Deno.test("the README's install command makes a weft command without the config warning; the command runs deno from PATH", async () => {
+  await using tmp = await tempDir();
+  const readmeCommand = /deno install -g -A -n weft --no-config \.\/cli\.ts/;
+  assert.match(readme, readmeCommand);
+  const install = await runCommand(DENO, [
+    "install",
+    "-g",
+    "-A",
+    "-n",
+    "weft",
+    "--no-config",
+    "--root",
+    tmp.dir,
+    "./cli.ts",
+  ]);
+  assert.equal(install.code, 0, install.stderr);
+  assert.doesNotMatch(install.stderr, /Warning/);
+  // Without --no-config Deno warns, as the README says (harmless).
+  const warned = await runCommand(DENO, [
+    "install",
+    "-g",
+    "-A",
+    "-n",
+    "weft2",
+    "--root",
+    tmp.dir,
+    "./cli.ts",
+  ]);
+  assert.match(warned.stderr, /discovered config file will be ignored in the installed command/);
+  assert.match(readme, /Warning discovered config file will be ignored in the installed command/);
+  // The command is a shell script that runs `deno`: on a Node-only machine, npm provides it.
+  const shim = await Deno.readTextFile(`${tmp.dir}/bin/weft`);
+  assert.match(shim, /^exec deno run /m);
+  assert.match(readme, /npm install -g deno@2\.9\.6/);
+  const path = `${DENO.replace(/\/[^/]*$/, "")}:/usr/bin:/bin`;
+  const version = await runCommand(`${tmp.dir}/bin/weft`, ["--version"], { env: { PATH: path } });
+  assert.equal(version.code, 0, version.stderr);
+  if (!installed("/usr/bin/deno") && !installed("/bin/deno")) {
+    const noDeno = await runCommand(`${tmp.dir}/bin/weft`, ["--version"], {
+      env: { PATH: "/usr/bin:/bin" },
+    });
+    assert.notEqual(noDeno.code, 0, "the shim needs deno on PATH");
+  }
+});
