@@ -7,8 +7,12 @@
 import assert from "node:assert/strict";
 import { deno, ROOT, tempDir } from "./_helpers.ts";
 
+// The task says when it runs (a file beside the script), so that the test
+// kills the run mid-task however long the run process takes to start.
 const SLOW = `import { flow, task, wait } from "${ROOT}/mod.ts";
-const nap = task({ name: "nap" }, async (i: number) => {
+import { appendFileSync } from "node:fs";
+const nap = task({ name: "nap", permissions: { write: ["./started"] } }, async (i: number) => {
+  appendFileSync("started", "nap\\n");
   await new Promise((r) => setTimeout(r, 20_000));
   return i;
 });
@@ -17,11 +21,13 @@ export const main = flow(async function* main(n: number) {
 });
 `;
 
-/** Starts `weft ARGS` in its own process group, with TMPDIR set, and waits until its run child runs. */
+/** Starts `weft ARGS` in its own process group, with TMPDIR set, and waits until its task runs. */
 async function startWeft(
   args: string[],
   tmpdir: string,
+  marker: string,
 ): Promise<{ child: Deno.ChildProcess; stderr: () => string }> {
+  await Deno.remove(marker).catch(() => {});
   const child = new Deno.Command("setsid", {
     args: [Deno.execPath(), "run", "-A", `${ROOT}/cli.ts`, ...args],
     env: { NO_COLOR: "1", TMPDIR: tmpdir },
@@ -30,22 +36,21 @@ async function startWeft(
     stderr: "piped",
   }).spawn();
   let text = "";
+  let ended = false;
   const reader = child.stderr.getReader();
-  const started = Date.now();
-  while (!text.includes("grant") && Date.now() - started < 30_000) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  // The child has started once the plan is printed; give it time to load the script.
-  await new Promise((r) => setTimeout(r, 700));
   (async () => {
     for (;;) {
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
       if (done) break;
       text += new TextDecoder().decode(value);
     }
+    ended = true;
   })();
+  const started = Date.now();
+  while (!ended && Date.now() - started < 60_000) {
+    if (await Deno.stat(marker).then(() => true, () => false)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   return { child, stderr: () => text };
 }
 
@@ -67,8 +72,15 @@ Deno.test("weft run and weft resume killed mid-run leave nothing in the temporar
       "r1",
     ]]
   ) {
-    const { child, stderr } = await startWeft([...args, ...store], scratch);
-    Deno.kill(-child.pid, "SIGKILL");
+    const { child, stderr } = await startWeft([...args, ...store], scratch, `${tmp.dir}/started`);
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch (e) {
+      const status = await child.status;
+      assert.fail(
+        `weft ${args[0]} ended (exit ${status.code}) before it was killed: ${stderr()} (${e})`,
+      );
+    }
     await child.status;
     assert.deepEqual(await entries(scratch), [], `after weft ${args[0]}: ${stderr()}`);
   }
@@ -85,6 +97,7 @@ Deno.test("weft run stopped by a second Ctrl-C leaves nothing in the temporary d
   const { child } = await startWeft(
     ["run", `${tmp.dir}/slow.ts`, "--input", "n=1", "--store", "memory"],
     scratch,
+    `${tmp.dir}/started`,
   );
   Deno.kill(child.pid, "SIGINT");
   await new Promise((r) => setTimeout(r, 100));
