@@ -22,12 +22,24 @@
  * @module
  */
 
-export { DAG_FORMAT, reachableTasks, subDocument, toDag } from "./src/ir/mod.ts";
+export {
+  callNodes,
+  DAG_FORMAT,
+  everyNode,
+  isConditionNode,
+  reachableTasks,
+  subDocument,
+  toDag,
+} from "./src/ir/mod.ts";
 export type {
   DagBinding,
+  DagBranch,
+  DagCallNode,
+  DagConditionNode,
   DagDocument,
   DagEdge,
   DagEntityRef,
+  DagIf,
   DagInput,
   DagLaunchPlan,
   DagMap,
@@ -37,6 +49,7 @@ export type {
   DagRetries,
   DagSource,
   DagTask,
+  DagTest,
   DagWorkflow,
   JsonSchema,
   SkeletonBranch,

@@ -67,6 +67,8 @@ export type { LaunchPlan, LaunchPlanOptions } from "./src/define/launch_plan.ts"
 export { all, nonCancellable, race, wait } from "./src/define/yields.ts";
 export { after } from "./src/define/ordering.ts";
 export { mapTask } from "./src/define/map.ts";
+export { and, eq, ge, gt, ifElse, le, lt, ne, not, or } from "./src/define/conditions.ts";
+export type { Comparison, Condition, IfElseOptions, Operand } from "./src/define/conditions.ts";
 export type { MappedResults, MapTask, MapTaskOptions } from "./src/define/map.ts";
 export type { AwaitRequest, Resolved } from "./src/define/yields.ts";
 export { now, random } from "./src/define/deterministic.ts";

@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { launchPlan, task, TaskFailedError, ValidationError, Workflow, workflow } from "../mod.ts";
+import { callNodes } from "../ir.ts";
 
 const t1 = task(function t1(a: string) {
   return `${a} world`;
@@ -27,7 +28,7 @@ Deno.test("a builder workflow with a side-effect node returns its single output"
   assert.equal(spec.kind, "static");
   if (spec.kind !== "static") return;
   assert.equal(spec.nodes.length, 2);
-  assert.deepEqual(spec.nodes.map((n) => n.entity), [{ kind: "task", name: "t1" }, {
+  assert.deepEqual(callNodes(spec.nodes).map((n) => n.entity), [{ kind: "task", name: "t1" }, {
     kind: "task",
     name: "t2",
   }]);

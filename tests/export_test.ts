@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { inflateSync } from "node:zlib";
 import { chromium } from "npm:playwright-core@1.56.1";
-import { renderDag } from "../ir.ts";
+import { callNodes, renderDag } from "../ir.ts";
 import type { DagDocument } from "../mod.ts";
 import { loadScript } from "../src/cli/load.ts";
 import { viewsOf } from "../src/render/view.ts";
@@ -120,7 +120,7 @@ Deno.test("DOT of every example renders with the real dot -Tsvg, one SVG node pe
     for (const task of dag.tasks) {
       if (
         !dag.workflows.some((w) =>
-          w.kind === "static" && w.nodes.some((n) => n.entity.name === task.name)
+          w.kind === "static" && callNodes(w.nodes).some((n) => n.entity.name === task.name)
         )
       ) continue;
       assert.ok(texts.includes(`task ${task.name}`), `${script}: task ${task.name} is drawn`);

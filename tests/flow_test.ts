@@ -15,6 +15,7 @@ import {
   Workflow,
   workflow,
 } from "../mod.ts";
+import { callNodes } from "../ir.ts";
 import {
   add,
   addMultiply,
@@ -336,7 +337,7 @@ Deno.test("flows call workflows and builder workflows; workflows use flows as dy
   const spec = dyn.graph.workflows.find((w) => w.name === "usesFlow")!;
   assert.equal(spec.kind, "static");
   assert.deepEqual(
-    spec.kind === "static" && spec.nodes.map((n) => n.entity),
+    spec.kind === "static" && callNodes(spec.nodes).map((n) => n.entity),
     [{ kind: "workflow", name: "doubled" }, { kind: "task", name: "add" }],
   );
   assert.equal(dyn.graph.workflows.find((w) => w.name === "doubled")!.kind, "dynamic");

@@ -11,7 +11,7 @@ import {
   Workflow,
   workflow,
 } from "../mod.ts";
-import { fromDag, renderDag, toDag, validateDag } from "../ir.ts";
+import { callNodes, fromDag, renderDag, toDag, validateDag } from "../ir.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -114,8 +114,8 @@ Deno.test("flytekit: the map's concurrency and minSuccessRatio are in the IR as 
     const [ir] = wf.graph.workflows;
     assert.ok(ir?.kind === "static");
     assert.equal(ir.nodes.length, 1);
-    assert.deepEqual(ir.nodes[0]!.map, { over: ["a"], ...expected });
-    assert.deepEqual(ir.nodes[0]!.entity, { kind: "task", name: "t1" });
+    assert.deepEqual(callNodes(ir.nodes)[0]!.map, { over: ["a"], ...expected });
+    assert.deepEqual(callNodes(ir.nodes)[0]!.entity, { kind: "task", name: "t1" });
   }
 });
 
@@ -237,7 +237,7 @@ Deno.test("a map of a workflow, of named outputs, and a map of a map", async () 
   });
   const [ir] = wf.graph.workflows;
   assert.ok(ir?.kind === "static");
-  assert.deepEqual(ir.nodes[0]!.map, {
+  assert.deepEqual(callNodes(ir.nodes)[0]!.map, {
     over: ["a"],
     concurrency: null,
     minSuccessRatio: 1,

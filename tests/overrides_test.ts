@@ -11,7 +11,7 @@ import {
   Workflow,
   workflow,
 } from "../mod.ts";
-import { fromDag, toDag, validateDag } from "../ir.ts";
+import { callNodes, fromDag, toDag, validateDag } from "../ir.ts";
 import { MemoryStore } from "../store.ts";
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -38,7 +38,7 @@ Deno.test("flytekit: with({ retries }) sets one node's retries in the IR; the ta
     const [wf] = myWf.graph.workflows;
     assert.ok(wf?.kind === "static");
     assert.equal(wf.nodes.length, 1);
-    assert.equal(wf.nodes[0]!.overrides?.retries, expected);
+    assert.equal(callNodes(wf.nodes)[0]!.overrides?.retries, expected);
     assert.equal(myWf.graph.tasks[0]!.retries, 0);
   }
 });
@@ -52,7 +52,7 @@ Deno.test("flytekit: with({ timeout }) sets one node's timeout; an invalid one i
   });
   const [wf] = myWf.graph.workflows;
   assert.ok(wf?.kind === "static");
-  assert.equal(wf.nodes[0]!.overrides?.timeoutMs, 10_000);
+  assert.equal(callNodes(wf.nodes)[0]!.overrides?.timeoutMs, 10_000);
   assert.equal(myWf.graph.tasks[0]!.timeoutMs, null);
   assert.throws(
     () => t1.with({ timeout: "foo" as never }),
@@ -76,7 +76,11 @@ Deno.test("with({ name }) names the node, in all three styles", async () => {
   const [wf] = declarative.graph.workflows;
   assert.ok(wf?.kind === "static");
   assert.deepEqual(wf.nodes.map((n) => n.id), ["load_target_model", "load_prod_model", "compare"]);
-  assert.deepEqual(wf.nodes.map((n) => n.entity.name), ["loadModel", "loadModel", "compare"]);
+  assert.deepEqual(callNodes(wf.nodes).map((n) => n.entity.name), [
+    "loadModel",
+    "loadModel",
+    "compare",
+  ]);
   assert.deepEqual(declarative.graph.tasks.map((t) => t.name), ["compare", "loadModel"]);
   assert.equal(await declarative("t", "p"), "model from t vs model from p");
 
@@ -165,7 +169,9 @@ Deno.test("overrides survive the IR round trip", async () => {
   });
   const text = JSON.stringify(wf.graph);
   const doc = await validateDag(text);
-  const node = doc.workflows[0]!.kind === "static" ? doc.workflows[0]!.nodes[0]! : undefined;
+  const node = doc.workflows[0]!.kind === "static"
+    ? callNodes(doc.workflows[0]!.nodes)[0]!
+    : undefined;
   assert.deepEqual(node?.overrides, {
     name: "first",
     retries: "unlimited",

@@ -11,10 +11,18 @@ import {
   describeBinding,
   describePermissions,
   describeRef,
+  describeTest,
   type Tables,
   tables,
 } from "../render/view.ts";
-import { type DagDocument, type DagWorkflow, reachableTasks, subDocument } from "../ir/mod.ts";
+import {
+  type DagDocument,
+  type DagWorkflow,
+  everyNode,
+  isConditionNode,
+  reachableTasks,
+  subDocument,
+} from "../ir/mod.ts";
 import { type Permissions, unionPermissions } from "../define/permissions.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport, requireEntities } from "./exports.ts";
@@ -190,11 +198,23 @@ function steps(
   const rows: [string, string, string][] = [];
   if (wf.kind === "static") {
     out.push("  tasks, in topological order:");
-    wf.nodes.forEach((node, i) => {
+    everyNode(wf.nodes).forEach((node, i) => {
+      if (isConditionNode(node)) {
+        const ids = (nodes: readonly { id: string }[]) =>
+          nodes.map((n) => n.id).join(", ") || "none";
+        rows.push([
+          `${i + 1}. ${node.id}`,
+          `if ${describeTest(node.if.test, node.bindings)}`,
+          `then: ${ids(node.if.then.nodes)}; else: ${ids(node.if.else.nodes)}`,
+        ]);
+        return;
+      }
       const task = node.entity.kind === "task" ? t.task(node.entity.name) : undefined;
       rows.push([
         `${i + 1}. ${node.id}`,
-        describeRef(node.entity, t),
+        node.map === undefined
+          ? describeRef(node.entity, t)
+          : `map ${describeRef(node.entity, t)} over ${node.map.over.join(", ")}`,
         task === undefined
           ? `permissions: ${describePermissions(reached(node.entity.name))} (of its tasks)`
           : `permissions: ${describePermissions(task.permissions)}`,

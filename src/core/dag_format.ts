@@ -47,8 +47,14 @@ export interface DagInput {
   default?: unknown;
 }
 
-/** A node of a static workflow in the IR. */
-export interface DagNode {
+/**
+ * A node of a static workflow in the IR: a call of an entity, or a
+ * condition (`ifElse`), which holds its two branches' nodes.
+ */
+export type DagNode = DagCallNode | DagConditionNode;
+
+/** A node that calls an entity: a task, a workflow or flow, a launch plan (or maps one). */
+export interface DagCallNode {
   /** The node id. */
   id: string;
   /** The entity it calls: a task, a workflow (by name, see `workflows`) or a launch plan. */
@@ -67,7 +73,53 @@ export interface DagNode {
   map?: DagMap;
 }
 
-/** How a map node runs its entity (see `DagNode.map`). */
+/**
+ * A condition node (`ifElse`): its bindings are the test's operands (`c0`,
+ * `c1`, …); when it runs, the branch its test chooses runs and the other is
+ * recorded as skipped; its outputs are the chosen branch's.
+ */
+export interface DagConditionNode {
+  /** The node id. */
+  id: string;
+  /** The test's operands: workflow inputs, node outputs or constants. */
+  bindings: { [operand: string]: DagBinding };
+  /** The test and both branches. */
+  if: DagIf;
+  /** The ids of nodes it starts after, though it takes no value from them (`after`). */
+  after?: string[];
+}
+
+/** The test and branches of a condition node. */
+export interface DagIf {
+  /** The test, over the node's operands. */
+  test: DagTest;
+  /** What runs when the test holds. */
+  then: DagBranch;
+  /** What runs when it does not (empty when there is no else). */
+  else: DagBranch;
+  /** The node's output names (`o0`, or the keys both branches give). */
+  outputs: string[];
+}
+
+/**
+ * A condition's test: a comparison of two operands (by name), `and`/`or`
+ * of tests, `not` of one, or an operand's truthiness.
+ */
+export type DagTest =
+  | { op: "eq" | "ne" | "gt" | "ge" | "lt" | "le"; args: [string, string] }
+  | { op: "and" | "or"; args: DagTest[] }
+  | { op: "not"; args: [DagTest] }
+  | { op: "truthy"; args: [string] };
+
+/** A branch of a condition node: its nodes (ids unique in the workflow) and the outputs it gives. */
+export interface DagBranch {
+  /** Its nodes, in a topological order. */
+  nodes: DagNode[];
+  /** The condition node's outputs when this branch runs. */
+  outputs: { name: string; binding: DagBinding }[];
+}
+
+/** How a map node runs its entity (see `DagCallNode.map`). */
 export interface DagMap {
   /** The inputs bound to lists: one execution per element (zipped). */
   over: string[];

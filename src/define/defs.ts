@@ -14,10 +14,11 @@ import type { Param } from "./params.ts";
 import type { Permissions } from "./permissions.ts";
 
 /**
- * The kinds of entity: the four a user defines by name, and `map`, which
- * runs another entity once per element of a list (`mapTask`).
+ * The kinds of entity: the four a user defines by name; `map`, which runs
+ * another entity once per element of a list (`mapTask`); and `condition`,
+ * the node `ifElse` adds to a static graph.
  */
-export type EntityKind = "task" | "workflow" | "flow" | "launchPlan" | "map";
+export type EntityKind = "task" | "workflow" | "flow" | "launchPlan" | "map" | "condition";
 
 /** Where an entity was defined. */
 export interface SourceLocation {
@@ -167,7 +168,7 @@ export interface GraphNode {
   readonly def: EntityDef;
   /** The bindings of its inputs. */
   readonly bindings: Readonly<Record<string, Binding>>;
-  /** Its position in the graph's `nodes`. */
+  /** Its position in the list that holds it: the graph's `nodes`, or a branch's. */
   readonly index: number;
   /** The ids of nodes it starts after, though no value passes (`after`), when there are any. */
   readonly after?: readonly string[];
@@ -186,10 +187,13 @@ export interface GraphDef extends EntityBase {
   /** The nodes by id. */
   readonly nodeIndex: ReadonlyMap<string, GraphNode>;
   /**
-   * The nodes in an order where each comes after those it takes values from
-   * and those it runs after: `nodes` itself unless an ordering edge points forward.
+   * The nodes of the graph (or of one of its branches) in an order where
+   * each comes after those it takes values from and those it runs after: the
+   * list itself unless an ordering edge points forward.
+   *
+   * @param nodes A branch's nodes; the graph's own by default.
    */
-  topological(): readonly GraphNode[];
+  topological(nodes?: readonly GraphNode[]): readonly GraphNode[];
   /** The outputs, in order. */
   readonly outputBindings: ReadonlyMap<string, Binding>;
   /**
@@ -241,5 +245,44 @@ export interface MapDef extends EntityBase {
   readonly minSuccessRatio: number;
 }
 
+/**
+ * The test of a condition node, over its operands (its inputs, by name):
+ * comparisons of two operands, `and`/`or`/`not` of tests, or an operand's
+ * truthiness.
+ */
+export type Test =
+  | {
+    readonly op: "eq" | "ne" | "gt" | "ge" | "lt" | "le";
+    readonly args: readonly [string, string];
+  }
+  | { readonly op: "and" | "or"; readonly args: readonly Test[] }
+  | { readonly op: "not"; readonly args: readonly [Test] }
+  | { readonly op: "truthy"; readonly args: readonly [string] };
+
+/** One branch of a condition node: the nodes it runs and the outputs it gives. */
+export interface Branch {
+  /** Its nodes, in the order added. */
+  readonly nodes: readonly GraphNode[];
+  /** The condition node's outputs when this branch runs, by name. */
+  readonly outputBindings: ReadonlyMap<string, Binding>;
+}
+
+/**
+ * The node `ifElse(condition, then, else)` adds to a static graph: its
+ * inputs are the condition's operands; when it runs, the branch its test
+ * chooses runs and the other is recorded as skipped. Both are in the graph
+ * (and the IR) before anything runs.
+ */
+export interface ConditionDef extends EntityBase {
+  /** Always `"condition"`. */
+  readonly kind: "condition";
+  /** The test, over the operands. */
+  readonly test: Test;
+  /** What runs when the test holds. */
+  readonly then: Branch;
+  /** What runs when it does not (no nodes and no outputs when `ifElse` had no else). */
+  readonly else: Branch;
+}
+
 /** Any entity, discriminated by `kind`. */
-export type EntityDef = TaskDef | FlowDef | GraphDef | LaunchPlanDef | MapDef;
+export type EntityDef = TaskDef | FlowDef | GraphDef | LaunchPlanDef | MapDef | ConditionDef;

@@ -16,9 +16,12 @@ import type {
   GraphNode,
   SourceLocation,
 } from "./defs.ts";
-import { checkInputNames, describeEntity } from "./entity.ts";
+import { checkInputNames } from "./entity.ts";
+import { InputRef, NodeRef } from "./graph_refs.ts";
+
+export { InputRef, NodeRef } from "./graph_refs.ts";
 import { baseOf, callName } from "./overrides.ts";
-import { Handle, isHandle, type RefSource, slotOf } from "./handle.ts";
+import { Handle, isHandle, slotOf } from "./handle.ts";
 import { type InputType, inputType, type TypeSpec } from "./input_types.ts";
 import type { Param } from "./params.ts";
 
@@ -44,9 +47,13 @@ export class GraphModel implements GraphDef {
   readonly outputBindings: Map<string, Binding> = new Map();
   #counters = new Map<string, number>();
   #sealed = false;
-  /** Whether some node runs after a node added later (then `nodes` is not a topological order). */
-  #forward = false;
-  #ordered: { version: number; nodes: GraphNode[] } | undefined = undefined;
+  /** The lists (`nodes`, a branch's) where some node runs after one added later: not topological. */
+  #forward = new Set<readonly GraphNode[]>();
+  #ordered = new WeakMap<readonly GraphNode[], { version: number; nodes: GraphNode[] }>();
+  /** The branches being built (`ifElse`), innermost last. */
+  #scopes: Scope[] = [];
+  /** The branch each branch node belongs to. */
+  #scopeOf = new Map<GraphNode, Scope>();
   /** Bumped by every change; `validate` remembers the version it passed (each run validates). */
   #version = 0;
   #validated: string | undefined = undefined;
@@ -180,10 +187,13 @@ export class GraphModel implements GraphDef {
     for (const key of Object.keys(inputs)) {
       bindings[key] = this.#bind(inputs[key], `input '${key}' of ${where}`);
     }
-    const node: GraphNode = { id, def, bindings, index: this.nodes.length };
+    const scope = this.#scopes.at(-1);
+    const list = scope?.nodes ?? this.nodes;
+    const node: GraphNode = { id, def, bindings, index: list.length };
     this.#counters.set(name, n);
-    this.nodes.push(node);
+    list.push(node);
     this.nodeIndex.set(id, node);
+    if (scope !== undefined) this.#scopeOf.set(node, scope);
     return new Handle(new NodeRef(this, node));
   }
 
@@ -212,8 +222,16 @@ export class GraphModel implements GraphDef {
           }): that would be a cycle`,
         );
       }
+      const scope = this.#scopeOf.get(dep);
+      if (scope !== undefined && !this.#visible(scope, this.#scopeOf.get(node))) {
+        throw new ValidationError(
+          `Node '${node.id}' of workflow '${this.name}' cannot run after '${dep.id}', which belongs to ${scope.label}`,
+        );
+      }
       if (!after.includes(dep.id)) after.push(dep.id);
-      if (dep.index > node.index) this.#forward = true;
+      if (scope === this.#scopeOf.get(node) && dep.index > node.index) {
+        this.#forward.add(scope?.nodes ?? this.nodes);
+      }
     }
     (node as { after?: readonly string[] }).after = after;
   }
@@ -242,21 +260,51 @@ export class GraphModel implements GraphDef {
    *
    * @returns The nodes.
    */
-  topological(): readonly GraphNode[] {
-    if (!this.#forward) return this.nodes;
-    if (this.#ordered?.version === this.#version) return this.#ordered.nodes;
+  topological(nodes: readonly GraphNode[] = this.nodes): readonly GraphNode[] {
+    if (!this.#forward.has(nodes)) return nodes;
+    const cached = this.#ordered.get(nodes);
+    if (cached?.version === this.#version) return cached.nodes;
+    const inList = new Set(nodes.map((n) => n.id));
     const placed = new Set<string>();
     const out: GraphNode[] = [];
-    const pending = [...this.nodes];
+    const pending = [...nodes];
     while (pending.length > 0) {
       // addOrdering refuses cycles, so some node is always ready.
-      const i = pending.findIndex((n) => upstreamOf(n).every((id) => placed.has(id)));
+      const i = pending.findIndex((n) =>
+        upstreamOf(n).every((id) => placed.has(id) || !inList.has(id))
+      );
       const [next] = pending.splice(i, 1);
       placed.add(next!.id);
       out.push(next!);
     }
-    this.#ordered = { version: this.#version, nodes: out };
+    this.#ordered.set(nodes, { version: this.#version, nodes: out });
     return out;
+  }
+
+  /**
+   * Opens a branch (of an `ifElse`): nodes added until {@linkcode endBranch}
+   * belong to it, and may use what the enclosing scopes have; nothing
+   * outside may use them.
+   *
+   * @param label How messages name the branch (`the then branch of ifElse 'check'`).
+   * @returns The list the branch's nodes go to.
+   */
+  beginBranch(label: string): GraphNode[] {
+    this.#mutable("add a branch to");
+    const scope: Scope = { nodes: [], parent: this.#scopes.at(-1), label };
+    this.#scopes.push(scope);
+    return scope.nodes;
+  }
+
+  /** Closes the innermost branch. */
+  endBranch(): void {
+    this.#scopes.pop();
+  }
+
+  /** Whether what `scope` holds can be used from `from` (an enclosing scope, or the same). */
+  #visible(scope: Scope, from: Scope | undefined): boolean {
+    for (let s = from; s !== undefined; s = s.parent) if (s === scope) return true;
+    return false;
   }
 
   /**
@@ -267,6 +315,13 @@ export class GraphModel implements GraphDef {
    */
   addOutput(name: string, value: unknown): void {
     this.#mutable("add an output to");
+    if (this.#scopes.length > 0) {
+      throw new ValidationError(
+        `Cannot add output '${name}' to workflow '${this.name}' inside ${
+          this.#scopes.at(-1)!.label
+        }; return the value from the branch function, and add the ifElse's result as an output`,
+      );
+    }
     checkName(name, `output of workflow '${this.name}'`);
     if (this.outputBindings.has(name)) {
       throw new ValidationError(
@@ -317,6 +372,14 @@ export class GraphModel implements GraphDef {
             } refers to node '${source.node.id}' of workflow '${source.graph.name}', not of '${this.name}'`,
           );
         }
+        const scope = this.#scopeOf.get(source.node);
+        if (scope !== undefined && !this.#visible(scope, this.#scopes.at(-1))) {
+          throw new ValidationError(
+            `${
+              placeText(place)
+            } refers to node '${source.node.id}', which belongs to ${scope.label}; outside that branch use the ifElse's result instead`,
+          );
+        }
         return source.binding(output);
       }
       throw new ValidationError(
@@ -341,6 +404,20 @@ export class GraphModel implements GraphDef {
     }
     checkValue(value, typeof place === "string" ? () => place : place);
     return { value };
+  }
+
+  /**
+   * Takes the next id for `name` now, for a node added later with it (a
+   * condition takes its id before its branches' nodes take theirs, so that
+   * ids count from the outside in).
+   *
+   * @param name The node name.
+   * @returns The id.
+   */
+  reserveId(name: string): string {
+    const [id, n] = this.#nextId(name);
+    this.#counters.set(name, n);
+    return id;
   }
 
   /** The next id for `name` and the counter value that gives it (committed once the node is added). */
@@ -370,7 +447,19 @@ export class GraphModel implements GraphDef {
       else if ("array" in b) b.array.forEach(visit);
       else if ("object" in b) Object.values(b.object).forEach(visit);
     };
-    for (const node of this.nodes) Object.values(node.bindings).forEach(visit);
+    const visitNodes = (nodes: readonly GraphNode[]): void => {
+      for (const node of nodes) {
+        Object.values(node.bindings).forEach(visit);
+        const def = node.def;
+        if (def.kind === "condition") {
+          for (const branch of [def.then, def.else]) {
+            visitNodes(branch.nodes);
+            branch.outputBindings.forEach(visit);
+          }
+        }
+      }
+    };
+    visitNodes(this.nodes);
     for (const b of this.outputBindings.values()) visit(b);
     for (const name of this.inputs.keys()) {
       if (!used.has(name)) {
@@ -383,7 +472,10 @@ export class GraphModel implements GraphDef {
   }
 }
 
-/** The ids of the nodes a node takes values from or runs after. */
+/**
+ * The ids of the nodes a node takes values from or runs after (for a
+ * condition node, also those its branches use).
+ */
 export function upstreamOf(node: GraphNode): string[] {
   const out: string[] = [];
   const visit = (b: Binding): void => {
@@ -393,113 +485,25 @@ export function upstreamOf(node: GraphNode): string[] {
   };
   for (const key in node.bindings) visit(node.bindings[key]!);
   if (node.after !== undefined) out.push(...node.after);
+  const def = node.def;
+  if (def.kind === "condition") {
+    for (const branch of [def.then, def.else]) {
+      for (const n of branch.nodes) out.push(...upstreamOf(n));
+      branch.outputBindings.forEach(visit);
+    }
+  }
   return out;
+}
+
+/** A branch being built: its nodes, and the scope it sits in. */
+interface Scope {
+  nodes: GraphNode[];
+  parent: Scope | undefined;
+  label: string;
 }
 
 function placeText(place: string | (() => string)): string {
   return typeof place === "string" ? place : place();
-}
-
-function nodeBinding(node: GraphNode, output: string | undefined): Binding {
-  if (output !== undefined) return { node: node.id, output };
-  const def = node.def;
-  if (def.bare) return { node: node.id, output: def.outputs[0]! };
-  if (def.outputs.length === 0) {
-    throw new ValidationError(`Node '${node.id}' (${describeEntity(def)}) has no outputs to bind`);
-  }
-  const object: Record<string, Binding> = {};
-  for (const o of def.outputs) object[o] = { node: node.id, output: o };
-  return { object };
-}
-
-/** A symbolic reference to a graph input. */
-export class InputRef implements RefSource {
-  /** The graph. */
-  readonly graph: GraphModel;
-  /** The input name. */
-  readonly name: string;
-  /**
-   * @param graph The graph.
-   * @param name The input name.
-   */
-  constructor(graph: GraphModel, name: string) {
-    this.graph = graph;
-    this.name = name;
-  }
-  /** @returns How the reference reads in messages. */
-  describe(): string {
-    return `input '${this.name}' of workflow '${this.graph.name}'`;
-  }
-  /** @returns No outputs: an input is a value. */
-  outputNames(): readonly string[] {
-    return [];
-  }
-  /** Symbolic references have no value yet. */
-  settle(): void {
-    throw symbolicAwait(this.describe(), this.graph.name);
-  }
-}
-
-/** A symbolic reference to a graph node. */
-export class NodeRef implements RefSource {
-  /** The graph. */
-  readonly graph: GraphModel;
-  /** The node. */
-  readonly node: GraphNode;
-  /**
-   * @param graph The graph.
-   * @param node The node.
-   */
-  constructor(graph: GraphModel, node: GraphNode) {
-    this.graph = graph;
-    this.node = node;
-  }
-  /** @returns How the reference reads in messages. */
-  describe(): string {
-    return `node '${this.node.id}' of workflow '${this.graph.name}'`;
-  }
-  /** @returns The node's output names. */
-  outputNames(): readonly string[] {
-    return this.node.def.outputs;
-  }
-  #whole: Binding | undefined = undefined;
-  /**
-   * The binding of an output of the node, or of its whole value. Bindings are
-   * immutable, so every use of the whole value shares one.
-   *
-   * @param output The output name, or undefined for the whole value.
-   * @returns The binding.
-   */
-  binding(output: string | undefined): Binding {
-    if (output !== undefined) return { node: this.node.id, output };
-    return this.#whole ??= nodeBinding(this.node, undefined);
-  }
-  /** Symbolic references have no value yet. */
-  settle(): void {
-    throw symbolicAwait(this.describe(), this.graph.name);
-  }
-  /**
-   * Makes the node start after others (see {@linkcode GraphModel.addOrdering}).
-   *
-   * @param deps The sources of the handles it waits for.
-   */
-  orderAfter(deps: readonly RefSource[]): void {
-    const nodes = deps.map((d) => {
-      if (d instanceof NodeRef && d.graph === this.graph) return d.node;
-      throw new ValidationError(
-        `after(${this.describe()}, …) was given ${d.describe()}; a node of a workflow can only run after other nodes of the same workflow${
-          d instanceof InputRef ? " (an input is known before anything runs)" : ""
-        }`,
-      );
-    });
-    this.graph.addOrdering(this.node, nodes);
-  }
-}
-
-function symbolicAwait(what: string, workflow: string): ValidationError {
-  return new ValidationError(
-    `Cannot await ${what} while building workflow '${workflow}': nothing has run yet; a workflow body only wires tasks together. Use flow() to wait for values and branch on them`,
-  );
 }
 
 function checkName(name: unknown, what: string): void {

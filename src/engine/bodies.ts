@@ -13,6 +13,7 @@ import { cancelledError } from "./failures.ts";
 import { FlowFrame, type FlowRun } from "./flow_frame.ts";
 import { type Frame, StaticFrame, TaskFrame } from "./frames.ts";
 import { MapFrame } from "./map_frame.ts";
+import { ConditionFrame } from "./branch_frame.ts";
 import { isFinal, type Node } from "./node.ts";
 
 /** Starts the frame that runs `def` with `inputs`; `done` receives its value. */
@@ -49,6 +50,12 @@ export async function startBody(
     }
     case "map": {
       const frame = new MapFrame(run, node, done);
+      attach(run, node, frame);
+      frame.start(def, inputs);
+      return;
+    }
+    case "condition": {
+      const frame = new ConditionFrame(run, node, done);
       attach(run, node, frame);
       frame.start(def, inputs);
       return;

@@ -127,6 +127,7 @@ export abstract class Frame implements CallSite, NodeFrame {
    * @param args Its arguments: values, handles, arrays and objects of these.
    * @param fixedId Its id in the frame (a static workflow's node id), else the next for the entity.
    * @param after Nodes it starts after, though it takes nothing from them.
+   * @param skipped Why the node does not run (a branch not taken): it is recorded as skipped.
    * @returns The node.
    */
   add(
@@ -134,6 +135,7 @@ export abstract class Frame implements CallSite, NodeFrame {
     args: Record<string, unknown>,
     fixedId: string | undefined,
     after?: readonly Node[],
+    skipped?: WeftError,
   ): Node {
     const run = this.run;
     if (run.fatal !== undefined) throw run.fatal;
@@ -156,7 +158,7 @@ export abstract class Frame implements CallSite, NodeFrame {
       if (fixedId.includes("/")) run.checkIds = true;
     }
     const seq = this.#seq++;
-    if (!inputsFit(def, args)) checkInputNames(def, args, `node '${id}'`);
+    if (skipped === undefined && !inputsFit(def, args)) checkInputNames(def, args, `node '${id}'`);
     const node = new Node(id, def, this, seq, args);
     if (shield) node.shielded = true;
     // Find the nodes this call takes values from.
@@ -188,6 +190,10 @@ export abstract class Frame implements CallSite, NodeFrame {
         parentId: this.node?.id,
         dependsOn: deps === undefined ? [] : deps.map((d) => d.id),
       });
+    }
+    if (skipped !== undefined) {
+      run.skip(node, skipped);
+      return node;
     }
     if (entry !== undefined && entry.status === "succeeded") {
       node.replayed = true;
@@ -406,7 +412,7 @@ export class StaticFrame extends Frame {
         const gn = nodes[i]!;
         // A copy of the bindings has the arguments' keys in order; its values are then replaced.
         const args: Record<string, unknown> = { ...gn.bindings };
-        for (const key in args) args[key] = this.#materialize(args[key] as Binding);
+        for (const key in args) args[key] = this.materialize(args[key] as Binding);
         const after = gn.after?.map((id) => this.#nodeAt(id));
         this.#nodes[gn.index] = this.add(gn.def, args, gn.id, after);
       }
@@ -429,11 +435,28 @@ export class StaticFrame extends Frame {
     return entry instanceof Handle ? slotOf(entry)!.source as Node : entry;
   }
 
-  #materialize(b: Binding): unknown {
+  /** The graph this frame runs. */
+  get graph(): GraphDef {
+    return this.#graph;
+  }
+
+  /**
+   * A binding's value in this frame: a constant, an input, or the handle of
+   * a node (the frames of the graph's conditions ask for the nodes and
+   * inputs their branches use).
+   *
+   * @param b The binding.
+   * @returns The value, with handles where nodes give values.
+   */
+  materialize(b: Binding): unknown {
     if ("value" in b) return b.value;
     if ("input" in b) return this.#inputs[b.input];
     if ("node" in b) {
-      const position = this.#graph.nodeIndex.get(b.node)?.index;
+      const gn = this.#graph.nodeIndex.get(b.node);
+      // (A branch's node has an index in its branch: only the graph's own are here.)
+      const position = gn !== undefined && this.#graph.nodes[gn.index] === gn
+        ? gn.index
+        : undefined;
       const entry = position === undefined ? undefined : this.#nodes[position];
       if (entry === undefined) {
         throw new ValidationError(
@@ -447,9 +470,9 @@ export class StaticFrame extends Frame {
       this.#nodes[position!] = handle;
       return handle;
     }
-    if ("array" in b) return b.array.map((x) => this.#materialize(x));
+    if ("array" in b) return b.array.map((x) => this.materialize(x));
     const out: Record<string, unknown> = {};
-    for (const k in b.object) out[k] = this.#materialize(b.object[k]!);
+    for (const k in b.object) out[k] = this.materialize(b.object[k]!);
     return out;
   }
 
@@ -465,7 +488,7 @@ export class StaticFrame extends Frame {
       const outputs = this.#graph.outputBindings;
       if (outputs.size === 0) return this.done(undefined, undefined);
       const values: Record<string, unknown> = {};
-      for (const [name, b] of outputs) values[name] = resolveValue(this.#materialize(b));
+      for (const [name, b] of outputs) values[name] = resolveValue(this.materialize(b));
       this.done(this.#graph.bare ? values[this.#graph.outputs[0]!] : values, undefined);
     } catch (e) {
       this.done(undefined, asWeftError(e, this.node, this.run.rootName));

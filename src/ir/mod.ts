@@ -10,7 +10,6 @@
 import { registerDescriber } from "../core/call_site.ts";
 import { ValidationError } from "../core/errors.ts";
 import type {
-  Binding,
   EntityDef,
   FlowDef,
   GraphDef,
@@ -19,28 +18,23 @@ import type {
   TaskDef,
 } from "../define/defs.ts";
 import { entityOf, requireEntity } from "../define/entity.ts";
-import { mappedEntity } from "../define/map.ts";
-import { baseOf, callName } from "../define/overrides.ts";
+import { baseOf } from "../define/overrides.ts";
 import type { Permissions } from "../define/permissions.ts";
 import { toJsonTree } from "../core/values.ts";
 import {
   DAG_FORMAT,
-  type DagBinding,
   type DagDocument,
-  type DagEdge,
   type DagEntityRef,
   type DagInput,
-  type DagMap,
-  type DagNode,
-  type DagOverrides,
-  type DagRetries,
-  type DagSource,
   type DagTask,
   type DagWorkflow,
   type SkeletonZone,
 } from "../core/dag_format.ts";
 
 export * from "../core/dag_format.ts";
+export { callNodes, everyNode, isConditionNode } from "./nodes.ts";
+import { callNodes } from "./nodes.ts";
+import { graphToDag, ref, retriesToDag, source } from "./graph_dag.ts";
 export {
   firstUnknown,
   type Reach,
@@ -139,6 +133,9 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
       case "map":
         visit(def.target);
         return;
+      case "condition":
+        for (const branch of [def.then, def.else]) for (const n of branch.nodes) visit(n.def);
+        return;
       case "flow":
         if (claim(workflows, def)) {
           for (const c of flowCalls(def, moduleCallables, skeletons.get(def)).calls) visit(c);
@@ -232,73 +229,6 @@ function flowCalls(
   return { calls, from: "module" };
 }
 
-/** How a node refers to an entity: flows and workflows are both in `workflows`. */
-function ref(def: EntityDef): DagEntityRef {
-  const d = baseOf(mappedEntity(def));
-  return { kind: d.kind === "flow" ? "workflow" : d.kind as DagEntityRef["kind"], name: d.name };
-}
-
-function source(s: SourceLocation | undefined, base: string | undefined): DagSource | null {
-  if (s === undefined) return null;
-  let file = s.file;
-  if (base !== undefined) {
-    const dir = base.slice(0, base.lastIndexOf("/") + 1);
-    if (file.startsWith(dir)) file = file.slice(dir.length);
-  }
-  return { file: flatString(file), line: s.line };
-}
-
-/**
- * A copy of `s` that is one plain string. Source paths are cut out of stack
- * traces, and V8's fast `JSON.stringify` gives up on such a slice and starts
- * over on its slow path: for a 100,000-node workflow, three times slower.
- */
-function flatString(s: string): string {
-  return s.split("").join("");
-}
-
-function graphToDag(g: GraphDef, base: string | undefined): DagWorkflow {
-  const edges: DagEdge[] = [];
-  const collect = (b: Binding, to: string, input: string): void => {
-    if ("input" in b) edges.push({ from: "$inputs", output: b.input, to, input });
-    else if ("node" in b) edges.push({ from: b.node, output: b.output, to, input });
-    else if ("array" in b) b.array.forEach((x) => collect(x, to, input));
-    else if ("object" in b) Object.values(b.object).forEach((x) => collect(x, to, input));
-  };
-  const nodes: DagNode[] = g.topological().map((n) => {
-    const bindings: Record<string, DagBinding> = {};
-    for (const key of Object.keys(n.bindings).sort()) {
-      bindings[key] = bindingToDag(n.bindings[key]!);
-      collect(n.bindings[key]!, n.id, key);
-    }
-    const node: DagNode = { id: n.id, entity: ref(n.def), bindings };
-    const overrides = overridesToDag(mappedEntity(n.def));
-    if (overrides !== undefined) node.overrides = overrides;
-    if (n.after !== undefined) node.after = [...n.after];
-    const map = mapToDag(n.def);
-    if (map !== undefined) node.map = map;
-    return node;
-  });
-  const outputs = [...g.outputBindings].map(([name, b]) => {
-    collect(b, "$outputs", name);
-    return { name, binding: bindingToDag(b) };
-  });
-  return {
-    name: g.name,
-    kind: "static",
-    inputs: [...g.inputs.values()].map((i) => {
-      const input: DagInput = { name: i.name, type: i.type.text, optional: i.optional };
-      if (i.type.schema !== undefined) input.schema = i.type.schema;
-      if ("default" in i) input.default = toJsonTree(i.default);
-      return input;
-    }),
-    outputs,
-    nodes,
-    edges,
-    source: source(g.source, base),
-  };
-}
-
 function flowToDag(
   f: FlowDef,
   moduleEntities: readonly EntityDef[],
@@ -356,38 +286,6 @@ function taskToDag(t: TaskDef, base: string | undefined): DagTask {
   };
 }
 
-/** How a map node maps, as the IR writes it. */
-function mapToDag(def: EntityDef): DagMap | undefined {
-  if (def.kind !== "map") return undefined;
-  const m: DagMap = {
-    over: [...def.over],
-    concurrency: def.concurrency ?? null,
-    minSuccessRatio: def.minSuccessRatio,
-  };
-  const name = callName(def);
-  if (name !== `map_${def.target.name}`) m.name = name;
-  const inner = mapToDag(def.target);
-  if (inner !== undefined) m.map = inner;
-  return m;
-}
-
-function retriesToDag(retries: number): DagRetries {
-  return retries === Infinity ? "unlimited" : retries;
-}
-
-/** What `.with({…})` changed for a node's call, as the IR writes it. */
-function overridesToDag(def: EntityDef): DagOverrides | undefined {
-  const o = def.call?.overrides;
-  if (o === undefined) return undefined;
-  const out: DagOverrides = {};
-  if (o.name !== undefined) out.name = o.name;
-  if (o.retries !== undefined) out.retries = retriesToDag(o.retries);
-  if (o.timeoutMs !== undefined) out.timeoutMs = o.timeoutMs;
-  if (o.cache !== undefined) out.cache = o.cache;
-  if (o.queue !== undefined) out.queue = o.queue;
-  return out;
-}
-
 function sortedPermissions(p: Permissions): Permissions {
   const out: Permissions = {};
   for (const kind of Object.keys(p).sort() as (keyof Permissions)[]) {
@@ -395,16 +293,6 @@ function sortedPermissions(p: Permissions): Permissions {
     out[kind] = v === true ? true : [...v].sort();
   }
   return out;
-}
-
-function bindingToDag(b: Binding): DagBinding {
-  if ("value" in b) return { value: toJsonTree(b.value, true) };
-  if ("input" in b) return { input: b.input };
-  if ("node" in b) return { node: b.node, output: b.output };
-  if ("array" in b) return { array: b.array.map(bindingToDag) };
-  const object: Record<string, DagBinding> = {};
-  for (const k of Object.keys(b.object)) object[k] = bindingToDag(b.object[k]!);
-  return { object };
 }
 
 function jsonMap(values: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -453,7 +341,7 @@ export function subDocument(dag: DagDocument, name: string): DagDocument {
     workflows.add(ref.name);
     const wf = dag.workflows.find((w) => w.name === ref.name);
     if (wf === undefined) return;
-    if (wf.kind === "static") { for (const n of wf.nodes) visit(n.entity); }
+    if (wf.kind === "static") { for (const n of callNodes(wf.nodes)) visit(n.entity); }
     else for (const c of wf.calls) visit(c);
   };
   const kind = dag.workflows.some((w) => w.name === name)

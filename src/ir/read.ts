@@ -15,23 +15,32 @@
 import { ENTITY } from "../core/call_site.ts";
 import { ValidationError } from "../core/errors.ts";
 import { builderModel, Workflow } from "../define/builder.ts";
-import type { EntityDef, FlowDef, TaskDef } from "../define/defs.ts";
+import type { EntityDef, FlowDef, TaskDef, Test } from "../define/defs.ts";
 import { entityOf, requireEntity } from "../define/entity.ts";
 import { withOverrides } from "../define/overrides.ts";
 import { mapTask, type MapTaskOptions } from "../define/map.ts";
 import type { Handle } from "../define/handle.ts";
 import type {
   DagBinding,
+  DagBranch,
   DagDocument,
   DagEntityRef,
   DagInput,
   DagMap,
+  DagNode,
   DagOverrides,
   DagTask,
   DagWorkflow,
   SkeletonZone,
 } from "../core/dag_format.ts";
-import { firstUnknown, rememberSkeleton, skeletonCalls } from "./mod.ts";
+import {
+  callNodes,
+  firstUnknown,
+  isConditionNode,
+  rememberSkeleton,
+  skeletonCalls,
+} from "./mod.ts";
+import { addCondition } from "../define/conditions.ts";
 import { list, topological, validateDag } from "./validate.ts";
 import { launchPlan } from "../define/launch_plan.ts";
 import { inputType, type JsonSchema, type TypeSpec } from "../define/input_types.ts";
@@ -95,6 +104,8 @@ function collect(entities: DagEntities): Given {
       }
     } else if (def.kind === "launchPlan" || def.kind === "map") {
       add(def.target);
+    } else if (def.kind === "condition") {
+      for (const n of [...def.then.nodes, ...def.else.nodes]) add(n.def);
     } else {
       for (const n of def.nodes) add(n.def);
     }
@@ -232,7 +243,9 @@ function pickEntry(dag: DagDocument, name: string | undefined): DagWorkflow {
   const used = new Set<string>();
   for (const wf of dag.workflows) {
     if (wf.kind === "static") {
-      for (const n of wf.nodes) if (n.entity.kind === "workflow") used.add(n.entity.name);
+      for (const n of callNodes(wf.nodes)) {
+        if (n.entity.kind === "workflow") used.add(n.entity.name);
+      }
     }
   }
   for (const lp of dag.launchPlans) if (lp.entity.kind === "workflow") used.add(lp.entity.name);
@@ -328,20 +341,52 @@ function rebuild(
     if ("array" in b) return b.array.map(value);
     return Object.fromEntries(Object.entries(b.object).map(([k, v]) => [k, value(v)]));
   };
-  for (const node of topological(wf)) {
-    let def = resolve(node.entity);
-    if (node.overrides !== undefined) def = withOverrides(def, overridesFromDag(node.overrides));
-    if (node.map !== undefined) def = mapFromDag(def, node.map);
-    const inputs: Record<string, unknown> = {};
-    for (const [k, b] of Object.entries(node.bindings)) inputs[k] = value(b);
-    handles.set(node.id, graph.addNode(def, inputs, node.id));
-    if (node.after !== undefined) {
-      graph.addOrdering(
-        graph.nodeIndex.get(node.id)!,
-        node.after.map((id) => graph.nodeIndex.get(id)!),
-      );
+  const addNodes = (nodes: readonly DagNode[]): void => {
+    for (const node of topological(nodes)) {
+      if (isConditionNode(node)) {
+        // A condition is rebuilt as ifElse builds one: its branches' nodes go into its branches.
+        const operands: Record<string, unknown> = {};
+        for (const [k, b] of Object.entries(node.bindings)) operands[k] = value(b);
+        const named = !(node.if.outputs.length === 1 && node.if.outputs[0] === "o0");
+        const branch = (b: DagBranch) => () => {
+          addNodes(b.nodes);
+          if (b.outputs.length === 0) return undefined;
+          if (!named) return value(b.outputs[0]!.binding);
+          return Object.fromEntries(b.outputs.map((o) => [o.name, value(o.binding)]));
+        };
+        const otherwise = node.if.else;
+        handles.set(
+          node.id,
+          addCondition(graph, {
+            test: node.if.test as Test,
+            operands,
+            then: branch(node.if.then),
+            else: otherwise.nodes.length + otherwise.outputs.length === 0
+              ? undefined
+              : branch(otherwise),
+            name: node.id,
+            id: node.id,
+          }),
+        );
+      } else {
+        let def = resolve(node.entity);
+        if (node.overrides !== undefined) {
+          def = withOverrides(def, overridesFromDag(node.overrides));
+        }
+        if (node.map !== undefined) def = mapFromDag(def, node.map);
+        const inputs: Record<string, unknown> = {};
+        for (const [k, b] of Object.entries(node.bindings)) inputs[k] = value(b);
+        handles.set(node.id, graph.addNode(def, inputs, node.id));
+      }
+      if (node.after !== undefined) {
+        graph.addOrdering(
+          graph.nodeIndex.get(node.id)!,
+          node.after.map((id) => graph.nodeIndex.get(id)!),
+        );
+      }
     }
-  }
+  };
+  addNodes(wf.nodes);
   for (const o of wf.outputs) graph.addOutput(o.name, value(o.binding));
   graph.validate();
   return builder;

@@ -25,6 +25,14 @@ const names = { type: "array", items: { $ref: "#/$defs/name" } };
 /** Tagged JSON (see `toJsonTree`): any JSON value. */
 const value = { description: "A value as tagged JSON ($date, $bigint, $map… for non-JSON types)" };
 
+function after(): Record<string, unknown> {
+  return {
+    ...names,
+    uniqueItems: true,
+    description: "Nodes it starts after, though it takes no value from them.",
+  };
+}
+
 function object(
   required: string[],
   properties: Record<string, unknown>,
@@ -141,18 +149,64 @@ const schema = {
       },
       "A map node: its entity runs once per element of the lists bound to `over`; its outputs are lists.",
     ),
-    node: object(["id", "entity", "bindings"], {
+    node: {
+      description: "A node: a call of an entity, or a condition (ifElse) holding its branches.",
+      oneOf: [{ $ref: "#/$defs/callNode" }, { $ref: "#/$defs/conditionNode" }],
+    },
+    callNode: object(["id", "entity", "bindings"], {
       id: { $ref: "#/$defs/name" },
       entity: { $ref: "#/$defs/entityRef" },
       bindings: { type: "object", additionalProperties: { $ref: "#/$defs/binding" } },
       overrides: { $ref: "#/$defs/overrides" },
-      after: {
-        ...names,
-        uniqueItems: true,
-        description: "Nodes it starts after, though it takes no value from them.",
-      },
+      after: after(),
       map: { $ref: "#/$defs/map" },
-    }),
+    }, "A node that calls a task, a workflow or flow, or a launch plan (or maps one over lists)."),
+    conditionNode: object(["id", "bindings", "if"], {
+      id: { $ref: "#/$defs/name" },
+      bindings: {
+        type: "object",
+        additionalProperties: { $ref: "#/$defs/binding" },
+        description: "The test's operands (c0, c1, …).",
+      },
+      if: object(["test", "then", "else", "outputs"], {
+        test: { $ref: "#/$defs/test" },
+        then: { $ref: "#/$defs/branch" },
+        else: { $ref: "#/$defs/branch" },
+        outputs: { ...names, minItems: 1, uniqueItems: true },
+      }),
+      after: after(),
+    }, "A condition (ifElse): the branch its test chooses runs, the other is recorded as skipped."),
+    test: {
+      description: "A condition's test over its operands.",
+      oneOf: [
+        object(["op", "args"], {
+          op: { enum: ["eq", "ne", "gt", "ge", "lt", "le"] },
+          args: { ...names, minItems: 2, maxItems: 2 },
+        }),
+        object(["op", "args"], {
+          op: { enum: ["and", "or"] },
+          args: { type: "array", items: { $ref: "#/$defs/test" }, minItems: 1 },
+        }),
+        object(["op", "args"], {
+          op: { const: "not" },
+          args: { type: "array", items: { $ref: "#/$defs/test" }, minItems: 1, maxItems: 1 },
+        }),
+        object(["op", "args"], {
+          op: { const: "truthy" },
+          args: { ...names, minItems: 1, maxItems: 1 },
+        }),
+      ],
+    },
+    branch: object(["nodes", "outputs"], {
+      nodes: { type: "array", items: { $ref: "#/$defs/node" } },
+      outputs: {
+        type: "array",
+        items: object(["name", "binding"], {
+          name: { $ref: "#/$defs/name" },
+          binding: { $ref: "#/$defs/binding" },
+        }),
+      },
+    }, "A branch of a condition: its nodes, and the condition's outputs when it runs."),
     edge: object(
       ["from", "output", "to", "input"],
       {

@@ -10,15 +10,17 @@
 import { ValidationError } from "../core/errors.ts";
 import {
   DAG_FORMAT,
-  type DagBinding,
   type DagDocument,
   type DagEntityRef,
   type DagLaunchPlan,
-  type DagNode,
   type DagWorkflow,
   type SkeletonZone,
 } from "../core/dag_format.ts";
 import { DAG_SCHEMA } from "./schema.ts";
+import { callNodes } from "./nodes.ts";
+import { checkStatic, describe, list, type Signature, unique } from "./validate_static.ts";
+
+export { list, topological } from "./validate_static.ts";
 
 type AjvValidate = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
 interface AjvError {
@@ -178,10 +180,6 @@ function schemaMessage(errors: AjvError[]): string {
 }
 
 /** A signature as the document describes it. */
-interface Signature {
-  params: { name: string; optional: boolean }[];
-  outputs: string[];
-}
 
 /** Checks what the schema cannot: references, bindings, cycles, edges. */
 function checkDocument(dag: DagDocument): void {
@@ -213,7 +211,7 @@ function checkDocument(dag: DagDocument): void {
         (ref) => resolve(ref, `The skeleton of flow '${wf.name}'`),
       );
     } else {
-      for (const node of wf.nodes) {
+      for (const node of callNodes(wf.nodes)) {
         resolve(node.entity, `Node '${node.id}' of workflow '${wf.name}'`);
       }
     }
@@ -335,195 +333,6 @@ function checkSkeleton(
   }
 }
 
-function checkStatic(
-  wf: Extract<DagWorkflow, { kind: "static" }>,
-  signature: (ref: DagEntityRef) => Signature,
-): void {
-  const what = `workflow '${wf.name}'`;
-  unique(wf.nodes.map((n) => n.id), `node ids of ${what}`);
-  const inputs = new Set(wf.inputs.map((i) => i.name));
-  const nodes = new Map(wf.nodes.map((n) => [n.id, n]));
-  const expected: string[] = [];
-  const check = (b: DagBinding, where: string, to: string, input: string): void => {
-    if ("input" in b) {
-      if (!inputs.has(b.input)) {
-        throw new ValidationError(
-          `${where} is bound to input '${b.input}' of ${what}, which has no such input; its inputs are ${
-            list([...inputs])
-          }`,
-        );
-      }
-      expected.push(edgeKey("$inputs", b.input, to, input));
-    } else if ("node" in b) {
-      const from = nodes.get(b.node);
-      if (from === undefined) {
-        throw new ValidationError(
-          `${where} is bound to node '${b.node}', which ${what} does not have; its nodes are ${
-            list([...nodes.keys()])
-          }`,
-        );
-      }
-      const outputs = signature(from.entity).outputs;
-      if (!outputs.includes(b.output)) {
-        throw new ValidationError(
-          `${where} is bound to output '${b.output}' of node '${b.node}', but ${
-            describe(from.entity)
-          } has outputs ${list(outputs)}`,
-        );
-      }
-      expected.push(edgeKey(b.node, b.output, to, input));
-    } else if ("array" in b) b.array.forEach((x, i) => check(x, `${where}[${i}]`, to, input));
-    else if ("object" in b) {
-      for (const [k, x] of Object.entries(b.object)) check(x, `${where}.${k}`, to, input);
-    }
-  };
-  for (const node of wf.nodes) {
-    const where = `Node '${node.id}' of ${what}`;
-    for (const id of node.after ?? []) {
-      if (!nodes.has(id) || id === node.id) {
-        throw new ValidationError(
-          `${where} runs after ${
-            id === node.id ? "itself" : `node '${id}', which ${what} does not have`
-          }; 'after' lists other nodes of the same workflow (its nodes are ${
-            list([...nodes.keys()])
-          })`,
-        );
-      }
-    }
-    const sig = signature(node.entity);
-    const params = new Set(sig.params.map((p) => p.name));
-    for (let m = node.map; m !== undefined; m = m.map) {
-      for (const o of m.over) {
-        if (!(o in node.bindings)) {
-          throw new ValidationError(
-            `${where} maps over input '${o}', which it does not bind; bind '${o}' to a list (${
-              describe(node.entity)
-            } has inputs ${list([...params])})`,
-          );
-        }
-      }
-    }
-    for (const key of Object.keys(node.bindings)) {
-      if (!params.has(key)) {
-        throw new ValidationError(
-          `${where} binds input '${key}', but ${
-            describe(node.entity)
-          } has no input '${key}'; its inputs are ${list([...params])}`,
-        );
-      }
-      check(node.bindings[key]!, `Input '${key}' of node '${node.id}' of ${what}`, node.id, key);
-    }
-    for (const p of sig.params) {
-      if (!p.optional && !(p.name in node.bindings)) {
-        throw new ValidationError(
-          `${where} does not bind input '${p.name}' of ${
-            describe(node.entity)
-          }, which is required; bind it to a workflow input, a node output or a value`,
-        );
-      }
-    }
-  }
-  for (const o of wf.outputs) {
-    check(o.binding, `Output '${o.name}' of ${what}`, "$outputs", o.name);
-  }
-  const cycle = findCycle(wf);
-  if (cycle !== undefined) {
-    throw new ValidationError(
-      `${what[0]!.toUpperCase()}${what.slice(1)} has a cycle: ${
-        cycle.join(" → ")
-      }; a static workflow must be acyclic (write a flow for loops)`,
-    );
-  }
-  const given = wf.edges.map((e) => edgeKey(e.from, e.output, e.to, e.input));
-  const missing = difference(expected, given);
-  const extra = difference(given, expected);
-  if (missing.length > 0 || extra.length > 0) {
-    const show = (k: string) => {
-      const [from, output, to, input] = k.split("\u0000");
-      return `${from}.${output} → ${to}.${input}`;
-    };
-    throw new ValidationError(
-      `The edges of ${what} do not match its bindings: ${
-        extra.length > 0
-          ? `edge ${show(extra[0]!)} has no binding`
-          : `the binding ${show(missing[0]!)} has no edge`
-      }; edges must list exactly what the bindings connect (compile the script again)`,
-    );
-  }
-}
-
-function edgeKey(from: string, output: string, to: string, input: string): string {
-  return [from, output, to, input].join("\u0000");
-}
-
-/** The items of `a` left after removing one match in `b` for each (a multiset difference). */
-function difference(a: string[], b: string[]): string[] {
-  const counts = new Map<string, number>();
-  for (const x of b) counts.set(x, (counts.get(x) ?? 0) + 1);
-  return a.filter((x) => {
-    const c = counts.get(x) ?? 0;
-    if (c === 0) return true;
-    counts.set(x, c - 1);
-    return false;
-  });
-}
-
-/** The node ids a node depends on: its bindings', then those it runs after. */
-function dependencies(node: DagNode): string[] {
-  const out: string[] = [];
-  const visit = (b: DagBinding): void => {
-    if ("node" in b) out.push(b.node);
-    else if ("array" in b) b.array.forEach(visit);
-    else if ("object" in b) Object.values(b.object).forEach(visit);
-  };
-  const bindings = node.bindings;
-  Object.keys(bindings).sort().forEach((k) => visit(bindings[k]!));
-  if (node.after !== undefined) out.push(...node.after);
-  return out;
-}
-
-/** A cycle among a static workflow's nodes, as ids from a node back to itself. */
-function findCycle(wf: Extract<DagWorkflow, { kind: "static" }>): string[] | undefined {
-  const deps = new Map(wf.nodes.map((n) => [n.id, dependencies(n)]));
-  const state = new Map<string, "open" | "done">();
-  const stack: string[] = [];
-  const visit = (id: string): string[] | undefined => {
-    const s = state.get(id);
-    if (s === "done") return undefined;
-    // Reversed, so that arrows follow the data: producer → consumer.
-    if (s === "open") return [...stack.slice(stack.indexOf(id)), id].reverse();
-    state.set(id, "open");
-    stack.push(id);
-    for (const d of deps.get(id) ?? []) {
-      const found = visit(d);
-      if (found !== undefined) return found;
-    }
-    stack.pop();
-    state.set(id, "done");
-    return undefined;
-  };
-  for (const n of wf.nodes) {
-    const found = visit(n.id);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
-/** Nodes in a topological order, keeping the document's order where it already is one. */
-export function topological(wf: Extract<DagWorkflow, { kind: "static" }>): typeof wf.nodes {
-  const placed = new Set<string>();
-  const out: typeof wf.nodes = [];
-  const pending = [...wf.nodes];
-  while (pending.length > 0) {
-    const i = pending.findIndex((n) => dependencies(n).every((d) => placed.has(d)));
-    // checkDocument has ruled out cycles, so some node is always ready.
-    const [next] = pending.splice(i, 1);
-    placed.add(next!.id);
-    out.push(next!);
-  }
-  return out;
-}
-
 /** A workflow may not contain itself, through subworkflows or launch plans. */
 function checkNesting(
   dag: DagDocument,
@@ -549,30 +358,10 @@ function checkNesting(
     else {
       const wf = workflows.get(ref.name)!;
       // A flow's calls happen at run time, where recursion is allowed.
-      if (wf.kind === "static") { for (const n of wf.nodes) visit(n.entity, next); }
+      if (wf.kind === "static") { for (const n of callNodes(wf.nodes)) visit(n.entity, next); }
     }
     done.add(key);
   };
   for (const wf of dag.workflows) visit({ kind: "workflow", name: wf.name }, []);
   for (const lp of dag.launchPlans) visit({ kind: "launchPlan", name: lp.name }, []);
-}
-
-function unique(names: string[], what: string): void {
-  const seen = new Set<string>();
-  for (const n of names) {
-    if (seen.has(n)) {
-      throw new ValidationError(
-        `The document lists '${n}' twice among its ${what}; names must be unique`,
-      );
-    }
-    seen.add(n);
-  }
-}
-
-function describe(ref: DagEntityRef): string {
-  return `${ref.kind === "launchPlan" ? "launch plan" : ref.kind} '${ref.name}'`;
-}
-
-export function list(names: readonly string[]): string {
-  return names.length === 0 ? "none" : names.map((n) => `'${n}'`).join(", ");
 }

@@ -20,6 +20,8 @@ const STYLE: Record<Box["kind"], string> = {
   launchPlan: 'shape=component, style=filled, fillcolor="#fae8ff", color="#a21caf"',
   flow: 'shape=note, style=filled, fillcolor="#ffedd5", color="#c2410c"',
   map: 'shape=box, style="rounded,filled", peripheries=2, fillcolor="#e0f2fe", color="#0369a1"',
+  condition: 'shape=diamond, style=filled, fillcolor="#fef3c7", color="#b45309"',
+  merge: 'shape=invtrapezium, style=filled, fillcolor="#fef3c7", color="#b45309"',
   value: 'shape=ellipse, style=filled, fillcolor="#fff8e1", color="#b45309"',
   failed: 'shape=box, style="rounded,filled", fillcolor="#fee2e2", color="#b91c1c"',
 };
@@ -83,7 +85,7 @@ export function toDot(dag: DagDocument, title = "weft.dag/v1"): string {
     for (const a of view.arrows) {
       lines.push(
         `    ${a.from} -> ${a.to}${
-          a.style === "order"
+          a.style !== undefined
             ? ` [label=${dotString(a.label)}, style=dashed]`
             : a.label === ""
             ? ""

@@ -52,7 +52,7 @@ interface Placed {
 
 interface PlacedArrow {
   label: string;
-  style: "order" | undefined;
+  style: "order" | "branch" | undefined;
   points: Point[];
   labelAt: Point | undefined;
 }
@@ -131,6 +131,7 @@ export async function toHtml(dag: DagDocument, options: HtmlOptions = {}): Promi
       ["launchPlan", "launch plan"],
       ["flow", "flow (dynamic)"],
       ["map", "map (one run per element)"],
+      ["condition", "condition (ifElse)"],
       ["output", "output"],
     ],
     hint: "Hover over a node to see its task, bindings, options and permissions; click to keep it.",
@@ -386,6 +387,19 @@ function drawBox(p: Placed): string {
       shape = `<rect class="shape" x="${x}" y="${y}" width="${w}" height="${h}" rx="${
         n(p.height / 2)
       }"/>`;
+      break;
+    case "condition": {
+      const cx = p.x + p.width / 2;
+      const cy = p.y + p.height / 2;
+      shape = `<path class="shape" d="M${n(p.x - 8)},${n(cy)} L${n(cx)},${n(p.y - 6)} L${
+        n(p.x + p.width + 8)
+      },${n(cy)} L${n(cx)},${n(p.y + p.height + 6)} z"/>`;
+      break;
+    }
+    case "merge":
+      shape = `<path class="shape" d="M${x},${y} L${n(p.x + p.width)},${y} L${
+        n(p.x + p.width - 10)
+      },${n(p.y + p.height)} L${n(p.x + 10)},${n(p.y + p.height)} z"/>`;
       break;
     case "map":
       // A stack: one box per element, when it runs.

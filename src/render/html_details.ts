@@ -8,6 +8,8 @@
 
 import type {
   DagBinding,
+  DagBranch,
+  DagConditionNode,
   DagDocument,
   DagInput,
   DagMap,
@@ -15,12 +17,13 @@ import type {
   DagWorkflow,
 } from "../core/dag_format.ts";
 import { unionPermissions } from "../define/permissions.ts";
-import { reachableTasks } from "../ir/mod.ts";
+import { everyNode, isConditionNode, reachableTasks } from "../ir/mod.ts";
 import {
   type Box,
   describeBinding,
   describePermissions,
   describeRef,
+  describeTest,
   overrideRows,
   type Tables,
   tables,
@@ -52,7 +55,7 @@ export function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<strin
   const out: Record<string, Details> = {};
   for (const view of views) {
     const wf = view.workflow;
-    const nodes = wf.kind === "static" ? wf.nodes : [];
+    const nodes = wf.kind === "static" ? everyNode(wf.nodes) : [];
     for (const box of view.boxes) {
       out[box.key] = boxDetails(box, wf, nodes, t);
     }
@@ -119,7 +122,9 @@ export function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<strin
       default:
         break;
     }
-    const node = nodes.find((x) => x.id === box.title)!;
+    const found = nodes.find((x) => x.id === box.title)!;
+    if (isConditionNode(found)) return conditionDetails(found, where);
+    const node = found;
     const sections: Details["sections"] = [
       {
         heading: "Node",
@@ -226,4 +231,32 @@ function sourceSection(
   return source === null
     ? []
     : [{ heading: "Source", rows: [["", `${source.file}:${source.line}`]] }];
+}
+
+/** The details of a condition node: its test, its operands, its branches. */
+function conditionDetails(node: DagConditionNode, where: string): Details {
+  const branchRows = (b: DagBranch): [string, string][] => [
+    ["nodes", b.nodes.map((n) => n.id).join(", ") || "none"],
+    ...b.outputs.map((o): [string, string] => [`gives ${o.name}`, describeBinding(o.binding)]),
+  ];
+  return {
+    title: node.id,
+    subtitle: `ifElse in ${where}`,
+    sections: [
+      {
+        heading: "Condition",
+        rows: [["if", describeTest(node.if.test, node.bindings)], ["in", where]],
+      },
+      {
+        heading: "Operands",
+        rows: Object.entries(node.bindings).map(([k, b]) => [k, describeBinding(b)]),
+      },
+      { heading: "Then", rows: branchRows(node.if.then) },
+      { heading: "Else (skipped when the condition holds)", rows: branchRows(node.if.else) },
+      ...(node.after === undefined ? [] : [{
+        heading: "Runs after",
+        rows: [["nodes", node.after.join(", ")]] as [string, string][],
+      }]),
+    ],
+  };
 }

@@ -22,6 +22,8 @@ const SHAPES: Record<Box["kind"], [string, string]> = {
   launchPlan: ["{{", "}}"],
   flow: ["[", "]"],
   map: ["[/", "\\]"],
+  condition: ["{", "}"],
+  merge: ["((", "))"],
   value: ["([", "])"],
   failed: ["(", ")"],
 };
@@ -98,7 +100,7 @@ export function toMermaid(dag: DagDocument): string {
     lines.push("  end");
     lines.push(...skeletonEdges);
     for (const a of view.arrows) {
-      const arrow = a.style === "order" ? "-.->" : "-->";
+      const arrow = a.style !== undefined ? "-.->" : "-->";
       lines.push(
         `  ${a.from} ${arrow}${a.label === "" ? "" : `|${mermaidString(a.label)}|`} ${a.to}`,
       );
@@ -112,6 +114,8 @@ export function toMermaid(dag: DagDocument): string {
     "  classDef launchPlan fill:#fae8ff,stroke:#a21caf",
     "  classDef flow fill:#ffedd5,stroke:#c2410c",
     "  classDef map fill:#e0f2fe,stroke:#0369a1",
+    "  classDef condition fill:#fef3c7,stroke:#b45309",
+    "  classDef merge fill:#fef3c7,stroke:#b45309",
   );
   for (const kind of Object.keys(classes)) {
     lines.push(`  class ${classes[kind]!.join(",")} ${kind}`);

@@ -9,15 +9,19 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
-import type {
-  DagBinding,
-  DagDocument,
-  DagEntityRef,
-  DagLaunchPlan,
-  DagMap,
-  DagOverrides,
-  DagTask,
-  DagWorkflow,
+import {
+  type DagBinding,
+  type DagDocument,
+  type DagEntityRef,
+  type DagLaunchPlan,
+  type DagMap,
+  type DagNode,
+  type DagOverrides,
+  type DagTask,
+  type DagTest,
+  type DagWorkflow,
+  everyNode,
+  isConditionNode,
 } from "../ir/mod.ts";
 import { PERMISSION_KINDS, type Permissions } from "../define/permissions.ts";
 
@@ -30,6 +34,8 @@ export type BoxKind =
   | "launchPlan"
   | "flow"
   | "map"
+  | "condition"
+  | "merge"
   | "value"
   | "failed";
 
@@ -55,8 +61,11 @@ export interface Arrow {
   to: string;
   /** `output → input`, or empty. */
   label: string;
-  /** `order`: an ordering edge (`after`), which carries no value; drawn dashed. */
-  style?: "order";
+  /**
+   * `order`: an ordering edge (`after`), which carries no value; `branch`: a
+   * condition's test leading into a branch. Both drawn dashed.
+   */
+  style?: "order" | "branch";
 }
 
 /** One workflow, ready to draw. */
@@ -107,63 +116,7 @@ export function viewsOf(dag: DagDocument): WorkflowView[] {
       return { key: k, kind: "output", title: output.name, subtitle: "output", extra: [] };
     });
     if (wf.kind === "static") {
-      const nodeKeys = new Map<string, string>();
-      wf.nodes.forEach((node, j) => {
-        const k = `${key}_n${j}`;
-        nodeKeys.set(node.id, k);
-        const isFlow = node.entity.kind === "workflow" &&
-          t.workflow(node.entity.name)?.kind === "dynamic";
-        boxes.push({
-          key: k,
-          kind: node.map !== undefined ? "map" : isFlow ? "flow" : node.entity.kind,
-          title: node.id,
-          subtitle: node.map === undefined
-            ? describeRef(node.entity, t)
-            : `map ${describeRef(node.entity, t)} over ${node.map.over.join(", ")}`,
-          extra: [
-            ...(node.map === undefined ? [] : mapLines(node.map)),
-          ].concat(
-            node.overrides === undefined ? [] : [
-              `with ${
-                overrideRows(node.overrides).filter(([k]) => k !== "name").map(([k, v]) =>
-                  `${k} ${v}`
-                )
-                  .join(", ")
-              }`,
-            ].filter((l) => l !== "with "),
-          ),
-        });
-      });
-      const find = (table: Map<string, string>, name: string, what: string): string => {
-        const k = table.get(name);
-        if (k === undefined) {
-          throw new ValidationError(
-            `An edge of workflow '${wf.name}' names ${what} '${name}', which the workflow does not have; fix the document or compile the script again`,
-          );
-        }
-        return k;
-      };
-      for (const e of wf.edges) {
-        arrows.push({
-          from: e.from === "$inputs"
-            ? find(inputKeys, e.output, "input")
-            : find(nodeKeys, e.from, "node"),
-          to: e.to === "$outputs"
-            ? find(outputKeys, e.input, "output")
-            : find(nodeKeys, e.to, "node"),
-          label: `${e.output} → ${e.input}`,
-        });
-      }
-      for (const node of wf.nodes) {
-        for (const dep of node.after ?? []) {
-          arrows.push({
-            from: find(nodeKeys, dep, "node"),
-            to: find(nodeKeys, node.id, "node"),
-            label: "after",
-            style: "order",
-          });
-        }
-      }
+      staticBoxes(wf, key, t, inputKeys, outputKeys, boxes, arrows);
     } else {
       const k = `${key}_flow`;
       boxes.push({
@@ -183,6 +136,171 @@ export function viewsOf(dag: DagDocument): WorkflowView[] {
     boxes.push(...outputBoxes);
     return { key, name: wf.name, kind: wf.kind, workflow: wf, boxes, arrows };
   });
+}
+
+/**
+ * The boxes and arrows of a static workflow's nodes. A condition node is
+ * two boxes: its test (`if …`), which its operands feed and whose arrows,
+ * dashed, lead into its branches' first nodes; and its result, which the
+ * branches' outputs feed and whose value the nodes after it use. Branch
+ * nodes are boxes like any, saying which branch they are in.
+ */
+function staticBoxes(
+  wf: Extract<DagWorkflow, { kind: "static" }>,
+  key: string,
+  t: Tables,
+  inputKeys: Map<string, string>,
+  outputKeys: Map<string, string>,
+  boxes: Box[],
+  arrows: Arrow[],
+): void {
+  const nodeKeys = new Map<string, string>();
+  const testKeys = new Map<string, string>();
+  const branchOf = new Map<string, string>();
+  const all = everyNode(wf.nodes);
+  for (const node of all) {
+    if (!isConditionNode(node)) continue;
+    for (const [name, branch] of [["then", node.if.then], ["else", node.if.else]] as const) {
+      for (const n of branch.nodes) branchOf.set(n.id, `${name} of ${node.id}`);
+    }
+  }
+  all.forEach((node, j) => {
+    const k = `${key}_n${j}`;
+    nodeKeys.set(node.id, k);
+    const where = branchOf.get(node.id);
+    const inBranch = where === undefined ? [] : [`in ${where}`];
+    if (isConditionNode(node)) {
+      testKeys.set(node.id, `${k}_if`);
+      boxes.push({
+        key: `${k}_if`,
+        kind: "condition",
+        title: node.id,
+        subtitle: `if ${describeTest(node.if.test, node.bindings)}`,
+        extra: inBranch,
+      });
+      boxes.push({
+        key: k,
+        kind: "merge",
+        title: node.id,
+        subtitle: `the result of then or else`,
+        extra: [],
+      });
+      return;
+    }
+    const isFlow = node.entity.kind === "workflow" &&
+      t.workflow(node.entity.name)?.kind === "dynamic";
+    const overrides = node.overrides === undefined
+      ? ""
+      : overrideRows(node.overrides).filter(([k]) => k !== "name").map(([k, v]) => `${k} ${v}`)
+        .join(", ");
+    boxes.push({
+      key: k,
+      kind: node.map !== undefined ? "map" : isFlow ? "flow" : node.entity.kind,
+      title: node.id,
+      subtitle: node.map === undefined
+        ? describeRef(node.entity, t)
+        : `map ${describeRef(node.entity, t)} over ${node.map.over.join(", ")}`,
+      extra: [
+        ...(node.map === undefined ? [] : mapLines(node.map)),
+        ...(overrides === "" ? [] : [`with ${overrides}`]),
+        ...inBranch,
+      ],
+    });
+  });
+  const find = (table: Map<string, string>, name: string, what: string): string => {
+    const k = table.get(name);
+    if (k === undefined) {
+      throw new ValidationError(
+        `An edge of workflow '${wf.name}' names ${what} '${name}', which the workflow does not have; fix the document or compile the script again`,
+      );
+    }
+    return k;
+  };
+  for (const e of wf.edges) {
+    // Into a condition: its operands feed the test, its branches' outputs the result.
+    const intoTest = testKeys.has(e.to) && !/^(then|else)\./.test(e.input);
+    arrows.push({
+      from: e.from === "$inputs"
+        ? find(inputKeys, e.output, "input")
+        : find(nodeKeys, e.from, "node"),
+      to: e.to === "$outputs"
+        ? find(outputKeys, e.input, "output")
+        : intoTest
+        ? testKeys.get(e.to)!
+        : find(nodeKeys, e.to, "node"),
+      label: `${e.output} → ${e.input}`,
+    });
+  }
+  for (const node of all) {
+    for (const dep of node.after ?? []) {
+      arrows.push({
+        from: find(nodeKeys, dep, "node"),
+        to: isConditionNode(node) ? testKeys.get(node.id)! : find(nodeKeys, node.id, "node"),
+        label: "after",
+        style: "order",
+      });
+    }
+    if (!isConditionNode(node)) continue;
+    for (const [name, branch] of [["then", node.if.then], ["else", node.if.else]] as const) {
+      const inside = new Set(branch.nodes.map((n) => n.id));
+      // The test leads into the branch's first nodes (those that wait for none of the branch).
+      const first = branch.nodes.filter((n) =>
+        !dependsOnAny(n, inside) && !(n.after ?? []).some((id) => inside.has(id))
+      );
+      const targets = first.length > 0
+        ? first.map((n) => nodeKeys.get(n.id)!)
+        : [nodeKeys.get(node.id)!];
+      for (const to of targets) {
+        arrows.push({ from: testKeys.get(node.id)!, to, label: name, style: "branch" });
+      }
+    }
+  }
+}
+
+/** Whether a node's bindings (or a condition's branches) use any of `ids`. */
+function dependsOnAny(node: DagNode, ids: ReadonlySet<string>): boolean {
+  let found = false;
+  const visit = (b: DagBinding): void => {
+    if ("node" in b) found ||= ids.has(b.node);
+    else if ("array" in b) b.array.forEach(visit);
+    else if ("object" in b) Object.values(b.object).forEach(visit);
+  };
+  Object.values(node.bindings).forEach(visit);
+  if (isConditionNode(node)) {
+    for (const n of [...node.if.then.nodes, ...node.if.else.nodes]) {
+      if (dependsOnAny(n, ids)) return true;
+    }
+    for (const o of [...node.if.then.outputs, ...node.if.else.outputs]) visit(o.binding);
+  }
+  return found;
+}
+
+/**
+ * Writes a condition's test as a person reads it: `input x > 0.5 and stats.min ≤ 0`.
+ *
+ * @param test The test.
+ * @param operands The condition node's bindings, by operand name.
+ * @returns The text.
+ */
+export function describeTest(test: DagTest, operands: { [name: string]: DagBinding }): string {
+  const operand = (name: string) => {
+    const b = operands[name];
+    return b === undefined ? name : describeBinding(b);
+  };
+  const SIGNS = { eq: "=", ne: "≠", gt: ">", ge: "≥", lt: "<", le: "≤" } as const;
+  const inner = (t: DagTest): string =>
+    t.op === "and" || t.op === "or" ? `(${describeTest(t, operands)})` : describeTest(t, operands);
+  switch (test.op) {
+    case "and":
+    case "or":
+      return test.args.map(inner).join(` ${test.op} `);
+    case "not":
+      return `not ${inner(test.args[0])}`;
+    case "truthy":
+      return operand(test.args[0]);
+    default:
+      return `${operand(test.args[0])} ${SIGNS[test.op]} ${operand(test.args[1])}`;
+  }
 }
 
 /**
