@@ -237,6 +237,7 @@ export const main = flow(async function* main(x: number) {
     { cwd: tmp.dir, env },
   );
   assert.equal(ran.code, 1, ran.stderr);
+  // deno-lint-ignore no-control-regex
   const raw = /[\u001b\u0007\u009b\u202e]/;
   assert.doesNotMatch(ran.stderr, raw, "run's stderr holds no raw control");
   assert.doesNotMatch(ran.stdout, raw);
@@ -263,5 +264,6 @@ export const main = flow(async function* main(x: number) {
   assert.match(shown.stdout, /ev\\x1b\[2Jil\\u202e/);
   assert.match(shown.stdout, /boom \\x1b\]0;pwned\\x07/);
   const json = await weft(["show", "evil-1", "--json", ...store], { cwd: tmp.dir, env });
+  // deno-lint-ignore no-control-regex
   assert.match(JSON.parse(json.stdout).nodes[0].entity, /^ev\u001b\[2Jil\u202e$/);
 });
