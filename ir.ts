@@ -47,6 +47,7 @@ export type {
   DagOverrides,
   DagPermissions,
   DagRetries,
+  DagSchedule,
   DagSource,
   DagTask,
   DagTest,

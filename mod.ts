@@ -64,23 +64,30 @@ export { flow } from "./src/define/flow.ts";
 export type { AnyGeneratorFunction, Flow, FlowOptions, FlowResult } from "./src/define/flow.ts";
 export { launchPlan } from "./src/define/launch_plan.ts";
 export type { LaunchPlan, LaunchPlanOptions } from "./src/define/launch_plan.ts";
+export type { OverlapPolicy, ScheduleOptions, ScheduleSpec } from "./src/define/schedule.ts";
 export { all, nonCancellable, race, wait } from "./src/define/yields.ts";
 export { after } from "./src/define/ordering.ts";
 export { mapTask } from "./src/define/map.ts";
 export { and, eq, ge, gt, ifElse, le, lt, ne, not, or } from "./src/define/conditions.ts";
 export type { Comparison, Condition, IfElseOptions, Operand } from "./src/define/conditions.ts";
 export type { MappedResults, MapTask, MapTaskOptions } from "./src/define/map.ts";
+export { signal, sleep, sleepUntil, WaitHandle } from "./src/define/time.ts";
+export type { SignalOptions } from "./src/define/time.ts";
 export type { AwaitRequest, Resolved } from "./src/define/yields.ts";
 export { now, random } from "./src/define/deterministic.ts";
 export { Handle, isHandle } from "./src/define/handle.ts";
 export type { Outputs } from "./src/define/handle.ts";
-export { run } from "./src/engine/mod.ts";
+export { run, sendSignal } from "./src/engine/mod.ts";
+export type { SendSignalOptions } from "./src/engine/mod.ts";
+export { serve } from "./src/engine/serve.ts";
+export type { Launcher, ScheduledPlan, ServeEvent, ServeOptions } from "./src/engine/serve.ts";
 export type {
   RunGraph,
   RunGraphEdge,
   RunGraphNode,
   RunOptions,
   RunResult,
+  TaskMock,
 } from "./src/engine/types.ts";
 export {
   CancelledError,
@@ -103,6 +110,6 @@ export type {
 } from "./src/define/input_types.ts";
 export { PERMISSION_KINDS } from "./src/define/permissions.ts";
 export type { PermissionKind, Permissions } from "./src/define/permissions.ts";
-export type { EntityKind } from "./src/define/defs.ts";
+export type { EntityKind, WaitKind } from "./src/define/defs.ts";
 export type { NodeStatus, RunStatus, Store } from "./src/store/mod.ts";
 export type { DagDocument } from "./src/core/dag_format.ts";

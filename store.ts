@@ -47,9 +47,17 @@ export type {
   RunStart,
   RunStatus,
   RunSummary,
+  RunSuspend,
   RunTakeover,
+  ScheduleFire,
+  ScheduleRecord,
+  SignalMessage,
+  SignalRecord,
+  SleepingRun,
   Store,
   StoreQueries,
+  TimeSession,
+  TimeStore,
 } from "./src/store/mod.ts";
 export {
   acquireRun,
@@ -61,6 +69,7 @@ export {
 } from "./src/store/ownership.ts";
 export type { AcquireOptions, LeaseHandlers } from "./src/store/ownership.ts";
 export { MemoryStore } from "./src/store/memory.ts";
+export { FireBook, MemoryTimeMethods } from "./src/store/memory_time.ts";
 export type { MemoryRun, MemoryStoreOptions } from "./src/store/memory.ts";
 export { defaultStore, openStore } from "./src/store/open.ts";
 export type { OpenStoreOptions } from "./src/store/open.ts";

@@ -69,10 +69,14 @@ export const crawl = flow({ tasks: [fetchText] }, async function* crawl(url: str
   return yield* wait(fetchText(url));
 });
 
-/** A launch plan of the declarative workflow. */
+/** A launch plan of the declarative workflow, scheduled every night at two in Paris. */
 export const daily = launchPlan(summarise, {
   name: "summarise_daily",
-  defaults: { label: "daily" },
+  defaults: { label: "daily", values: [0] },
+  schedule: "0 2 * * *",
+  timezone: "Europe/Paris",
+  overlap: "queue",
+  catchUp: 2,
 });
 
 /** The builder: a subworkflow, a launch plan and a flow as nodes, constants, an array output. */

@@ -8,6 +8,8 @@ import {
   flow,
   run,
   RunOwnedError,
+  signal,
+  sleep,
   type Store,
   task,
   TaskFailedError,
@@ -16,6 +18,7 @@ import {
   workflow,
 } from "../mod.ts";
 import { MemoryStore } from "../store.ts";
+import { TestClock } from "../testing.ts";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { valueHash } from "../src/core/values.ts";
 import { PostgresStore } from "../src/store/postgres/mod.ts";
@@ -501,6 +504,139 @@ export function storeContract(kind: StoreKind): void {
     // the run's record is left as the new owner would find it: still running
     assert.equal((await store.getRun("own-8"))?.status, "running");
     assert.equal((await store.runOwner("own-8"))?.ownerId, "thief");
+  });
+
+  test(
+    "signals are kept in order for a run, each taken once, and wake a run that sleeps for them",
+    async (store, reopen) => {
+      await assert.rejects(() => store.putSignal("nope", "x", 1, 1), /No run 'nope'/);
+      const twice = flow(async function* twice() {
+        const a = yield* signal<number>("x");
+        const b = yield* signal<number>("x");
+        return [a, b];
+      });
+      const first = await run(twice, {}, { store, runId: "sig-1", suspend: true });
+      assert.equal(first.status, "sleeping");
+      assert.deepEqual(first.waitingFor, ["x"]);
+      let sleeping = await store.sleepingRuns();
+      assert.deepEqual(sleeping.map((r) => [r.id, r.wakeAt, r.signals]), [["sig-1", undefined, [
+        "x",
+      ]]]);
+      assert.equal((await store.getRun("sig-1"))!.status, "sleeping");
+      assert.equal(await store.claimWake("sig-1", Date.now()), false, "nothing wakes it yet");
+      assert.equal(await store.putSignal("sig-1", "y", "other", 1_000), 1);
+      assert.equal((await store.sleepingRuns({ dueBy: 5_000 })).length, 0, "it waits for x, not y");
+      assert.equal(await store.putSignal("sig-1", "x", 10, 2_000), 2);
+      assert.equal(await store.putSignal("sig-1", "x", 20, 3_000), 3);
+      const again = await reopen();
+      sleeping = await again.sleepingRuns({ dueBy: 5_000 });
+      assert.deepEqual(sleeping.map((r) => [r.id, r.wakeAt]), [["sig-1", 2_000]]);
+      assert.equal(await again.claimWake("sig-1", 5_000), true);
+      assert.equal(await again.claimWake("sig-1", 5_000), false, "one process takes it");
+      const second = await run(twice, {}, { store: again, runId: "sig-1" });
+      assert.equal(second.status, "succeeded");
+      assert.deepEqual(second.outputs, [10, 20]);
+      const signals = await again.listSignals("sig-1");
+      assert.deepEqual(signals.map((m) => [m.seq, m.name, m.value, m.takenBy]), [
+        [1, "y", "other", undefined],
+        [2, "x", 10, "weft.signal"],
+        [3, "x", 20, "weft.signal_2"],
+      ]);
+      await assert.rejects(() => again.putSignal("sig-1", "x", 1, 4_000), /has succeeded/);
+    },
+  );
+
+  test(
+    "a run suspended on a timer is listed with its wake time and resumes when due",
+    async (store, reopen) => {
+      const clock = new TestClock({ start: 1_000_000, autoSkip: false });
+      const nap = flow(async function* nap() {
+        yield* sleep("1h");
+        return "awake";
+      });
+      const first = await run(nap, {}, { store, runId: "nap-1", suspend: "1m", clock });
+      assert.equal(first.status, "sleeping");
+      assert.equal(first.wakeAt?.getTime(), 1_000_000 + 3_600_000);
+      const again = await reopen();
+      assert.deepEqual(await again.sleepingRuns({ dueBy: 1_000_000 }), []);
+      const due = await again.sleepingRuns({ dueBy: 1_000_000 + 3_600_000 });
+      assert.deepEqual(due.map((r) => [r.id, r.entity, r.wakeAt]), [["nap-1", "nap", 4_600_000]]);
+      assert.equal(await again.claimWake("nap-1", 1_000_000), false, "not due yet");
+      const journal = await again.readJournal("nap-1");
+      assert.equal(journal!.status, "sleeping");
+      assert.equal(journal!.journal.get("#0")!.entity, "weft.sleep");
+      assert.equal(journal!.journal.get("#0")!.startedAt, 1_000_000);
+      assert.equal(
+        (await again.getRun("nap-1"))!.attempts,
+        1,
+        "reading the journal touches nothing",
+      );
+      await clock.advance("1h");
+      assert.equal(await again.claimWake("nap-1", clock.now()), true);
+      const second = await run(nap, {}, { store: again, runId: "nap-1", clock });
+      assert.equal(second.status, "succeeded");
+      assert.equal(second.outputs, "awake");
+      assert.equal(clock.now(), 4_600_000, "it woke at the time it first set, at once");
+    },
+  );
+
+  test("a schedule's fire times are recorded once each", async (store) => {
+    const fire = { schedule: "nightly", fireAt: 100, status: "started" as const, runId: "n-1" };
+    assert.equal(await store.claimFire(fire), true);
+    assert.equal(await store.claimFire({ ...fire, runId: "n-2" }), false);
+    assert.equal(
+      await store.claimFire({ ...fire, fireAt: 200, status: "queued", runId: undefined }),
+      true,
+    );
+    assert.equal(
+      await store.claimFire({ ...fire, fireAt: 300, status: "skipped", runId: undefined }),
+      true,
+    );
+    await store.updateFire({ ...fire, fireAt: 200, status: "started", runId: "n-3" });
+    assert.deepEqual((await store.listFires("nightly")).map((f) => [f.fireAt, f.status, f.runId]), [
+      [300, "skipped", undefined],
+      [200, "started", "n-3"],
+      [100, "started", "n-1"],
+    ]);
+    assert.deepEqual(
+      (await store.listFires("nightly", { status: "started", limit: 1 })).map((f) => f.runId),
+      ["n-3"],
+    );
+    assert.deepEqual(await store.listFires("other"), []);
+    const spec = {
+      cron: "0 2 * * *",
+      timezone: "UTC",
+      everyMs: undefined,
+      overlap: "skip" as const,
+    };
+    await store.putSchedule({
+      name: "nightly",
+      script: "file:///a.ts",
+      ...spec,
+      catchUp: 1,
+      servedAt: 5,
+    });
+    await store.putSchedule({
+      name: "hourly",
+      script: undefined,
+      ...spec,
+      catchUp: 0,
+      servedAt: 6,
+    });
+    await store.putSchedule({
+      name: "nightly",
+      script: "file:///b.ts",
+      ...spec,
+      catchUp: 2,
+      servedAt: 7,
+    });
+    assert.deepEqual(
+      (await store.listSchedules()).map((r) => [r.name, r.script, r.catchUp, r.servedAt]),
+      [
+        ["hourly", undefined, 0, 6],
+        ["nightly", "file:///b.ts", 2, 7],
+      ],
+    );
   });
 }
 

@@ -19,4 +19,8 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   lineage: async () => (await import("./lineage.ts")).lineageCommand,
   export: async () => (await import("./export.ts")).exportCommand,
   cache: async () => (await import("./cache.ts")).cacheCommand,
+  signal: async () => (await import("./signal.ts")).signalCommand,
+  serve: async () => (await import("./serve.ts")).serveCommand,
+  schedules: async () => (await import("./schedules.ts")).schedulesCommand,
+  replay: async () => (await import("./replay.ts")).replayCommand,
 };

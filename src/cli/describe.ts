@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { EntityDef, FlowDef } from "../define/defs.ts";
+import type { EntityDef, FlowDef, UserEntityDef } from "../define/defs.ts";
 import { entityOf } from "../define/entity.ts";
 import { describeCause } from "../core/errors.ts";
 import {
@@ -17,6 +17,7 @@ import {
   toDag,
 } from "../ir/mod.ts";
 import { all, race, wait } from "../define/yields.ts";
+import { signal, sleep, sleepUntil } from "../define/time.ts";
 
 export { MARKER } from "./protocol.ts";
 export type { ExportInfo, LoadFailure, ModuleSources, ScriptDescription } from "./protocol.ts";
@@ -54,7 +55,7 @@ export async function describeModule(
   sources?: ModuleSources,
 ): Promise<ScriptDescription> {
   const collected = ((globalThis as unknown as Record<symbol, unknown[] | undefined>)[COLLECT] ??
-    []) as EntityDef[];
+    []) as UserEntityDef[];
   const exports: ExportInfo[] = [];
   const defs: EntityDef[] = [];
   for (const key of Object.keys(mod).sort()) {
@@ -95,7 +96,7 @@ export async function describeModule(
 /** Extracts flows' skeletons: the parser is loaded here, and only when the script defines a flow. */
 async function skeletonsOf(
   defs: EntityDef[],
-  collected: EntityDef[],
+  collected: UserEntityDef[],
   sources: ModuleSources,
 ): Promise<Map<FlowDef, FlowSkeletonInput>> {
   let extractor: Awaited<ReturnType<typeof loadSkeletonExtractor>>;
@@ -128,10 +129,14 @@ async function skeletonsOf(
     sources,
     collected,
     builtins: builtins ?? new Map(),
-    waits: new Map<unknown, "wait" | "all" | "race">([[wait, "wait"], [all, "all"], [
-      race,
-      "race",
-    ]]),
+    waits: new Map<unknown, "wait" | "all" | "race" | "sleep" | "signal">([
+      [wait, "wait"],
+      [all, "all"],
+      [race, "race"],
+      [sleep, "sleep"],
+      [sleepUntil, "sleep"],
+      [signal, "signal"],
+    ]),
     async namespace(module: string) {
       try {
         // Only modules the script has loaded are asked for: importing them again

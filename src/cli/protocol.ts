@@ -111,6 +111,10 @@ export interface ChildSpec {
   /** Whether snapshots list finished tasks. */
   finishedLines: boolean;
   /** Run each task in a Worker with only its own permissions. */
+  /** Check the code against the recorded run `runId` instead of running (`weft replay`). */
+  replay?: boolean;
+  /** Suspend the run when it only waits, if its next wake-up is this far off (`run`'s `suspend`). */
+  suspend?: boolean | number;
   isolate?: {
     /** Each task's permissions for its Worker. */
     perTask: Record<string, Record<string, true | string[]>>;
@@ -135,5 +139,10 @@ export type ChildMessage =
     fromRecord: boolean;
     /** When it ran (ms since the epoch). */
     startedAt: number;
+    /** For a run left sleeping: when it wakes, and the signals it waits for. */
+    wakeAt?: number;
+    /** Whether this is the result of a replay check (`outputs`: its report). */
+    replay?: boolean;
+    waitingFor?: string[];
   }
   | { t: "error"; code: number; error: { name: string; message: string; stack?: string } };

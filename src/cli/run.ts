@@ -14,6 +14,7 @@
 // The parent of a run loads only what it needs to plan and watch it: no
 // engine, no IR module, nothing that imports a `node:` module (which starts
 // Deno's Node compatibility layer). tests/cli_run_test.ts checks the graph.
+import { parseDuration } from "../core/duration.ts";
 import { ValidationError } from "../core/errors.ts";
 import { toJsonTree } from "../core/values.ts";
 import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
@@ -64,9 +65,13 @@ Options:
   --allow-import HOST   let the script import modules from HOST (repeatable)
   --json                write one JSON event per line to stdout instead, the last one the result
   -q, --quiet           no progress, only errors
+  --suspend D           once the run only waits on sleeps and signals whose next wake-up is at
+                        least D off (0: any), record it as sleeping and exit 75; weft serve or
+                        weft resume continues it (default: wait in this process)
   --verbose             print stack traces with errors
 
-Exit codes: 0 succeeded, 1 the run failed, 2 bad usage or input, 130 cancelled (Ctrl-C).
+Exit codes: 0 succeeded, 1 the run failed, 2 bad usage or input, 75 the run is
+sleeping (--suspend), 130 cancelled (Ctrl-C).
 Ctrl-C once stops scheduling, aborts running tasks and records the run as
 cancelled (resume it with --run-id); twice exits at once.`;
 
@@ -85,6 +90,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   json: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
   verbose: { type: "boolean" },
+  suspend: { type: "string" },
 };
 
 /** The `run` command. */
@@ -178,6 +184,10 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
       finishedLines: mode === "plain",
     };
     if (concurrency !== undefined) spec.concurrency = concurrency;
+    if (values.suspend !== undefined) {
+      const raw = values.suspend as string;
+      spec.suspend = raw === "0" ? true : parseDuration(raw, "--suspend");
+    }
     if (isolate) {
       spec.isolate = {
         perTask: plan.perTask as ChildSpec["isolate"] extends infer I

@@ -12,7 +12,7 @@
 
 import { entityOf } from "../define/entity.ts";
 import { type EngineOptions, runWith, type TaskExecutor } from "../engine/mod.ts";
-import { RunOwnedError, ValidationError } from "../core/errors.ts";
+import { RunOwnedError, ValidationError, WeftError } from "../core/errors.ts";
 import type { WeftEvent } from "../engine/events.ts";
 import { fromJsonTree, toJsonTree } from "../core/values.ts";
 import { openStore } from "../store/open.ts";
@@ -106,6 +106,9 @@ export async function runChild(load: () => Promise<Record<string, unknown>>): Pr
     return fail(2, new ValidationError(`${spec.url} no longer exports '${spec.exportName}'`));
   }
 
+  // Replay checking runs nothing and writes nothing: it holds no claim on the run.
+  if (spec.replay === true) return await replayChild(spec, entity, channel);
+
   const model = spec.events === "progress" ? new ProgressModel(spec.finishedLines) : undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
   if (model !== undefined) {
@@ -133,6 +136,7 @@ export async function runChild(load: () => Promise<Record<string, unknown>>): Pr
   };
   options.runId = spec.runId;
   if (spec.concurrency !== undefined) options.concurrency = spec.concurrency;
+  if (spec.suspend !== undefined) options.suspend = spec.suspend;
   if (executor !== undefined) options.executor = executor;
   let code: number;
   try {
@@ -151,8 +155,10 @@ export async function runChild(load: () => Promise<Record<string, unknown>>): Pr
       errors: result.errors.map((e) => e.toJSON()),
       fromRecord: result.fromRecord,
       startedAt: result.startedAt.getTime(),
+      ...(result.wakeAt === undefined ? {} : { wakeAt: result.wakeAt.getTime() }),
+      ...(result.waitingFor === undefined ? {} : { waitingFor: result.waitingFor }),
     });
-    code = result.status === "succeeded" ? 0 : result.status === "cancelled" ? 130 : 1;
+    code = exitCode(result.status);
   } catch (e) {
     if (ticker !== undefined) clearInterval(ticker);
     executor?.close();
@@ -202,4 +208,60 @@ function watchParent(controller: AbortController): Promise<ChildSpec | undefined
     controller.abort();
   })();
   return spec;
+}
+
+/**
+ * The exit code of a run's status: 0 succeeded, 1 failed, 130 cancelled,
+ * 75 sleeping (suspended until a timer or a signal; EX_TEMPFAIL).
+ *
+ * @param status The run's status.
+ * @returns The code.
+ */
+export function exitCode(status: string): number {
+  return status === "succeeded" ? 0 : status === "cancelled" ? 130 : status === "sleeping" ? 75 : 1;
+}
+
+/** `weft replay`: checks the script's code against the recorded run, and exits 0 (it replays) or 1. */
+async function replayChild(spec: ChildSpec, entity: unknown, channel: Channel): Promise<never> {
+  const { replayCheck } = await import("../engine/replay.ts");
+  const store = await openStore(spec.store);
+  let code = 0;
+  try {
+    const report = await replayCheck(entity, spec.runId!, { store });
+    channel.send({
+      t: "result",
+      runId: spec.runId!,
+      status: "succeeded",
+      outputs: report,
+      errors: [],
+      fromRecord: false,
+      startedAt: Date.now(),
+      replay: true,
+    });
+  } catch (e) {
+    if (e instanceof ValidationError) {
+      channel.send({
+        t: "error",
+        code: 2,
+        error: { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) },
+      });
+      code = 2;
+    } else {
+      const error = e instanceof WeftError ? e.toJSON() : { name: "Error", message: String(e) };
+      channel.send({
+        t: "result",
+        runId: spec.runId!,
+        status: "failed",
+        outputs: undefined,
+        errors: [error],
+        fromRecord: false,
+        startedAt: Date.now(),
+        replay: true,
+      });
+      code = 1;
+    }
+  }
+  await store.close();
+  channel.flush();
+  Deno.exit(code);
 }

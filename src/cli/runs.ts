@@ -17,7 +17,7 @@ export const runsCommand: Command = {
 Lists runs, newest first: id, entity, status, start time, duration.
 
 Options:
-  --status S  only runs with this status (running, succeeded, failed, cancelled)
+  --status S  only runs with this status (running, sleeping, succeeded, failed, cancelled)
   --limit N   at most N runs (default 20)
   --json      one JSON object per run
 ${STORE_HELP}`,
@@ -32,9 +32,12 @@ ${STORE_HELP}`,
       throw new UsageError(`runs: unexpected argument '${positionals[0]}'`);
     }
     const status = values.status as string | undefined;
-    if (status !== undefined && !["running", "succeeded", "failed", "cancelled"].includes(status)) {
+    if (
+      status !== undefined &&
+      !["running", "sleeping", "succeeded", "failed", "cancelled"].includes(status)
+    ) {
       throw new UsageError(
-        `runs: --status must be running, succeeded, failed or cancelled, not '${status}'`,
+        `runs: --status must be running, sleeping, succeeded, failed or cancelled, not '${status}'`,
       );
     }
     const limit = values.limit === undefined ? 20 : Number(values.limit);
@@ -56,7 +59,9 @@ ${STORE_HELP}`,
         rows.push([
           r.id,
           r.entity,
-          r.attempts > 1 ? `${r.status} (${r.attempts} attempts)` : r.status,
+          `${r.status}${r.wakeAt === undefined ? "" : ` until ${when(r.wakeAt)}`}${
+            r.attempts > 1 ? ` (${r.attempts} attempts)` : ""
+          }`,
           when(r.startedAt),
           r.finishedAt === undefined ? "-" : formatMs(r.finishedAt - r.startedAt),
         ]);

@@ -18,7 +18,8 @@ import { childCwd, importFlags, scriptConfig } from "./script.ts";
 /** How the parent watches the run child. */
 export interface ChildOptions {
   /** The parent's claim on the run: renewed while the child runs. */
-  lease: RunLease;
+  /** The parent's claim on the run (none for `weft replay`, which runs nothing). */
+  lease?: RunLease;
   isolate: boolean;
   importHosts: string[];
   mode: ProgressMode;
@@ -121,7 +122,7 @@ export async function runInChild(
   // Ctrl-C; a lost claim (another process took the run over) stops the child
   // at once, so that no step runs twice.
   let lost: Error | undefined;
-  options.lease.watch({
+  options.lease?.watch({
     cancel: () => {
       if (interrupts > 0) return;
       interrupts = 1;
@@ -210,7 +211,26 @@ export async function runInChild(
         console.error(`weft: ${escapeText(e.message)}`);
       }
     }
-    return result.status === "succeeded" ? 0 : result.status === "cancelled" ? 130 : 1;
+    if (result.status === "sleeping" && !options.json) {
+      const waits = [
+        ...(result.wakeAt === undefined ? [] : [`until ${new Date(result.wakeAt).toISOString()}`]),
+        ...(result.waitingFor?.length
+          ? [`for signal${result.waitingFor.length > 1 ? "s" : ""} ${result.waitingFor.join(", ")}`]
+          : []),
+      ];
+      console.error(
+        `weft: run ${result.runId} is sleeping ${
+          waits.join(" or ")
+        }; weft serve wakes it, or weft resume ${result.runId}`,
+      );
+    }
+    return result.status === "succeeded"
+      ? 0
+      : result.status === "cancelled"
+      ? 130
+      : result.status === "sleeping"
+      ? 75
+      : 1;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
     await stdin.close().catch(() => {});
@@ -247,7 +267,13 @@ function summary(
     }${s.retries ? `, ${s.retries} retr${s.retries === 1 ? "y" : "ies"}` : ""}${
       s.failed ? `, ${s.failed} failed` : ""
     }${s.skipped ? `, ${s.skipped} skipped` : ""}`;
-  const lines = [`weft: run ${result.runId} ${result.status}${took}${counts}`];
+  const lines = result.replay === true
+    ? [
+      `weft: replay of run ${result.runId} ${
+        result.status === "succeeded" ? "matches its journal" : "diverged from its journal"
+      }`,
+    ]
+    : [`weft: run ${result.runId} ${result.status}${took}${counts}`];
   for (
     const e of result.errors as { message: string; cause?: { name: string; message: string } }[]
   ) {

@@ -160,3 +160,13 @@ export function noteEntity(def: unknown): void {
   const list = (globalThis as unknown as Record<symbol, unknown[] | undefined>)[COLLECT];
   if (list !== undefined) list.push(def);
 }
+
+/**
+ * The running frame a call lands in now, or undefined outside any run and
+ * while a declarative workflow is being traced.
+ *
+ * @returns The frame's call site.
+ */
+export function currentFrame(): CallSite | undefined {
+  return shared.traces.length > 0 ? undefined : frames.getStore();
+}

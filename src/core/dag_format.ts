@@ -308,12 +308,12 @@ export interface SkeletonTry {
   line: number;
 }
 
-/** An await point: `yield* wait(h)`, `all`, `race`, a plain `yield h`, or `await h`. */
+/** An await point: `yield* wait(h)`, `all`, `race`, `sleep`, `signal`, a plain `yield h`, or `await h`. */
 export interface SkeletonWait {
   /** Always `wait`. */
   kind: "wait";
   /** How it waits. */
-  mode: "wait" | "all" | "race" | "yield" | "await";
+  mode: "wait" | "all" | "race" | "sleep" | "signal" | "yield" | "await";
   /** The calls whose handles it waits on. */
   on: string[];
   /** The source line. */
@@ -410,6 +410,22 @@ export interface DagLaunchPlan {
   defaults: { [input: string]: unknown };
   /** Fixed inputs, as tagged JSON. */
   fixed: { [input: string]: unknown };
+  /** When `weft serve` starts it by itself; absent when it is not scheduled. */
+  schedule?: DagSchedule;
+}
+
+/** The schedule of a launch plan. */
+export interface DagSchedule {
+  /** A cron expression, or null for an interval. */
+  cron: string | null;
+  /** The IANA time zone of the cron expression. */
+  timezone: string;
+  /** The interval in ms, or null for a cron expression. */
+  everyMs: number | null;
+  /** What a fire does while an earlier run is unfinished. */
+  overlap: "skip" | "queue" | "allow";
+  /** How many missed fires run late. */
+  catchUp: number;
 }
 
 /** A source location in the IR. */

@@ -7,10 +7,19 @@
 
 import { ValidationError } from "./errors.ts";
 
-/** A duration: milliseconds as a number, or a string like `"250ms"`, `"30s"`, `"5m"`, `"1h"`. */
-export type Duration = number | `${number}${"ms" | "s" | "m" | "h"}`;
+/**
+ * A duration: milliseconds as a number, or a string like `"250ms"`, `"30s"`,
+ * `"5m"`, `"1h"`, `"3d"`.
+ */
+export type Duration = number | `${number}${"ms" | "s" | "m" | "h" | "d"}`;
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
 /**
  * Turns a {@linkcode Duration} into milliseconds.
@@ -35,11 +44,11 @@ export function parseDuration(
     );
   }
   if (typeof value === "string") {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(value);
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
     if (m && fits(Number(m[1]))) return Number(m[1]) * UNITS[m[2]!]!;
   }
   throw new ValidationError(
-    `Cannot use ${what} as it must be milliseconds (${kind}) or a string like "250ms", "30s", "5m", "1h": current value is ${
+    `Cannot use ${what} as it must be milliseconds (${kind}) or a string like "250ms", "30s", "5m", "1h", "3d": current value is ${
       JSON.stringify(value)
     }`,
   );

@@ -10,6 +10,7 @@
  */
 
 import type { InputType } from "./input_types.ts";
+import type { ScheduleSpec } from "./schedule.ts";
 import type { Param } from "./params.ts";
 import type { Permissions } from "./permissions.ts";
 
@@ -19,6 +20,9 @@ import type { Permissions } from "./permissions.ts";
  * the node `ifElse` adds to a static graph.
  */
 export type EntityKind = "task" | "workflow" | "flow" | "launchPlan" | "map" | "condition";
+
+/** The kinds of durable wait a flow makes: a timer, or a signal from outside. */
+export type WaitKind = "sleep" | "signal";
 
 /** Where an entity was defined. */
 export interface SourceLocation {
@@ -31,7 +35,7 @@ export interface SourceLocation {
 /** What every entity has: a name, inputs and outputs; it can be a node of a graph. */
 export interface EntityBase {
   /** Which kind of entity this is. */
-  readonly kind: EntityKind;
+  readonly kind: EntityKind | WaitKind;
   /** The name: node ids, cache keys and the IR use it. */
   readonly name: string;
   /** The inputs, in positional order. */
@@ -214,6 +218,8 @@ export interface LaunchPlanDef extends EntityBase {
   readonly defaults: Readonly<Record<string, unknown>>;
   /** Fixed inputs. */
   readonly fixed: Readonly<Record<string, unknown>>;
+  /** When `weft serve` starts it by itself, if it is scheduled. */
+  readonly schedule: ScheduleSpec | undefined;
   /**
    * The inputs to launch the target with: defaults, then the call's, then fixed ones.
    *
@@ -284,5 +290,26 @@ export interface ConditionDef extends EntityBase {
   readonly else: Branch;
 }
 
+/**
+ * A durable wait of a flow (`sleep`, `sleepUntil`, `signal`): a node of the
+ * run, journalled like a call, that the engine settles when its time comes or
+ * its signal arrives. Not an entity users define or export.
+ */
+export interface WaitDef extends EntityBase {
+  /** `"sleep"` or `"signal"`. */
+  readonly kind: WaitKind;
+  /** For a signal: the type its value must have, when given. */
+  readonly schema: InputType | undefined;
+}
+
+/** An entity users make: task, flow, workflow, launch plan, map or condition. */
+export type UserEntityDef =
+  | TaskDef
+  | FlowDef
+  | GraphDef
+  | LaunchPlanDef
+  | MapDef
+  | ConditionDef;
+
 /** Any entity, discriminated by `kind`. */
-export type EntityDef = TaskDef | FlowDef | GraphDef | LaunchPlanDef | MapDef | ConditionDef;
+export type EntityDef = UserEntityDef | WaitDef;

@@ -8,7 +8,7 @@
 
 import { ENTITY } from "../core/call_site.ts";
 import { ValidationError } from "../core/errors.ts";
-import type { EntityBase, EntityDef, SourceLocation } from "./defs.ts";
+import type { EntityBase, EntityDef, SourceLocation, UserEntityDef } from "./defs.ts";
 
 /**
  * The entity behind a task function, workflow, flow or launch plan.
@@ -16,9 +16,9 @@ import type { EntityBase, EntityDef, SourceLocation } from "./defs.ts";
  * @param x Anything.
  * @returns Its definition, or undefined when `x` is not an entity.
  */
-export function entityOf(x: unknown): EntityDef | undefined {
+export function entityOf(x: unknown): UserEntityDef | undefined {
   if ((typeof x === "function" || typeof x === "object") && x !== null) {
-    return (x as { [ENTITY]?: EntityDef })[ENTITY];
+    return (x as { [ENTITY]?: UserEntityDef })[ENTITY];
   }
   return undefined;
 }
@@ -31,7 +31,7 @@ export function entityOf(x: unknown): EntityDef | undefined {
  * @returns The definition.
  * @throws {ValidationError} When `x` is not an entity.
  */
-export function requireEntity(x: unknown, where: string): EntityDef {
+export function requireEntity(x: unknown, where: string): UserEntityDef {
   const def = entityOf(x);
   if (def === undefined) {
     const shown = typeof x === "function"

@@ -6,16 +6,17 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
-import { checkValue, isPlainObject } from "../core/values.ts";
+import { checkValue, encodeValue, isPlainObject } from "../core/values.ts";
 import type { EntityDef, LaunchPlanDef, SourceLocation } from "./defs.ts";
 import { callerLocation, describeEntity, requireEntity } from "./entity.ts";
 import { entityFunction } from "./factory.ts";
 import type { Handle } from "./handle.ts";
 import type { Param } from "./params.ts";
 import type { WorkflowCallOptions } from "./overrides.ts";
+import { checkSchedule, type ScheduleOptions, type ScheduleSpec } from "./schedule.ts";
 
-/** Options of {@linkcode launchPlan}. */
-export interface LaunchPlanOptions {
+/** Options of {@linkcode launchPlan}: name, inputs, and optionally a schedule. */
+export interface LaunchPlanOptions extends ScheduleOptions {
   /** The launch plan's name. */
   name: string;
   /**
@@ -46,18 +47,27 @@ class LaunchPlanModel implements LaunchPlanDef {
   readonly callStyle = "object" as const;
   /** Where it was defined. */
   readonly source: SourceLocation | undefined;
+  /** When `weft serve` starts it, if scheduled. */
+  readonly schedule: ScheduleSpec | undefined;
 
   /**
    * @param target The entity.
    * @param options Name, defaults, fixed inputs.
    * @param source Where it was defined.
+   * @param schedule Its checked schedule.
    */
-  constructor(target: EntityDef, options: LaunchPlanOptions, source: SourceLocation | undefined) {
+  constructor(
+    target: EntityDef,
+    options: LaunchPlanOptions,
+    source: SourceLocation | undefined,
+    schedule: ScheduleSpec | undefined,
+  ) {
     this.target = target;
     this.name = options.name;
     this.defaults = { ...options.defaults };
     this.fixed = { ...options.fixed };
     this.source = source;
+    this.schedule = schedule;
   }
 
   /** The inputs a call may pass: the target's, minus fixed ones; defaulted ones are optional. */
@@ -80,11 +90,14 @@ class LaunchPlanModel implements LaunchPlanDef {
    *
    * @param inputs What the call passed.
    * @returns Defaults, then the call's inputs, then fixed inputs.
-   * @throws {ValidationError} When the call passes a fixed input.
+   * @throws {ValidationError} When the call passes a fixed input with another value.
    */
   merge(inputs: Record<string, unknown>): Record<string, unknown> {
     for (const key of Object.keys(inputs)) {
-      if (key in this.fixed) {
+      // Giving a fixed input its own value changes nothing (a resumed run passes its recorded inputs).
+      if (
+        key in this.fixed && encodeValue(inputs[key], true) !== encodeValue(this.fixed[key], true)
+      ) {
         throw new ValidationError(
           `Input '${key}' of launch plan '${this.name}' is fixed to ${
             JSON.stringify(this.fixed[key])
@@ -125,7 +138,9 @@ export interface LaunchPlan<R = unknown> {
  * ```
  *
  * @param entity The task, workflow or flow to launch.
- * @param options Name, defaults and fixed inputs.
+ * @param options Name, defaults and fixed inputs; `schedule` (cron) or
+ *   `every`, with `timezone`, `overlap` and `catchUp`, for `weft serve` to
+ *   start it by itself.
  * @returns The launch plan.
  * @throws {ValidationError} On an unknown input name or a non-serialisable value.
  */
@@ -172,6 +187,20 @@ export function launchPlan<R = unknown>(
       );
     }
   }
-  const def = new LaunchPlanModel(target, options, callerLocation());
+  const schedule = checkSchedule(options, options.name);
+  if (schedule !== undefined) {
+    // A scheduled run gets no inputs but the plan's own.
+    const missing = target.params.filter((p) =>
+      !p.optional && !(p.name in (options.defaults ?? {})) && !(p.name in (options.fixed ?? {}))
+    );
+    if (missing.length > 0) {
+      throw new ValidationError(
+        `Scheduled launch plan '${options.name}' must give every required input of ${
+          describeEntity(target)
+        } in 'defaults' or 'fixed'; missing ${missing.map((p) => p.name).join(", ")}`,
+      );
+    }
+  }
+  const def = new LaunchPlanModel(target, options, callerLocation(), schedule);
   return entityFunction(def) as LaunchPlan<R>;
 }

@@ -135,15 +135,17 @@ export function all<const T extends readonly unknown[] | Record<string, unknown>
 
 /**
  * Waits for the first of several handles to settle in a flow: its value, or
- * its failure thrown. The others keep running.
+ * its failure thrown. The other tasks keep running; the losing sleeps and
+ * signal waits are cancelled (make them in the race: `race([signal("ok"),
+ * sleep("1h")])`).
  *
  * @param handles The handles.
  * @returns A generator to delegate to with `yield*`.
  */
-export function race<T>(
-  handles: readonly (Handle<T> | T)[],
-): Generator<AwaitRequest, T, unknown> {
-  return oneStep<T>("race", handles);
+export function race<H extends readonly unknown[]>(
+  handles: H,
+): Generator<AwaitRequest, Resolved<H[number]>, unknown> {
+  return oneStep<Resolved<H[number]>>("race", handles);
 }
 
 /**

@@ -33,6 +33,8 @@ export interface AttemptRun extends ContextRun {
   readonly cancelReason: WeftError | undefined;
   /** Where attempts run, when not in this thread. */
   readonly executor: TaskExecutor | undefined;
+  /** Tasks replaced for this run, with what runs instead. */
+  readonly mocks: ReadonlyMap<TaskDef, (...args: never[]) => unknown> | undefined;
   /** `Date.now()`, one boxed number per millisecond. */
   now(): number;
   /** Makes the results of nodes durable; a promise only when it must wait. */
@@ -57,6 +59,8 @@ export class Attempts {
   #deferred: (Node | number)[] = [];
   /** Resolves the promise whose reaction runs `#drain`; undefined until first needed. */
   #wake: (() => void) | undefined = undefined;
+  /** Tasks waiting out a retry delay (or that did, until looked at). */
+  readonly #delayed = new Set<TaskNode>();
 
   /**
    * @param run The run.
@@ -65,6 +69,15 @@ export class Attempts {
   constructor(run: AttemptRun, scheduler: Scheduler) {
     this.#run = run;
     this.#scheduler = scheduler;
+  }
+
+  /** How many tasks wait out a retry delay. */
+  get delayed(): number {
+    for (const node of this.#delayed) {
+      // A cancelled retry's timer was cleared: it no longer waits.
+      if (node.status !== "ready" || node.timer === undefined) this.#delayed.delete(node);
+    }
+    return this.#delayed.size;
   }
 
   /**
@@ -210,9 +223,11 @@ export class Attempts {
     let result: unknown;
     try {
       const executor = this.#run.executor;
-      if (executor !== undefined) result = executor.execute(def, node.inputs!, ctx);
-      else {
-        const fn = def.fn as (...a: unknown[]) => unknown;
+      const mock = this.#run.mocks?.get(def);
+      if (executor !== undefined && mock === undefined) {
+        result = executor.execute(def, node.inputs!, ctx);
+      } else {
+        const fn = (mock ?? def.fn) as (...a: unknown[]) => unknown;
         // (`this` is null for the object style and undefined for the positional one, as it was.)
         if (def.style === "object") result = Reflect.apply(fn, null, [node.inputs!, ctx]);
         else {
@@ -322,8 +337,10 @@ export class Attempts {
       this.#scheduler.push(node);
       return;
     }
+    this.#delayed.add(node);
     node.timer = setTimeout(() => {
       node.timer = undefined;
+      this.#delayed.delete(node);
       if (node.status !== "ready") return;
       this.#scheduler.push(node);
     }, delayMs);

@@ -6,7 +6,7 @@
  */
 
 import type { WeftErrorJson } from "../core/errors.ts";
-import type { EntityKind } from "../define/defs.ts";
+import type { EntityKind, WaitKind } from "../define/defs.ts";
 import type { RunStatus } from "../store/mod.ts";
 
 /** Fields every event has. */
@@ -38,8 +38,8 @@ export type WeftEvent =
   }
   | NodeEventBase & {
     type: "node added";
-    /** The entity kind. */
-    kind: EntityKind;
+    /** The entity kind (`sleep` and `signal`: a flow's durable waits). */
+    kind: EntityKind | WaitKind;
     /** The flow or workflow node that called it. */
     parentId: string | undefined;
     /** The nodes whose outputs it takes. */
@@ -73,6 +73,10 @@ export type WeftEvent =
     errors: WeftErrorJson[];
     /** How long the run took. */
     durationMs: number;
+    /** For a run left sleeping: when its next timer fires. */
+    wakeAt?: number;
+    /** For a run left sleeping: the signals it waits for. */
+    waitingFor?: string[];
   };
 
 /** The `type` of a {@linkcode WeftEvent}. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { REAL_CLOCK } from "../core/clock.ts";
 import { CancelledError, ValidationError, WeftError } from "../core/errors.ts";
 import { WEFT_VERSION } from "../core/version.ts";
 import { checkValue, digestOf, encodeValue } from "../core/values.ts";
@@ -13,7 +14,7 @@ import type { EntityDef } from "../define/defs.ts";
 import { checkInputNames, describeEntity } from "../define/entity.ts";
 import { parseDuration } from "../core/duration.ts";
 import { checkRunId, newRunId } from "../core/run_id.ts";
-import type { PreviousRun, RunStatus, Store } from "../store/mod.ts";
+import type { PreviousRun, RunStatus, RunSuspend, Store } from "../store/mod.ts";
 import { openOwned, OwnedSession, type RunLease } from "../store/ownership.ts";
 import { checkGraphInputs, startBody } from "./bodies.ts";
 import { asTaskErrorRoot } from "./failures.ts";
@@ -30,7 +31,7 @@ import type { EngineOptions, RunGraph, RunOptions, RunResult } from "./types.ts"
  * @param inputs The inputs by name.
  * @returns What to run, with the inputs to run it with.
  */
-async function prepareInputs(
+export async function prepareInputs(
   def: EntityDef,
   inputs: Record<string, unknown>,
 ): Promise<
@@ -110,8 +111,30 @@ async function runWithStore(
   options: EngineOptions,
   given?: Record<string, unknown>,
 ): Promise<RunResult> {
+  const clock = options.clock ?? REAL_CLOCK;
+  let run: Run | undefined;
+  // A skipping clock waits while the run starts, then while it is busy.
+  const untrack = clock.track?.(() => run === undefined || run.busy());
+  try {
+    return await drive(def, target, inputs, store, options, (r) => run = r, given);
+  } finally {
+    run?.stopWaits();
+    untrack?.();
+  }
+}
+
+async function drive(
+  def: EntityDef,
+  target: EntityDef,
+  inputs: Record<string, unknown>,
+  store: Store,
+  options: RunOptions,
+  made: (run: Run) => void,
+  given: Record<string, unknown> | undefined,
+): Promise<RunResult> {
+  const clock = options.clock ?? REAL_CLOCK;
   const runId = options.runId ?? newRunId();
-  const startedAt = Date.now();
+  const startedAt = clock.now();
   const inputsDigest = digestOf(encodeValue(inputs, true));
   // A run recorded before defaults were recorded has the digest of the inputs as given.
   const digests = given === undefined
@@ -153,6 +176,7 @@ async function runWithStore(
       }
     }
     const run = new Run(runId, def.name, session, options);
+    made(run);
     lease.watch({
       cancel: () => run.cancel(),
       lost: (error) => {
@@ -179,6 +203,7 @@ async function execute(
   lease: RunLease,
 ): Promise<RunResult> {
   const runId = run.id;
+  const clock = run.clock;
   if (run.listening) {
     run.emit({
       type: "run started",
@@ -193,9 +218,16 @@ async function execute(
   const onAbort = () => run.cancel();
   if (signal?.aborted) run.cancel();
   signal?.addEventListener("abort", onAbort, { once: true });
-  let outcome: { value: unknown; error: WeftError | undefined; causes: WeftError[] | undefined };
+  let outcome: {
+    value: unknown;
+    error: WeftError | undefined;
+    causes: WeftError[] | undefined;
+    suspended?: RunSuspend;
+  };
   try {
     outcome = await new Promise((resolve) => {
+      run.onSuspend = (suspended) =>
+        resolve({ value: undefined, error: undefined, causes: undefined, suspended });
       startBody(
         run,
         undefined,
@@ -215,7 +247,8 @@ async function execute(
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
-  const finishedAt = Date.now();
+  const finishedAt = clock.now();
+  if (outcome.suspended !== undefined) return await suspended(run, outcome.suspended, startedAt);
   let status: RunStatus;
   let errors: WeftError[] = [];
   if (outcome.error === undefined) status = "succeeded";
@@ -253,6 +286,37 @@ async function execute(
     startedAt: new Date(startedAt),
     finishedAt: new Date(finishedAt),
     fromRecord: false,
+  }, run);
+}
+
+/** Records a run as sleeping and says so. */
+async function suspended(run: Run, info: RunSuspend, startedAt: number): Promise<RunResult> {
+  await run.session.suspend(info);
+  const at = run.clock.now();
+  if (run.listening) {
+    run.emit({
+      type: "run finished",
+      runId: run.id,
+      time: at,
+      status: "sleeping",
+      outputs: undefined,
+      errors: [],
+      durationMs: at - startedAt,
+      ...(info.wakeAt === undefined ? {} : { wakeAt: info.wakeAt }),
+      waitingFor: [...info.signals],
+    });
+  }
+  return withLazyGraph({
+    runId: run.id,
+    status: "sleeping",
+    outputs: undefined,
+    errors: [],
+    graph: undefined as unknown as RunGraph,
+    startedAt: new Date(startedAt),
+    finishedAt: new Date(at),
+    fromRecord: false,
+    ...(info.wakeAt === undefined ? {} : { wakeAt: new Date(info.wakeAt) }),
+    waitingFor: [...info.signals],
   }, run);
 }
 

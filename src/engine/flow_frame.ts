@@ -30,9 +30,17 @@ import { Frame, type FrameRun } from "./frames.ts";
 import { slotOf } from "./handles.ts";
 import { isFinal, Node } from "./node.ts";
 import { waitAll, type WaitRun } from "./waiting.ts";
+import { isWaitNode } from "./waits.ts";
 
 /** What a flow frame needs of its run. */
-export interface FlowRun extends FrameRun, WaitRun {}
+export interface FlowRun extends FrameRun, WaitRun {
+  /** Flow bodies running a step (between a resume and their next yield). */
+  stepping: number;
+  /** How many sleeps and signal waits are pending. */
+  readonly waiting: number;
+  /** Something changed that may leave the run idle. */
+  changed(): void;
+}
 
 /** The frame of a flow: drives its generator. */
 export class FlowFrame extends Frame {
@@ -51,6 +59,8 @@ export class FlowFrame extends Frame {
   #cancelDelivered = false;
   /** Whether the engine stopped the body with `return()` after its cancellation. */
   #stopped = false;
+  /** Whether a step of the body is under way (counted in `run.stepping`). */
+  #inStep = false;
   #def!: FlowDef;
 
   start(def: FlowDef, inputs: Record<string, unknown>): void {
@@ -80,6 +90,10 @@ export class FlowFrame extends Frame {
   #resume(mode: 0 | 1 | 2, arg: unknown): void {
     this.#parked = false;
     const run = this.run;
+    if (!this.#inStep) {
+      this.#inStep = true;
+      run.stepping++;
+    }
     if (run.fatal !== undefined && mode !== 2) {
       mode = 2;
       arg = undefined;
@@ -116,9 +130,20 @@ export class FlowFrame extends Frame {
   readonly #onStepFn = (res: IteratorResult<unknown>): void => this.#onStep(res);
   readonly #bodyThrewFn = (e: unknown): void => this.#bodyThrew(e);
 
+  /** The step under way ended (at a yield, a return or a throw). */
+  #stepEnded(): void {
+    if (!this.#inStep) return;
+    this.#inStep = false;
+    this.run.stepping--;
+    this.run.changed();
+  }
+
   #onStep(res: IteratorResult<unknown>): void {
+    this.#stepEnded();
     if (res.done) {
       this.#returned = res.value;
+      // A flow that returns does not wait for its pending sleeps and signal waits.
+      if (this.run.waiting > 0) this.#cancelWaits(undefined);
       this.endBody();
       return;
     }
@@ -244,21 +269,46 @@ export class FlowFrame extends Frame {
       );
     }
     let settled = false;
-    for (const item of target) {
+    const end = () => {
+      settled = true;
+      // The losing sleeps and signal waits are cancelled (a losing task keeps running).
+      if (this.run.waiting > 0) this.#cancelWaits(target);
+    };
+    for (const item of raceOrder(this.run, target)) {
       waitAll(this.run, item, (v) => {
         if (settled) return;
-        settled = true;
+        end();
         send(v);
       }, (e) => {
         if (settled) return;
-        settled = true;
+        end();
         fail(e);
       });
       if (settled) break;
     }
   }
 
+  /** Cancels the pending waits among `items` (or among every child, when undefined). */
+  #cancelWaits(items: readonly unknown[] | undefined): void {
+    const nodes: Node[] = [];
+    for (const item of items ?? this.children) {
+      const node = item instanceof Node ? item : nodeOf(this.run, item);
+      if (node !== undefined && isWaitNode(node) && !isFinal(node.status)) nodes.push(node);
+    }
+    for (const node of nodes) {
+      this.run.cancelNode(
+        node,
+        new CancelledError(
+          items === undefined
+            ? `Flow '${this.#def.name}' returned before ${node.id} ended`
+            : `${node.id} lost a race in flow '${this.#def.name}'`,
+        ),
+      );
+    }
+  }
+
   #bodyThrew(e: unknown): void {
+    this.#stepEnded();
     const run = this.run;
     const error = run.fatal ?? asWeftError(e, this.node, run.rootName);
     this.#thrown = error;
@@ -354,4 +404,31 @@ function yieldedEntity(target: unknown): EntityDef | undefined {
     }
   }
   return undefined;
+}
+
+/** The node of this run a handle refers to as a whole. */
+function nodeOf(run: FlowRun, item: unknown): Node | undefined {
+  if (typeof item !== "object" || item === null) return undefined;
+  const source = slotOf(item)?.source;
+  return source instanceof Node && source.run === run ? source : undefined;
+}
+
+/**
+ * The order a race looks at its handles: those that have settled already
+ * first, earliest finish first, so that a replay (where several have) picks
+ * the one that settled first when the run was live.
+ */
+function raceOrder(run: FlowRun, items: readonly unknown[]): readonly unknown[] {
+  let settled: { item: unknown; at: number; i: number }[] | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const node = nodeOf(run, items[i]);
+    if (node !== undefined && isFinal(node.status)) {
+      (settled ??= []).push({ item: items[i], at: node.finishedAt ?? 0, i });
+    }
+  }
+  if (settled === undefined || settled.length < 2) {
+    return settled === undefined ? items : [settled[0]!.item, ...items];
+  }
+  settled.sort((a, b) => a.at - b.at || a.i - b.i);
+  return [...settled.map((s) => s.item), ...items];
 }

@@ -11,7 +11,10 @@
  * @module
  */
 
+import { type Clock, REAL_CLOCK } from "../core/clock.ts";
+import { checkValue } from "../core/values.ts";
 import type { Handle } from "../define/handle.ts";
+import { checkSignalName } from "../define/time.ts";
 import { requireEntity } from "../define/entity.ts";
 import type { Store } from "../store/mod.ts";
 import { defaultStore, openStore } from "../store/open.ts";
@@ -20,12 +23,14 @@ import { runEntity } from "./execute.ts";
 import type { EngineOptions, RunOptions, RunResult } from "./types.ts";
 
 export type {
+  EngineOptions,
   RunGraph,
   RunGraphEdge,
   RunGraphNode,
   RunOptions,
   RunResult,
   TaskExecutor,
+  TaskMock,
 } from "./types.ts";
 
 /**
@@ -78,7 +83,20 @@ export async function runWith(
   options: EngineOptions,
 ): Promise<RunResult> {
   const def = requireEntity(entity, "run(entity, inputs)");
-  const given = options.store;
+  return await withStore(
+    options.store,
+    async (store) => await runEntity(def, inputs, store, options),
+  );
+}
+
+/**
+ * Runs `fn` with the store an option names: a `Store` as given, the process's
+ * memory store by default, or one opened by URL (and closed after).
+ */
+async function withStore<T>(
+  given: string | Store | undefined,
+  fn: (store: Store) => Promise<T>,
+): Promise<T> {
   const owned = typeof given === "string" && given !== "memory";
   const store: Store = typeof given === "object"
     ? given
@@ -86,8 +104,51 @@ export async function runWith(
     ? defaultStore()
     : await openStore(given);
   try {
-    return await runEntity(def, inputs, store, options);
+    return await fn(store);
   } finally {
     if (owned) await store.close();
   }
+}
+
+/** Options of {@linkcode sendSignal}. */
+export interface SendSignalOptions {
+  /**
+   * The store holding the run: `"memory"`, `"sqlite:PATH"`, or a `Store`.
+   * @default "memory" (the process's memory store)
+   */
+  store?: string | Store;
+  /**
+   * The clock that dates the signal (a run left sleeping that waits for it
+   * becomes due at that time): the run's `TestClock` in tests.
+   * @default wall time
+   */
+  clock?: Clock;
+}
+
+/**
+ * Sends a signal to a run: the flow waiting with `yield* signal(name)`
+ * receives `value` — now, if it waits in a process that watches the store,
+ * or when it next runs. A signal sent before the flow waits for it is kept;
+ * a run left sleeping that waits for it becomes due, and `weft serve` wakes
+ * it. The same as `weft signal RUN_ID NAME [VALUE]`.
+ *
+ * @param runId The run.
+ * @param name The signal's name.
+ * @param value The value (JSON plus Date, bigint, Map, Set, Uint8Array); `true` when left out.
+ * @param options The store; the clock that dates the signal.
+ * @returns The signal's order among the run's signals, from 1.
+ * @throws {ValidationError} For an unknown run, one that succeeded, a bad name or a value that cannot be stored.
+ */
+export async function sendSignal(
+  runId: string,
+  name: string,
+  value: unknown = true,
+  options: SendSignalOptions = {},
+): Promise<number> {
+  checkSignalName(name);
+  checkValue(value, () => `The value of signal '${name}'`);
+  return await withStore(
+    options.store,
+    (store) => store.putSignal(runId, name, value, (options.clock ?? REAL_CLOCK).now()),
+  );
 }

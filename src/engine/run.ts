@@ -9,9 +9,14 @@
  * @module
  */
 
+import { type Clock, REAL_CLOCK } from "../core/clock.ts";
+import { parseDuration } from "../core/duration.ts";
 import { CancelledError, describeCause, ValidationError, type WeftError } from "../core/errors.ts";
+import type { TaskDef } from "../define/defs.ts";
+import { now } from "../define/deterministic.ts";
+import { entityOf } from "../define/entity.ts";
 import type { RefSource } from "../define/handle.ts";
-import type { JournalEntry, NodeStatus, RunSession } from "../store/mod.ts";
+import type { JournalEntry, NodeStatus, RunSession, RunSuspend } from "../store/mod.ts";
 import { type AttemptRun, Attempts } from "./attempts.ts";
 import { startBody } from "./bodies.ts";
 import type { NodeEventFields, NodeEventType, WeftEvent } from "./events.ts";
@@ -20,12 +25,17 @@ import type { FlowRun } from "./flow_frame.ts";
 import type { Frame } from "./frames.ts";
 import { appendTo, isFinal, isTaskNode, NO_DEPS, Node, resolveArgs } from "./node.ts";
 import { Scheduler } from "./scheduler.ts";
-import type { EngineOptions, TaskExecutor } from "./types.ts";
+import type { EngineOptions, RunOptions, TaskExecutor } from "./types.ts";
+import { isWaitNode, Waits, type WaitsRun } from "./waits.ts";
+import { mockedTask } from "./mocks.ts";
 
 const DEFAULT_CONCURRENCY = 8;
 
+/** The definition of `now()`, which reads the run's clock. */
+const NOW_DEF = entityOf(now) as TaskDef;
+
 /** One run of an entity. */
-export class Run implements FlowRun, AttemptRun {
+export class Run implements FlowRun, AttemptRun, WaitsRun {
   readonly id: string;
   readonly rootName: string;
   readonly session: RunSession;
@@ -50,14 +60,43 @@ export class Run implements FlowRun, AttemptRun {
   #now: number | undefined = undefined;
   readonly #scheduler: Scheduler;
   readonly #attempts: Attempts;
+  /** Where time is read and durable timers are armed. */
+  readonly clock: Clock;
+  /** Tasks replaced for this run, with what runs instead. */
+  readonly mocks: ReadonlyMap<TaskDef, (...args: never[]) => unknown> | undefined;
+  /** Replay checking: tasks never start, waits never end; the journal answers or nothing does. */
+  readonly dry: boolean;
+  /** Flow bodies running a step (between a resume and their next yield). */
+  stepping = 0;
+  /** Composite bodies starting. */
+  #starting = 0;
+  /** Task calls held back by a dry run. */
+  blocked = 0;
+  readonly #waits: Waits;
+  /** Suspend when idle and the next wake-up is at least this far (ms); undefined: never. */
+  readonly #suspendAfter: number | undefined;
+  /** Whether changes must be reported (a clock that skips, or a run that may suspend). */
+  readonly #watchIdle: boolean;
+  #idleCheck: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Set once the run is suspended: it ends without finishing. */
+  suspended = false;
+  /** Called when the run suspends. */
+  onSuspend: ((info: RunSuspend) => void) | undefined = undefined;
 
   /**
    * @param id The run id.
    * @param rootName The root entity's name.
    * @param session The store's session of the run.
-   * @param options Concurrency, cache, events, grace, executor.
+   * @param options Concurrency, cache, events, grace, executor, clock, mocks, suspension.
+   * @param dry Replay checking: run nothing, only replay the journal.
    */
-  constructor(id: string, rootName: string, session: RunSession, options: EngineOptions) {
+  constructor(
+    id: string,
+    rootName: string,
+    session: RunSession,
+    options: EngineOptions,
+    dry = false,
+  ) {
     this.id = id;
     this.rootName = rootName;
     this.session = session;
@@ -72,6 +111,58 @@ export class Run implements FlowRun, AttemptRun {
       (node) => this.#attempts.start(node),
     );
     this.#attempts = new Attempts(this, this.#scheduler);
+    this.clock = options.clock ?? REAL_CLOCK;
+    this.dry = dry;
+    this.#waits = new Waits(this, dry);
+    const suspend = options.suspend;
+    this.#suspendAfter = suspend === undefined || suspend === false
+      ? undefined
+      : suspend === true || suspend === 0
+      ? 0
+      : parseDuration(suspend, "the 'suspend' option of run()");
+    this.#watchIdle = this.clock.poke !== undefined || this.#suspendAfter !== undefined;
+    this.mocks = mocksOf(options, this.clock);
+  }
+
+  /** Whether the run is doing anything but wait on sleeps and signals. */
+  busy(): boolean {
+    return this.#scheduler.busy || this.stepping > 0 || this.#starting > 0 ||
+      this.#attempts.delayed > 0 || this.#idleCheck !== undefined;
+  }
+
+  /** How many sleeps and signal waits are pending. */
+  get waiting(): number {
+    return this.#waits.count;
+  }
+
+  /** Something changed that may leave the run idle: a skipping clock looks again, a suspension is considered. */
+  changed(): void {
+    if (!this.#watchIdle) return;
+    this.clock.poke?.();
+    if (this.#suspendAfter === undefined || this.#waits.count === 0 || this.suspended) return;
+    // Looked at once the current burst of work is over (after pending promise reactions).
+    this.#idleCheck ??= setTimeout(() => {
+      this.#idleCheck = undefined;
+      this.#considerSuspending();
+    }, 0);
+  }
+
+  #considerSuspending(): void {
+    if (this.suspended || this.cancelled || this.fatal !== undefined || this.busy()) return;
+    if (this.#waits.count === 0 || this.root?.finished) return;
+    const info = this.#waits.next();
+    const distance = info.wakeAt === undefined ? Infinity : info.wakeAt - this.now();
+    if (distance < this.#suspendAfter!) return;
+    this.suspended = true;
+    this.#waits.stop();
+    this.onSuspend?.(info);
+  }
+
+  /** Stops the durable waits for good (the run ends). */
+  stopWaits(): void {
+    this.#waits.stop();
+    if (this.#idleCheck !== undefined) clearTimeout(this.#idleCheck);
+    this.#idleCheck = undefined;
   }
 
   /** While positive, ready tasks queue up but do not start (a static frame adds all its nodes first). */
@@ -88,7 +179,7 @@ export class Run implements FlowRun, AttemptRun {
    * end within a few milliseconds of each other.
    */
   now(): number {
-    const t = Date.now();
+    const t = this.clock === REAL_CLOCK ? Date.now() : this.clock.now();
     if (t !== this.#now) this.#now = t;
     return this.#now;
   }
@@ -162,9 +253,15 @@ export class Run implements FlowRun, AttemptRun {
   ready(node: Node): void {
     if (isTaskNode(node)) {
       node.status = "ready";
+      if (this.dry) {
+        // Replay checking runs nothing that the journal does not answer.
+        this.blocked++;
+        return;
+      }
       if (this.listening) this.nodeEvent("node scheduled", node, {});
       this.#scheduler.push(node);
-    } else this.#startComposite(node);
+    } else if (isWaitNode(node)) this.#waits.start(node);
+    else this.#startComposite(node);
   }
 
   /** A node called by a flow body is ready: it starts at the body's next await point. */
@@ -272,7 +369,7 @@ export class Run implements FlowRun, AttemptRun {
       node.controller = undefined;
     }
     node.status = status;
-    const finishedAt = node.finishedAt = Date.now();
+    const finishedAt = node.finishedAt = this.now();
     this.session.changed(node);
     if (this.listening) {
       if (status === "cancelled") this.nodeEvent("node cancelled", node, {}, finishedAt);
@@ -312,6 +409,7 @@ export class Run implements FlowRun, AttemptRun {
       return;
     }
     if (node.timer !== undefined) clearTimeout(node.timer);
+    if (isWaitNode(node)) this.#waits.cancel(node);
     this.markCancelled(node, reason);
   }
 
@@ -325,12 +423,13 @@ export class Run implements FlowRun, AttemptRun {
     node.listeners = undefined;
     if (listeners !== undefined) { for (let i = 0; i < listeners.length; i++) listeners[i]!(); }
     node.frame.childSettled(node);
+    if (this.#watchIdle) this.changed();
   }
 
   /** Runs a workflow, flow or launch plan node as a frame of its own. */
   #startComposite(node: Node): void {
     node.status = "running";
-    const startedAt = node.startedAt ??= Date.now();
+    const startedAt = node.startedAt ??= this.now();
     node.attempt = 1;
     this.session.changed(node);
     if (this.listening) this.nodeEvent("node started", node, { attempt: 1 }, startedAt);
@@ -348,9 +447,13 @@ export class Run implements FlowRun, AttemptRun {
         this.markCancelled(node, error);
       } else this.fail(node, error, causes);
     };
-    startBody(this, node, node.def, inputs, done).catch((e) =>
-      this.fail(node, asTaskError(node, e))
-    );
+    this.#starting++;
+    startBody(this, node, node.def, inputs, done).then(() => {
+      this.#starting--;
+    }, (e) => {
+      this.#starting--;
+      this.fail(node, asTaskError(node, e));
+    });
   }
 
   /** Cancels the whole run. */
@@ -376,4 +479,16 @@ function upstreamPath(from: Node, target: Node): string[] | undefined {
     return undefined;
   };
   return walk(from);
+}
+
+/** The run's replaced tasks; under a clock of its own, `now()` reads that clock. */
+function mocksOf(
+  options: RunOptions,
+  clock: Clock,
+): Map<TaskDef, (...args: never[]) => unknown> | undefined {
+  if (options.mocks === undefined && clock === REAL_CLOCK) return undefined;
+  const mocks = new Map<TaskDef, (...args: never[]) => unknown>();
+  if (clock !== REAL_CLOCK) mocks.set(NOW_DEF, () => clock.now());
+  for (const m of options.mocks ?? []) mocks.set(mockedTask(m), m.impl);
+  return mocks;
 }

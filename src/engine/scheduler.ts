@@ -36,6 +36,11 @@ export class Scheduler {
     this.#start = start;
   }
 
+  /** Whether a task runs or waits for a slot. */
+  get busy(): boolean {
+    return this.#active > 0 || this.#head < this.#queue.length || this.#front.length > 0;
+  }
+
   /**
    * Queues a ready task node and starts what fits.
    *

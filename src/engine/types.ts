@@ -5,9 +5,10 @@
  * @module
  */
 
+import type { Clock } from "../core/clock.ts";
 import type { Duration } from "../core/duration.ts";
 import type { WeftError } from "../core/errors.ts";
-import type { EntityKind, TaskDef } from "../define/defs.ts";
+import type { EntityKind, TaskDef, WaitKind } from "../define/defs.ts";
 import type { TaskContext } from "../define/task.ts";
 import type { NodeStatus, RunStatus, Store } from "../store/mod.ts";
 import type { WeftEvent } from "./events.ts";
@@ -55,6 +56,28 @@ export interface RunOptions {
    * @default "30s"
    */
   lease?: Duration;
+  /**
+   * Where the run reads the time and arms its sleeps and timeouts: a
+   * `TestClock` (from `@weft/weft/testing`) skips time in tests.
+   * @default wall time
+   */
+  clock?: Clock;
+  /**
+   * Tasks replaced for this run (`mockTask(task, impl)` from
+   * `@weft/weft/testing`): the run records them as usual, but calls `impl`.
+   * @default none
+   */
+  mocks?: readonly TaskMock[];
+  /**
+   * When every pending thing of the run waits on a sleep or a signal, end
+   * this call and leave the run suspended (status `sleeping`, holding no
+   * process) — `true` always, or only when the next wake-up is at least this
+   * far away (a signal without timeout is infinitely far). Whoever resumes
+   * the run (`run` with its id, `weft resume`, `weft serve`) continues it.
+   * `false` waits in this process.
+   * @default false
+   */
+  suspend?: boolean | Duration;
 }
 
 /** What the engine takes beyond `run()`'s options: where task attempts run. */
@@ -65,6 +88,14 @@ export interface EngineOptions extends RunOptions {
    * @default undefined: tasks run in this thread
    */
   executor?: TaskExecutor;
+}
+
+/** A task replaced for one run: see `mockTask` in `@weft/weft/testing`. */
+export interface TaskMock {
+  /** The name of the task replaced. */
+  readonly task: string;
+  /** What runs instead: called as the task would be, context last. */
+  readonly impl: (...args: never[]) => unknown;
 }
 
 /** Runs task attempts; the engine keeps scheduling, retries, timeouts and records. */
@@ -86,8 +117,8 @@ export interface RunGraphNode {
   id: string;
   /** The entity name. */
   entity: string;
-  /** The entity kind. */
-  kind: EntityKind;
+  /** The entity kind (`sleep` and `signal` for a flow's durable waits). */
+  kind: EntityKind | WaitKind;
   /** The final status. */
   status: NodeStatus;
   /** The calling flow or workflow node, if any. */
@@ -140,11 +171,15 @@ export interface RunResult<T = unknown> {
   graph: RunGraph;
   /** When it started. */
   startedAt: Date;
-  /** When it finished. */
+  /** When it finished (or, for a run left sleeping, when it was suspended). */
   finishedAt: Date;
   /**
    * True when the run id had already succeeded: its recorded outputs were
    * returned, and nothing ran.
    */
   fromRecord: boolean;
+  /** For a run left sleeping: when its next timer fires (absent while only a signal can wake it). */
+  wakeAt?: Date;
+  /** For a run left sleeping: the signals it waits for. */
+  waitingFor?: string[];
 }

@@ -21,6 +21,7 @@ import type {
   DagTest,
   DagWorkflow,
 } from "../core/dag_format.ts";
+import { ValidationError } from "../core/errors.ts";
 import { toJsonTree } from "../core/values.ts";
 import type {
   Binding,
@@ -42,6 +43,10 @@ import { baseOf, callName } from "../define/overrides.ts";
  * @returns The reference.
  */
 export function ref(def: EntityDef): DagEntityRef {
+  if (def.kind === "sleep" || def.kind === "signal") {
+    // Durable waits are made inside running flows; no graph refers to one.
+    throw new ValidationError(`A flow's ${def.kind} cannot be a node of a static graph`);
+  }
   const d = baseOf(mappedEntity(def));
   return { kind: d.kind === "flow" ? "workflow" : d.kind as DagEntityRef["kind"], name: d.name };
 }

@@ -158,6 +158,15 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
       entity: ref(lp.target),
       defaults: jsonMap(lp.defaults),
       fixed: jsonMap(lp.fixed),
+      ...(lp.schedule === undefined ? {} : {
+        schedule: {
+          cron: lp.schedule.cron ?? null,
+          timezone: lp.schedule.timezone,
+          everyMs: lp.schedule.everyMs ?? null,
+          overlap: lp.schedule.overlap,
+          catchUp: lp.schedule.catchUp,
+        },
+      }),
     })),
     tasks: sorted(tasks).map((t) => taskToDag(t, base)),
   };

@@ -106,7 +106,7 @@ function collect(entities: DagEntities): Given {
       add(def.target);
     } else if (def.kind === "condition") {
       for (const n of [...def.then.nodes, ...def.else.nodes]) add(n.def);
-    } else {
+    } else if (def.kind === "workflow") {
       for (const n of def.nodes) add(n.def);
     }
   };
@@ -187,6 +187,13 @@ export async function fromDag(
           name: lp.name,
           defaults: values(lp.defaults),
           fixed: values(lp.fixed),
+          ...(lp.schedule === undefined ? {} : {
+            ...(lp.schedule.cron === null
+              ? { every: lp.schedule.everyMs! }
+              : { schedule: lp.schedule.cron, timezone: lp.schedule.timezone }),
+            overlap: lp.schedule.overlap,
+            catchUp: lp.schedule.catchUp,
+          }),
         }),
       )!;
     } else {

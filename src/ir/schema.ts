@@ -326,7 +326,7 @@ const schema = {
           finally: { $ref: "#/$defs/zones" },
         }),
         zoneCase("wait", ["mode", "on"], {
-          mode: { enum: ["wait", "all", "race", "yield", "await"] },
+          mode: { enum: ["wait", "all", "race", "sleep", "signal", "yield", "await"] },
           on: { $ref: "#/$defs/ids" },
         }),
         zoneCase("exit", ["exit", "from"], {
@@ -411,6 +411,13 @@ const schema = {
       entity: { $ref: "#/$defs/entityRef" },
       defaults: { type: "object", additionalProperties: value },
       fixed: { type: "object", additionalProperties: value },
+      schedule: object(["cron", "timezone", "everyMs", "overlap", "catchUp"], {
+        cron: { type: ["string", "null"] },
+        timezone: { type: "string" },
+        everyMs: { type: ["number", "null"], exclusiveMinimum: 0 },
+        overlap: { enum: ["skip", "queue", "allow"] },
+        catchUp: { type: "integer", minimum: 0 },
+      }, "When weft serve starts the launch plan by itself."),
     }),
   },
 };

@@ -14,7 +14,6 @@ import { decideClaim, takeoverRecord } from "./ownership.ts";
 import type {
   CacheHit,
   ClaimResult,
-  JournalEntry,
   Lineage,
   LineageOptions,
   NodeDetails,
@@ -29,28 +28,16 @@ import type {
   RunStart,
   RunStatus,
   RunSummary,
+  RunSuspend,
   RunTakeover,
+  SignalMessage,
   Store,
 } from "./mod.ts";
-import { valueHash } from "../core/values.ts";
 
-/** What the memory store keeps of a run. */
-export interface MemoryRun {
-  /** How the run started. */
-  readonly start: RunStart;
-  /** The current status. */
-  status: RunStatus;
-  /** The outputs, once succeeded. */
-  outputs: unknown;
-  /** The errors, once failed. */
-  errors: readonly WeftError[];
-  /** When it finished. */
-  finishedAt: number | undefined;
-  /** The latest record of each node, by id. */
-  readonly nodes: Map<string, NodeRecord>;
-  /** How many times it was started. */
-  attempts: number;
-}
+import { valueHash } from "../core/values.ts";
+import { type MemoryRun, MemoryTimeMethods, previousOf } from "./memory_time.ts";
+
+export type { MemoryRun } from "./memory_time.ts";
 
 /** Options of {@linkcode MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -62,11 +49,11 @@ export interface MemoryStoreOptions {
 }
 
 /** A store that keeps everything in the process's memory. */
-export class MemoryStore implements Store {
+export class MemoryStore extends MemoryTimeMethods implements Store {
   /** Always `memory`. */
   readonly url = "memory";
   /** The runs, oldest first. */
-  readonly runs: Map<string, MemoryRun> = new Map();
+  override readonly runs: Map<string, MemoryRun> = new Map();
   readonly #cache = new Map<string, CacheHit & { task: string }>();
   readonly #hashes = new WeakMap<object, Map<string, string>>();
   readonly #owners = new Map<string, RunOwner>();
@@ -79,6 +66,7 @@ export class MemoryStore implements Store {
    * @param options The retention limit.
    */
   constructor(options: MemoryStoreOptions = {}) {
+    super();
     this.#maxNodes = options.maxNodes ?? 1_000_000;
   }
 
@@ -93,20 +81,16 @@ export class MemoryStore implements Store {
     let previous: PreviousRun | undefined;
     let run: MemoryRun;
     if (existing !== undefined) {
-      previous = {
-        status: existing.status,
-        entity: existing.start.entity,
-        inputsDigest: existing.start.inputsDigest,
-        outputs: existing.outputs,
-        errors: existing.errors.map((e) => e.toJSON()),
-        startedAt: existing.start.startedAt,
-        finishedAt: existing.finishedAt,
-        journal: journalOf(existing.nodes),
-      };
+      previous = previousOf(existing);
       run = existing;
-      if (existing.status !== "succeeded") {
+      if (
+        existing.status !== "succeeded" && previous.entity === start.entity &&
+        previous.inputsDigest === start.inputsDigest
+      ) {
         existing.status = "running";
         existing.finishedAt = undefined;
+        existing.wakeAt = undefined;
+        existing.waitingFor = [];
         existing.attempts++;
       }
     } else {
@@ -115,6 +99,7 @@ export class MemoryStore implements Store {
     }
     const record = run as RunRecord;
     const cache = this.#cache;
+    const watchers = this.watchers;
     return {
       previous,
       added(node: NodeRecord): void {
@@ -138,7 +123,47 @@ export class MemoryStore implements Store {
         run.finishedAt = result.finishedAt;
         this.#evict();
       },
+      suspend(info: RunSuspend): void {
+        run.status = "sleeping";
+        run.wakeAt = info.wakeAt;
+        run.waitingFor = [...info.signals];
+        // A signal it waits for that came before it slept makes it due at once.
+        for (const m of run.signals) {
+          if (m.takenBy === undefined && run.waitingFor.includes(m.name)) {
+            run.wakeAt = Math.min(run.wakeAt ?? Infinity, m.sentAt);
+          }
+        }
+      },
+      takeSignal(name: string, nodeId: string): SignalMessage | undefined {
+        const m = run.signals.find((m) => m.takenBy === nodeId) ??
+          run.signals.find((m) => m.takenBy === undefined && m.name === name);
+        if (m === undefined) return undefined;
+        m.takenBy = nodeId;
+        return { seq: m.seq, value: m.value, sentAt: m.sentAt };
+      },
+      watchSignals(wake: () => void): () => void {
+        let set = watchers.get(start.runId);
+        if (set === undefined) watchers.set(start.runId, set = new Set());
+        set.add(wake);
+        return () => {
+          set.delete(wake);
+          if (set.size === 0) watchers.delete(start.runId);
+        };
+      },
     };
+  }
+
+  /**
+   * What a run recorded, as resuming it would see it.
+   *
+   * @param runId The run id.
+   * @returns Its journal and outcome, or undefined.
+   */
+  readJournal(runId: string): Promise<PreviousRun | undefined> {
+    return promised(() => {
+      const r = this.runs.get(runId);
+      return r === undefined ? undefined : previousOf(r);
+    });
   }
 
   /**
@@ -170,6 +195,7 @@ export class MemoryStore implements Store {
       status: r.status,
       startedAt: r.start.startedAt,
       finishedAt: r.finishedAt,
+      wakeAt: r.wakeAt,
       attempts: r.attempts,
       script: r.start.script,
       weftVersion: r.start.weftVersion,
@@ -504,7 +530,7 @@ export class MemoryStore implements Store {
     for (const r of this.runs.values()) total += r.nodes.size;
     for (const [id, r] of this.runs) {
       if (total <= this.#maxNodes) break;
-      if (r.status === "running") continue;
+      if (r.status === "running" || r.status === "sleeping") continue;
       total -= r.nodes.size;
       this.runs.delete(id);
     }
@@ -523,6 +549,9 @@ class RunRecord implements MemoryRun {
   errors: readonly WeftError[] = [];
   finishedAt: number | undefined = undefined;
   attempts = 1;
+  wakeAt: number | undefined = undefined;
+  waitingFor: readonly string[] = [];
+  readonly signals: MemoryRun["signals"] = [];
   /** Every record, in the order added; ids may repeat when a run is resumed. */
   #list: NodeRecord[] = [];
   /** The records by id (the latest for each), once made. */
@@ -551,23 +580,4 @@ class RunRecord implements MemoryRun {
     if (this.#index === undefined) this.#list.push(node);
     else this.#index.set(node.id, node);
   }
-}
-
-function journalOf(nodes: Map<string, NodeRecord>): Map<string, JournalEntry> {
-  const journal = new Map<string, JournalEntry>();
-  for (const node of nodes.values()) {
-    journal.set(`${node.parentId ?? ""}#${node.seq}`, {
-      nodeId: node.id,
-      entity: node.entity,
-      argsDigest: node.argsDigest(),
-      call: node.describeCall(),
-      status: node.status,
-      value: node.value,
-      attempt: node.attempt,
-      startedAt: node.startedAt,
-      finishedAt: node.finishedAt,
-      cachedFrom: node.cachedFrom,
-    });
-  }
-  return journal;
 }

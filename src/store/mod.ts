@@ -10,10 +10,25 @@
  */
 
 import type { WeftError, WeftErrorJson } from "../core/errors.ts";
-import type { EntityKind } from "../define/defs.ts";
+import type { EntityKind, WaitKind } from "../define/defs.ts";
+import type { TimeSession, TimeStore } from "./time.ts";
 
-/** The status of a run. */
-export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
+export type {
+  RunSuspend,
+  ScheduleFire,
+  ScheduleRecord,
+  SignalMessage,
+  SignalRecord,
+  SleepingRun,
+  TimeSession,
+  TimeStore,
+} from "./time.ts";
+
+/**
+ * The status of a run; `sleeping`: suspended until a timer or a signal, with
+ * no process holding it.
+ */
+export type RunStatus = "running" | "sleeping" | "succeeded" | "failed" | "cancelled";
 
 /** The status of a node. */
 export type NodeStatus =
@@ -35,8 +50,8 @@ export interface NodeRecord {
   readonly seq: number;
   /** The entity name. */
   readonly entity: string;
-  /** The entity kind. */
-  readonly kind: EntityKind;
+  /** The entity kind (`sleep` and `signal`: a flow's durable waits). */
+  readonly kind: EntityKind | WaitKind;
   /** The entity version, for tasks that declare one. */
   readonly version: string | undefined;
   /** The entity's output names. */
@@ -159,7 +174,7 @@ export interface CacheHit {
 }
 
 /** A store's handle on one run. */
-export interface RunSession {
+export interface RunSession extends TimeSession {
   /** The run as recorded before, when its id existed. */
   readonly previous: PreviousRun | undefined;
   /** Records a new node. */
@@ -206,7 +221,7 @@ export type ClaimedOpen =
   | { readonly claimed: false; readonly owner: RunOwner };
 
 /** A store of runs. */
-export interface Store extends StoreQueries, RunOwnership {
+export interface Store extends StoreQueries, RunOwnership, TimeStore {
   /** How the store was opened, such as `memory` or `sqlite:.weft/weft.db`. */
   readonly url: string;
   /**
@@ -377,6 +392,8 @@ export interface RunSummary {
   readonly startedAt: number;
   /** When it last finished, if it did. */
   readonly finishedAt: number | undefined;
+  /** For a sleeping run: when it wakes (undefined while only a signal can wake it). */
+  readonly wakeAt?: number | undefined;
   /** How many times it was started (1, or more after resumes). */
   readonly attempts: number;
   /** The script it came from, when known. */
@@ -561,6 +578,14 @@ export interface StoreQueries {
    * @param task The task name.
    */
   executions(task: string): Promise<NodeDetails[]>;
+  /**
+   * What a run recorded, as resuming it would see it (its journal), without
+   * touching it: what replay checking reads.
+   *
+   * @param runId The run id.
+   * @returns The run, or undefined.
+   */
+  readJournal(runId: string): Promise<PreviousRun | undefined>;
   /**
    * Empties the cache.
    *

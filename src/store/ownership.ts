@@ -27,7 +27,9 @@ import type {
   RunOwner,
   RunSession,
   RunStart,
+  RunSuspend,
   RunTakeover,
+  SignalMessage,
   Store,
 } from "./mod.ts";
 
@@ -538,6 +540,21 @@ export class OwnedSession implements RunSession {
    */
   finishAndRelease(result: RunFinish, ownerId: string): void | Promise<void> {
     if (!this.#lost) return this.#inner.finishAndRelease!(result, ownerId);
+  }
+  /** Records the run as sleeping (unless the claim is lost). */
+  suspend(info: RunSuspend): void | Promise<void> {
+    if (!this.#lost) return this.#inner.suspend(info);
+  }
+  /** Takes a node's signal (none once the claim is lost: another process receives it). */
+  takeSignal(
+    name: string,
+    nodeId: string,
+  ): SignalMessage | undefined | Promise<SignalMessage | undefined> {
+    return this.#lost ? undefined : this.#inner.takeSignal(name, nodeId);
+  }
+  /** Watches for signals. */
+  watchSignals(wake: () => void): () => void {
+    return this.#inner.watchSignals(wake);
   }
 }
 

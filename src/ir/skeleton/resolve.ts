@@ -16,23 +16,33 @@
  * @module
  */
 
-import type { EntityDef } from "../../define/defs.ts";
+import type { EntityDef, UserEntityDef } from "../../define/defs.ts";
 import { entityOf } from "../../define/entity.ts";
 import { child, children, identName, isFunction, type Node, unwrap } from "./ast.ts";
 import type { ModuleScope } from "./module_scope.ts";
 import type { ParsedModule } from "./parse.ts";
 import type { ModuleInfo, Target } from "./resolve_types.ts";
 
+/** weft's waiting functions by name, and the mode of wait each makes. */
+const WAIT_NAMES: Record<string, "wait" | "all" | "race" | "sleep" | "signal"> = {
+  wait: "wait",
+  all: "all",
+  race: "race",
+  sleep: "sleep",
+  sleepUntil: "sleep",
+  signal: "signal",
+};
+
 /** What resolving needs from the loaded script. */
 export interface ResolveContext {
   /** The source of each of the script's modules, by URL, with its imports resolved (specifier → URL). */
   sources: Readonly<Record<string, { text: string; imports: Readonly<Record<string, string>> }>>;
   /** Every entity defined while the script loaded. */
-  collected: readonly EntityDef[];
+  collected: readonly UserEntityDef[];
   /** The globals before the script loaded, by name. */
   builtins: ReadonlyMap<string, unknown>;
   /** weft's `wait`, `all` and `race` as this process loaded them. */
-  waits: ReadonlyMap<unknown, "wait" | "all" | "race">;
+  waits: ReadonlyMap<unknown, "wait" | "all" | "race" | "sleep" | "signal">;
 }
 
 /** The constructors whose calls define an entity, by the name weft exports them under. */
@@ -74,10 +84,9 @@ export function moduleInfo(
     if (known !== undefined) return known;
     // Another copy of weft (imported by another URL): its functions by name.
     const name = typeof v === "function" ? v.name : "";
-    if (
-      (name === "wait" || name === "all" || name === "race") && ns !== undefined && ns[name] === v
-    ) {
-      if (typeof ns.flow === "function" && typeof ns.task === "function") return name;
+    const mode = WAIT_NAMES[name];
+    if (mode !== undefined && ns !== undefined && ns[name] === v) {
+      if (typeof ns.flow === "function" && typeof ns.task === "function") return mode;
     }
     return undefined;
   };

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { EntityDef } from "../../define/defs.ts";
+import type { UserEntityDef } from "../../define/defs.ts";
 import type { Node } from "./ast.ts";
 import type { ParsedModule } from "./parse.ts";
 import type { ModuleScope } from "./module_scope.ts";
@@ -15,9 +15,9 @@ import type { ModuleScope } from "./module_scope.ts";
 /** What a name stands for. */
 export type Target =
   /** A task, workflow, flow or launch plan: a call of it is a node. */
-  | { kind: "entity"; def: EntityDef }
+  | { kind: "entity"; def: UserEntityDef }
   /** weft's `wait`, `all` or `race`. */
-  | { kind: "wait"; mode: "wait" | "all" | "race" }
+  | { kind: "wait"; mode: "wait" | "all" | "race" | "sleep" | "signal" }
   /** A function of the flow's module, whose body can be followed. */
   | { kind: "helper"; fn: Node; name: string }
   /** A function that cannot reach the script's entities but through its arguments (a built-in, a package's). */

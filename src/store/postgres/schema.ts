@@ -10,7 +10,7 @@ import { ValidationError } from "../../core/errors.ts";
 import type { PgClient } from "./connect.ts";
 
 /** The schema version this code writes. */
-export const PG_SCHEMA_VERSION = 2;
+export const PG_SCHEMA_VERSION = 3;
 
 /** The migrations; `S` stands for the quoted schema name. */
 const MIGRATIONS: ((s: string) => string)[] = [
@@ -98,6 +98,36 @@ const MIGRATIONS: ((s: string) => string)[] = [
     reason text NOT NULL
   );
   CREATE INDEX run_takeovers_run ON ${s}.run_takeovers (run_id, at);`,
+  // 3: time and the outside world: a sleeping run's wake-up time and the
+  // signals it waits for, signals sent to runs (each taken once), the fires
+  // of schedules and the schedules servers serve.
+  (s) => `
+  ALTER TABLE ${s}.runs ADD COLUMN wake_at bigint;
+  ALTER TABLE ${s}.runs ADD COLUMN waiting_for text;
+  CREATE INDEX runs_sleeping ON ${s}.runs (status, wake_at);
+  CREATE TABLE ${s}.signals (
+    run_id text NOT NULL,
+    seq integer NOT NULL,
+    name text NOT NULL,
+    body text NOT NULL,
+    sent_at bigint NOT NULL,
+    taken_by text,
+    PRIMARY KEY (run_id, seq)
+  );
+  CREATE INDEX signals_waiting ON ${s}.signals (run_id, name, taken_by);
+  CREATE TABLE ${s}.schedule_fires (
+    schedule text NOT NULL,
+    fire_at bigint NOT NULL,
+    status text NOT NULL,
+    run_id text,
+    PRIMARY KEY (schedule, fire_at)
+  );
+  CREATE TABLE ${s}.schedules (
+    name text PRIMARY KEY,
+    script text,
+    spec text NOT NULL,
+    served_at bigint NOT NULL
+  );`,
 ];
 
 /**

@@ -15,9 +15,12 @@ import type {
   PreviousRun,
   RunFinish,
   RunSession,
+  RunSuspend,
+  SignalMessage,
 } from "../mod.ts";
 import type { StoredInput, StoredOutput } from "../sqlite/rows.ts";
 import type { GroupWriter, NodeRow } from "./writer.ts";
+import type { PgTime } from "./time.ts";
 
 /** What a session needs of its store. */
 export interface PgSessionStore {
@@ -35,6 +38,8 @@ export interface PgSessionStore {
   cacheGet(key: string): Promise<CacheHit | undefined>;
   /** The session ended. */
   forget(session: PgSession): void;
+  /** Signals and sleeping runs. */
+  readonly time: PgTime;
 }
 
 /** The queue and journal of one run in a PostgreSQL store. */
@@ -302,5 +307,25 @@ export class PgSession implements RunSession {
     } finally {
       this.#store.forget(this);
     }
+  }
+
+  async suspend(info: RunSuspend): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    try {
+      await this.flush();
+      await this.#store.writer.commit();
+      await this.#store.time.suspend(this.runId, info);
+    } finally {
+      this.#store.forget(this);
+    }
+  }
+
+  takeSignal(name: string, nodeId: string): Promise<SignalMessage | undefined> {
+    return this.#store.time.takeSignal(this.runId, name, nodeId);
+  }
+
+  watchSignals(wake: () => void): () => void {
+    return this.#store.time.watchSignals(this.runId, wake);
   }
 }

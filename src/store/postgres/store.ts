@@ -9,7 +9,7 @@
  * @module
  */
 
-import { ValidationError, type WeftErrorJson } from "../../core/errors.ts";
+import { ValidationError } from "../../core/errors.ts";
 import { decodeValue, encodeValue, sha256, valueHash } from "../../core/values.ts";
 import { lineageOf, type LineagePort, type ProducedValue, resolveHash } from "../lineage.ts";
 import { recordedNode } from "../sqlite/lineage_port.ts";
@@ -26,23 +26,21 @@ import type {
   RunStart,
   RunStatus,
   RunSummary,
+  ScheduleFire,
+  ScheduleRecord,
+  SignalRecord,
+  SleepingRun,
   Store,
 } from "../mod.ts";
 import { preview, wholeValue } from "../provenance.ts";
-import {
-  INLINE_MAX,
-  nodeInputs as inputsOfRow,
-  nodeOutputs as outputsOfRow,
-  type Row as SqliteRow,
-  type StoredInput,
-  type StoredOutput,
-} from "../sqlite/rows.ts";
+import { INLINE_MAX, type Row as SqliteRow, type StoredOutput } from "../sqlite/rows.ts";
 import { connect, type PgClient, type PgTarget } from "./connect.ts";
 import { openError } from "./errors.ts";
 import { PgOwnership } from "./owners.ts";
 import { migrate, quoteIdent } from "./schema.ts";
 import { PgSession } from "./session.ts";
 import { GroupWriter } from "./writer.ts";
+import { PgTime } from "./time.ts";
 
 /** Options of {@linkcode PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -74,17 +72,7 @@ export interface PostgresStoreOptions {
   retryMs?: number;
 }
 
-/** A row as postgres.js returns it. */
-// deno-lint-ignore no-explicit-any
-type Row = Record<string, any>;
-
-function nodeOutputs(row: Row | undefined): StoredOutput[] {
-  return outputsOfRow(row as Parameters<typeof outputsOfRow>[0]);
-}
-
-function nodeInputs(row: Row | undefined): StoredInput[] {
-  return inputsOfRow(row as Parameters<typeof inputsOfRow>[0]);
-}
+import { details, nodeInputs, nodeOutputs, type Row, summary } from "./rows.ts";
 
 const NODE_COLUMNS =
   "run_id, id, parent_id, seq, entity, kind, version, bare, status, attempts, started_at, finished_at, args_digest, call, inputs, outputs, error, cached_from, replayed, added";
@@ -101,6 +89,8 @@ export class PostgresStore extends PgOwnership implements Store {
   readonly sql: PgClient;
   /** @internal The group writer every session commits through. */
   readonly writer: GroupWriter;
+  /** @internal Signals, sleeping runs and schedule fires. */
+  readonly time: PgTime;
   /** Its settings. */
   readonly options: Required<Omit<PostgresStoreOptions, "schema">>;
   #closed = false;
@@ -121,6 +111,7 @@ export class PostgresStore extends PgOwnership implements Store {
     this.schema = quoteIdent(schema);
     this.options = options;
     this.writer = new GroupWriter(sql, this.schema, options.retryMs);
+    this.time = new PgTime(sql, this.schema, this.url, this.writer);
   }
 
   /**
@@ -202,18 +193,7 @@ export class PostgresStore extends PgOwnership implements Store {
         `SELECT ${NODE_COLUMNS} FROM ${s}.nodes WHERE run_id = $1 ORDER BY added`,
         [start.runId],
       ) as unknown as Row[];
-      previous = {
-        status: row.status as RunStatus,
-        entity: row.entity as string,
-        inputsDigest: row.inputs_digest as string,
-        outputs: row.outputs_hash === null
-          ? undefined
-          : await this.#value(row.outputs_hash as string),
-        errors: row.errors === null ? [] : JSON.parse(row.errors as string),
-        startedAt: Number(row.started_at),
-        finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
-        journal: await this.#journal(nodes),
-      };
+      previous = await this.#previous(row, nodes);
       for (const n of nodes) order.set(n.id as string, Number(n.added));
       if (
         row.status !== "succeeded" && previous.entity === start.entity &&
@@ -222,7 +202,8 @@ export class PostgresStore extends PgOwnership implements Store {
         await this.writer.run(() =>
           this.sql.unsafe(
             `UPDATE ${s}.runs SET status = 'running', finished_at = NULL, errors = NULL,
-               attempts = attempts + 1, weft_version = $1 WHERE id = $2`,
+               attempts = attempts + 1, weft_version = $1, wake_at = NULL, waiting_for = NULL
+             WHERE id = $2`,
             [start.weftVersion, start.runId],
           )
         );
@@ -231,6 +212,75 @@ export class PostgresStore extends PgOwnership implements Store {
     const session = new PgSession(this, start.runId, previous, order);
     this.#sessions.add(session);
     return session;
+  }
+
+  async #previous(row: Row, nodes: Row[]): Promise<PreviousRun> {
+    return {
+      status: row.status as RunStatus,
+      entity: row.entity as string,
+      inputsDigest: row.inputs_digest as string,
+      outputs: row.outputs_hash === null ? undefined : await this.#value(row.outputs_hash),
+      errors: row.errors === null ? [] : JSON.parse(row.errors as string),
+      startedAt: Number(row.started_at),
+      finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
+      journal: await this.#journal(nodes),
+    };
+  }
+
+  /** What a run recorded, as resuming it would see it, without touching it. */
+  async readJournal(runId: string): Promise<PreviousRun | undefined> {
+    this.#check();
+    const s = this.schema;
+    const row = (await this.sql.unsafe(`SELECT * FROM ${s}.runs WHERE id = $1`, [runId]))[0];
+    if (row === undefined) return undefined;
+    const nodes = await this.sql.unsafe(
+      `SELECT ${NODE_COLUMNS} FROM ${s}.nodes WHERE run_id = $1 ORDER BY added`,
+      [runId],
+    ) as unknown as Row[];
+    return await this.#previous(row as Row, nodes);
+  }
+
+  // --- time (see PgTime) -------------------------------------------------------
+
+  /** Keeps a signal for a run. */
+  putSignal(runId: string, name: string, value: unknown, sentAt: number): Promise<number> {
+    this.#check();
+    return this.time.putSignal(runId, name, value, sentAt);
+  }
+  /** The signals sent to a run, in order. */
+  listSignals(runId: string): Promise<SignalRecord[]> {
+    return this.time.listSignals(runId);
+  }
+  /** Suspended runs, earliest wake-up first. */
+  sleepingRuns(filter: { dueBy?: number; limit?: number } = {}): Promise<SleepingRun[]> {
+    return this.time.sleepingRuns(filter);
+  }
+  /** Takes a due suspended run. */
+  claimWake(runId: string, now: number): Promise<boolean> {
+    return this.time.claimWake(runId, now);
+  }
+  /** Records a fire of a schedule once. */
+  claimFire(fire: ScheduleFire): Promise<boolean> {
+    return this.time.claimFire(fire);
+  }
+  /** Changes a recorded fire. */
+  updateFire(fire: ScheduleFire): Promise<void> {
+    return this.time.updateFire(fire);
+  }
+  /** The fires of a schedule, newest first. */
+  listFires(
+    schedule: string,
+    filter: { status?: ScheduleFire["status"]; limit?: number } = {},
+  ): Promise<ScheduleFire[]> {
+    return this.time.listFires(schedule, filter);
+  }
+  /** Records a schedule a server serves. */
+  putSchedule(schedule: ScheduleRecord): Promise<void> {
+    return this.time.putSchedule(schedule);
+  }
+  /** The schedules servers recorded, by name. */
+  listSchedules(): Promise<ScheduleRecord[]> {
+    return this.time.listSchedules();
   }
 
   /** Commits what is queued, stops the store's own loops and closes the connections. */
@@ -545,40 +595,4 @@ export class PostgresStore extends PgOwnership implements Store {
       : await this.sql.unsafe(`DELETE FROM ${this.schema}.cache WHERE task = $1`, [task]);
     return result.count;
   }
-}
-
-function summary(row: Row): RunSummary {
-  return {
-    id: row.id as string,
-    entity: row.entity as string,
-    kind: row.kind as string,
-    status: row.status as RunStatus,
-    startedAt: Number(row.started_at),
-    finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
-    attempts: Number(row.attempts),
-    script: (row.script as string | null) ?? undefined,
-    weftVersion: row.weft_version as string,
-  };
-}
-
-function details(n: Row): NodeDetails {
-  return {
-    runId: n.run_id as string,
-    id: n.id as string,
-    parentId: (n.parent_id as string | null) ?? undefined,
-    seq: Number(n.seq),
-    entity: n.entity as string,
-    kind: n.kind as string,
-    version: (n.version as string | null) ?? undefined,
-    status: n.status as NodeStatus,
-    attempts: Number(n.attempts),
-    startedAt: n.started_at === null ? undefined : Number(n.started_at),
-    finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
-    error: n.error === null ? undefined : JSON.parse(n.error as string) as WeftErrorJson,
-    cachedFrom: (n.cached_from as string | null) ?? undefined,
-    replayed: n.replayed === true,
-    call: n.call as string,
-    inputs: nodeInputs(n).map((i) => ({ name: i.name, hash: i.hash, sources: i.sources ?? [] })),
-    outputs: nodeOutputs(n).map((o) => ({ name: o.name, hash: o.hash })),
-  };
 }

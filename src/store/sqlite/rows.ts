@@ -68,6 +68,7 @@ export function summary(row: Row): RunSummary {
     status: row.status as RunStatus,
     startedAt: Number(row.started_at),
     finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
+    wakeAt: row.wake_at === null || row.wake_at === undefined ? undefined : Number(row.wake_at),
     attempts: Number(row.attempts),
     script: (row.script as string | null) ?? undefined,
     weftVersion: row.weft_version as string,

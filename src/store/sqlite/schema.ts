@@ -10,7 +10,7 @@ import { ValidationError } from "../../core/errors.ts";
 import type { Row } from "./rows.ts";
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const MIGRATIONS: string[] = [
   // 1: the first schema
@@ -157,6 +157,35 @@ const MIGRATIONS: string[] = [
     SELECT key, id, entity, kind, status, inputs_hash, inputs_digest, outputs_hash, errors, started_at, finished_at, attempts, script, weft_version FROM runs;
   DROP TABLE runs;
   ALTER TABLE runs_v4 RENAME TO runs;`,
+  // 5: time and the outside world: a sleeping run's wake-up time and the
+  // signals it waits for, the signals sent to runs (each taken once, by the
+  // node that received it), and what became of each fire time of a schedule.
+  `ALTER TABLE runs ADD COLUMN wake_at INTEGER;
+  ALTER TABLE runs ADD COLUMN waiting_for TEXT;
+  CREATE INDEX runs_sleeping ON runs(status, wake_at);
+  CREATE TABLE signals (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    taken_by TEXT,
+    PRIMARY KEY (run_id, seq)
+  );
+  CREATE INDEX signals_waiting ON signals(run_id, name, taken_by);
+  CREATE TABLE schedule_fires (
+    schedule TEXT NOT NULL,
+    fire_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    run_id TEXT,
+    PRIMARY KEY (schedule, fire_at)
+  );
+  CREATE TABLE schedules (
+    name TEXT PRIMARY KEY,
+    script TEXT,
+    spec TEXT NOT NULL,
+    served_at INTEGER NOT NULL
+  );`,
 ];
 
 /**
@@ -223,7 +252,36 @@ export function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
     insertRun:
       "INSERT INTO runs (id, entity, kind, status, inputs_hash, inputs, inputs_digest, started_at, script, weft_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
     resumeRun:
-      "UPDATE runs SET status = 'running', finished_at = NULL, errors = NULL, attempts = attempts + 1, weft_version = ? WHERE id = ?",
+      "UPDATE runs SET status = 'running', finished_at = NULL, errors = NULL, attempts = attempts + 1, weft_version = ?, wake_at = NULL, waiting_for = NULL WHERE id = ?",
+    suspendRun:
+      "UPDATE runs SET status = 'sleeping', wake_at = ?, waiting_for = ?, finished_at = NULL WHERE id = ?",
+    earliestWaiting:
+      "SELECT MIN(sent_at) AS at FROM signals WHERE run_id = ?1 AND taken_by IS NULL AND name IN (SELECT value FROM json_each(?2))",
+    runStatus: "SELECT status, wake_at, waiting_for FROM runs WHERE id = ?",
+    nextSignalSeq: "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM signals WHERE run_id = ?",
+    insertSignal: "INSERT INTO signals (run_id, seq, name, body, sent_at) VALUES (?, ?, ?, ?, ?)",
+    wakeForSignal:
+      "UPDATE runs SET wake_at = MIN(COALESCE(wake_at, ?1), ?1) WHERE id = ?2 AND status = 'sleeping'",
+    signalTakenBy: "SELECT seq, body, sent_at FROM signals WHERE run_id = ? AND taken_by = ?",
+    signalFree:
+      "SELECT seq, body, sent_at FROM signals WHERE run_id = ? AND name = ? AND taken_by IS NULL ORDER BY seq LIMIT 1",
+    takeSignal: "UPDATE signals SET taken_by = ? WHERE run_id = ? AND seq = ?",
+    lastSignal: "SELECT COALESCE(MAX(seq), 0) AS seq FROM signals WHERE run_id = ?",
+    listSignals:
+      "SELECT seq, name, body, sent_at, taken_by FROM signals WHERE run_id = ? ORDER BY seq",
+    sleepingRuns:
+      "SELECT id, entity, script, wake_at, waiting_for FROM runs WHERE status = 'sleeping' AND (?1 IS NULL OR wake_at <= ?1) ORDER BY wake_at IS NULL, wake_at, id LIMIT ?2",
+    claimWake:
+      "UPDATE runs SET status = 'running', wake_at = NULL WHERE id = ? AND status = 'sleeping' AND wake_at <= ?",
+    claimFire:
+      "INSERT OR IGNORE INTO schedule_fires (schedule, fire_at, status, run_id) VALUES (?, ?, ?, ?)",
+    putSchedule:
+      "INSERT OR REPLACE INTO schedules (name, script, spec, served_at) VALUES (?, ?, ?, ?)",
+    listSchedules: "SELECT name, script, spec, served_at FROM schedules ORDER BY name",
+    updateFire:
+      "UPDATE schedule_fires SET status = ?, run_id = ? WHERE schedule = ? AND fire_at = ?",
+    listFires:
+      "SELECT schedule, fire_at, status, run_id FROM schedule_fires WHERE schedule = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY fire_at DESC LIMIT ?3",
     finishRun:
       "UPDATE runs SET status = ?, outputs_hash = ?, outputs = ?, errors = ?, finished_at = ? WHERE id = ?",
     listRuns:

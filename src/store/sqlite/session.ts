@@ -17,7 +17,10 @@ import type {
   PreviousRun,
   RunFinish,
   RunSession,
+  RunSuspend,
+  SignalMessage,
 } from "../mod.ts";
+import type { SqliteTime } from "./time.ts";
 import { decodeValue } from "../../core/values.ts";
 import type { SqliteBatch } from "./commit.ts";
 import { INLINE_MAX, type Row } from "./rows.ts";
@@ -41,6 +44,8 @@ export interface SessionStore {
   storeValue(value: unknown): { hash: string; body?: string; stored?: string };
   /** The prepared statements. */
   readonly statements: Record<string, StatementSync>;
+  /** Signals and sleeping runs. */
+  readonly time: SqliteTime;
 }
 
 /** The largest key base whose node keys are exact as numbers (below 2^53). */
@@ -400,5 +405,25 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   finishAndRelease(result: RunFinish, ownerId: string): Promise<void> | undefined {
     this.#release = ownerId;
     return this.finish(result);
+  }
+
+  /**
+   * Records the run as sleeping once its queued changes are durable; the session ends.
+   *
+   * @param info When it wakes and what it waits for.
+   * @returns Once it is recorded.
+   */
+  async suspend(info: RunSuspend): Promise<void> {
+    await this.flush();
+    this.#store.time.suspend(this.runId, info);
+    this.#store.forget(this);
+  }
+
+  takeSignal(name: string, nodeId: string): SignalMessage | undefined {
+    return this.#store.time.takeSignal(this.runId, name, nodeId);
+  }
+
+  watchSignals(wake: () => void): () => void {
+    return this.#store.time.watchSignals(this.runId, wake);
   }
 }

@@ -47,6 +47,7 @@ import { openFile } from "./open_file.ts";
 import { prepareAll } from "./schema.ts";
 import { SqliteReads } from "./reads.ts";
 import { SqliteSession } from "./session.ts";
+import { SqliteTime, SqliteTimeMethods } from "./time.ts";
 
 /** Options of {@linkcode SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -81,7 +82,7 @@ export interface SqliteStoreOptions {
 }
 
 /** A store in one SQLite file. */
-export class SqliteStore implements Store {
+export class SqliteStore extends SqliteTimeMethods implements Store {
   /** How the store was opened. */
   readonly url: string;
   readonly #db: DatabaseSync;
@@ -96,13 +97,17 @@ export class SqliteStore implements Store {
   #ticking = new Set<SqliteSession>();
   #ticker: ReturnType<typeof setTimeout> | undefined = undefined;
   readonly #reads: SqliteReads;
+  /** Signals, sleeping runs and schedule fires. @ignore */
+  override readonly time: SqliteTime;
 
   private constructor(path: string, db: DatabaseSync, options: Required<SqliteStoreOptions>) {
+    super();
     this.url = `sqlite:${path}`;
     this.#db = db;
     this.#options = options;
     this.#s = prepareAll(db);
     this.#reads = new SqliteReads(this.#s);
+    this.time = new SqliteTime(this.url, () => this.#s, (fn) => this.#tx(fn), () => this.#check());
     this.#owners = {
       statements: () => this.#s,
       direct: (fn) => {
@@ -245,8 +250,8 @@ export class SqliteStore implements Store {
   }
 
   /** The session of a run recorded before: a succeeded one, one refused, or one resumed. */
-  #opened(start: RunStart, row: Row): SqliteSession {
-    const previous: PreviousRun = {
+  #previous(row: Row, withJournal: boolean): PreviousRun {
+    return {
       status: row.status as RunStatus,
       entity: row.entity as string,
       inputsDigest: row.inputs_digest as string,
@@ -254,8 +259,26 @@ export class SqliteStore implements Store {
       errors: row.errors === null ? [] : JSON.parse(row.errors as string),
       startedAt: Number(row.started_at),
       finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
-      journal: row.status === "succeeded" ? new Map() : this.#reads.journal(start.runId),
+      journal: withJournal ? this.#reads.journal(row.id as string) : new Map(),
     };
+  }
+
+  /**
+   * What a run recorded, as resuming it would see it, without touching it.
+   *
+   * @param runId The run id.
+   * @returns Its journal and outcome, or undefined.
+   */
+  readJournal(runId: string): Promise<PreviousRun | undefined> {
+    return promised(() => {
+      this.#check();
+      const row = this.#s.getRun!.get(runId) as Row | undefined;
+      return row === undefined ? undefined : this.#previous(row, true);
+    });
+  }
+
+  #opened(start: RunStart, row: Row): SqliteSession {
+    const previous = this.#previous(row, row.status !== "succeeded");
     const key = Number(row.key);
     // A succeeded run is returned as recorded, and a run of another entity or
     // other inputs is refused: nothing was written.

@@ -1,0 +1,299 @@
+// Time through the CLI, end to end with real processes: runs left sleeping
+// (exit 75), weft signal, weft replay, weft schedules, and weft serve waking
+// a sleeping run once, on time, across a SIGKILL and a restart of the server.
+
+import assert from "node:assert/strict";
+import { deno, ROOT, tempDir } from "./_helpers.ts";
+
+const MOD = `${ROOT}/mod.ts`;
+
+function weft(args: string[], cwd: string) {
+  return deno(["run", "-A", `${ROOT}/cli.ts`, ...args], { cwd });
+}
+
+const SCRIPT = `import { flow, launchPlan, signal, sleep, task, wait } from "${MOD}";
+import { appendFileSync } from "node:fs";
+const note = task({ name: "note", permissions: { write: ["./log.txt"] } }, (what: string) => {
+  appendFileSync("log.txt", what + " " + Date.now() + "\\n");
+  return what;
+});
+export const reminder = flow(async function* reminder(delay: number) {
+  yield* wait(note("start"));
+  yield* sleep(delay);
+  return yield* wait(note("woke"));
+});
+export const approval = flow(async function* approval(order: string) {
+  const first = yield* wait(note("asked " + order));
+  const ok = yield* signal<boolean>("approve");
+  yield* wait(note(ok ? "approved" : "rejected"));
+  return ok ? "approved " + first : "rejected";
+});
+export const tick = launchPlan(reminder, {
+  name: "tick",
+  defaults: { delay: 1 },
+  every: "1s",
+  // (allow: under load a run may outlast the second, and the last fire must start a run)
+  overlap: "allow",
+  catchUp: 0,
+});
+`;
+
+/** The same flows with the approval's two calls in another order. */
+const REORDERED = SCRIPT.replace(
+  `  const first = yield* wait(note("asked " + order));
+  const ok = yield* signal<boolean>("approve");`,
+  `  const ok = yield* signal<boolean>("approve");
+  const first = yield* wait(note("asked " + order));`,
+);
+
+async function lines(dir: string): Promise<string[]> {
+  const text = await Deno.readTextFile(`${dir}/log.txt`).catch(() => "");
+  return text.trim().split("\n").filter(Boolean);
+}
+
+Deno.test("weft run --suspend leaves a run sleeping (exit 75); weft signal and weft resume finish it; weft replay checks new code", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/flows.ts`, SCRIPT);
+  await Deno.writeTextFile(`${tmp.dir}/flows_v2.ts`, REORDERED);
+  const store = ["--store", `sqlite:${tmp.dir}/weft.db`];
+  const first = await weft(
+    [
+      "run",
+      "flows.ts",
+      "approval",
+      "--input",
+      "order=42",
+      "--run-id",
+      "a1",
+      "--suspend",
+      "0",
+      ...store,
+    ],
+    tmp.dir,
+  );
+  assert.equal(first.code, 75, first.stderr);
+  assert.match(
+    first.stderr,
+    /run a1 is sleeping for signal approve; weft serve wakes it, or weft resume a1/,
+  );
+  const runs = await weft(["runs", "--json", ...store], tmp.dir);
+  assert.equal(JSON.parse(runs.stdout.trim()).status, "sleeping");
+
+  const missing = await weft(["signal", "nope", "approve", ...store], tmp.dir);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /No run 'nope'/);
+  const sent = await weft(["signal", "a1", "approve", "true", ...store], tmp.dir);
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.match(sent.stderr, /sent signal 'approve' to run a1/);
+
+  const resumed = await weft(["resume", "a1", ...store, "--quiet"], tmp.dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(JSON.parse(resumed.stdout), "approved asked 42");
+  assert.deepEqual((await lines(tmp.dir)).map((l) => l.split(" ").slice(0, -1).join(" ")), [
+    "asked 42",
+    "approved",
+  ]);
+
+  const same = await weft(["replay", "a1", ...store], tmp.dir);
+  assert.equal(same.code, 0, same.stderr);
+  assert.deepEqual(JSON.parse(same.stdout), {
+    runId: "a1",
+    replayed: 3,
+    beyond: 0,
+    finished: true,
+  });
+  assert.match(same.stderr, /replay of run a1 matches its journal/);
+  const reordered = await weft(["replay", "a1", "flows_v2.ts", ...store], tmp.dir);
+  assert.equal(reordered.code, 1, reordered.stderr);
+  assert.match(reordered.stderr, /replay of run a1 diverged from its journal/);
+  assert.match(
+    reordered.stderr,
+    /diverged at the run call #1: the journal recorded note\(what: "asked 42"\).*now calls weft\.signal\(name: "approve"\)/,
+  );
+  // Replay ran nothing: no line was added to the log.
+  assert.equal((await lines(tmp.dir)).length, 2);
+  const unknown = await weft(["replay", "nope", ...store], tmp.dir);
+  assert.equal(unknown.code, 2);
+});
+
+Deno.test("weft serve starts a scheduled plan's runs, and weft schedules lists it with its next fire time", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/flows.ts`, SCRIPT);
+  const store = ["--store", `sqlite:${tmp.dir}/weft.db`];
+  const listed = await weft(["schedules", "flows.ts", "--json", ...store], tmp.dir);
+  assert.equal(listed.code, 0, listed.stderr);
+  const row = JSON.parse(listed.stdout.trim());
+  assert.equal(row.name, "tick");
+  assert.equal(row.schedule, "every 1000 ms");
+  assert.ok(Date.parse(row.next) > Date.now() - 1000 && Date.parse(row.next) <= Date.now() + 1500);
+  const server = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "run", "-A", `${ROOT}/cli.ts`, "serve", "flows.ts", ...store],
+    cwd: tmp.dir,
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  try {
+    const deadline = Date.now() + 60_000;
+    while ((await lines(tmp.dir)).filter((l) => l.startsWith("woke")).length < 2) {
+      assert.ok(Date.now() < deadline, "two ticks within a minute");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    Deno.kill(-server.pid, "SIGKILL");
+    await server.status;
+    await server.stderr.cancel();
+  }
+  const recorded = await weft(["schedules", "--json", ...store], tmp.dir);
+  assert.equal(recorded.code, 0, recorded.stderr);
+  const fromStore = JSON.parse(recorded.stdout.trim());
+  assert.equal(fromStore.name, "tick");
+  assert.equal(fromStore.last.status, "started");
+  assert.match(fromStore.last.runId, /^tick:\d{4}-\d\d-\d\dT/);
+  const runs = await weft(["runs", "--json", ...store], tmp.dir);
+  const ticks = runs.stdout.trim().split("\n").map((l) => JSON.parse(l)).filter((r) =>
+    r.entity === "tick"
+  );
+  assert.ok(ticks.filter((r) => r.status === "succeeded").length >= 2, runs.stdout);
+});
+
+Deno.test("a sleep survives a SIGKILL and a restart of weft serve: the run wakes once, on time", async () => {
+  await using tmp = await tempDir();
+  // Without the schedule, so that only the sleeping run writes to the log.
+  await Deno.writeTextFile(
+    `${tmp.dir}/flows.ts`,
+    SCRIPT.slice(0, SCRIPT.indexOf("export const tick")),
+  );
+  const store = ["--store", `sqlite:${tmp.dir}/weft.db`];
+  // Long enough for the first server to start and be killed before the wake-up.
+  const delay = 8_000;
+  const started = await weft(
+    [
+      "run",
+      "flows.ts",
+      "reminder",
+      "--input",
+      `delay=${delay}`,
+      "--run-id",
+      "r1",
+      "--suspend",
+      "0",
+      ...store,
+    ],
+    tmp.dir,
+  );
+  assert.equal(started.code, 75, started.stderr);
+  const sleeping = JSON.parse((await weft(["runs", "--json", ...store], tmp.dir)).stdout.trim());
+  assert.equal(sleeping.status, "sleeping");
+  const wakeAt = sleeping.wakeAt as number;
+  const serve = () =>
+    new Deno.Command("setsid", {
+      args: [Deno.execPath(), "run", "-A", `${ROOT}/cli.ts`, "serve", "flows.ts", ...store],
+      cwd: tmp.dir,
+      stdout: "null",
+      stderr: "null",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+  const first = serve();
+  await new Promise((r) => setTimeout(r, 1_500));
+  Deno.kill(-first.pid, "SIGKILL");
+  assert.equal((await first.status).signal, "SIGKILL");
+  assert.ok(Date.now() < wakeAt, "the first server was killed before the wake-up");
+  const second = serve();
+  try {
+    const deadline = wakeAt + 60_000;
+    while (!(await lines(tmp.dir)).some((l) => l.startsWith("woke"))) {
+      assert.ok(Date.now() < deadline, "the run woke within a minute of its time");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Long enough for a second wake-up, if there were one, to show.
+    await new Promise((r) => setTimeout(r, 2_000));
+  } finally {
+    Deno.kill(-second.pid, "SIGKILL");
+    await second.status;
+  }
+  const log = await lines(tmp.dir);
+  const woke = log.filter((l) => l.startsWith("woke"));
+  assert.equal(woke.length, 1, log.join("\n"));
+  assert.equal(log.filter((l) => l.startsWith("start")).length, 1, log.join("\n"));
+  const late = Number(woke[0]!.split(" ")[1]) - wakeAt;
+  // On time: never early, and late by at most the stated tolerance (a server
+  // armed on the wake time, plus starting the run's process): 5 s here,
+  // generous for a loaded machine; about 0.3-0.8 s is typical.
+  assert.ok(late >= 0, `woke ${-late} ms early`);
+  assert.ok(late < 5_000, `woke ${late} ms late`);
+  console.log(`wake-up ${late} ms after its time`);
+  const shown = await weft(["runs", "--json", ...store], tmp.dir);
+  assert.equal(JSON.parse(shown.stdout.trim()).status, "succeeded");
+});
+
+Deno.test("a run SIGKILLed while it slept in its process is resumed by weft serve and wakes once, on time", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(
+    `${tmp.dir}/flows.ts`,
+    SCRIPT.slice(0, SCRIPT.indexOf("export const tick")),
+  );
+  const store = ["--store", `sqlite:${tmp.dir}/weft.db`];
+  const delay = 8_000;
+  // Without --suspend the run waits in its own process, which owns it.
+  const holder = new Deno.Command("setsid", {
+    args: [
+      Deno.execPath(),
+      "run",
+      "-A",
+      `${ROOT}/cli.ts`,
+      "run",
+      "flows.ts",
+      "reminder",
+      "--input",
+      `delay=${delay}`,
+      "--run-id",
+      "held",
+      ...store,
+    ],
+    cwd: tmp.dir,
+    stdout: "null",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const deadline = Date.now() + 60_000;
+  while (!(await lines(tmp.dir)).some((l) => l.startsWith("start"))) {
+    assert.ok(Date.now() < deadline, "the run started within a minute");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  Deno.kill(-holder.pid, "SIGKILL");
+  await holder.status;
+  const startedAt = Number((await lines(tmp.dir))[0]!.split(" ")[1]);
+  const server = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "run", "-A", `${ROOT}/cli.ts`, "serve", "flows.ts", ...store],
+    cwd: tmp.dir,
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  try {
+    while (!(await lines(tmp.dir)).some((l) => l.startsWith("woke"))) {
+      assert.ok(
+        Date.now() < startedAt + delay + 60_000,
+        "the run woke within a minute of its time",
+      );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 2_000));
+  } finally {
+    Deno.kill(-server.pid, "SIGKILL");
+    await server.status;
+  }
+  const said = new TextDecoder().decode((await server.output().catch(() => undefined))?.stderr);
+  const log = await lines(tmp.dir);
+  assert.equal(log.filter((l) => l.startsWith("woke")).length, 1, log.join("\n"));
+  assert.equal(log.filter((l) => l.startsWith("start")).length, 1, log.join("\n"));
+  const woke = Number(log.find((l) => l.startsWith("woke"))!.split(" ")[1]);
+  // The sleep started just after the start line: it wakes no earlier than its time, and on time.
+  assert.ok(woke - startedAt >= delay, `woke ${delay - (woke - startedAt)} ms early`);
+  assert.ok(woke - startedAt < delay + 5_000, `woke ${woke - startedAt - delay} ms late`);
+  void said;
+  const shown = await weft(["runs", "--json", ...store], tmp.dir);
+  assert.equal(JSON.parse(shown.stdout.trim()).status, "succeeded");
+});
