@@ -171,6 +171,17 @@ export type DagWorkflow =
     inputs: DagInput[];
     /** Where it was defined. */
     source: DagSource | null;
+    /** What runs with `{ error, inputs }` when it fails, if anything does. */
+    onFailure?: DagEntityRef;
+    /**
+     * How failures end it: `fail-fast` stops what still runs at the first
+     * failure nothing handles; `finish-running` lets it finish first.
+     * (Absent in older documents: `finish-running` for static workflows,
+     * `fail-fast` for flows.)
+     */
+    failurePolicy?: "fail-fast" | "finish-running";
+    /** How long the whole workflow or flow may run, in ms, when limited. */
+    timeoutMs?: number;
   }
   & (
     | {

@@ -13,6 +13,7 @@ import { isPlainObject } from "../core/values.ts";
 import { callerLocation, namedArgs, requireEntity } from "./entity.ts";
 import { entityFunction } from "./factory.ts";
 import { GraphModel } from "./graph.ts";
+import { CONTROL_KEYS, type ControlOptions, controlOptions } from "./control.ts";
 import type { Handle } from "./handle.ts";
 import { after } from "./ordering.ts";
 import type { TypeSpec } from "./input_types.ts";
@@ -86,13 +87,20 @@ export class Workflow extends Function {
    * Creates an empty workflow.
    *
    * @param name The workflow name, used in node ids and the IR.
+   * @param options What runs when it fails (`onFailure`), how failures end it, its whole timeout.
    */
-  constructor(name: string) {
+  constructor(name: string, options: ControlOptions = {}) {
     super();
     if (typeof name !== "string" || name === "") {
       throw new ValidationError('A Workflow needs a name: new Workflow("my_workflow")');
     }
     const def = new GraphModel(name, callerLocation());
+    if (!isPlainObject(options) || Object.keys(options).some((k) => !CONTROL_KEYS.includes(k))) {
+      throw new ValidationError(
+        `new Workflow(name, options) takes options ${CONTROL_KEYS.join(", ")}`,
+      );
+    }
+    def.control = controlOptions(options, `workflow '${name}'`, "finish-running");
     // The instance is the function itself, so that `wf(inputs)` works.
     const call = entityFunction(def, new.target.prototype);
     return call as unknown as Workflow;

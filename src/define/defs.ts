@@ -139,7 +139,29 @@ export interface FlowDef extends EntityBase {
   readonly namedOutputs: boolean;
   /** The entities the flow declares it calls, if it does. */
   readonly tasks: readonly EntityDef[] | undefined;
+  /** What runs when the flow fails, and how failures end it; its whole timeout. */
+  readonly control: RunControl;
 }
+
+/**
+ * What happens when a workflow or flow fails or takes too long: Flyte's
+ * `on_failure` and failure policies, a whole-run timeout (distinct from a
+ * task attempt's).
+ */
+export interface RunControl {
+  /** Runs with `{ error, inputs }` when the workflow or flow fails, if it has one. */
+  readonly onFailure: EntityDef | undefined;
+  /**
+   * `fail-fast`: the first failure nothing handles stops what still runs;
+   * `finish-running`: what runs (and what does not depend on the failure) finishes first.
+   */
+  readonly failurePolicy: FailurePolicy;
+  /** How long the whole workflow or flow may run, in ms, if limited. */
+  readonly timeoutMs: number | undefined;
+}
+
+/** How a workflow or flow ends when a node fails. */
+export type FailurePolicy = "fail-fast" | "finish-running";
 
 /**
  * How a node input or workflow output gets its value: a workflow input, a
@@ -200,6 +222,8 @@ export interface GraphDef extends EntityBase {
   topological(nodes?: readonly GraphNode[]): readonly GraphNode[];
   /** The outputs, in order. */
   readonly outputBindings: ReadonlyMap<string, Binding>;
+  /** What runs when the workflow fails, and how failures end it; its whole timeout. */
+  readonly control: RunControl;
   /**
    * Checks what can only be checked once the graph is complete (every input is used).
    *

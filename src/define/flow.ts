@@ -10,13 +10,14 @@ import { ValidationError } from "../core/errors.ts";
 import type { FlowDef, SourceLocation } from "./defs.ts";
 import { requireEntity } from "./entity.ts";
 import { entityForms, entityFunction, outputsOption, signatureOf, startEntity } from "./factory.ts";
+import { CONTROL_KEYS, type ControlOptions, controlOptions } from "./control.ts";
 import type { Handle } from "./handle.ts";
 import type { WorkflowCallOptions } from "./overrides.ts";
 import type { Inputs } from "./task.ts";
 import type { Resolved } from "./yields.ts";
 
-/** Options of {@linkcode flow}. */
-export interface FlowOptions {
+/** Options of {@linkcode flow}: its name and signature, what it calls, and what happens when it fails. */
+export interface FlowOptions extends ControlOptions {
   /**
    * The flow name, used in node ids and the IR.
    * @default the generator function's name
@@ -133,7 +134,7 @@ export function flow(a: unknown, b?: unknown): unknown {
   );
 }
 
-const OPTION_KEYS = new Set(["name", "params", "outputs", "tasks"]);
+const OPTION_KEYS = new Set(["name", "params", "outputs", "tasks", ...CONTROL_KEYS]);
 
 function makeFlow(
   options: FlowOptions,
@@ -172,6 +173,7 @@ function makeFlow(
     source,
     fn,
     tasks,
+    control: controlOptions(options, what, "fail-fast"),
   };
   return entityFunction(def);
 }

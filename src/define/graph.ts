@@ -14,6 +14,7 @@ import type {
   GraphDef,
   GraphInput,
   GraphNode,
+  RunControl,
   SourceLocation,
 } from "./defs.ts";
 import { checkInputNames } from "./entity.ts";
@@ -45,6 +46,12 @@ export class GraphModel implements GraphDef {
   readonly nodeIndex: Map<string, GraphNode> = new Map();
   /** The outputs, in order. */
   readonly outputBindings: Map<string, Binding> = new Map();
+  /** What runs when the workflow fails, how failures end it, its whole timeout. */
+  control: RunControl = {
+    onFailure: undefined,
+    failurePolicy: "finish-running",
+    timeoutMs: undefined,
+  };
   #counters = new Map<string, number>();
   #sealed = false;
   /** The lists (`nodes`, a branch's) where some node runs after one added later: not topological. */

@@ -119,8 +119,11 @@ export function withOverrides(def: EntityDef, options: unknown): EntityDef {
     overrides.queue = queueOption(options.queue, `${what}.with()`)!;
   }
   const own: PropertyDescriptorMap = {};
-  for (const key of ["retries", "timeoutMs", "cache", "queue"] as const) {
-    if (overrides[key] !== undefined) own[key] = { value: overrides[key] };
+  // A task's fields change; a workflow's or flow's timeout is read from `call` where it runs.
+  if (base.kind === "task") {
+    for (const key of ["retries", "timeoutMs", "cache", "queue"] as const) {
+      if (overrides[key] !== undefined) own[key] = { value: overrides[key] };
+    }
   }
   own.call = { value: { base, overrides } };
   if (base.kind === "workflow") {

@@ -14,13 +14,14 @@ import type { EntityDef, SourceLocation } from "./defs.ts";
 import { entityForms, entityFunction, signatureOf, startEntity } from "./factory.ts";
 import { GraphModel, NodeRef } from "./graph.ts";
 import { Handle, isHandle, slotOf } from "./handle.ts";
+import { CONTROL_KEYS, type ControlOptions, controlOptions } from "./control.ts";
 import type { TypeSpec } from "./input_types.ts";
 import type { WorkflowCallOptions } from "./overrides.ts";
 import type { AnyFunction, Inputs } from "./task.ts";
 import type { Resolved } from "./yields.ts";
 
-/** Options of {@linkcode workflow}. */
-export interface WorkflowOptions {
+/** Options of {@linkcode workflow}: its name, input types and defaults, and what happens when it fails. */
+export interface WorkflowOptions extends ControlOptions {
   /**
    * The workflow name.
    * @default the function's name
@@ -129,7 +130,7 @@ export function workflow(a: unknown, b?: unknown): unknown {
   return entityForms<WorkflowOptions, AnyFunction>("workflow", "a function", a, b, makeWorkflow);
 }
 
-const OPTION_KEYS = new Set(["name", "inputs", "defaults", "params"]);
+const OPTION_KEYS = new Set(["name", "inputs", "defaults", "params", ...CONTROL_KEYS]);
 
 function makeWorkflow(
   options: WorkflowOptions,
@@ -173,6 +174,7 @@ function trace(
   const sig = signatureOf(options.params, fn, what);
   const graph = new GraphModel(name, source);
   graph.declarative = true;
+  graph.control = controlOptions(options, what, "finish-running");
   graph.callStyle = sig.style;
   const known = new Set(sig.params.map((p) => p.name));
   for (

@@ -9,9 +9,11 @@
 import { ValidationError, type WeftError } from "../core/errors.ts";
 import type { EntityDef, GraphDef } from "../define/defs.ts";
 import { checkInputNames } from "../define/entity.ts";
+import { withOverrides } from "../define/overrides.ts";
 import { cancelledError } from "./failures.ts";
 import { FlowFrame, type FlowRun } from "./flow_frame.ts";
-import { type Frame, StaticFrame, TaskFrame } from "./frames.ts";
+import { type Frame, TaskFrame } from "./frames.ts";
+import { StaticFrame } from "./static_frame.ts";
 import { MapFrame } from "./map_frame.ts";
 import { ConditionFrame } from "./branch_frame.ts";
 import { isFinal, type Node } from "./node.ts";
@@ -46,7 +48,10 @@ export async function startBody(
       return;
     }
     case "launchPlan": {
-      return startBody(run, node, def.target, def.merge(inputs), done);
+      // A launch plan called through .with({ timeout }) gives its target that timeout.
+      const timeout = def.call?.overrides.timeoutMs;
+      const target = timeout === undefined ? def.target : withOverrides(def.target, { timeout });
+      return startBody(run, node, target, def.merge(inputs), done);
     }
     case "map": {
       const frame = new MapFrame(run, node, done);

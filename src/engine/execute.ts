@@ -101,6 +101,12 @@ function checkRunOptions(options: RunOptions): void {
     );
   }
   if (options.runId !== undefined) checkRunId(options.runId);
+  const d = options.maxDepth;
+  if (d !== undefined && (!Number.isInteger(d) || d < 1)) {
+    throw new ValidationError(
+      `Cannot run as 'maxDepth' must be a positive integer: current value is ${d}`,
+    );
+  }
 }
 
 async function runWithStore(

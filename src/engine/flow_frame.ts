@@ -26,7 +26,9 @@ import type { EntityDef, FlowDef } from "../define/defs.ts";
 import { describeEntity, entityOf, selectOutput } from "../define/entity.ts";
 import { AWAIT, type AwaitRequest } from "../define/yields.ts";
 import { asWeftError, cancelledError, frameError, isFlowFailure, rootCauses } from "./failures.ts";
-import { Frame, type FrameRun } from "./frames.ts";
+import type { Handle } from "../define/handle.ts";
+import { ControlledFrame } from "./control_frame.ts";
+import type { FrameRun } from "./frames.ts";
 import { slotOf } from "./handles.ts";
 import { isFinal, Node } from "./node.ts";
 import { waitAll, type WaitRun } from "./waiting.ts";
@@ -43,7 +45,7 @@ export interface FlowRun extends FrameRun, WaitRun {
 }
 
 /** The frame of a flow: drives its generator. */
-export class FlowFrame extends Frame {
+export class FlowFrame extends ControlledFrame {
   declare readonly run: FlowRun;
   #gen:
     | AsyncGenerator<unknown, unknown, unknown>
@@ -65,6 +67,12 @@ export class FlowFrame extends Frame {
 
   start(def: FlowDef, inputs: Record<string, unknown>): void {
     this.#def = def;
+    this.startControl(
+      def.control,
+      def.call?.overrides.timeoutMs ?? def.control.timeoutMs,
+      inputs,
+      `Flow '${def.name}'`,
+    );
     const fn = def.fn as (...args: unknown[]) => unknown;
     let gen: unknown;
     try {
@@ -170,6 +178,34 @@ export class FlowFrame extends Frame {
     this.#wait(yielded);
   }
 
+  /**
+   * A call from the body: refuses the async generator a call of the flow's
+   * own generator function makes (see `#rawGeneratorError`).
+   */
+  override call(def: unknown, inputs: unknown): Handle<unknown> {
+    const args = inputs as Record<string, unknown>;
+    for (const key in args) {
+      const v = args[key];
+      if (typeof v === "object" && v !== null && rawGenerator(v)) {
+        throw this.#rawGeneratorError(`passed to ${(def as FlowDef).name}() as '${key}'`);
+      }
+    }
+    return super.call(def, inputs);
+  }
+
+  /**
+   * Inside `async function* fib(…) { … }` the name `fib` is the generator
+   * function itself, not the flow made of it: calling it makes an async
+   * generator, which is never a value of the run.
+   */
+  #rawGeneratorError(how: string): ValidationError {
+    const name = this.#def.name;
+    return new ValidationError(
+      `Flow '${name}' ${how} an async generator: a call of a generator function such as its own '${name}(…)' inside 'async function* ${name}' makes a generator, not a call of the flow (in its own body the name is the raw generator function). Call the flow through the variable it was assigned to, with a generator of another name: const ${name} = flow(async function* ${name}Body(…) { … yield* wait(${name}(…)) … })`,
+      { nodeId: this.node?.id ?? name, task: name },
+    );
+  }
+
   override get shieldDepth(): number {
     return this.#shield;
   }
@@ -209,6 +245,7 @@ export class FlowFrame extends Frame {
         target = (yielded as AwaitRequest).target;
       }
     }
+    if (rawGenerator(target)) return this.#resume(1, this.#rawGeneratorError("waited for"));
     const uncalled = yieldedEntity(target);
     if (uncalled !== undefined) {
       // Yielding a task (or workflow, flow…) itself rather than a call of it is always a mistake.
@@ -313,8 +350,9 @@ export class FlowFrame extends Frame {
     const error = run.fatal ?? asWeftError(e, this.node, run.rootName);
     this.#thrown = error;
     if (isFlowFailure(error)) run.handled.add(error);
-    // An uncaught error cancels what the flow still has running.
-    if (!this.cancelled) {
+    // An uncaught error cancels what the flow still has running (fail-fast);
+    // under finish-running the flow fails once that has ended.
+    if (!this.cancelled && this.#def.control.failurePolicy === "fail-fast") {
       this.cancelled = true;
       for (const child of this.children) {
         run.cancelNode(
@@ -338,13 +376,14 @@ export class FlowFrame extends Frame {
     this.finished = true;
     const run = this.run;
     if (run.fatal !== undefined) return this.done(undefined, run.fatal, [run.fatal]);
+    if (this.timedOut !== undefined) return this.conclude(undefined, this.timedOut);
     if (this.#thrown !== undefined) {
       const thrown = this.#thrown;
       const causes = thrown instanceof TaskFailedError && thrown.nodeId !== this.node?.id
         ? rootCauses(run.index(), thrown)
         : [thrown];
       for (const extra of this.unhandled()) if (!causes.includes(extra)) causes.push(extra);
-      return this.done(undefined, thrown, causes);
+      return this.conclude(undefined, thrown, causes);
     }
     // A cancelled body that returned on its own has handled its cancellation
     // (Temporal: a workflow that catches the cancellation may complete).
@@ -352,8 +391,12 @@ export class FlowFrame extends Frame {
       return this.done(undefined, this.cancelReason ?? run.cancelReason ?? cancelledError(run.id));
     }
     const causes = this.unhandled();
-    if (causes.length > 0) return this.done(undefined, frameError(this.node, causes), causes);
+    if (causes.length > 0) return this.conclude(undefined, frameError(this.node, causes), causes);
     const returned = this.#returned;
+    if (rawGenerator(returned)) {
+      const error = this.#rawGeneratorError("returned");
+      return this.conclude(undefined, error, [error]);
+    }
     waitAll(run, returned, (value) => {
       if (this.#def.namedOutputs) {
         const missing = this.#def.outputs.filter((o) => !isPlainObject(value) || !(o in value));
@@ -364,19 +407,19 @@ export class FlowFrame extends Frame {
             } but its return value lacks ${missing.join(", ")}; return an object with these keys`,
             { nodeId: this.node?.id ?? this.#def.name, task: this.#def.name },
           );
-          return this.done(undefined, error, [error]);
+          return this.conclude(undefined, error, [error]);
         }
       }
       try {
         checkValue(value, () => `the value returned by flow '${this.#def.name}'`);
       } catch (e) {
         const error = asWeftError(e, this.node, run.rootName);
-        return this.done(undefined, error, [error]);
+        return this.conclude(undefined, error, [error]);
       }
-      this.done(value, undefined);
+      this.conclude(value, undefined);
     }, (e) => {
       const error = asWeftError(e, this.node, run.rootName);
-      this.done(undefined, error, rootCauses(run.index(), error));
+      this.conclude(undefined, error, rootCauses(run.index(), error));
     });
   }
 }
@@ -431,4 +474,17 @@ function raceOrder(run: FlowRun, items: readonly unknown[]): readonly unknown[] 
   }
   settled.sort((a, b) => a.at - b.at || a.i - b.i);
   return [...settled.map((s) => s.item), ...items];
+}
+
+/** Whether a value is an async generator object (or holds one at the top of an array or object). */
+function rawGenerator(x: unknown): boolean {
+  const isGen = (v: unknown) =>
+    typeof v === "object" && v !== null &&
+    (v as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === "AsyncGenerator";
+  if (isGen(x)) return true;
+  if (Array.isArray(x)) return x.some(isGen);
+  if (isPlainObject(x)) {
+    for (const k in x) if (isGen(x[k])) return true;
+  }
+  return false;
 }

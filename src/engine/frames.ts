@@ -15,23 +15,14 @@ import {
   ValidationError,
   type WeftError,
 } from "../core/errors.ts";
-import type { Binding, EntityDef, GraphDef } from "../define/defs.ts";
+import type { EntityDef } from "../define/defs.ts";
 import { checkInputNames, describeEntity } from "../define/entity.ts";
 import { callName } from "../define/overrides.ts";
 import { Handle, type RefSource } from "../define/handle.ts";
 import type { JournalEntry, RunSession } from "../store/mod.ts";
 import type { NodeEventFields, NodeEventType } from "./events.ts";
-import { asWeftError, cancelledError, frameError } from "./failures.ts";
 import { forEachHandle, slotOf } from "./handles.ts";
-import {
-  appendTo,
-  inputsFit,
-  isFinal,
-  Node,
-  type NodeFrame,
-  type NodeRun,
-  resolveValue,
-} from "./node.ts";
+import { appendTo, inputsFit, isFinal, Node, type NodeFrame, type NodeRun } from "./node.ts";
 
 /** What frames need of their run (the run coordinator implements it). */
 export interface FrameRun extends NodeRun {
@@ -97,6 +88,13 @@ export abstract class Frame implements CallSite, NodeFrame {
   cancelReason: WeftError | undefined = undefined;
   /** Whether the frame runs inside `nonCancellable`: a cancellation from outside does not reach it. */
   readonly shielded: boolean;
+  /** How deep the frame is: 0 for the run's root, 1 for a workflow or flow it calls, … */
+  readonly depth: number;
+  /**
+   * While true, a call is added though the frame has finished or was
+   * cancelled, and is shielded from that (the onFailure handler).
+   */
+  protected admitsLate = false;
   #counters = new Map<string, number>();
   #seq = 0;
   /** Called once with the frame's value or failure. */
@@ -111,6 +109,7 @@ export abstract class Frame implements CallSite, NodeFrame {
     this.node = node;
     this.prefix = node === undefined ? "" : `${node.id}/`;
     this.shielded = node !== undefined && (node.shielded || node.frame.shielded);
+    this.depth = node === undefined ? 0 : node.frame.depth + 1;
     this.done = done;
   }
 
@@ -139,8 +138,8 @@ export abstract class Frame implements CallSite, NodeFrame {
   ): Node {
     const run = this.run;
     if (run.fatal !== undefined) throw run.fatal;
-    const shield = this.shieldDepth > 0;
-    if (this.finished || (this.cancelled && !shield)) {
+    const shield = this.shieldDepth > 0 || this.admitsLate;
+    if ((this.finished || (this.cancelled && !shield)) && !this.admitsLate) {
       throw new CancelledError(
         `Cannot call ${describeEntity(def)}: the ${
           this.node ? `flow '${this.node.id}'` : "run"
@@ -388,110 +387,5 @@ export class TaskFrame extends Frame {
     const node = this.#node!;
     if (node.status === "succeeded") this.done(node.value, undefined);
     else this.done(undefined, node.error, node.causes ?? [node.error!]);
-  }
-}
-
-/** The frame of a static workflow: adds every node of the graph, then resolves the outputs. */
-export class StaticFrame extends Frame {
-  #graph!: GraphDef;
-  #inputs!: Record<string, unknown>;
-  /**
-   * The nodes by position in the graph; once a node is bound as a whole, its
-   * one shared handle. (An array: a map by id would cost an insertion per node per run.)
-   */
-  #nodes: (Node | Handle<unknown>)[] = [];
-
-  start(graph: GraphDef, inputs: Record<string, unknown>): void {
-    this.#graph = graph;
-    this.#inputs = inputs;
-    const run = this.run;
-    run.held++;
-    try {
-      const nodes = graph.topological();
-      for (let i = 0; i < nodes.length; i++) {
-        const gn = nodes[i]!;
-        // A copy of the bindings has the arguments' keys in order; its values are then replaced.
-        const args: Record<string, unknown> = { ...gn.bindings };
-        for (const key in args) args[key] = this.materialize(args[key] as Binding);
-        const after = gn.after?.map((id) => this.#nodeAt(id));
-        this.#nodes[gn.index] = this.add(gn.def, args, gn.id, after);
-      }
-    } finally {
-      run.held--;
-    }
-    run.pump();
-    this.endBody();
-  }
-
-  /** The node of this frame that runs graph node `id`. */
-  #nodeAt(id: string): Node {
-    const position = this.#graph.nodeIndex.get(id)?.index;
-    const entry = position === undefined ? undefined : this.#nodes[position];
-    if (entry === undefined) {
-      throw new ValidationError(
-        `Workflow '${this.#graph.name}' orders a node after '${id}', which does not exist`,
-      );
-    }
-    return entry instanceof Handle ? slotOf(entry)!.source as Node : entry;
-  }
-
-  /** The graph this frame runs. */
-  get graph(): GraphDef {
-    return this.#graph;
-  }
-
-  /**
-   * A binding's value in this frame: a constant, an input, or the handle of
-   * a node (the frames of the graph's conditions ask for the nodes and
-   * inputs their branches use).
-   *
-   * @param b The binding.
-   * @returns The value, with handles where nodes give values.
-   */
-  materialize(b: Binding): unknown {
-    if ("value" in b) return b.value;
-    if ("input" in b) return this.#inputs[b.input];
-    if ("node" in b) {
-      const gn = this.#graph.nodeIndex.get(b.node);
-      // (A branch's node has an index in its branch: only the graph's own are here.)
-      const position = gn !== undefined && this.#graph.nodes[gn.index] === gn
-        ? gn.index
-        : undefined;
-      const entry = position === undefined ? undefined : this.#nodes[position];
-      if (entry === undefined) {
-        throw new ValidationError(
-          `Workflow '${this.#graph.name}' binds node '${b.node}', which does not exist`,
-        );
-      }
-      if (entry instanceof Handle) return entry;
-      if (!entry.def.bare) return new Handle(entry, b.output);
-      // Every binding of a bare node is the same reference: one handle serves them all.
-      const handle = new Handle(entry);
-      this.#nodes[position!] = handle;
-      return handle;
-    }
-    if ("array" in b) return b.array.map((x) => this.materialize(x));
-    const out: Record<string, unknown> = {};
-    for (const k in b.object) out[k] = this.materialize(b.object[k]!);
-    return out;
-  }
-
-  finish(): void {
-    if (this.finished) return;
-    this.finished = true;
-    if (this.cancelled) {
-      return this.done(undefined, this.run.cancelReason ?? cancelledError(this.run.id));
-    }
-    const causes = this.unhandled();
-    if (causes.length > 0) return this.done(undefined, frameError(this.node, causes), causes);
-    try {
-      const outputs = this.#graph.outputBindings;
-      if (outputs.size === 0) return this.done(undefined, undefined);
-      const values: Record<string, unknown> = {};
-      for (const [name, b] of outputs) values[name] = resolveValue(this.materialize(b));
-      this.done(this.#graph.bare ? values[this.#graph.outputs[0]!] : values, undefined);
-    } catch (e) {
-      this.done(undefined, asWeftError(e, this.node, this.run.rootName));
-    }
   }
 }

@@ -36,6 +36,8 @@ export interface NodeFrame {
   readonly cancelled: boolean;
   /** Whether the frame runs inside `nonCancellable` (its node was called there, or its caller runs there). */
   readonly shielded: boolean;
+  /** How deep the frame is: 0 for the run's root. */
+  readonly depth: number;
   /** Why, when it is. */
   readonly cancelReason: WeftError | undefined;
   /** A child settled. */

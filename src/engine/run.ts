@@ -14,7 +14,7 @@ import { parseDuration } from "../core/duration.ts";
 import { CancelledError, describeCause, ValidationError, type WeftError } from "../core/errors.ts";
 import type { TaskDef } from "../define/defs.ts";
 import { now } from "../define/deterministic.ts";
-import { entityOf } from "../define/entity.ts";
+import { describeEntity, entityOf } from "../define/entity.ts";
 import type { RefSource } from "../define/handle.ts";
 import type { JournalEntry, NodeStatus, RunSession, RunSuspend } from "../store/mod.ts";
 import { type AttemptRun, Attempts } from "./attempts.ts";
@@ -30,6 +30,7 @@ import { isWaitNode, Waits, type WaitsRun } from "./waits.ts";
 import { mockedTask } from "./mocks.ts";
 
 const DEFAULT_CONCURRENCY = 8;
+const DEFAULT_MAX_DEPTH = 100;
 
 /** The definition of `now()`, which reads the run's clock. */
 const NOW_DEF = entityOf(now) as TaskDef;
@@ -49,6 +50,8 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
   readonly listening: boolean;
   readonly #onEvent: ((e: WeftEvent) => void) | undefined;
   readonly cancelGraceMs: number;
+  /** How deep workflows and flows may call each other. */
+  readonly maxDepth: number;
   readonly executor: TaskExecutor | undefined;
   fatal: WeftError | undefined = undefined;
   cancelled = false;
@@ -105,6 +108,7 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
     this.#onEvent = options.onEvent;
     this.listening = options.onEvent !== undefined;
     this.cancelGraceMs = options.cancelGraceMs ?? 2000;
+    this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.executor = options.executor;
     this.#scheduler = new Scheduler(
       options.concurrency ?? DEFAULT_CONCURRENCY,
@@ -433,6 +437,7 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
     node.attempt = 1;
     this.session.changed(node);
     if (this.listening) this.nodeEvent("node started", node, { attempt: 1 }, startedAt);
+    if (node.frame.depth + 1 > this.maxDepth) return this.fail(node, this.#tooDeep(node));
     let inputs: Record<string, unknown>;
     try {
       inputs = resolveArgs(node);
@@ -454,6 +459,23 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
       this.#starting--;
       this.fail(node, asTaskError(node, e));
     });
+  }
+
+  /** The failure of a call nested deeper than `maxDepth` (a recursion that does not end). */
+  #tooDeep(node: Node): ValidationError {
+    const chain: string[] = [];
+    for (let n: Node | undefined = node; n !== undefined; n = n.frame.node) {
+      chain.unshift(n.def.name);
+    }
+    const shown = chain.length > 8 ? [...chain.slice(0, 3), "…", ...chain.slice(-4)] : chain;
+    return new ValidationError(
+      `${describeEntity(node.def)} (node '${node.id}') would run ${
+        node.frame.depth + 1
+      } calls deep (${
+        shown.join(" → ")
+      }), deeper than this run's limit of ${this.maxDepth}; make sure the recursion ends, or raise the limit with run(…, { maxDepth })`,
+      { nodeId: node.id, task: node.def.name },
+    );
   }
 
   /** Cancels the whole run. */

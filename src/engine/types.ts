@@ -47,6 +47,14 @@ export interface RunOptions {
   /** The script path, recorded with the run. */
   script?: string;
   /**
+   * How deep workflows and flows may call each other (a flow that calls
+   * itself, a map of workflows…): a call deeper than this fails with a
+   * `ValidationError` that shows the chain, so that a recursion that does
+   * not end fails clearly instead of running out of memory.
+   * @default 100
+   */
+  maxDepth?: number;
+  /**
    * How long this process's claim on the run holds without a heartbeat
    * (ms, or a string such as `"30s"`). While the run executes, its process
    * owns the run id in the store and renews the claim; another process

@@ -29,6 +29,7 @@ import type {
   EntityDef,
   GraphDef,
   GraphNode,
+  RunControl,
   SourceLocation,
   Test,
 } from "../define/defs.ts";
@@ -147,7 +148,26 @@ export function graphToDag(g: GraphDef, base: string | undefined): DagWorkflow {
     nodes,
     edges,
     source: source(g.source, base),
+    ...controlToDag(g.control),
   };
+}
+
+/**
+ * A workflow's or flow's control as the IR writes it: its failure policy,
+ * and its onFailure handler and timeout when it has them.
+ *
+ * @param control The control.
+ * @returns The fields to add to its entry of `workflows`.
+ */
+export function controlToDag(
+  control: RunControl,
+): Pick<DagWorkflow, "onFailure" | "failurePolicy" | "timeoutMs"> {
+  const out: Pick<DagWorkflow, "onFailure" | "failurePolicy" | "timeoutMs"> = {
+    failurePolicy: control.failurePolicy,
+  };
+  if (control.onFailure !== undefined) out.onFailure = ref(control.onFailure);
+  if (control.timeoutMs !== undefined) out.timeoutMs = control.timeoutMs;
+  return out;
 }
 
 function testToDag(t: Test): DagTest {

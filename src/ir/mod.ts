@@ -32,9 +32,9 @@ import {
 } from "../core/dag_format.ts";
 
 export * from "../core/dag_format.ts";
-export { callNodes, everyNode, isConditionNode } from "./nodes.ts";
-import { callNodes } from "./nodes.ts";
-import { graphToDag, ref, retriesToDag, source } from "./graph_dag.ts";
+export { callNodes, everyNode, isConditionNode, workflowRefs } from "./nodes.ts";
+import { workflowRefs } from "./nodes.ts";
+import { controlToDag, graphToDag, ref, retriesToDag, source } from "./graph_dag.ts";
 export {
   firstUnknown,
   type Reach,
@@ -128,7 +128,10 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
         if (claim(plans, def)) visit(def.target);
         return;
       case "workflow":
-        if (claim(workflows, def)) { for (const n of def.nodes) visit(n.def); }
+        if (claim(workflows, def)) {
+          for (const n of def.nodes) visit(n.def);
+          if (def.control.onFailure !== undefined) visit(def.control.onFailure);
+        }
         return;
       case "map":
         visit(def.target);
@@ -138,6 +141,7 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
         return;
       case "flow":
         if (claim(workflows, def)) {
+          if (def.control.onFailure !== undefined) visit(def.control.onFailure);
           for (const c of flowCalls(def, moduleCallables, skeletons.get(def)).calls) visit(c);
           for (const c of skeletons.get(def)?.calls ?? []) visit(c);
         }
@@ -261,6 +265,7 @@ function flowToDag(
     calls,
     ...extra,
     source: source(f.source, base),
+    ...controlToDag(f.control),
   };
 }
 
@@ -350,8 +355,7 @@ export function subDocument(dag: DagDocument, name: string): DagDocument {
     workflows.add(ref.name);
     const wf = dag.workflows.find((w) => w.name === ref.name);
     if (wf === undefined) return;
-    if (wf.kind === "static") { for (const n of callNodes(wf.nodes)) visit(n.entity); }
-    else for (const c of wf.calls) visit(c);
+    for (const r of workflowRefs(wf)) visit(r);
   };
   const kind = dag.workflows.some((w) => w.name === name)
     ? "workflow"

@@ -5,7 +5,13 @@
  * @module
  */
 
-import type { DagCallNode, DagConditionNode, DagNode } from "../core/dag_format.ts";
+import type {
+  DagCallNode,
+  DagConditionNode,
+  DagEntityRef,
+  DagNode,
+  DagWorkflow,
+} from "../core/dag_format.ts";
 
 /**
  * Whether a node is a condition (`ifElse`), which holds branches instead of calling an entity.
@@ -47,4 +53,17 @@ export function everyNode(nodes: readonly DagNode[]): DagNode[] {
  */
 export function callNodes(nodes: readonly DagNode[]): DagCallNode[] {
   return everyNode(nodes).filter((n): n is DagCallNode => !isConditionNode(n));
+}
+
+/**
+ * What a workflow of a document may run: a static workflow's calls (in its
+ * branches too), a flow's `calls`, and the onFailure handler of either.
+ *
+ * @param wf The workflow.
+ * @returns The references.
+ */
+export function workflowRefs(wf: DagWorkflow): DagEntityRef[] {
+  const refs = wf.kind === "static" ? callNodes(wf.nodes).map((n) => n.entity) : [...wf.calls];
+  if (wf.onFailure !== undefined) refs.push(wf.onFailure);
+  return refs;
 }

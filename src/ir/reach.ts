@@ -15,7 +15,7 @@
 
 import type { DagDocument, DagEntityRef, DagWorkflow, SkeletonZone } from "../core/dag_format.ts";
 import { ValidationError } from "../core/errors.ts";
-import { callNodes } from "./nodes.ts";
+import { workflowRefs } from "./nodes.ts";
 
 /** A flow whose skeleton could not say what it calls. */
 export interface UnknownCall {
@@ -117,8 +117,7 @@ function tasksOf(
     const wf = dag.workflows.find((w) => w.name === ref.name);
     if (wf === undefined) throw new ValidationError(`The document has no workflow '${ref.name}'`);
     onWorkflow(wf);
-    if (wf.kind === "static") { for (const n of callNodes(wf.nodes)) visit(n.entity); }
-    else for (const c of wf.calls) visit(c);
+    for (const r of workflowRefs(wf)) visit(r);
   };
   roots.forEach(visit);
   return [...tasks].sort();

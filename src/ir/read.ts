@@ -41,6 +41,7 @@ import {
   skeletonCalls,
 } from "./mod.ts";
 import { addCondition } from "../define/conditions.ts";
+import type { ControlOptions } from "../define/control.ts";
 import { list, topological, validateDag } from "./validate.ts";
 import { launchPlan } from "../define/launch_plan.ts";
 import { inputType, type JsonSchema, type TypeSpec } from "../define/input_types.ts";
@@ -330,7 +331,10 @@ function rebuild(
   wf: Extract<DagWorkflow, { kind: "static" }>,
   resolve: (ref: DagEntityRef) => EntityDef,
 ): Workflow {
-  const builder = new Workflow(wf.name);
+  const control: ControlOptions = { failurePolicy: wf.failurePolicy ?? "finish-running" };
+  if (wf.onFailure !== undefined) control.onFailure = { [ENTITY]: resolve(wf.onFailure) };
+  if (wf.timeoutMs !== undefined) control.timeout = wf.timeoutMs;
+  const builder = new Workflow(wf.name, control);
   const graph = builderModel(builder);
   for (const input of wf.inputs) {
     const options: { default?: unknown; optional?: boolean } = {};

@@ -25,6 +25,18 @@ const names = { type: "array", items: { $ref: "#/$defs/name" } };
 /** Tagged JSON (see `toJsonTree`): any JSON value. */
 const value = { description: "A value as tagged JSON ($date, $bigint, $map… for non-JSON types)" };
 
+/** What a workflow or flow says about failures and time. */
+function controlProperties(): Record<string, unknown> {
+  return {
+    onFailure: {
+      $ref: "#/$defs/entityRef",
+      description: "What runs with { error, inputs } when it fails.",
+    },
+    failurePolicy: { enum: ["fail-fast", "finish-running"] },
+    timeoutMs: { type: "number", exclusiveMinimum: 0 },
+  };
+}
+
 function after(): Record<string, unknown> {
   return {
     ...names,
@@ -245,6 +257,7 @@ const schema = {
         },
         edges: { type: "array", items: { $ref: "#/$defs/edge" } },
         source: { $ref: "#/$defs/source" },
+        ...controlProperties(),
       },
       "A workflow whose graph is known before it runs.",
     ),
@@ -273,6 +286,7 @@ const schema = {
             "The flow's static skeleton, read from its source: calls, loops, branches, try blocks, waits, exits, helpers and what cannot be known.",
         },
         source: { $ref: "#/$defs/source" },
+        ...controlProperties(),
       },
       "A flow: its graph grows while it runs.",
     ),

@@ -215,6 +215,14 @@ function checkDocument(dag: DagDocument): void {
         resolve(node.entity, `Node '${node.id}' of workflow '${wf.name}'`);
       }
     }
+    if (wf.onFailure !== undefined) {
+      resolve(wf.onFailure, `The onFailure of '${wf.name}'`);
+      if (wf.onFailure.kind === "workflow" && wf.onFailure.name === wf.name) {
+        throw new ValidationError(
+          `Workflow '${wf.name}' is its own onFailure handler; give it another entity to run when it fails`,
+        );
+      }
+    }
   }
 
   const signatures = new Map<string, Signature>();
@@ -268,6 +276,18 @@ function checkDocument(dag: DagDocument): void {
     unique(wf.inputs.map((i) => i.name), `inputs of workflow '${wf.name}'`);
     unique(wf.outputs.map((o) => o.name), `outputs of workflow '${wf.name}'`);
     if (wf.kind === "static") checkStatic(wf, signature);
+    if (wf.onFailure !== undefined) {
+      const wrong = signature(wf.onFailure).params.filter((p) =>
+        p.name !== "error" && p.name !== "inputs"
+      );
+      if (wrong.length > 0) {
+        throw new ValidationError(
+          `The onFailure of '${wf.name}' is ${
+            describe(wf.onFailure)
+          }, which is run with { error, inputs } but takes ${list(wrong.map((p) => p.name))}`,
+        );
+      }
+    }
   }
   checkNesting(dag, workflows, plans);
 }

@@ -8,7 +8,7 @@
  */
 
 import type { DagDocument } from "../ir/mod.ts";
-import { type Box, clip, viewsOf } from "./view.ts";
+import { type Box, clip, viewsOf, viewTitle } from "./view.ts";
 import { skeletonGraph } from "./skeleton_view.ts";
 import { skeletonDot } from "./skeleton_text.ts";
 
@@ -22,6 +22,7 @@ const STYLE: Record<Box["kind"], string> = {
   map: 'shape=box, style="rounded,filled", peripheries=2, fillcolor="#e0f2fe", color="#0369a1"',
   condition: 'shape=diamond, style=filled, fillcolor="#fef3c7", color="#b45309"',
   merge: 'shape=invtrapezium, style=filled, fillcolor="#fef3c7", color="#b45309"',
+  handler: 'shape=box, style="rounded,dashed,filled", fillcolor="#fee2e2", color="#b91c1c"',
   value: 'shape=ellipse, style=filled, fillcolor="#fff8e1", color="#b45309"',
   failed: 'shape=box, style="rounded,filled", fillcolor="#fee2e2", color="#b91c1c"',
 };
@@ -70,7 +71,7 @@ export function toDot(dag: DagDocument, title = "weft.dag/v1"): string {
     lines.push(
       "",
       `  subgraph cluster_${view.key} {`,
-      `    label=${dotString(`${view.kind === "static" ? "workflow" : "flow"} ${view.name}`)};`,
+      `    label=${dotString(viewTitle(view))};`,
       '    style="rounded,dashed"; color="#94a3b8"; fontcolor="#0f172a";',
     );
     for (const box of view.boxes) {

@@ -132,6 +132,7 @@ export async function toHtml(dag: DagDocument, options: HtmlOptions = {}): Promi
       ["flow", "flow (dynamic)"],
       ["map", "map (one run per element)"],
       ["condition", "condition (ifElse)"],
+      ["handler", "onFailure handler"],
       ["output", "output"],
     ],
     hint: "Hover over a node to see its task, bindings, options and permissions; click to keep it.",

@@ -48,6 +48,7 @@ svg text { font-family: ui-monospace, "DejaVu Sans Mono", "Liberation Mono", mon
 .node.workflow .shape, .swatch.workflow { fill: #fef9c3; stroke: #a16207; background: #fef9c3; border-color: #a16207; }
 .launchPlan .shape, .swatch.launchPlan { fill: #fae8ff; stroke: #a21caf; background: #fae8ff; border-color: #a21caf; }
 .condition .shape, .merge .shape, .swatch.condition { fill: #fef3c7; stroke: #b45309; background: #fef3c7; border-color: #b45309; }
+.handler .shape, .swatch.handler { fill: #fee2e2; stroke: #b91c1c; stroke-dasharray: 4 3; background: #fee2e2; border-color: #b91c1c; }
 .edge.branch { stroke-dasharray: 3 3; stroke: #b45309; }
 .map .shape, .swatch.map { fill: #e0f2fe; stroke: #0369a1; background: #e0f2fe; border-color: #0369a1; }
 .flow .shape, .swatch.flow { fill: #ffedd5; stroke: #c2410c; background: #ffedd5; border-color: #c2410c; }

@@ -70,6 +70,29 @@ export function detailsOf(dag: DagDocument, views: WorkflowView[]): Record<strin
   ): Details {
     const where = `${wf.kind === "static" ? "workflow" : "flow"} ${wf.name}`;
     switch (box.kind) {
+      case "handler": {
+        const ref = wf.onFailure!;
+        const task = ref.kind === "task" ? t.task(ref.name) : undefined;
+        return {
+          title: "onFailure",
+          subtitle: where,
+          sections: [
+            {
+              heading: "When it fails",
+              rows: [
+                ["runs", describeRef(ref, t)],
+                ["with", "{ error: { name, message, nodeId, task, attempt }, inputs }"],
+                [
+                  "failure policy",
+                  wf.failurePolicy ?? (wf.kind === "static" ? "finish-running" : "fail-fast"),
+                ],
+                ["timeout", wf.timeoutMs === undefined ? "none" : `${wf.timeoutMs} ms`],
+              ],
+            },
+            ...(task === undefined ? [] : [{ heading: "Options", rows: taskOptions(task) }]),
+          ],
+        };
+      }
       case "input": {
         const input = wf.inputs.find((i) => i.name === box.title)!;
         return {

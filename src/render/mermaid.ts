@@ -10,7 +10,7 @@
  */
 
 import type { DagDocument } from "../ir/mod.ts";
-import { type Box, clip, viewsOf } from "./view.ts";
+import { type Box, clip, viewsOf, viewTitle } from "./view.ts";
 import { skeletonGraph } from "./skeleton_view.ts";
 import { skeletonMermaid } from "./skeleton_text.ts";
 
@@ -24,6 +24,7 @@ const SHAPES: Record<Box["kind"], [string, string]> = {
   map: ["[/", "\\]"],
   condition: ["{", "}"],
   merge: ["((", "))"],
+  handler: [">", "]"],
   value: ["([", "])"],
   failed: ["(", ")"],
 };
@@ -75,9 +76,7 @@ export function toMermaid(dag: DagDocument): string {
   const classes: Record<string, string[]> = {};
   for (const view of viewsOf(dag)) {
     lines.push(
-      `  subgraph ${view.key}[${
-        mermaidString(`${view.kind === "static" ? "workflow" : "flow"} ${view.name}`)
-      }]`,
+      `  subgraph ${view.key}[${mermaidString(viewTitle(view))}]`,
       "    direction LR",
     );
     for (const box of view.boxes) {
@@ -116,6 +115,7 @@ export function toMermaid(dag: DagDocument): string {
     "  classDef map fill:#e0f2fe,stroke:#0369a1",
     "  classDef condition fill:#fef3c7,stroke:#b45309",
     "  classDef merge fill:#fef3c7,stroke:#b45309",
+    "  classDef handler fill:#fee2e2,stroke:#b91c1c,stroke-dasharray: 4 3",
   );
   for (const kind of Object.keys(classes)) {
     lines.push(`  class ${classes[kind]!.join(",")} ${kind}`);

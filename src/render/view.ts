@@ -36,6 +36,7 @@ export type BoxKind =
   | "map"
   | "condition"
   | "merge"
+  | "handler"
   | "value"
   | "failed";
 
@@ -134,6 +135,16 @@ export function viewsOf(dag: DagDocument): WorkflowView[] {
       for (const output of outputBoxes) arrows.push({ from: k, to: output.key, label: "" });
     }
     boxes.push(...outputBoxes);
+    if (wf.onFailure !== undefined) {
+      // Flyte's on_failure, Argo's exit handler: it runs only when the workflow fails.
+      boxes.push({
+        key: `${key}_onfail`,
+        kind: "handler",
+        title: "onFailure",
+        subtitle: describeRef(wf.onFailure, t),
+        extra: ["runs with { error, inputs } when it fails"],
+      });
+    }
     return { key, name: wf.name, kind: wf.kind, workflow: wf, boxes, arrows };
   });
 }
@@ -384,6 +395,25 @@ export function taskOptions(t: DagTask): [string, string][] {
   if (!t.cache && t.version !== null) rows.push(["version", t.version]);
   if (t.queue !== undefined && t.queue !== null) rows.push(["queue", t.queue]);
   return rows;
+}
+
+/**
+ * A workflow's title as the drawings show it: its kind and name, and what
+ * it says about failures and time when that is not the default.
+ *
+ * @param view The workflow as drawn.
+ * @returns Such as `workflow etl (fail-fast, timeout 30000 ms)`.
+ */
+export function viewTitle(view: WorkflowView): string {
+  const wf = view.workflow;
+  const notes: string[] = [];
+  const policy = wf.failurePolicy;
+  if (policy !== undefined && policy !== (wf.kind === "static" ? "finish-running" : "fail-fast")) {
+    notes.push(policy);
+  }
+  if (wf.timeoutMs !== undefined) notes.push(`timeout ${wf.timeoutMs} ms`);
+  const title = `${view.kind === "static" ? "workflow" : "flow"} ${view.name}`;
+  return notes.length === 0 ? title : `${title} (${notes.join(", ")})`;
 }
 
 /**
