@@ -68,6 +68,8 @@ export type { OverlapPolicy, ScheduleOptions, ScheduleSpec } from "./src/define/
 export { all, nonCancellable, race, wait } from "./src/define/yields.ts";
 export { after } from "./src/define/ordering.ts";
 export { mapTask } from "./src/define/map.ts";
+export type { ControlOptions } from "./src/define/control.ts";
+export type { FailurePolicy } from "./src/define/defs.ts";
 export { and, eq, ge, gt, ifElse, le, lt, ne, not, or } from "./src/define/conditions.ts";
 export type { Comparison, Condition, IfElseOptions, Operand } from "./src/define/conditions.ts";
 export type { MappedResults, MapTask, MapTaskOptions } from "./src/define/map.ts";
