@@ -20,5 +20,10 @@
  * @module
  */
 
-export { PG_SCHEMA_VERSION, PgOwnership, PostgresStore } from "./src/store/postgres/mod.ts";
+export {
+  PG_SCHEMA_VERSION,
+  PgBrowsing,
+  PgOwnership,
+  PostgresStore,
+} from "./src/store/postgres/mod.ts";
 export type { PgTarget, PostgresStoreOptions } from "./src/store/postgres/mod.ts";

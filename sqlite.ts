@@ -26,3 +26,4 @@
 export { SCHEMA_VERSION, SqliteStore } from "./src/store/sqlite/mod.ts";
 export type { SqliteStoreOptions } from "./src/store/sqlite/mod.ts";
 export { SqliteTime, SqliteTimeMethods } from "./src/store/sqlite/time.ts";
+export { SqliteBrowse, SqliteBrowseMethods } from "./src/store/sqlite/browse.ts";

@@ -23,4 +23,7 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   serve: async () => (await import("./serve.ts")).serveCommand,
   schedules: async () => (await import("./schedules.ts")).schedulesCommand,
   replay: async () => (await import("./replay.ts")).replayCommand,
+  rerun: async () => (await import("./rerun.ts")).rerunCommand,
+  cancel: async () => (await import("./cancel.ts")).cancelCommand,
+  ui: async () => (await import("./ui.ts")).uiCommand,
 };

@@ -64,6 +64,8 @@ Options:
   --allow-extra K=V     grant more (e.g. read=/tmp, net=example.com, env); shown in the plan (repeatable)
   --allow-import HOST   let the script import modules from HOST (repeatable)
   --json                write one JSON event per line to stdout instead, the last one the result
+  --ui                  watch the run in the web UI: starts weft ui for the store (or reuses
+                        the one serving it) and prints the run's page on stderr
   -q, --quiet           no progress, only errors
   --suspend D           once the run only waits on sleeps and signals whose next wake-up is at
                         least D off (0: any), record it as sleeping and exit 75; weft serve or
@@ -88,6 +90,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   "allow-extra": { type: "string", multiple: true },
   "allow-import": { type: "string", multiple: true },
   json: { type: "boolean" },
+  ui: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
   verbose: { type: "boolean" },
   suspend: { type: "string" },
@@ -187,6 +190,13 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
     if (values.suspend !== undefined) {
       const raw = values.suspend as string;
       spec.suspend = raw === "0" ? true : parseDuration(raw, "--suspend");
+    }
+    if (values.ui === true) {
+      // Its id is chosen here, so the run's page can be printed before the run starts.
+      const base = await (await import("./ui_link.ts")).ensureUi(needs.url);
+      const page = new URL(`/runs/${encodeURIComponent(runId)}`, base);
+      page.search = new URL(base).search;
+      err(`weft: watch it at ${page.href}\n`);
     }
     if (isolate) {
       spec.isolate = {

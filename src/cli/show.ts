@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { NodeDetails } from "../store/mod.ts";
+import type { LogEntry, NodeDetails } from "../store/mod.ts";
 import { preview } from "../store/provenance.ts";
 import { toJsonTree } from "../core/values.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
@@ -30,6 +30,7 @@ ${STORE_HELP}`,
     }
     return await withStore(values.store as string | undefined, async (store) => {
       const run = await getRun(store, positionals[0]!);
+      const logs = await store.logs(run.id);
       if (values.json) {
         const owner = await store.runOwner(run.id);
         const takeovers = await store.takeovers(run.id);
@@ -42,6 +43,7 @@ ${STORE_HELP}`,
                 outputs: toJsonTree(run.outputs),
                 owner: owner ?? null,
                 takeovers,
+                logs,
               },
               null,
               2,
@@ -98,10 +100,52 @@ ${STORE_HELP}`,
           }\n`,
         );
       }
+      if (logs.length > 0) write(`\n${logLines(logs).join("\n")}\n`);
       return 0;
     });
   },
 };
+
+/**
+ * The `ctx.log` lines and retried attempts of a run, for a terminal: each
+ * under its node, with control characters shown escaped.
+ *
+ * @param logs The entries, in order.
+ * @returns The lines.
+ */
+export function logLines(logs: readonly LogEntry[]): string[] {
+  const out = [`logs (${logs.length})`];
+  const width = Math.min(32, Math.max(...logs.map((l) => [...printable(l.nodeId)].length)));
+  const start = new Map<string, number>();
+  for (const l of logs) if (!start.has(l.nodeId)) start.set(l.nodeId, l.time);
+  for (const l of logs) {
+    const head = `  ${printable(l.nodeId).padEnd(width)}  +${
+      formatMs(l.time - start.get(l.nodeId)!).padEnd(6)
+    }${l.attempt > 1 ? ` #${l.attempt}` : ""}  `;
+    const text = l.kind === "retry"
+      ? `✗ attempt ${l.attempt} failed, tried again: ${l.message}`
+      : l.message;
+    const [first, ...rest] = printable(text).split("\n");
+    out.push(`${head}${first}`, ...rest.map((r) => `${" ".repeat([...head].length)}${r}`));
+  }
+  return out;
+}
+
+/**
+ * Text as a terminal should show it: control characters (terminal escapes
+ * included) written as `\x1b`, so that a log line cannot move the cursor or
+ * recolour the screen; line breaks and tabs kept.
+ *
+ * @param text Any text.
+ * @returns The text, safe to print.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
 
 function nodeRow(n: NodeDetails): string[] {
   const took = n.startedAt !== undefined && n.finishedAt !== undefined

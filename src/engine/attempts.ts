@@ -9,7 +9,7 @@
  */
 
 import { frames } from "../core/call_site.ts";
-import { describeCause, TimeoutError, ValidationError, type WeftError } from "../core/errors.ts";
+import { describeCause, TimeoutError, ValidationError, WeftError } from "../core/errors.ts";
 import { checkValue, encodeValue, isPlainObject, sha256 } from "../core/values.ts";
 import type { TaskDef } from "../define/defs.ts";
 import { delayAfter, mayRetry } from "../define/retry_policy.ts";
@@ -327,9 +327,21 @@ export class Attempts {
   /** Schedules the next attempt after a delay; the slot is free meanwhile. */
   #retry(node: TaskNode, attempt: number, delayMs: number, e: unknown): void {
     const run = this.#run;
-    if (run.listening) {
-      run.nodeEvent("node retrying", node, { attempt, delayMs, error: describeError(e) });
+    const error = describeError(e);
+    try {
+      // The store keeps each failed attempt with its stack, for the web UI and weft show.
+      run.session.log({
+        nodeId: node.id,
+        attempt,
+        time: Date.now(),
+        kind: "retry",
+        message: error.message,
+        error: e instanceof WeftError ? e.toJSON() : { ...describeCause(e) },
+      });
+    } catch {
+      // a record that cannot be written must not change how the task is retried
     }
+    if (run.listening) run.nodeEvent("node retrying", node, { attempt, delayMs, error });
     this.#scheduler.release(node);
     node.status = "ready";
     if (delayMs === 0) {

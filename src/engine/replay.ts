@@ -58,6 +58,7 @@ class CheckSession implements RunSession {
     return undefined;
   }
   cachePut(): void {}
+  log(): void {}
   finish(): void {}
   suspend(): void {}
   takeSignal(): SignalMessage | undefined {

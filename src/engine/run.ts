@@ -230,9 +230,21 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
     );
   }
 
-  /** A task's `ctx.log` line: an event when someone listens, else a line on stderr. */
+  /**
+   * A task's `ctx.log` line: recorded in the store, and an event when
+   * someone listens, else a line on stderr.
+   */
   log(node: Node, message: string): void {
-    if (this.listening) this.nodeEvent("node log", node, { message });
+    const time = Date.now();
+    try {
+      this.session.log({ nodeId: node.id, attempt: node.attempt, time, kind: "log", message });
+    } catch (e) {
+      // A log line that cannot be recorded must never fail the task.
+      console.error(
+        `weft: could not record a log line of '${node.id}': ${describeCause(e).message}`,
+      );
+    }
+    if (this.listening) this.nodeEvent("node log", node, { message }, time);
     else console.error(`[${node.id}] ${message}`);
   }
 

@@ -12,7 +12,8 @@
  */
 
 import type { DagDocument } from "../core/dag_format.ts";
-import { type Box, type BoxKind, clip, viewsOf, type WorkflowView } from "./view.ts";
+import { type BoxKind, viewsOf, type WorkflowView } from "./view.ts";
+import { curvePath, type LaidView, layoutViews, MEASURES, n, type PlacedBox } from "./layout.ts";
 import { CSS, SCRIPT } from "./html_assets.ts";
 import { detailsOf, type PageDetails } from "./html_details.ts";
 
@@ -36,43 +37,11 @@ export interface HtmlOptions {
 
 type Details = PageDetails;
 
-interface Point {
-  x: number;
-  y: number;
-}
+type Placed = PlacedBox;
+type Laid = LaidView;
 
-interface Placed {
-  box: Box;
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  lines: string[];
-}
-
-interface PlacedArrow {
-  label: string;
-  style: "order" | "branch" | undefined;
-  points: Point[];
-  labelAt: Point | undefined;
-}
-
-interface Laid {
-  view: WorkflowView;
-  width: number;
-  height: number;
-  boxes: Placed[];
-  arrows: PlacedArrow[];
-}
-
-// Measured for 12px monospace (DejaVu Sans Mono, Liberation Mono: 0.6em).
-const CHAR = 7.3;
-const LINE = 16;
-const PAD_X = 12;
-const PAD_Y = 8;
-const LABEL_CHAR = 6.2;
-const HEADER = 30;
-const GAP = 24;
+const { line: LINE, padX: PAD_X, padY: PAD_Y, labelChar: LABEL_CHAR, header: HEADER, gap: GAP } =
+  MEASURES;
 
 /**
  * Escapes text for HTML markup and attribute values.
@@ -176,7 +145,7 @@ export interface PageContent {
  */
 export async function renderPage(content: PageContent): Promise<string> {
   const { title } = content;
-  const laid = await layout(content.views);
+  const laid = await layoutViews(content.views);
   let y = 0;
   let width = 320;
   const groups: string[] = [];
@@ -241,95 +210,6 @@ ${svg}
 `;
 }
 
-function n(x: number): string {
-  return String(Math.round(x * 10) / 10);
-}
-
-function linesOf(box: Box): string[] {
-  return [box.title, box.subtitle, ...box.extra].map((l) => clip(l, 44));
-}
-
-async function layout(views: WorkflowView[]): Promise<Laid[]> {
-  if (views.length === 0) return [];
-  // dagre is loaded only when an HTML page is made: the core has no dependency.
-  const dagre = (await import("npm:@dagrejs/dagre@3.1.3")).default;
-  return views.map((view) => {
-    const g = new dagre.graphlib.Graph({ multigraph: true });
-    g.setGraph({ rankdir: "LR", nodesep: 20, ranksep: 56, edgesep: 12, marginx: 12, marginy: 12 });
-    const sizes = new Map<string, { width: number; height: number; lines: string[] }>();
-    for (const box of view.boxes) {
-      const lines = linesOf(box);
-      const longest = Math.max(...lines.map((l) => [...l].length));
-      const size = {
-        width: Math.ceil(longest * CHAR + 2 * PAD_X + (box.kind === "input" ? 16 : 0)),
-        height: lines.length * LINE + 2 * PAD_Y,
-        lines,
-      };
-      sizes.set(box.key, size);
-      g.setNode(box.key, { width: size.width, height: size.height });
-    }
-    view.arrows.forEach((a, i) => {
-      const label = a.label === "" ? {} : {
-        width: Math.ceil([...a.label].length * LABEL_CHAR) + 8,
-        height: 14,
-        labelpos: "c",
-      };
-      g.setEdge(a.from, a.to, { ...label, minlen: 1 }, `e${i}`);
-    });
-    dagre.layout(g);
-    const boxes: Placed[] = view.boxes.map((box) => {
-      const at = g.node(box.key) as { x: number; y: number };
-      const size = sizes.get(box.key)!;
-      return {
-        box,
-        x: at.x - size.width / 2,
-        y: at.y - size.height / 2,
-        width: size.width,
-        height: size.height,
-        lines: size.lines,
-      };
-    });
-    const arrows: PlacedArrow[] = view.arrows.map((a, i) => {
-      const e = g.edge({ v: a.from, w: a.to, name: `e${i}` }) as {
-        points: Point[];
-        x?: number;
-        y?: number;
-      };
-      return {
-        label: a.label,
-        style: a.style,
-        points: e.points,
-        labelAt: a.label === "" || e.x === undefined || e.y === undefined
-          ? undefined
-          : { x: e.x, y: e.y },
-      };
-    });
-    const graph = g.graph() as { width?: number; height?: number };
-    return {
-      view,
-      width: Math.max(graph.width ?? 0, 200),
-      height: graph.height ?? 0,
-      boxes,
-      arrows,
-    };
-  });
-}
-
-function path(points: Point[]): string {
-  if (points.length === 0) return "";
-  const at = (i: number) => points[Math.max(0, Math.min(points.length - 1, i))]!;
-  let d = `M${n(at(0).x)},${n(at(0).y)}`;
-  // Catmull-Rom through dagre's points, as cubic Béziers: the curve passes
-  // through every point, label positions included.
-  for (let i = 0; i < points.length - 1; i++) {
-    const [a, b, c, e] = [at(i - 1), at(i), at(i + 1), at(i + 2)];
-    d += ` C${n(b.x + (c.x - a.x) / 6)},${n(b.y + (c.y - a.y) / 6)} ${n(c.x - (e.x - b.x) / 6)},${
-      n(c.y - (e.y - b.y) / 6)
-    } ${n(c.x)},${n(c.y)}`;
-  }
-  return d;
-}
-
 function drawWorkflow(l: Laid, top: number): string {
   const kind = l.view.kind === "static" ? "workflow" : "flow";
   const out = [
@@ -345,7 +225,7 @@ function drawWorkflow(l: Laid, top: number): string {
   for (const a of l.arrows) {
     out.push(
       `<path class="edge${a.style === undefined ? "" : ` ${a.style}`}" d="${
-        path(a.points)
+        curvePath(a.points)
       }" marker-end="url(#weft-arrow)"/>`,
     );
   }

@@ -8,20 +8,26 @@
  */
 
 import type { WeftError } from "../core/errors.ts";
-import { lineageOf, type LineagePort, type RecordedNode, resolveHash } from "./lineage.ts";
-import { errorRecord, nodeOutputs, preview, promised } from "./provenance.ts";
+import { lineageOf, resolveHash } from "./lineage.ts";
+import { memoryLineagePort } from "./memory_lineage.ts";
+import { errorRecord, nodeOutputs, promised } from "./provenance.ts";
 import { decideClaim, takeoverRecord } from "./ownership.ts";
+import { appendLog, filterRuns, MemoryBrowse } from "./memory_browse.ts";
 import type {
   CacheHit,
   ClaimResult,
   Lineage,
   LineageOptions,
+  LogEntry,
+  NodeChanges,
   NodeDetails,
   NodeRecord,
+  NodeValue,
   PreviousRun,
   RenewResult,
   RunClaim,
   RunDetails,
+  RunFilter,
   RunFinish,
   RunOwner,
   RunSession,
@@ -32,6 +38,8 @@ import type {
   RunTakeover,
   SignalMessage,
   Store,
+  TaskCounts,
+  ValueUses,
 } from "./mod.ts";
 
 import { valueHash } from "../core/values.ts";
@@ -59,6 +67,18 @@ export class MemoryStore extends MemoryTimeMethods implements Store {
   readonly #owners = new Map<string, RunOwner>();
   readonly #takeovers: RunTakeover[] = [];
   readonly #maxNodes: number;
+  #changes = 0;
+  readonly #browse = new MemoryBrowse({
+    runs: this.runs,
+    summary: (id) => {
+      const r = this.runs.get(id);
+      return r === undefined ? undefined : this.#summary(id, r);
+    },
+    details: (id, node) => this.#details(id, node),
+    outputHashes: (node) => this.#outputHashes(node),
+    logs: (id) => (this.runs.get(id) as RunRecord | undefined)?.logs ?? [],
+    changes: () => this.#changes,
+  });
 
   /**
    * Creates an empty store.
@@ -102,10 +122,17 @@ export class MemoryStore extends MemoryTimeMethods implements Store {
     const watchers = this.watchers;
     return {
       previous,
-      added(node: NodeRecord): void {
+      added: (node: NodeRecord): void => {
+        this.#changes++;
         record.add(node);
       },
-      changed(): void {},
+      changed: (): void => {
+        this.#changes++;
+      },
+      log: (entry: LogEntry): void => {
+        this.#changes++;
+        appendLog(record.logs, record.logCounts, entry);
+      },
       pending(): boolean {
         return false;
       },
@@ -117,6 +144,7 @@ export class MemoryStore extends MemoryTimeMethods implements Store {
         cache.set(key, { value: node.value, from: `${start.runId}/${node.id}`, task: node.entity });
       },
       finish: (result: RunFinish): void => {
+        this.#changes++;
         run.status = result.status;
         run.outputs = result.outputs;
         run.errors = result.errors;
@@ -169,22 +197,51 @@ export class MemoryStore extends MemoryTimeMethods implements Store {
   /**
    * Runs, newest first.
    *
-   * @param filter By status and entity; at most `limit` (default 50).
+   * @param filter By status, entity and id; where to start; at most `limit` (default 50).
    * @returns The runs.
    */
-  listRuns(
-    filter: { status?: RunStatus; entity?: string; limit?: number } = {},
-  ): Promise<RunSummary[]> {
-    return promised(() => {
-      const out: RunSummary[] = [];
-      for (const [id, r] of this.runs) {
-        if (filter.status !== undefined && r.status !== filter.status) continue;
-        if (filter.entity !== undefined && r.start.entity !== filter.entity) continue;
-        out.push(this.#summary(id, r));
-      }
-      out.sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : -1));
-      return (out.slice(0, filter.limit ?? 50));
-    });
+  listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
+    return promised(() =>
+      filterRuns([...this.runs].map(([id, r]) => this.#summary(id, r)), filter)
+    );
+  }
+
+  // --- what the web UI reads (memory_browse.ts) ------------------------------
+
+  /** The entities that have runs, sorted. */
+  runEntities(): Promise<string[]> {
+    return promised(() => this.#browse.runEntities());
+  }
+  /** The task nodes of runs by status (`StoreBrowse.taskCounts`). */
+  taskCounts(runIds: readonly string[]): Promise<Map<string, TaskCounts>> {
+    return promised(() => this.#browse.taskCounts(runIds));
+  }
+  /** A run's nodes in brief: here always all of them, the engine's own records read in place. */
+  runNodes(runId: string): Promise<NodeChanges | undefined> {
+    return promised(() => this.#browse.runNodes(runId));
+  }
+  /** One node of a run (`StoreBrowse.getNode`). */
+  getNode(runId: string, nodeId: string): Promise<NodeDetails | undefined> {
+    return promised(() => this.#browse.getNode(runId, nodeId));
+  }
+  /** The values a node took and made (`StoreBrowse.nodeValues`). */
+  nodeValues(
+    runId: string,
+    nodeId: string,
+  ): Promise<{ inputs: NodeValue[]; outputs: NodeValue[] } | undefined> {
+    return promised(() => this.#browse.nodeValues(runId, nodeId));
+  }
+  /** A run's `ctx.log` lines and retried attempts (`StoreBrowse.logs`). */
+  logs(runId: string, nodeId?: string): Promise<LogEntry[]> {
+    return promised(() => this.#browse.logs(runId, nodeId));
+  }
+  /** The executions that made a value and those that took it (`StoreBrowse.valueUses`). */
+  valueUses(hash: string, limit = 200): Promise<ValueUses> {
+    return promised(() => this.#browse.valueUses(hash, limit));
+  }
+  /** A number that changes whenever anything was recorded. */
+  changeCount(): number {
+    return this.#changes;
   }
 
   #summary(id: string, r: MemoryRun): RunSummary {
@@ -206,9 +263,10 @@ export class MemoryStore extends MemoryTimeMethods implements Store {
    * A run with its nodes and values.
    *
    * @param runId The run id.
+   * @param options `nodes: false` for the run's record alone.
    * @returns The run, or undefined.
    */
-  getRun(runId: string): Promise<RunDetails | undefined> {
+  getRun(runId: string, options: { nodes?: boolean } = {}): Promise<RunDetails | undefined> {
     return promised(() => {
       const r = this.runs.get(runId);
       if (r === undefined) return undefined;
@@ -218,7 +276,9 @@ export class MemoryStore extends MemoryTimeMethods implements Store {
         outputs: r.outputs,
         outputsHash: r.status === "succeeded" ? valueHash(r.outputs) : undefined,
         errors: r.errors.map(errorRecord),
-        nodes: [...r.nodes.values()].map((n) => this.#details(runId, n)),
+        nodes: options.nodes === false
+          ? []
+          : [...r.nodes.values()].map((n) => this.#details(runId, n)),
       });
     });
   }
@@ -288,7 +348,10 @@ export class MemoryStore extends MemoryTimeMethods implements Store {
    */
   async getValue(hash: string): Promise<{ hash: string; value: unknown } | undefined> {
     const values = this.#values();
-    const full = await resolveHash(this.#port(), hash);
+    const full = await resolveHash(
+      memoryLineagePort(this.runs, (n) => this.#outputHashes(n), () => this.#values()),
+      hash,
+    );
     return full === undefined ? undefined : { hash: full, value: values.get(full) };
   }
 
@@ -301,77 +364,11 @@ export class MemoryStore extends MemoryTimeMethods implements Store {
    * @throws {ValidationError} When the reference matches nothing.
    */
   lineage(ref: string, options: LineageOptions = {}): Promise<Lineage> {
-    return lineageOf(this.#port(), ref, options);
-  }
-
-  /**
-   * What lineage asks of this store. Values are hashed as the walk meets
-   * them; only a reference by hash prefix needs every value the store holds.
-   */
-  #port(): LineagePort {
-    const seen = new Map<string, unknown>();
-    let all: Map<string, unknown> | undefined;
-    const hashOf = (value: unknown) => {
-      const hash = valueHash(value);
-      seen.set(hash, value);
-      return hash;
-    };
-    const recorded = (node: NodeRecord): RecordedNode => {
-      const sources = node.inputSources();
-      const outputs = nodeOutputs(node);
-      const hashes = this.#outputHashes(node);
-      for (const o of outputs) seen.set(hashes.get(o.name)!, o.value);
-      return {
-        id: node.id,
-        entity: node.entity,
-        status: node.status,
-        inputs: Object.entries(node.inputs ?? {}).map(([name, value]) => ({
-          name,
-          hash: hashOf(value),
-          sources: sources.get(name) ?? [],
-        })),
-        outputs: [...hashes].map(([name, hash]) => ({ name, hash })),
-        cachedFrom: node.cachedFrom,
-      };
-    };
-    return {
-      url: "the memory store",
-      hasRun: (runId) => this.runs.has(runId),
-      node: (runId, nodeId) => {
-        const node = this.runs.get(runId)?.nodes.get(nodeId);
-        return node === undefined ? undefined : recorded(node);
-      },
-      runNodes: (runId) => {
-        const nodes = this.runs.get(runId)?.nodes;
-        if (nodes === undefined) return [];
-        return [...nodes.values()].map(recorded);
-      },
-      runInputs: (runId) =>
-        Object.entries(this.runs.get(runId)?.start.inputs ?? {}).map(([name, value]) => ({
-          name,
-          hash: hashOf(value),
-        })),
-      hashesWithPrefix: (prefix) =>
-        [...(all ??= this.#values()).keys()].filter((h) => h.startsWith(prefix)),
-      preview: (hash) => {
-        if (seen.has(hash)) return preview(seen.get(hash));
-        all ??= this.#values();
-        return all.has(hash) ? preview(all.get(hash)) : "?";
-      },
-      producers: (hash, limit) => {
-        const out = [];
-        for (const [runId, r] of [...this.runs].reverse()) {
-          for (const node of r.nodes.values()) {
-            if (node.status !== "succeeded" || node.replayed) continue;
-            for (const [output, h] of this.#outputHashes(node)) {
-              if (h === hash) out.push({ runId, nodeId: node.id, output });
-            }
-          }
-          if (out.length >= limit) break;
-        }
-        return out.slice(0, limit);
-      },
-    };
+    return lineageOf(
+      memoryLineagePort(this.runs, (n) => this.#outputHashes(n), () => this.#values()),
+      ref,
+      options,
+    );
   }
 
   /**
@@ -552,6 +549,9 @@ class RunRecord implements MemoryRun {
   wakeAt: number | undefined = undefined;
   waitingFor: readonly string[] = [];
   readonly signals: MemoryRun["signals"] = [];
+  /** `ctx.log` lines and retried attempts, in order, and lines kept per node and attempt. */
+  readonly logs: LogEntry[] = [];
+  readonly logCounts = new Map<string, number>();
   /** Every record, in the order added; ids may repeat when a run is resumed. */
   #list: NodeRecord[] = [];
   /** The records by id (the latest for each), once made. */

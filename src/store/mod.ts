@@ -12,7 +12,10 @@
 import type { WeftError, WeftErrorJson } from "../core/errors.ts";
 import type { EntityKind, WaitKind } from "../define/defs.ts";
 import type { TimeSession, TimeStore } from "./time.ts";
+import type { LogEntry, RunFilter, StoreBrowse } from "./browse.ts";
+import type { InputSource, NodeDetails, NodeStatus, RunStatus, RunSummary } from "./records.ts";
 
+export type { InputSource, NodeDetails, NodeStatus, RunStatus, RunSummary } from "./records.ts";
 export type {
   RunSuspend,
   ScheduleFire,
@@ -24,21 +27,18 @@ export type {
   TimeStore,
 } from "./time.ts";
 
-/**
- * The status of a run; `sleeping`: suspended until a timer or a signal, with
- * no process holding it.
- */
-export type RunStatus = "running" | "sleeping" | "succeeded" | "failed" | "cancelled";
-
-/** The status of a node. */
-export type NodeStatus =
-  | "pending"
-  | "ready"
-  | "running"
-  | "succeeded"
-  | "failed"
-  | "skipped"
-  | "cancelled";
+export type {
+  LogEntry,
+  NodeChanges,
+  NodeSummary,
+  NodeValue,
+  RunCursor,
+  RunFilter,
+  StoreBrowse,
+  TaskCounts,
+  ValueUse,
+  ValueUses,
+} from "./browse.ts";
 
 /** What the engine knows of a node; stores read it when they record. */
 export interface NodeRecord {
@@ -192,6 +192,8 @@ export interface RunSession extends TimeSession {
   cacheGet(key: string): CacheHit | undefined | Promise<CacheHit | undefined>;
   /** Records a result in the cache. */
   cachePut(key: string, node: NodeRecord): void;
+  /** Records a task's `ctx.log` line, or a failed attempt that is tried again. */
+  log(entry: LogEntry): void;
   /** Records the end of the run and flushes. */
   finish(result: RunFinish): void | Promise<void>;
   /**
@@ -221,7 +223,7 @@ export type ClaimedOpen =
   | { readonly claimed: false; readonly owner: RunOwner };
 
 /** A store of runs. */
-export interface Store extends StoreQueries, RunOwnership, TimeStore {
+export interface Store extends StoreQueries, StoreBrowse, RunOwnership, TimeStore {
   /** How the store was opened, such as `memory` or `sqlite:.weft/weft.db`. */
   readonly url: string;
   /**
@@ -378,76 +380,6 @@ export interface RunOwnership {
   takeovers(runId: string): Promise<RunTakeover[]>;
 }
 
-/** A run as listed by `weft runs`. */
-export interface RunSummary {
-  /** The run id. */
-  readonly id: string;
-  /** The entity run. */
-  readonly entity: string;
-  /** Its kind. */
-  readonly kind: string;
-  /** The current status. */
-  readonly status: RunStatus;
-  /** When it first started (ms since the epoch). */
-  readonly startedAt: number;
-  /** When it last finished, if it did. */
-  readonly finishedAt: number | undefined;
-  /** For a sleeping run: when it wakes (undefined while only a signal can wake it). */
-  readonly wakeAt?: number | undefined;
-  /** How many times it was started (1, or more after resumes). */
-  readonly attempts: number;
-  /** The script it came from, when known. */
-  readonly script: string | undefined;
-  /** The weft version that last ran it. */
-  readonly weftVersion: string;
-}
-
-/** A reference from an input to the node output it came from. */
-export interface InputSource {
-  /** The producing node. */
-  readonly node: string;
-  /** Its output, when selected. */
-  readonly output: string | undefined;
-}
-
-/** A recorded node execution. */
-export interface NodeDetails {
-  /** The run. */
-  readonly runId: string;
-  /** The node id. */
-  readonly id: string;
-  /** The calling flow or workflow node. */
-  readonly parentId: string | undefined;
-  /** Its journal position among its parent's calls. */
-  readonly seq: number;
-  /** The entity name. */
-  readonly entity: string;
-  /** The entity kind. */
-  readonly kind: string;
-  /** The task version. */
-  readonly version: string | undefined;
-  /** The status. */
-  readonly status: NodeStatus;
-  /** Attempts made. */
-  readonly attempts: number;
-  /** When it started. */
-  readonly startedAt: number | undefined;
-  /** When it finished. */
-  readonly finishedAt: number | undefined;
-  /** Its failure, with the stack. */
-  readonly error: WeftErrorJson | undefined;
-  /** For a cache hit: the `runId/nodeId` whose result was reused. */
-  readonly cachedFrom: string | undefined;
-  /** Whether the result came from the journal. */
-  readonly replayed: boolean;
-  /** The call, as people read it. */
-  readonly call: string;
-  /** Its inputs: each value's hash and, when it came from a node, which. */
-  readonly inputs: readonly { name: string; hash: string; sources: readonly InputSource[] }[];
-  /** Its outputs: each value's hash. */
-  readonly outputs: readonly { name: string; hash: string }[];
-}
-
 /** A run with everything recorded about it. */
 export interface RunDetails extends RunSummary {
   /** The inputs. */
@@ -550,15 +482,16 @@ export interface StoreQueries {
   /**
    * Runs, newest first.
    *
-   * @param filter By status, entity; at most `limit`.
+   * @param filter By status, entity and id; where to start; at most `limit`.
    */
-  listRuns(filter?: { status?: RunStatus; entity?: string; limit?: number }): Promise<RunSummary[]>;
+  listRuns(filter?: RunFilter): Promise<RunSummary[]>;
   /**
    * A run with its nodes and values.
    *
    * @param runId The run id.
+   * @param options `nodes: false` leaves the nodes out (an empty list): the run's record alone.
    */
-  getRun(runId: string): Promise<RunDetails | undefined>;
+  getRun(runId: string, options?: { nodes?: boolean }): Promise<RunDetails | undefined>;
   /**
    * A stored value.
    *

@@ -20,6 +20,7 @@ import type {
   CacheHit,
   ClaimedOpen,
   ClaimResult,
+  LogEntry,
   NodeRecord,
   PreviousRun,
   RunClaim,
@@ -521,6 +522,10 @@ export class OwnedSession implements RunSession {
   /** Records a cached result (unless the claim is lost). */
   cachePut(key: string, node: NodeRecord): void {
     if (!this.#lost) this.#inner.cachePut(key, node);
+  }
+  /** Records a log line or a retried attempt (unless the claim is lost). */
+  log(entry: LogEntry): void {
+    if (!this.#lost) this.#inner.log(entry);
   }
   /** Records the end of the run (unless the claim is lost). */
   finish(result: RunFinish): void | Promise<void> {

@@ -8,6 +8,7 @@
 
 export { PostgresStore } from "./store.ts";
 export { PgOwnership } from "./owners.ts";
+export { PgBrowsing } from "./browse.ts";
 export type { PostgresStoreOptions } from "./store.ts";
 export { PG_SCHEMA_VERSION } from "./schema.ts";
 export { isPostgresUrl, parsePgUrl, PG_ENV, redact } from "./connect.ts";

@@ -19,6 +19,7 @@ import type {
   RunTakeover,
 } from "../mod.ts";
 import type { PgClient } from "./connect.ts";
+import { PgBrowsing } from "./browse.ts";
 
 // deno-lint-ignore no-explicit-any
 type Row = Record<string, any>;
@@ -42,11 +43,11 @@ function ownerOf(row: Row): RunOwner {
 }
 
 /** The ownership half of the PostgreSQL store (its base class). */
-export abstract class PgOwnership implements RunOwnership {
+export abstract class PgOwnership extends PgBrowsing implements RunOwnership {
   /** @internal The client pool. */
-  abstract readonly sql: PgClient;
+  abstract override readonly sql: PgClient;
   /** The quoted schema name. */
-  abstract readonly schema: string;
+  abstract override readonly schema: string;
 
   /**
    * Claims a run id (see `RunOwnership.claimRun`).

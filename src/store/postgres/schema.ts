@@ -10,7 +10,7 @@ import { ValidationError } from "../../core/errors.ts";
 import type { PgClient } from "./connect.ts";
 
 /** The schema version this code writes. */
-export const PG_SCHEMA_VERSION = 3;
+export const PG_SCHEMA_VERSION = 4;
 
 /** The migrations; `S` stands for the quoted schema name. */
 const MIGRATIONS: ((s: string) => string)[] = [
@@ -128,6 +128,26 @@ const MIGRATIONS: ((s: string) => string)[] = [
     spec text NOT NULL,
     served_at bigint NOT NULL
   );`,
+  // 4: what the web UI reads (as the SQLite store's schema 6): a node's rev
+  // (its run's change counter at its last write), the nodes it takes data
+  // from while its inputs are unknown, task logs, and runs listed a page at
+  // a time by status and by entity.
+  (s) => `
+  ALTER TABLE ${s}.nodes ADD COLUMN rev bigint NOT NULL DEFAULT 0;
+  ALTER TABLE ${s}.nodes ADD COLUMN deps text;
+  CREATE TABLE ${s}.logs (
+    run_id text NOT NULL,
+    seq bigint NOT NULL,
+    node_id text NOT NULL,
+    attempt integer NOT NULL,
+    time bigint NOT NULL,
+    kind text NOT NULL,
+    message text NOT NULL,
+    error text,
+    PRIMARY KEY (run_id, seq)
+  );
+  CREATE INDEX runs_status ON ${s}.runs (status, started_at DESC, id DESC);
+  CREATE INDEX runs_entity ON ${s}.runs (entity, started_at DESC, id DESC);`,
 ];
 
 /**

@@ -11,6 +11,7 @@ import { errorRecord, nodeOutputs as outputsOf } from "../provenance.ts";
 import type {
   CacheHit,
   InputSource,
+  LogEntry,
   NodeRecord,
   PreviousRun,
   RunFinish,
@@ -42,6 +43,12 @@ export interface PgSessionStore {
   readonly time: PgTime;
 }
 
+/** The most `ctx.log` lines kept per node and attempt. */
+const MAX_LOG_LINES = 10_000;
+
+/** The longest `ctx.log` line kept. */
+const MAX_LOG_CHARS = 16_384;
+
 /** The queue and journal of one run in a PostgreSQL store. */
 export class PgSession implements RunSession {
   readonly previous: PreviousRun | undefined;
@@ -62,17 +69,26 @@ export class PgSession implements RunSession {
    * fenced completion): recording it again would cost a commit for nothing.
    */
   readonly #writtenElsewhere = new Map<NodeRecord, string>();
+  /** The run's change counter: each node row written takes the next value. */
+  #rev: number;
+  /** The number of the run's last log line, and lines kept per node and attempt. */
+  #logSeq: number;
+  #logCounts = new Map<string, number>();
+  #logged = false;
 
   constructor(
     store: PgSessionStore,
     runId: string,
     previous: PreviousRun | undefined,
     earlier: Map<string, number>,
+    counters: { rev: number; logSeq: number } = { rev: 0, logSeq: -1 },
   ) {
     this.#store = store;
     this.runId = runId;
     this.previous = previous;
     this.#earlier = earlier;
+    this.#rev = counters.rev;
+    this.#logSeq = counters.logSeq;
     let max = -1;
     for (const v of earlier.values()) if (v > max) max = v;
     this.#order = max + 1;
@@ -124,6 +140,9 @@ export class PgSession implements RunSession {
       this.#timer = undefined;
       if (this.#queue.size > 0 || this.#cachePuts.length > 0) {
         this.flush().catch((e) => this.#report(e));
+      } else if (this.#logged) {
+        this.#logged = false;
+        this.#store.writer.commit().catch((e) => this.#report(e));
       }
     }, this.#store.options.flushIntervalMs);
   }
@@ -214,6 +233,16 @@ export class PgSession implements RunSession {
       this.#outputHashes.set(node.id, hashes);
       outputs = JSON.stringify(stored);
     }
+    // A node written before its inputs are known records the nodes it takes
+    // data from, so that a drawing of the run links it at once.
+    let deps: string | null = null;
+    if (inputs === null && !this.#inputsWritten.has(node)) {
+      const ids: string[] = [];
+      for (const list of node.inputSources().values()) {
+        for (const src of list) if (!ids.includes(src.node)) ids.push(src.node);
+      }
+      if (ids.length > 0) deps = JSON.stringify(ids);
+    }
     const added = this.#added.get(node) ?? 0;
     if (added > 0x7fffffff) {
       throw new ValidationError(
@@ -240,7 +269,35 @@ export class PgSession implements RunSession {
       error,
       cached_from: node.cachedFrom ?? null,
       added,
+      rev: ++this.#rev,
+      deps,
     };
+  }
+
+  log(entry: LogEntry): void {
+    const key = `${entry.attempt}#${entry.nodeId}`;
+    const count = (this.#logCounts.get(key) ?? 0) + 1;
+    this.#logCounts.set(key, count);
+    if (count > MAX_LOG_LINES) return;
+    const message = count === MAX_LOG_LINES
+      ? `(${MAX_LOG_LINES - 1} lines kept; later lines of this attempt are not recorded)`
+      : entry.message.length > MAX_LOG_CHARS
+      ? `${entry.message.slice(0, MAX_LOG_CHARS)}… (cut at ${MAX_LOG_CHARS} characters)`
+      : entry.message;
+    this.#store.writer.log({
+      run_id: this.runId,
+      seq: ++this.#logSeq,
+      node_id: entry.nodeId,
+      attempt: entry.attempt,
+      time: entry.time,
+      kind: count === MAX_LOG_LINES ? "log" : entry.kind,
+      message,
+      error: entry.error === undefined || count === MAX_LOG_LINES
+        ? null
+        : JSON.stringify(entry.error),
+    });
+    this.#logged = true;
+    this.#arm();
   }
 
   /**

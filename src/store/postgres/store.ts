@@ -25,7 +25,6 @@ import type {
   RunSession,
   RunStart,
   RunStatus,
-  RunSummary,
   ScheduleFire,
   ScheduleRecord,
   SignalRecord,
@@ -209,7 +208,9 @@ export class PostgresStore extends PgOwnership implements Store {
         );
       }
     }
-    const session = new PgSession(this, start.runId, previous, order);
+    // A resumed run continues its change counter and its log.
+    const counters = previous === undefined ? undefined : await this.resumeCounters(start.runId);
+    const session = new PgSession(this, start.runId, previous, order, counters);
     this.#sessions.add(session);
     return session;
   }
@@ -424,36 +425,22 @@ export class PostgresStore extends PgOwnership implements Store {
   // --- queries ---------------------------------------------------------------
 
   /**
-   * Runs, newest first.
-   *
-   * @param filter By status and entity; at most `limit` (default 50).
-   * @returns The runs.
-   */
-  async listRuns(
-    filter: { status?: RunStatus; entity?: string; limit?: number } = {},
-  ): Promise<RunSummary[]> {
-    this.#check();
-    const rows = await this.sql.unsafe(
-      `SELECT * FROM ${this.schema}.runs WHERE ($1::text IS NULL OR status = $1)
-         AND ($2::text IS NULL OR entity = $2) ORDER BY started_at DESC, id DESC LIMIT $3`,
-      [filter.status ?? null, filter.entity ?? null, filter.limit ?? 50],
-    );
-    return rows.map((r) => summary(r as Row));
-  }
-
-  /**
    * A run with its nodes and values.
    *
    * @param runId The run id.
+   * @param options `nodes: false` for the run's record alone.
    * @returns The run, or undefined.
    */
-  async getRun(runId: string): Promise<RunDetails | undefined> {
+  async getRun(
+    runId: string,
+    options: { nodes?: boolean } = {},
+  ): Promise<RunDetails | undefined> {
     this.#check();
     const row = (await this.sql.unsafe(`SELECT * FROM ${this.schema}.runs WHERE id = $1`, [runId]))[
       0
     ] as Row | undefined;
     if (row === undefined) return undefined;
-    const nodes = await this.sql.unsafe(
+    const nodes = options.nodes === false ? [] : await this.sql.unsafe(
       `SELECT ${NODE_COLUMNS} FROM ${this.schema}.nodes WHERE run_id = $1 ORDER BY added`,
       [runId],
     ) as unknown as Row[];

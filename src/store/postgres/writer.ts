@@ -34,6 +34,22 @@ export interface NodeRow {
   error: string | null;
   cached_from: string | null;
   added: number;
+  /** The run's change counter at this write. */
+  rev: number;
+  /** The nodes it takes data from, while its inputs are not yet known (JSON). */
+  deps: string | null;
+}
+
+/** A task's log line (or retried attempt) as the writer sends it. */
+export interface LogRow {
+  run_id: string;
+  seq: number;
+  node_id: string;
+  attempt: number;
+  time: number;
+  kind: string;
+  message: string;
+  error: string | null;
 }
 
 /** A cache entry as the writer sends it. */
@@ -72,9 +88,10 @@ class Batch {
   nodes = new Map<string, NodeRow>();
   cache = new Map<string, CacheRow>();
   finishes = new Map<string, FinishRow>();
+  logs: LogRow[] = [];
   get empty(): boolean {
     return this.values.size === 0 && this.nodes.size === 0 && this.cache.size === 0 &&
-      this.finishes.size === 0;
+      this.finishes.size === 0 && this.logs.length === 0;
   }
 }
 
@@ -146,6 +163,11 @@ export class GroupWriter {
     this.#batch.finishes.set(row.id, row);
   }
 
+  /** Queues a log line. */
+  log(row: LogRow): void {
+    this.#batch.logs.push(row);
+  }
+
   /**
    * Commits everything queued so far (together with whatever else is queued
    * before the commit starts).
@@ -189,27 +211,30 @@ export class GroupWriter {
       batch.nodes.size === 0 ? null : [...batch.nodes.values()],
       batch.cache.size === 0 ? null : [...batch.cache.values()],
       batch.finishes.size === 0 ? null : [...batch.finishes.values()],
+      batch.logs.length === 0 ? null : batch.logs,
     ];
     const ctes: string[] = [
       `v AS (INSERT INTO ${s}."values" (hash, body, size)
         SELECT x.hash, x.body, length(x.body) FROM json_to_recordset($1::json) AS x(hash text, body text)
         ON CONFLICT (hash) DO NOTHING)`,
       `n AS (INSERT INTO ${s}.nodes (run_id, id, parent_id, seq, entity, kind, version, bare, status,
-          attempts, started_at, finished_at, args_digest, call, inputs, outputs, error, cached_from, added)
+          attempts, started_at, finished_at, args_digest, call, inputs, outputs, error, cached_from, added,
+          rev, deps)
         SELECT x.run_id, x.id, x.parent_id, x.seq, x.entity, x.kind, x.version, x.bare, x.status,
           x.attempts, x.started_at, x.finished_at, x.args_digest, x.call, x.inputs, x.outputs, x.error,
-          x.cached_from, x.added
+          x.cached_from, x.added, x.rev, x.deps
         FROM json_to_recordset($2::json) AS x(run_id text, id text, parent_id text, seq integer,
           entity text, kind text, version text, bare boolean, status text, attempts integer,
           started_at bigint, finished_at bigint, args_digest text, call text, inputs text,
-          outputs text, error text, cached_from text, added integer)
+          outputs text, error text, cached_from text, added integer, rev bigint, deps text)
         ON CONFLICT (run_id, id) DO UPDATE SET parent_id = excluded.parent_id, seq = excluded.seq,
           entity = excluded.entity, kind = excluded.kind, version = excluded.version,
           bare = excluded.bare, status = excluded.status, attempts = excluded.attempts,
           started_at = excluded.started_at, finished_at = excluded.finished_at,
           args_digest = excluded.args_digest, call = excluded.call,
           inputs = COALESCE(excluded.inputs, nodes.inputs), outputs = excluded.outputs,
-          error = excluded.error, cached_from = excluded.cached_from, replayed = false)`,
+          error = excluded.error, cached_from = excluded.cached_from, replayed = false,
+          rev = excluded.rev, deps = COALESCE(nodes.deps, excluded.deps))`,
       `c AS (INSERT INTO ${s}.cache (key, task, version, value_hash, source, created_at)
         SELECT * FROM json_to_recordset($3::json) AS x(key text, task text, version text,
           value_hash text, source text, created_at bigint)
@@ -220,6 +245,10 @@ export class GroupWriter {
         FROM json_to_recordset($4::json) AS x(id text, status text, outputs_hash text, errors text,
           finished_at bigint)
         WHERE r.id = x.id)`,
+      `l AS (INSERT INTO ${s}.logs (run_id, seq, node_id, attempt, time, kind, message, error)
+        SELECT * FROM json_to_recordset($5::json) AS x(run_id text, seq bigint, node_id text,
+          attempt integer, time bigint, kind text, message text, error text)
+        ON CONFLICT (run_id, seq) DO NOTHING)`,
     ];
     let next = params.length + 1;
     for (let i = 0; i < this.#extensions.length; i++) {
@@ -229,7 +258,9 @@ export class GroupWriter {
       params.push(...values);
       ctes.push(ext.sql(numbers));
     }
-    const text = `WITH ${ctes.join(",\n")} SELECT 1`;
+    // Pages watching the store (the web UI, on any machine) hear of each commit.
+    params.push(this.#s);
+    const text = `WITH ${ctes.join(",\n")} SELECT pg_notify('weft_changes', $${params.length})`;
     await this.run(() => this.#sql.unsafe(text, params as never[]));
     this.commits++;
   }

@@ -10,7 +10,7 @@ import { ValidationError } from "../../core/errors.ts";
 import type { Row } from "./rows.ts";
 
 /** The schema version this code writes. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 const MIGRATIONS: string[] = [
   // 1: the first schema
@@ -186,6 +186,22 @@ const MIGRATIONS: string[] = [
     spec TEXT NOT NULL,
     served_at INTEGER NOT NULL
   );`,
+  // 6: what the web UI reads. A node's rev is its run's change counter at its
+  // last write (a page asks for rows changed since the last it saw); deps are
+  // the nodes it takes data from, written while its inputs are not yet known;
+  // logs hold ctx.log lines and retried attempts (keyed as nodes are: the
+  // run's number << 32 plus the line's number in the run).
+  `ALTER TABLE nodes ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE nodes ADD COLUMN deps TEXT;
+  CREATE TABLE logs (
+    key INTEGER PRIMARY KEY,
+    node_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    error TEXT
+  );`,
 ];
 
 /**
@@ -284,18 +300,17 @@ export function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
       "SELECT schedule, fire_at, status, run_id FROM schedule_fires WHERE schedule = ?1 AND (?2 IS NULL OR status = ?2) ORDER BY fire_at DESC LIMIT ?3",
     finishRun:
       "UPDATE runs SET status = ?, outputs_hash = ?, outputs = ?, errors = ?, finished_at = ? WHERE id = ?",
-    listRuns:
-      "SELECT * FROM runs WHERE (? IS NULL OR status = ?) AND (? IS NULL OR entity = ?) ORDER BY key DESC LIMIT ?",
     upsertNode:
       `INSERT INTO nodes (key, run_id, id, parent_id, seq, entity, kind, version, bare, status, attempts, started_at,
-        finished_at, args_digest, call, inputs, outputs, error, cached_from, added)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        finished_at, args_digest, call, inputs, outputs, error, cached_from, added, rev, deps)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (key) DO UPDATE SET id = excluded.id, parent_id = excluded.parent_id, seq = excluded.seq, entity = excluded.entity,
         kind = excluded.kind, version = excluded.version, bare = excluded.bare, status = excluded.status,
         attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at,
         args_digest = excluded.args_digest, call = excluded.call,
         inputs = COALESCE(excluded.inputs, nodes.inputs), outputs = excluded.outputs, error = excluded.error,
-        cached_from = excluded.cached_from, replayed = 0`,
+        cached_from = excluded.cached_from, replayed = 0, rev = excluded.rev,
+        deps = COALESCE(nodes.deps, excluded.deps)`,
     runNodes: `SELECT ${NODE_COLUMNS} FROM nodes WHERE ${RUN_RANGE} ORDER BY key`,
     getNode: `SELECT ${NODE_COLUMNS} FROM nodes WHERE ${RUN_RANGE} AND id = ?2`,
     nodeOrder: `SELECT id, added FROM nodes WHERE ${RUN_RANGE}`,
@@ -316,6 +331,28 @@ export function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
     clearCache: "DELETE FROM cache",
     clearCacheTask: "DELETE FROM cache WHERE task = ?",
     beginImmediate: "BEGIN IMMEDIATE",
+    // What the web UI reads.
+    runEntities: "SELECT DISTINCT entity FROM runs ORDER BY entity",
+    taskCounts:
+      `SELECT status, cached_from IS NOT NULL AS cached, count(*) AS n FROM nodes WHERE ${RUN_RANGE} AND kind = 'task' GROUP BY 1, 2`,
+    nodeSummaries:
+      `SELECT id, parent_id, entity, kind, status, attempts, started_at, finished_at, cached_from, replayed, deps,
+        CASE WHEN deps IS NULL THEN inputs END AS inputs, json_extract(error, '$.message') AS error_message, rev, added
+      FROM nodes WHERE key BETWEEN ((SELECT key FROM runs WHERE id = ?1) << 32) + ?2 AND ((SELECT key FROM runs WHERE id = ?1) << 32) + 4294967295
+        AND rev > ?3 ORDER BY key`,
+    firstOpen:
+      `SELECT MIN(added) AS added FROM nodes WHERE key BETWEEN ((SELECT key FROM runs WHERE id = ?1) << 32) + ?2 AND ((SELECT key FROM runs WHERE id = ?1) << 32) + 4294967295
+        AND status NOT IN ('succeeded', 'failed', 'skipped', 'cancelled')`,
+    maxRev: `SELECT COALESCE(MAX(rev), 0) AS rev FROM nodes WHERE ${RUN_RANGE}`,
+    lastLog:
+      `SELECT COALESCE(MAX(key) - ((SELECT key FROM runs WHERE id = ?1) << 32), -1) AS seq FROM logs WHERE ${RUN_RANGE}`,
+    insertLog:
+      "INSERT INTO logs (key, node_id, attempt, time, kind, message, error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    runLogs:
+      `SELECT node_id, attempt, time, kind, message, error FROM logs WHERE ${RUN_RANGE} ORDER BY key`,
+    nodeLogs:
+      `SELECT node_id, attempt, time, kind, message, error FROM logs WHERE ${RUN_RANGE} AND node_id = ?2 ORDER BY key`,
+    changeCount: "SELECT data_version + total_changes() AS n FROM pragma_data_version",
     getOwner: "SELECT * FROM run_owners WHERE run_id = ?",
     putOwner:
       "INSERT OR REPLACE INTO run_owners (run_id, owner_id, pid, host, since, heartbeat_at, lease_ms, cancel_requested_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",

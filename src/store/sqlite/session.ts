@@ -13,6 +13,7 @@ import { errorRecord, nodeOutputs as outputsOf } from "../provenance.ts";
 import type {
   CacheHit,
   InputSource,
+  LogEntry,
   NodeRecord,
   PreviousRun,
   RunFinish,
@@ -58,6 +59,13 @@ function stored(v: { hash: string; body?: string }): string {
     : `"hash":"${v.hash}","body":${JSON.stringify(v.body)}`;
 }
 
+/** The most `ctx.log` lines kept per node and attempt. */
+const MAX_LOG_LINES = 10_000;
+const LINES_CUT = `(${MAX_LOG_LINES - 1} lines kept; later lines of this attempt are not recorded)`;
+
+/** The longest `ctx.log` line kept. */
+const MAX_LOG_CHARS = 16_384;
+
 /** The queue and journal of one run in a SQLite store. */
 export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   readonly previous: PreviousRun | undefined;
@@ -93,6 +101,14 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   #inputsWritten = new Set<NodeRecord>();
   #added = new Map<NodeRecord, number>();
   readonly #earlier: Map<string, number>;
+  /** The run's change counter: each node row written takes the next value. */
+  #rev: number;
+  /** Log lines waiting for the next commit, those a commit took, and the last one's number. */
+  #logs: LogEntry[] = [];
+  #takenLogs: LogEntry[] = [];
+  #logSeq: number;
+  /** Lines kept per node and attempt, so that a runaway logger does not fill the store. */
+  #logCounts = new Map<string, number>();
 
   constructor(
     store: SessionStore,
@@ -100,6 +116,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     keyBase: bigint,
     previous: PreviousRun | undefined,
     earlier: Map<string, number>,
+    counters: { rev: number; logSeq: number } = { rev: 0, logSeq: -1 },
   ) {
     this.#store = store;
     this.runId = runId;
@@ -107,6 +124,8 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     this.#keyNumber = Number(keyBase);
     this.previous = previous;
     this.#earlier = earlier;
+    this.#rev = counters.rev;
+    this.#logSeq = counters.logSeq;
     let max = -1;
     for (const v of earlier.values()) if (v > max) max = v;
     this.#order = max + 1;
@@ -147,7 +166,9 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   /** The store's timer ticked: commit what is queued (without waiting). */
   tick(): void {
     this.#armed = false;
-    if (this.#queue.size > 0 || this.#cachePuts.length > 0) this.#store.group.note(this);
+    if (this.#queue.size > 0 || this.#cachePuts.length > 0 || this.#logs.length > 0) {
+      this.#store.group.note(this);
+    }
   }
 
   pending(node: NodeRecord): boolean {
@@ -162,7 +183,9 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
    * nothing is queued or it was committed at once.
    */
   flush(): Promise<void> | undefined {
-    if (this.#queue.size === 0 && this.#cachePuts.length === 0) return undefined;
+    if (this.#queue.size === 0 && this.#cachePuts.length === 0 && this.#logs.length === 0) {
+      return undefined;
+    }
     return this.#store.group.request(this);
   }
 
@@ -171,22 +194,28 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     const nodes = this.#queue;
     const puts = this.#cachePuts;
     const finish = this.#finish;
+    const logs = this.#logs;
     const inputs: NodeRecord[] = [];
     const mark = batch.size;
+    const logSeq = this.#logSeq;
     try {
       for (const node of nodes) this.#row(node, batch, inputs);
       for (let i = 0; i < puts.length; i++) this.#cacheRow(puts[i]![0], puts[i]![1], batch);
+      for (let i = 0; i < logs.length; i++) this.#logRow(logs[i]!, batch);
       if (finish !== undefined) this.#finishRow(finish, batch);
     } catch (e) {
       // Nothing was taken: everything stays queued.
       batch.truncate(mark);
       for (const node of inputs) this.#inputsWritten.delete(node);
+      this.#logSeq = logSeq;
       throw e;
     }
     // (The queue's two sets take turns: one is taken while the other fills.)
     this.#queue = this.#spare ?? new Set();
     this.#spare = undefined;
     if (puts.length > 0) this.#cachePuts = [];
+    if (logs.length > 0) this.#logs = [];
+    this.#takenLogs = logs;
     this.#finish = undefined;
     this.#taken = nodes;
     this.#takenPuts = puts;
@@ -198,6 +227,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     const nodes = this.#taken;
     if (nodes === undefined) return;
     this.#taken = undefined;
+    this.#takenLogs = [];
     nodes.clear();
     this.#spare = nodes;
     if (this.#takenFinish !== undefined) this.#store.forget(this);
@@ -213,6 +243,11 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     for (const node of this.#queue) nodes.add(node);
     this.#queue = nodes;
     if (this.#takenPuts.length > 0) this.#cachePuts = [...this.#takenPuts, ...this.#cachePuts];
+    if (this.#takenLogs.length > 0) {
+      this.#logSeq -= this.#takenLogs.length;
+      this.#logs = [...this.#takenLogs, ...this.#logs];
+      this.#takenLogs = [];
+    }
     this.#finish ??= this.#takenFinish;
     this.#takenFinish = undefined;
   }
@@ -264,6 +299,17 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
         this.#outputHashes.set(node.id, hashes);
       }
     }
+    // A node written before its inputs are known (it waits for them) records
+    // the nodes it takes data from, so that a drawing of the run links it at
+    // once; once its inputs are written, their sources say the same.
+    let deps: string | null = null;
+    if (inputs === null && !this.#inputsWritten.has(node)) {
+      const ids: string[] = [];
+      for (const list of node.inputSources().values()) {
+        for (const src of list) if (!ids.includes(src.node)) ids.push(src.node);
+      }
+      if (ids.length > 0) deps = JSON.stringify(ids);
+    }
     const added = this.#added.get(node) ?? 0;
     if (added > 0xffffffff) {
       throw new ValidationError(
@@ -294,6 +340,44 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
       error,
       node.cachedFrom ?? null,
       added,
+      ++this.#rev,
+      deps,
+    ]);
+  }
+
+  log(entry: LogEntry): void {
+    const key = `${entry.attempt}#${entry.nodeId}`;
+    const count = (this.#logCounts.get(key) ?? 0) + 1;
+    this.#logCounts.set(key, count);
+    if (count > MAX_LOG_LINES) return;
+    this.#logs.push(
+      count === MAX_LOG_LINES
+        ? {
+          ...entry,
+          kind: "log",
+          message: LINES_CUT,
+        }
+        : entry.message.length > MAX_LOG_CHARS
+        ? {
+          ...entry,
+          message: `${entry.message.slice(0, MAX_LOG_CHARS)}… (cut at ${MAX_LOG_CHARS} characters)`,
+        }
+        : entry,
+    );
+    this.#arm();
+  }
+
+  #logRow(entry: LogEntry, batch: SqliteBatch): void {
+    if (this.#logSeq >= 0xffffffff) return;
+    this.#logSeq++;
+    batch.add(this.#store.statements.insertLog!, [
+      this.#keyBase + BigInt(this.#logSeq),
+      entry.nodeId,
+      entry.attempt,
+      entry.time,
+      entry.kind,
+      entry.message,
+      entry.error === undefined ? null : JSON.stringify(entry.error),
     ]);
   }
 
@@ -356,6 +440,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   }
 
   abandon(): void {
+    this.#logs = [];
     this.#queue = new Set();
     this.#cachePuts = [];
     this.#finish = undefined;

@@ -35,7 +35,6 @@ import type {
   RunSession,
   RunStart,
   RunStatus,
-  RunSummary,
   RunTakeover,
   Store,
 } from "../mod.ts";
@@ -46,8 +45,9 @@ import { resumable, RunStartMember, type SqliteBatch, sqliteWriter } from "./com
 import { openFile } from "./open_file.ts";
 import { prepareAll } from "./schema.ts";
 import { SqliteReads } from "./reads.ts";
+import { SqliteBrowse, SqliteBrowseMethods } from "./browse.ts";
 import { SqliteSession } from "./session.ts";
-import { SqliteTime, SqliteTimeMethods } from "./time.ts";
+import { SqliteTime } from "./time.ts";
 
 /** Options of {@linkcode SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -82,7 +82,7 @@ export interface SqliteStoreOptions {
 }
 
 /** A store in one SQLite file. */
-export class SqliteStore extends SqliteTimeMethods implements Store {
+export class SqliteStore extends SqliteBrowseMethods implements Store {
   /** How the store was opened. */
   readonly url: string;
   readonly #db: DatabaseSync;
@@ -99,6 +99,8 @@ export class SqliteStore extends SqliteTimeMethods implements Store {
   readonly #reads: SqliteReads;
   /** Signals, sleeping runs and schedule fires. @ignore */
   override readonly time: SqliteTime;
+  /** What the web UI reads. @ignore */
+  override readonly browse: SqliteBrowse;
 
   private constructor(path: string, db: DatabaseSync, options: Required<SqliteStoreOptions>) {
     super();
@@ -108,6 +110,7 @@ export class SqliteStore extends SqliteTimeMethods implements Store {
     this.#s = prepareAll(db);
     this.#reads = new SqliteReads(this.#s);
     this.time = new SqliteTime(this.url, () => this.#s, (fn) => this.#tx(fn), () => this.#check());
+    this.browse = new SqliteBrowse(db, this.#s, this.#reads, (fn) => this.#read(fn));
     this.#owners = {
       statements: () => this.#s,
       direct: (fn) => {
@@ -290,7 +293,12 @@ export class SqliteStore extends SqliteTimeMethods implements Store {
     for (const r of this.#s.nodeOrder!.all(start.runId) as Row[]) {
       order.set(r.id as string, Number(r.added));
     }
-    return this.#session(start.runId, key, previous, order);
+    // A resumed run continues its change counter and its log.
+    const counters = {
+      rev: Number((this.#s.maxRev!.get(start.runId) as Row).rev),
+      logSeq: Number((this.#s.lastLog!.get(start.runId) as Row).seq),
+    };
+    return this.#session(start.runId, key, previous, order, counters);
   }
 
   #session(
@@ -298,8 +306,9 @@ export class SqliteStore extends SqliteTimeMethods implements Store {
     key: number,
     previous: PreviousRun | undefined,
     order: Map<string, number>,
+    counters?: { rev: number; logSeq: number },
   ): SqliteSession {
-    const session = new SqliteSession(this, runId, BigInt(key) << 32n, previous, order);
+    const session = new SqliteSession(this, runId, BigInt(key) << 32n, previous, order, counters);
     this.#sessions.set(runId, session);
     this.#group.opened(session);
     return session;
@@ -448,37 +457,19 @@ export class SqliteStore extends SqliteTimeMethods implements Store {
   // --- queries ---------------------------------------------------------------
 
   /**
-   * Runs, newest first.
-   *
-   * @param filter By status and entity; at most `limit` (default 50).
-   * @returns The runs.
-   */
-  listRuns(
-    filter: { status?: RunStatus; entity?: string; limit?: number } = {},
-  ): Promise<RunSummary[]> {
-    return this.#read(() => {
-      const rows = this.#s.listRuns!.all(
-        filter.status ?? null,
-        filter.status ?? null,
-        filter.entity ?? null,
-        filter.entity ?? null,
-        filter.limit ?? 50,
-      ) as Row[];
-      return (rows.map(summary));
-    });
-  }
-
-  /**
    * A run with its nodes and values.
    *
    * @param runId The run id.
+   * @param options `nodes: false` for the run's record alone.
    * @returns The run, or undefined.
    */
-  getRun(runId: string): Promise<RunDetails | undefined> {
+  getRun(runId: string, options: { nodes?: boolean } = {}): Promise<RunDetails | undefined> {
     return this.#read(() => {
       const row = this.#s.getRun!.get(runId) as Row | undefined;
       if (row === undefined) return undefined;
-      const nodes = (this.#s.runNodes!.all(runId) as Row[]).map((n) => this.#reads.details(n));
+      const nodes = options.nodes === false
+        ? []
+        : (this.#s.runNodes!.all(runId) as Row[]).map((n) => this.#reads.details(n));
       return ({
         ...summary(row),
         inputs: this.#reads.runValue(row.inputs, row.inputs_hash) as Record<string, unknown>,

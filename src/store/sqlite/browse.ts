@@ -1,0 +1,322 @@
+/**
+ * What the web UI asks of a SQLite store: runs a page at a time (by run
+ * number, the rowid, so that the 90,000th run costs what the first does), a
+ * run's nodes in brief and what changed in them since the last read, task
+ * counts, a node's values, logs, where a value was used, and a number that
+ * grows with every commit.
+ *
+ * @module
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type {
+  InputSource,
+  LogEntry,
+  NodeChanges,
+  NodeDetails,
+  NodeStatus,
+  NodeSummary,
+  NodeValue,
+  RunFilter,
+  RunSummary,
+  TaskCounts,
+  ValueUse,
+  ValueUses,
+} from "../mod.ts";
+import { decodeValue } from "../../core/values.ts";
+import { nodeInputs, nodeOutputs, type Row, type StoredOutput, summary } from "./rows.ts";
+import type { SqliteReads } from "./reads.ts";
+import { SqliteTimeMethods } from "./time.ts";
+
+/** Where a read of a run's nodes left off. */
+interface Cursor {
+  /** The highest change counter seen. */
+  rev: number;
+  /** The first node (by order added) that was not final: earlier ones do not change. */
+  from: number;
+  /** The run's attempts: a resumed run may change any node. */
+  attempts: number;
+}
+
+/** The UI's queries on one SQLite file. */
+export class SqliteBrowse {
+  readonly #db: DatabaseSync;
+  readonly #s: Record<string, StatementSync>;
+  readonly #reads: SqliteReads;
+  readonly #listings = new Map<string, StatementSync>();
+  /** Runs a read once the store is known to be open, its faults named as the store's. */
+  readonly read: <T>(fn: () => T) => Promise<T>;
+
+  /**
+   * Answers for one store.
+   *
+   * @param db The open file.
+   * @param statements The store's prepared statements.
+   * @param reads The store's reads of values and node rows.
+   * @param read How the store runs a read.
+   */
+  constructor(
+    db: DatabaseSync,
+    statements: Record<string, StatementSync>,
+    reads: SqliteReads,
+    read: <T>(fn: () => T) => Promise<T>,
+  ) {
+    this.#db = db;
+    this.#s = statements;
+    this.#reads = reads;
+    this.read = read;
+  }
+
+  /**
+   * Runs, newest first, by run number (the rowid: a page after a run starts
+   * at that run, whatever the page's depth); one statement per combination of
+   * filters. Filters read runs newest first until the page is full.
+   */
+  listRuns(filter: RunFilter): RunSummary[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.status !== undefined) {
+      where.push("status = ?");
+      args.push(filter.status);
+    }
+    if (filter.entity !== undefined) {
+      where.push("entity = ?");
+      args.push(filter.entity);
+    }
+    if (filter.search !== undefined && filter.search !== "") {
+      where.push("instr(id, ?) > 0");
+      args.push(filter.search);
+    }
+    if (filter.before !== undefined) {
+      // Runs are listed by number (their rowid), newest first, as `weft runs` lists them.
+      where.push("key < (SELECT key FROM runs WHERE id = ?)");
+      args.push(filter.before.id);
+    }
+    const sql = `SELECT * FROM runs${
+      where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`
+    } ORDER BY key DESC LIMIT ?`;
+    let statement = this.#listings.get(sql);
+    if (statement === undefined) this.#listings.set(sql, statement = this.#db.prepare(sql));
+    return (statement.all(...args, filter.limit ?? 50) as Row[]).map(summary);
+  }
+
+  /** The entities that have runs. */
+  runEntities(): string[] {
+    return (this.#s.runEntities!.all() as Row[]).map((r) => r.entity as string);
+  }
+
+  /** Task nodes by status, per run. */
+  taskCounts(runIds: readonly string[]): Map<string, TaskCounts> {
+    const out = new Map<string, TaskCounts>();
+    for (const id of runIds) {
+      if (this.#s.getRun!.get(id) === undefined) continue;
+      const counts: TaskCounts = {};
+      for (const r of this.#s.taskCounts!.all(id) as Row[]) {
+        const key = Number(r.cached) === 1 && r.status === "succeeded"
+          ? "cached"
+          : r.status as NodeStatus;
+        counts[key] = (counts[key] ?? 0) + Number(r.n);
+      }
+      out.set(id, counts);
+    }
+    return out;
+  }
+
+  /** A run's nodes in brief, all or those changed since a cursor. */
+  runNodes(runId: string, since: string | undefined): NodeChanges | undefined {
+    const row = this.#s.getRun!.get(runId) as Row | undefined;
+    if (row === undefined) return undefined;
+    const run = summary(row);
+    let cursor: Cursor = { rev: -1, from: 0, attempts: run.attempts };
+    if (since !== undefined) {
+      const [rev, from, attempts] = since.split(":").map(Number);
+      // A resumed run rewrites nodes that had ended: read them all again.
+      cursor = attempts === run.attempts
+        ? { rev: rev!, from: from!, attempts: attempts! }
+        : { rev: rev!, from: 0, attempts: run.attempts };
+    }
+    const nodes: NodeSummary[] = [];
+    let rev = cursor.rev;
+    let last = cursor.from - 1;
+    for (const r of this.#s.nodeSummaries!.all(runId, cursor.from, cursor.rev) as Row[]) {
+      rev = Math.max(rev, Number(r.rev));
+      last = Math.max(last, Number(r.added));
+      nodes.push(nodeSummary(r));
+    }
+    const open = this.#s.firstOpen!.get(runId, cursor.from) as Row;
+    const from = open.added === null ? Math.max(cursor.from, last + 1) : Number(open.added);
+    return { run, nodes, cursor: `${rev}:${from}:${run.attempts}` };
+  }
+
+  /** One node of a run. */
+  getNode(runId: string, nodeId: string): NodeDetails | undefined {
+    const row = this.#s.getNode!.get(runId, nodeId) as Row | undefined;
+    return row === undefined ? undefined : this.#reads.details(row);
+  }
+
+  /** The values a node took and made: small ones inline, others from the values table or their producer. */
+  nodeValues(
+    runId: string,
+    nodeId: string,
+  ): { inputs: NodeValue[]; outputs: NodeValue[] } | undefined {
+    const row = this.#s.getNode!.get(runId, nodeId) as Row | undefined;
+    if (row === undefined) return undefined;
+    const value = (
+      name: string,
+      hash: string,
+      body: string | undefined,
+      sources: readonly InputSource[] | undefined,
+    ): NodeValue => {
+      let text = body ?? this.#reads.body(hash);
+      if (text === undefined) {
+        // An input taken whole from a node's output keeps its body with the producer.
+        for (const src of sources ?? []) {
+          const producer = this.#s.getNode!.get(runId, src.node) as Row | undefined;
+          const found = nodeOutputs(producer).find((o: StoredOutput) => o.hash === hash);
+          if (found?.body !== undefined) {
+            text = found.body;
+            break;
+          }
+        }
+      }
+      return text === undefined
+        ? { name, hash, stored: false, value: undefined }
+        : { name, hash, stored: true, value: decodeValue(text) };
+    };
+    return {
+      inputs: nodeInputs(row).map((i) => value(i.name, i.hash, i.body, i.sources)),
+      outputs: nodeOutputs(row).map((o) => value(o.name, o.hash, o.body, undefined)),
+    };
+  }
+
+  /** A run's log lines and retried attempts, in order. */
+  logs(runId: string, nodeId: string | undefined): LogEntry[] {
+    const rows = nodeId === undefined
+      ? this.#s.runLogs!.all(runId) as Row[]
+      : this.#s.nodeLogs!.all(runId, nodeId) as Row[];
+    return rows.map((r) => {
+      const entry: LogEntry = {
+        nodeId: r.node_id as string,
+        attempt: Number(r.attempt),
+        time: Number(r.time),
+        kind: r.kind === "retry" ? "retry" : "log",
+        message: r.message as string,
+        ...(r.error === null ? {} : { error: JSON.parse(r.error as string) }),
+      };
+      return entry;
+    });
+  }
+
+  /** Where a value was made and used, newest first. */
+  valueUses(hash: string, limit: number): ValueUses {
+    const producedBy: ValueUse[] = [];
+    const consumedBy: ValueUse[] = [];
+    for (const n of this.#s.nodesWithText!.all(hash) as Row[]) {
+      const runId = n.run_id as string;
+      const nodeId = n.id as string;
+      if (n.status === "succeeded" && Number(n.replayed) !== 1) {
+        for (const o of nodeOutputs(n)) {
+          if (o.hash === hash && producedBy.length < limit) {
+            producedBy.push({ runId, nodeId, name: o.name });
+          }
+        }
+      }
+      for (const i of nodeInputs(n)) {
+        if (i.hash === hash && consumedBy.length < limit) {
+          consumedBy.push({ runId, nodeId, name: i.name });
+        }
+      }
+    }
+    return { producedBy, consumedBy };
+  }
+
+  /**
+   * Grows whenever something was committed: SQLite's `data_version` counts
+   * the commits of other connections, `total_changes()` the rows this one wrote.
+   */
+  changeCount(): number {
+    return Number((this.#s.changeCount!.get() as Row).n);
+  }
+}
+
+/**
+ * The `StoreBrowse` methods of the SQLite store, answered by its
+ * {@linkcode SqliteBrowse} (a base class, as the time methods are, so that the
+ * store's own file keeps to its runs, nodes, values and queries).
+ */
+export abstract class SqliteBrowseMethods extends SqliteTimeMethods {
+  /** What the web UI reads. @ignore */
+  abstract readonly browse: SqliteBrowse;
+
+  /**
+   * Runs, newest first.
+   *
+   * @param filter By status, entity and id; after a run (the next page); at most `limit` (default 50).
+   * @returns The runs.
+   */
+  listRuns(filter: RunFilter = {}): Promise<RunSummary[]> {
+    return this.browse.read(() => this.browse.listRuns(filter));
+  }
+  /** The entities that have runs, sorted. */
+  runEntities(): Promise<string[]> {
+    return this.browse.read(() => this.browse.runEntities());
+  }
+  /** The task nodes of runs by status (`StoreBrowse.taskCounts`). */
+  taskCounts(runIds: readonly string[]): Promise<Map<string, TaskCounts>> {
+    return this.browse.read(() => this.browse.taskCounts(runIds));
+  }
+  /** A run's nodes in brief, all or those changed since a cursor (`StoreBrowse.runNodes`). */
+  runNodes(runId: string, since?: string): Promise<NodeChanges | undefined> {
+    return this.browse.read(() => this.browse.runNodes(runId, since));
+  }
+  /** One node of a run (`StoreBrowse.getNode`). */
+  getNode(runId: string, nodeId: string): Promise<NodeDetails | undefined> {
+    return this.browse.read(() => this.browse.getNode(runId, nodeId));
+  }
+  /** The values a node took and made (`StoreBrowse.nodeValues`). */
+  nodeValues(
+    runId: string,
+    nodeId: string,
+  ): Promise<{ inputs: NodeValue[]; outputs: NodeValue[] } | undefined> {
+    return this.browse.read(() => this.browse.nodeValues(runId, nodeId));
+  }
+  /** A run's `ctx.log` lines and retried attempts (`StoreBrowse.logs`). */
+  logs(runId: string, nodeId?: string): Promise<LogEntry[]> {
+    return this.browse.read(() => this.browse.logs(runId, nodeId));
+  }
+  /** The executions that made a value and those that took it (`StoreBrowse.valueUses`). */
+  valueUses(hash: string, limit = 200): Promise<ValueUses> {
+    return this.browse.read(() => this.browse.valueUses(hash, limit));
+  }
+  /** A number that grows whenever anything was committed, here or elsewhere. */
+  changeCount(): number {
+    this.time.check();
+    return this.browse.changeCount();
+  }
+}
+
+function nodeSummary(r: Row): NodeSummary {
+  let deps: string[];
+  if (r.deps !== null) deps = JSON.parse(r.deps as string);
+  else {
+    // Rows written before deps were recorded: their inputs say where they came from.
+    deps = [];
+    for (const i of nodeInputs(r)) {
+      for (const s of i.sources ?? []) if (!deps.includes(s.node)) deps.push(s.node);
+    }
+  }
+  return {
+    id: r.id as string,
+    parentId: (r.parent_id as string | null) ?? undefined,
+    entity: r.entity as string,
+    kind: r.kind as string,
+    status: r.status as NodeStatus,
+    attempts: Number(r.attempts),
+    startedAt: r.started_at === null ? undefined : Number(r.started_at),
+    finishedAt: r.finished_at === null ? undefined : Number(r.finished_at),
+    cachedFrom: (r.cached_from as string | null) ?? undefined,
+    replayed: Number(r.replayed) === 1,
+    deps,
+    error: (r.error_message as string | null) ?? undefined,
+  };
+}
