@@ -30,8 +30,8 @@ export interface Cluster {
   readonly dir: string;
   /** The TCP port on 127.0.0.1. */
   readonly port: number;
-  /** A URL for a database of the cluster (default `postgres`). */
-  url(database?: string): string;
+  /** A URL for a database of the cluster (default `postgres`), by 127.0.0.1 or another address it listens on. */
+  url(database?: string, host?: string): string;
   /** Creates a fresh database and returns its URL. */
   createDatabase(prefix?: string): Promise<string>;
   /** Stops the server (fast shutdown) and starts it again on the same port. */
@@ -83,7 +83,9 @@ function freePort(): number {
  * @param options fsync on or off (off for tests: nothing here survives a power loss anyway).
  * @returns The cluster.
  */
-export async function startCluster(options: { fsync?: boolean } = {}): Promise<Cluster> {
+export async function startCluster(
+  options: { fsync?: boolean; listen?: string[]; trust?: string[] } = {},
+): Promise<Cluster> {
   const bin = postgresBin();
   if (bin === undefined) {
     throw new Error(
@@ -110,9 +112,16 @@ export async function startCluster(options: { fsync?: boolean } = {}): Promise<C
     "--locale=C",
   ]);
   await exec(initdb, initArgs, "initdb");
+  if (options.trust !== undefined && options.trust.length > 0) {
+    // Clients from these networks (test hosts in network namespaces) log in like local ones.
+    const hba = `${data}/pg_hba.conf`;
+    const lines = options.trust.map((net) => `host all all ${net} trust`).join("\n");
+    const [cmd, args] = asPostgres("/bin/sh", ["-c", `echo '${lines}' >> '${hba}'`]);
+    await exec(cmd, args, "pg_hba.conf");
+  }
   let port = freePort();
   const settings = [
-    `-c listen_addresses=127.0.0.1`,
+    `-c listen_addresses=${["127.0.0.1", ...(options.listen ?? [])].join(",")}`,
     `-c unix_socket_directories=${dir}`,
     `-c fsync=${options.fsync === false ? "off" : "on"}`,
     `-c synchronous_commit=on`,
@@ -155,7 +164,8 @@ export async function startCluster(options: { fsync?: boolean } = {}): Promise<C
     get port() {
       return port;
     },
-    url: (database = "postgres") => `postgres://${USER}@127.0.0.1:${port}/${database}`,
+    url: (database = "postgres", host = "127.0.0.1") =>
+      `postgres://${USER}@${host}:${port}/${database}`,
     createDatabase: async (prefix = "t") => {
       const name = `${prefix}_${Deno.pid}_${++databases}`;
       await cluster.psql(`CREATE DATABASE ${name}`);

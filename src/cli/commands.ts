@@ -26,4 +26,6 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   rerun: async () => (await import("./rerun.ts")).rerunCommand,
   cancel: async () => (await import("./cancel.ts")).cancelCommand,
   ui: async () => (await import("./ui.ts")).uiCommand,
+  worker: async () => (await import("./worker.ts")).workerCommand,
+  workers: async () => (await import("./workers.ts")).workersCommand,
 };

@@ -58,6 +58,8 @@ Options:
   --lease DURATION      how long this run's claim on its id holds without a heartbeat (default 30s):
                         another weft run or resume of the same id exits 2 ('run ID is running')
                         unless the owner's process is dead on this machine or its lease ran out
+  --detach              (PostgreSQL store) record the run for the workers to drive (weft worker),
+                        print its id as the last word on stdout, and exit
   --concurrency N       how many tasks run at once (default 8)
   --no-cache            ignore cached task results
   --isolate             run each task in a Worker with only its own permissions
@@ -84,6 +86,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   store: { type: "string" },
   "run-id": { type: "string" },
   lease: { type: "string" },
+  detach: { type: "boolean" },
   concurrency: { type: "string" },
   "no-cache": { type: "boolean" },
   isolate: { type: "boolean" },
@@ -143,6 +146,22 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
     );
   checkInputs(described, selected, read);
   const inputs = read.inputs;
+  if (values.detach === true) {
+    if (!/^postgres(ql)?:\/\//.test(needs.url)) {
+      throw new UsageError(
+        `run: --detach enqueues the run for workers, which share a PostgreSQL store; pass --store postgres://…`,
+      );
+    }
+    const { detachRun } = await import("./run_detach.ts");
+    return await detachRun(needs.url, {
+      script: url.href,
+      entity: selected.name,
+      kind: selected.kind,
+      inputs,
+      runId,
+      quiet: values.quiet === true,
+    });
+  }
 
   const baseDir = childCwd(url);
   const reach = reachOfExport(described, selected.name);

@@ -95,6 +95,8 @@ export async function runChild(load: () => Promise<Record<string, unknown>>): Pr
     // signals are not available everywhere
   }
 
+  const distributed = /^postgres(ql)?:\/\//.test(spec.store);
+  if (distributed) (await import("./run_queue.ts")).collectEntities();
   let mod: Record<string, unknown>;
   try {
     mod = await load();
@@ -126,7 +128,8 @@ export async function runChild(load: () => Promise<Record<string, unknown>>): Pr
     executor = new IsolateExecutor({ url: spec.url, ...spec.isolate });
   }
   // The parent owns the run id (it claimed it before starting this process).
-  const store = underClaim(await openStore(spec.store), spec.runId, spec.ownerId);
+  const opened = await openStore(spec.store);
+  const store = underClaim(opened, spec.runId, spec.ownerId);
   const options: EngineOptions = {
     store,
     cache: spec.cache,
@@ -138,8 +141,18 @@ export async function runChild(load: () => Promise<Record<string, unknown>>): Pr
   if (spec.concurrency !== undefined) options.concurrency = spec.concurrency;
   if (spec.suspend !== undefined) options.suspend = spec.suspend;
   if (executor !== undefined) options.executor = executor;
+  let queue: Awaited<ReturnType<typeof import("./run_queue.ts").distribute>> | undefined;
   let code: number;
   try {
+    if (distributed) {
+      // Task calls go through the store's queue (this process works them too).
+      queue = await (await import("./run_queue.ts")).distribute(opened, {
+        runId: spec.runId,
+        concurrency: spec.concurrency,
+        executor,
+      });
+      options.executor = queue.executor;
+    }
     const result = await runWith(
       entity,
       fromJsonTree(spec.inputs) as Record<string, unknown>,
@@ -159,8 +172,10 @@ export async function runChild(load: () => Promise<Record<string, unknown>>): Pr
       ...(result.waitingFor === undefined ? {} : { waitingFor: result.waitingFor }),
     });
     code = exitCode(result.status);
+    await queue?.close();
   } catch (e) {
     if (ticker !== undefined) clearInterval(ticker);
+    await queue?.close().catch(() => {});
     executor?.close();
     await store.close();
     return fail(e instanceof ValidationError || e instanceof RunOwnedError ? 2 : 1, e);

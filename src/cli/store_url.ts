@@ -72,7 +72,12 @@ export async function storeNeeds(url: string): Promise<StoreNeeds> {
     u.pathname = `/${encodeURIComponent(target.database)}`;
     return {
       url: u.href,
-      permissions: { net: [`${u.hostname}:${target.port}`], env: [...PG_ENV] },
+      // (sys hostname: a run's owner and a worker are listed with their host.)
+      permissions: {
+        net: [`${u.hostname}:${target.port}`],
+        env: [...PG_ENV],
+        sys: ["hostname"],
+      },
     };
   }
   throw new ValidationError(

@@ -51,7 +51,8 @@ export interface TaskOptions extends RetryOptions {
    */
   timeout?: Duration;
   /**
-   * How many calls of this task may run at once in a run.
+   * How many calls of this task may run at once in a run; on a PostgreSQL
+   * store with workers, across all workers.
    * @default the run's limit
    */
   concurrency?: number;

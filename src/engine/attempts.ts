@@ -10,7 +10,7 @@
 
 import { frames } from "../core/call_site.ts";
 import { describeCause, TimeoutError, ValidationError, WeftError } from "../core/errors.ts";
-import { checkValue, encodeValue, isPlainObject, sha256 } from "../core/values.ts";
+import { encodeValue, sha256 } from "../core/values.ts";
 import type { TaskDef } from "../define/defs.ts";
 import { delayAfter, mayRetry } from "../define/retry_policy.ts";
 import type { CacheHit, RunSession } from "../store/mod.ts";
@@ -19,6 +19,7 @@ import type { NodeEventFields, NodeEventType } from "./events.ts";
 import { asTaskError, cancelledError, describeError, permissionDenied } from "./failures.ts";
 import { NO_DEPS, type Node, type TaskNode } from "./node.ts";
 import type { Scheduler } from "./scheduler.ts";
+import { taskValue } from "./task_call.ts";
 import type { TaskExecutor } from "./types.ts";
 
 /** What attempts need of the run. */
@@ -225,7 +226,7 @@ export class Attempts {
       const executor = this.#run.executor;
       const mock = this.#run.mocks?.get(def);
       if (executor !== undefined && mock === undefined) {
-        result = executor.execute(def, node.inputs!, ctx);
+        result = executor.execute(def, node.inputs!, ctx, node);
       } else {
         const fn = (mock ?? def.fn) as (...a: unknown[]) => unknown;
         // (`this` is null for the object style and undefined for the positional one, as it was.)
@@ -266,15 +267,9 @@ export class Attempts {
     if (node.timer !== undefined) clearTimeout(node.timer);
     node.timer = undefined;
     const def = node.def;
-    let value = result;
+    let value: unknown;
     try {
-      if (def.namedOutputs) value = namedOutputs(node, def, result);
-      if (
-        (typeof value === "object" && value !== null) || typeof value === "function" ||
-        typeof value === "symbol"
-      ) {
-        checkValue(value, () => `The value returned by task '${def.name}' (node '${node.id}')`);
-      }
+      value = taskValue(def, node.id, result);
     } catch (e) {
       this.#scheduler.release(node);
       return this.#run.fail(node, asTaskError(node, e));
@@ -371,39 +366,4 @@ function cacheKey(def: TaskDef, inputs: Record<string, unknown>): string {
     for (const name of def.cacheIgnore) delete keyed[name];
   }
   return sha256(`${def.name}\u0000${def.version ?? ""}\u0000${encodeValue(keyed, true)}`);
-}
-
-/** The outputs of a task declared with `outputs`, from the object or array it returned. */
-function namedOutputs(node: Node, def: TaskDef, result: unknown): Record<string, unknown> {
-  const names = def.outputs;
-  if (Array.isArray(result)) {
-    if (result.length !== names.length) {
-      throw new ValidationError(
-        `Task '${def.name}' (node '${node.id}') declares ${names.length} outputs (${
-          names.join(", ")
-        }) but returned an array of ${result.length}`,
-      );
-    }
-    const out: Record<string, unknown> = {};
-    names.forEach((n, i) => (out[n] = result[i]));
-    return out;
-  }
-  if (!isPlainObject(result)) {
-    throw new ValidationError(
-      `Task '${def.name}' (node '${node.id}') declares outputs ${names.join(", ")} but returned ${
-        result === null ? "null" : typeof result
-      }; return an object with these keys (or an array in this order)`,
-    );
-  }
-  const missing = names.filter((n) => !(n in result));
-  if (missing.length > 0) {
-    throw new ValidationError(
-      `Task '${def.name}' (node '${node.id}') declares outputs ${
-        names.join(", ")
-      } but its result lacks ${missing.join(", ")}`,
-    );
-  }
-  const out: Record<string, unknown> = {};
-  for (const n of names) out[n] = result[n];
-  return out;
 }

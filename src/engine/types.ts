@@ -10,7 +10,7 @@ import type { Duration } from "../core/duration.ts";
 import type { WeftError } from "../core/errors.ts";
 import type { EntityKind, TaskDef, WaitKind } from "../define/defs.ts";
 import type { TaskContext } from "../define/task.ts";
-import type { NodeStatus, RunStatus, Store } from "../store/mod.ts";
+import type { NodeRecord, NodeStatus, RunStatus, Store } from "../store/mod.ts";
 import type { WeftEvent } from "./events.ts";
 
 /** Options of `run()`. */
@@ -114,9 +114,15 @@ export interface TaskExecutor {
    * @param def The task.
    * @param inputs Its inputs by name.
    * @param ctx Its context: abort `ctx.signal` to stop it.
+   * @param node The node's record, for executors that record its state themselves (the PostgreSQL queue).
    * @returns The task's value, or a promise of it.
    */
-  execute(def: TaskDef, inputs: Record<string, unknown>, ctx: TaskContext): unknown;
+  execute(
+    def: TaskDef,
+    inputs: Record<string, unknown>,
+    ctx: TaskContext,
+    node?: NodeRecord,
+  ): unknown;
 }
 
 /** A node of the graph a run returns. */

@@ -10,7 +10,7 @@ import { ValidationError } from "../../core/errors.ts";
 import type { PgClient } from "./connect.ts";
 
 /** The schema version this code writes. */
-export const PG_SCHEMA_VERSION = 4;
+export const PG_SCHEMA_VERSION = 5;
 
 /** The migrations; `S` stands for the quoted schema name. */
 const MIGRATIONS: ((s: string) => string)[] = [
@@ -148,6 +148,49 @@ const MIGRATIONS: ((s: string) => string)[] = [
   );
   CREATE INDEX runs_status ON ${s}.runs (status, started_at DESC, id DESC);
   CREATE INDEX runs_entity ON ${s}.runs (entity, started_at DESC, id DESC);`,
+  // 5: many machines. Ready task attempts wait in a small hot table
+  // (unfinished work only: a completion deletes its row), claimed with a
+  // lease token and a deadline from the database clock; queue limits; the
+  // workers that are alive; running runs found fast (for adoption).
+  (s) => `
+  CREATE INDEX runs_running ON ${s}.runs (started_at) WHERE status = 'running';
+  CREATE TABLE ${s}.tasks (
+    id bigserial PRIMARY KEY,
+    run_id text NOT NULL,
+    node_id text NOT NULL,
+    attempt integer NOT NULL,
+    queue text NOT NULL,
+    task text NOT NULL,
+    concurrency integer,
+    timeout_ms integer,
+    inputs text NOT NULL,
+    lease_token uuid,
+    lease_until timestamptz,
+    worker text,
+    claims integer NOT NULL DEFAULT 0,
+    enqueued_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (run_id, node_id)
+  ) WITH (fillfactor = 70);
+  CREATE INDEX tasks_ready ON ${s}.tasks (queue, id) WHERE lease_token IS NULL;
+  CREATE INDEX tasks_leases ON ${s}.tasks (lease_until) WHERE lease_token IS NOT NULL;
+  CREATE TABLE ${s}.queues (
+    name text PRIMARY KEY,
+    concurrency integer,
+    updated_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE TABLE ${s}.workers (
+    id text PRIMARY KEY,
+    pid integer NOT NULL,
+    host text NOT NULL,
+    queues text NOT NULL,
+    script text NOT NULL,
+    concurrency integer NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at timestamptz NOT NULL DEFAULT now(),
+    held integer NOT NULL DEFAULT 0,
+    stopping boolean NOT NULL DEFAULT false,
+    lease_ms integer NOT NULL
+  );`,
 ];
 
 /**

@@ -53,6 +53,7 @@ const MAX_LOG_CHARS = 16_384;
 export class PgSession implements RunSession {
   readonly previous: PreviousRun | undefined;
   readonly runId: string;
+  #abandoned = false;
   readonly #store: PgSessionStore;
   #queue = new Set<NodeRecord>();
   /** Nodes handed to a commit that has not finished yet. */
@@ -127,7 +128,23 @@ export class PgSession implements RunSession {
     if (outputs !== undefined) this.#outputHashes.set(node.id, outputs);
   }
 
+  /** Whether the run's claim was lost: nothing more is written (nor withdrawn from the queue). */
+  get abandoned(): boolean {
+    return this.#abandoned;
+  }
+
+  /** The run's claim was taken over: drops what is queued and writes nothing more. */
+  abandon(): void {
+    this.#abandoned = true;
+    this.#queue.clear();
+    this.#cachePuts = [];
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#store.forget(this);
+  }
+
   #enqueue(node: NodeRecord): void {
+    if (this.#abandoned) return;
     this.#queue.add(node);
     if (this.#queue.size >= this.#store.options.maxQueued) {
       this.flush().catch((e) => this.#report(e));
@@ -158,6 +175,16 @@ export class PgSession implements RunSession {
   /** The node's order in its run. */
   order(node: NodeRecord): number {
     return this.#added.get(node) ?? 0;
+  }
+
+  /**
+   * Hands what is queued to the writer now (for a commit the caller asks
+   * for), so that something the caller adds goes in the same commit.
+   *
+   * @returns A promise that resolves when that commit is durable.
+   */
+  stage(): Promise<void> {
+    return this.flush();
   }
 
   flush(): Promise<void> {

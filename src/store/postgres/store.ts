@@ -11,8 +11,7 @@
 
 import { ValidationError } from "../../core/errors.ts";
 import { decodeValue, encodeValue, sha256, valueHash } from "../../core/values.ts";
-import { lineageOf, type LineagePort, type ProducedValue, resolveHash } from "../lineage.ts";
-import { recordedNode } from "../sqlite/lineage_port.ts";
+import { lineageOf, type LineagePort, resolveHash } from "../lineage.ts";
 import type {
   CacheHit,
   JournalEntry,
@@ -35,11 +34,14 @@ import { preview, wholeValue } from "../provenance.ts";
 import { INLINE_MAX, type Row as SqliteRow, type StoredOutput } from "../sqlite/rows.ts";
 import { connect, type PgClient, type PgTarget } from "./connect.ts";
 import { openError } from "./errors.ts";
+import { pgLineagePort } from "./lineage_port.ts";
 import { PgOwnership } from "./owners.ts";
+import { TaskQueue } from "./queue.ts";
 import { migrate, quoteIdent } from "./schema.ts";
 import { PgSession } from "./session.ts";
 import { GroupWriter } from "./writer.ts";
 import { PgTime } from "./time.ts";
+import { thisProcess, WorkerRegistry } from "./workers.ts";
 
 /** Options of {@linkcode PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -71,10 +73,7 @@ export interface PostgresStoreOptions {
   retryMs?: number;
 }
 
-import { details, nodeInputs, nodeOutputs, type Row, summary } from "./rows.ts";
-
-const NODE_COLUMNS =
-  "run_id, id, parent_id, seq, entity, kind, version, bare, status, attempts, started_at, finished_at, args_digest, call, inputs, outputs, error, cached_from, replayed, added";
+import { details, NODE_COLUMNS, nodeInputs, nodeOutputs, type Row, summary } from "./rows.ts";
 
 /** A store in a PostgreSQL database. */
 export class PostgresStore extends PgOwnership implements Store {
@@ -90,10 +89,14 @@ export class PostgresStore extends PgOwnership implements Store {
   readonly writer: GroupWriter;
   /** @internal Signals, sleeping runs and schedule fires. */
   readonly time: PgTime;
+  /** @internal The task queue. */
+  readonly queue: TaskQueue;
+  /** @internal Runs waiting for a driver, detached runs, and the workers registry. */
+  readonly workers: WorkerRegistry;
   /** Its settings. */
   readonly options: Required<Omit<PostgresStoreOptions, "schema">>;
   #closed = false;
-  #sessions = new Set<PgSession>();
+  #sessions = new Map<string, PgSession>();
   /** Closers of parts added to the store (queue listeners, heartbeats). */
   readonly #onClose: (() => Promise<void> | void)[] = [];
 
@@ -111,6 +114,8 @@ export class PostgresStore extends PgOwnership implements Store {
     this.options = options;
     this.writer = new GroupWriter(sql, this.schema, options.retryMs);
     this.time = new PgTime(sql, this.schema, this.url, this.writer);
+    this.queue = new TaskQueue(sql, this.schema, this.writer);
+    this.workers = new WorkerRegistry(sql, this.schema, thisProcess(), this.queue.runs);
   }
 
   /**
@@ -193,6 +198,8 @@ export class PostgresStore extends PgOwnership implements Store {
         [start.runId],
       ) as unknown as Row[];
       previous = await this.#previous(row, nodes);
+      // (Empty for a run enqueued by weft run --detach: its first driver checks the inputs.)
+      if (row.inputs_digest === "") previous = { ...previous, inputsDigest: start.inputsDigest };
       for (const n of nodes) order.set(n.id as string, Number(n.added));
       if (
         row.status !== "succeeded" && previous.entity === start.entity &&
@@ -200,10 +207,13 @@ export class PostgresStore extends PgOwnership implements Store {
       ) {
         await this.writer.run(() =>
           this.sql.unsafe(
+            // (A run enqueued by weft run --detach, driven the first time: not a new attempt.)
             `UPDATE ${s}.runs SET status = 'running', finished_at = NULL, errors = NULL,
-               attempts = attempts + 1, weft_version = $1, wake_at = NULL, waiting_for = NULL
+               attempts = attempts + (CASE WHEN inputs_digest = '' THEN 0 ELSE 1 END),
+               inputs_digest = (CASE WHEN inputs_digest = '' THEN $3 ELSE inputs_digest END),
+               weft_version = $1, wake_at = NULL, waiting_for = NULL
              WHERE id = $2`,
-            [start.weftVersion, start.runId],
+            [start.weftVersion, start.runId, start.inputsDigest],
           )
         );
       }
@@ -211,8 +221,35 @@ export class PostgresStore extends PgOwnership implements Store {
     // A resumed run continues its change counter and its log.
     const counters = previous === undefined ? undefined : await this.resumeCounters(start.runId);
     const session = new PgSession(this, start.runId, previous, order, counters);
-    this.#sessions.add(session);
+    this.#sessions.set(start.runId, session);
     return session;
+  }
+
+  /**
+   * @internal The session of a run this process drives.
+   *
+   * @param runId The run.
+   * @returns Its session, or undefined.
+   */
+  session(runId: string): PgSession | undefined {
+    return this.#sessions.get(runId);
+  }
+
+  /**
+   * Listens on a channel (one connection for all of a store's listeners).
+   *
+   * @param channel The channel.
+   * @param fn Receives each payload.
+   * @param onListen Called on every (re)connection: notifications sent while disconnected are lost.
+   * @returns A function that stops listening.
+   */
+  async listen(
+    channel: string,
+    fn: (payload: string) => void,
+    onListen?: () => void,
+  ): Promise<() => Promise<void>> {
+    const { unlisten } = await this.sql.listen(channel, fn, onListen);
+    return unlisten;
   }
 
   async #previous(row: Row, nodes: Row[]): Promise<PreviousRun> {
@@ -295,7 +332,7 @@ export class PostgresStore extends PgOwnership implements Store {
       }
     }
     try {
-      for (const session of this.#sessions) await session.flush();
+      for (const session of this.#sessions.values()) await session.flush();
       await this.writer.commit();
     } finally {
       this.#closed = true;
@@ -308,7 +345,7 @@ export class PostgresStore extends PgOwnership implements Store {
 
   /** @internal */
   forget(session: PgSession): void {
-    this.#sessions.delete(session);
+    if (this.#sessions.get(session.runId) === session) this.#sessions.delete(session.runId);
   }
 
   /** @internal Queues a value for the values table; returns its hash. */
@@ -347,8 +384,13 @@ export class PostgresStore extends PgOwnership implements Store {
     return decodeValue(body);
   }
 
-  /** The bodies of values by hash, from the values table. */
-  async #bodies(hashes: string[]): Promise<Map<string, string>> {
+  /**
+   * @internal The bodies of values by hash, from the values table.
+   *
+   * @param hashes The hashes.
+   * @returns The bodies found.
+   */
+  async bodies(hashes: string[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
     if (hashes.length === 0) return found;
     const rows = await this.sql.unsafe(
@@ -366,7 +408,7 @@ export class PostgresStore extends PgOwnership implements Store {
       if (n.status !== "succeeded") continue;
       for (const o of nodeOutputs(n)) if (o.body === undefined) outside.add(o.hash);
     }
-    const bodies = await this.#bodies([...outside]);
+    const bodies = await this.bodies([...outside]);
     const outputValue = (o: StoredOutput): unknown => {
       const body = o.body ?? bodies.get(o.hash);
       if (body === undefined) throw new ValidationError(`The store has no value ${o.hash}`);
@@ -399,7 +441,7 @@ export class PostgresStore extends PgOwnership implements Store {
 
   /** A value's body: from the values table, or inline in a node's outputs or inputs. */
   async #body(hash: string): Promise<string | undefined> {
-    const found = (await this.#bodies([hash])).get(hash);
+    const found = (await this.bodies([hash])).get(hash);
     if (found !== undefined) return found;
     for (const n of await this.#nodesWithText(hash)) {
       const inline = [...nodeOutputs(n), ...nodeInputs(n)].find((o) =>
@@ -456,6 +498,18 @@ export class PostgresStore extends PgOwnership implements Store {
     };
   }
 
+  /** What lineage asks of this store, for one walk (see lineage_port.ts). */
+  #lineagePort(): LineagePort {
+    return pgLineagePort({
+      url: this.url,
+      sql: this.sql,
+      schema: this.schema,
+      value: (hash) => this.#value(hash),
+      body: (hash) => this.#body(hash),
+      nodesWithText: (text) => this.#nodesWithText(text),
+    });
+  }
+
   /**
    * A stored value.
    *
@@ -480,77 +534,6 @@ export class PostgresStore extends PgOwnership implements Store {
   async lineage(ref: string, options: LineageOptions = {}): Promise<Lineage> {
     this.#check();
     return await lineageOf(this.#lineagePort(), ref, options);
-  }
-
-  /**
-   * What lineage asks of this store, for one walk: a run's nodes in one
-   * query, and the small values inline in their rows kept for previews.
-   */
-  #lineagePort(): LineagePort {
-    const s = () => this.schema;
-    const inline = new Map<string, string>();
-    const recorded = (row: Row) => recordedNode(row as SqliteRow, inline);
-    return {
-      url: this.url,
-      hasRun: async (runId) =>
-        (await this.sql.unsafe(`SELECT 1 FROM ${s()}.runs WHERE id = $1`, [runId])).length > 0,
-      node: async (runId, nodeId) => {
-        const row = (await this.sql.unsafe(
-          `SELECT ${NODE_COLUMNS} FROM ${s()}.nodes WHERE run_id = $1 AND id = $2`,
-          [runId, nodeId],
-        ))[0] as Row | undefined;
-        return row === undefined ? undefined : recorded(row);
-      },
-      runNodes: async (runId) =>
-        ((await this.sql.unsafe(
-          `SELECT ${NODE_COLUMNS} FROM ${s()}.nodes WHERE run_id = $1 ORDER BY added`,
-          [runId],
-        )) as unknown as Row[]).map(recorded),
-      runInputs: async (runId) => {
-        const row = (await this.sql.unsafe(
-          `SELECT inputs_hash FROM ${s()}.runs WHERE id = $1`,
-          [runId],
-        ))[0] as Row | undefined;
-        if (row === undefined) return [];
-        const inputs = await this.#value(row.inputs_hash as string) as Record<string, unknown>;
-        return Object.entries(inputs).map(([name, value]) => ({ name, hash: valueHash(value) }));
-      },
-      hashesWithPrefix: async (prefix) => {
-        if (prefix.length === 64) return (await this.#body(prefix)) === undefined ? [] : [prefix];
-        const found = new Set<string>();
-        const rows = await this.sql.unsafe(
-          `SELECT hash FROM ${s()}."values" WHERE hash LIKE $1 LIMIT 2`,
-          [`${prefix}%`],
-        );
-        for (const r of rows) found.add(r.hash as string);
-        for (const n of await this.#nodesWithText(prefix)) {
-          for (const o of nodeOutputs(n)) if (o.hash.startsWith(prefix)) found.add(o.hash);
-          for (const i of nodeInputs(n)) {
-            if (i.hash.startsWith(prefix) && (i.body !== undefined || found.has(i.hash))) {
-              found.add(i.hash);
-            }
-          }
-        }
-        return [...found];
-      },
-      preview: async (hash) => {
-        const body = inline.get(hash) ?? await this.#body(hash);
-        return body === undefined ? "?" : preview(decodeValue(body));
-      },
-      producers: async (hash, limit) => {
-        const out: ProducedValue[] = [];
-        for (const n of await this.#nodesWithText(hash)) {
-          if (n.status !== "succeeded" || n.replayed === true) continue;
-          for (const o of nodeOutputs(n)) {
-            if (o.hash === hash) {
-              out.push({ runId: n.run_id as string, nodeId: n.id as string, output: o.name });
-            }
-          }
-          if (out.length >= limit) break;
-        }
-        return out.slice(0, limit);
-      },
-    };
   }
 
   /**

@@ -79,6 +79,11 @@ export interface BatchExtension {
   sql(params: number[]): string;
   /** How many parameters it takes. */
   readonly params: number;
+  /**
+   * An expression the statement selects, so that a CTE that only selects
+   * (a NOTIFY) runs: PostgreSQL skips CTEs nothing refers to, unless they modify data.
+   */
+  readonly select?: string;
   /** Called after the commit, with whether it succeeded. */
   settled?(ok: boolean): void;
 }
@@ -234,7 +239,10 @@ export class GroupWriter {
           args_digest = excluded.args_digest, call = excluded.call,
           inputs = COALESCE(excluded.inputs, nodes.inputs), outputs = excluded.outputs,
           error = excluded.error, cached_from = excluded.cached_from, replayed = false,
-          rev = excluded.rev, deps = COALESCE(nodes.deps, excluded.deps))`,
+          rev = excluded.rev, deps = COALESCE(nodes.deps, excluded.deps)
+        -- A result in the journal stays: a driver that took a run over may still
+        -- hold a node as running that a worker completed since it read the journal.
+        WHERE nodes.status <> 'succeeded' OR excluded.status = 'succeeded')`,
       `c AS (INSERT INTO ${s}.cache (key, task, version, value_hash, source, created_at)
         SELECT * FROM json_to_recordset($3::json) AS x(key text, task text, version text,
           value_hash text, source text, created_at bigint)
@@ -258,9 +266,12 @@ export class GroupWriter {
       params.push(...values);
       ctes.push(ext.sql(numbers));
     }
+    const selects = this.#extensions.map((e) => e.select).filter((x) => x !== undefined);
     // Pages watching the store (the web UI, on any machine) hear of each commit.
     params.push(this.#s);
-    const text = `WITH ${ctes.join(",\n")} SELECT pg_notify('weft_changes', $${params.length})`;
+    const text = `WITH ${ctes.join(",\n")} SELECT ${
+      [`pg_notify('weft_changes', $${params.length})`, ...selects].join(", ")
+    }`;
     await this.run(() => this.#sql.unsafe(text, params as never[]));
     this.commits++;
   }
