@@ -6,6 +6,7 @@ import { chainWorkload } from "./workloads/chain.ts";
 import { cliWorkload } from "./workloads/cli.ts";
 import { durableWorkload, resumeWorkload } from "./workloads/durable.ts";
 import { fanOutWorkload } from "./workloads/fanout.ts";
+import { grantsWorkload } from "./workloads/grants.ts";
 import { isolateWorkload } from "./workloads/isolate.ts";
 import { lineageWorkload } from "./workloads/lineage.ts";
 import { peersWorkload, shortRunWorkload } from "./workloads/peers.ts";
@@ -29,6 +30,8 @@ export const WORKLOADS: readonly Workload[] = [
   shortRunWorkload,
   isolateWorkload,
   cliWorkload,
+  // weft run with per-task grants vs --no-isolate, and the IPC cost of a flush (issue 12).
+  grantsWorkload,
   // Compiling a flow's skeleton (issue 18).
   skeletonWorkload,
   // Lineage of a long run (issue 13).

@@ -113,7 +113,7 @@ Deno.test("a task of another workflow in the same file lends nothing", async () 
   assert.match(b.stderr, /Task 'sneaky' \(node 'sneaky'\) was refused read access/);
 });
 
-Deno.test("--isolate denies a task a permission only its sibling declared", async () => {
+Deno.test("per-task grants (the default; --isolate says the same) deny a task what only its sibling declared; --no-isolate shares the union", async () => {
   await using tmp = await tempDir();
   await Deno.writeTextFile(`${tmp.dir}/data.txt`, "secret");
   const path = await script(
@@ -123,16 +123,21 @@ Deno.test("--isolate denies a task a permission only its sibling declared", asyn
      const borrower = task(function borrower() { return Deno.readTextFileSync("data.txt"); });
      export const pair = workflow(function pair() { return { a: owner(), b: borrower() }; });`,
   );
-  const shared = await weft(["run", path, "--quiet"]);
+  const shared = await weft(["run", path, "--quiet", "--no-isolate"]);
   assert.equal(shared.code, 0, shared.stderr);
   assert.deepEqual(JSON.parse(shared.stdout), { a: "secret", b: "secret" });
-  const isolated = await weft(["run", path, "--isolate", "--quiet"]);
-  assert.equal(isolated.code, 1, isolated.stderr);
-  assert.match(
-    isolated.stderr,
-    /Task 'borrower' \(node 'borrower'\) was refused read access to "data\.txt"/,
-  );
-  assert.doesNotMatch(isolated.stderr, /'owner'.*refused/);
+  for (const flags of [[], ["--isolate"]]) {
+    const isolated = await weft(["run", path, "--quiet", ...flags]);
+    assert.equal(isolated.code, 1, isolated.stderr);
+    assert.match(
+      isolated.stderr,
+      /Task 'borrower' \(node 'borrower'\) was refused read access to "data\.txt"/,
+    );
+    assert.doesNotMatch(isolated.stderr, /'owner'.*refused/);
+  }
+  const both = await weft(["run", path, "--isolate", "--no-isolate"]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--isolate and --no-isolate contradict each other/);
 });
 
 Deno.test("inputs come from --input flags (JSON or string), a YAML file and defaults, checked before running", async () => {

@@ -246,11 +246,26 @@ Deno.test("weft run grants only the tasks a flow calls: 2 of the module's 5", as
     "two",
     "--store",
     "memory",
+    // One process holding the union: what the plan grants the run as a whole.
+    "--no-isolate",
   ]);
   assert.equal(out.code, 0, out.stderr);
   // What the process running the tasks was granted, as Deno reports it.
   assert.deepEqual(JSON.parse(out.stdout), [["WEFT_T1", "WEFT_T2"], ["WEFT_T1", "WEFT_T2"]]);
   assert.match(out.stderr, /grant env\s+WEFT_T1, WEFT_T2\s+← t1, t2\n/);
+  // By default each task holds only its own.
+  const own = await deno([
+    "run",
+    "-A",
+    `${ROOT}/cli.ts`,
+    "run",
+    "tests/fixtures/skeleton/perms.ts",
+    "two",
+    "--store",
+    "memory",
+  ]);
+  assert.equal(own.code, 0, own.stderr);
+  assert.deepEqual(JSON.parse(own.stdout), [["WEFT_T1"], ["WEFT_T2"]]);
 });
 
 Deno.test("weft run falls back to the module's tasks for an unknown call, naming its line", async () => {
@@ -265,6 +280,7 @@ Deno.test("weft run falls back to the module's tasks for an unknown call, naming
     "which=1",
     "--store",
     "memory",
+    "--no-isolate",
   ]);
   assert.equal(out.code, 0, out.stderr);
   assert.deepEqual(JSON.parse(out.stdout), ["WEFT_T1", "WEFT_T2", "WEFT_T3", "WEFT_T4", "WEFT_T5"]);
@@ -284,6 +300,7 @@ Deno.test("weft run checks tasks: against the skeleton: a task listed but never 
     "listed",
     "--store",
     "memory",
+    "--no-isolate",
   ]);
   assert.equal(out.code, 0, out.stderr);
   assert.deepEqual(JSON.parse(out.stdout), ["WEFT_T3", "WEFT_T4"], "tasks: still decides");

@@ -20,7 +20,8 @@ async function timed(
 ): Promise<number> {
   const executor = poolSize === undefined ? undefined : new IsolateExecutor({
     url: FIXTURE,
-    perTask: { burn: {} },
+    // A declared grant (any) sends the task to a Worker; one that declares nothing runs inline.
+    perTask: { burn: { env: ["WEFT_BENCH"] } },
     moduleRead: [ROOT],
     importHosts: [],
     poolSize,

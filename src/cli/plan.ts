@@ -1,7 +1,8 @@
 /**
- * The permission plan of `weft run`: exactly the union of what the tasks a
- * workflow reaches declare, plus what weft itself needs (the store file) and
- * what the user adds with `--allow-extra`, turned into Deno flags.
+ * The permission plan of `weft run`: what each task the workflow reaches
+ * declares (and what the user adds to every task with `--allow-extra`), the
+ * union the run's process holds, how modules load, and the Deno flags of
+ * the run's process. The store is never in it: the parent owns the store.
  *
  * @module
  */
@@ -35,9 +36,9 @@ export interface PermissionPlan {
   permissions: Permissions;
   /** Each kind with who asked for it. */
   entries: PlanEntry[];
-  /** The Deno flags. */
+  /** The Deno flags of the union. */
   flags: string[];
-  /** Each task's own declaration, resolved (for --isolate). */
+  /** Each task's own grant, resolved, `--allow-extra` included. */
   perTask: Record<string, Permissions>;
 }
 
@@ -120,15 +121,16 @@ export function planPermissions(
 ): PermissionPlan {
   const perTask: Record<string, Permissions> = {};
   const sources: [string, Permissions][] = [];
+  const extra = options.extra === undefined ? undefined : resolvePaths(options.extra, Deno.cwd());
   for (const t of tasks) {
     const declared = dag.tasks.find((d) => d.name === t)?.permissions ?? {};
     perTask[t] = resolvePaths(declared, options.baseDir);
     sources.push([t, perTask[t]!]);
+    // What --allow-extra adds, every task gets (it names no task).
+    if (extra !== undefined) perTask[t] = unionPermissions([perTask[t]!, extra]);
   }
   if (options.store !== undefined) sources.push(["store", options.store]);
-  if (options.extra !== undefined) {
-    sources.push(["--allow-extra", resolvePaths(options.extra, Deno.cwd())]);
-  }
+  if (extra !== undefined) sources.push(["--allow-extra", extra]);
   const permissions = unionPermissions(sources.map(([, p]) => p));
   const entries: PlanEntry[] = [];
   for (const kind of PERMISSION_KINDS) {
@@ -188,4 +190,119 @@ export function describePlan(plan: PermissionPlan): string[] {
   return plan.entries.map((e) =>
     `${e.kind.padEnd(6)} ${e.values === true ? "(all)" : e.values.join(", ")}  ← ${e.by.join(", ")}`
   );
+}
+
+/** How a run's modules load: what weft fetched before it, and what its threads must read. */
+export interface ModulePlan {
+  /** Read access the run's threads need (the module files, weft's own included). */
+  moduleRead: string[];
+  /** The hosts the fetched graph came from. */
+  graphHosts: string[];
+  /** The graph's npm packages. */
+  npm: string[];
+}
+
+/** The Deno flags of a run's process, and what they let it load. */
+export interface RunFlags {
+  /** The flags. */
+  flags: string[];
+  /** The tasks that declare `import`: while any does, modules are fetched as the run goes. */
+  fetchingBy: string[];
+  /** The hosts the process may import from (`true`: any). */
+  importHosts: true | string[];
+}
+
+/**
+ * The flags of a run's process: its grants (per task: the union, which its
+ * Workers are cut from, plus read on the module files; shared: the union),
+ * the hosts it may import from (the graph's, and those of every task's
+ * `import` and `net` grants), and no fetching at all (`--cached-only`)
+ * unless a task declares `import`; then npm is turned off when the graph
+ * has no npm package (Deno checks no permission when it fetches one).
+ *
+ * @param plan The grants.
+ * @param mode `tasks` (the default) or `shared` (`--no-isolate`).
+ * @param modules The module graph.
+ * @returns The flags.
+ */
+export function runFlags(
+  plan: PermissionPlan,
+  mode: "tasks" | "shared",
+  modules: ModulePlan,
+): RunFlags {
+  const union = plan.permissions;
+  const granted: Permissions = mode === "shared" || union.read === true
+    ? union
+    : { ...union, read: [...new Set([...(union.read ?? []), ...modules.moduleRead])].sort() };
+  const flags = permissionFlags(granted).filter((f) => !f.startsWith("--allow-import"));
+  if (mode === "tasks") flags.push("--unstable-worker-options");
+  let hosts: true | Set<string> = new Set(modules.graphHosts);
+  const fetchingBy: string[] = [];
+  for (const [task, p] of Object.entries(plan.perTask)) {
+    if (p.import !== undefined) fetchingBy.push(task);
+    for (const v of [p.import, p.net]) {
+      if (v === true) hosts = true;
+      else if (hosts !== true) { for (const h of v ?? []) hosts.add(h); }
+    }
+  }
+  const importHosts = hosts === true ? true : [...hosts].sort();
+  if (importHosts === true) flags.push("--allow-import");
+  else if (importHosts.length === 0) flags.push("--deny-import");
+  else flags.push(`--allow-import=${importHosts.join(",")}`);
+  if (fetchingBy.length === 0) flags.push("--cached-only");
+  else if (modules.npm.length === 0) flags.push("--no-npm");
+  return { flags, fetchingBy, importHosts };
+}
+
+/**
+ * Which mode a run is in, for the plan printed before it.
+ *
+ * @param plan The grants.
+ * @param mode The mode.
+ * @returns One line.
+ */
+export function describeMode(plan: PermissionPlan, mode: "tasks" | "shared"): string {
+  if (mode === "shared") {
+    return "mode --no-isolate: one process holds the union below; every task, workflow and flow code and top-level code can use all of it";
+  }
+  const none = plan.tasks.filter((t) => Object.keys(plan.perTask[t] ?? {}).length === 0);
+  return `mode per-task (the default): each task that declares permissions runs in a Worker with only its own; workflow and flow code, top-level code${
+    none.length > 0 ? ` and ${none.join(", ")} (they declare none)` : ""
+  } hold no permission`;
+}
+
+/**
+ * How the run loads modules, for the plan printed before it.
+ *
+ * @param modules The module graph.
+ * @param flags The run's flags.
+ * @returns Lines.
+ */
+export function describeModules(modules: ModulePlan, flags: RunFlags): string[] {
+  const from = [
+    ...modules.graphHosts,
+    ...modules.npm.map((p) => `npm:${p}`),
+  ];
+  const lines = [
+    `modules ${
+      from.length === 0 ? "local only" : `from ${from.join(", ")}`
+    } (fetched before the run)`,
+  ];
+  const hosts = flags.importHosts === true ? "any host" : flags.importHosts.join(", ") || "none";
+  if (flags.fetchingBy.length === 0) {
+    lines.push(
+      `import nothing is fetched while it runs; a task may import from its import and net hosts, from Deno's cache only (${hosts})`,
+    );
+  } else {
+    lines.push(
+      `import modules are fetched while it runs, since ${flags.fetchingBy.join(", ")} declare${
+        flags.fetchingBy.length === 1 ? "s" : ""
+      } import: a task may import from its import and net hosts, any code of the run from the graph's hosts${
+        modules.npm.length > 0
+          ? ", and any code of the run may fetch npm packages (Deno checks no permission when it fetches one)"
+          : "; npm is off"
+      } (${hosts})`,
+    );
+  }
+  return lines;
 }

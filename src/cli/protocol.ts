@@ -7,6 +7,9 @@
  */
 
 import type { EntityKind } from "../define/defs.ts";
+import type { Permissions } from "../define/permissions.ts";
+import type { RunOwner } from "../store/mod.ts";
+import type { StoreReply, StoreRequest } from "../store/remote.ts";
 import type { DagDocument } from "../core/dag_format.ts";
 import type { Reach } from "../ir/reach.ts";
 
@@ -85,10 +88,19 @@ export interface LoadFailure {
   stack?: string;
 }
 
-/** The prefix of protocol lines. */
+/** The prefix of protocol frames, apart from anything the script prints. */
 export const PROTOCOL = "\u001eweft:";
 
-/** What the parent tells the child to do. */
+/** The prefix of a frame: {@linkcode PROTOCOL}, then the run's token, then `:` (last part) or `+`. */
+export const FRAME = PROTOCOL;
+
+/** The longest frame, in bytes: pipes write up to 4,096 bytes at once, whole. */
+export const FRAME_MAX = 4000;
+
+/** Where a run's tasks run. */
+export type RunMode = "tasks" | "shared";
+
+/** What the parent tells the child to do (the first line on its stdin). */
 export interface ChildSpec {
   /** The script's URL. */
   url: string;
@@ -96,12 +108,14 @@ export interface ChildSpec {
   exportName: string;
   /** The inputs, as tagged JSON (see `toJsonTree`). */
   inputs: Record<string, unknown>;
-  /** The store URL. */
-  store: string;
   /** The run id (given, or made by the parent). */
   runId: string;
-  /** The parent's claim on the run id (see `store/ownership.ts`): the child runs under it. */
-  ownerId: string;
+  /** The parent's claim on the run (see `store/ownership.ts`): the child runs under it. */
+  owner: RunOwner;
+  /** Marks this run's protocol frames: made by the parent, known only to the thread that writes them. */
+  token: string;
+  /** Whether the store keeps the run across a crash (not `memory`): then flushes wait for the parent. */
+  durable: boolean;
   /** The concurrency limit, if given. */
   concurrency?: number;
   /** Whether to use cached results. */
@@ -110,20 +124,29 @@ export interface ChildSpec {
   events: "all" | "progress";
   /** Whether snapshots list finished tasks. */
   finishedLines: boolean;
-  /** Run each task in a Worker with only its own permissions. */
   /** Check the code against the recorded run `runId` instead of running (`weft replay`). */
   replay?: boolean;
   /** Suspend the run when it only waits, if its next wake-up is this far off (`run`'s `suspend`). */
   suspend?: boolean | number;
-  isolate?: {
-    /** Each task's permissions for its Worker. */
-    perTask: Record<string, Record<string, true | string[]>>;
-    /** Read access every Worker needs (the module files). */
-    moduleRead: string[];
-    /** Import hosts every Worker needs. */
-    importHosts: string[];
-  };
+  /**
+   * `tasks` (the default): the engine runs in a Worker with no permission,
+   * each task that declares some in a Worker holding exactly its own;
+   * `shared` (`--no-isolate`): everything in the process, which holds the union.
+   */
+  mode: RunMode;
+  /** For `tasks`: each task's own grant, by name (paths resolved). */
+  perTask: Record<string, Permissions>;
+  /** Read access every Worker needs (the module files). */
+  moduleRead: string[];
+  /** Hosts every Worker may import from (the module graph's). */
+  importHosts: string[];
 }
+
+/** What the parent sends after the spec, one JSON line each. */
+export type ParentMessage =
+  | { t: "reply"; id: number; m: StoreReply }
+  | { t: "cancel" }
+  | { t: "wake" };
 
 /** Messages the child sends. */
 export type ChildMessage =
@@ -145,4 +168,5 @@ export type ChildMessage =
     replay?: boolean;
     waitingFor?: string[];
   }
-  | { t: "error"; code: number; error: { name: string; message: string; stack?: string } };
+  | { t: "error"; code: number; error: { name: string; message: string; stack?: string } }
+  | { t: "store"; id?: number; m: StoreRequest };

@@ -12,9 +12,11 @@ import type { Command } from "./command.ts";
 import { findExport } from "./exports.ts";
 import { getRun, STORE_HELP, withStore } from "./history.ts";
 import { loadScript } from "./load.ts";
-import { planPermissions } from "./plan.ts";
+import { type ModulePlan, planPermissions, runFlags } from "./plan.ts";
+import { weftDir } from "./module_graph.ts";
+import { StoreHost } from "./run_host.ts";
 import type { ChildSpec } from "./protocol.ts";
-import { childCwd, resolveScript } from "./script.ts";
+import { childCwd, moduleFiles, resolveScript } from "./script.ts";
 import { runInChild } from "./spawn_run.ts";
 import { defaultStoreUrl, storeNeeds } from "./store_url.ts";
 
@@ -28,7 +30,8 @@ script the run was started from), executing no task: every call the code
 makes must find the call recorded at the same position, and a finished run's
 calls must all be made again. Reports the NonDeterminismError a resume of the
 run would hit, before you deploy the new code. The code runs in a child
-process that holds no permission but the store's.
+process that holds no permission at all; this process reads the run's record
+for it.
 
 stdout gets the report as JSON: how many calls replayed, how many the code
 made past the recorded history, whether the flow finished within it.
@@ -63,32 +66,57 @@ Exit codes: 0 the code replays the run, 1 it diverges, 2 bad usage or no such ru
     const described = await loadScript(url, { allowImport: importHosts, verbose });
     const selected = findExport(described, record.entity, ["workflow", "flow", "launchPlan"]);
     const needs = await storeNeeds(storeArg);
-    // Replay runs no task: the child gets the store and nothing else.
-    const plan = planPermissions(described.dag, [], {
-      baseDir: childCwd(url),
-      store: needs.permissions,
-    });
-    const spec: ChildSpec = {
+    // Replay runs no task: the child holds no permission at all (not even on
+    // the store: this process reads the run's record for it, and nothing else).
+    const plan = planPermissions(described.dag, [], { baseDir: childCwd(url) });
+    const graph = described.graph;
+    const own = weftDir();
+    const modules: ModulePlan = {
+      moduleRead: graph === undefined
+        ? await moduleFiles(url, importHosts)
+        : [...new Set([...graph.files, ...(own === undefined ? [] : [own])])].sort(),
+      graphHosts: graph?.hosts ?? [],
+      npm: graph?.npm ?? [],
+    };
+    const spec: Omit<ChildSpec, "token"> = {
       url: url.href,
       exportName: selected.export,
       inputs: {},
-      store: needs.url,
       cache: false,
       events: "all",
       finishedLines: false,
       runId,
-      // (Replay claims nothing: the child reads the journal and returns before it would use a claim.)
-      ownerId: "",
+      // (Replay claims nothing: the child only reads the run's record, through this process.)
+      owner: {
+        runId,
+        ownerId: "",
+        pid: 0,
+        host: "",
+        since: 0,
+        heartbeatAt: 0,
+        leaseMs: 0,
+        cancelRequestedAt: undefined,
+      },
       replay: true,
+      durable: false,
+      mode: "tasks",
+      perTask: {},
+      moduleRead: modules.moduleRead,
+      importHosts: modules.graphHosts,
     };
-    return await runInChild(url, spec, plan, {
-      isolate: false,
-      importHosts,
-      mode: "plain",
-      color: false,
-      json: false,
-      verbose,
-      moduleRead: [],
-    });
+    const { openStore } = await import("../store/open.ts");
+    const store = await openStore(needs.url);
+    try {
+      return await runInChild(url, spec, {
+        host: new StoreHost({ store, runId, script: url.href, replay: true }),
+        flags: runFlags(plan, "tasks", modules).flags,
+        mode: "plain",
+        color: false,
+        json: false,
+        verbose,
+      });
+    } finally {
+      await store.close();
+    }
   },
 };

@@ -1,9 +1,11 @@
 /**
- * `weft run SCRIPT [NAME]`: compiles the script with no permissions, prints
- * the permissions it is about to grant, then runs the selected workflow in a
- * child Deno process started with exactly those permissions — the union of
- * what the tasks the workflow reaches declare, plus the store file — and
- * never `-A`.
+ * `weft run SCRIPT [NAME]`: compiles the script with no permissions, claims
+ * the run id in the store (which this process owns: the child never gets a
+ * grant on it), prints the permissions it is about to grant, then runs the
+ * selected workflow in a child Deno process: by default its workflow and
+ * flow code runs with no permission and each task that declares some in a
+ * Worker holding exactly its own (`--no-isolate`: one process with their
+ * union) — never `-A`.
  *
  * stdout carries only the outputs as JSON (or, with `--json`, one event per
  * line, the last the result); everything else goes to stderr.
@@ -25,27 +27,45 @@ import type { Command } from "./command.ts";
 import { type Reach, reachOf } from "../ir/reach.ts";
 import { findExport } from "./exports.ts";
 import { checkInputs, readInputs } from "./inputs.ts";
-import { loadScript } from "./load.ts";
-import { describePlan, describeReach, parseExtra, planPermissions } from "./plan.ts";
+import { loadScript, loadTimeoutMs } from "./load.ts";
+import {
+  describeMode,
+  describeModules,
+  describePlan,
+  describeReach,
+  type ModulePlan,
+  parseExtra,
+  planPermissions,
+  runFlags,
+} from "./plan.ts";
+import { escapeText } from "../core/escape.ts";
+import { weftDir } from "./module_graph.ts";
+import { StoreHost } from "./run_host.ts";
+import { findEscapingLinks, refuseEscapingLinks, WALK_LIMIT } from "./symlinks.ts";
 import type { ProgressMode } from "./progress.ts";
-import type { ChildSpec, ExportInfo, ScriptDescription } from "./protocol.ts";
+import type { ChildSpec, ExportInfo, RunMode, ScriptDescription } from "./protocol.ts";
 import { childCwd, moduleFiles, resolveScript } from "./script.ts";
 import { defaultStoreUrl, storeNeeds } from "./store_url.ts";
 
 const HELP = `Usage: weft run SCRIPT [NAME] [options]
 
-Compiles SCRIPT with no permissions (as weft compile does), prints the
-permissions it is about to grant, then runs the workflow, flow, launch plan or
-task NAME (an export name or entity name; optional when the script exports
-only one workflow or flow) in a child Deno process that has exactly:
-  - the union of the permissions declared by the tasks NAME reaches (a static
-    workflow: its nodes, recursively; a flow: the tasks in its 'tasks' option,
-    else every task its module defines), relative paths resolved against the
-    script's directory;
-  - read and write on the store file;
-  - whatever --allow-extra adds.
+Compiles SCRIPT with no permissions (as weft compile does), claims the run id
+in the store, prints the permissions it is about to grant, then runs the
+workflow, flow, launch plan or task NAME (an export name or entity name;
+optional when the script exports only one workflow or flow) in a child Deno
+process that never holds a grant on the store (this process records the run):
+  - by default, the workflow and flow code, the script's top-level code and
+    the tasks that declare nothing run with no permissions; each task that
+    declares permissions runs in a Worker holding exactly its own (Workers
+    pooled per distinct set); relative paths resolve against the script's
+    directory; --allow-extra adds to every task;
+  - with --no-isolate, one process holds the union of what the tasks NAME
+    reaches declare, and everything runs there.
 A task of another workflow in the same file lends nothing. A task that
-reaches for an undeclared permission fails with PermissionDeniedError.
+reaches for an undeclared permission fails with PermissionDeniedError; so does
+I/O in a workflow or flow body (move it into a task). Modules load as they
+were fetched before the run; a dynamic import outside that graph needs a task
+that declares import (or net) for its host.
 
 stdout gets only the outputs, as JSON; progress and messages go to stderr.
 
@@ -62,9 +82,11 @@ Options:
                         print its id as the last word on stdout, and exit
   --concurrency N       how many tasks run at once (default 8)
   --no-cache            ignore cached task results
-  --isolate             run each task in a Worker with only its own permissions
+  --no-isolate          one process with the union of the grants (trusted scripts; fastest)
+  --isolate             per-task grants: the default, accepted for scripts that say so
   --allow-extra K=V     grant more (e.g. read=/tmp, net=example.com, env); shown in the plan (repeatable)
-  --allow-import HOST   let the script import modules from HOST (repeatable)
+  --allow-import HOST   let the script's static imports come from HOST (repeatable)
+  --load-timeout D      stop loading the script after D (default 30s, or $WEFT_LOAD_TIMEOUT)
   --json                write one JSON event per line to stdout instead, the last one the result
   --ui                  watch the run in the web UI: starts weft ui for the store (or reuses
                         the one serving it) and prints the run's page on stderr
@@ -90,8 +112,10 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   concurrency: { type: "string" },
   "no-cache": { type: "boolean" },
   isolate: { type: "boolean" },
+  "no-isolate": { type: "boolean" },
   "allow-extra": { type: "string", multiple: true },
   "allow-import": { type: "string", multiple: true },
+  "load-timeout": { type: "string" },
   json: { type: "boolean" },
   ui: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
@@ -135,8 +159,17 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
   const extra = parseExtra((values["allow-extra"] as string[] | undefined) ?? []);
   const importHosts = (values["allow-import"] as string[] | undefined) ?? [];
 
+  if (values.isolate === true && values["no-isolate"] === true) {
+    throw new UsageError("run: --isolate and --no-isolate contradict each other; give one");
+  }
+  const mode: RunMode = values["no-isolate"] === true ? "shared" : "tasks";
+
   const url = resolveScript(positionals[0]!);
-  const described = await loadScript(url, { allowImport: importHosts, verbose });
+  const described = await loadScript(url, {
+    allowImport: importHosts,
+    verbose,
+    timeoutMs: loadTimeoutMs(values["load-timeout"] as string | undefined),
+  });
   const selected = selectRunnable(described, positionals[1]);
   const read = recorded !== undefined
     ? { inputs: recorded, flags: new Map<string, string>() }
@@ -165,45 +198,64 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
 
   const baseDir = childCwd(url);
   const reach = reachOfExport(described, selected.name);
-  const plan = planPermissions(described.dag, reach.tasks, {
-    baseDir,
-    store: needs.permissions,
-    extra,
-  });
-  const isolate = values.isolate === true;
-  const moduleRead = isolate ? await moduleFiles(url, importHosts) : [];
+  const plan = planPermissions(described.dag, reach.tasks, { baseDir, extra });
+  // Deno checks grants against paths as written: links that lead out of a granted tree refuse the run.
+  const links = findEscapingLinks(plan.perTask);
+  refuseEscapingLinks(links);
+  const graph = described.graph;
+  const own = weftDir();
+  const modules: ModulePlan = {
+    moduleRead: graph === undefined
+      ? await moduleFiles(url, importHosts)
+      : [...new Set([...graph.files, ...(own === undefined ? [] : [own])])].sort(),
+    graphHosts: graph?.hosts ?? [],
+    npm: graph?.npm ?? [],
+  };
+  const flags = runFlags(plan, mode, modules);
 
   // One owner per run: this process claims the run id before the child
-  // starts, renews the claim while it runs and gives it up when it ends.
+  // starts, renews the claim while it runs and gives it up when it ends; it
+  // owns the store, and records what the child reports.
   const owned = await ownRun(needs.url, runId, leaseMs);
   try {
     const quiet = values.quiet === true;
-    const mode: ProgressMode = json || quiet
+    const progress: ProgressMode = json || quiet
       ? "quiet"
       : Deno.stderr.isTerminal() && !Deno.env.get("NO_COLOR")
       ? "live"
       : "plain";
-    const color = mode === "live";
-    const err = (text: string) => Deno.stderr.writeSync(new TextEncoder().encode(text));
+    const color = progress === "live";
     if (!json && !quiet) {
-      err(`weft: running ${selected.kind} '${selected.name}' from ${positionals[0]}\n`);
-      for (const line of describeReach(reach)) err(`weft: ${line}\n`);
-      for (const line of describePlan(plan)) err(`weft: grant ${line}\n`);
-      if (isolate) {
-        err(`weft: --isolate: each task runs in a Worker with only its own permissions\n`);
-      }
+      const lines = [
+        `running ${selected.kind} '${selected.name}' from ${positionals[0]}`,
+        ...describeReach(reach),
+        describeMode(plan, mode),
+        ...describePlan(plan).map((l) => `grant ${l}`),
+        ...links.aliases.map((a) => `note   ${a.path} is a symlink to ${a.target}`),
+        ...links.unchecked.map((p) =>
+          `note   ${p} holds more than ${WALK_LIMIT} entries and was not checked for symlinks that leave it`
+        ),
+        ...describeModules(modules, flags),
+      ];
+      // Names and paths come from the script: no terminal controls pass.
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(lines.map((l) => `weft: ${escapeText(l)}\n`).join("")),
+      );
     }
-
-    const spec: ChildSpec = {
+    const spec: Omit<ChildSpec, "token"> = {
       url: url.href,
       runId,
-      ownerId: owned.lease.owner.ownerId,
+      owner: owned.lease.owner,
       exportName: selected.export,
       inputs: toJsonTree(inputs) as Record<string, unknown>,
-      store: needs.url,
       cache: values["no-cache"] !== true,
       events: json ? "all" : "progress",
-      finishedLines: mode === "plain",
+      finishedLines: progress === "plain",
+      durable: needs.url !== "memory",
+      mode,
+      perTask: plan.perTask,
+      moduleRead: modules.moduleRead,
+      importHosts: modules.graphHosts,
     };
     if (concurrency !== undefined) spec.concurrency = concurrency;
     if (values.suspend !== undefined) {
@@ -215,26 +267,17 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
       const base = await (await import("./ui_link.ts")).ensureUi(needs.url);
       const page = new URL(`/runs/${encodeURIComponent(runId)}`, base);
       page.search = new URL(base).search;
-      err(`weft: watch it at ${page.href}\n`);
+      Deno.stderr.writeSync(new TextEncoder().encode(`weft: watch it at ${page.href}\n`));
     }
-    if (isolate) {
-      spec.isolate = {
-        perTask: plan.perTask as ChildSpec["isolate"] extends infer I
-          ? I extends { perTask: infer P } ? P : never
-          : never,
-        moduleRead,
-        importHosts: [...importHosts, ...(url.protocol.startsWith("http") ? [url.host] : [])],
-      };
-    }
-    return await runInChild(url, spec, plan, {
+    const host = new StoreHost({ store: owned.store, runId, script: url.href });
+    return await runInChild(url, spec, {
       lease: owned.lease,
-      isolate,
-      importHosts,
-      mode,
+      host,
+      flags: flags.flags,
+      mode: progress,
       color,
       json,
       verbose,
-      moduleRead,
     });
   } finally {
     await owned.release();

@@ -1,282 +1,146 @@
 /**
- * The child side of `weft run`: runs inside a Deno process started with
- * exactly the planned permissions, imports the script, runs the selected
- * entity, and reports to the parent on stdout with marked lines (anything
- * else the script prints there is user output, which the parent moves to
- * stderr). It stops cleanly — leaving the run resumable — when the parent
- * asks (a `cancel` line on stdin), on SIGINT, or when the parent dies (EOF
- * on stdin, or a broken stdout).
+ * The child process of `weft run`. It holds no grant on the store (the
+ * parent owns it: the child sends it the run's records and waits where a
+ * result must be durable), and reports on stdout in frames marked with the
+ * run's token (anything else the script prints there is its own output,
+ * which the parent moves to stderr).
+ *
+ * In the default, per-task mode (`runTasksChild`) the main thread runs only
+ * weft's code and never imports the script: it starts the driver Worker,
+ * which holds no permission, and, when the driver asks, a Worker per
+ * permission set the plan made, holding exactly that set; it relays
+ * between the driver and the parent. With `--no-isolate` (`runSharedChild`)
+ * the script runs in this thread, which holds the union of the grants.
+ *
+ * The child stops when the parent asks (a cancel line), on SIGINT, and at
+ * once when the parent is gone (EOF on stdin): without its owner the run can
+ * record nothing, and the owner's death left it resumable.
  *
  * @module
  */
 
-import { entityOf } from "../define/entity.ts";
-import { type EngineOptions, runWith, type TaskExecutor } from "../engine/mod.ts";
-import { RunOwnedError, ValidationError, WeftError } from "../core/errors.ts";
-import type { WeftEvent } from "../engine/events.ts";
-import { fromJsonTree, toJsonTree } from "../core/values.ts";
-import { openStore } from "../store/open.ts";
-import { underClaim } from "../store/ownership.ts";
-import { ProgressModel } from "./progress.ts";
+import { permissionSets, startTaskWorker } from "../engine/executors/isolate.ts";
+import type { StoreReply } from "../store/remote.ts";
+import { ParentChannel, readFirstLine, readParent } from "./parent_channel.ts";
+import type { ChildMessage, ChildSpec, ParentMessage } from "./protocol.ts";
 
 export { PROTOCOL } from "./protocol.ts";
 export type { ChildMessage, ChildSpec } from "./protocol.ts";
-import { type ChildMessage, type ChildSpec, PROTOCOL } from "./protocol.ts";
 
-const encoder = new TextEncoder();
-
-/** Buffers protocol lines and writes them in batches; a broken pipe means the parent is gone. */
-class Channel {
-  #buffer: string[] = [];
-  #size = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  broken = false;
-  onBroken: () => void = () => {};
-
-  send(message: ChildMessage): void {
-    if (this.broken) return;
-    const line = `${PROTOCOL}${JSON.stringify(message)}\n`;
-    this.#buffer.push(line);
-    this.#size += line.length;
-    if (this.#size > 1 << 16) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), 20);
-  }
-
-  flush(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#buffer.length === 0 || this.broken) return;
-    const data = encoder.encode(this.#buffer.join(""));
-    this.#buffer = [];
-    this.#size = 0;
-    try {
-      let written = 0;
-      while (written < data.length) written += Deno.stdout.writeSync(data.subarray(written));
-    } catch {
-      // The parent is gone: a failing writer must never fail a task.
-      this.broken = true;
-      this.onBroken();
-    }
-  }
+/** Reads the spec (the first line on stdin), then hands later lines to `onMessage`. */
+function start(onMessage: (m: ParentMessage) => void): Promise<ChildSpec> {
+  return new Promise((resolve) => {
+    let spec: ChildSpec | undefined;
+    readParent(
+      (m) => {
+        if (spec === undefined) resolve(spec = m as ChildSpec);
+        else onMessage(m as ParentMessage);
+      },
+      // The parent is gone: nothing can be recorded any more.
+      () => Deno.exit(130),
+    );
+  });
 }
 
-function jsonEvent(e: WeftEvent): unknown {
-  if (e.type === "run started") return { ...e, inputs: toJsonTree(e.inputs) };
-  if (e.type === "run finished") return { ...e, outputs: toJsonTree(e.outputs) };
-  return e;
-}
-
-/**
- * Runs the selected entity of the script and exits. What to run (a
- * {@linkcode ChildSpec}) is the first line on stdin; later lines are commands.
- *
- * @param load Imports the script (a literal `import()` in the entry module, which needs no read permission).
- * @returns Never: the process exits with 0 (succeeded), 1 (failed), 2 (bad input) or 130 (cancelled).
- */
-export async function runChild(load: () => Promise<Record<string, unknown>>): Promise<never> {
-  const channel = new Channel();
-  const controller = new AbortController();
-  channel.onBroken = () => controller.abort();
-  const fail = (code: number, e: unknown): never => {
-    const error = e instanceof Error
-      ? { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) }
-      : { name: "Error", message: String(e) };
-    channel.send({ t: "error", code, error });
-    channel.flush();
-    Deno.exit(code);
-  };
-
-  // Stop when the parent asks or dies, or on Ctrl-C.
-  const spec = await watchParent(controller);
-  if (spec === undefined) Deno.exit(130); // the parent went away before saying what to run
+function onSigint(fn: () => void): void {
   try {
-    Deno.addSignalListener("SIGINT", () => controller.abort());
+    Deno.addSignalListener("SIGINT", fn);
   } catch {
     // signals are not available everywhere
   }
+}
 
-  const distributed = /^postgres(ql)?:\/\//.test(spec.store);
-  if (distributed) (await import("./run_queue.ts")).collectEntities();
-  let mod: Record<string, unknown>;
-  try {
-    mod = await load();
-  } catch (e) {
-    return fail(2, new ValidationError(`Loading ${spec.url} failed: ${(e as Error).message ?? e}`));
-  }
-  const entity = mod[spec.exportName];
-  if (entityOf(entity) === undefined) {
-    return fail(2, new ValidationError(`${spec.url} no longer exports '${spec.exportName}'`));
-  }
-
-  // Replay checking runs nothing and writes nothing: it holds no claim on the run.
-  if (spec.replay === true) return await replayChild(spec, entity, channel);
-
-  const model = spec.events === "progress" ? new ProgressModel(spec.finishedLines) : undefined;
-  let ticker: ReturnType<typeof setInterval> | undefined;
-  if (model !== undefined) {
-    ticker = setInterval(() => {
-      if (model.dirty) channel.send({ t: "progress", s: model.snapshot() });
-    }, 100);
-  }
-  const onEvent = model !== undefined
-    ? (e: WeftEvent) => model.apply(e)
-    : (e: WeftEvent) => channel.send({ t: "event", e: jsonEvent(e) });
-
-  let executor: (TaskExecutor & { close(): void }) | undefined;
-  if (spec.isolate !== undefined) {
-    const { IsolateExecutor } = await import("../engine/executors/isolate.ts");
-    executor = new IsolateExecutor({ url: spec.url, ...spec.isolate });
-  }
-  // The parent owns the run id (it claimed it before starting this process).
-  const opened = await openStore(spec.store);
-  const store = underClaim(opened, spec.runId, spec.ownerId);
-  const options: EngineOptions = {
-    store,
-    cache: spec.cache,
-    signal: controller.signal,
-    onEvent,
-    script: spec.url,
+/**
+ * The per-task mode: starts the driver Worker (which then talks to the
+ * parent itself: it reads stdin and writes the run's frames) and the task
+ * Workers it asks for. Never imports the script.
+ *
+ * @returns Never: the process exits with the run's code.
+ */
+export async function runTasksChild(): Promise<never> {
+  const read = await readFirstLine().catch(() => undefined);
+  // The parent is gone: nothing can be recorded any more.
+  if (read === undefined) Deno.exit(130);
+  const spec = read.first as ChildSpec;
+  // The permission sets the plan allows, in the order the driver numbers them.
+  const { sets } = permissionSets(spec.perTask, spec.moduleRead, spec.importHosts);
+  const workers: Worker[] = [];
+  const driver = new Worker(new URL("./run_driver.ts", import.meta.url), {
+    type: "module",
+    name: "weft:driver",
+    deno: {
+      permissions: {
+        ...Object.fromEntries(["write", "net", "env", "run", "ffi", "sys"].map((k) => [k, false])),
+        read: spec.moduleRead.length > 0 ? spec.moduleRead : false,
+        import: spec.importHosts.length > 0 ? spec.importHosts : false,
+      },
+    },
+  } as WorkerOptions);
+  const exit = (code: number): never => {
+    for (const w of workers) w.terminate();
+    Deno.exit(code);
   };
-  options.runId = spec.runId;
-  if (spec.concurrency !== undefined) options.concurrency = spec.concurrency;
-  if (spec.suspend !== undefined) options.suspend = spec.suspend;
-  if (executor !== undefined) options.executor = executor;
-  let queue: Awaited<ReturnType<typeof import("./run_queue.ts").distribute>> | undefined;
-  let code: number;
-  try {
-    if (distributed) {
-      // Task calls go through the store's queue (this process works them too).
-      queue = await (await import("./run_queue.ts")).distribute(opened, {
-        runId: spec.runId,
-        concurrency: spec.concurrency,
-        executor,
-      });
-      options.executor = queue.executor;
-    }
-    const result = await runWith(
-      entity,
-      fromJsonTree(spec.inputs) as Record<string, unknown>,
-      options,
-    );
-    if (ticker !== undefined) clearInterval(ticker);
-    if (model !== undefined) channel.send({ t: "progress", s: model.snapshot() });
+  driver.onmessage = (event: MessageEvent) => {
+    const m = event.data as
+      | { t: "spawn"; serial: number; set: number; port: MessagePort }
+      | { t: "exit"; code: number };
+    if (m.t === "spawn") {
+      // Only the sets the plan made: the driver runs the script's code, which may ask for more.
+      const permissions = Number.isInteger(m.set) ? sets[m.set] : undefined;
+      if (permissions === undefined || !(m.port instanceof MessagePort)) return;
+      workers.push(
+        startTaskWorker(
+          spec.url,
+          m.set,
+          permissions,
+          m.port,
+          (message) => driver.postMessage({ t: "crashed", serial: m.serial, message }),
+        ),
+      );
+    } else if (m.t === "exit") exit(Number.isInteger(m.code) ? m.code : 1);
+  };
+  driver.onerror = (event: ErrorEvent) => {
+    event.preventDefault();
+    const channel = new ParentChannel(spec.token);
     channel.send({
-      t: "result",
-      runId: result.runId,
-      status: result.status,
-      outputs: toJsonTree(result.outputs),
-      errors: result.errors.map((e) => e.toJSON()),
-      fromRecord: result.fromRecord,
-      startedAt: result.startedAt.getTime(),
-      ...(result.wakeAt === undefined ? {} : { wakeAt: result.wakeAt.getTime() }),
-      ...(result.waitingFor === undefined ? {} : { waitingFor: result.waitingFor }),
-    });
-    code = exitCode(result.status);
-    await queue?.close();
-  } catch (e) {
-    if (ticker !== undefined) clearInterval(ticker);
-    await queue?.close().catch(() => {});
-    executor?.close();
-    await store.close();
-    return fail(e instanceof ValidationError || e instanceof RunOwnedError ? 2 : 1, e);
-  }
-  executor?.close();
-  await store.close();
-  channel.flush();
-  Deno.exit(code);
+      t: "error",
+      code: 1,
+      error: { name: "Error", message: `the run's driver stopped: ${event.message}` },
+    }, true);
+    exit(1);
+  };
+  onSigint(() => driver.postMessage({ t: "cancel" }));
+  // The driver gets the token, and stdin from here on: it speaks with the parent directly.
+  driver.postMessage({ t: "start", spec, rest: read.rest });
+  // The process ends with exit().
+  return await new Promise<never>(() => {});
 }
 
 /**
- * Reads the parent's stdin: the spec (the first line), then commands; EOF
- * means the parent died.
+ * `--no-isolate`: the script runs in this thread, which holds the union of
+ * the grants (read on the store never among them).
  *
- * @returns The spec, or undefined when stdin ended before it.
+ * @param load Imports the script (a literal `import()` in the entry module, which needs no read permission).
+ * @returns Never: the process exits with the run's code.
  */
-function watchParent(controller: AbortController): Promise<ChildSpec | undefined> {
-  let resolveSpec: (spec: ChildSpec | undefined) => void = () => {};
-  const spec = new Promise<ChildSpec | undefined>((resolve) => resolveSpec = resolve);
-  (async () => {
-    // Deno.stdin.read, not Deno.stdin.readable: the first web stream a
-    // process makes costs a few milliseconds to set up, and nothing else in
-    // the run needs one.
-    const decoder = new TextDecoder();
-    const buffer = new Uint8Array(1 << 16);
-    let text = "";
-    let first = true;
-    try {
-      for (let n = await Deno.stdin.read(buffer); n !== null; n = await Deno.stdin.read(buffer)) {
-        text += decoder.decode(buffer.subarray(0, n), { stream: true });
-        let nl: number;
-        while ((nl = text.indexOf("\n")) >= 0) {
-          const line = text.slice(0, nl).trim();
-          text = text.slice(nl + 1);
-          if (first) {
-            first = false;
-            resolveSpec(JSON.parse(line) as ChildSpec);
-          } else if (line === "cancel") controller.abort();
-        }
-      }
-    } catch {
-      // treat a read error as the parent going away
-    }
-    resolveSpec(undefined);
-    controller.abort();
-  })();
-  return spec;
-}
-
-/**
- * The exit code of a run's status: 0 succeeded, 1 failed, 130 cancelled,
- * 75 sleeping (suspended until a timer or a signal; EX_TEMPFAIL).
- *
- * @param status The run's status.
- * @returns The code.
- */
-export function exitCode(status: string): number {
-  return status === "succeeded" ? 0 : status === "cancelled" ? 130 : status === "sleeping" ? 75 : 1;
-}
-
-/** `weft replay`: checks the script's code against the recorded run, and exits 0 (it replays) or 1. */
-async function replayChild(spec: ChildSpec, entity: unknown, channel: Channel): Promise<never> {
-  const { replayCheck } = await import("../engine/replay.ts");
-  const store = await openStore(spec.store);
-  let code = 0;
-  try {
-    const report = await replayCheck(entity, spec.runId!, { store });
-    channel.send({
-      t: "result",
-      runId: spec.runId!,
-      status: "succeeded",
-      outputs: report,
-      errors: [],
-      fromRecord: false,
-      startedAt: Date.now(),
-      replay: true,
-    });
-  } catch (e) {
-    if (e instanceof ValidationError) {
-      channel.send({
-        t: "error",
-        code: 2,
-        error: { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}) },
-      });
-      code = 2;
-    } else {
-      const error = e instanceof WeftError ? e.toJSON() : { name: "Error", message: String(e) };
-      channel.send({
-        t: "result",
-        runId: spec.runId!,
-        status: "failed",
-        outputs: undefined,
-        errors: [error],
-        fromRecord: false,
-        startedAt: Date.now(),
-        replay: true,
-      });
-      code = 1;
-    }
-  }
-  await store.close();
+export async function runSharedChild(load: () => Promise<Record<string, unknown>>): Promise<never> {
+  const { ChannelTransport, drive } = await import("./run_drive.ts");
+  const controller = new AbortController();
+  const box: { transport?: InstanceType<typeof ChannelTransport> } = {};
+  const spec = await start((m) => {
+    if (m.t === "cancel") controller.abort();
+    else if (m.t === "reply") box.transport?.reply(m.id, m.m as StoreReply);
+    else if (m.t === "wake") box.transport?.wake();
+  });
+  const channel = new ParentChannel(spec.token);
+  channel.onBroken = () => Deno.exit(130);
+  onSigint(() => controller.abort());
+  const io = {
+    send: (message: ChildMessage, urgent = false) => channel.send(message, urgent),
+    signal: controller.signal,
+  };
+  const transport = box.transport = new ChannelTransport(io);
+  const code = await drive(spec, io, transport, load);
   channel.flush();
   Deno.exit(code);
 }

@@ -1,95 +1,99 @@
 /**
  * The parent side of `weft run`'s child process: starts `deno run` of a
- * small entry module (a data: URL) with exactly the planned permissions, reads the
- * protocol lines (progress, events, the result) and the script's own output,
- * forwards Ctrl-C (once: stop cleanly; twice: kill), and prints the result.
+ * small entry module (a data: URL) with exactly the planned permissions —
+ * never a grant on the store, which this process owns — sends it the spec,
+ * serves its store requests (`run_host.ts`), reads its frames (progress,
+ * events, the result) apart from the script's own output, forwards Ctrl-C
+ * (once: stop cleanly; twice: kill) and cancel requests, and prints the
+ * result.
  *
  * @module
  */
 
-import type { Permissions } from "../define/permissions.ts";
 import { escapeJson, escapeText } from "../core/escape.ts";
 import type { RunLease } from "../store/ownership.ts";
-import { permissionFlags, type PermissionPlan } from "./plan.ts";
 import { formatMs, type ProgressMode, type ProgressSnapshot, ProgressView } from "./progress.ts";
-import { type ChildMessage, type ChildSpec, PROTOCOL } from "./protocol.ts";
-import { childCwd, importFlags, scriptConfig } from "./script.ts";
+import {
+  type ChildMessage,
+  type ChildSpec,
+  FRAME,
+  type ParentMessage,
+  PROTOCOL,
+} from "./protocol.ts";
+import type { StoreHost } from "./run_host.ts";
+import { childCwd, scriptConfig } from "./script.ts";
 
-/** How the parent watches the run child. */
+/** How the parent starts and watches the run child. */
 export interface ChildOptions {
-  /** The parent's claim on the run: renewed while the child runs. */
-  /** The parent's claim on the run (none for `weft replay`, which runs nothing). */
+  /** The parent's claim on the run: renewed while the child runs (none for `weft replay`, which runs nothing). */
   lease?: RunLease;
-  isolate: boolean;
-  importHosts: string[];
+  /** Serves the child's store requests. */
+  host: StoreHost;
+  /** The child's Deno flags (permissions, imports, fetching). */
+  flags: string[];
   mode: ProgressMode;
   color: boolean;
   json: boolean;
   verbose: boolean;
-  moduleRead: string[];
 }
 
+/** What the IPC round trips of a run cost, for `WEFT_IPC_STATS` (the bench reads it). */
+const ipc = { syncs: 0, syncMs: 0 };
+
 /**
- * Starts the run child with exactly the planned permissions, shows its
- * progress, forwards Ctrl-C, and prints the result.
+ * Starts the run child with exactly the planned permissions, serves its
+ * store, shows its progress, forwards Ctrl-C, and prints the result.
  *
  * @param url The script.
- * @param spec What the child runs.
- * @param plan The permissions it gets.
- * @param options Progress mode, isolation, import hosts.
+ * @param spec What the child runs (its token is made here).
+ * @param options The flags, the claim, the store host, progress.
  * @returns The exit code.
  */
 export async function runInChild(
   url: URL,
-  spec: ChildSpec,
-  plan: PermissionPlan,
+  spec: Omit<ChildSpec, "token">,
   options: ChildOptions,
 ): Promise<number> {
-  const runnerUrl = new URL("./run_child.ts", import.meta.url).href;
-  // The entry is a data: URL, so that nothing is written to disk (and
-  // nothing is left behind when this process is killed); the spec follows
-  // on stdin, which then stays open as the command channel (a `cancel`
-  // line; EOF when this process dies). Loading the main module and literal
-  // imports need no read permission.
+  const childUrl = new URL("./run_child.ts", import.meta.url).href;
+  // The entry is a data: URL, so that nothing is written to disk; the spec
+  // follows on stdin, which then stays open as the command channel (EOF
+  // when this process dies). In the per-task mode the entry does not import
+  // the script at all: the driver Worker does.
   const entry = `data:application/typescript,${
     encodeURIComponent(
-      `import { runChild } from ${JSON.stringify(runnerUrl)};\n` +
-        `await runChild(() => import(${JSON.stringify(url.href)}));\n`,
+      spec.mode === "tasks"
+        ? `import { runTasksChild } from ${JSON.stringify(childUrl)};\nawait runTasksChild();\n`
+        : `import { runSharedChild } from ${JSON.stringify(childUrl)};\n` +
+          `await runSharedChild(() => import(${JSON.stringify(url.href)}));\n`,
     )
   }`;
-  const flags = [...plan.flags];
-  if (options.isolate) {
-    // Workers need read on the module files; the process must hold what its Workers get.
-    const read: Permissions = { read: options.moduleRead };
-    flags.splice(0, flags.length, ...permissionFlags(mergeRead(plan.permissions, read)));
-    flags.push("--unstable-worker-options");
-  }
-  const weftHost = new URL("../", import.meta.url);
-  const hosts = [...options.importHosts];
-  if (weftHost.protocol.startsWith("http")) hosts.push(weftHost.host);
   const config = scriptConfig(url);
   const args = [
     "run",
     "--quiet",
     "--no-prompt",
-    ...flags,
-    ...importFlags(url, hosts),
+    ...options.flags,
     ...(config === undefined ? [] : [`--config=${config}`]),
     entry,
   ];
+  // The token that marks the child's frames: only its main thread learns it.
+  const token = [...crypto.getRandomValues(new Uint8Array(18))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
   // Tasks run in the script's directory, where their relative paths (in code
   // and in permission declarations) resolve.
-  const cwd = childCwd(url);
   const child = new Deno.Command(Deno.execPath(), {
     args,
-    cwd,
+    cwd: childCwd(url),
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
   const encoder = new TextEncoder();
   const stdin = child.stdin.getWriter();
-  stdin.write(encoder.encode(`${JSON.stringify(spec)}\n`)).catch(() => {});
+  const tell = (m: ChildSpec | ParentMessage) =>
+    stdin.write(encoder.encode(`${JSON.stringify(m)}\n`)).catch(() => {});
+  tell({ ...spec, token } as ChildSpec);
+  options.host.onWake = () => tell({ t: "wake" });
 
   const view = new ProgressView(
     options.mode,
@@ -98,7 +102,15 @@ export async function runInChild(
   );
   let result: Extract<ChildMessage, { t: "result" }> | undefined;
   let failure: Extract<ChildMessage, { t: "error" }> | undefined;
+  let broken: Error | undefined;
   let last: ProgressSnapshot | undefined;
+  const kill = () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
 
   // Ctrl-C: the first asks the child to stop cleanly, the second kills it.
   let interrupts = 0;
@@ -106,13 +118,9 @@ export async function runInChild(
     interrupts++;
     if (interrupts === 1) {
       view.print("weft: stopping (Ctrl-C again to exit at once)…\n");
-      stdin.write(encoder.encode("cancel\n")).catch(() => {});
+      tell({ t: "cancel" });
     } else {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
+      kill();
       view.finish([]);
       Deno.exit(130);
     }
@@ -120,27 +128,52 @@ export async function runInChild(
   Deno.addSignalListener("SIGINT", onSigint);
   // A cancel request from elsewhere (weft ui, requestCancel) acts as a first
   // Ctrl-C; a lost claim (another process took the run over) stops the child
-  // at once, so that no step runs twice.
+  // at once and drops what it sent since the last commit, so that nothing is
+  // recorded twice.
   let lost: Error | undefined;
   options.lease?.watch({
     cancel: () => {
       if (interrupts > 0) return;
       interrupts = 1;
       view.print("weft: cancel requested; stopping…\n");
-      stdin.write(encoder.encode("cancel\n")).catch(() => {});
+      tell({ t: "cancel" });
     },
     lost: (error) => {
       lost = error;
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
+      options.host.abandon();
+      kill();
     },
   });
+
+  // The child's store requests, one after another, in the order sent.
+  let served: Promise<void> = Promise.resolve();
+  const stats = Deno.env.get("WEFT_IPC_STATS") !== undefined;
+  const serve = (m: Extract<ChildMessage, { t: "store" }>) => {
+    const received = stats ? performance.now() : 0;
+    served = served.then(async () => {
+      if (broken !== undefined || lost !== undefined) return;
+      try {
+        const reply = await options.host.handle(m.m);
+        if (typeof m.id === "number" && reply !== undefined) {
+          tell({ t: "reply", id: m.id, m: reply });
+        }
+        if (stats && reply?.t === "synced") {
+          ipc.syncs++;
+          ipc.syncMs += performance.now() - received;
+        }
+      } catch (e) {
+        broken = e as Error;
+        kill();
+      }
+    });
+  };
+
   try {
     const decoder = new TextDecoder();
+    const marker = `${FRAME}${token}`;
     let buffer = "";
+    let parts = "";
+    let user = "";
     let stdoutGone = false;
     const out = (text: string) => {
       if (stdoutGone) return;
@@ -154,33 +187,100 @@ export async function runInChild(
         else throw e;
       }
     };
-    const handle = (line: string) => {
-      if (!line.startsWith(PROTOCOL)) {
-        // The script's own console output goes to stderr.
-        view.print(`${line}\n`);
-        return;
-      }
-      const m = JSON.parse(line.slice(PROTOCOL.length)) as ChildMessage;
-      if (m.t === "event") out(`${escapeJson(JSON.stringify(m.e))}\n`);
+    // The script's own output goes to stderr, a line at a time.
+    const userText = (text: string) => {
+      user += text;
+      const nl = user.lastIndexOf("\n");
+      if (nl < 0) return;
+      view.print(user.slice(0, nl + 1));
+      user = user.slice(nl + 1);
+    };
+    const handle = (m: ChildMessage) => {
+      if (m.t === "store") serve(m);
+      else if (m.t === "event") out(`${escapeJson(JSON.stringify(m.e))}\n`);
       else if (m.t === "progress") {
         last = m.s as ProgressSnapshot;
         view.update(last);
       } else if (m.t === "result") result = m;
       else if (m.t === "error") failure = m;
     };
-    for await (const chunk of child.stdout) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        handle(buffer.slice(0, nl));
+    const frame = (line: string) => {
+      if (
+        !line.startsWith(marker) || (line[marker.length] !== ":" && line[marker.length] !== "+")
+      ) {
+        // Marked, but not with this run's token: the script's own output.
+        userText(`${line}\n`);
+        return;
+      }
+      parts += line.slice(marker.length + 1);
+      if (line[marker.length] === "+") return;
+      const text = parts;
+      parts = "";
+      let m: ChildMessage;
+      try {
+        m = JSON.parse(text);
+      } catch {
+        broken = new Error("a frame that is not JSON");
+        kill();
+        return;
+      }
+      handle(m);
+    };
+    const scan = () => {
+      for (;;) {
+        const at = buffer.indexOf(PROTOCOL);
+        if (at < 0) {
+          // Keep what could be the start of a frame.
+          let keep = 0;
+          for (let k = Math.min(PROTOCOL.length - 1, buffer.length); k > 0; k--) {
+            if (PROTOCOL.startsWith(buffer.slice(buffer.length - k))) {
+              keep = k;
+              break;
+            }
+          }
+          if (buffer.length > keep) userText(buffer.slice(0, buffer.length - keep));
+          buffer = buffer.slice(buffer.length - keep);
+          return;
+        }
+        if (at > 0) userText(buffer.slice(0, at));
+        const nl = buffer.indexOf("\n", at);
+        if (nl < 0) {
+          buffer = buffer.slice(at);
+          return;
+        }
+        frame(buffer.slice(at, nl));
         buffer = buffer.slice(nl + 1);
       }
+    };
+    for await (const chunk of child.stdout) {
+      buffer += decoder.decode(chunk, { stream: true });
+      scan();
     }
-    if (buffer !== "") handle(buffer);
+    if (buffer !== "") userText(buffer);
+    if (user !== "") view.print(`${user}\n`);
     const status = await child.status;
+    await served;
+    if (stats) {
+      console.error(
+        `weft: ipc ${ipc.syncs} syncs, ${
+          ipc.syncs === 0 ? 0 : (ipc.syncMs * 1000 / ipc.syncs).toFixed(0)
+        } µs per sync in this process`,
+      );
+    }
     if (lost !== undefined) {
       view.finish([]);
       console.error(`weft: ${escapeText(lost.message)}`);
+      return 1;
+    }
+    // What the child reported before it ended is kept (the run stays resumable).
+    if (!options.host.finished) await options.host.flush().catch(() => {});
+    if (broken !== undefined) {
+      view.finish([]);
+      console.error(
+        `weft: the run process broke weft's protocol (${
+          escapeText(broken.message)
+        }) and was stopped; the run is left as recorded, resumable with --run-id ${spec.runId}`,
+      );
       return 1;
     }
     if (failure !== undefined) {
@@ -194,7 +294,7 @@ export async function runInChild(
       console.error(
         `weft: the run process ended without a result (exit code ${status.code}${
           status.signal ? `, ${status.signal}` : ""
-        })`,
+        }); the run is left as recorded, resumable with --run-id ${spec.runId}`,
       );
       return status.code === 0 ? 1 : status.code;
     }
@@ -220,7 +320,7 @@ export async function runInChild(
       ];
       console.error(
         `weft: run ${result.runId} is sleeping ${
-          waits.join(" or ")
+          escapeText(waits.join(" or "))
         }; weft serve wakes it, or weft resume ${result.runId}`,
       );
     }
@@ -235,14 +335,6 @@ export async function runInChild(
     Deno.removeSignalListener("SIGINT", onSigint);
     await stdin.close().catch(() => {});
   }
-}
-
-function mergeRead(p: Permissions, extra: Permissions): Permissions {
-  if (p.read === true) return p;
-  return {
-    ...p,
-    read: [...new Set([...(p.read ?? []), ...((extra.read as string[] | undefined) ?? [])])].sort(),
-  };
 }
 
 function summary(

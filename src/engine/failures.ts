@@ -75,6 +75,25 @@ export function frameError(node: Node | undefined, causes: WeftError[]): WeftErr
 export function asWeftError(e: unknown, node: Node | undefined, rootName: string): WeftError {
   if (e instanceof WeftError) return e;
   const name = node?.def.name ?? rootName;
+  const denied = refusal(e);
+  if (denied !== undefined) {
+    // A workflow's or flow's body is control code: `weft run` runs it with no
+    // permissions (and a replay runs it again), so its I/O belongs in a task.
+    const what = node ? describeEntity(node.def) : `'${name}'`;
+    const kind = node?.def.kind === "flow" || node === undefined ? "flow" : "workflow";
+    return new PermissionDeniedError(
+      `${what} was refused ${denied.kind} access to "${denied.value}" in its own code: workflow and flow bodies are control code and run with no permissions; move the ${denied.kind} into a task that declares permissions: { ${denied.kind}: [${
+        JSON.stringify(denied.value)
+      }] } and call the task from the ${kind}`,
+      {
+        kind: denied.kind,
+        value: denied.value,
+        nodeId: node?.id ?? name,
+        task: name,
+        cause: denied.error,
+      },
+    );
+  }
   return new TaskFailedError(
     `${node ? describeEntity(node.def) : `'${name}'`} failed: ${describeCause(e).message}`,
     { nodeId: node?.id ?? name, task: name, cause: e },
@@ -138,6 +157,26 @@ const DENIED = /Requires (\w+) access to "([^"]*)"/;
  * @returns The error, or undefined when `e` is no refusal.
  */
 export function permissionDenied(node: Node, e: unknown): PermissionDeniedError | undefined {
+  const denied = refusal(e);
+  if (denied === undefined) return undefined;
+  const { kind, value } = denied;
+  return new PermissionDeniedError(
+    `Task '${node.def.name}' (node '${node.id}') was refused ${kind} access to "${value}", which it does not declare; add permissions: { ${kind}: [${
+      JSON.stringify(value)
+    }] } to the task`,
+    {
+      kind,
+      value,
+      nodeId: node.id,
+      task: node.def.name,
+      attempt: node.attempt,
+      cause: denied.error,
+    },
+  );
+}
+
+/** Deno's refusal in `e` (or one of its causes): the kind and what was refused. */
+function refusal(e: unknown): { kind: string; value: string; error: unknown } | undefined {
   const notCapable = (globalThis as { Deno?: { errors?: { NotCapable?: unknown } } }).Deno?.errors
     ?.NotCapable;
   let err: unknown = e;
@@ -148,16 +187,9 @@ export function permissionDenied(node: Node, e: unknown): PermissionDeniedError 
     if (
       m !== null &&
       (typeof notCapable !== "function" || err instanceof (notCapable as new () => Error) ||
-        (err as Error).name === "NotCapable")
+        (err as Error).name === "NotCapable" || (err as Error).name === "TypeError")
     ) {
-      const kind = m[1]!;
-      const value = m[2]!;
-      return new PermissionDeniedError(
-        `Task '${node.def.name}' (node '${node.id}') was refused ${kind} access to "${value}", which it does not declare; add permissions: { ${kind}: [${
-          JSON.stringify(value)
-        }] } to the task`,
-        { kind, value, nodeId: node.id, task: node.def.name, attempt: node.attempt, cause: err },
-      );
+      return { kind: m[1]!, value: m[2]!, error: err };
     }
     err = (err as { cause?: unknown }).cause;
   }

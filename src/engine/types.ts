@@ -123,6 +123,14 @@ export interface TaskExecutor {
     ctx: TaskContext,
     node?: NodeRecord,
   ): unknown;
+  /**
+   * Whether a task runs in the engine's own thread after all (`weft run`
+   * runs a task that declares no permission where the workflows run).
+   *
+   * @param def The task.
+   * @returns True to run it here, as if there were no executor.
+   */
+  inline?(def: TaskDef): boolean;
 }
 
 /** A node of the graph a run returns. */

@@ -562,36 +562,3 @@ export class OwnedSession implements RunSession {
     return this.#inner.watchSignals(wake);
   }
 }
-
-/**
- * A store through which a process executes a run that another process owns
- * for it (the `weft run` parent, which claimed the run id, renews the claim
- * and gives it up): claiming that run id succeeds only under that claim,
- * and heartbeats and release are the owner's business.
- *
- * @param store The store.
- * @param runId The run.
- * @param ownerId The owner's claim.
- * @returns The store, with claims answered from the owner's record.
- */
-export function underClaim(store: Store, runId: string, ownerId: string): Store {
-  const overrides: Partial<Store> = {
-    async claimRun(claim: RunClaim): Promise<ClaimResult> {
-      const owner = await store.runOwner(claim.runId);
-      if (claim.runId === runId && owner?.ownerId === ownerId) return { claimed: true, owner };
-      if (owner !== undefined) return { claimed: false, owner };
-      return await store.claimRun(claim);
-    },
-    renewRun: (id: string) => Promise.resolve({ owned: id === runId, cancelRequested: false }),
-    releaseRun: () => Promise.resolve(),
-  };
-  return new Proxy(store, {
-    get(target, prop) {
-      if (Object.hasOwn(overrides, prop)) return overrides[prop as keyof Store];
-      // The owner holds the claim: a run here opens without claiming.
-      if (prop === "openClaimed") return undefined;
-      const value = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}

@@ -1,6 +1,11 @@
 /**
- * The Worker side of `--isolate`: imports the script once, finds its task by
- * name, and runs the attempts it is sent, under only that task's permissions.
+ * A task Worker (see `isolate.ts`): holds exactly one permission set,
+ * imports the script once to find its tasks by name, and runs the attempts
+ * it is sent over its port. Importing the script runs its top-level code
+ * here too, under this Worker's grant; timers that code leaves behind are
+ * cancelled once the import is done, so that nothing of it runs later with
+ * the grant (the script's real top-level run is in the engine's thread,
+ * which holds no permission).
  *
  * @module
  */
@@ -12,7 +17,6 @@ import type { TaskDef } from "../../define/defs.ts";
 const COLLECT = Symbol.for("weft.collect.v1");
 
 type Message =
-  | { t: "init"; url: string; task: string }
   | {
     t: "run";
     id: number;
@@ -22,9 +26,10 @@ type Message =
     runId: string;
     nodeId: string;
   }
-  | { t: "abort"; id: number; reason: string };
+  | { t: "abort"; id: number; reason: string }
+  | { t: "close" };
 
-let ready: Promise<TaskDef> | undefined;
+let tasks: Promise<Map<string, TaskDef>> | undefined;
 const controllers = new Map<number, AbortController>();
 
 function describe(e: unknown): { name: string; message: string; stack?: string } {
@@ -34,37 +39,48 @@ function describe(e: unknown): { name: string; message: string; stack?: string }
   return { name: "Error", message: String(e) };
 }
 
-async function init(url: string, task: string): Promise<TaskDef> {
-  (globalThis as unknown as Record<symbol, unknown[]>)[COLLECT] = [];
-  await import(url);
-  const defs = ((globalThis as unknown as Record<symbol, unknown[]>)[COLLECT] as TaskDef[])
-    .filter((d) => d.kind === "task" && d.name === task);
-  if (defs.length === 0) throw new Error(`the script defines no task named '${task}'`);
-  return defs[0]!;
+/** Imports the script, cancelling the timers its top-level code leaves behind. */
+async function load(url: string): Promise<Map<string, TaskDef>> {
+  const g = globalThis as unknown as Record<string | symbol, unknown>;
+  g[COLLECT] = [];
+  const setTimeoutOf = globalThis.setTimeout;
+  const setIntervalOf = globalThis.setInterval;
+  const timers: number[] = [];
+  g.setTimeout = (...args: Parameters<typeof setTimeout>) => {
+    const id = setTimeoutOf(...args);
+    timers.push(id);
+    return id;
+  };
+  g.setInterval = (...args: Parameters<typeof setInterval>) => {
+    const id = setIntervalOf(...args);
+    timers.push(id);
+    return id;
+  };
+  try {
+    await import(url);
+  } finally {
+    g.setTimeout = setTimeoutOf;
+    g.setInterval = setIntervalOf;
+    for (const id of timers) clearTimeout(id);
+  }
+  const defs = new Map<string, TaskDef>();
+  for (const d of g[COLLECT] as TaskDef[]) if (d.kind === "task") defs.set(d.name, d);
+  return defs;
 }
 
-self.onmessage = async (event: MessageEvent<Message>) => {
-  const m = event.data;
-  if (m.t === "init") {
-    ready = init(m.url, m.task);
-    ready.catch((e) => self.postMessage({ t: "fatal", error: describe(e) }));
-    return;
-  }
-  if (m.t === "abort") {
-    controllers.get(m.id)?.abort(new Error(m.reason));
-    return;
-  }
+async function run(port: MessagePort, m: Extract<Message, { t: "run" }>): Promise<void> {
   const controller = new AbortController();
   controllers.set(m.id, controller);
   try {
-    const def = await ready!;
+    const def = (await tasks!).get(m.task);
+    if (def === undefined) throw new Error(`the script defines no task named '${m.task}'`);
     const ctx = {
       signal: controller.signal,
       attempt: m.attempt,
       runId: m.runId,
       nodeId: m.nodeId,
       log: (...args: unknown[]) =>
-        self.postMessage({
+        port.postMessage({
           t: "log",
           id: m.id,
           args: args.map((a) => typeof a === "string" ? a : Deno.inspect(a)).join(" "),
@@ -74,10 +90,23 @@ self.onmessage = async (event: MessageEvent<Message>) => {
     const value = def.style === "object"
       ? await fn(m.inputs, ctx)
       : await fn(...def.params.map((p) => m.inputs[p.name]), ctx);
-    self.postMessage({ t: "done", id: m.id, value });
+    port.postMessage({ t: "done", id: m.id, value });
   } catch (e) {
-    self.postMessage({ t: "fail", id: m.id, error: describe(e) });
+    port.postMessage({ t: "fail", id: m.id, error: describe(e) });
   } finally {
     controllers.delete(m.id);
   }
+}
+
+self.onmessage = (event: MessageEvent<{ t: "init"; url: string; port: MessagePort }>) => {
+  const { url, port } = event.data;
+  if (event.data.t !== "init" || tasks !== undefined) return;
+  tasks = load(url);
+  tasks.catch((e) => port.postMessage({ t: "fatal", error: describe(e) }));
+  port.onmessage = (e: MessageEvent<Message>) => {
+    const m = e.data;
+    if (m.t === "abort") controllers.get(m.id)?.abort(new Error(m.reason));
+    else if (m.t === "close") self.close();
+    else if (m.t === "run") run(port, m);
+  };
 };

@@ -1,0 +1,187 @@
+// The weft run parent trusts its child's store messages no further than the
+// one run it owns: these drive the parent's side (cli/run_host.ts) with the
+// messages a script could forge, against a real SQLite store, and the child
+// side (store/remote.ts) over a direct transport.
+
+import assert from "node:assert/strict";
+import { flow, run, task, wait } from "../mod.ts";
+import { SqliteStore } from "../src/store/sqlite/mod.ts";
+import { acquireRun } from "../src/store/ownership.ts";
+import { ProtocolError, StoreHost } from "../src/cli/run_host.ts";
+import { RemoteStore, type StoreTransport } from "../src/store/remote.ts";
+import { tempDir } from "./_helpers.ts";
+
+const start = (runId: string) => ({
+  runId,
+  entity: "main",
+  kind: "flow",
+  inputs: {},
+  inputsDigest: "{}",
+  startedAt: Date.now(),
+  weftVersion: "0",
+});
+
+const node = (id: string, first: boolean, status = "succeeded") => ({
+  id,
+  ...(first
+    ? {
+      first: {
+        parentId: null,
+        seq: 0,
+        entity: "price",
+        kind: "task" as const,
+        version: "1",
+        outputs: ["o0"],
+        bare: true,
+        digest: "[]",
+        call: "price()",
+        sources: [],
+        whole: [],
+      },
+    }
+    : {}),
+  status: status as "succeeded",
+  attempt: 1,
+  startedAt: 1,
+  finishedAt: 2,
+  value: "FORGED",
+  cachedFrom: null,
+  replayed: false,
+});
+
+Deno.test("the parent opens only the run it owns, records the script it runs, and refuses malformed or out-of-order messages", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  try {
+    const host = new StoreHost({ store, runId: "mine", script: "file:///real.ts" });
+    await assert.rejects(
+      () => host.handle({ t: "nodes", nodes: [], puts: [], sync: true }),
+      ProtocolError,
+      "nothing before the run is opened",
+    );
+    await assert.rejects(
+      () => host.handle({ t: "open", start: { ...start("someone-elses") } }),
+      (e: unknown) => e instanceof ProtocolError && /a run other than 'mine'/.test(e.message),
+    );
+    const opened = await host.handle({
+      t: "open",
+      start: { ...start("mine"), script: "file:///lie.ts" },
+    });
+    assert.deepEqual(opened, { t: "opened", previous: null });
+    assert.equal((await store.getRun("mine"))?.script, "file:///real.ts");
+    await assert.rejects(() => host.handle({ t: "open", start: start("mine") }), ProtocolError);
+    await assert.rejects(
+      () => host.handle({ t: "nodes", nodes: [node("a", false)], puts: [], sync: true }),
+      /node 'a' unknown/,
+    );
+    await assert.rejects(
+      () =>
+        host.handle({
+          t: "nodes",
+          nodes: [{ ...node("b", true), status: "exploded" as "succeeded" }],
+          puts: [],
+          sync: true,
+        }),
+      /a malformed node record/,
+    );
+    assert.deepEqual(
+      await host.handle({ t: "nodes", nodes: [node("c", true)], puts: [], sync: true }),
+      { t: "synced" },
+    );
+    assert.equal((await store.getRun("mine"))?.nodes[0]?.id, "c");
+    await assert.rejects(
+      () => host.handle({ t: "nodes", nodes: [node("c", true)], puts: [], sync: true }),
+      /node 'c' added twice/,
+    );
+    await assert.rejects(
+      () => host.handle({ t: "nodes", nodes: [], puts: [["k", "nobody"]], sync: false }),
+      /a cache entry of no succeeded node/,
+    );
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("the parent scopes cache entries to the script it runs: another script's runs never see them", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  try {
+    const forger = new StoreHost({ store, runId: "f", script: "file:///forger.ts" });
+    await forger.handle({ t: "open", start: start("f") });
+    await forger.handle({ t: "nodes", nodes: [node("p", true)], puts: [["KEY", "p"]], sync: true });
+    await forger.handle({
+      t: "finish",
+      status: "succeeded",
+      outputs: null,
+      errors: [],
+      finishedAt: 3,
+    });
+    const shop = new StoreHost({ store, runId: "s", script: "file:///shop.ts" });
+    await shop.handle({ t: "open", start: start("s") });
+    assert.deepEqual(await shop.handle({ t: "cacheGet", key: "KEY" }), { t: "hit", hit: null });
+    const again = new StoreHost({ store, runId: "f2", script: "file:///forger.ts" });
+    await again.handle({ t: "open", start: start("f2") });
+    assert.deepEqual(await again.handle({ t: "cacheGet", key: "KEY" }), {
+      t: "hit",
+      hit: { value: "FORGED", from: "f/p" },
+    });
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a run through the remote store records the same as in-process, and is durable where it flushes", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  const lease = await acquireRun(store, "remote-1");
+  const host = new StoreHost({ store, runId: "remote-1", script: "file:///x.ts" });
+  let syncs = 0;
+  // The channel: JSON both ways, answered in order, as over the child's pipes.
+  let queue = Promise.resolve();
+  const transport: StoreTransport = {
+    request(m) {
+      const copy = JSON.parse(JSON.stringify(m));
+      const answer = queue.then(() => host.handle(copy));
+      queue = answer.then(() => {});
+      return answer.then((r) => {
+        if (r?.t === "synced") syncs++;
+        return JSON.parse(JSON.stringify(r));
+      });
+    },
+    send(m) {
+      const copy = JSON.parse(JSON.stringify(m));
+      queue = queue.then(() => host.handle(copy)).then(() => {});
+    },
+    onWake: () => () => {},
+  };
+  try {
+    const step = task(function step(i: number) {
+      return { i, when: new Date(i), big: BigInt(i) };
+    });
+    const f = flow(async function* chain(n: number) {
+      let last;
+      for (let i = 0; i < n; i++) last = yield* wait(step(i));
+      return last;
+    });
+    const remote = new RemoteStore(transport, lease.owner);
+    const result = await run(f, { n: 5 }, { store: remote, runId: "remote-1" });
+    assert.equal(result.status, "succeeded");
+    assert.deepEqual(result.outputs, { i: 4, when: new Date(4), big: 4n });
+    // A dependent step starts only once its input is durable: a flush per step.
+    assert.ok(syncs >= 4, `${syncs} syncs`);
+    const details = await store.getRun("remote-1");
+    assert.equal(details?.status, "succeeded");
+    assert.equal(details?.script, "file:///x.ts");
+    assert.deepEqual(details?.nodes.map((n) => [n.id, n.status]), [
+      ["step", "succeeded"],
+      ["step_2", "succeeded"],
+      ["step_3", "succeeded"],
+      ["step_4", "succeeded"],
+      ["step_5", "succeeded"],
+    ]);
+    assert.deepEqual(details?.outputs, { i: 4, when: new Date(4), big: 4n });
+  } finally {
+    await lease.release();
+    store.close();
+  }
+});
