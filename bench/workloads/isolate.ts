@@ -20,8 +20,7 @@ async function timed(
 ): Promise<number> {
   const executor = poolSize === undefined ? undefined : new IsolateExecutor({
     url: FIXTURE,
-    // A declared grant (any) sends the task to a Worker; one that declares nothing runs inline.
-    perTask: { burn: { env: ["WEFT_BENCH"] } },
+    perTask: { burn: {} },
     moduleRead: [ROOT],
     importHosts: [],
     poolSize,

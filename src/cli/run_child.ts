@@ -63,7 +63,7 @@ export async function runTasksChild(): Promise<never> {
   if (read === undefined) Deno.exit(130);
   const spec = read.first as ChildSpec;
   // The permission sets the plan allows, in the order the driver numbers them.
-  const { sets } = permissionSets(spec.perTask, spec.moduleRead, spec.importHosts);
+  const { sets } = permissionSets(spec.perTask, spec.moduleRead, spec.importHosts, true);
   const workers: Worker[] = [];
   const driver = new Worker(new URL("./run_driver.ts", import.meta.url), {
     type: "module",

@@ -59,6 +59,8 @@ async function start(spec: ChildSpec, rest: string): Promise<void> {
     perTask: spec.perTask,
     moduleRead: spec.moduleRead,
     importHosts: spec.importHosts,
+    // Tasks that declare nothing run here, with nothing.
+    inline: true,
     // This Worker cannot start one with more than it holds: the main thread
     // does, with the permission set the plan made (it ignores anything else).
     spawn: (serial, set, _permissions, port) => post({ t: "spawn", serial, set, port }, [port]),

@@ -36,6 +36,13 @@ export interface IsolateOptions {
   /** Hosts every Worker may import from (the module graph's). */
   importHosts: string[];
   /**
+   * Run tasks that declare nothing in this thread (`weft run`'s driver,
+   * which holds no permission itself); otherwise they run in a Worker
+   * holding nothing but what loading the script needs.
+   * @default false
+   */
+  inline?: boolean;
+  /**
    * Starts Worker number `serial` for a permission set; it will talk over
    * `port`. If it crashes, tell {@linkcode IsolateExecutor.crashed}.
    * @default starts it in this thread
@@ -86,18 +93,20 @@ export function workerPermissions(
  * @param perTask Each task's own grant.
  * @param moduleRead The module files.
  * @param importHosts The graph's hosts.
- * @returns The sets, and the set of each task that declares anything.
+ * @param inline Leave out tasks that declare nothing (they run in the engine's thread).
+ * @returns The sets, and the set of each task that runs in a Worker.
  */
 export function permissionSets(
   perTask: Record<string, Permissions>,
   moduleRead: readonly string[],
   importHosts: readonly string[],
+  inline = true,
 ): { sets: WorkerPermissions[]; setOf: Map<string, number> } {
   const sets: WorkerPermissions[] = [];
   const setOf = new Map<string, number>();
   const keys = new Map<string, number>();
   for (const [task, own] of Object.entries(perTask)) {
-    if (!declares(own)) continue;
+    if (inline && !declares(own)) continue;
     const p = workerPermissions(own, moduleRead, importHosts);
     const key = JSON.stringify(p);
     let set = keys.get(key);
@@ -149,6 +158,7 @@ export class IsolateExecutor implements TaskExecutor {
       options.perTask,
       options.moduleRead,
       options.importHosts,
+      options.inline ?? false,
     );
     this.#sets = sets;
     this.#setOf = setOf;
@@ -171,13 +181,14 @@ export class IsolateExecutor implements TaskExecutor {
   }
 
   /**
-   * Whether a task runs in the engine's thread: one that declares nothing.
+   * Whether a task runs in the engine's thread: one that declares nothing,
+   * when the executor was made with `inline`.
    *
    * @param def The task.
-   * @returns True when it declares no permission.
+   * @returns True when it runs here.
    */
   inline(def: TaskDef): boolean {
-    return !this.#setOf.has(def.name);
+    return (this.#options.inline ?? false) && !this.#setOf.has(def.name);
   }
 
   /**
@@ -191,7 +202,9 @@ export class IsolateExecutor implements TaskExecutor {
   execute(def: TaskDef, inputs: Record<string, unknown>, ctx: TaskContext): Promise<unknown> {
     const set = this.#setOf.get(def.name);
     if (set === undefined) {
-      return Promise.reject(new Error(`task '${def.name}' has no Worker: it declares nothing`));
+      return Promise.reject(
+        new Error(`task '${def.name}' is not one this run planned (no Worker runs it)`),
+      );
     }
     const pooled = this.#pick(set);
     const id = this.#nextId++;
