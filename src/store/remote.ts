@@ -22,8 +22,6 @@ import type {
   ClaimResult,
   InputSource,
   JournalEntry,
-  Lineage,
-  NodeDetails,
   NodeRecord,
   NodeStatus,
   PreviousRun,
@@ -35,14 +33,8 @@ import type {
   RunSession,
   RunStart,
   RunStatus,
-  RunSummary,
   RunSuspend,
-  RunTakeover,
-  ScheduleFire,
-  ScheduleRecord,
   SignalMessage,
-  SignalRecord,
-  SleepingRun,
   Store,
 } from "./mod.ts";
 

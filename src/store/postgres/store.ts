@@ -10,7 +10,7 @@
  */
 
 import { ValidationError } from "../../core/errors.ts";
-import { decodeValue, encodeValue, sha256, valueHash } from "../../core/values.ts";
+import { decodeValue, encodeValue, sha256 } from "../../core/values.ts";
 import { lineageOf, type LineagePort, resolveHash } from "../lineage.ts";
 import type {
   CacheHit,
@@ -30,8 +30,8 @@ import type {
   SleepingRun,
   Store,
 } from "../mod.ts";
-import { preview, wholeValue } from "../provenance.ts";
-import { INLINE_MAX, type Row as SqliteRow, type StoredOutput } from "../sqlite/rows.ts";
+import { wholeValue } from "../provenance.ts";
+import { INLINE_MAX, type StoredOutput } from "../sqlite/rows.ts";
 import { connect, type PgClient, type PgTarget } from "./connect.ts";
 import { openError } from "./errors.ts";
 import { pgLineagePort } from "./lineage_port.ts";
