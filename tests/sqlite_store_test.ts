@@ -199,36 +199,55 @@ Deno.test("the store keeps each value once however often it appears", async () =
 Deno.test("a process killed while it creates a store leaves no store or a whole one, never an empty file", async () => {
   await using tmp = await tempDir();
   const script = `${tmp.dir}/create.ts`;
+  // The child creates stores one after another until it is killed, so that a
+  // kill at any moment lands in a creation, whatever the machine's speed.
   await Deno.writeTextFile(
     script,
     `import { SqliteStore } from ${JSON.stringify(new URL("../sqlite.ts", import.meta.url).href)};
-     SqliteStore.open(Deno.args[0]).close();`,
+     await Deno.stdout.write(new TextEncoder().encode("started\\n"));
+     for (let n = 0; ; n++) SqliteStore.open(Deno.args[0] + "-" + n + ".db").close();`,
   );
-  let killed = 0;
+  let created = 0;
   for (let i = 0; i < 20; i++) {
-    const path = `${tmp.dir}/store${i}.db`;
+    const dir = `${tmp.dir}/round${i}`;
+    await Deno.mkdir(dir);
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, path],
-      stdout: "null",
-      stderr: "null",
+      args: ["run", "-A", script, `${dir}/store`],
+      stdout: "piped",
+      stderr: "piped",
     }).spawn();
-    // Kills spread over the process's start-up and its opening of the store.
-    await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 200)));
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // it finished already
+    const reader = child.stdout.getReader();
+    const first = await reader.read();
+    reader.releaseLock();
+    if (first.done) {
+      const err = new TextDecoder().decode((await child.output()).stderr);
+      assert.fail(`round ${i}: the child ended before it started creating stores: ${err}`);
     }
-    if ((await child.status).signal === "SIGKILL") killed++;
-    const stat = await Deno.stat(path).catch(() => undefined);
-    if (stat !== undefined) {
-      assert.ok(stat.size > 0, `round ${i}: the store was left as an empty file`);
+    await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 60)));
+    child.kill("SIGKILL");
+    const status = await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+    assert.equal(status.signal, "SIGKILL", `round ${i}: the child ended on its own`);
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.name.endsWith(".db")) continue;
+      const stat = await Deno.stat(`${dir}/${entry.name}`);
+      assert.ok(stat.size > 0, `round ${i}: ${entry.name} was left as an empty file`);
+      created++;
     }
-    // It opens (or is created now), and what a killed creation left is cleared.
-    SqliteStore.open(path).close();
-    for await (const entry of Deno.readDir(tmp.dir)) {
+    // Every store opens (the one being created is created now), and what a
+    // killed creation left beside it is cleared.
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    for (const name of names.filter((n) => n.endsWith(".db"))) {
+      SqliteStore.open(`${dir}/${name}`).close();
+    }
+    const next = names.filter((n) => n.endsWith(".db")).length;
+    SqliteStore.open(`${dir}/store-${next}.db`).close();
+    for await (const entry of Deno.readDir(dir)) {
       assert.ok(!entry.name.includes(".new-"), `round ${i}: ${entry.name} was left behind`);
     }
   }
-  assert.ok(killed > 0);
+  // The kills landed while stores were being made, not before the first.
+  assert.ok(created > 0);
 });

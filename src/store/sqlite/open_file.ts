@@ -81,6 +81,9 @@ export function openFile(path: string, options: OpenFileOptions): DatabaseSync {
 function createWhole(path: string, options: OpenFileOptions): boolean {
   try {
     Deno.lstatSync(path);
+    // A process killed between linking its store and removing its own name
+    // for it leaves that name beside the store.
+    clearAbandoned(path);
     return false;
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) return false;
