@@ -60,6 +60,8 @@ export { workflow } from "./src/define/workflow.ts";
 export type { DeclarativeWorkflow, WorkflowOptions } from "./src/define/workflow.ts";
 export { Workflow } from "./src/define/builder.ts";
 export type { AddEntityOptions, AddInputOptions, WorkflowInputs } from "./src/define/builder.ts";
+export { workflowFromSpec } from "./src/define/spec_build.ts";
+export type { SpecModules, WorkflowFromSpecOptions } from "./src/define/spec_build.ts";
 export { flow } from "./src/define/flow.ts";
 export type { AnyGeneratorFunction, Flow, FlowOptions, FlowResult } from "./src/define/flow.ts";
 export { launchPlan } from "./src/define/launch_plan.ts";

@@ -37,7 +37,12 @@ Deno.test("DAG_SCHEMA is a draft 2020-12 schema that ajv compiles in strict mode
 });
 
 Deno.test("the IR weft compile prints for every example validates against the schema", async () => {
-  for (const script of await scripts()) {
+  const specs: string[] = [];
+  for await (const e of Deno.readDir(`${ROOT}/examples`)) {
+    if (e.isFile && /\.(ya?ml|json)$/.test(e.name)) specs.push(`examples/${e.name}`);
+  }
+  assert.ok(specs.length > 0);
+  for (const script of [...await scripts(), ...specs.sort()]) {
     const out = await deno(["run", "-A", "cli.ts", "compile", script]);
     assert.equal(out.code, 0, out.stderr);
     check(JSON.parse(out.stdout), script);

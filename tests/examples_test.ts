@@ -1,6 +1,7 @@
 // Every example runs as a single file with no permissions, from disk and by URL.
 
 import assert from "node:assert/strict";
+import { validateDag } from "../ir.ts";
 import { deno, ROOT, serveDirectory } from "./_helpers.ts";
 
 Deno.test("examples/regression.ts prints 3 with no permissions", async () => {
@@ -98,4 +99,46 @@ Deno.test("examples/wordcount.ts runs under weft with exactly its declared read 
   const bare = await deno(["run", "--no-prompt", "examples/wordcount.ts"]);
   assert.notEqual(bare.code, 0);
   assert.match(bare.stderr, /Requires read access|NotCapable|refused read access/);
+});
+
+Deno.test("examples/pipeline.yaml compiles and runs under weft (a workflow spec naming ./pipeline_tasks.ts#…)", async () => {
+  const compiled = await deno(["run", "-A", "cli.ts", "compile", "examples/pipeline.yaml"]);
+  assert.equal(compiled.code, 0, compiled.stderr);
+  const doc = JSON.parse(compiled.stdout);
+  await validateDag(doc);
+  const wf = doc.workflows[0];
+  assert.equal(wf.name, "essays");
+  assert.deepEqual(wf.source, { file: "pipeline.yaml", line: 6 });
+  assert.deepEqual(wf.nodes.map((n: { id: string }) => n.id), [
+    "score",
+    "average",
+    "verdict",
+    "summary",
+  ]);
+  const input = ["--input", 'essays=["a b c d e f","a b"]', "--store", "memory"];
+  for (const extra of [[], ["--isolate"]]) {
+    const ran = await deno([
+      "run",
+      "-A",
+      "cli.ts",
+      "run",
+      "examples/pipeline.yaml",
+      ...input,
+      ...extra,
+    ]);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.deepEqual(JSON.parse(ran.stdout), {
+      mean: 40,
+      summary: "2 essays: review: mean 40 is below 50",
+    });
+    assert.match(ran.stderr, /running workflow 'essays' from examples\/pipeline\.yaml/);
+  }
+});
+
+Deno.test("the README shows examples/pipeline.yaml as it is", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+  const shown = /\[examples\/pipeline\.yaml\]\(examples\/pipeline\.yaml\):\n\n```yaml\n([^`]*)```/
+    .exec(readme)?.[1];
+  const file = await Deno.readTextFile(`${ROOT}/examples/pipeline.yaml`);
+  assert.equal(file.replace(/^(#[^\n]*\n)+/, ""), shown);
 });

@@ -28,7 +28,9 @@ tasks it exports, and prints their IR. Nothing runs: a script whose
 top-level code tries to read, write, reach the network, read env, start a
 process or import a module outside its graph fails to compile, and the
 refused action never happens. A load that takes longer than the load
-timeout is stopped (exit 2).
+timeout is stopped (exit 2). SCRIPT may be a workflow document
+(pipeline.yaml or .json, format weft.workflow/v1; see the README) whose tasks
+are ./module.ts#exportName, each mistake reported with its line.
 
 The IR is weft.dag/v1 (weft schema prints its JSON Schema). Static workflows
 appear with their nodes and edges; flows appear as kind "dynamic" with the
@@ -48,7 +50,8 @@ Options:
 Examples:
   weft compile examples/regression.ts
   weft compile examples/regression.ts --workflow regression --format yaml
-  weft compile examples/regression.ts --format html --out regression.html`,
+  weft compile examples/regression.ts --format html --out regression.html
+  weft compile examples/pipeline.yaml --format mermaid`,
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parseCommandArgs("compile", args, {
       workflow: { type: "string" },

@@ -16,6 +16,7 @@ import {
 } from "./protocol.ts";
 import { moduleSources, readText } from "./sources.ts";
 import { childCwd, importFlags, realDir } from "./script.ts";
+import { scriptModule } from "./spec_module.ts";
 import { downloadsOf, summarizeGraph } from "./module_graph.ts";
 
 /**
@@ -208,10 +209,11 @@ async function listGraph(
   // Read before `deno info` runs, and compared again once the child has
   // compiled: unchanged then, they are what both saw.
   const config = configDir === undefined ? undefined : configFiles(configDir);
+  const module = await scriptModule(url);
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", ...importFlags(url, allowImport), url.href],
+      args: ["info", "--json", ...importFlags(url, allowImport), module],
       cwd,
       stdin: "null",
       stdout: "piped",

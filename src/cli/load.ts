@@ -19,6 +19,7 @@ import { escapeText } from "../core/escape.ts";
 import { loaderFlags } from "./module_graph.ts";
 import { type LoadFailure, MARKER, type ScriptDescription } from "./protocol.ts";
 import { childCwd } from "./script.ts";
+import { isSpec, scriptModule, shownName } from "./spec_module.ts";
 
 /** How long loading a script may take when nothing says otherwise. */
 export const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
@@ -94,7 +95,8 @@ export async function loadScript(url: URL, options: LoadOptions = {}): Promise<S
     }
   };
   // A description without skeletons is never cached: it would stand for one with them.
-  if (options.cache === false || options.skeletons === false) {
+  // A spec is not cached: its document is not a module of the graph the cache is keyed on.
+  if (options.cache === false || options.skeletons === false || isSpec(url)) {
     const graph = await scriptGraph(url, allowImport, onFetched);
     const described = await load(graph);
     return graph === undefined ? described : { ...described, graph: graph.summary };
@@ -138,13 +140,14 @@ async function loadInChild(
 ): Promise<ScriptDescription> {
   const sources = options.skeletons === false ? undefined : graph?.sources;
   const describeUrl = new URL("./describe.ts", import.meta.url).href;
+  const module = await scriptModule(url);
   const entry = [
     `import { describeModule, failure, report, startCollecting } from ${
       JSON.stringify(describeUrl)
     };`,
     `startCollecting();`,
     `let mod;`,
-    `try { mod = await import(${JSON.stringify(url.href)}); }`,
+    `try { mod = await import(${JSON.stringify(module)}); }`,
     `catch (e) { report({ error: failure(e) }); Deno.exit(0); }`,
     `const sources = ${
       sources === undefined ? "undefined" : `JSON.parse(${JSON.stringify(JSON.stringify(sources))})`
@@ -235,10 +238,7 @@ function formatSeconds(ms: number): string {
 }
 
 function show(url: URL): string {
-  if (url.protocol !== "file:") return url.href;
-  const path = decodeURIComponent(url.pathname);
-  const cwd = Deno.cwd() + "/";
-  return path.startsWith(cwd) ? path.slice(cwd.length) : path;
+  return shownName(url);
 }
 
 /** Explains a load failure: what the script wanted, and what to change. */
@@ -254,7 +254,10 @@ function loadError(
     error.message,
   );
   let message: string;
-  if (miss !== null || (denied !== null && denied[1] === "import" && graphListed)) {
+  if (isSpec(url) && error.name === "ValidationError" && error.message.startsWith(`${script}:`)) {
+    // A mistake in a workflow spec, already one line with its line number.
+    message = error.message.split("\n")[0]!;
+  } else if (miss !== null || (denied !== null && denied[1] === "import" && graphListed)) {
     const what = miss?.[1] ?? `a module from ${denied![2]}`;
     message = `${script} imports ${
       miss === null ? what : `'${what}'`

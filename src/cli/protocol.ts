@@ -102,8 +102,10 @@ export type RunMode = "tasks" | "shared";
 
 /** What the parent tells the child to do (the first line on its stdin). */
 export interface ChildSpec {
-  /** The script's URL. */
+  /** The script's URL (a workflow spec's own path: what the run records). */
   url: string;
+  /** The module that builds a workflow spec's workflow (see `spec_module.ts`), which Workers import. */
+  module?: string;
   /** The export name of the entity to run. */
   exportName: string;
   /** The inputs, as tagged JSON (see `toJsonTree`). */

@@ -45,6 +45,7 @@ import { findEscapingLinks, refuseEscapingLinks, WALK_LIMIT } from "./symlinks.t
 import type { ProgressMode } from "./progress.ts";
 import type { ChildSpec, ExportInfo, RunMode, ScriptDescription } from "./protocol.ts";
 import { childCwd, moduleFiles, resolveScript } from "./script.ts";
+import { isSpec, scriptModule } from "./spec_module.ts";
 import { defaultStoreUrl, storeNeeds } from "./store_url.ts";
 
 const HELP = `Usage: weft run SCRIPT [NAME] [options]
@@ -65,7 +66,10 @@ A task of another workflow in the same file lends nothing. A task that
 reaches for an undeclared permission fails with PermissionDeniedError; so does
 I/O in a workflow or flow body (move it into a task). Modules load as they
 were fetched before the run; a dynamic import outside that graph needs a task
-that declares import (or net) for its host.
+that declares import (or net) for its host. SCRIPT may be a workflow
+document (pipeline.yaml or .json, format weft.workflow/v1) whose tasks are
+./module.ts#exportName: it is read here, each mistake reported with its line,
+and built with the Workflow builder.
 
 stdout gets only the outputs, as JSON; progress and messages go to stderr.
 
@@ -258,6 +262,7 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
       importHosts: modules.graphHosts,
     };
     if (concurrency !== undefined) spec.concurrency = concurrency;
+    if (isSpec(url)) spec.module = await scriptModule(url);
     if (values.suspend !== undefined) {
       const raw = values.suspend as string;
       spec.suspend = raw === "0" ? true : parseDuration(raw, "--suspend");

@@ -90,7 +90,7 @@ export async function runTasksChild(): Promise<never> {
       if (permissions === undefined || !(m.port instanceof MessagePort)) return;
       workers.push(
         startTaskWorker(
-          spec.url,
+          spec.module ?? spec.url,
           m.set,
           permissions,
           m.port,

@@ -67,7 +67,7 @@ async function start(spec: ChildSpec, rest: string): Promise<void> {
   });
   // The task Workers start loading the script while this one does.
   executor.warm();
-  const code = await drive(spec, io, transport, () => import(spec.url), executor);
+  const code = await drive(spec, io, transport, () => import(spec.module ?? spec.url), executor);
   channel.flush();
   post({ t: "exit", code });
 }

@@ -7,6 +7,7 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
+import { scriptModule } from "./spec_module.ts";
 
 /**
  * Turns a script argument (a path or a URL) into a URL.
@@ -112,7 +113,7 @@ export function realDir(dir: string): string {
  */
 export async function moduleFiles(url: URL, importHosts: string[]): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", ...importFlags(url, importHosts), url.href],
+    args: ["info", "--json", ...importFlags(url, importHosts), await scriptModule(url)],
     cwd: childCwd(url),
     stdout: "piped",
     stderr: "piped",

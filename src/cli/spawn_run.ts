@@ -64,7 +64,7 @@ export async function runInChild(
       spec.mode === "tasks"
         ? `import { runTasksChild } from ${JSON.stringify(childUrl)};\nawait runTasksChild();\n`
         : `import { runSharedChild } from ${JSON.stringify(childUrl)};\n` +
-          `await runSharedChild(() => import(${JSON.stringify(url.href)}));\n`,
+          `await runSharedChild(() => import(${JSON.stringify(spec.module ?? url.href)}));\n`,
     )
   }`;
   const config = scriptConfig(url);

@@ -15,6 +15,7 @@ import type { Command } from "./command.ts";
 import { loadScript } from "./load.ts";
 import { describePlan, permissionFlags, planPermissions } from "./plan.ts";
 import { childCwd, importFlags, moduleFiles, resolveScript, scriptConfig } from "./script.ts";
+import { isSpec, scriptModule } from "./spec_module.ts";
 import { defaultStoreUrl, storeNeeds } from "./store_url.ts";
 import type { WorkerSpec } from "./worker_child.ts";
 
@@ -142,6 +143,7 @@ async function workerMain(args: string[]): Promise<number> {
 
   const spec: WorkerSpec = {
     url: url.href,
+    ...(isSpec(url) ? { module: await scriptModule(url) } : {}),
     store: needs.url,
     queueLimits,
     concurrency,
@@ -165,7 +167,9 @@ async function workerMain(args: string[]): Promise<number> {
   }
   const childUrl = new URL("./worker_child.ts", import.meta.url).href;
   const entry = `import { workerChild } from ${JSON.stringify(childUrl)};\n` +
-    `await workerChild(${JSON.stringify(spec)}, () => import(${JSON.stringify(url.href)}));\n`;
+    `await workerChild(${JSON.stringify(spec)}, () => import(${
+      JSON.stringify(spec.module ?? url.href)
+    }));\n`;
   const tmp = Deno.makeTempDirSync({ prefix: "weft-worker-" });
   Deno.writeTextFileSync(`${tmp}/entry.ts`, entry);
   const config = scriptConfig(url);

@@ -22,8 +22,10 @@ import { PostgresStore } from "../store/postgres/mod.ts";
 
 /** What the parent tells the worker process. */
 export interface WorkerSpec {
-  /** The script's URL. */
+  /** The script's URL (a workflow spec's own path). */
   url: string;
+  /** The module that builds a workflow spec's workflow (see `spec_module.ts`), which is imported instead. */
+  module?: string;
   /** The store URL. */
   store: string;
   /** Queues served; undefined: every queue. */
@@ -89,7 +91,7 @@ export async function workerChild(
   let executor: (TaskExecutor & { close(): void }) | undefined;
   if (spec.isolate !== undefined) {
     const { IsolateExecutor } = await import("../engine/executors/isolate.ts");
-    executor = new IsolateExecutor({ url: spec.url, ...spec.isolate });
+    executor = new IsolateExecutor({ url: spec.module ?? spec.url, ...spec.isolate });
   }
   const worker = new QueueWorker({
     store,

@@ -34,8 +34,8 @@ export class GraphModel implements GraphDef {
   readonly name: string;
   /** How a direct call passes inputs. */
   callStyle: "positional" | "object" = "object";
-  /** Where it was defined. */
-  readonly source: SourceLocation | undefined;
+  /** Where it was defined (a workflow built from a spec: the spec's file and line). */
+  source: SourceLocation | undefined;
   /** Whether it came from a declarative `workflow(fn)`. */
   declarative = false;
   /** The inputs, in order. */
