@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { SpecBranch, SpecNode, SpecTest, SpecValue, WorkflowSpec } from "./spec.ts";
+import type { SpecBranch, SpecNode, SpecTest, SpecValue, WorkflowSpec } from "./spec_types.ts";
 
 type Fail = (line: number, message: string) => never;
 
