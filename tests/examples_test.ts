@@ -116,7 +116,7 @@ Deno.test("examples/pipeline.yaml compiles and runs under weft (a workflow spec 
     "summary",
   ]);
   const input = ["--input", 'essays=["a b c d e f","a b"]', "--store", "memory"];
-  for (const extra of [[], ["--isolate"]]) {
+  for (const extra of [[], ["--no-isolate"]]) {
     const ran = await deno([
       "run",
       "-A",

@@ -8,6 +8,9 @@ import { run, Workflow, workflowFromSpec } from "../mod.ts";
 import { fromDag, toDag, validateDag } from "../ir.ts";
 import * as tasks from "./fixtures/spec_tasks.ts";
 import { deno, ROOT, tempDir } from "./_helpers.ts";
+import { postgresMissing, sharedCluster } from "./_postgres.ts";
+import { startWeft, until } from "./_workers.ts";
+import { PostgresStore } from "../src/store/postgres/mod.ts";
 
 const MODULES = { "./spec_tasks.ts": tasks };
 
@@ -456,4 +459,62 @@ Deno.test("a run of a spec is recorded with the spec's path and replays against 
   assert.equal(ran.code, 0, ran.stderr);
   const replayed = await weft(["replay", "spec-run", "--store", store]);
   assert.equal(replayed.code, 0, replayed.stderr);
+});
+
+Deno.test({
+  name: "a detached run of a spec is run by a weft worker serving that spec (PostgreSQL)",
+  ignore: postgresMissing() !== undefined,
+}, async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(
+    `${tmp.dir}/tasks.ts`,
+    `import { task } from "${ROOT}/mod.ts";\n` +
+      `export const double = task(function double(n: number) { return 2 * n; });\n`,
+  );
+  await Deno.writeTextFile(
+    `${tmp.dir}/p.yaml`,
+    spec(`name: twice
+inputs:
+  xs: number[]
+nodes:
+  doubled: { task: ./tasks.ts#double, map: true, with: { n: $inputs.xs }, queue: math }
+outputs: { o: $doubled }
+`),
+  );
+  const url = await (await sharedCluster()).createDatabase("spec");
+  const worker = startWeft(["worker", `${tmp.dir}/p.yaml`, "--store", url, "--lease", "1s"]);
+  try {
+    const detached = startWeft([
+      "run",
+      `${tmp.dir}/p.yaml`,
+      "--input",
+      "xs=[1,2,3]",
+      "--store",
+      url,
+      "--detach",
+    ]);
+    assert.equal((await detached.status).code, 0, detached.stderr());
+    const runId = detached.stdout().trim().split(/\s+/).at(-1)!;
+    const store = await PostgresStore.open(url);
+    try {
+      let status = "running";
+      await until("the run to finish", async () => {
+        status = (await store.getRun(runId).catch(() => undefined))?.status ?? "running";
+        return status !== "running";
+      });
+      const details = (await store.getRun(runId))!;
+      assert.equal(
+        details.status,
+        "succeeded",
+        `${JSON.stringify(details.errors)} ${worker.stderr()}`,
+      );
+      assert.deepEqual(details.outputs, [2, 4, 6]);
+      assert.ok(details.script?.endsWith("/p.yaml"), details.script);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    worker.signal("SIGKILL");
+    await worker.status;
+  }
 });

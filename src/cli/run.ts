@@ -45,7 +45,6 @@ import { findEscapingLinks, refuseEscapingLinks, WALK_LIMIT } from "./symlinks.t
 import type { ProgressMode } from "./progress.ts";
 import type { ChildSpec, ExportInfo, RunMode, ScriptDescription } from "./protocol.ts";
 import { childCwd, moduleFiles, resolveScript } from "./script.ts";
-import { isSpec, scriptModule } from "./spec_module.ts";
 import { defaultStoreUrl, storeNeeds } from "./store_url.ts";
 
 const HELP = `Usage: weft run SCRIPT [NAME] [options]
@@ -262,7 +261,6 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
       importHosts: modules.graphHosts,
     };
     if (concurrency !== undefined) spec.concurrency = concurrency;
-    if (isSpec(url)) spec.module = await scriptModule(url);
     if (values.suspend !== undefined) {
       const raw = values.suspend as string;
       spec.suspend = raw === "0" ? true : parseDuration(raw, "--suspend");

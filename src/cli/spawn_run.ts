@@ -22,6 +22,7 @@ import {
 } from "./protocol.ts";
 import type { StoreHost } from "./run_host.ts";
 import { childCwd, scriptConfig } from "./script.ts";
+import { isSpec, scriptModule } from "./spec_module.ts";
 
 /** How the parent starts and watches the run child. */
 export interface ChildOptions {
@@ -45,15 +46,17 @@ const ipc = { syncs: 0, syncMs: 0 };
  * store, shows its progress, forwards Ctrl-C, and prints the result.
  *
  * @param url The script.
- * @param spec What the child runs (its token is made here).
+ * @param given What the child runs (its token is made here).
  * @param options The flags, the claim, the store host, progress.
  * @returns The exit code.
  */
 export async function runInChild(
   url: URL,
-  spec: Omit<ChildSpec, "token">,
+  given: Omit<ChildSpec, "token">,
   options: ChildOptions,
 ): Promise<number> {
+  // A workflow spec is imported as the module that builds it; the run records the spec's path.
+  const spec = isSpec(url) ? { ...given, module: await scriptModule(url) } : given;
   const childUrl = new URL("./run_child.ts", import.meta.url).href;
   // The entry is a data: URL, so that nothing is written to disk; the spec
   // follows on stdin, which then stays open as the command channel (EOF
