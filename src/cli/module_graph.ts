@@ -15,8 +15,9 @@
  * @module
  */
 
+import type { ModulePlan } from "./plan.ts";
 import type { ModuleGraph } from "./protocol.ts";
-import { childCwd, importFlags, realDir } from "./script.ts";
+import { childCwd, importFlags, moduleFiles, realDir } from "./script.ts";
 
 /** A module as `deno info --json` lists it (the fields used here). */
 export interface InfoModule {
@@ -50,6 +51,30 @@ export function weftDir(): string | undefined {
   return WEFT_DIR.protocol === "file:"
     ? decodeURIComponent(WEFT_DIR.pathname).replace(/\/$/, "")
     : undefined;
+}
+
+/**
+ * How a run's modules load: the files of the graph listed before it (weft's
+ * own included), or, without one, those `deno info` lists now.
+ *
+ * @param graph The module graph the loader listed, if any.
+ * @param url The script.
+ * @param importHosts Hosts it may import from.
+ * @returns The plan.
+ */
+export async function modulePlan(
+  graph: ModuleGraph | undefined,
+  url: URL,
+  importHosts: string[],
+): Promise<ModulePlan> {
+  const own = weftDir();
+  return {
+    moduleRead: graph === undefined
+      ? await moduleFiles(url, importHosts)
+      : [...new Set([...graph.files, ...(own === undefined ? [] : [own])])].sort(),
+    graphHosts: graph?.hosts ?? [],
+    npm: graph?.npm ?? [],
+  };
 }
 
 /**

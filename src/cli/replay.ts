@@ -12,11 +12,11 @@ import type { Command } from "./command.ts";
 import { findExport } from "./exports.ts";
 import { getRun, STORE_HELP, withStore } from "./history.ts";
 import { loadScript } from "./load.ts";
-import { type ModulePlan, planPermissions, runFlags } from "./plan.ts";
-import { weftDir } from "./module_graph.ts";
+import { planPermissions, runFlags } from "./plan.ts";
+import { modulePlan } from "./module_graph.ts";
 import { StoreHost } from "./run_host.ts";
 import type { ChildSpec } from "./protocol.ts";
-import { childCwd, moduleFiles, resolveScript } from "./script.ts";
+import { childCwd, resolveScript } from "./script.ts";
 import { runInChild } from "./spawn_run.ts";
 import { defaultStoreUrl, storeNeeds } from "./store_url.ts";
 
@@ -69,15 +69,7 @@ Exit codes: 0 the code replays the run, 1 it diverges, 2 bad usage or no such ru
     // Replay runs no task: the child holds no permission at all (not even on
     // the store: this process reads the run's record for it, and nothing else).
     const plan = planPermissions(described.dag, [], { baseDir: childCwd(url) });
-    const graph = described.graph;
-    const own = weftDir();
-    const modules: ModulePlan = {
-      moduleRead: graph === undefined
-        ? await moduleFiles(url, importHosts)
-        : [...new Set([...graph.files, ...(own === undefined ? [] : [own])])].sort(),
-      graphHosts: graph?.hosts ?? [],
-      npm: graph?.npm ?? [],
-    };
+    const modules = await modulePlan(described.graph, url, importHosts);
     const spec: Omit<ChildSpec, "token"> = {
       url: url.href,
       exportName: selected.export,

@@ -33,18 +33,17 @@ import {
   describeModules,
   describePlan,
   describeReach,
-  type ModulePlan,
   parseExtra,
   planPermissions,
   runFlags,
 } from "./plan.ts";
 import { escapeText } from "../core/escape.ts";
-import { weftDir } from "./module_graph.ts";
+import { modulePlan } from "./module_graph.ts";
 import { StoreHost } from "./run_host.ts";
 import { findEscapingLinks, refuseEscapingLinks, WALK_LIMIT } from "./symlinks.ts";
 import type { ProgressMode } from "./progress.ts";
 import type { ChildSpec, ExportInfo, RunMode, ScriptDescription } from "./protocol.ts";
-import { childCwd, moduleFiles, resolveScript } from "./script.ts";
+import { childCwd, resolveScript } from "./script.ts";
 import { defaultStoreUrl, storeNeeds } from "./store_url.ts";
 
 const HELP = `Usage: weft run SCRIPT [NAME] [options]
@@ -205,15 +204,7 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
   // Deno checks grants against paths as written: links that lead out of a granted tree refuse the run.
   const links = findEscapingLinks(plan.perTask);
   refuseEscapingLinks(links);
-  const graph = described.graph;
-  const own = weftDir();
-  const modules: ModulePlan = {
-    moduleRead: graph === undefined
-      ? await moduleFiles(url, importHosts)
-      : [...new Set([...graph.files, ...(own === undefined ? [] : [own])])].sort(),
-    graphHosts: graph?.hosts ?? [],
-    npm: graph?.npm ?? [],
-  };
+  const modules = await modulePlan(described.graph, url, importHosts);
   const flags = runFlags(plan, mode, modules);
 
   // One owner per run: this process claims the run id before the child

@@ -173,6 +173,42 @@ export function outputsOption(outputs: unknown, what: string): string[] | undefi
   return [...outputs as string[]];
 }
 
+/** The fields of a task's or flow's definition that say how it is called and what it gives. */
+export interface CallShape {
+  params: Param[];
+  outputs: string[];
+  bare: boolean;
+  namedOutputs: boolean;
+  callStyle: "positional" | "object";
+  style: "positional" | "object";
+  source: SourceLocation | undefined;
+}
+
+/**
+ * How a task or flow is called and what it gives, from its signature and its
+ * `outputs` option: a single unnamed output `o0` unless outputs are named.
+ *
+ * @param sig The inputs and how a direct call passes them.
+ * @param outputs The `outputs` option, checked.
+ * @param source Where the entity was defined.
+ * @returns The fields, to spread into the definition.
+ */
+export function callShape(
+  sig: Signature,
+  outputs: string[] | undefined,
+  source: SourceLocation | undefined,
+): CallShape {
+  return {
+    params: sig.params,
+    outputs: outputs ?? ["o0"],
+    bare: outputs === undefined,
+    namedOutputs: outputs !== undefined,
+    callStyle: sig.style,
+    style: sig.style,
+    source,
+  };
+}
+
 /**
  * Throws when a list of names has a duplicate.
  *

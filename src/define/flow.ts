@@ -9,7 +9,14 @@
 import { ValidationError } from "../core/errors.ts";
 import type { FlowDef, SourceLocation } from "./defs.ts";
 import { requireEntity } from "./entity.ts";
-import { entityForms, entityFunction, outputsOption, signatureOf, startEntity } from "./factory.ts";
+import {
+  callShape,
+  entityForms,
+  entityFunction,
+  outputsOption,
+  signatureOf,
+  startEntity,
+} from "./factory.ts";
 import { CONTROL_KEYS, type ControlOptions, controlOptions } from "./control.ts";
 import type { Handle } from "./handle.ts";
 import type { WorkflowCallOptions } from "./overrides.ts";
@@ -156,21 +163,18 @@ function makeFlow(
       `${what} must be an async generator function: write flow(async function* ${name}(…) { … }) and mark await points with yield`,
     );
   }
-  const { params, style } = signatureOf(options.params, fn, what);
-  const outputs = outputsOption(options.outputs, what);
+  const shape = callShape(
+    signatureOf(options.params, fn, what),
+    outputsOption(options.outputs, what),
+    source,
+  );
   const tasks = options.tasks?.map((t, i) =>
     requireEntity(t, `The 'tasks' option of ${what} (item ${i + 1})`)
   );
   const def: FlowDef = {
     kind: "flow",
     name,
-    params,
-    outputs: outputs ?? ["o0"],
-    bare: outputs === undefined,
-    namedOutputs: outputs !== undefined,
-    callStyle: style,
-    style,
-    source,
+    ...shape,
     fn,
     tasks,
     control: controlOptions(options, what, "fail-fast"),

@@ -31,10 +31,28 @@ function nodeBinding(node: GraphNode, output: string | undefined): Binding {
   return { object };
 }
 
-/** A symbolic reference to a graph input. */
-export class InputRef implements RefSource {
+/** What both references have: their graph, and no value while it is built. */
+abstract class GraphRef implements RefSource {
   /** The graph. */
   readonly graph: RefGraph;
+  /** @param graph The graph. */
+  constructor(graph: RefGraph) {
+    this.graph = graph;
+  }
+  /** @returns How the reference reads in messages. */
+  abstract describe(): string;
+  /** @returns The output names of what it refers to. */
+  abstract outputNames(): readonly string[];
+  /** Symbolic references have no value yet. */
+  settle(): void {
+    throw new ValidationError(
+      `Cannot await ${this.describe()} while building workflow '${this.graph.name}': nothing has run yet; a workflow body only wires tasks together. Use flow() to wait for values and branch on them`,
+    );
+  }
+}
+
+/** A symbolic reference to a graph input. */
+export class InputRef extends GraphRef {
   /** The input name. */
   readonly name: string;
   /**
@@ -42,7 +60,7 @@ export class InputRef implements RefSource {
    * @param name The input name.
    */
   constructor(graph: RefGraph, name: string) {
-    this.graph = graph;
+    super(graph);
     this.name = name;
   }
   /** @returns How the reference reads in messages. */
@@ -53,16 +71,10 @@ export class InputRef implements RefSource {
   outputNames(): readonly string[] {
     return [];
   }
-  /** Symbolic references have no value yet. */
-  settle(): void {
-    throw symbolicAwait(this.describe(), this.graph.name);
-  }
 }
 
 /** A symbolic reference to a graph node. */
-export class NodeRef implements RefSource {
-  /** The graph. */
-  readonly graph: RefGraph;
+export class NodeRef extends GraphRef {
   /** The node. */
   readonly node: GraphNode;
   /**
@@ -70,7 +82,7 @@ export class NodeRef implements RefSource {
    * @param node The node.
    */
   constructor(graph: RefGraph, node: GraphNode) {
-    this.graph = graph;
+    super(graph);
     this.node = node;
   }
   /** @returns How the reference reads in messages. */
@@ -93,10 +105,6 @@ export class NodeRef implements RefSource {
     if (output !== undefined) return { node: this.node.id, output };
     return this.#whole ??= nodeBinding(this.node, undefined);
   }
-  /** Symbolic references have no value yet. */
-  settle(): void {
-    throw symbolicAwait(this.describe(), this.graph.name);
-  }
   /**
    * Makes the node start after others (the graph's `addOrdering`).
    *
@@ -113,10 +121,4 @@ export class NodeRef implements RefSource {
     });
     this.graph.addOrdering(this.node, nodes);
   }
-}
-
-function symbolicAwait(what: string, workflow: string): ValidationError {
-  return new ValidationError(
-    `Cannot await ${what} while building workflow '${workflow}': nothing has run yet; a workflow body only wires tasks together. Use flow() to wait for values and branch on them`,
-  );
 }

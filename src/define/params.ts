@@ -208,7 +208,12 @@ function skipNonCode(text: string, i: number): number {
   return i;
 }
 
-function indexOfTopLevel(text: string, ch: string): number {
+/**
+ * The positions of `ch` outside brackets, strings and comments (the `=` of
+ * `=>` and `==` is not an assignment).
+ */
+function topLevel(text: string, ch: string, first: boolean): number[] {
+  const at: number[] = [];
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const skipped = skipNonCode(text, i);
@@ -220,34 +225,27 @@ function indexOfTopLevel(text: string, ch: string): number {
     if (c === "(" || c === "[" || c === "{") depth++;
     else if (c === ")" || c === "]" || c === "}") depth--;
     else if (depth === 0 && c === ch) {
-      // `=>` and `==` are not an assignment
       if (ch === "=" && (text[i + 1] === ">" || text[i + 1] === "=")) {
         i++;
         continue;
       }
-      return i;
+      at.push(i);
+      if (first) break;
     }
   }
-  return -1;
+  return at;
+}
+
+function indexOfTopLevel(text: string, ch: string): number {
+  return topLevel(text, ch, true)[0] ?? -1;
 }
 
 function splitTopLevel(text: string, sep: string): string[] {
   const out: string[] = [];
-  let depth = 0;
   let from = 0;
-  for (let i = 0; i < text.length; i++) {
-    const skipped = skipNonCode(text, i);
-    if (skipped !== i) {
-      i = skipped - 1;
-      continue;
-    }
-    const c = text[i]!;
-    if (c === "(" || c === "[" || c === "{") depth++;
-    else if (c === ")" || c === "]" || c === "}") depth--;
-    else if (depth === 0 && c === sep) {
-      out.push(stripComments(text.slice(from, i)));
-      from = i + 1;
-    }
+  for (const i of topLevel(text, sep, false)) {
+    out.push(stripComments(text.slice(from, i)));
+    from = i + 1;
   }
   out.push(stripComments(text.slice(from)));
   return out;

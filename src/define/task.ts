@@ -8,7 +8,14 @@
 import { ValidationError } from "../core/errors.ts";
 import { type Duration, parseDuration } from "../core/duration.ts";
 import type { SourceLocation, TaskDef } from "./defs.ts";
-import { entityForms, entityFunction, outputsOption, signatureOf, startEntity } from "./factory.ts";
+import {
+  callShape,
+  entityForms,
+  entityFunction,
+  outputsOption,
+  signatureOf,
+  startEntity,
+} from "./factory.ts";
 import type { Handle } from "./handle.ts";
 import { checkPermissions, type Permissions } from "./permissions.ts";
 import { type RetryOptions, retryPolicy } from "./retry_policy.ts";
@@ -223,8 +230,11 @@ function makeTask(
     OPTION_KEYS,
     'use a named function (task(function add(x, y) {…})) or pass { name: "add" }',
   );
-  const { params, style } = signatureOf(options.params, fn, what, true);
-  const outputs = outputsOption(options.outputs, what);
+  const shape = callShape(
+    signatureOf(options.params, fn, what, true),
+    outputsOption(options.outputs, what),
+    source,
+  );
   const policy = retryPolicy(options, what);
   const concurrency = options.concurrency;
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
@@ -232,7 +242,7 @@ function makeTask(
       `Cannot limit ${what} as 'concurrency' must be a positive integer: current value is ${concurrency}`,
     );
   }
-  const cacheIgnore = cacheOption(options.cache, params.map((p) => p.name), what);
+  const cacheIgnore = cacheOption(options.cache, shape.params.map((p) => p.name), what);
   const queue = queueOption(options.queue, what);
   if (options.version !== undefined && typeof options.version !== "string") {
     throw new ValidationError(
@@ -242,13 +252,7 @@ function makeTask(
   const def: TaskDef = {
     kind: "task",
     name,
-    params,
-    outputs: outputs ?? ["o0"],
-    bare: outputs === undefined,
-    namedOutputs: outputs !== undefined,
-    callStyle: style,
-    style,
-    source,
+    ...shape,
     fn,
     ...policy,
     timeoutMs: options.timeout === undefined

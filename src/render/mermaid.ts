@@ -10,7 +10,9 @@
  */
 
 import type { DagDocument } from "../ir/mod.ts";
-import { type Box, clip, viewsOf, viewTitle } from "./view.ts";
+import { type Box, clip, mermaidString, viewsOf, viewTitle } from "./view.ts";
+
+export { mermaidString };
 import { skeletonGraph } from "./skeleton_view.ts";
 import { skeletonMermaid } from "./skeleton_text.ts";
 
@@ -28,29 +30,6 @@ const SHAPES: Record<Box["kind"], [string, string]> = {
   value: ["([", "])"],
   failed: ["(", ")"],
 };
-
-const ENTITIES: Record<string, string> = {
-  "#": "#35;",
-  '"': "#quot;",
-  "&": "#amp;",
-  "<": "#lt;",
-  ">": "#gt;",
-  "`": "#96;",
-  "|": "#124;",
-};
-
-/**
- * Quotes text for a Mermaid label: `#`, quotes, `&`, `<`, `>`, backticks and
- * `|` become entity codes, so user text can neither end the label nor
- * become markup.
- *
- * @param text Any text; line breaks become `<br>`.
- * @returns A quoted Mermaid string.
- */
-export function mermaidString(text: string): string {
-  const lines = text.split(/\r\n|\r|\n/).map((l) => l.replace(/[#"&<>`|]/g, (c) => ENTITIES[c]!));
-  return `"${lines.join("<br>")}"`;
-}
 
 /**
  * Writes a document as a Mermaid flowchart.

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { clip } from "./view.ts";
+import { clip, mermaidString } from "./view.ts";
 import type { SkeletonBox, SkeletonGraph, SkeletonGroup } from "./skeleton_view.ts";
 
 /** Quoting for DOT (the same rules as `dotString` in `dot.ts`). */
@@ -82,23 +82,6 @@ export function skeletonDot(graph: SkeletonGraph, indent: string): string[] {
   return lines;
 }
 
-const MERMAID_ENTITIES: Record<string, string> = {
-  "#": "#35;",
-  '"': "#quot;",
-  "&": "#amp;",
-  "<": "#lt;",
-  ">": "#gt;",
-  "`": "#96;",
-  "|": "#124;",
-};
-
-function mq(text: string): string {
-  const lines = text.split(/\r\n|\r|\n/).map((l) =>
-    l.replace(/[#"&<>`|]/g, (c) => MERMAID_ENTITIES[c]!)
-  );
-  return `"${lines.join("<br>")}"`;
-}
-
 const MERMAID_SHAPE: Record<SkeletonBox["kind"], [string, string]> = {
   call: ["(", ")"],
   wait: ["([", "])"],
@@ -123,13 +106,16 @@ export function skeletonMermaid(
 ): { nodes: string[]; edges: string[] } {
   const nodes: string[] = [];
   const drawGroup = (g: SkeletonGroup, pad: string) => {
-    nodes.push(`${pad}subgraph ${g.key}[${mq(clip(g.label, 60))}]`, `${pad}  direction TB`);
+    nodes.push(
+      `${pad}subgraph ${g.key}[${mermaidString(clip(g.label, 60))}]`,
+      `${pad}  direction TB`,
+    );
     for (const b of graph.boxes.filter((x) => x.group === g.key)) {
       const [open, close] = MERMAID_SHAPE[b.kind];
       const label = b.kind === "join"
         ? " "
         : [b.label, b.subtitle].filter((l) => l !== "").map((l) => clip(l, 48)).join("\n");
-      nodes.push(`${pad}  ${b.key}${open}${mq(label)}${close}`);
+      nodes.push(`${pad}  ${b.key}${open}${mermaidString(label)}${close}`);
     }
     for (const inner of graph.groups.filter((x) => x.parent === g.key)) {
       drawGroup(inner, `${pad}  `);
@@ -144,7 +130,7 @@ export function skeletonMermaid(
       ? "==>"
       : "-->";
     return `${indent}${a.from} ${arrow}${
-      a.label === "" ? "" : `|${mq(clip(a.label, 40))}|`
+      a.label === "" ? "" : `|${mermaidString(clip(a.label, 40))}|`
     } ${a.to}`;
   });
   return { nodes, edges };

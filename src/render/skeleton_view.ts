@@ -331,10 +331,8 @@ export function skeletonGraph(
             label: "",
             subtitle: "",
             title: "",
+            ...common,
             line: null,
-            group: into,
-            zone: z,
-            flow: wf.name,
           });
           const arms = z.kind === "branch"
             ? [{ kind: "then" as const, label: "then", zones: z.then, which: "then" }, {
@@ -372,10 +370,8 @@ export function skeletonGraph(
             label: "",
             subtitle: "",
             title: "",
+            ...common,
             line: null,
-            group: into,
-            zone: z,
-            flow: wf.name,
           });
           const body = arm("try", "try", z.body, into, z, "try");
           if (body.first !== undefined) {

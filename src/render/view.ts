@@ -501,3 +501,28 @@ function wrap(text: string, width: number): string[] {
   if (line !== "") lines.push(line);
   return lines;
 }
+
+const MERMAID_ENTITIES: Record<string, string> = {
+  "#": "#35;",
+  '"': "#quot;",
+  "&": "#amp;",
+  "<": "#lt;",
+  ">": "#gt;",
+  "`": "#96;",
+  "|": "#124;",
+};
+
+/**
+ * Quotes text for a Mermaid label: `#`, quotes, `&`, `<`, `>`, backticks and
+ * `|` become entity codes, so user text can neither end the label nor
+ * become markup.
+ *
+ * @param text Any text; line breaks become `<br>`.
+ * @returns A quoted Mermaid string.
+ */
+export function mermaidString(text: string): string {
+  const lines = text.split(/\r\n|\r|\n/).map((l) =>
+    l.replace(/[#"&<>`|]/g, (c) => MERMAID_ENTITIES[c]!)
+  );
+  return `"${lines.join("<br>")}"`;
+}

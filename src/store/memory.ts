@@ -11,7 +11,7 @@ import type { WeftError } from "../core/errors.ts";
 import { lineageOf, resolveHash } from "./lineage.ts";
 import { memoryLineagePort } from "./memory_lineage.ts";
 import { errorRecord, nodeOutputs, promised } from "./provenance.ts";
-import { decideClaim, takeoverRecord } from "./ownership.ts";
+import { claimedOwner, decideClaim, takeoverRecord } from "./ownership.ts";
 import { appendLog, filterRuns, MemoryBrowse } from "./memory_browse.ts";
 import type {
   CacheHit,
@@ -423,16 +423,7 @@ export class MemoryStore extends MemoryTimeMethods implements Store {
       const current = this.#owners.get(claim.runId);
       const decision = decideClaim(current, claim, now);
       if (!decision.take) return { claimed: false, owner: current! };
-      const owner: RunOwner = {
-        runId: claim.runId,
-        ownerId: claim.ownerId,
-        pid: claim.pid,
-        host: claim.host,
-        since: now,
-        heartbeatAt: now,
-        leaseMs: claim.leaseMs,
-        cancelRequestedAt: undefined,
-      };
+      const owner = claimedOwner(claim, now);
       this.#owners.set(claim.runId, owner);
       if (current === undefined || decision.takeover === undefined) return { claimed: true, owner };
       const tookOver = takeoverRecord(current, claim, now, decision.takeover);

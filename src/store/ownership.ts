@@ -68,6 +68,27 @@ export function decideClaim(
 }
 
 /**
+ * The owner a claim makes: since now, its first heartbeat now, no cancel
+ * requested, its lease in whole milliseconds.
+ *
+ * @param claim The claim that was taken.
+ * @param now The store's clock.
+ * @returns The owner record.
+ */
+export function claimedOwner(claim: RunClaim, now: number): RunOwner {
+  return {
+    runId: claim.runId,
+    ownerId: claim.ownerId,
+    pid: claim.pid,
+    host: claim.host,
+    since: now,
+    heartbeatAt: now,
+    leaseMs: Math.round(claim.leaseMs),
+    cancelRequestedAt: undefined,
+  };
+}
+
+/**
  * The takeover record of a claim that replaced an owner.
  *
  * @param previous The owner replaced.

@@ -62,7 +62,7 @@ export function children(node: Node, field: string): Node[] {
  * @param node The node.
  * @returns Its children.
  */
-export function allChildren(node: Node): Node[] {
+export function childrenOf(node: Node): Node[] {
   const out: Node[] = [];
   for (const key of Object.keys(node)) {
     if (key === "loc" || key === "range") continue;

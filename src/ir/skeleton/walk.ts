@@ -13,11 +13,11 @@
 
 import type { EntityDef } from "../../define/defs.ts";
 import type { SkeletonZone } from "../../core/dag_format.ts";
-import { child, children, identName, isFunction, type Node, unwrap } from "./ast.ts";
+import { child, children, childrenOf, identName, isFunction, type Node, unwrap } from "./ast.ts";
 import type { ModuleInfo } from "./resolve_types.ts";
 import { values } from "./values.ts";
 import { ExpressionWalker, waitsOf } from "./walk_expr.ts";
-import { childrenOf, type Local } from "./walk_state.ts";
+import type { Local } from "./walk_state.ts";
 
 /** What a walk found. */
 export interface Walked {
@@ -138,23 +138,14 @@ class Walker extends ExpressionWalker {
   }
 
   ifStatement(node: Node): void {
-    const test = child(node, "test")!;
-    const waits = this.condition(test);
-    const entry = values.copyEnv(this.env);
-    const then = this.collect(() => this.stmt(child(node, "consequent")!));
-    const afterThen = this.env;
-    this.env = values.copyEnv(entry);
     const alternate = child(node, "alternate");
-    const otherwise = alternate === undefined ? [] : this.collect(() => this.stmt(alternate));
-    this.env = values.joinEnv(afterThen, this.env);
-    this.emit({
-      kind: "branch",
-      condition: this.text(test),
-      waits,
-      then,
-      else: otherwise,
-      line: this.line(node),
-    });
+    this.branch(
+      node,
+      child(node, "test")!,
+      () => this.stmt(child(node, "consequent")!),
+      alternate === undefined ? undefined : () => this.stmt(alternate),
+      true,
+    );
   }
 
   loop(node: Node, label: string | undefined): void {

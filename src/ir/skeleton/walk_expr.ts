@@ -10,10 +10,10 @@ import type { DagEntityRef, SkeletonZone } from "../../core/dag_format.ts";
 import type { EntityDef } from "../../define/defs.ts";
 import { mappedEntity } from "../../define/map.ts";
 import { baseOf } from "../../define/overrides.ts";
-import { child, children, isFunction, type Node, patternNames, unwrap } from "./ast.ts";
+import { child, children, childrenOf, isFunction, type Node, patternNames, unwrap } from "./ast.ts";
 import type { Target } from "./resolve_types.ts";
 import { type Value, values } from "./values.ts";
-import { childrenOf, type Local, WalkerBase } from "./walk_state.ts";
+import { type Local, WalkerBase } from "./walk_state.ts";
 
 /** Expressions: see the module doc. */
 export abstract class ExpressionWalker extends WalkerBase {
@@ -22,6 +22,37 @@ export abstract class ExpressionWalker extends WalkerBase {
     const zones = this.collect(() => this.expr(test));
     for (const z of zones) this.emit(z);
     return waitsOf(zones);
+  }
+
+  /**
+   * A two-way branch (`if`, `?:`): both arms walked from the state before
+   * them, the states joined after, and a branch zone when `always` or when an
+   * arm has zones.
+   */
+  branch(
+    node: Node,
+    test: Node,
+    thenArm: () => void,
+    elseArm: (() => void) | undefined,
+    always: boolean,
+  ): void {
+    const waits = this.condition(test);
+    const entry = values.copyEnv(this.env);
+    const then = this.collect(thenArm);
+    const afterThen = this.env;
+    this.env = values.copyEnv(entry);
+    const otherwise = elseArm === undefined ? [] : this.collect(elseArm);
+    this.env = values.joinEnv(afterThen, this.env);
+    if (always || then.length > 0 || otherwise.length > 0) {
+      this.emit({
+        kind: "branch",
+        condition: this.text(test),
+        waits,
+        then,
+        else: otherwise,
+        line: this.line(node),
+      });
+    }
   }
 
   // ---- expressions ------------------------------------------------------------
@@ -56,26 +87,15 @@ export abstract class ExpressionWalker extends WalkerBase {
         return values.data(value);
       }
       case "ConditionalExpression": {
-        const test = child(n, "test")!;
-        const waits = this.condition(test);
-        const entry = values.copyEnv(this.env);
         let a = values.empty;
         let b = values.empty;
-        const then = this.collect(() => a = this.expr(child(n, "consequent")!));
-        const afterThen = this.env;
-        this.env = values.copyEnv(entry);
-        const otherwise = this.collect(() => b = this.expr(child(n, "alternate")!));
-        this.env = values.joinEnv(afterThen, this.env);
-        if (then.length > 0 || otherwise.length > 0) {
-          this.emit({
-            kind: "branch",
-            condition: this.text(test),
-            waits,
-            then,
-            else: otherwise,
-            line: this.line(n),
-          });
-        }
+        this.branch(
+          n,
+          child(n, "test")!,
+          () => a = this.expr(child(n, "consequent")!),
+          () => b = this.expr(child(n, "alternate")!),
+          false,
+        );
         return values.join(a, b);
       }
       case "LogicalExpression": {

@@ -305,15 +305,3 @@ export abstract class WalkerBase {
   /** Evaluates an expression: its zones go to the current list. */
   abstract expr(node: Node): Value;
 }
-
-/** The child nodes of a node, in source order. */
-export function childrenOf(node: Node): Node[] {
-  const out: Node[] = [];
-  for (const key of Object.keys(node)) {
-    if (key === "loc" || key === "range") continue;
-    const x = node[key];
-    if (isNode(x)) out.push(x);
-    else if (Array.isArray(x)) { for (const y of x) if (isNode(y)) out.push(y); }
-  }
-  return out.sort((a, b) => a.start - b.start);
-}

@@ -8,7 +8,7 @@
  */
 
 import type { StatementSync } from "node:sqlite";
-import { decideClaim, takeoverRecord } from "../ownership.ts";
+import { claimedOwner, decideClaim, takeoverRecord } from "../ownership.ts";
 import type { ClaimResult, RenewResult, RunClaim, RunOwner, RunTakeover } from "../mod.ts";
 import type { Row } from "./rows.ts";
 
@@ -82,16 +82,7 @@ export function claimWith(
     now,
     Math.round(claim.leaseMs),
   );
-  const owner: RunOwner = {
-    runId: claim.runId,
-    ownerId: claim.ownerId,
-    pid: claim.pid,
-    host: claim.host,
-    since: now,
-    heartbeatAt: now,
-    leaseMs: Math.round(claim.leaseMs),
-    cancelRequestedAt: undefined,
-  };
+  const owner = claimedOwner(claim, now);
   if (current === undefined || decision.takeover === undefined) return { claimed: true, owner };
   const t = takeoverRecord(current, claim, now, decision.takeover);
   s.putTakeover!.run(
