@@ -155,7 +155,17 @@ async function main(): Promise<number> {
     if (only !== undefined && !only.includes(w.name)) continue;
     ctx.log(`${w.name}: ${w.description}`);
     try {
-      rows.push(...await w.run(ctx));
+      let got = await w.run(ctx);
+      // A smoke run checks that every workload runs and stays within its wide
+      // bound; a machine busy with something else can push one figure past
+      // it, so a workload that misses is measured again (twice at most) and
+      // only a miss every time fails the run.
+      for (let again = 0; smoke && again < 2 && got.some((r) => r.ok === false); again++) {
+        const missed = got.filter((r) => r.ok === false).map((r) => `${r.variant} ${fmt(r.value)}`);
+        ctx.log(`${w.name}: past the smoke bound (${missed.join("; ")}), measuring again`);
+        got = await w.run(ctx);
+      }
+      rows.push(...got);
     } catch (e) {
       const message = e instanceof Error ? e.stack ?? e.message : String(e);
       errors.push({ workload: w.name, message });
