@@ -3,6 +3,7 @@
 // limit, and the raw generator mistake.
 import assert from "node:assert/strict";
 import {
+  all,
   eq,
   flow,
   type Handle,
@@ -18,6 +19,7 @@ import {
   workflow,
 } from "../mod.ts";
 import { fromDag, renderDag, validateDag } from "../ir.ts";
+import { deno, ROOT, tempDir } from "./_helpers.ts";
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -267,12 +269,39 @@ Deno.test("recursion deeper than maxDepth fails with the chain, saying how to ra
   const cause = r.errors.find((e) => e instanceof ValidationError)!;
   assert.match(
     cause.message,
-    /would run 11 calls deep \(countdownBody → countdownBody → countdownBody → … → countdownBody → countdownBody → countdownBody → countdownBody\), deeper than this run's limit of 10; make sure the recursion ends, or raise the limit with run\(…, \{ maxDepth \}\)/,
+    /would run 11 calls deep \(countdownBody → countdownBody → countdownBody → … → countdownBody → countdownBody → countdownBody → countdownBody\), deeper than this run's limit of 10; make sure the recursion ends, or raise the limit with run\(…, \{ maxDepth \}\) or weft run --max-depth N/,
   );
   await assert.rejects(
     run(countdown, { n: 1 }, { maxDepth: 0 }),
     (e) => e instanceof ValidationError && /'maxDepth' must be a positive integer/.test(e.message),
   );
+});
+
+Deno.test("weft run --max-depth sets the recursion limit; a bad one is refused", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(
+    `${tmp.dir}/countdown.ts`,
+    `import { flow, wait } from "${ROOT}/mod.ts";
+// deno-lint-ignore no-explicit-any
+export const countdown: any = flow(async function* countdownBody(n: number): AsyncGenerator<unknown, number, unknown> {
+  if (n === 0) return 0;
+  return 1 + (yield* wait(countdown(n - 1)));
+});
+`,
+  );
+  const weft = (...args: string[]) =>
+    deno(["run", "-A", `${ROOT}/cli.ts`, "run", `${tmp.dir}/countdown.ts`, ...args], {
+      cwd: tmp.dir,
+    });
+  const deep = await weft("--input", "n=12", "--store", "memory", "--max-depth", "5");
+  assert.equal(deep.code, 1, deep.stderr);
+  assert.match(deep.stderr, /would run 6 calls deep .* deeper than this run's limit of 5/);
+  const ok = await weft("--input", "n=12", "--store", "memory");
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(JSON.parse(ok.stdout), 12);
+  const bad = await weft("--input", "n=1", "--store", "memory", "--max-depth", "0");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--max-depth must be a positive integer, not '0'/);
 });
 
 Deno.test("a flow that calls its own raw generator gets an error naming the cause and the fix", async () => {
@@ -287,6 +316,24 @@ Deno.test("a flow that calls its own raw generator gets an error naming the caus
     r.errors[0]!.message,
     /Flow 'fib' waited for an async generator: a call of a generator function such as its own 'fib\(…\)' inside 'async function\* fib' makes a generator, not a call of the flow .* const fib = flow\(async function\* fibBody\(…\)/,
   );
+  // The same through the typed wait and through all().
+  const typed = flow(async function* fibT(n: number): AsyncGenerator<unknown, number, unknown> {
+    if (n < 2) return n;
+    return ((yield* wait(fibT(n - 1) as never)) as number) + 1;
+  });
+  const fanned = flow(async function* fibA(n: number): AsyncGenerator<unknown, number, unknown> {
+    if (n < 2) return n;
+    const [a, b] = (yield* all([fibA(n - 1) as never, fibA(n - 2) as never])) as number[];
+    return a! + b!;
+  });
+  for (const [f, name] of [[typed, "fibT"], [fanned, "fibA"]] as const) {
+    const rt = await run(f, { n: 5 });
+    assert.equal(rt.status, "failed");
+    assert.match(
+      rt.errors[0]!.message,
+      new RegExp(`Flow '${name}' waited for an async generator: .*'${name}\\(…\\)'`),
+    );
+  }
   const passed = flow(async function* passes(n: number): AsyncGenerator<unknown, number, unknown> {
     const add = task(function add(a: number, b: number) {
       return a + b;

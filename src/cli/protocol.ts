@@ -120,6 +120,8 @@ export interface ChildSpec {
   durable: boolean;
   /** The concurrency limit, if given. */
   concurrency?: number;
+  /** How deep workflows and flows may call each other, if given. */
+  maxDepth?: number;
   /** Whether to use cached results. */
   cache: boolean;
   /** `all`: every event (for --json); `progress`: snapshots for people. */

@@ -83,6 +83,8 @@ Options:
   --detach              (PostgreSQL store) record the run for the workers to drive (weft worker),
                         print its id as the last word on stdout, and exit
   --concurrency N       how many tasks run at once (default 8)
+  --max-depth N         how deep workflows and flows may call each other (default 100): a
+                        recursion that does not end fails with the chain of calls
   --no-cache            ignore cached task results
   --no-isolate          one process with the union of the grants (trusted scripts; fastest)
   --isolate             per-task grants: the default, accepted for scripts that say so
@@ -112,6 +114,7 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   lease: { type: "string" },
   detach: { type: "boolean" },
   concurrency: { type: "string" },
+  "max-depth": { type: "string" },
   "no-cache": { type: "boolean" },
   isolate: { type: "boolean" },
   "no-isolate": { type: "boolean" },
@@ -154,6 +157,12 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
     throw new UsageError(
       `run: --concurrency must be a positive integer, not '${values.concurrency}'`,
+    );
+  }
+  const maxDepth = values["max-depth"] === undefined ? undefined : Number(values["max-depth"]);
+  if (maxDepth !== undefined && (!Number.isInteger(maxDepth) || maxDepth < 1)) {
+    throw new UsageError(
+      `run: --max-depth must be a positive integer, not '${values["max-depth"]}'`,
     );
   }
   const store = (values.store as string | undefined) ?? defaultStoreUrl();
@@ -252,6 +261,7 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
       importHosts: modules.graphHosts,
     };
     if (concurrency !== undefined) spec.concurrency = concurrency;
+    if (maxDepth !== undefined) spec.maxDepth = maxDepth;
     if (values.suspend !== undefined) {
       const raw = values.suspend as string;
       spec.suspend = raw === "0" ? true : parseDuration(raw, "--suspend");

@@ -146,6 +146,7 @@ export async function drive(
     runId: spec.runId,
   };
   if (spec.concurrency !== undefined) options.concurrency = spec.concurrency;
+  if (spec.maxDepth !== undefined) options.maxDepth = spec.maxDepth;
   if (spec.suspend !== undefined) options.suspend = spec.suspend;
   if (executor !== undefined) options.executor = executor;
   try {

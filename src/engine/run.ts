@@ -485,7 +485,7 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
         node.frame.depth + 1
       } calls deep (${
         shown.join(" → ")
-      }), deeper than this run's limit of ${this.maxDepth}; make sure the recursion ends, or raise the limit with run(…, { maxDepth })`,
+      }), deeper than this run's limit of ${this.maxDepth}; make sure the recursion ends, or raise the limit with run(…, { maxDepth }) or weft run --max-depth N`,
       { nodeId: node.id, task: node.def.name },
     );
   }
