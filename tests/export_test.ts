@@ -21,7 +21,8 @@ const QUOTED = 'say "hi" \\ | # & `tick`';
 async function scripts(): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(`${ROOT}/examples`)) {
-    if (e.isFile && e.name.endsWith(".ts")) out.push(`examples/${e.name}`);
+    // The workflow document has every control construct: a map, a condition, an ordering edge, onFailure.
+    if (e.isFile && /\.(ts|yaml)$/.test(e.name)) out.push(`examples/${e.name}`);
   }
   return [...out.sort(), "tests/_dag_fixture.ts"];
 }
@@ -123,7 +124,10 @@ Deno.test("DOT of every example renders with the real dot -Tsvg, one SVG node pe
           w.kind === "static" && callNodes(w.nodes).some((n) => n.entity.name === task.name)
         )
       ) continue;
-      assert.ok(texts.includes(`task ${task.name}`), `${script}: task ${task.name} is drawn`);
+      assert.ok(
+        texts.some((t) => t === `task ${task.name}` || t.startsWith(`map task ${task.name} over `)),
+        `${script}: task ${task.name} is drawn`,
+      );
     }
   }
 });
