@@ -18,7 +18,7 @@ import {
   type ZoneMark,
 } from "../src/render/skeleton_overlay.ts";
 import { skeletonGraph } from "../src/render/skeleton_view.ts";
-import { outer } from "./fixtures/skeleton/flows.ts";
+import { mappedInline, outer } from "./fixtures/skeleton/flows.ts";
 import { ROOT } from "./_helpers.ts";
 
 const documents = new Map<string, DagDocument>();
@@ -333,4 +333,21 @@ Deno.test("runMarks on a run from the engine: the root flow's calls have no pare
   assert.equal(box(o, "add", "grid").state, "succeeded");
   assert.deepEqual(box(o, "multiply", "early").nodes, ["early/multiply"]);
   assert.equal(box(o, "return").state, "reached");
+});
+
+Deno.test("runMarks: a map node fits the call zone of the entity it maps", async () => {
+  const store = new MemoryStore();
+  await run(mappedInline, { xs: [2, 3] }, { store, runId: "mapped-1" });
+  const details = (await store.getRun("mapped-1"))!;
+  assert.ok(details.nodes.some((n) => n.id === "map_multiply" && n.kind === "map"));
+  const graph = skeletonGraph(await compiled(FLOWS), "mappedInline")!;
+  const { marks, fits, notes } = runMarks(graph, details);
+  assert.equal(fits, true, notes.join("; "));
+  const o = { flow: "mappedInline", graph, marks, fits, notes };
+  assert.deepEqual(box(o, "multiply").nodes, ["map_multiply"]);
+  assert.equal(box(o, "multiply").state, "succeeded");
+  assert.deepEqual(box(o, "increment").nodes, ["increment"]);
+  // An empty list makes no elements: the map's name says what it maps.
+  await run(mappedInline, { xs: [] }, { store, runId: "mapped-2" });
+  assert.equal(runMarks(graph, (await store.getRun("mapped-2"))!).fits, true);
 });

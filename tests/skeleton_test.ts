@@ -220,6 +220,25 @@ Deno.test("a call with overrides (entity.with) is a call of the entity", async (
   assert.deepEqual((await skeleton(FIXTURE, "overridden")).shape, ["c1 add", "wait(c1)", "return"]);
 });
 
+Deno.test("mapTask(entity, options)(list) is a call of the entity; after() gives its first handle", async () => {
+  const inline = await skeleton(FIXTURE, "mappedInline");
+  assert.deepEqual(inline.shape, [
+    "c1 multiply",
+    "c2 increment",
+    "c3 add ← c2",
+    "wait(c3)",
+    "return",
+  ]);
+  assert.equal(inline.flow.callsFrom, "skeleton");
+  assert.deepEqual(inline.flow.calls.map((c) => c.name), ["add", "increment", "multiply"]);
+  const later = await skeleton(FIXTURE, "mappedLater");
+  assert.deepEqual(later.shape, [
+    "unknown perElement(xs): a call through the variable 'perElement'",
+    "wait()",
+    "return",
+  ]);
+});
+
 Deno.test("do…while, a conditional expression and a call behind &&", async () => {
   assert.deepEqual((await skeleton(FIXTURE, "dow")).shape, [
     "c1 increment",

@@ -17,6 +17,8 @@ import {
   toDag,
 } from "../ir/mod.ts";
 import { all, race, wait } from "../define/yields.ts";
+import { mapTask } from "../define/map.ts";
+import { after } from "../define/ordering.ts";
 import { signal, sleep, sleepUntil } from "../define/time.ts";
 
 export { MARKER } from "./protocol.ts";
@@ -137,6 +139,7 @@ async function skeletonsOf(
       [sleepUntil, "sleep"],
       [signal, "signal"],
     ]),
+    controls: new Map<unknown, "mapTask" | "after">([[mapTask, "mapTask"], [after, "after"]]),
     async namespace(module: string) {
       try {
         // Only modules the script has loaded are asked for: importing them again

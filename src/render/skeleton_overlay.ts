@@ -32,6 +32,8 @@ export interface OverlayNode {
   readonly seq: number;
   /** The entity it called. */
   readonly entity: string;
+  /** The entity's kind (`task`, `flow`, `map`…), when known. */
+  readonly kind?: string | undefined;
   /** How it ended (or where it is). */
   readonly status: string;
   /** For a cache hit: where its result came from (it is then drawn as cached). */
@@ -201,6 +203,15 @@ function listed(list: readonly RunCall[]): string {
   return list.length > 8 ? `${shown} and ${list.length - 8} more` : shown;
 }
 
+/**
+ * The entity a map node runs per element, which is what the skeleton's call
+ * zone names: its elements' entity, or for a map that made none, its name
+ * without the `map_` that weft puts before the entity's name by default.
+ */
+function mappedEntity(node: OverlayNode, children: ReadonlyMap<string, OverlayNode[]>): string {
+  return children.get(node.id)?.[0]?.entity ?? node.entity.replace(/^map_/, "");
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
@@ -255,7 +266,7 @@ export function runMarks(
       if (id !== undefined) r.ids.push(id);
       const calls = (children.get(id ?? "") ?? []).map((n) => ({
         id: n.id,
-        entity: n.entity,
+        entity: n.kind === "map" ? mappedEntity(n, children) : n.entity,
         status: n.status === "succeeded" && n.cachedFrom !== undefined ? "cached" : n.status,
       }));
       const found = analyzeRun(graph.skeletons[g.flow] ?? [], calls, { finished });

@@ -71,6 +71,7 @@ export async function runSkeleton(
         parentId: n.parentId,
         seq,
         entity: n.entity,
+        kind: n.kind,
         status: n.status,
         cachedFrom: n.cachedFrom,
       };

@@ -21,7 +21,7 @@ import { entityOf } from "../../define/entity.ts";
 import { child, children, identName, isFunction, type Node, unwrap } from "./ast.ts";
 import type { ModuleScope } from "./module_scope.ts";
 import type { ParsedModule } from "./parse.ts";
-import type { ModuleInfo, Target } from "./resolve_types.ts";
+import type { ControlName, ModuleInfo, Target } from "./resolve_types.ts";
 
 /** weft's waiting functions by name, and the mode of wait each makes. */
 const WAIT_NAMES: Record<string, "wait" | "all" | "race" | "sleep" | "signal"> = {
@@ -33,6 +33,9 @@ const WAIT_NAMES: Record<string, "wait" | "all" | "race" | "sleep" | "signal"> =
   signal: "signal",
 };
 
+/** weft's control functions by name. */
+const CONTROL_NAMES: Record<string, ControlName> = { mapTask: "mapTask", after: "after" };
+
 /** What resolving needs from the loaded script. */
 export interface ResolveContext {
   /** The source of each of the script's modules, by URL, with its imports resolved (specifier → URL). */
@@ -43,6 +46,8 @@ export interface ResolveContext {
   builtins: ReadonlyMap<string, unknown>;
   /** weft's `wait`, `all` and `race` as this process loaded them. */
   waits: ReadonlyMap<unknown, "wait" | "all" | "race" | "sleep" | "signal">;
+  /** weft's `mapTask` and `after` as this process loaded them. */
+  controls?: ReadonlyMap<unknown, ControlName>;
 }
 
 /** The constructors whose calls define an entity, by the name weft exports them under. */
@@ -90,6 +95,16 @@ export function moduleInfo(
     }
     return undefined;
   };
+  const isControl = (v: unknown, ns: Record<string, unknown> | undefined) => {
+    const known = ctx.controls?.get(v);
+    if (known !== undefined) return known;
+    // Another copy of weft, as for the waits.
+    const name = typeof v === "function" ? CONTROL_NAMES[v.name] : undefined;
+    if (name !== undefined && ns !== undefined && ns[name] === v) {
+      if (typeof ns.flow === "function" && typeof ns.task === "function") return name;
+    }
+    return undefined;
+  };
   const runtime = (
     base: unknown,
     path: readonly string[],
@@ -109,6 +124,8 @@ export function moduleInfo(
     if (def !== undefined) return { kind: "entity", def };
     const mode = isWait(v, path.length === 0 ? ns : undefined);
     if (mode !== undefined) return { kind: "wait", mode };
+    const control = isControl(v, path.length === 0 ? ns : undefined);
+    if (control !== undefined) return { kind: "control", name: control };
     if (v === undefined || v === null) {
       return { kind: "unknown", reason: `${what} is ${v} when the script has loaded` };
     }

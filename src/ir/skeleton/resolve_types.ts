@@ -12,12 +12,17 @@ import type { Node } from "./ast.ts";
 import type { ParsedModule } from "./parse.ts";
 import type { ModuleScope } from "./module_scope.ts";
 
+/** weft's functions that shape calls without being entities or waits. */
+export type ControlName = "mapTask" | "after";
+
 /** What a name stands for. */
 export type Target =
   /** A task, workflow, flow or launch plan: a call of it is a node. */
   | { kind: "entity"; def: UserEntityDef }
   /** weft's `wait`, `all` or `race`. */
   | { kind: "wait"; mode: "wait" | "all" | "race" | "sleep" | "signal" }
+  /** weft's `mapTask` (a call of its result is a call of the mapped entity) or `after` (gives its first argument). */
+  | { kind: "control"; name: ControlName }
   /** A function of the flow's module, whose body can be followed. */
   | { kind: "helper"; fn: Node; name: string }
   /** A function that cannot reach the script's entities but through its arguments (a built-in, a package's). */

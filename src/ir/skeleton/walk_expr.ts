@@ -260,6 +260,20 @@ export abstract class ExpressionWalker extends WalkerBase {
     // `add.with({ retries: 3 })(x)`: the same entity, called with overrides.
     if (c.type === "CallExpression") {
       const inner = unwrap(child(c, "callee")!);
+      // `mapTask(square, { concurrency: 4 })(xs)`: a call of the mapped entity (as
+      // a map made at the module's top level is), whose node runs it per element.
+      const made = this.calleeTarget(inner);
+      const [mapped, ...options] = children(c, "arguments");
+      if (made?.kind === "control" && made.name === "mapTask" && mapped !== undefined) {
+        const entity = unwrap(mapped);
+        const base = entity.type === "Identifier" || entity.type === "MemberExpression"
+          ? this.calleeTarget(entity)
+          : undefined;
+        if (base?.kind === "entity") {
+          for (const a of options) this.expr(a);
+          return this.call(n, entity, args);
+        }
+      }
       const prop = inner.type === "MemberExpression" && inner.computed !== true
         ? child(inner, "property")
         : undefined;
@@ -320,6 +334,13 @@ export abstract class ExpressionWalker extends WalkerBase {
       case "wait":
         // `wait(h)` makes a request; `yield*` (above) is where it waits.
         return values.data(values.union(args.map((a) => this.expr(a))));
+      case "control": {
+        const argValues = args.map((a) => this.expr(a));
+        // `after(load(x), migrate())` gives the handle of load: migrate only orders it.
+        if (target.name === "after") return argValues[0] ?? values.empty;
+        // A map made in the flow and kept in a variable: calls of it cannot be followed.
+        return values.callable;
+      }
       case "plain":
         return this.plain(n, c, args, values.empty);
       case "data":
