@@ -319,7 +319,11 @@ export class GroupCommit<B> {
     if (error === undefined) {
       this.#commits++;
       for (const [member, w] of members) {
-        member.committed?.();
+        try {
+          member.committed?.();
+        } catch {
+          // (its changes are durable whatever it does with the news)
+        }
         w?.resolve();
       }
       this.#recycle(members);
