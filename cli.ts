@@ -10,7 +10,12 @@
  */
 
 import { main } from "./src/cli/main.ts";
+import { dropPrestarted, prestart } from "./src/cli/prestart.ts";
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  // `weft run` starts its child first thing, when it knows which (src/cli/prestart.ts).
+  prestart(Deno.args);
+  const code = await main(Deno.args);
+  await dropPrestarted();
+  Deno.exit(code);
 }

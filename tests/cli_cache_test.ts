@@ -171,6 +171,40 @@ Deno.test("in a project with a lockfile, an unchanged graph is confirmed by hash
   });
 });
 
+Deno.test("a deno.json is judged by its keys: a task that mentions --lock or a patch keeps the manifest; a lock or patch setting, even in a comment-laden file, does not", async () => {
+  await using tmp = await tempDir();
+  const imports = `"imports": { "@weft/weft": "${ROOT}/mod.ts" }`;
+  const cases: [string, boolean][] = [
+    [
+      `{ ${imports}, "tasks": { "test": "deno test --lock=deno.lock", "apply-patch": "true" } }`,
+      true,
+    ],
+    [`// settings\n{ ${imports}, /* tasks */ "tasks": { "t": "x // not a comment" }, }\n`, true],
+    [`{ ${imports}, "lock": { "frozen": false } }`, false],
+    [`{ ${imports}, /* no lockfile */ "lock": false, }`, false],
+    [`{ ${imports}, "\\u0070atch": [] }`, false],
+    [`{ ${imports}, "unstable": ["sloppy-imports"] }`, false],
+    [`{ ${imports}, lock: false }`, false],
+  ];
+  for (const [i, [text, manifest]] of cases.entries()) {
+    const dir = `${tmp.dir}/p${i}`;
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(`${dir}/deno.json`, text);
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      `import { workflow } from "@weft/weft";\nexport const main = workflow(function main() { return 1; });\n`,
+    );
+    await withSpawnLog(`${tmp.dir}/cache${i}`, async (load, spawned) => {
+      // (Without a lockfile of its own the first listing writes one; with "lock" false, none.)
+      await load(`${dir}/main.ts`);
+      await load(`${dir}/main.ts`);
+      spawned.splice(0);
+      await load(`${dir}/main.ts`);
+      assert.deepEqual(spawned.splice(0), manifest ? [] : ["info"], text);
+    });
+  }
+});
+
 Deno.test("without a lockfile, a graph with npm packages is listed by deno info on every load", async () => {
   await using tmp = await tempDir();
   await Deno.writeTextFile(

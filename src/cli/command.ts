@@ -19,3 +19,17 @@ export interface Command {
    */
   run(args: string[]): Promise<number>;
 }
+
+/**
+ * Imports a module when it is needed, by a specifier Deno does not see
+ * ahead: for a literal `import("./x.ts")` Deno loads the module's whole
+ * graph (npm packages included) with the importing module's, so a literal
+ * in the command table alone would load every command at every start-up.
+ * The type comes from `typeof import(…)`, which loads nothing.
+ *
+ * @param url The module, as `new URL("./x.ts", import.meta.url)`.
+ * @returns The module's namespace.
+ */
+export function importLater<T>(url: URL): Promise<T> {
+  return import(url.href) as Promise<T>;
+}

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { cacheDir } from "./cache_dir.ts";
+import { parseStrictJsonc } from "./config_keys.ts";
 import { WEFT_VERSION } from "../core/version.ts";
 import {
   DESCRIPTION_VERSION,
@@ -320,11 +322,34 @@ const CONFIG_FILES = ["deno.json", "deno.jsonc", "package.json", "deno.lock"];
  * manifest: other files that resolve imports (an import map file, a
  * workspace's members, links, patches), lockfile settings, sloppy imports,
  * and modules kept in the project where they can be edited (vendor,
- * node_modules). Deno reads keys unquoted or in single quotes, and JSON
- * escapes can spell any letter: the names are looked for as words anywhere,
- * and any `\u` escape counts (a false alarm only costs a `deno info`).
+ * node_modules). A file read strictly (see `parseStrictJsonc`; JSON escapes
+ * are then read as Deno reads them) is judged by its keys, so that a task
+ * that mentions `--lock` does not cost every run a `deno info`; a file only
+ * Deno's looser reader takes (unquoted or single-quoted keys) is judged by
+ * the names as words anywhere, and any `\u` escape counts (a false alarm
+ * only costs a `deno info`).
  */
-const UNCONFIRMABLE = /\b(importMap|workspace|links|patch|lock|vendor|nodeModulesDir)\b|sloppy|\\u/;
+const UNCONFIRMABLE_KEYS = [
+  "importMap",
+  "workspace",
+  "links",
+  "patch",
+  "lock",
+  "vendor",
+  "nodeModulesDir",
+];
+const UNCONFIRMABLE = new RegExp(`\\b(${UNCONFIRMABLE_KEYS.join("|")})\\b|sloppy|\\\\u`);
+
+/** Whether a deno.json's text may make the graph depend on more than the manifest's files. */
+function unconfirmable(text: string): boolean {
+  const config = parseStrictJsonc(text);
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    return UNCONFIRMABLE.test(text);
+  }
+  if (Object.keys(config).some((key) => UNCONFIRMABLE_KEYS.includes(key))) return true;
+  const { tasks: _tasks, ...rest } = config as Record<string, unknown>;
+  return JSON.stringify(rest).includes("sloppy");
+}
 
 /**
  * The configuration files Deno may read for a process started in `dir`:
@@ -351,7 +376,7 @@ function configFiles(
     const bytes = contents[i];
     if (bytes === null || bytes === undefined || path.endsWith("/deno.lock")) continue;
     if (path.endsWith("/package.json")) return undefined;
-    if (UNCONFIRMABLE.test(decoder.decode(bytes))) return undefined;
+    if (unconfirmable(decoder.decode(bytes))) return undefined;
     if (nearest) {
       // The nearest deno.json (or deno.jsonc) is the one Deno uses; its lockfile is beside it.
       nearest = false;
@@ -476,62 +501,6 @@ async function filesDigest(
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * Where compiled descriptions are kept: `$WEFT_CACHE_DIR`, else the user's
- * cache directory. A description decides the permissions a run is granted,
- * so the directory is used only when no one else can write to it: it is
- * created private (0700), and an existing one must belong to this user and
- * be writable by no group or other user; otherwise weft says so once and
- * compiles every time.
- */
-function cacheDir(): string | undefined {
-  const explicit = Deno.env.get("WEFT_CACHE_DIR");
-  const base = Deno.env.get("XDG_CACHE_HOME") ??
-    (Deno.env.get("HOME") ? `${Deno.env.get("HOME")}/.cache` : undefined);
-  const dir = explicit ? explicit : base === undefined ? undefined : `${base}/weft/compile`;
-  if (dir === undefined) return undefined;
-  const unsafe = unsafeCacheDir(dir);
-  if (unsafe === undefined) return dir;
-  if (!warnedCacheDirs.has(dir)) {
-    warnedCacheDirs.add(dir);
-    console.error(
-      `weft: not using the compile cache ${dir}: ${unsafe}; scripts are compiled every time until it is private (chmod 700, owned by you) or WEFT_CACHE_DIR names another directory`,
-    );
-  }
-  return undefined;
-}
-
-const warnedCacheDirs = new Set<string>();
-
-/** Why `dir` cannot hold descriptions safely, or undefined when it can (created if missing). */
-function unsafeCacheDir(dir: string): string | undefined {
-  try {
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch {
-    return undefined; // cannot be created: writing will fail quietly, reading finds nothing
-  }
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.statSync(dir);
-  } catch {
-    return undefined;
-  }
-  if (!info.isDirectory) return "it is not a directory";
-  let uid: number | null;
-  try {
-    uid = Deno.uid();
-  } catch {
-    uid = null; // started without --allow-sys: the owner cannot be compared
-  }
-  // (No owner or mode to check where the system has none, as on Windows.)
-  if (uid === null || info.uid === null || info.mode === null) return undefined;
-  if (info.uid !== uid) return `it belongs to user ${info.uid}, not to you (${uid})`;
-  if ((info.mode & 0o022) !== 0) {
-    return `other users can write to it (mode ${(info.mode & 0o777).toString(8)})`;
-  }
-  return undefined;
 }
 
 function readCache(dir: string, key: string): ScriptDescription | undefined {

@@ -23,7 +23,7 @@ import { type OptionSpec, parseCommandArgs, UsageError } from "./args.ts";
 import { checkRunId, newRunId } from "../core/run_id.ts";
 import { runInChild } from "./spawn_run.ts";
 import { ownRun } from "./run_owner.ts";
-import type { Command } from "./command.ts";
+import { type Command, importLater } from "./command.ts";
 import { type Reach, reachOf } from "../ir/reach.ts";
 import { findExport } from "./exports.ts";
 import { checkInputs, readInputs } from "./inputs.ts";
@@ -196,7 +196,9 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
         `run: --detach enqueues the run for workers, which share a PostgreSQL store; pass --store postgres://…`,
       );
     }
-    const { detachRun } = await import("./run_detach.ts");
+    const { detachRun } = await importLater<typeof import("./run_detach.ts")>(
+      new URL("./run_detach.ts", import.meta.url),
+    );
     return await detachRun(needs.url, {
       script: url.href,
       entity: selected.name,
@@ -268,7 +270,10 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
     }
     if (values.ui === true) {
       // Its id is chosen here, so the run's page can be printed before the run starts.
-      const base = await (await import("./ui_link.ts")).ensureUi(needs.url);
+      const ui = await importLater<typeof import("./ui_link.ts")>(
+        new URL("./ui_link.ts", import.meta.url),
+      );
+      const base = await ui.ensureUi(needs.url);
       const page = new URL(`/runs/${encodeURIComponent(runId)}`, base);
       page.search = new URL(base).search;
       Deno.stderr.writeSync(new TextEncoder().encode(`weft: watch it at ${page.href}\n`));

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { permissionSets, startTaskWorker } from "../engine/executors/isolate.ts";
+import { IsolateExecutor, permissionSets, startTaskWorker } from "../engine/executors/isolate.ts";
 import type { StoreReply } from "../store/remote.ts";
 import { ParentChannel, readFirstLine, readParent } from "./parent_channel.ts";
 import type { ChildMessage, ChildSpec, ParentMessage } from "./protocol.ts";
@@ -114,6 +114,84 @@ export async function runTasksChild(): Promise<never> {
   driver.postMessage({ t: "start", spec, rest: read.rest });
   // The process ends with exit().
   return await new Promise<never>(() => {});
+}
+
+/**
+ * The per-task mode when no task declares a permission: this process holds
+ * what the driver Worker would (read on the module files, import from the
+ * graph's hosts), so the driver's work (see `run_driver.ts`) runs in this
+ * thread, without the Worker that would cost a start-up and a copy of the
+ * engine. The engine loads while the spec is on its way (the parent may
+ * have started this process before it knew the run: see `prestart.ts`).
+ * Errors nothing catches end the run as they end the driver Worker.
+ *
+ * @returns Never: the process exits with the run's code.
+ */
+export async function runInlineChild(): Promise<never> {
+  const loading = import("./run_drive.ts");
+  loading.catch(() => {}); // (awaited below, where a failure to load is thrown)
+  const read = await readFirstLine().catch(() => undefined);
+  // The parent is gone: nothing can be recorded any more.
+  if (read === undefined) Deno.exit(130);
+  const spec = read.first as ChildSpec;
+  const channel = new ParentChannel(spec.token);
+  const stopped = (message: string): never => {
+    channel.send({
+      t: "error",
+      code: 1,
+      error: { name: "Error", message: `the run's driver stopped: ${message}` },
+    }, true);
+    channel.flush();
+    Deno.exit(1);
+  };
+  if (permissionSets(spec.perTask, spec.moduleRead, spec.importHosts, true).sets.length > 0) {
+    stopped("a task declares permissions, which need the driver Worker");
+  }
+  const { ChannelTransport, drive } = await loading;
+  const rest = read.rest;
+  const controller = new AbortController();
+  // The parent is gone: without its owner the run can record nothing.
+  channel.onBroken = () => Deno.exit(130);
+  const io = {
+    send: (message: ChildMessage, urgent = false) => channel.send(message, urgent),
+    signal: controller.signal,
+  };
+  const transport = new ChannelTransport(io);
+  readParent(
+    (m) => {
+      const message = m as ParentMessage;
+      if (message.t === "reply") transport.reply(message.id, message.m as StoreReply);
+      else if (message.t === "cancel") controller.abort();
+      else if (message.t === "wake") transport.wake();
+    },
+    () => Deno.exit(130),
+    rest,
+  );
+  onSigint(() => controller.abort());
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    stopped(event.message);
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    const reason = event.reason;
+    stopped(
+      reason instanceof Error
+        ? `Uncaught (in promise) ${reason.name}: ${reason.message}`
+        : `Uncaught (in promise) ${String(reason)}`,
+    );
+  });
+  const executor = new IsolateExecutor({
+    url: spec.url,
+    perTask: spec.perTask,
+    moduleRead: spec.moduleRead,
+    importHosts: spec.importHosts,
+    // Every task declares nothing: each runs here, with nothing.
+    inline: true,
+  });
+  const code = await drive(spec, io, transport, () => import(spec.module ?? spec.url), executor);
+  channel.flush();
+  Deno.exit(code);
 }
 
 /**

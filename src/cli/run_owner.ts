@@ -8,6 +8,7 @@
  * @module
  */
 
+import { importLater } from "./command.ts";
 import type { Store } from "../store/mod.ts";
 import { acquireRun, type RunLease } from "../store/ownership.ts";
 
@@ -36,7 +37,9 @@ export async function ownRun(
   leaseMs: number | undefined,
 ): Promise<OwnedRun> {
   // (Loaded here, not at start-up: the store's modules are only needed once a run is planned.)
-  const { openStore } = await import("../store/open.ts");
+  const { openStore } = await importLater<typeof import("../store/open.ts")>(
+    new URL("../store/open.ts", import.meta.url),
+  );
   const store = await openStore(storeUrl);
   let lease: RunLease;
   try {

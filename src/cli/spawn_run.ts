@@ -23,6 +23,9 @@ import {
 import type { StoreHost } from "./run_host.ts";
 import { childCwd, scriptConfig } from "./script.ts";
 import { isSpec, scriptModule } from "./spec_module.ts";
+import { childArgs, childEntry, type ChildEntryMode } from "./child_args.ts";
+import { takePrestarted } from "./prestart.ts";
+import { PERMISSION_KINDS } from "../define/permissions.ts";
 
 /** How the parent starts and watches the run child. */
 export interface ChildOptions {
@@ -57,40 +60,35 @@ export async function runInChild(
 ): Promise<number> {
   // A workflow spec is imported as the module that builds it; the run records the spec's path.
   const spec = isSpec(url) ? { ...given, module: await scriptModule(url) } : given;
-  const childUrl = new URL("./run_child.ts", import.meta.url).href;
   // The entry is a data: URL, so that nothing is written to disk; the spec
   // follows on stdin, which then stays open as the command channel (EOF
   // when this process dies). In the per-task mode the entry does not import
-  // the script at all: the driver Worker does.
-  const entry = `data:application/typescript,${
-    encodeURIComponent(
-      spec.mode === "tasks"
-        ? `import { runTasksChild } from ${JSON.stringify(childUrl)};\nawait runTasksChild();\n`
-        : `import { runSharedChild } from ${JSON.stringify(childUrl)};\n` +
-          `await runSharedChild(() => import(${JSON.stringify(spec.module ?? url.href)}));\n`,
-    )
-  }`;
+  // the script at all: the driver Worker does, or, when no task declares a
+  // permission, the child's own thread, which then holds only what the
+  // driver would.
+  const mode: ChildEntryMode = spec.mode === "shared"
+    ? "shared"
+    : Object.values(spec.perTask).every((p) => !PERMISSION_KINDS.some((k) => p[k] !== undefined))
+    ? "inline"
+    : "tasks";
   const config = scriptConfig(url);
-  const args = [
-    "run",
-    "--quiet",
-    "--no-prompt",
-    ...options.flags,
-    ...(config === undefined ? [] : [`--config=${config}`]),
-    entry,
-  ];
+  const script = spec.module ?? url.href;
+  const args = childArgs(options.flags, config, childEntry(mode, script));
   // The token that marks the child's frames: only its main thread learns it.
   const token = [...crypto.getRandomValues(new Uint8Array(18))]
     .map((b) => b.toString(16).padStart(2, "0")).join("");
   // Tasks run in the script's directory, where their relative paths (in code
-  // and in permission declarations) resolve.
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: childCwd(url),
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  // and in permission declarations) resolve. The child may have been started
+  // already, with these very arguments (prestart.ts).
+  const cwd = childCwd(url);
+  const child = await takePrestarted(script, args, cwd) ??
+    new Deno.Command(Deno.execPath(), {
+      args,
+      cwd,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
   const encoder = new TextEncoder();
   const stdin = child.stdin.getWriter();
   const tell = (m: ChildSpec | ParentMessage) =>

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { importLater } from "./command.ts";
 import { ValidationError } from "../core/errors.ts";
 import type { Permissions } from "../define/permissions.ts";
 
@@ -62,7 +63,9 @@ export async function storeNeeds(url: string): Promise<StoreNeeds> {
   }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
     // (connect.ts only: postgres.js itself loads in the process that opens the store.)
-    const { parsePgUrl, PG_ENV } = await import("../store/postgres/connect.ts");
+    const { parsePgUrl, PG_ENV } = await importLater<typeof import("../store/postgres/connect.ts")>(
+      new URL("../store/postgres/connect.ts", import.meta.url),
+    );
     const target = parsePgUrl(url);
     // The child connects where this process resolved (PGHOST and friends filled in here).
     const u = new URL(url.replace(/^postgresql:/, "postgres:"));
