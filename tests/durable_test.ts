@@ -3,6 +3,7 @@
 // replays that diverge are caught; every history command works.
 
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { deno, ROOT, runCommand, tempDir } from "./_helpers.ts";
 
 const MOD = `${ROOT}/mod.ts`;
@@ -299,8 +300,11 @@ Deno.test("runs, show, lineage and export describe what happened; bad references
 const SHARED_SCRIPT = `import { flow, run, task, wait } from "${MOD}";
 import { SqliteStore } from "${ROOT}/sqlite.ts";
 import { appendFileSync } from "node:fs";
-const step = task(function step(id: string, i: number) {
+const [path, synchronous, runs, n, pause] = Deno.args;
+const step = task(async function step(id: string, i: number) {
   appendFileSync("steps.log", id + " " + i + "\\n");
+  // (The process to be killed takes a moment per step, so that the kill lands mid-run on any machine.)
+  if (Number(pause) > 0) await new Promise((r) => setTimeout(r, Number(pause)));
   return i;
 });
 const steps = flow(async function* steps(id: string, n: number) {
@@ -308,7 +312,6 @@ const steps = flow(async function* steps(id: string, n: number) {
   for (let i = 0; i < n; i++) total += yield* wait(step(id, i));
   return total;
 });
-const [path, synchronous, runs, n] = Deno.args;
 const store = SqliteStore.open(path, { synchronous });
 const ids = Array.from({ length: Number(runs) }, (_, k) => "shared-" + k);
 const results = await Promise.all(ids.map((id) => run(steps, { id, n: Number(n) }, { store, runId: id })));
@@ -340,17 +343,20 @@ Deno.test("runs sharing commits in one process, killed at random points, all res
     await Deno.remove(`${tmp.dir}/steps.log`).catch(() => {});
     const args = ["run", "-A", `${tmp.dir}/shared.ts`, db, synchronous, String(RUNS), String(N)];
     const child = new Deno.Command(Deno.execPath(), {
-      args,
+      args: [...args, "1"],
       cwd: tmp.dir,
       stdout: "null",
       stderr: "null",
     }).spawn();
-    // Once the runs are stepping, a kill at a random moment: most of their time is spent committing.
+    // A kill once a random number of steps have started (each run takes at least N ms, so this
+    // lands mid-run however fast the machine): the runs' steps end in the same turns and share
+    // their commits, so the kill lands in or between shared commits.
+    const target = RUNS + Math.floor(Math.random() * (RUNS * N) / 2);
     const began = Date.now();
-    while ((await readLog()).size < RUNS && Date.now() - began < 30_000) {
-      await new Promise((r) => setTimeout(r, 5));
+    const started = async () => [...(await readLog()).values()].reduce((a, l) => a + l.length, 0);
+    while (await started() < target && Date.now() - began < 60_000) {
+      await new Promise((r) => setTimeout(r, 2));
     }
-    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 150)));
     try {
       child.kill("SIGKILL");
     } catch {
@@ -361,8 +367,32 @@ Deno.test("runs sharing commits in one process, killed at random points, all res
     if (status.signal === "SIGKILL") killedMidRun++;
     // What the kill left: every result a flow acted on (its next step started) is recorded,
     // and a run whose steps started was recorded before them.
+    // Nothing half-written is visible: the file is whole, and every result recorded is the
+    // value its step returned.
+    const check = new DatabaseSync(db);
+    try {
+      assert.deepEqual(
+        check.prepare("PRAGMA integrity_check").all().map((r) => Object.values(r)[0]),
+        ["ok"],
+      );
+    } finally {
+      check.close();
+    }
     const store = SqliteStore.open(db);
     try {
+      for (let k = 0; k < RUNS; k++) {
+        const id = `shared-${k}`;
+        for (const node of (await store.getRun(id))?.nodes ?? []) {
+          if (node.entity !== "step" || node.status !== "succeeded") continue;
+          const input = node.inputs.find((i) => i.name === "i");
+          const given = input && await store.getValue(input.hash);
+          const made = node.outputs[0] && await store.getValue(node.outputs[0].hash);
+          assert.ok(
+            given !== undefined && made !== undefined && made.value === given.value,
+            `round ${round}: ${id} ${node.id} is recorded without its values, or with others`,
+          );
+        }
+      }
       for (let k = 0; k < RUNS; k++) {
         const id = `shared-${k}`;
         const started = before.get(id) ?? [];
@@ -411,5 +441,5 @@ Deno.test("runs sharing commits in one process, killed at random points, all res
     // The resumed runs shared their commits: far fewer than one per step.
     assert.ok(commits < (RUNS * N) / 4, `round ${round}: ${commits} commits`);
   }
-  assert.ok(killedMidRun >= 6, `only ${killedMidRun} kills landed mid-run`);
+  assert.equal(killedMidRun, 8, `only ${killedMidRun} kills landed mid-run`);
 });
