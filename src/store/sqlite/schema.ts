@@ -315,7 +315,7 @@ export function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
     getNode: `SELECT ${NODE_COLUMNS} FROM nodes WHERE ${RUN_RANGE} AND id = ?2`,
     nodeOrder: `SELECT id, added FROM nodes WHERE ${RUN_RANGE}`,
     nodesWithText:
-      `SELECT ${NODE_COLUMNS} FROM nodes WHERE instr(outputs, ?1) > 0 OR instr(inputs, ?1) > 0 ORDER BY started_at DESC LIMIT 200`,
+      `SELECT ${NODE_COLUMNS} FROM nodes WHERE instr(outputs, ?1) > 0 OR instr(inputs, ?1) > 0 ORDER BY started_at DESC, key DESC LIMIT 200`,
     putValue: 'INSERT OR IGNORE INTO "values" (hash, body, size) VALUES (?, ?, ?)',
     getValue: 'SELECT body FROM "values" WHERE hash = ?',
     valuePrefix: 'SELECT hash FROM "values" WHERE hash LIKE ? LIMIT 2',
