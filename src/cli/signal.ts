@@ -7,6 +7,7 @@
 
 import { checkValue } from "../core/values.ts";
 import { checkSignalName } from "../define/time.ts";
+import { sendSignal } from "../engine/mod.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { STORE_HELP, withStore } from "./history.ts";
@@ -47,7 +48,8 @@ Exit codes: 0 sent, 2 no such run, the run has succeeded, or a bad name or value
     }
     checkValue(value, () => `The value of signal '${name}'`);
     return await withStore(values.store as string | undefined, async (store) => {
-      const seq = await store.putSignal(runId, name, value, Date.now());
+      // The same call as the library's and the web UI's button.
+      const seq = await sendSignal(runId, name, value, { store });
       console.error(`weft: sent signal '${name}' to run ${runId} (its signal #${seq})`);
       return 0;
     }, { write: true });

@@ -21,6 +21,7 @@ import { defaultStoreUrl, storeNeeds } from "./store_url.ts";
 import { writeUiRecord } from "./ui_link.ts";
 import { cancelRun } from "./cancel.ts";
 import { parseDuration } from "../core/duration.ts";
+import { sendSignal } from "../engine/mod.ts";
 
 const HELP = `Usage: weft ui [SCRIPT] [options]
 
@@ -28,7 +29,8 @@ Serves the web UI of a store: every run (filters, search by id, pages), each
 run's graph growing live (runs started by weft run in other terminals
 included), a timeline, the panel of any node (inputs, outputs, attempts,
 errors with stacks, logs, cache source, declared permissions), the lineage
-of any value, and buttons to cancel, resume and re-run. With SCRIPT, also
+of any value, and buttons to cancel, resume and re-run a run, and to send a
+signal to a run that waits for one (as weft signal does). With SCRIPT, also
 the compiled IR of the script, as weft compile sees it (nothing runs).
 
 It listens on 127.0.0.1 unless --host says otherwise. On any address but a
@@ -37,7 +39,8 @@ must carry the token, as ?token=TOKEN in the URL or as the header
 Authorization: Bearer TOKEN. The URL printed includes it.
 
 Options:
-  --store S        memory | sqlite:PATH (default sqlite:.weft/weft.db, or $WEFT_STORE)
+  --store S        sqlite:PATH | postgres://… | memory (default sqlite:.weft/weft.db,
+                   or $WEFT_STORE)
   --port P         the port (default 8700; 0 picks a free one)
   --host H         the address to listen on (default 127.0.0.1; 0.0.0.0 for every address)
   --token T        the token requests must carry (default: none on a loopback
@@ -220,6 +223,19 @@ class CliActions implements UiActions {
       0,
     );
     return { runId: fresh, message: `Started run ${fresh} of ${run.entity} with the same inputs` };
+  }
+
+  async signal(runId: string, name: string, value: unknown): Promise<ActionResult> {
+    // The same call as weft signal RUN_ID NAME VALUE.
+    const seq = await sendSignal(runId, name, value, { store: this.#store });
+    const run = await this.#store.getRun(runId, { nodes: false });
+    const sent = `Sent signal '${name}' to run ${runId} (its signal #${seq})`;
+    return {
+      runId,
+      message: run?.status === "sleeping"
+        ? `${sent}; the run is sleeping: weft serve wakes it, or resume it now`
+        : sent,
+    };
   }
 
   /**

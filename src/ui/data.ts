@@ -24,6 +24,7 @@ export function uiRun(r: RunSummary): UiRun {
     finishedAt: r.finishedAt,
     attempts: r.attempts,
     script: r.script,
+    ...(r.status === "sleeping" && r.wakeAt !== undefined ? { wakeAt: r.wakeAt } : {}),
   };
 }
 

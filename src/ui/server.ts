@@ -17,6 +17,7 @@ import { eventStream, type Listener, RunFeed, StoreWatch } from "./feed.ts";
 import { staticGraph } from "./graph.ts";
 import { lineageGraph, usesAcrossRuns, usesInRun } from "./lineage.ts";
 import { type Describe, fullValue, nodeLine, nodeView, runHeader, timeline } from "./api.ts";
+import { runWaits } from "./waits.ts";
 
 /** What the page's action buttons do; the CLI passes the same code its commands run. */
 export interface UiActions {
@@ -41,6 +42,15 @@ export interface UiActions {
    * @returns The new run's id and what happened.
    */
   rerun?(runId: string): Promise<ActionResult>;
+  /**
+   * Sends a signal to a run (`weft signal RUN_ID NAME VALUE`).
+   *
+   * @param runId The run.
+   * @param name The signal's name.
+   * @param value Its value (JSON).
+   * @returns The run and what happened.
+   */
+  signal?(runId: string, name: string, value: unknown): Promise<ActionResult>;
 }
 
 /** What an action did. */
@@ -113,6 +123,7 @@ const ASSETS: Record<string, string> = {
   "timeline.js": "text/javascript",
   "static_page.js": "text/javascript",
   "skeleton.js": "text/javascript",
+  "waits.js": "text/javascript",
   "ui.css": "text/css",
   "ui_graph.css": "text/css",
 };
@@ -281,6 +292,7 @@ export function serveUi(options: UiOptions): UiServer {
             cancel: options.actions?.cancel !== undefined,
             resume: options.actions?.resume !== undefined,
             rerun: options.actions?.rerun !== undefined,
+            signal: options.actions?.signal !== undefined,
           },
         });
       }
@@ -366,6 +378,10 @@ export function serveUi(options: UiOptions): UiServer {
           const drawn = await runSkeleton(store, runId, describe);
           return drawn === undefined ? json({ error: `no run '${runId}'` }, 404) : json(drawn);
         }
+        if (what === "waits") {
+          const waits = await runWaits(store, runId);
+          return waits === undefined ? json({ error: `no run '${runId}'` }, 404) : json(waits);
+        }
         if (what === "timeline") {
           const lines = await timeline(store, runId);
           return lines === undefined ? json({ error: `no run '${runId}'` }, 404) : json(lines);
@@ -394,10 +410,12 @@ export function serveUi(options: UiOptions): UiServer {
       const runId = parts[1]!;
       const action = parts[2] as keyof UiActions;
       const fn = options.actions?.[action];
-      if (!["cancel", "resume", "rerun"].includes(action) || fn === undefined) {
+      if (!["cancel", "resume", "rerun", "signal"].includes(action) || fn === undefined) {
         return json({ error: `this server cannot ${action}` }, 404);
       }
-      const result = await fn.call(options.actions, runId);
+      const result = action === "signal"
+        ? await options.actions!.signal!(runId, ...await signalBody(req))
+        : await (fn as (runId: string) => Promise<ActionResult>).call(options.actions, runId);
       watch.poke();
       return json(result);
     }
@@ -488,6 +506,25 @@ function cursorParam(s: string | null): { before?: { startedAt: number; id: stri
   const startedAt = Number(s.slice(0, cut));
   if (cut < 0 || !Number.isFinite(startedAt)) throw new ValidationError(`bad cursor '${s}'`);
   return { before: { startedAt, id: s.slice(cut + 1) } };
+}
+
+/** The name and value of a signal the page sends: `{ "name": …, "value": … }`, at most 1 MB. */
+async function signalBody(req: Request): Promise<[string, unknown]> {
+  const text = await req.text();
+  if (text.length > 1_000_000) {
+    throw new ValidationError("A signal's value from the page must be under 1 MB of JSON");
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ValidationError('Send a signal as JSON: { "name": "approve", "value": true }');
+  }
+  const { name, value } = (body ?? {}) as { name?: unknown; value?: unknown };
+  if (typeof name !== "string") {
+    throw new ValidationError("A signal needs a name (a string), such as 'approve'");
+  }
+  return [name, value === undefined ? true : value];
 }
 
 function limitParam(s: string | null, max = 200): number {

@@ -75,6 +75,8 @@ export interface UiRun {
   attempts: number;
   /** The script, when known. */
   script: string | undefined;
+  /** For a sleeping run: when it wakes (undefined while only a signal can wake it). */
+  wakeAt?: number | undefined;
 }
 
 /**

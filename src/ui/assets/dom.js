@@ -78,16 +78,16 @@ export async function getJson(path) {
   return body;
 }
 
-/** POSTs to the API. */
-export async function postJson(path) {
+/** POSTs to the API, with a JSON body. */
+export async function postJson(path, body = {}) {
   const res = await fetch(path, {
     method: "POST",
     headers: { ...headers(), "content-type": "application/json" },
-    body: "{}",
+    body: JSON.stringify(body),
   });
-  const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
-  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
-  return body;
+  const reply = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
+  if (!res.ok) throw new Error(reply.error ?? `HTTP ${res.status}`);
+  return reply;
 }
 
 /** Opens an event stream; returns a function that closes it. */

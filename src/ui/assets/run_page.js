@@ -19,6 +19,7 @@ import { GraphView } from "/assets/graph.js";
 import { detailsPanel, groupPanel, hint, nodePanel } from "/assets/panel.js";
 import { skeletonView } from "/assets/skeleton.js";
 import { lineageView, timelineView } from "/assets/timeline.js";
+import { renderWaits, signalDialog, waitedSignals } from "/assets/waits.js";
 
 const STATES = ["succeeded", "cached", "running", "pending", "failed", "cancelled", "skipped"];
 
@@ -117,6 +118,26 @@ export function runPage(main, runId, info) {
   const duration = el("span", { class: "duration" });
   const actions = el("span", { class: "actions" });
   const summary = el("div", { class: "summary" });
+  const waitsBox = el("div", { class: "waits", "data-waits": "", hidden: true });
+  let waits = null;
+  let waitsAsked = 0;
+  async function loadWaits() {
+    const s = header?.status;
+    if (s !== "running" && s !== "sleeping") {
+      waits = null;
+    } else {
+      const asked = ++waitsAsked;
+      try {
+        const w = await getJson(`/api/runs/${encodeURIComponent(runId)}/waits`);
+        if (asked !== waitsAsked) return;
+        waits = w;
+      } catch {
+        return;
+      }
+    }
+    renderWaits(waitsBox, waits);
+    renderActions();
+  }
 
   function renderCounts() {
     const c = graph.counts;
@@ -138,6 +159,9 @@ export function runPage(main, runId, info) {
   }
   const ticker = setInterval(() => {
     if (header?.status === "running") renderDuration();
+    if (waits !== null && (waits.wakeAt !== null || waits.status === "sleeping")) {
+      renderWaits(waitsBox, waits);
+    }
   }, 1000);
   closers.push(() => clearInterval(ticker));
 
@@ -176,6 +200,24 @@ export function runPage(main, runId, info) {
         ),
       );
     }
+    const signals = waitedSignals(waits);
+    if (info.actions.signal && (s === "running" || s === "sleeping") && signals.length > 0) {
+      a.push(el("button", {
+        class: "primary",
+        "data-action": "signal",
+        title: `send a signal the run waits for (${signals.join(", ")}), as weft signal does`,
+        onclick: async () => {
+          const sent = await signalDialog(runId, signals, async (name, value) => {
+            const r = await postJson(`/api/runs/${encodeURIComponent(runId)}/signal`, {
+              name,
+              value,
+            });
+            toast(r.message);
+          });
+          if (sent) loadWaits();
+        },
+      }, "Send signal…"));
+    }
     if (info.actions.resume && (s === "failed" || s === "cancelled")) {
       a.push(
         actionButton(
@@ -183,6 +225,17 @@ export function runPage(main, runId, info) {
           "Resume",
           "run it again from its journal (weft resume)",
           "Completed steps are replayed from the journal; failed and interrupted ones run again (as weft resume does).",
+          "Resume",
+        ),
+      );
+    }
+    if (info.actions.resume && s === "sleeping") {
+      a.push(
+        actionButton(
+          "resume",
+          "Resume",
+          "continue it now in a process of this server (weft resume)",
+          "The run continues in a process this server starts (weft resume): a signal sent is received, a sleep not yet over is waited out there.",
           "Resume",
         ),
       );
@@ -250,11 +303,13 @@ export function runPage(main, runId, info) {
         header.attempts > 1 ? el("span", {}, `${header.attempts} attempts`) : null,
         counts,
       ),
+      waitsBox,
       summary,
     );
     renderDuration();
     renderActions();
     renderCounts();
+    loadWaits();
   }
 
   function refetchPanel() {
@@ -294,6 +349,7 @@ export function runPage(main, runId, info) {
     renderCounts();
     if (BENCH) (globalThis.weftApply ??= []).push([d.units.length, performance.now() - t0]);
     if (d.run !== undefined || header === null) loadHeader();
+    else if (d.units.some((u) => u.kind === "sleep" || u.kind === "signal")) loadWaits();
     if (shown?.kind === "node" && units.has(shown.id)) refetchPanel();
     timeline.changed();
     skeleton.changed();

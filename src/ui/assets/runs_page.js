@@ -128,6 +128,17 @@ export function runsPage(main) {
         {},
         badge(r.status),
         r.attempts > 1 ? el("span", { class: "muted" }, ` ×${r.attempts}`) : null,
+        r.status === "sleeping"
+          ? el(
+            "span",
+            { class: "muted wake", "data-wake": r.wakeAt ?? "" },
+            r.wakeAt === undefined
+              ? " until a signal"
+              : r.wakeAt <= Date.now()
+              ? " due"
+              : ` until ${formatTime(r.wakeAt)}`,
+          )
+          : null,
       ),
       el("td", {}, r.entity),
       el("td", { class: "script", title: r.script ?? "" }, script),
