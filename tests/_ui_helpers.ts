@@ -33,13 +33,18 @@ export interface UiProcess {
  *
  * @param args Its arguments (the store, a script, --host…).
  * @param cwd Its working directory.
+ * @param env More environment variables.
  * @returns The process.
  */
-export async function startUi(args: string[], cwd = ROOT): Promise<UiProcess> {
+export async function startUi(
+  args: string[],
+  cwd = ROOT,
+  env: Record<string, string> = {},
+): Promise<UiProcess> {
   const child = new Deno.Command(DENO, {
     args: ["run", "-A", `${ROOT}/cli.ts`, "ui", "--port", "0", ...args],
     cwd,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { flow, run, task, wait } from "../mod.ts";
-import { tempDir } from "./_helpers.ts";
-import { browser, startUi } from "./_ui_helpers.ts";
+import { ROOT, tempDir } from "./_helpers.ts";
+import { browser, startUi, until } from "./_ui_helpers.ts";
 
 const one = task(function one(x: number) {
   return x;
@@ -198,4 +198,25 @@ Deno.test("a long value is cut with a way to see all of it; a cache hit's panel 
     "succeeded",
   );
   assert.deepEqual(b.errors, []);
+});
+
+Deno.test("weft ui --open hands the page's URL to the system's opener (xdg-open)", async () => {
+  await using tmp = await tempDir();
+  await Deno.mkdir(`${tmp.dir}/bin`);
+  await Deno.writeTextFile(
+    `${tmp.dir}/bin/xdg-open`,
+    `#!/bin/sh\nprintf '%s\\n' "$@" > "${tmp.dir}/opened"\n`,
+  );
+  await Deno.chmod(`${tmp.dir}/bin/xdg-open`, 0o755);
+  await using ui = await startUi(
+    ["--store", `sqlite:${tmp.dir}/weft.db`, "--open", "examples/regression.ts"],
+    ROOT,
+    { PATH: `${tmp.dir}/bin:${Deno.env.get("PATH") ?? ""}` },
+  );
+  const opened = await until("xdg-open to be called", async () => {
+    const text = await Deno.readTextFile(`${tmp.dir}/opened`).catch(() => "");
+    return text.endsWith("\n") ? text.trim() : undefined;
+  });
+  assert.equal(opened, ui.url);
+  assert.match(opened, /^http:\/\/127\.0\.0\.1:\d+\/script$/);
 });
