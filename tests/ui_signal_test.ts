@@ -34,9 +34,20 @@ Deno.test("a run waiting for a signal in its process gets a Send signal button: 
     /waiting for signal approve since/,
   );
 
-  // Kept, nothing is sent.
-  await page.locator('[data-action="signal"]').click();
+  // The node's panel offers it too.
+  await page.locator('[data-node-id="weft.signal"]').click();
+  const fromPanel = page.locator(
+    '[data-panel="node"][data-node="weft.signal"] [data-action="signal"]',
+  );
+  assert.equal(await fromPanel.textContent(), "Send signal approve…");
+  await fromPanel.click();
   const dialog = page.locator("dialog[data-signal-dialog]");
+  assert.equal(await dialog.locator("[data-signal-name]").inputValue(), "approve");
+  await dialog.locator("button.secondary").click();
+  await dialog.waitFor({ state: "detached" });
+
+  // Kept, nothing is sent.
+  await page.locator('.run-head [data-action="signal"]').click();
   assert.equal(await dialog.locator("[data-signal-name]").inputValue(), "approve");
   assert.equal(await dialog.locator("[data-signal-value]").inputValue(), "true");
   await dialog.locator("button.secondary").click();
@@ -47,7 +58,7 @@ Deno.test("a run waiting for a signal in its process gets a Send signal button: 
   assert.equal(run.ended(), false);
 
   // A value that is not JSON is refused in the dialog, which stays open.
-  await page.locator('[data-action="signal"]').click();
+  await page.locator('.run-head [data-action="signal"]').click();
   await dialog.locator("[data-signal-value]").fill("{ok: yes");
   await dialog.locator("[data-confirm-yes]").click();
   assert.match(await dialog.locator("[data-signal-error]").textContent() ?? "", /not JSON/);
@@ -67,7 +78,8 @@ Deno.test("a run waiting for a signal in its process gets a Send signal button: 
     await page.locator('[data-node-id="weft.signal"]').getAttribute("data-state"),
     "succeeded",
   );
-  assert.equal(await page.locator('[data-action="signal"]').count(), 0);
+  // No button left, in the header or in the panel (redrawn once the node ended).
+  await page.waitForFunction(`document.querySelectorAll('[data-action="signal"]').length === 0`);
   assert.equal(await page.locator("[data-waits]").isHidden(), true);
   assert.match(
     await page.locator(".run-head .summary").textContent() ?? "",

@@ -91,7 +91,7 @@ function errorBlock(error) {
 }
 
 /** Shows one node of a run; returns the promise of its view. */
-export async function nodePanel(panel, runId, nodeId, { onLineage, onNode }) {
+export async function nodePanel(panel, runId, nodeId, { onLineage, onNode, onSignal }) {
   panel.setAttribute("data-panel", "node");
   panel.setAttribute("data-node", nodeId);
   let n;
@@ -131,6 +131,20 @@ export async function nodePanel(panel, runId, nodeId, { onLineage, onNode }) {
       ]),
     ),
   ];
+  const waitsFor = n.kind === "signal" && n.state === "running"
+    ? n.inputs.find((v) => v.name === "name")?.value?.text
+    : undefined;
+  if (waitsFor !== undefined && onSignal) {
+    out.push(el(
+      "p",
+      {},
+      el("button", {
+        class: "primary",
+        "data-action": "signal",
+        onclick: () => onSignal(waitsFor),
+      }, `Send signal ${waitsFor}…`),
+    ));
+  }
   if (n.cachedFrom) {
     const [fromRun, ...rest] = n.cachedFrom.split("/");
     out.push(section(

@@ -47,10 +47,18 @@ export function runPage(main, runId, info) {
   const skelBox = el("div", { class: "tab-skeleton", hidden: true });
   view.append(graphBox, timeBox, lineBox, skelBox);
 
+  // The panel of a node that waits for a signal offers to send it, while the run goes on.
+  const panelOptions = () => ({
+    onLineage: openLineage,
+    onNode: openNode,
+    onSignal: info.actions.signal && (header?.status === "running" || header?.status === "sleeping")
+      ? (name) => askSignal([name])
+      : null,
+  });
   const openNode = (id) => {
     shown = { kind: "node", id };
     graph.select(graph.units.has(id) ? id : null);
-    return nodePanel(panel, runId, id, { onLineage: openLineage, onNode: openNode });
+    return nodePanel(panel, runId, id, panelOptions());
   };
   const openUnit = (u) => {
     if (u === null) return;
@@ -186,6 +194,14 @@ export function runPage(main, runId, info) {
     }, label);
   }
 
+  async function askSignal(names) {
+    const sent = await signalDialog(runId, names, async (name, value) => {
+      const r = await postJson(`/api/runs/${encodeURIComponent(runId)}/signal`, { name, value });
+      toast(r.message);
+    });
+    if (sent) loadWaits();
+  }
+
   function renderActions() {
     const a = [];
     const s = header?.status;
@@ -206,16 +222,7 @@ export function runPage(main, runId, info) {
         class: "primary",
         "data-action": "signal",
         title: `send a signal the run waits for (${signals.join(", ")}), as weft signal does`,
-        onclick: async () => {
-          const sent = await signalDialog(runId, signals, async (name, value) => {
-            const r = await postJson(`/api/runs/${encodeURIComponent(runId)}/signal`, {
-              name,
-              value,
-            });
-            toast(r.message);
-          });
-          if (sent) loadWaits();
-        },
+        onclick: () => askSignal(signals),
       }, "Send signal…"));
     }
     if (info.actions.resume && (s === "failed" || s === "cancelled")) {
@@ -318,9 +325,7 @@ export function runPage(main, runId, info) {
     clearTimeout(refetchTimer);
     refetchTimer = setTimeout(() => {
       refetchAt = Date.now();
-      if (shown?.kind === "node") {
-        nodePanel(panel, runId, shown.id, { onLineage: openLineage, onNode: openNode });
-      }
+      if (shown?.kind === "node") nodePanel(panel, runId, shown.id, panelOptions());
     }, wait);
   }
   closers.push(() => clearTimeout(refetchTimer));
