@@ -55,6 +55,44 @@ export const main = flow(async function* main(path: string) { return yield* wait
   assert.deepEqual(statuses, ["failed", "failed"]);
 });
 
+Deno.test("no thread of a run reads a store that lies in weft's own directory (a checkout of weft, where its examples run)", async () => {
+  await using tmp = await tempDir();
+  // The default store of a run started in a checkout of weft is inside it;
+  // the run's threads read weft's modules, file by file, and nothing else there.
+  const dir = `${ROOT}/.weft/sandbox-${crypto.randomUUID()}`;
+  await Deno.mkdir(dir, { recursive: true });
+  try {
+    const db = `${dir}/weft.db`;
+    await Deno.writeTextFile(
+      `${tmp.dir}/peek.ts`,
+      `import { flow, task, wait } from "${MOD}";
+const look = (path: string) => {
+  try { return "READ " + Deno.readFileSync(path).length; } catch (e) { return "REFUSED " + (e as Error).name; }
+};
+const peek = task(function peek(path: string) { return look(path); });
+const peekInWorker = task({ name: "peekInWorker", permissions: { env: ["WEFT_NONE"] } }, (path: string) => look(path));
+export const main = flow(async function* main(path: string) {
+  return [look(path), yield* wait(peek(path)), yield* wait(peekInWorker(path))];
+});
+`,
+    );
+    for (const mode of [[], ["--no-isolate"]]) {
+      const out = await weft(
+        ["run", "peek.ts", "--input", `path=${db}`, "--store", `sqlite:${db}`, ...mode],
+        { cwd: tmp.dir },
+      );
+      assert.equal(out.code, 0, out.stderr);
+      assert.deepEqual(
+        JSON.parse(out.stdout),
+        ["REFUSED NotCapable", "REFUSED NotCapable", "REFUSED NotCapable"],
+        mode.join(" "),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("one script's cache entries never reach another script's runs", async () => {
   await using tmp = await tempDir();
   const store = ["--store", `sqlite:${tmp.dir}/weft.db`];

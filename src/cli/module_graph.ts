@@ -17,7 +17,7 @@
 
 import type { ModulePlan } from "./plan.ts";
 import type { ModuleGraph } from "./protocol.ts";
-import { childCwd, importFlags, moduleFiles, realDir } from "./script.ts";
+import { childCwd, importFlags, moduleFiles, realDir, weftModuleFiles } from "./script.ts";
 
 /** A module as `deno info --json` lists it (the fields used here). */
 export interface InfoModule {
@@ -67,11 +67,10 @@ export async function modulePlan(
   url: URL,
   importHosts: string[],
 ): Promise<ModulePlan> {
-  const own = weftDir();
   return {
     moduleRead: graph === undefined
       ? await moduleFiles(url, importHosts)
-      : [...new Set([...graph.files, ...(own === undefined ? [] : [own])])].sort(),
+      : [...new Set([...graph.files, ...weftModuleFiles()])].sort(),
     graphHosts: graph?.hosts ?? [],
     npm: graph?.npm ?? [],
   };

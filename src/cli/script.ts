@@ -133,7 +133,38 @@ export async function moduleFiles(url: URL, importHosts: string[]): Promise<stri
     if (m.specifier.startsWith("file://") && m.local) files.add(m.local);
   }
   // The Worker entry of weft itself, and everything it imports.
-  const weftDir = decodeURIComponent(new URL("../", import.meta.url).pathname);
-  if (new URL("../", import.meta.url).protocol === "file:") files.add(weftDir.replace(/\/$/, ""));
+  for (const f of weftModuleFiles()) files.add(f);
   return [...files].sort();
+}
+
+let ownFiles: string[] | undefined;
+
+/**
+ * The files of weft's own modules, which the processes and Workers that run
+ * a script must read: every module under weft's `src/` and its faces
+ * (`mod.ts`…), one by one. Never weft's whole directory: run from a checkout
+ * of weft, it holds the default store (`.weft/weft.db`), which the code of a
+ * run must not read.
+ *
+ * @returns Absolute paths, sorted; none when weft is imported from a URL
+ *   (its host is then an import host).
+ */
+export function weftModuleFiles(): string[] {
+  if (ownFiles !== undefined) return ownFiles;
+  const root = new URL("../../", import.meta.url);
+  if (root.protocol !== "file:") return ownFiles = [];
+  const dir = decodeURIComponent(root.pathname).replace(/\/$/, "");
+  const found: string[] = [];
+  const module = /\.(ts|js|mjs|json)$/;
+  const walk = (at: string) => {
+    for (const entry of Deno.readDirSync(at)) {
+      if (entry.isDirectory) walk(`${at}/${entry.name}`);
+      else if (entry.isFile && module.test(entry.name)) found.push(`${at}/${entry.name}`);
+    }
+  };
+  walk(`${dir}/src`);
+  for (const entry of Deno.readDirSync(dir)) {
+    if (entry.isFile && /\.ts$/.test(entry.name)) found.push(`${dir}/${entry.name}`);
+  }
+  return ownFiles = found.sort();
 }
