@@ -76,17 +76,32 @@ export const main = flow(async function* main(path: string) {
 });
 `,
     );
-    for (const mode of [[], ["--no-isolate"]]) {
-      const out = await weft(
-        ["run", "peek.ts", "--input", `path=${db}`, "--store", `sqlite:${db}`, ...mode],
-        { cwd: tmp.dir },
-      );
-      assert.equal(out.code, 0, out.stderr);
-      assert.deepEqual(
-        JSON.parse(out.stdout),
-        ["REFUSED NotCapable", "REFUSED NotCapable", "REFUSED NotCapable"],
-        mode.join(" "),
-      );
+    // (No task of inline.ts declares a permission: its driver's work runs in the child's own thread.)
+    await Deno.writeTextFile(
+      `${tmp.dir}/inline.ts`,
+      `import { flow, task, wait } from "${MOD}";
+const look = (path: string) => {
+  try { return "READ " + Deno.readFileSync(path).length; } catch (e) { return "REFUSED " + (e as Error).name; }
+};
+const peek = task(function peek(path: string) { return look(path); });
+export const main = flow(async function* main(path: string) {
+  return [look(path), yield* wait(peek(path))];
+});
+`,
+    );
+    for (const [script, refused] of [["peek.ts", 3], ["inline.ts", 2]] as const) {
+      for (const mode of [[], ["--no-isolate"]]) {
+        const out = await weft(
+          ["run", script, "--input", `path=${db}`, "--store", `sqlite:${db}`, ...mode],
+          { cwd: tmp.dir },
+        );
+        assert.equal(out.code, 0, out.stderr);
+        assert.deepEqual(
+          JSON.parse(out.stdout),
+          Array(refused).fill("REFUSED NotCapable"),
+          `${script} ${mode.join(" ")}`,
+        );
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
