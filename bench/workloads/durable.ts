@@ -16,8 +16,12 @@ async function tempDb(): Promise<{ path: string; dispose(): Promise<void> }> {
   return { path: `${dir}/weft.db`, dispose: () => Deno.remove(dir, { recursive: true }) };
 }
 
-/** The floor: one autocommitted INSERT per step of a small row, as a durable step writes at least. */
-async function insertFloor(n: number, synchronous: "normal" | "full"): Promise<number> {
+/**
+ * The floor: one autocommitted INSERT per step of a small row, as a durable step writes at least.
+ *
+ * @returns Milliseconds for `n` inserts.
+ */
+export async function insertFloor(n: number, synchronous: "normal" | "full"): Promise<number> {
   const db = await tempDb();
   const sqlite = new DatabaseSync(db.path);
   sqlite.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous.toUpperCase()}`);

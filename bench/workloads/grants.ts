@@ -10,6 +10,7 @@
 import { flow, run, task, wait } from "../../mod.ts";
 import { SqliteStore } from "../../src/store/sqlite/mod.ts";
 import { median, type Row, timeMs, type Workload } from "../_harness.ts";
+import { insertFloor } from "./durable.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname).replace(/\/$/, "");
 const FIXTURE = "bench/fixtures/grants.ts";
@@ -120,7 +121,7 @@ export const grantsWorkload: Workload = {
         "per task",
       )();
       // The durable chain: each step waits for the parent to commit its input.
-      const durableN = ctx.smoke ? 100 : 2_000;
+      const durableN = ctx.smoke ? 100 : 5_000;
       const cli = await perStep(
         "durable chain, sqlite normal",
         "chain",
@@ -148,6 +149,25 @@ export const grantsWorkload: Workload = {
         floor: median(local),
         floorName: "an in-process durable step on SQLite",
         notes: `--no-isolate: ${(cli.shared - median(local)).toFixed(0)} µs/flush`,
+      });
+      // The issue's bound for durable runs, through weft run: 3× one plain insert per step.
+      const inserts: number[] = [];
+      for (let i = 0; i < times; i++) {
+        inserts.push((await insertFloor(durableN, "normal")) * 1000 / durableN);
+      }
+      rows.push({
+        workload: "grants",
+        variant: "durable chain through weft run vs one autocommit INSERT per step",
+        n: durableN,
+        metric: "µs/step",
+        value: cli.tasks,
+        samples: [cli.tasks, cli.shared],
+        floor: median(inserts),
+        floorName: "one autocommit INSERT per step, sqlite normal",
+        ratio: cli.tasks / median(inserts),
+        notes: `--no-isolate: ${
+          (cli.shared / median(inserts)).toFixed(1)
+        }× the floor; in-process run(): ${(median(local) / median(inserts)).toFixed(1)}×`,
       });
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
