@@ -219,6 +219,9 @@ export function skeletonGraph(
     };
     const drawZone = (z: SkeletonZone, into: string): Ends => {
       const common = { line: z.line, group: into, zone: z, flow: wf.name };
+      /** The box where a branch's or a try's paths meet again. */
+      const joinBox = () =>
+        box({ kind: "join", label: "", subtitle: "", title: "", ...common, line: null });
       switch (z.kind) {
         case "call": {
           const nested = z.entity.kind === "workflow" ? workflows.get(z.entity.name) : undefined;
@@ -326,14 +329,7 @@ export function skeletonGraph(
             title: `${label} · line ${z.line}`,
             ...common,
           });
-          const join = box({
-            kind: "join",
-            label: "",
-            subtitle: "",
-            title: "",
-            ...common,
-            line: null,
-          });
+          const join = joinBox();
           const arms = z.kind === "branch"
             ? [{ kind: "then" as const, label: "then", zones: z.then, which: "then" }, {
               kind: "else" as const,
@@ -365,14 +361,7 @@ export function skeletonGraph(
             title: `try · line ${z.line}`,
             ...common,
           });
-          const join = box({
-            kind: "join",
-            label: "",
-            subtitle: "",
-            title: "",
-            ...common,
-            line: null,
-          });
+          const join = joinBox();
           const body = arm("try", "try", z.body, into, z, "try");
           if (body.first !== undefined) {
             arrow(key, body.first, "next");
