@@ -158,6 +158,33 @@ Deno.test("a member that cannot collect fails alone; a failed write fails every 
   assert.deepEqual(rec.batches.at(-1), ["good:2", "other:1"]);
 });
 
+Deno.test("a member whose committed() throws does not keep the others of its commit from resolving", async () => {
+  for (const mode of ["sync", "async"] as const) {
+    const rec = recorder(mode);
+    const group = new GroupCommit(rec.writer);
+    const loud = new (class extends Queue {
+      override committed(): void {
+        super.committed();
+        throw new Error("loud cannot take the news");
+      }
+    })("loud").push("1");
+    const quiet = new Queue("quiet").push("1");
+    group.opened(loud);
+    group.opened(quiet);
+    const done = Promise.allSettled([req(group, loud), req(group, quiet)]);
+    if (mode === "async") {
+      await until(() => rec.releases.length === 1);
+      rec.releases.shift()!();
+    }
+    const [a, b] = await done;
+    assert.equal(a.status, "fulfilled", mode);
+    assert.equal(b.status, "fulfilled", mode);
+    assert.deepEqual(rec.batches, [["loud:1", "quiet:1"]], mode);
+    assert.equal(quiet.committedCount, 1, mode);
+    await until(() => group.idle);
+  }
+});
+
 Deno.test("a member alone (no other open, nothing waiting) is committed at once: before request returns with a synchronous writer", async () => {
   const rec = recorder("sync");
   const group = new GroupCommit(rec.writer);
