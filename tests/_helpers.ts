@@ -90,3 +90,17 @@ export async function tempDir(): Promise<{ dir: string; [Symbol.asyncDispose]():
     },
   };
 }
+
+/**
+ * Waits `ms` milliseconds, or until the signal aborts (then rejects with its
+ * reason), as a task's own cancellable wait does.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}

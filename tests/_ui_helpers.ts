@@ -159,14 +159,10 @@ export interface Browser {
  * @returns The browser with one page.
  */
 export async function browser(): Promise<Browser> {
-  const profile = await Deno.makeTempDir({ prefix: "weft_chromium_" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 800 },
-  });
-  context.setDefaultTimeout(15_000);
+  const { context, [Symbol.asyncDispose]: close } = await chromiumContext(
+    { width: 1280, height: 800 },
+    15_000,
+  );
   const page = context.pages()[0] ?? await context.newPage();
   const dialogs: string[] = [];
   const errors: string[] = [];
@@ -180,6 +176,31 @@ export async function browser(): Promise<Browser> {
     page,
     dialogs,
     errors,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * Starts headless Debian Chromium with a fresh profile.
+ *
+ * @param viewport The page size.
+ * @param timeoutMs The default timeout of its actions.
+ * @returns The context; disposing of it closes Chromium and removes the profile.
+ */
+export async function chromiumContext(
+  viewport: { width: number; height: number },
+  timeoutMs = 10_000,
+): Promise<{ context: BrowserContext; [Symbol.asyncDispose](): Promise<void> }> {
+  const profile = await Deno.makeTempDir({ prefix: "weft_chromium_" });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport,
+  });
+  context.setDefaultTimeout(timeoutMs);
+  return {
+    context,
     async [Symbol.asyncDispose]() {
       await context.close();
       await Deno.remove(profile, { recursive: true }).catch(() => {});

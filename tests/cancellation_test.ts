@@ -3,14 +3,7 @@
 import assert from "node:assert/strict";
 import { CancelledError, flow, nonCancellable, run, task, type TaskContext, wait } from "../mod.ts";
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
+import { sleep } from "./_helpers.ts";
 
 /** Aborts once the named task has started, so that tests do not race a timer. */
 function abortWhenStarted(name: string): {

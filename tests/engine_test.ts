@@ -12,14 +12,7 @@ import {
   workflow,
 } from "../mod.ts";
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
+import { sleep } from "./_helpers.ts";
 
 /** A task that tracks how many of its calls run at once. */
 function tracked(name: string, ms: number) {

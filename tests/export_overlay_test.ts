@@ -5,9 +5,9 @@
 // script is gone or no longer has the flow.
 
 import assert from "node:assert/strict";
-import { chromium } from "npm:playwright-core@1.56.1";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { deno, ROOT, tempDir } from "./_helpers.ts";
+import { chromiumContext } from "./_ui_helpers.ts";
 
 /** Runs `weft` with a store in `dir`. */
 async function weft(dir: string, args: string[]) {
@@ -36,32 +36,7 @@ async function exportHtml(dir: string, id: string): Promise<string> {
   return file;
 }
 
-async function browser() {
-  const profile = await Deno.makeTempDir({ prefix: "weft_chromium_" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
-  context.setDefaultTimeout(10_000);
-  return {
-    context,
-    async [Symbol.asyncDispose]() {
-      await context.close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
-    },
-  };
-}
+const browser = () => chromiumContext({ width: 1280, height: 900 });
 
 const AIIDA = `${ROOT}/examples/aiida_flows.ts`;
 

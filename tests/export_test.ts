@@ -3,7 +3,6 @@
 
 import assert from "node:assert/strict";
 import { inflateSync } from "node:zlib";
-import { chromium } from "npm:playwright-core@1.56.1";
 import { callNodes, renderDag } from "../ir.ts";
 import type { DagDocument } from "../mod.ts";
 import { loadScript } from "../src/cli/load.ts";
@@ -13,6 +12,7 @@ import { dotString } from "../src/render/dot.ts";
 import { mermaidString } from "../src/render/mermaid.ts";
 import { escapeHtml, scriptJson } from "../src/render/html.ts";
 import { deno, ROOT, runCommand, tempDir } from "./_helpers.ts";
+import { chromiumContext } from "./_ui_helpers.ts";
 
 const XSS = "<img src=x onerror=alert(1)>";
 const QUOTED = 'say "hi" \\ | # & `tick`';
@@ -72,35 +72,7 @@ function skeletonCount(dag: DagDocument): { boxes: number; groups: number; secti
   };
 }
 
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-
-/** Starts headless Chromium with a fresh profile; closing the returned object removes it. */
-async function browser() {
-  const profile = await Deno.makeTempDir({ prefix: "weft_chromium_" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 760 },
-  });
-  context.setDefaultTimeout(10_000);
-  return {
-    context,
-    async [Symbol.asyncDispose]() {
-      await context.close();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
-    },
-  };
-}
+const browser = () => chromiumContext({ width: 1280, height: 760 });
 
 Deno.test("DOT of every example renders with the real dot -Tsvg, one SVG node per box", async () => {
   for (const script of await scripts()) {

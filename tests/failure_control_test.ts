@@ -19,16 +19,7 @@ import {
   workflow,
 } from "../mod.ts";
 import { fromDag, renderDag, validateDag } from "../ir.ts";
-import { deno, ROOT, tempDir } from "./_helpers.ts";
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
+import { deno, ROOT, sleep, tempDir } from "./_helpers.ts";
 
 // Ported from Argo Workflows, examples/exit-handlers.yaml: the entrypoint
 // "intentional-fail" runs `echo intentional failure; exit 1`; the exit

@@ -24,14 +24,7 @@ import {
   multiply,
 } from "../examples/aiida_flows.ts";
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
+import { sleep } from "./_helpers.ts";
 
 const ids = (r: { graph: { nodes: { id: string }[] } }) => r.graph.nodes.map((n) => n.id);
 

@@ -14,14 +14,7 @@ import {
 import { callNodes, fromDag, toDag, validateDag } from "../ir.ts";
 import { MemoryStore } from "../store.ts";
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
+import { sleep } from "./_helpers.ts";
 
 const t1 = task(function t1(a: string) {
   return `*~*~*~${a}*~*~*~`;

@@ -2,11 +2,11 @@
 // real Graphviz) and HTML (opened in headless Chromium).
 
 import assert from "node:assert/strict";
-import { chromium } from "npm:playwright-core@1.56.1";
 import { flow, run, task, wait } from "../mod.ts";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { provenanceDot, provenanceGraph, provenanceHtml } from "../src/render/provenance.ts";
 import { runCommand, tempDir } from "./_helpers.ts";
+import { chromiumContext } from "./_ui_helpers.ts";
 
 const XSS = "<img src=x onerror=alert(1)>";
 
@@ -72,21 +72,9 @@ Deno.test("the provenance HTML page draws every execution and value, offline, wi
   const html = await provenanceHtml(g);
   await Deno.writeTextFile(`${tmp.dir}/prov.html`, html);
   store.close();
-  const profile = await Deno.makeTempDir({ prefix: "weft_chromium_" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  try {
+  await using b = await chromiumContext({ width: 1280, height: 720 });
+  const context = b.context;
+  {
     const page = await context.newPage();
     const requests: string[] = [];
     let dialogs = 0;
@@ -105,8 +93,5 @@ Deno.test("the provenance HTML page draws every execution and value, offline, wi
     assert.ok(panel.includes(XSS), panel);
     assert.equal(dialogs, 0);
     assert.deepEqual(requests.filter((u) => !u.startsWith("file://")), []);
-  } finally {
-    await context.close();
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
 });
