@@ -220,13 +220,14 @@ Deno.test("a call with overrides (entity.with) is a call of the entity", async (
   assert.deepEqual((await skeleton(FIXTURE, "overridden")).shape, ["c1 add", "wait(c1)", "return"]);
 });
 
-Deno.test("mapTask(entity, options)(list) is a call of the entity; after() gives its first handle", async () => {
+Deno.test("mapTask(entity, options)(list) is a call of the entity, with overrides too; after() gives its first handle", async () => {
   const inline = await skeleton(FIXTURE, "mappedInline");
   assert.deepEqual(inline.shape, [
     "c1 multiply",
     "c2 increment",
-    "c3 add ← c2",
-    "wait(c3)",
+    "c3 add",
+    "c4 add ← c2",
+    "all(c3 c4)",
     "return",
   ]);
   assert.equal(inline.flow.callsFrom, "skeleton");

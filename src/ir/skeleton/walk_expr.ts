@@ -257,30 +257,14 @@ export abstract class ExpressionWalker extends WalkerBase {
       // An IIFE: its body runs here, once.
       return this.inline(n, c, "(function)", this.scope, args.map((a) => this.expr(a)));
     }
-    // `add.with({ retries: 3 })(x)`: the same entity, called with overrides.
+    // `add.with({ retries: 3 })(x)`, `mapTask(square, { concurrency: 4 })(xs)` and
+    // their combinations: calls of the entity (a map's node runs it per element).
     if (c.type === "CallExpression") {
-      const inner = unwrap(child(c, "callee")!);
-      // `mapTask(square, { concurrency: 4 })(xs)`: a call of the mapped entity (as
-      // a map made at the module's top level is), whose node runs it per element.
-      const made = this.calleeTarget(inner);
-      const [mapped, ...options] = children(c, "arguments");
-      if (made?.kind === "control" && made.name === "mapTask" && mapped !== undefined) {
-        const entity = unwrap(mapped);
-        const base = entity.type === "Identifier" || entity.type === "MemberExpression"
-          ? this.calleeTarget(entity)
-          : undefined;
-        if (base?.kind === "entity") {
-          for (const a of options) this.expr(a);
-          return this.call(n, entity, args);
-        }
-      }
-      const prop = inner.type === "MemberExpression" && inner.computed !== true
-        ? child(inner, "property")
-        : undefined;
-      const base = prop?.name === "with" ? this.calleeTarget(child(inner, "object")!) : undefined;
-      if (base?.kind === "entity") {
-        for (const a of children(c, "arguments")) this.expr(a);
-        return this.call(n, child(inner, "object")!, args);
+      const options: Node[] = [];
+      const base = this.entityCallee(c, options);
+      if (base !== undefined) {
+        for (const o of options) this.expr(o);
+        return this.call(n, base, args);
       }
     }
     const target = this.calleeTarget(c);
@@ -352,6 +336,39 @@ export abstract class ExpressionWalker extends WalkerBase {
         );
       }
     }
+  }
+
+  /**
+   * The name of the entity that a callee built from it calls: `add`,
+   * `add.with({…})`, `mapTask(add, {…})`, `mapTask(add.with({…})).with({…})`.
+   * Nothing is evaluated here: the options met on the way are added to
+   * `options`, for the caller to evaluate once the whole callee is known.
+   *
+   * @returns The identifier or member expression that resolves to the entity; undefined for anything else.
+   */
+  entityCallee(callee: Node, options: Node[]): Node | undefined {
+    const c = unwrap(callee);
+    if (c.type === "Identifier" || c.type === "MemberExpression") {
+      return this.calleeTarget(c)?.kind === "entity" ? c : undefined;
+    }
+    if (c.type !== "CallExpression") return undefined;
+    const inner = unwrap(child(c, "callee")!);
+    const [first, ...rest] = children(c, "arguments");
+    if (
+      inner.type === "MemberExpression" && inner.computed !== true &&
+      child(inner, "property")?.name === "with"
+    ) {
+      const base = this.entityCallee(child(inner, "object")!, options);
+      if (base !== undefined) options.push(...children(c, "arguments"));
+      return base;
+    }
+    const made = this.calleeTarget(inner);
+    if (made?.kind === "control" && made.name === "mapTask" && first !== undefined) {
+      const base = this.entityCallee(first, options);
+      if (base !== undefined) options.push(...rest);
+      return base;
+    }
+    return undefined;
   }
 
   /**
