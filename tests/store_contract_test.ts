@@ -210,7 +210,11 @@ export function storeContract(kind: StoreKind): void {
       for (let i = 0; i < 11; i++) v = add(v, 1);
       return yield* wait(v);
     });
-    for (let r = 1; r <= 4; r++) await run(chain, { x: 0 }, { store, runId: `twelve-${r}` });
+    for (let r = 1; r <= 4; r++) {
+      // Each run starts in a later millisecond, so that "newest" (by start time) is one run.
+      if (r > 1) await new Promise((resolve) => setTimeout(resolve, 3));
+      await run(chain, { x: 0 }, { store, runId: `twelve-${r}` });
+    }
     const l = await store.lineage("twelve-3/add_12/o0", { depth: 100 });
     assert.deepEqual(l.runs, ["twelve-3"]);
     assert.deepEqual(
