@@ -133,10 +133,20 @@ Deno.test("weft serve starts a scheduled plan's runs, and weft schedules lists i
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
+  // Two ticks recorded as succeeded (a tick that has logged may still be running).
+  const succeededTicks = async () => {
+    const out = await weft(["runs", "--json", ...store], tmp.dir);
+    return out.stdout.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l))
+      .filter((r) => r.entity === "tick" && r.status === "succeeded").length;
+  };
   try {
     const deadline = Date.now() + 60_000;
     while ((await lines(tmp.dir)).filter((l) => l.startsWith("woke")).length < 2) {
       assert.ok(Date.now() < deadline, "two ticks within a minute");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    while (await succeededTicks() < 2) {
+      assert.ok(Date.now() < deadline, "two ticks succeeded within a minute");
       await new Promise((r) => setTimeout(r, 200));
     }
   } finally {
