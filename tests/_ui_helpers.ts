@@ -235,5 +235,19 @@ export async function until<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
+/**
+ * Waits until an expression is true in the page. Playwright's own
+ * `waitForFunction` polls by `eval` inside the page, which the UI's
+ * Content-Security-Policy forbids (it works only when the first try is
+ * already true); `page.evaluate` goes through the debugger protocol instead.
+ *
+ * @param page The page.
+ * @param expression JavaScript evaluated in the page.
+ * @param ms The most to wait.
+ */
+export async function pageUntil(page: Page, expression: string, ms = 30_000): Promise<void> {
+  await until(expression, async () => (await page.evaluate(expression)) ? true : undefined, ms);
+}
+
 /** The fixture the UI tests run. */
 export const FLOWS = `${ROOT}/tests/fixtures/ui_flows.ts`;

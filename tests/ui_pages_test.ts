@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { flow, run, task, wait } from "../mod.ts";
 import { ROOT, tempDir } from "./_helpers.ts";
-import { browser, startUi, until } from "./_ui_helpers.ts";
+import { browser, pageUntil, startUi, until } from "./_ui_helpers.ts";
 
 const one = task(function one(x: number) {
   return x;
@@ -49,7 +49,8 @@ Deno.test("the runs page lists runs newest first, 50 a page, filtered by status 
     await page.locator(`table.runs tbody tr[data-run-id]`).first().and(
       page.locator(`[data-run-id="${first}"]`),
     ).waitFor();
-    await page.waitForFunction(
+    await pageUntil(
+      page,
       `document.querySelectorAll("table.runs tbody tr[data-run-id]").length === ${count}`,
     );
   };
@@ -141,11 +142,14 @@ Deno.test("the timeline draws a bar per node from its start to its end, in its s
       return d[0] + "," + d[1] + "," + d[2];
     })()`);
   // Drawn once the rows arrived: the first bar's colour shows.
-  await page.waitForFunction(`(() => {
+  await pageUntil(
+    page,
+    `(() => {
     const c = document.querySelector(".tab-timeline canvas");
     return c.width > 0 && c.getContext("2d").getImageData(0, 0, c.width, c.height).data
       .some((v, i) => i % 4 === 1 && v === 197);
-  })()`);
+  })()`,
+  );
   const GREEN = "34,197,94"; // succeeded
   for (const [i, r] of rows.entries()) {
     const y = 20 + i * 16 + 8;

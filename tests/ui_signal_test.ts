@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { deno, ROOT, tempDir } from "./_helpers.ts";
-import { browser, FLOWS, startUi, startWeft } from "./_ui_helpers.ts";
+import { browser, FLOWS, pageUntil, startUi, startWeft } from "./_ui_helpers.ts";
 
 Deno.test("a run waiting for a signal in its process gets a Send signal button: name and JSON value asked, confirmed, received", async () => {
   await using tmp = await tempDir();
@@ -79,7 +79,7 @@ Deno.test("a run waiting for a signal in its process gets a Send signal button: 
     "succeeded",
   );
   // No button left, in the header or in the panel (redrawn once the node ended).
-  await page.waitForFunction(`document.querySelectorAll('[data-action="signal"]').length === 0`);
+  await pageUntil(page, `document.querySelectorAll('[data-action="signal"]').length === 0`);
   assert.equal(await page.locator("[data-waits]").isHidden(), true);
   assert.match(
     await page.locator(".run-head .summary").textContent() ?? "",
