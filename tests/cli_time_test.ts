@@ -307,3 +307,76 @@ Deno.test("a run SIGKILLed while it slept in its process is resumed by weft serv
   const shown = await weft(["runs", "--json", ...store], tmp.dir);
   assert.equal(JSON.parse(shown.stdout.trim()).status, "succeeded");
 });
+
+// The README's approval flow: a signal raced against a day's sleep. A run
+// that only may suspend (as weft serve runs it: --suspend 1m) and whose
+// signal is already in the store must take it and finish, not go back to
+// sleep for the day: over the parent's channel, taking the signal and making
+// its record durable are asynchronous, and the run is not idle meanwhile.
+const RACE = `import { flow, race, signal, sleep, task, wait } from "${MOD}";
+const ship = task(function ship(order: string) {
+  return "shipped " + order;
+});
+export const approval = flow(async function* approval(order: string) {
+  const ok = yield* race([signal<boolean>("approve", { schema: "boolean" }), sleep("1d")]);
+  if (ok !== true) return "not approved";
+  return yield* wait(ship(order));
+});
+`;
+
+Deno.test("a run resumed with --suspend takes the signal it waits for and finishes, cancelling the raced sleep", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/approval.ts`, RACE);
+  const store = ["--store", `sqlite:${tmp.dir}/weft.db`];
+  for (const id of ["r1", "r2"]) {
+    const first = await weft(
+      ["run", "approval.ts", "approval", "--input", 'order="42"', "--run-id", id, "--suspend", "0"]
+        .concat(store),
+      tmp.dir,
+    );
+    assert.equal(first.code, 75, first.stderr);
+    const sent = await weft(["signal", id, "approve", "true", ...store], tmp.dir);
+    assert.equal(sent.code, 0, sent.stderr);
+  }
+  // weft resume with --suspend, as weft serve resumes a run.
+  const resumed = await weft(["resume", "r1", "--suspend", "1m", "--quiet", ...store], tmp.dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(JSON.parse(resumed.stdout), "shipped 42");
+  // weft serve itself wakes the other.
+  const server = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "run", "-A", `${ROOT}/cli.ts`, "serve", "approval.ts", ...store],
+    cwd: tmp.dir,
+    stdout: "null",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const runs = await weft(["runs", "--json", ...store], tmp.dir);
+      const r2 = runs.stdout.trim().split("\n").map((l) => JSON.parse(l)).find((r) =>
+        r.id === "r2"
+      );
+      if (r2?.status === "succeeded") break;
+      assert.ok(Date.now() < deadline, `r2 finished within a minute: ${runs.stdout}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  } finally {
+    Deno.kill(-server.pid, "SIGKILL");
+    await server.status;
+  }
+  for (const id of ["r1", "r2"]) {
+    const shown = await weft(["show", id, "--json", ...store], tmp.dir);
+    assert.equal(shown.code, 0, shown.stderr);
+    const run = JSON.parse(shown.stdout);
+    assert.equal(run.status, "succeeded", shown.stdout);
+    const status = Object.fromEntries(
+      (run.nodes as { id: string; status: string }[]).map((n) => [n.id, n.status]),
+    );
+    assert.deepEqual(status, {
+      "weft.signal": "succeeded",
+      "weft.sleep": "cancelled",
+      ship: "succeeded",
+    });
+  }
+});

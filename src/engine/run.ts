@@ -81,6 +81,8 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
   /** Whether changes must be reported (a clock that skips, or a run that may suspend). */
   readonly #watchIdle: boolean;
   #idleCheck: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Flushes someone waits on (see `#flush`). */
+  #flushing = 0;
   /** Set once the run is suspended: it ends without finishing. */
   suspended = false;
   /** Called when the run suspends. */
@@ -131,7 +133,8 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
   /** Whether the run is doing anything but wait on sleeps and signals. */
   busy(): boolean {
     return this.#scheduler.busy || this.stepping > 0 || this.#starting > 0 ||
-      this.#attempts.delayed > 0 || this.#idleCheck !== undefined;
+      this.#attempts.delayed > 0 || this.#idleCheck !== undefined || this.#flushing > 0 ||
+      this.#waits.taking > 0;
   }
 
   /** How many sleeps and signal waits are pending. */
@@ -257,12 +260,31 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
   /** Makes a node's result durable before someone acts on it; returns a promise only when it must wait. */
   durable(node: Node): Promise<void> | undefined {
     if (!this.session.pending(node)) return undefined;
-    return this.session.flush() ?? undefined;
+    return this.#flush();
   }
 
   durableAll(nodes: readonly Node[]): Promise<void> | undefined {
-    for (const n of nodes) if (this.session.pending(n)) return this.session.flush() ?? undefined;
+    for (const n of nodes) if (this.session.pending(n)) return this.#flush();
     return undefined;
+  }
+
+  /**
+   * Flushes the session. While a flush is under way someone waits to act on
+   * a result (a flow to resume, a task to start), so the run is not idle: a
+   * run that may suspend must not take that pause for the end of its work.
+   */
+  #flush(): Promise<void> | undefined {
+    const flushed = this.session.flush() as Promise<void> | undefined | null;
+    if (flushed === undefined || flushed === null) return undefined;
+    this.#flushing++;
+    const done = () => {
+      this.#flushing--;
+      this.changed();
+    };
+    return flushed.then(done, (e) => {
+      done();
+      throw e;
+    });
   }
 
   /** A node's inputs are ready. */

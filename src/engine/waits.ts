@@ -67,6 +67,8 @@ export class Waits {
   /** Pending waits, in the order they started (signals are served in this order). */
   readonly #pending = new Map<Node, Pending>();
   #signals = 0;
+  /** Takes of a signal under way (an asynchronous store): the run is not idle meanwhile. */
+  #taking = 0;
   #unwatch: (() => void) | undefined = undefined;
   /** Replay checking: nothing fires and no signal is taken. */
   readonly #dry: boolean;
@@ -84,6 +86,11 @@ export class Waits {
   /** How many waits are pending. */
   get count(): number {
     return this.#pending.size;
+  }
+
+  /** How many takes of a signal from an asynchronous store are under way. */
+  get taking(): number {
+    return this.#taking;
   }
 
   /**
@@ -150,12 +157,19 @@ export class Waits {
     }
     if (got instanceof Promise) {
       pending.taking = true;
+      this.#taking++;
       got.then(
         (m) => {
+          this.#taking--;
           pending.taking = false;
           if (m !== undefined) this.#deliver(node, m);
+          // Nothing came: the run may be idle now.
+          else this.#run.changed();
         },
-        (e) => this.#settle(node, undefined, asError(e)),
+        (e) => {
+          this.#taking--;
+          this.#settle(node, undefined, asError(e));
+        },
       );
     } else if (got !== undefined) this.#deliver(node, got);
   }
