@@ -322,8 +322,15 @@ Deno.test("weft run checks tasks: against the skeleton: a task listed but never 
     "memory",
     "--no-isolate",
   ]);
-  assert.equal(out.code, 0, out.stderr);
-  assert.deepEqual(JSON.parse(out.stdout), ["WEFT_T3", "WEFT_T4"], "tasks: still decides");
+  // tasks: still decides: t3 and t4 are granted, and t1, called but not
+  // listed, fails at once saying why instead of running without its grant.
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(out.stderr, /weft: grant env\s+WEFT_T3, WEFT_T4\s+← t3, t4\n/);
+  assert.match(
+    out.stderr,
+    /Task 't1' \(node 't1'\) declares env permissions, but this run was not granted them: .* 'listed' called 't1', which is not one of them; add it to the tasks: option of the flow that calls it/,
+  );
+  assert.match(out.stderr, /✓ t3/);
   assert.match(
     out.stderr,
     /weft: warning: flow 'listed' calls task 't1' \(line 42\), which its tasks: option does not list/,

@@ -149,6 +149,8 @@ export async function drive(
   if (spec.maxDepth !== undefined) options.maxDepth = spec.maxDepth;
   if (spec.suspend !== undefined) options.suspend = spec.suspend;
   if (executor !== undefined) options.executor = executor;
+  // weft's own tasks (now, random) declare nothing, so they never need a grant.
+  options.granted = Object.keys(spec.perTask);
   try {
     const result = await runWith(
       entity,

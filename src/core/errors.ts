@@ -124,7 +124,11 @@ export class NonDeterminismError extends WeftError {
 export class PermissionDeniedError extends WeftError {
   /** The permission kind, such as `"read"` or `"net"`. */
   readonly kind: string;
-  /** The path, host, variable or command Deno refused. */
+  /**
+   * The path, host, variable or command Deno refused; for a task that
+   * declares permissions the run was not granted (`weft run` grants the
+   * tasks its plan lists), the task's name.
+   */
   readonly value: string;
 
   /**

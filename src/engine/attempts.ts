@@ -9,14 +9,26 @@
  */
 
 import { frames } from "../core/call_site.ts";
-import { describeCause, TimeoutError, ValidationError, WeftError } from "../core/errors.ts";
+import {
+  describeCause,
+  PermissionDeniedError,
+  TimeoutError,
+  ValidationError,
+  WeftError,
+} from "../core/errors.ts";
 import { encodeValue, sha256 } from "../core/values.ts";
 import type { TaskDef } from "../define/defs.ts";
 import { delayAfter, mayRetry } from "../define/retry_policy.ts";
 import type { CacheHit, RunSession } from "../store/mod.ts";
 import { Context, type ContextRun } from "./context.ts";
 import type { NodeEventFields, NodeEventType } from "./events.ts";
-import { asTaskError, cancelledError, describeError, permissionDenied } from "./failures.ts";
+import {
+  asTaskError,
+  cancelledError,
+  describeError,
+  notGranted,
+  permissionDenied,
+} from "./failures.ts";
 import { NO_DEPS, type Node, type TaskNode } from "./node.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { taskValue } from "./task_call.ts";
@@ -36,6 +48,10 @@ export interface AttemptRun extends ContextRun {
   readonly executor: TaskExecutor | undefined;
   /** Tasks replaced for this run, with what runs instead. */
   readonly mocks: ReadonlyMap<TaskDef, (...args: never[]) => unknown> | undefined;
+  /** The tasks the run was granted (`weft run`'s plan); undefined: no plan limits them. */
+  readonly granted: ReadonlySet<string> | undefined;
+  /** The run's root entity's name. */
+  readonly rootName: string;
   /** `Date.now()`, one boxed number per millisecond. */
   now(): number;
   /** Makes the results of nodes durable; a promise only when it must wait. */
@@ -225,6 +241,12 @@ export class Attempts {
     try {
       const executor = this.#run.executor;
       const mock = this.#run.mocks?.get(def);
+      const granted = this.#run.granted;
+      if (mock === undefined && granted !== undefined && !granted.has(def.name)) {
+        // Deno would refuse what it declares, with a message that blames the declaration.
+        const refused = notGranted(node, this.#run.rootName);
+        if (refused !== undefined) throw refused;
+      }
       if (mock === undefined && elsewhere(executor, def)) {
         result = executor!.execute(def, node.inputs!, ctx, node);
       } else {
@@ -295,7 +317,8 @@ export class Attempts {
     const def = node.def;
     const run = this.#run;
     const denied = permissionDenied(node, e);
-    const retryable = denied === undefined && !(e instanceof ValidationError) && !node.stopped &&
+    const retryable = denied === undefined && !(e instanceof ValidationError) &&
+      !(e instanceof PermissionDeniedError) && !node.stopped &&
       attempt <= def.retries && mayRetry(def, e);
     let why: string | undefined;
     if (retryable) {

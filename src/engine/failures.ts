@@ -146,6 +146,37 @@ export function describeError(e: unknown): WeftErrorJson {
   return { name: c.name, message: c.message };
 }
 
+/**
+ * The error of a task that declares permissions the run was not granted:
+ * `weft run` grants the tasks its plan lists (what the skeletons of the
+ * entity's flows call, or a flow's `tasks:` option), and this one is not
+ * among them.
+ *
+ * @param node The task's node.
+ * @param rootName The run's entity (the caller when a root flow called the task).
+ * @returns The error, or undefined when the task declares nothing (it needs no grant).
+ */
+export function notGranted(node: Node, rootName: string): PermissionDeniedError | undefined {
+  const declared = node.def.kind === "task" ? node.def.permissions : undefined;
+  const kinds = declared === undefined
+    ? []
+    : Object.keys(declared).filter((k) => declared[k as keyof typeof declared] !== undefined);
+  if (kinds.length === 0) return undefined;
+  const by = node.frame.node?.def.name ?? rootName;
+  return new PermissionDeniedError(
+    `Task '${node.def.name}' (node '${node.id}') declares ${
+      kinds.join(", ")
+    } permissions, but this run was not granted them: weft run grants the tasks its plan lists (what the skeletons of the flows call, or a flow's tasks: option), and '${by}' called '${node.def.name}', which is not one of them; add it to the tasks: option of the flow that calls it (or remove that option)`,
+    {
+      kind: kinds[0]!,
+      value: node.def.name,
+      nodeId: node.id,
+      task: node.def.name,
+      attempt: node.attempt,
+    },
+  );
+}
+
 const DENIED = /Requires (\w+) access to "([^"]*)"/;
 
 /**

@@ -53,6 +53,8 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
   /** How deep workflows and flows may call each other. */
   readonly maxDepth: number;
   readonly executor: TaskExecutor | undefined;
+  /** The tasks the run was granted (see `EngineOptions.granted`). */
+  readonly granted: ReadonlySet<string> | undefined;
   fatal: WeftError | undefined = undefined;
   cancelled = false;
   cancelReason: WeftError | undefined = undefined;
@@ -112,6 +114,7 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
     this.cancelGraceMs = options.cancelGraceMs ?? 2000;
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.executor = options.executor;
+    this.granted = options.granted === undefined ? undefined : new Set(options.granted);
     this.#scheduler = new Scheduler(
       options.concurrency ?? DEFAULT_CONCURRENCY,
       (node) => this.#attempts.start(node),

@@ -96,6 +96,15 @@ export interface EngineOptions extends RunOptions {
    * @default undefined: tasks run in this thread
    */
   executor?: TaskExecutor;
+  /**
+   * The tasks the run was granted permissions for (`weft run`'s plan: what
+   * the skeletons of its flows call, or a flow's `tasks:` option). A task
+   * outside it that declares permissions fails at once with a
+   * `PermissionDeniedError` that says so, instead of being refused by Deno
+   * in the middle of its work.
+   * @default undefined: no plan limits the tasks
+   */
+  granted?: readonly string[];
 }
 
 /** A task replaced for one run: see `mockTask` in `@weft/weft/testing`. */
