@@ -421,3 +421,34 @@ Deno.test("the HTML page draws a flow's skeleton as nested zones, with the condi
   assert.match(details, /line44/);
   assert.match(details, /takes handles ofc2/);
 });
+
+Deno.test("the HTML export of examples/aiida_flows.ts, with its flows' loop and branch, is screenshotted to docs/skeleton.png", async () => {
+  await using tmp = await tempDir();
+  await using b = await browser();
+  const file = `${tmp.dir}/aiida.html`;
+  await Deno.writeTextFile(
+    file,
+    await renderDag(await compiled("examples/aiida_flows.ts"), "html"),
+  );
+  const page = await b.context.newPage();
+  await page.setViewportSize({ width: 1180, height: 600 });
+  await page.goto(`file://${file}`);
+  // What the picture must show: keepDoubling's loop and addMultiplyIf's branch.
+  const loop = page.locator('g.skeleton-section[data-flow="keepDoubling"] g.zone.loop');
+  assert.equal(await loop.count(), 1);
+  const branch = page.locator('g.skeleton-section[data-flow="addMultiplyIf"] g.node.sk.branch');
+  assert.equal(await branch.count(), 1);
+  await page.mouse.move(0, 0);
+  await page.evaluate("new Promise((resolve) => requestAnimationFrame(resolve))");
+  const png = new Uint8Array(
+    await page.screenshot({ fullPage: true, animations: "disabled", caret: "hide" }),
+  );
+  assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+  // Rewritten only when it really changed (see the regression picture above).
+  const path = `${ROOT}/docs/skeleton.png`;
+  const old = await Deno.readFile(path).catch(() => undefined);
+  if (old === undefined || !similar(pixels(old), pixels(png))) {
+    await Deno.mkdir(`${ROOT}/docs`, { recursive: true });
+    await Deno.writeFile(path, png);
+  }
+});
