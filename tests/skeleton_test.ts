@@ -240,6 +240,14 @@ Deno.test("mapTask(entity, options)(list) is a call of the entity, with override
   ]);
 });
 
+Deno.test("an entity called through Function.prototype.call is unknown, and the reason says so", async () => {
+  assert.deepEqual((await skeleton(FIXTURE, "viaCall")).shape, [
+    "unknown add.call(null, x, 1): a call through Function.prototype.call, which is not followed; call it directly",
+    "wait()",
+    "return",
+  ]);
+});
+
 Deno.test("do…while, a conditional expression and a call behind &&", async () => {
   assert.deepEqual((await skeleton(FIXTURE, "dow")).shape, [
     "c1 increment",

@@ -122,6 +122,17 @@ export function moduleInfo(
     }
     const def = entityOf(v);
     if (def !== undefined) return { kind: "entity", def };
+    const via = path[path.length - 1];
+    if (
+      via !== undefined && typeof v === "function" &&
+      (v === Function.prototype.call || v === Function.prototype.apply ||
+        v === Function.prototype.bind)
+    ) {
+      return {
+        kind: "unknown",
+        reason: `a call through Function.prototype.${via}, which is not followed; call it directly`,
+      };
+    }
     const mode = isWait(v, path.length === 0 ? ns : undefined);
     if (mode !== undefined) return { kind: "wait", mode };
     const control = isControl(v, path.length === 0 ? ns : undefined);
