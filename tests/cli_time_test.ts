@@ -380,3 +380,29 @@ Deno.test("a run resumed with --suspend takes the signal it waits for and finish
     });
   }
 });
+
+Deno.test("weft run --suspend with a bad duration exits 2 with one line, before loading or printing anything", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/flows.ts`, SCRIPT);
+  const out = await weft(
+    [
+      "run",
+      "flows.ts",
+      "approval",
+      "--input",
+      'order="1"',
+      "--suspend",
+      "soon",
+      "--store",
+      "memory",
+    ],
+    tmp.dir,
+  );
+  assert.equal(out.code, 2, out.stderr);
+  assert.match(
+    out.stderr,
+    /^weft: Cannot use --suspend as it must be .*current value is "soon"\n$/,
+  );
+  const help = await weft(["resume", "--help"], tmp.dir);
+  assert.match(help.stdout, /--suspend D it is left sleeping again \(exit 75\)/);
+});

@@ -18,7 +18,12 @@ Runs the recorded script and entity again under the same run id and inputs:
 completed calls return their recorded values without running, failed and
 interrupted ones run again. The same as weft run SCRIPT NAME --run-id RUN_ID
 with the recorded inputs. Other options are those of weft run (--isolate,
---concurrency, --json, --quiet, --allow-extra, --allow-import).
+--concurrency, --json, --quiet, --allow-extra, --allow-import, --suspend).
+
+A sleeping run (left by weft run --suspend) continues at once if its time has
+passed or a signal it waits for has come, else it waits in this process; with
+--suspend D it is left sleeping again (exit 75) when its next wake-up is at
+least D off.
 
 Options:
 ${STORE_HELP}`,

@@ -165,6 +165,12 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
       `run: --max-depth must be a positive integer, not '${values["max-depth"]}'`,
     );
   }
+  // Checked before anything is loaded or printed, like every other option.
+  const suspend = values.suspend === undefined
+    ? undefined
+    : values.suspend === "0"
+    ? true
+    : parseDuration(values.suspend as string, "--suspend");
   const store = (values.store as string | undefined) ?? defaultStoreUrl();
   const needs = await storeNeeds(store);
   const extra = parseExtra((values["allow-extra"] as string[] | undefined) ?? []);
@@ -264,10 +270,7 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
     };
     if (concurrency !== undefined) spec.concurrency = concurrency;
     if (maxDepth !== undefined) spec.maxDepth = maxDepth;
-    if (values.suspend !== undefined) {
-      const raw = values.suspend as string;
-      spec.suspend = raw === "0" ? true : parseDuration(raw, "--suspend");
-    }
+    if (suspend !== undefined) spec.suspend = suspend;
     if (values.ui === true) {
       // Its id is chosen here, so the run's page can be printed before the run starts.
       const ui = await importLater<typeof import("./ui_link.ts")>(
