@@ -181,6 +181,35 @@ Deno.test("signals of one name are received in the order sent, each once; a sche
   assert.match(String((result.outputs as unknown[])[1]), /signal 'n'.*does not fit its schema/);
 });
 
+Deno.test("a signal its schema refuses fails the run; resumed, the wait takes the next signal, not the refused one", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  try {
+    const approve = flow(async function* approve() {
+      return yield* signal<boolean>("ok", { schema: "boolean" });
+    });
+    const { seen, onEvent } = started("weft.signal");
+    const first = run(approve, {}, { store, runId: "typed-2", onEvent });
+    await seen;
+    await sendSignal("typed-2", "ok", "yes", { store });
+    const failed = await first;
+    assert.equal(failed.status, "failed");
+    assert.match(
+      failed.errors[0]!.message,
+      /^The value of signal 'ok' \(node 'weft\.signal'\) does not fit its schema: it expects boolean but was given the string "yes"; send a value of that type \(the run, resumed, takes the next one\)$/,
+    );
+    // Resumed before a good value is sent: the refused one is not taken again.
+    await sendSignal("typed-2", "ok", true, { store });
+    const resumed = await run(approve, {}, { store, runId: "typed-2" });
+    assert.equal(resumed.status, "succeeded", JSON.stringify(resumed.errors));
+    assert.equal(resumed.outputs, true);
+    const node = (await store.getRun("typed-2"))!.nodes.find((n) => n.id === "weft.signal")!;
+    assert.equal(node.attempts, 2);
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("race of a signal and a sleep: the signal first wins and its timer is cancelled", async () => {
   for (const order of ["signal first", "sleep first"]) {
     const store = new MemoryStore();

@@ -101,13 +101,19 @@ export class Waits {
   start(node: Node & { readonly def: WaitDef }): void {
     const run = this.#run;
     node.status = "running";
-    node.attempt = 1;
     const entry = run.journal?.get(`${node.frame.node?.id ?? ""}#${node.seq}`);
+    // A wait that failed (a signal its schema refused) is a new attempt when
+    // resumed: it takes the next signal, not the refused one again.
+    node.attempt = entry === undefined
+      ? 1
+      : entry.status === "failed"
+      ? entry.attempt + 1
+      : Math.max(1, entry.attempt);
     // A resumed wait keeps the start it recorded, so that it wakes when it first would have.
     const startedAt = node.startedAt = entry?.startedAt ?? run.now();
     node.inputsKnown();
     run.session.changed(node);
-    if (run.listening) run.nodeEvent("node started", node, { attempt: 1 });
+    if (run.listening) run.nodeEvent("node started", node, { attempt: node.attempt });
     const args = node.args;
     const pending: Pending = {
       wakeAt: undefined,
@@ -151,7 +157,10 @@ export class Waits {
   #take(node: Node, pending: Pending): void {
     let got: SignalMessage | undefined | Promise<SignalMessage | undefined>;
     try {
-      got = this.#run.session.takeSignal(pending.signal!, node.id);
+      // Each attempt takes its own signal: the first by the node's id (as
+      // recorded before attempts were counted), later ones by `id#attempt`.
+      const taker = node.attempt > 1 ? `${node.id}#${node.attempt}` : node.id;
+      got = this.#run.session.takeSignal(pending.signal!, taker);
     } catch (e) {
       return this.#settle(node, undefined, asError(e));
     }
@@ -255,10 +264,10 @@ function asError(e: unknown): WeftError {
 }
 
 function schemaError(node: Node, name: string, e: unknown): ValidationError {
+  // The schema names what it checks as an input: here that is the signal, named already.
+  const why = String((e as Error)?.message ?? e).replace(`Input 'signal '${name}'' `, "it ");
   return new ValidationError(
-    `The value of signal '${name}' (node '${node.id}') does not fit its schema: ${
-      (e as Error)?.message ?? e
-    }; send a value of that type`,
+    `The value of signal '${name}' (node '${node.id}') does not fit its schema: ${why}; send a value of that type (the run, resumed, takes the next one)`,
     { nodeId: node.id, task: node.def.name },
   );
 }
