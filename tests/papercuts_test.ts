@@ -261,3 +261,33 @@ Deno.test("a run records the inputs it ran with, a flow's and a task's defaults 
   assert.equal(again.fromRecord, true);
   assert.equal(a.fromRecord, false);
 });
+
+Deno.test("weft runs piped into a reader that stops early (weft runs | head) exits quietly", async () => {
+  await using tmp = await tempDir();
+  const { SqliteStore } = await import("../sqlite.ts");
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  try {
+    const one = task(function one() {
+      return 1;
+    });
+    // Far more output than a pipe holds, so that the writer meets the closed pipe.
+    await Promise.all(
+      Array.from({ length: 1500 }, (_, i) => run(one, {}, { store, runId: `run-${i}` })),
+    );
+  } finally {
+    store.close();
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}/cli.ts`, "runs", "--json", "--store", `sqlite:${tmp.dir}/weft.db`],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const first = await reader.read();
+  assert.ok(first.value !== undefined && first.value.length > 0);
+  await reader.cancel();
+  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+  assert.equal(stderr, "");
+  assert.equal(status.code, 0);
+});

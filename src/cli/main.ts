@@ -91,6 +91,8 @@ export async function main(argv: string[]): Promise<number> {
  * @returns 2 for usage and validation errors, 1 otherwise.
  */
 export function reportError(e: unknown, verbose: boolean): number {
+  // What reads the output has closed it (`weft runs | head`): it has what it wanted.
+  if (e instanceof Deno.errors.BrokenPipe) return 0;
   const message = e instanceof Error ? e.message : String(e);
   // Messages quote names, paths and errors from scripts: no terminal controls pass.
   console.error(`weft: ${escapeText(message.split("\n")[0]!)}`);
