@@ -386,3 +386,73 @@ Deno.test({
     await cluster.stop("immediate").catch(() => {});
   }
 });
+
+Deno.test({
+  name: "a worker wakes a sleeping run of its script when it is due, once, as weft serve does",
+  ignore,
+}, async () => {
+  const { tmp, dir, url } = await setup("wake");
+  await using _ = tmp;
+  const script = `${dir}/naps.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { flow, signal, sleep, task, wait } from "${ROOT}/mod.ts";
+import { appendFileSync } from "node:fs";
+const note = task({ name: "note", permissions: { write: ["./naps.log"] } }, (what: string) => {
+  appendFileSync("./naps.log", what + " " + Date.now() + "\\n");
+  return what;
+});
+export const nap = flow(async function* nap(ms: number) {
+  yield* sleep(ms);
+  return yield* wait(note("woke"));
+});
+export const ask = flow(async function* ask() {
+  const answer = yield* signal<string>("answer");
+  return yield* wait(note(answer));
+});
+`,
+  );
+  const leave = async (entity: string, inputs: string[]) => {
+    const p = startWeft(
+      ["run", script, entity, ...inputs, "--store", url, "--suspend", "0", "--quiet"],
+      { cwd: dir },
+    );
+    assert.equal((await p.status).code, 75, p.stderr());
+  };
+  await leave("nap", ["--input", "ms=2000", "--run-id", "nap-1"]);
+  await leave("ask", ["--run-id", "ask-1"]);
+  const store = await PostgresStore.open(url);
+  const wakeAt = (await store.sleepingRuns()).find((r) => r.id === "nap-1")!.wakeAt!;
+  await store.close();
+  const procs = [worker(script, url), worker(script, url)];
+  try {
+    const sent = startWeft(["signal", "ask-1", "answer", '"yes"', "--store", url]);
+    assert.equal((await sent.status).code, 0, sent.stderr());
+    const ended = async (runId: string) => {
+      const store = await PostgresStore.open(url);
+      try {
+        let details: RunDetails | undefined;
+        await until(`run ${runId} to end`, async () => {
+          details = await store.getRun(runId).catch(() => undefined);
+          return details !== undefined && !["running", "sleeping"].includes(details.status);
+        }, 90_000);
+        return details!;
+      } finally {
+        await store.close();
+      }
+    };
+    const nap = await ended("nap-1");
+    assert.equal(nap.status, "succeeded", JSON.stringify(nap.errors));
+    const ask = await ended("ask-1");
+    assert.equal(ask.status, "succeeded", JSON.stringify(ask.errors));
+    assert.equal(ask.outputs, "yes");
+    // Long enough for a second wake-up, if there were one, to show.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const log = (await Deno.readTextFile(`${dir}/naps.log`)).trim().split("\n");
+    assert.deepEqual(log.map((l) => l.split(" ")[0]).sort(), ["woke", "yes"], log.join("\n"));
+    const woke = Number(log.find((l) => l.startsWith("woke"))!.split(" ")[1]);
+    assert.ok(woke >= wakeAt, `woke ${wakeAt - woke} ms early`);
+  } finally {
+    await stopAll(procs);
+  }
+});

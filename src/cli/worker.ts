@@ -26,7 +26,8 @@ SCRIPT defines (on any machine that reaches the database), runs each in a
 Worker that holds only the permissions its task declares, and writes the
 results back. It also drives runs waiting for a driver: those started with
 weft run --detach, and those whose driver died (its lease ran out), by
-replaying their journal.
+replaying their journal; and it wakes the sleeping runs of SCRIPT that are
+due (their time has come, or a signal they wait for arrived).
 
 SCRIPT is compiled with no permissions first, as weft run does; the worker
 process holds the union of what SCRIPT's tasks declare, plus the store.

@@ -132,6 +132,17 @@ export async function workerChild(
         if (stopping) break;
         if (!driving.has(run.id)) driving.set(run.id, drive(run));
       }
+      // Sleeping runs of this script that are due (their time has come, or a
+      // signal they wait for): one worker claims each, as weft serve does.
+      const now = Date.now();
+      for (const sleeping of await store.sleepingRuns({ dueBy: now })) {
+        if (stopping) break;
+        if (!entities.has(sleeping.entity) || driving.has(sleeping.id)) continue;
+        if (!sameScript(sleeping.script, scriptName)) continue;
+        if (!await store.claimWake(sleeping.id, now)) continue;
+        say(`woke run ${sleeping.id}`);
+        driving.set(sleeping.id, wake(sleeping.id, sleeping.entity, sleeping.script));
+      }
     } catch (e) {
       say(`could not look for runs to drive: ${(e as Error).message}`);
     } finally {
@@ -154,6 +165,31 @@ export async function workerChild(
       if (!stopping && !(e instanceof RunOwnedError)) say(`run ${run.id}: ${(e as Error).message}`);
     } finally {
       driving.delete(run.id);
+    }
+  };
+  // A woken run goes on from its journal, and sleeps again (holding nothing)
+  // when its next wake-up is at least a minute off, as under weft serve.
+  const wake = async (id: string, entity: string, script: string | undefined) => {
+    try {
+      const details = await store.getRun(id, { nodes: false });
+      if (details === undefined) throw new ValidationError(`run ${id} is gone`);
+      const result = await runWith(
+        entities.get(entity),
+        { ...details.inputs },
+        {
+          store,
+          runId: id,
+          executor: drivers,
+          lease: spec.leaseMs,
+          suspend: "1m",
+          ...(script === undefined ? {} : { script }),
+        },
+      );
+      say(`run ${id} ${result.status}`);
+    } catch (e) {
+      if (!stopping && !(e instanceof RunOwnedError)) say(`run ${id}: ${(e as Error).message}`);
+    } finally {
+      driving.delete(id);
     }
   };
   const unlistenRuns = await store.listen(store.queue.runs, () => adopt(), () => adopt());
@@ -206,4 +242,10 @@ function watchParent(stop: () => void): void {
     }
     stop();
   })();
+}
+
+/** Whether a run's recorded script is the one this worker serves (by file name, as runs are found). */
+function sameScript(script: string | undefined, scriptName: string): boolean {
+  if (script === undefined) return false;
+  return script === scriptName || script.endsWith(`/${scriptName}`);
 }
