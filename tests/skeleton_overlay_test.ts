@@ -18,7 +18,7 @@ import {
   type ZoneMark,
 } from "../src/render/skeleton_overlay.ts";
 import { skeletonGraph } from "../src/render/skeleton_view.ts";
-import { mappedInline, outer } from "./fixtures/skeleton/flows.ts";
+import { mappedInline, outer, waits } from "./fixtures/skeleton/flows.ts";
 import { ROOT } from "./_helpers.ts";
 
 const documents = new Map<string, DagDocument>();
@@ -350,4 +350,17 @@ Deno.test("runMarks: a map node fits the call zone of the entity it maps", async
   // An empty list makes no elements: the map's name says what it maps.
   await run(mappedInline, { xs: [] }, { store, runId: "mapped-2" });
   assert.equal(runMarks(graph, (await store.getRun("mapped-2"))!).fits, true);
+});
+
+Deno.test("a run's sleep and signal nodes are its skeleton's wait zones: the calls still fit", async () => {
+  const store = new MemoryStore();
+  const result = await run(waits, { x: 1 }, { store, runId: "waits-1" });
+  assert.equal(result.status, "succeeded");
+  const details = (await store.getRun("waits-1"))!;
+  assert.deepEqual(details.nodes.map((n) => n.kind).sort(), ["signal", "sleep", "task"]);
+  const graph = skeletonGraph(await compiled(FLOWS), "waits")!;
+  const { marks, fits, notes } = runMarks(graph, details);
+  assert.equal(fits, true, notes.join("\n"));
+  const o = { flow: "waits", graph, marks, fits, notes };
+  assert.equal(box(o, "add").state, "succeeded");
 });

@@ -32,7 +32,11 @@ export interface OverlayNode {
   readonly seq: number;
   /** The entity it called. */
   readonly entity: string;
-  /** The entity's kind (`task`, `flow`, `map`…), when known. */
+  /**
+   * The entity's kind (`task`, `flow`, `map`…), when known: a `map` node is
+   * matched to the call of the entity it maps; `sleep` and `signal` nodes
+   * are the skeleton's wait zones, not calls.
+   */
   readonly kind?: string | undefined;
   /** How it ended (or where it is). */
   readonly status: string;
@@ -264,7 +268,10 @@ export function runMarks(
       })();
     for (const { id, finished } of made) {
       if (id !== undefined) r.ids.push(id);
-      const calls = (children.get(id ?? "") ?? []).map((n) => ({
+      // Sleeps and signal waits are the skeleton's wait zones, not calls.
+      const calls = (children.get(id ?? "") ?? []).filter((n) =>
+        n.kind !== "sleep" && n.kind !== "signal"
+      ).map((n) => ({
         id: n.id,
         entity: n.kind === "map" ? mappedEntity(n, children) : n.entity,
         status: n.status === "succeeded" && n.cachedFrom !== undefined ? "cached" : n.status,
