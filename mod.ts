@@ -81,8 +81,9 @@ export type { AwaitRequest, Resolved } from "./src/define/yields.ts";
 export { now, random } from "./src/define/deterministic.ts";
 export { Handle, isHandle } from "./src/define/handle.ts";
 export type { Outputs } from "./src/define/handle.ts";
-export { run, sendSignal } from "./src/engine/mod.ts";
-export type { SendSignalOptions } from "./src/engine/mod.ts";
+export { queryRun, run, sendSignal } from "./src/engine/mod.ts";
+export type { QueryRunOptions, SendSignalOptions } from "./src/engine/mod.ts";
+export { publish } from "./src/define/publish.ts";
 export { serve } from "./src/engine/serve.ts";
 export type { Launcher, ScheduledPlan, ServeEvent, ServeOptions } from "./src/engine/serve.ts";
 export type {

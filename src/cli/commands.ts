@@ -42,6 +42,9 @@ export const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
   signal: async () =>
     (await importLater<typeof import("./signal.ts")>(new URL("./signal.ts", import.meta.url)))
       .signalCommand,
+  query: async () =>
+    (await importLater<typeof import("./query.ts")>(new URL("./query.ts", import.meta.url)))
+      .queryCommand,
   serve: async () =>
     (await importLater<typeof import("./serve.ts")>(new URL("./serve.ts", import.meta.url)))
       .serveCommand,

@@ -13,6 +13,7 @@
 
 import { type Clock, REAL_CLOCK } from "../core/clock.ts";
 import { checkValue } from "../core/values.ts";
+import { ValidationError } from "../core/errors.ts";
 import type { Handle } from "../define/handle.ts";
 import { checkSignalName } from "../define/time.ts";
 import { requireEntity } from "../define/entity.ts";
@@ -151,4 +152,71 @@ export async function sendSignal(
     options.store,
     (store) => store.putSignal(runId, name, value, (options.clock ?? REAL_CLOCK).now()),
   );
+}
+
+/** Options of {@linkcode queryRun}. */
+export interface QueryRunOptions {
+  /**
+   * The store holding the run: `"memory"`, `"sqlite:PATH"`, `"postgres://…"`, or a `Store`.
+   * @default "memory" (the process's memory store)
+   */
+  store?: string | Store;
+}
+
+/**
+ * Reads the latest value a run published under a name with
+ * `publish(name, value)` (Temporal's queries, DBOS's `getEvent`): while the
+ * run goes on, while it sleeps, and after it ended, from the store alone.
+ * The same as `weft query RUN_ID NAME`.
+ *
+ * @param runId The run.
+ * @param name The name the flow published under.
+ * @param options The store.
+ * @returns The value, or undefined when the run has published nothing under that name yet.
+ * @throws {ValidationError} For an unknown run or a bad name.
+ */
+export async function queryRun(
+  runId: string,
+  name: string,
+  options: QueryRunOptions = {},
+): Promise<unknown> {
+  return (await queryRunState(runId, options.store)).get(name)?.value;
+}
+
+/**
+ * Every name a run published, with its latest value and when and where it was published.
+ *
+ * @param runId The run.
+ * @param given The store.
+ * @returns The names, each with its latest value (the most recently published name last).
+ * @throws {ValidationError} For an unknown run.
+ */
+export async function queryRunState(
+  runId: string,
+  given: string | Store | undefined,
+): Promise<Map<string, { value: unknown; at: number | undefined; nodeId: string }>> {
+  return await withStore(given, async (store) => {
+    const details = await store.getRun(runId);
+    if (details === undefined) {
+      throw new ValidationError(
+        `No run '${runId}' in the store${
+          typeof given === "string" ? ` ${given}` : ""
+        }; check the run id (weft runs lists them) and the store`,
+      );
+    }
+    const out = new Map<string, { value: unknown; at: number | undefined; nodeId: string }>();
+    // Recorded in the order the run made them: a later publish of a name wins.
+    const published = details.nodes
+      .filter((n) => n.entity === "weft.publish" && n.status === "succeeded")
+      .sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+    for (const n of published) {
+      const values = await store.nodeValues(runId, n.id);
+      const name = values?.inputs.find((i) => i.name === "name")?.value;
+      const value = values?.outputs[0];
+      if (typeof name !== "string" || value === undefined || !value.stored) continue;
+      out.delete(name);
+      out.set(name, { value: value.value, at: n.finishedAt, nodeId: n.id });
+    }
+    return out;
+  });
 }
