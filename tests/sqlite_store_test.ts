@@ -223,7 +223,17 @@ Deno.test("a process killed while it creates a store leaves no store or a whole 
       const err = new TextDecoder().decode((await child.output()).stderr);
       assert.fail(`round ${i}: the child ended before it started creating stores: ${err}`);
     }
-    await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 60)));
+    // Once a first store is whole (however slow the machine), kill at a random moment.
+    const deadline = Date.now() + 60_000;
+    const made = async () => {
+      for await (const entry of Deno.readDir(dir)) if (entry.name.endsWith(".db")) return true;
+      return false;
+    };
+    while (!await made()) {
+      assert.ok(Date.now() < deadline, `round ${i}: no store was made within a minute`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 40)));
     child.kill("SIGKILL");
     const status = await child.status;
     await child.stdout.cancel().catch(() => {});
