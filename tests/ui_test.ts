@@ -426,7 +426,11 @@ Deno.test("re-run from the page starts a new run of the same script, entity and 
   );
   const fresh = decodeURIComponent(new URL(page.url()).pathname.slice("/runs/".length));
   await page.locator(".run-head .badge.succeeded").waitFor({ timeout: 30_000 });
-  assert.equal(await page.locator("[data-node-id]").count(), 3);
+  // The run's status and its nodes reach the page by separate updates: wait for the nodes too.
+  await until(
+    "the new run's three nodes",
+    async () => (await page.locator("[data-node-id]").count()) === 3 || undefined,
+  );
   const record = await (await fetch(`${ui.origin}/api/runs/${fresh}`)).json();
   assert.equal(record.entity, "steps");
   assert.equal(record.inputs.text, "{ n: 3, delay: 1 }");
