@@ -1,36 +1,53 @@
 // The PostgreSQL benchmark: weft and DBOS Transact side by side on one
-// private cluster (fsync on), in one run.
+// private cluster (fsync on, synchronous_commit on), in one run.
 //
-//   deno task bench:pg            writes bench/postgres/results.md and .json
-//   deno task bench:pg --no-dbos  weft only (no npm install)
+//   deno task bench:pg                    writes bench/postgres/results.md and .json
+//   deno task bench:pg --no-dbos          weft only (no npm install)
+//   deno task bench:pg --before DIR       also weft from another checkout (the "before" of a change)
+//   deno task bench:pg --no-scale         without the scale-out through the queue
 //
 // - W1 (1,000 sequential steps), W2 (1,000 fanned-out steps), W3 (200
 //   concurrent 3-step workflows): weft's library run() on a PostgresStore
 //   (steps in the process, every result durable in PostgreSQL before the
 //   next step acts on it), and DBOS Transact 5.3 under Node, installed by
-//   this script with npm into a temporary directory, on another database of
-//   the same cluster. Median of 3 after a warm-up.
-// - Per task, from PostgreSQL's own counters: transactions (round trips that
-//   reach the server), WAL flushes (durable commits), and server CPU (utime +
-//   stime of the postmaster and its backends).
+//   this script with npm into a temporary directory, each on a database of
+//   its own in the same cluster.
+// - The floor of a sequential durable step: 1,000 autocommitted single-row
+//   INSERTs, one after the other, through postgres.js (one durable commit
+//   each, fsync-bound), and pgbench running the same INSERT on one connection.
+// - Every contender is a process of its own that runs one workload when told
+//   (contender.ts; DBOS's script below), so that samples alternate —
+//   floor, weft, weft before, DBOS, the order rotating each round — and the
+//   load of this shared machine falls on all alike. Median of 5 after a
+//   warm-up; then one more run of each, counted.
+// - Per step, from PostgreSQL's own counters: transactions (commits and
+//   rollbacks of the contender's database), WAL flushes (pg_stat_wal's
+//   wal_sync: durable commits), and server CPU (utime + stime of the
+//   postmaster and its backends).
 // - Scale-out: 1, 2 and 4 `weft worker` processes on fan-outs of sleeping
 //   tasks (speed-up) and of no-op tasks (tasks per second), the run driven by
 //   this process through the queue.
 
 import { parseArgs } from "node:util";
-import { all, flow, run, task, wait } from "../../mod.ts";
 import { QueueExecutor } from "../../src/engine/executors/queue.ts";
 import { runWith } from "../../src/engine/mod.ts";
 import { PostgresStore } from "../../src/store/postgres/mod.ts";
-import { type Cluster, startCluster } from "../../tests/_postgres.ts";
+import { type Cluster, postgresBin, startCluster } from "../../tests/_postgres.ts";
 import { type Proc, startWeft, until } from "../../tests/_workers.ts";
 import { fanNap, fanNoop } from "./jobs.ts";
 
 const args = parseArgs({
   args: Deno.args,
-  options: { "no-dbos": { type: "boolean" }, "no-write": { type: "boolean" } },
+  options: {
+    "no-dbos": { type: "boolean" },
+    "no-write": { type: "boolean" },
+    "no-scale": { type: "boolean" },
+    before: { type: "string" },
+    rounds: { type: "string" },
+  },
 });
 const HERE = new URL(".", import.meta.url).pathname;
+const ROUNDS = Number(args.values.rounds ?? 5);
 
 // --- counters ---------------------------------------------------------------
 
@@ -85,11 +102,23 @@ function perTask(a: Counters, b: Counters, tasks: number) {
   };
 }
 
-async function median(fn: () => Promise<number>): Promise<number> {
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function loadavg(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "?";
+  }
+}
+
+/** The median of 3 after a warm-up. */
+async function medianOf(fn: () => Promise<number>): Promise<number> {
   await fn();
-  const xs = [await fn(), await fn(), await fn()];
-  xs.sort((a, b) => a - b);
-  return xs[1]!;
+  return median([await fn(), await fn(), await fn()]);
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -98,70 +127,110 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-// --- weft on the peers' workloads --------------------------------------------
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const noop = task(function noop(i: number) {
-  return i;
-});
-const sequential = flow(async function* sequential(n: number) {
-  let total = 0;
-  for (let i = 0; i < n; i++) total += yield* wait(noop(i));
-  return total;
-});
-const fanned = flow(async function* fanned(n: number) {
-  const calls = [];
-  for (let i = 0; i < n; i++) calls.push(noop(i));
-  return (yield* all(calls)).reduce((a, b) => a + b, 0);
-});
-const three = flow(async function* three() {
-  let total = 0;
-  for (let i = 0; i < 3; i++) total += yield* wait(noop(i));
-  return total;
-});
+/** How long until every backend has published its statistics (PGSTAT_IDLE_INTERVAL is 10 s). */
+const STATS_SETTLE_MS = 11_000;
 
-async function weftWorkloads(cluster: Cluster) {
-  const url = await cluster.createDatabase("weft_w");
-  const db = new URL(url).pathname.slice(1);
-  const store = await PostgresStore.open(url);
-  const check = (r: { status: string; errors: { message: string }[] }) => {
-    if (r.status !== "succeeded") throw new Error(`a run ${r.status}: ${r.errors[0]?.message}`);
-  };
-  const measure = async (name: string, tasks: number, fn: () => Promise<unknown>) => {
-    const ms = await median(() => timed(fn));
-    // One more, counted (stores are closed to flush the server's counters).
-    const before = await counters(cluster, db);
-    const commits = store.writer.commits;
-    await fn();
-    await new Promise((r) => setTimeout(r, 1200));
-    const after = await counters(cluster, db);
-    return {
-      name,
-      ms,
-      ...perTask(before, after, tasks),
-      groupCommits: (store.writer.commits - commits) / tasks,
-    };
-  };
-  try {
-    const w1 = await measure(
-      "W1",
-      1000,
-      async () => check(await run(sequential, { n: 1000 }, { store })),
-    );
-    const w2 = await measure(
-      "W2",
-      1000,
-      async () => check(await run(fanned, { n: 1000 }, { store })),
-    );
-    const w3 = await measure("W3", 600, async () => {
-      const results = await Promise.all(
-        Array.from({ length: 200 }, () => run(three, {}, { store })),
-      );
-      for (const r of results) check(r);
-    });
-    return { w1: w1.ms / 1000, w2: w2.ms / 1000, w3: 200 / (w3.ms / 1000), detail: [w1, w2, w3] };
-  } finally {
-    await store.close();
+// --- contenders: processes that run a workload when told -----------------------
+
+interface Sample {
+  ms: number;
+  commits?: number;
+}
+
+/** A process that reads a command a line and answers with one JSON line. */
+class Contender {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: AsyncIterator<string>;
+  readonly #stderr: string[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly db: string,
+    cmd: string,
+    argv: string[],
+    cwd: string,
+  ) {
+    this.#child = new Deno.Command(cmd, {
+      args: argv,
+      cwd,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const child = this.#child;
+    this.#writer = child.stdin.getWriter();
+    this.#lines = lines(child.stdout)[Symbol.asyncIterator]();
+    (async () => {
+      for await (const line of lines(child.stderr)) {
+        this.#stderr.push(line);
+        if (this.#stderr.length > 50) this.#stderr.shift();
+      }
+    })();
   }
+
+  /** Waits for the process to say it is ready. */
+  async ready(): Promise<void> {
+    await this.#answer();
+  }
+
+  /** Runs a workload once. */
+  async run(command: string): Promise<Sample> {
+    await this.#writer.write(new TextEncoder().encode(`${command}\n`));
+    const answer = await this.#answer() as Sample & { error?: string };
+    if (answer.error !== undefined) throw new Error(`${this.name} ${command}: ${answer.error}`);
+    return answer;
+  }
+
+  async #answer(): Promise<unknown> {
+    for (;;) {
+      const next = await this.#lines.next();
+      if (next.done) {
+        throw new Error(`${this.name} ended: ${this.#stderr.join("\n").slice(-3000)}`);
+      }
+      if (next.value.startsWith("{")) return JSON.parse(next.value);
+    }
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.#writer.write(new TextEncoder().encode("quit\n"));
+      await this.#writer.close();
+    } catch {
+      // gone
+    }
+    const timer = setTimeout(() => {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 10_000);
+    await this.#child.status;
+    clearTimeout(timer);
+  }
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffer = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let i;
+    while ((i = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, i);
+      buffer = buffer.slice(i + 1);
+    }
+  }
+  if (buffer !== "") yield buffer;
+}
+
+function weftContender(name: string, url: string, dir?: string): Contender {
+  const argv = ["run", "-A", `${HERE}contender.ts`, "--url", url];
+  if (dir !== undefined) argv.push("--weft", dir);
+  return new Contender(name, new URL(url).pathname.slice(1), Deno.execPath(), argv, HERE);
 }
 
 // --- DBOS on the same cluster -------------------------------------------------
@@ -170,12 +239,13 @@ async function weftWorkloads(cluster: Cluster) {
 const DBOS_SCRIPT =
   `// DBOS Transact on the peers' three workloads, run by bench/postgres/pg_bench.ts
 // under Node with @dbos-inc/dbos-sdk installed in a temporary directory (never
-// committed). Prints one JSON line: W1 and W2 in ms per step, W3 in workflows
-// per second, each the median of 3 after a warm-up.
+// committed). Reads W1, W2, W3 or quit a line on stdin, runs it once and prints
+// one JSON line { ms }.
 //
 //   node dbos_workloads.mjs postgres://USER@HOST:PORT/DATABASE
 
 import { DBOS } from "@dbos-inc/dbos-sdk";
+import { createInterface } from "node:readline";
 
 const url = process.argv[2];
 DBOS.setConfig({ name: "weft-bench", systemDatabaseUrl: url, logLevel: "error" });
@@ -199,72 +269,201 @@ const three = DBOS.registerWorkflow(async () => {
 
 await DBOS.launch();
 
-async function median(fn) {
-  await fn();
-  const xs = [];
-  for (let i = 0; i < 3; i++) xs.push(await fn());
-  xs.sort((a, b) => a - b);
-  return xs[1];
-}
-
-const timed = async (fn) => {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
+const workloads = {
+  W1: () => sequential(1000),
+  W2: () => fanned(1000),
+  W3: () => Promise.all(Array.from({ length: 200 }, () => three())),
 };
 
-const w1 = await median(() => timed(() => sequential(1000))) / 1000;
-const w2 = await median(() => timed(() => fanned(1000))) / 1000;
-const w3ms = await median(() =>
-  timed(() => Promise.all(Array.from({ length: 200 }, () => three())))
-);
+console.log(JSON.stringify({ ready: true }));
+for await (const line of createInterface({ input: process.stdin })) {
+  const command = line.trim();
+  if (command === "quit") break;
+  const fn = workloads[command];
+  if (fn === undefined) {
+    console.log(JSON.stringify({ error: "unknown command " + command }));
+    continue;
+  }
+  const t0 = performance.now();
+  try {
+    await fn();
+    console.log(JSON.stringify({ ms: performance.now() - t0 }));
+  } catch (e) {
+    console.log(JSON.stringify({ error: String(e?.stack ?? e) }));
+  }
+}
 await DBOS.shutdown();
-console.log(JSON.stringify({ w1, w2, w3: 200 / (w3ms / 1000) }));
 process.exit(0);
 `;
 
-async function dbosWorkloads(cluster: Cluster) {
+/** Installs DBOS into a temporary directory; returns it and the version installed. */
+async function installDbos(): Promise<{ dir: string; version: string }> {
   const dir = await Deno.makeTempDir({ prefix: "weft_dbos_" });
-  try {
-    const npm = async (a: string[]) => {
-      const out = await new Deno.Command("npm", {
-        args: a,
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-      })
-        .output();
-      if (!out.success) {
-        throw new Error(`npm ${a.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-      }
-    };
-    await npm(["init", "-y"]);
-    await npm([
-      "install",
-      "--no-audit",
-      "--no-fund",
-      "--loglevel=error",
-      "@dbos-inc/dbos-sdk@5.3.0",
-    ]);
-    await Deno.writeTextFile(`${dir}/dbos_workloads.mjs`, DBOS_SCRIPT);
-    const url = await cluster.createDatabase("dbos_w");
-    const out = await new Deno.Command("node", {
-      args: ["dbos_workloads.mjs", url],
+  const npm = async (a: string[]) => {
+    const out = await new Deno.Command("npm", {
+      args: a,
       cwd: dir,
       stdout: "piped",
       stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-    if (!out.success || !text.startsWith("{")) {
-      throw new Error(`DBOS failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+    })
+      .output();
+    if (!out.success) {
+      throw new Error(`npm ${a.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
     }
-    const version = JSON.parse(
-      await Deno.readTextFile(`${dir}/node_modules/@dbos-inc/dbos-sdk/package.json`),
-    ).version as string;
-    return { ...JSON.parse(text) as { w1: number; w2: number; w3: number }, version };
+  };
+  await npm(["init", "-y"]);
+  await npm(["install", "--no-audit", "--no-fund", "--loglevel=error", "@dbos-inc/dbos-sdk@5.3.0"]);
+  await Deno.writeTextFile(`${dir}/dbos_workloads.mjs`, DBOS_SCRIPT);
+  const version = JSON.parse(
+    await Deno.readTextFile(`${dir}/node_modules/@dbos-inc/dbos-sdk/package.json`),
+  ).version as string;
+  return { dir, version };
+}
+
+// --- the floor by pgbench -----------------------------------------------------------
+
+/** pgbench on one connection, autocommitted single-row INSERTs for 5 s: ms per commit. */
+async function pgbenchFloor(cluster: Cluster): Promise<{ ms: number; tps: number } | undefined> {
+  const bin = postgresBin();
+  if (bin === undefined) return undefined;
+  const url = await cluster.createDatabase("pgbench");
+  const db = new URL(url).pathname.slice(1);
+  await cluster.psql(
+    `CREATE TABLE floor (id bigserial PRIMARY KEY, run text NOT NULL, step integer NOT NULL, body text)`,
+    db,
+  );
+  const script = await Deno.makeTempFile({ suffix: ".sql" });
+  try {
+    await Deno.writeTextFile(
+      script,
+      `\\set step random(0, 999)\nINSERT INTO floor (run, step, body) VALUES ('pgbench', :step, 'x');\n`,
+    );
+    const out = await new Deno.Command(`${bin}/pgbench`, {
+      args: [
+        "-n",
+        "-c",
+        "1",
+        "-T",
+        "5",
+        "-M",
+        "prepared",
+        "-f",
+        script,
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(cluster.port),
+        "-U",
+        "weft",
+        db,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const latency = /latency average = ([\d.]+) ms/.exec(text);
+    const tps = /tps = ([\d.]+)/.exec(text);
+    if (!out.success || latency === null || tps === null) return undefined;
+    return { ms: Number(latency[1]), tps: Number(tps[1]) };
   } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(script).catch(() => {});
   }
+}
+
+// --- the peers' workloads, samples alternating -------------------------------------
+
+/** The workloads: the command, how many steps, and the contenders that run it. */
+const WORKLOADS = [
+  { name: "W1", steps: 1000, floor: true },
+  { name: "W2", steps: 1000, floor: false },
+  { name: "W3", steps: 600, floor: false },
+] as const;
+
+interface Measured {
+  /** Median ms of a run of the workload. */
+  ms: number;
+  samples: number[];
+  xact: number;
+  walSync: number;
+  cpuMs: number;
+  /** weft's group commits per step. */
+  commits?: number;
+}
+
+async function peers(cluster: Cluster, dbosDir: string | undefined) {
+  const weftUrl = await cluster.createDatabase("weft_w");
+  const contenders: { key: string; c: Contender }[] = [];
+  contenders.push({ key: "weft", c: weftContender("weft", weftUrl) });
+  if (args.values.before !== undefined) {
+    const beforeUrl = await cluster.createDatabase("before_w");
+    contenders.push({
+      key: "before",
+      c: weftContender("weft before", beforeUrl, args.values.before),
+    });
+  }
+  if (dbosDir !== undefined) {
+    const dbosUrl = await cluster.createDatabase("dbos_w");
+    contenders.push({
+      key: "dbos",
+      c: new Contender(
+        "DBOS",
+        new URL(dbosUrl).pathname.slice(1),
+        "node",
+        ["dbos_workloads.mjs", dbosUrl],
+        dbosDir,
+      ),
+    });
+  }
+  const weft = contenders[0]!.c;
+  const results: Record<string, Record<string, Measured>> = {};
+  try {
+    await Promise.all(contenders.map(({ c }) => c.ready()));
+    for (const w of WORKLOADS) {
+      // The floor runs in weft's contender process, on its database.
+      const runners = [
+        ...(w.floor ? [{ key: "floor", c: weft, command: "floor" }] : []),
+        ...contenders.map(({ key, c }) => ({ key, c, command: w.name })),
+      ];
+      console.error(`${w.name}: warm-up…`);
+      for (const r of runners) await r.c.run(r.command);
+      const samples = new Map<string, number[]>(runners.map((r) => [r.key, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        // The order rotates, so that no contender always follows the same one.
+        for (let k = 0; k < runners.length; k++) {
+          const r = runners[(k + round) % runners.length]!;
+          samples.get(r.key)!.push((await r.c.run(r.command)).ms);
+        }
+        console.error(
+          `${w.name} round ${round + 1}: ${
+            runners.map((r) => `${r.key} ${samples.get(r.key)!.at(-1)!.toFixed(0)} ms`).join(", ")
+          } (load ${loadavg()})`,
+        );
+      }
+      results[w.name] = {};
+      for (const r of runners) {
+        // One more, counted. A backend publishes its counters at most once a
+        // second while busy, and 10 s after it goes idle (PostgreSQL 15's
+        // PGSTAT_IDLE_INTERVAL): wait that out on both sides.
+        await sleep(STATS_SETTLE_MS);
+        const before = await counters(cluster, r.c.db);
+        const got = await r.c.run(r.command);
+        await sleep(STATS_SETTLE_MS);
+        const after = await counters(cluster, r.c.db);
+        const xs = samples.get(r.key)!;
+        results[w.name]![r.key] = {
+          ms: median(xs),
+          samples: xs,
+          ...perTask(before, after, w.steps),
+          ...(got.commits === undefined || r.key === "floor"
+            ? {}
+            : { commits: got.commits / w.steps }),
+        };
+      }
+    }
+  } finally {
+    await Promise.all(contenders.map(({ c }) => c.stop()));
+  }
+  return results;
 }
 
 // --- scale-out through the queue ----------------------------------------------
@@ -305,13 +504,13 @@ async function scaleOut(cluster: Cluster) {
         if (r.status !== "succeeded") throw new Error(`scale-out run ${r.status}`);
       };
       // 400 calls of 100 ms, 16 at once per worker: 2.5 s of work for one worker.
-      const napMs = await median(() => timed(() => drive(fanNap, { n: 400, ms: 100 })));
+      const napMs = await medianOf(() => timed(() => drive(fanNap, { n: 400, ms: 100 })));
       if (n === 1) napOne = napMs;
-      const noopMs = await median(() => timed(() => drive(fanNoop, { n: 2000 })));
-      await new Promise((r) => setTimeout(r, 1200));
+      const noopMs = await medianOf(() => timed(() => drive(fanNoop, { n: 2000 })));
+      await sleep(STATS_SETTLE_MS);
       const before = await counters(cluster, db);
       await drive(fanNoop, { n: 2000 });
-      await new Promise((r) => setTimeout(r, 1200));
+      await sleep(STATS_SETTLE_MS);
       const after = await counters(cluster, db);
       rows.push({
         workers: n,
@@ -333,55 +532,91 @@ async function scaleOut(cluster: Cluster) {
 // --- the run --------------------------------------------------------------------
 
 const cluster = await startCluster({ fsync: true });
+let dbos: { dir: string; version: string } | undefined;
 try {
-  console.error("weft on W1, W2, W3…");
-  const weft = await weftWorkloads(cluster);
-  let dbos: Awaited<ReturnType<typeof dbosWorkloads>> | undefined;
+  const loadBefore = loadavg();
   if (args.values["no-dbos"] !== true) {
-    console.error("DBOS Transact on W1, W2, W3 (npm install into a temporary directory)…");
-    dbos = await dbosWorkloads(cluster);
+    console.error("installing DBOS Transact (npm, into a temporary directory)…");
+    dbos = await installDbos();
   }
-  console.error("scale-out with 1, 2, 4 workers…");
-  const scale = await scaleOut(cluster);
+  console.error("the floor by pgbench…");
+  const pgbench = await pgbenchFloor(cluster);
+  console.error("W1, W2, W3: floor, weft, DBOS, samples alternating…");
+  const peer = await peers(cluster, dbos?.dir);
+  let scale: Awaited<ReturnType<typeof scaleOut>> = [];
+  if (args.values["no-scale"] !== true) {
+    console.error("scale-out with 1, 2, 4 workers…");
+    scale = await scaleOut(cluster);
+  }
+  const loadAfter = loadavg();
   const f = (x: number, d = 3) => x.toFixed(d);
+  const hasBefore = args.values.before !== undefined;
+  // W1 and W2 in ms per step, W3 in workflows per second.
+  const figure = (w: string, m: Measured | undefined) =>
+    m === undefined ? "" : w === "W3" ? f(200 / (m.ms / 1000), 0) : f(m.ms / 1000);
+  const better = (a: Measured | undefined, b: Measured | undefined) =>
+    a === undefined || b === undefined ? "" : `${f(b.ms / a.ms, 1)}×`;
+  const titles: Record<string, string> = {
+    W1: "W1: 1,000 sequential steps, ms/step",
+    W2: "W2: 1,000 fanned-out steps, ms/step",
+    W3: "W3: 200 concurrent 3-step workflows, workflows/s",
+  };
   const lines = [
     `PostgreSQL ${
       (await cluster.psql("SHOW server_version")).trim()
-    } (fsync on, private cluster), Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${
+    } (private cluster, fsync on, synchronous_commit on), Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${
       new Date().toISOString().slice(0, 10)
-    }`,
+    }; load average ${loadBefore} at the start, ${loadAfter} at the end (a machine shared with other work); median of ${ROUNDS} samples, contenders alternating`,
     "",
-    `| workload | weft | DBOS ${dbos?.version ?? "(not run)"} | weft vs DBOS |`,
-    "| --- | --: | --: | --: |",
-    `| W1: 1,000 sequential steps, ms/step | ${f(weft.w1)} | ${dbos ? f(dbos.w1) : ""} | ${
-      dbos ? `${f(dbos.w1 / weft.w1, 1)}×` : ""
-    } |`,
-    `| W2: 1,000 fanned-out steps, ms/step | ${f(weft.w2)} | ${dbos ? f(dbos.w2) : ""} | ${
-      dbos ? `${f(dbos.w2 / weft.w2, 1)}×` : ""
-    } |`,
-    `| W3: 200 concurrent 3-step workflows, workflows/s | ${f(weft.w3, 0)} | ${
-      dbos ? f(dbos.w3, 0) : ""
-    } | ${dbos ? `${f(weft.w3 / dbos.w3, 1)}×` : ""} |`,
+    `| workload | floor | ${hasBefore ? "weft before | " : ""}weft | DBOS ${
+      dbos?.version ?? "(not run)"
+    } | weft vs DBOS |${hasBefore ? " before vs DBOS |" : ""}`,
+    `| --- | --: | ${hasBefore ? "--: | " : ""}--: | --: | --: |${hasBefore ? " --: |" : ""}`,
+    ...WORKLOADS.map((w) => {
+      const r = peer[w.name]!;
+      return `| ${titles[w.name]} | ${figure(w.name, r.floor)} | ${
+        hasBefore ? `${figure(w.name, r.before)} | ` : ""
+      }${figure(w.name, r.weft)} | ${figure(w.name, r.dbos)} | ${better(r.weft, r.dbos)} |${
+        hasBefore ? ` ${better(r.before, r.dbos)} |` : ""
+      }`;
+    }),
     "",
-    "Per step of weft, from PostgreSQL's counters (transactions: statements that reached the server; WAL flushes: durable commits; server CPU):",
+    `The floor: one autocommitted single-row INSERT per step through postgres.js (a durable commit each, one after the other)${
+      pgbench === undefined
+        ? ""
+        : `; pgbench on one connection, the same INSERT prepared, for 5 s: ${
+          f(pgbench.ms)
+        } ms per commit (${f(pgbench.tps, 0)} commits/s)`
+    }.`,
     "",
-    "| workload | transactions/step | WAL flushes/step | group commits/step | server CPU ms/step |",
-    "| --- | --: | --: | --: | --: |",
-    ...weft.detail.map((d) =>
-      `| ${d.name} | ${f(d.xact, 2)} | ${f(d.walSync, 2)} | ${f(d.groupCommits, 2)} | ${
-        f(d.cpuMs, 3)
-      } |`
+    "Per step, from PostgreSQL's counters in the counted run of each (transactions: commits of the contender's database; WAL flushes: durable commits, pg_stat_wal; server CPU: the postmaster and its backends; group commits: weft's own count):",
+    "",
+    "| workload | contender | transactions/step | WAL flushes/step | server CPU ms/step | group commits/step |",
+    "| --- | --- | --: | --: | --: | --: |",
+    ...WORKLOADS.flatMap((w) =>
+      (["floor", "before", "weft", "dbos"] as const).flatMap((key) => {
+        const m = peer[w.name]![key];
+        if (m === undefined) return [];
+        const name = key === "before" ? "weft before" : key === "dbos" ? "DBOS" : key;
+        return [
+          `| ${w.name} | ${name} | ${f(m.xact, 2)} | ${f(m.walSync, 2)} | ${f(m.cpuMs, 3)} | ${
+            m.commits === undefined ? "" : f(m.commits, 3)
+          } |`,
+        ];
+      })
     ),
-    "",
-    "Through the queue: `weft worker` processes (16 calls at once each) on 400 calls of 100 ms (speed-up) and 2,000 no-op calls (calls/s, and per call: transactions, WAL flushes, server CPU), the run driven by the benchmark process:",
-    "",
-    "| workers | 400 × 100 ms, s | speed-up | no-op calls/s | transactions/call | WAL flushes/call | server CPU ms/call |",
-    "| --: | --: | --: | --: | --: | --: | --: |",
-    ...scale.map((r) =>
-      `| ${r.workers} | ${f(r.napMs / 1000, 2)} | ${f(r.speedup, 2)}× | ${f(r.noopPerS, 0)} | ${
-        f(r.xact, 2)
-      } | ${f(r.walSync, 2)} | ${f(r.cpuMs, 3)} |`
-    ),
+    ...(scale.length === 0 ? [] : [
+      "",
+      "Through the queue: `weft worker` processes (16 calls at once each) on 400 calls of 100 ms (speed-up) and 2,000 no-op calls (calls/s, and per call: transactions, WAL flushes, server CPU), the run driven by the benchmark process:",
+      "",
+      "| workers | 400 × 100 ms, s | speed-up | no-op calls/s | transactions/call | WAL flushes/call | server CPU ms/call |",
+      "| --: | --: | --: | --: | --: | --: | --: |",
+      ...scale.map((r) =>
+        `| ${r.workers} | ${f(r.napMs / 1000, 2)} | ${f(r.speedup, 2)}× | ${f(r.noopPerS, 0)} | ${
+          f(r.xact, 2)
+        } | ${f(r.walSync, 2)} | ${f(r.cpuMs, 3)} |`
+      ),
+    ]),
   ];
   const md = lines.join("\n") + "\n";
   console.log(md);
@@ -389,11 +624,16 @@ try {
     await Deno.writeTextFile(`${HERE}results.md`, md);
     await Deno.writeTextFile(
       `${HERE}results.json`,
-      JSON.stringify({ weft, dbos, scale }, null, 2) + "\n",
+      JSON.stringify(
+        { load: [loadBefore, loadAfter], pgbench, peers: peer, dbos: dbos?.version, scale },
+        null,
+        2,
+      ) + "\n",
     );
   }
 } finally {
   await cluster.stop("immediate").catch(() => {});
   await Deno.remove(cluster.dir, { recursive: true }).catch(() => {});
+  if (dbos !== undefined) await Deno.remove(dbos.dir, { recursive: true }).catch(() => {});
 }
 Deno.exit(0);

@@ -34,7 +34,7 @@ export abstract class PgBrowsing {
   /** The quoted schema name. */
   abstract readonly schema: string;
   /** @internal The group writer (its commit count counts this process's changes). */
-  abstract readonly writer: { readonly commits: number };
+  abstract readonly writer: { readonly changes: number };
   /**
    * Runs something when the store closes.
    *
@@ -295,7 +295,7 @@ export abstract class PgBrowsing {
         await (await listening.catch(() => undefined))?.unlisten();
       });
     }
-    return this.#heard + this.writer.commits;
+    return this.#heard + this.writer.changes;
   }
 }
 

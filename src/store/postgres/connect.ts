@@ -174,5 +174,28 @@ export async function connect(
       ? {}
       : { ssl: sslmode as "require" | "prefer" | "verify-full" }),
   };
-  return { sql: postgres(opts) as unknown as PgClient, target };
+  return { sql: preparing(postgres(opts) as unknown as PgClient), target };
+}
+
+/**
+ * A client whose `unsafe` statements with parameters are prepared (named,
+ * kept per connection) unless told otherwise. postgres.js leaves `unsafe`
+ * unprepared by default, and an unprepared statement with parameters costs
+ * two round trips (it asks the server for the parameters' types before it
+ * binds them) and a parse and plan on the server every time — for weft's
+ * commits, more than the commit itself. weft's statement texts are fixed
+ * (they vary by schema and by the shape of a batch, never by a value), so
+ * the prepared statements of a connection stay few.
+ *
+ * @param sql The client.
+ * @returns The same client.
+ */
+export function preparing(sql: PgClient): PgClient {
+  const unsafe = sql.unsafe.bind(sql);
+  const wrapped = (text: string, args?: unknown[], options?: { prepare?: boolean }) =>
+    args === undefined || args.length === 0
+      ? unsafe(text, args as never[], options)
+      : unsafe(text, args as never[], { prepare: true, ...options });
+  (sql as { unsafe: unknown }).unsafe = wrapped;
+  return sql;
 }

@@ -56,25 +56,43 @@ export abstract class PgOwnership extends PgBrowsing implements RunOwnership {
    * @returns The owner now, and whether it is the claimant.
    */
   async claimRun(claim: RunClaim): Promise<ClaimResult> {
+    for (;;) {
+      const result = await this.#claimOnce(claim);
+      if (result !== undefined) return result;
+      // The owner changed between the read and the write (a run start in a
+      // group commit takes no advisory lock): decide again on what is there now.
+    }
+  }
+
+  async #claimOnce(claim: RunClaim): Promise<ClaimResult | undefined> {
     const s = this.schema;
+    const prepare = { prepare: true };
     return await this.sql.begin(async (tx) => {
-      await tx.unsafe(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`weft:run:${claim.runId}`]);
-      const now = Number((await tx.unsafe(`SELECT ${NOW} AS now`))[0]!.now);
-      const rows = await tx.unsafe(`SELECT * FROM ${s}.run_owners WHERE run_id = $1`, [
-        claim.runId,
-      ]) as Row[];
-      const current = rows.length === 0 ? undefined : ownerOf(rows[0]!);
+      // The lock, the clock and the owner: one round trip.
+      const rows = await tx.unsafe(
+        `SELECT o.*, ${NOW} AS now FROM (SELECT pg_advisory_xact_lock(hashtext($2))) AS locked
+           LEFT JOIN ${s}.run_owners AS o ON o.run_id = $1`,
+        [claim.runId, `weft:run:${claim.runId}`],
+        prepare,
+      ) as Row[];
+      const now = Number(rows[0]!.now);
+      const current = rows[0]!.run_id === null ? undefined : ownerOf(rows[0]!);
       const decision = decideClaim(current, claim, now);
       if (!decision.take) return { claimed: false, owner: current! } as ClaimResult;
       const leaseMs = Math.round(claim.leaseMs);
-      await tx.unsafe(
+      // Only over the owner read above (or none): compare and set.
+      const written = await tx.unsafe(
         `INSERT INTO ${s}.run_owners (run_id, owner_id, pid, host, since, heartbeat_at, lease_ms, cancel_requested_at)
          VALUES ($1, $2, $3, $4, $5, $5, $6, NULL)
          ON CONFLICT (run_id) DO UPDATE SET owner_id = excluded.owner_id, pid = excluded.pid,
            host = excluded.host, since = excluded.since, heartbeat_at = excluded.heartbeat_at,
-           lease_ms = excluded.lease_ms, cancel_requested_at = NULL`,
-        [claim.runId, claim.ownerId, claim.pid, claim.host, now, leaseMs],
+           lease_ms = excluded.lease_ms, cancel_requested_at = NULL
+         WHERE run_owners.owner_id = $7::text
+         RETURNING run_id`,
+        [claim.runId, claim.ownerId, claim.pid, claim.host, now, leaseMs, current?.ownerId ?? null],
+        prepare,
       );
+      if (written.length === 0) return undefined;
       const owner: RunOwner = {
         runId: claim.runId,
         ownerId: claim.ownerId,

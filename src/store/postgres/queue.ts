@@ -363,15 +363,18 @@ export class TaskQueue {
          n AS (UPDATE ${s}.nodes AS n SET status = x.status, outputs = x.outputs, error = x.error,
              finished_at = x.finished_at, attempts = d.attempt
            FROM d JOIN x ON x.id = d.id WHERE n.run_id = d.run_id AND n.id = d.node_id),
-         w AS (SELECT pg_notify('${this.done}', string_agg(DISTINCT d.run_id, ',')) FROM d
-           HAVING count(*) > 0)
+         w AS (SELECT pg_notify('${this.done}', string_agg(DISTINCT d.run_id, ',')),
+             -- Pages watching the store (the web UI, in any process) hear of it at once.
+             pg_notify('weft_changes', $3) FROM d HAVING count(*) > 0)
          SELECT d.id FROM d, (SELECT count(*) FROM w) AS notified`,
         [
           rows as unknown as string,
           (values.length === 0 ? null : values) as unknown as string,
+          s,
         ] as never[],
       )
     );
+    if (applied.length > 0) this.#writer.noteChange();
     const ok = new Set(applied.map((r) => String(r.id)));
     return done.filter((d) => !ok.has(d.claim.id)).map((d) => d.claim);
   }

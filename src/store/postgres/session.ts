@@ -373,7 +373,23 @@ export class PgSession implements RunSession {
     this.#arm();
   }
 
-  async finish(result: RunFinish): Promise<void> {
+  finish(result: RunFinish): Promise<void> {
+    return this.#finish(result, null);
+  }
+
+  /**
+   * Records the end of the run and gives its claim up, in the same commit
+   * (shared with whatever else commits then).
+   *
+   * @param result How the run ended.
+   * @param ownerId The claim to give up.
+   * @returns Once it is durable.
+   */
+  finishAndRelease(result: RunFinish, ownerId: string): Promise<void> {
+    return this.#finish(result, ownerId);
+  }
+
+  async #finish(result: RunFinish, ownerId: string | null): Promise<void> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     const writer = this.#store.writer;
@@ -384,10 +400,10 @@ export class PgSession implements RunSession {
         outputs_hash: result.status === "succeeded" ? this.#store.putValue(result.outputs) : null,
         errors: result.errors.length === 0 ? null : JSON.stringify(result.errors.map(errorRecord)),
         finished_at: result.finishedAt,
+        owner_id: ownerId,
       });
       // The run's last changes and its end go in the same commit.
-      await this.flush();
-      await writer.commit();
+      await Promise.all([this.flush(), writer.commit()]);
     } finally {
       this.#store.forget(this);
     }

@@ -14,32 +14,33 @@ import { decodeValue, encodeValue, sha256 } from "../../core/values.ts";
 import { lineageOf, type LineagePort, resolveHash } from "../lineage.ts";
 import type {
   CacheHit,
-  JournalEntry,
+  ClaimedOpen,
   Lineage,
   LineageOptions,
   NodeDetails,
-  NodeStatus,
   PreviousRun,
+  RunClaim,
   RunDetails,
+  RunOwner,
   RunSession,
   RunStart,
-  RunStatus,
   ScheduleFire,
   ScheduleRecord,
   SignalRecord,
   SleepingRun,
   Store,
 } from "../mod.ts";
-import { wholeValue } from "../provenance.ts";
-import { INLINE_MAX, type StoredOutput } from "../sqlite/rows.ts";
+import { INLINE_MAX } from "../sqlite/rows.ts";
 import { connect, type PgClient, type PgTarget } from "./connect.ts";
 import { openError } from "./errors.ts";
 import { pgLineagePort } from "./lineage_port.ts";
+import { previousOf } from "./journal.ts";
 import { PgOwnership } from "./owners.ts";
+import { details, NODE_COLUMNS, nodeInputs, nodeOutputs, type Row, summary } from "./rows.ts";
 import { TaskQueue } from "./queue.ts";
 import { migrate, quoteIdent } from "./schema.ts";
 import { PgSession } from "./session.ts";
-import { GroupWriter } from "./writer.ts";
+import { GroupWriter, type StartResult } from "./writer.ts";
 import { PgTime } from "./time.ts";
 import { thisProcess, WorkerRegistry } from "./workers.ts";
 
@@ -72,8 +73,6 @@ export interface PostgresStoreOptions {
    */
   retryMs?: number;
 }
-
-import { details, NODE_COLUMNS, nodeInputs, nodeOutputs, type Row, summary } from "./rows.ts";
 
 /** A store in a PostgreSQL database. */
 export class PostgresStore extends PgOwnership implements Store {
@@ -187,39 +186,118 @@ export class PostgresStore extends PgOwnership implements Store {
         ],
       )
     );
-    let previous: PreviousRun | undefined;
-    const order = new Map<string, number>();
-    if (inserted.length === 0) {
-      const row = (await this.sql.unsafe(`SELECT * FROM ${s}.runs WHERE id = $1`, [start.runId]))[
-        0
-      ] as Row;
-      const nodes = row.status === "succeeded" ? [] : await this.sql.unsafe(
-        `SELECT ${NODE_COLUMNS} FROM ${s}.nodes WHERE run_id = $1 ORDER BY added`,
-        [start.runId],
-      ) as unknown as Row[];
-      previous = await this.#previous(row, nodes);
-      // (Empty for a run enqueued by weft run --detach: its first driver checks the inputs.)
-      if (row.inputs_digest === "") previous = { ...previous, inputsDigest: start.inputsDigest };
-      for (const n of nodes) order.set(n.id as string, Number(n.added));
-      if (
-        row.status !== "succeeded" && previous.entity === start.entity &&
-        previous.inputsDigest === start.inputsDigest
-      ) {
-        await this.writer.run(() =>
-          this.sql.unsafe(
-            // (A run enqueued by weft run --detach, driven the first time: not a new attempt.)
-            `UPDATE ${s}.runs SET status = 'running', finished_at = NULL, errors = NULL,
-               attempts = attempts + (CASE WHEN inputs_digest = '' THEN 0 ELSE 1 END),
-               inputs_digest = (CASE WHEN inputs_digest = '' THEN $3 ELSE inputs_digest END),
-               weft_version = $1, wake_at = NULL, waiting_for = NULL
-             WHERE id = $2`,
-            [start.weftVersion, start.runId, start.inputsDigest],
-          )
-        );
+    if (inserted.length === 0) return await this.#reopen(start);
+    return this.#newSession(start.runId);
+  }
+
+  /**
+   * Claims a run id and starts recording it in the next group commit, shared
+   * with every other run's changes: the claim, the run's row and its inputs
+   * in one statement, the run's row written only where the claim was granted
+   * (no one held the run id). A run id someone holds — to be taken over, or
+   * refused — goes the way of {@linkcode claimRun} then {@linkcode openRun}.
+   *
+   * @param start The run.
+   * @param claim Who claims it.
+   * @returns The claim and, when granted, the session.
+   */
+  async openClaimed(start: RunStart, claim: RunClaim): Promise<ClaimedOpen> {
+    this.#check();
+    const starting = claim.replace === undefined ? this.#startRow(start, claim) : undefined;
+    if (starting !== undefined) {
+      const got = await starting;
+      if (got.owned) {
+        const owner: RunOwner = {
+          runId: claim.runId,
+          ownerId: claim.ownerId,
+          pid: claim.pid,
+          host: claim.host,
+          since: got.since,
+          heartbeatAt: got.since,
+          leaseMs: Math.round(claim.leaseMs),
+          cancelRequestedAt: undefined,
+        };
+        try {
+          const session = got.created ? this.#newSession(start.runId) : await this.#reopen(start);
+          return { claimed: true, owner, session };
+        } catch (e) {
+          await this.releaseRun(claim.runId, claim.ownerId).catch(() => {});
+          throw e;
+        }
       }
     }
+    const result = await this.claimRun(claim);
+    if (!result.claimed) return result;
+    try {
+      return { ...result, session: await this.openRun(start) };
+    } catch (e) {
+      await this.releaseRun(claim.runId, claim.ownerId).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Queues a run's start with its claim (undefined when one of the same id is already on its way). */
+  #startRow(start: RunStart, claim: RunClaim): Promise<StartResult> | undefined {
+    const inputsHash = this.putValue(start.inputs);
+    return this.writer.start({
+      run_id: start.runId,
+      entity: start.entity,
+      kind: start.kind,
+      inputs_hash: inputsHash,
+      inputs_digest: start.inputsDigest,
+      started_at: start.startedAt,
+      script: start.script ?? null,
+      weft_version: start.weftVersion,
+      owner_id: claim.ownerId,
+      pid: claim.pid,
+      host: claim.host,
+      lease_ms: Math.round(claim.leaseMs),
+    });
+  }
+
+  /** The session of a run whose row was just written. */
+  #newSession(runId: string): PgSession {
+    const session = new PgSession(this, runId, undefined, new Map());
+    this.#sessions.set(runId, session);
+    return session;
+  }
+
+  /**
+   * The session of a run id recorded before: what it recorded, and, when it
+   * is resumed (same entity and inputs, not succeeded), the run marked running again.
+   */
+  async #reopen(start: RunStart): Promise<PgSession> {
+    const s = this.schema;
+    const row = (await this.sql.unsafe(`SELECT * FROM ${s}.runs WHERE id = $1`, [start.runId]))[
+      0
+    ] as Row;
+    const nodes = row.status === "succeeded" ? [] : await this.sql.unsafe(
+      `SELECT ${NODE_COLUMNS} FROM ${s}.nodes WHERE run_id = $1 ORDER BY added`,
+      [start.runId],
+    ) as unknown as Row[];
+    let previous = await this.#previous(row, nodes);
+    // (Empty for a run enqueued by weft run --detach: its first driver checks the inputs.)
+    if (row.inputs_digest === "") previous = { ...previous, inputsDigest: start.inputsDigest };
+    const order = new Map<string, number>();
+    for (const n of nodes) order.set(n.id as string, Number(n.added));
+    if (
+      row.status !== "succeeded" && previous.entity === start.entity &&
+      previous.inputsDigest === start.inputsDigest
+    ) {
+      await this.writer.run(() =>
+        this.sql.unsafe(
+          // (A run enqueued by weft run --detach, driven the first time: not a new attempt.)
+          `UPDATE ${s}.runs SET status = 'running', finished_at = NULL, errors = NULL,
+             attempts = attempts + (CASE WHEN inputs_digest = '' THEN 0 ELSE 1 END),
+             inputs_digest = (CASE WHEN inputs_digest = '' THEN $3 ELSE inputs_digest END),
+             weft_version = $1, wake_at = NULL, waiting_for = NULL
+           WHERE id = $2`,
+          [start.weftVersion, start.runId, start.inputsDigest],
+        )
+      );
+    }
     // A resumed run continues its change counter and its log.
-    const counters = previous === undefined ? undefined : await this.resumeCounters(start.runId);
+    const counters = await this.resumeCounters(start.runId);
     const session = new PgSession(this, start.runId, previous, order, counters);
     this.#sessions.set(start.runId, session);
     return session;
@@ -252,17 +330,8 @@ export class PostgresStore extends PgOwnership implements Store {
     return unlisten;
   }
 
-  async #previous(row: Row, nodes: Row[]): Promise<PreviousRun> {
-    return {
-      status: row.status as RunStatus,
-      entity: row.entity as string,
-      inputsDigest: row.inputs_digest as string,
-      outputs: row.outputs_hash === null ? undefined : await this.#value(row.outputs_hash),
-      errors: row.errors === null ? [] : JSON.parse(row.errors as string),
-      startedAt: Number(row.started_at),
-      finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
-      journal: await this.#journal(nodes),
-    };
+  #previous(row: Row, nodes: Row[]): Promise<PreviousRun> {
+    return previousOf({ value: (h) => this.#value(h), bodies: (h) => this.bodies(h) }, row, nodes);
   }
 
   /** What a run recorded, as resuming it would see it, without touching it. */
@@ -399,44 +468,6 @@ export class PostgresStore extends PgOwnership implements Store {
     );
     for (const r of rows) found.set(r.hash as string, r.body as string);
     return found;
-  }
-
-  async #journal(nodes: Row[]): Promise<Map<string, JournalEntry>> {
-    const journal = new Map<string, JournalEntry>();
-    const outside = new Set<string>();
-    for (const n of nodes) {
-      if (n.status !== "succeeded") continue;
-      for (const o of nodeOutputs(n)) if (o.body === undefined) outside.add(o.hash);
-    }
-    const bodies = await this.bodies([...outside]);
-    const outputValue = (o: StoredOutput): unknown => {
-      const body = o.body ?? bodies.get(o.hash);
-      if (body === undefined) throw new ValidationError(`The store has no value ${o.hash}`);
-      return decodeValue(body);
-    };
-    for (const n of nodes) {
-      const status = n.status as NodeStatus;
-      journal.set(`${(n.parent_id as string | null) ?? ""}#${n.seq}`, {
-        nodeId: n.id as string,
-        entity: n.entity as string,
-        argsDigest: n.args_digest as string,
-        call: n.call as string,
-        status,
-        attempt: Number(n.attempts),
-        startedAt: n.started_at === null ? undefined : Number(n.started_at),
-        finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
-        cachedFrom: (n.cached_from as string | null) ?? undefined,
-        ...(status === "succeeded"
-          ? {
-            value: wholeValue(
-              n.bare === true,
-              nodeOutputs(n).map((o) => ({ name: o.name, value: outputValue(o) })),
-            ),
-          }
-          : {}),
-      });
-    }
-    return journal;
   }
 
   /** A value's body: from the values table, or inline in a node's outputs or inputs. */

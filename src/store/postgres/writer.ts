@@ -1,115 +1,52 @@
 /**
  * Group commit for the PostgreSQL store: every change any run's session
- * hands over while the event loop turns, or while a commit is in flight,
- * goes into one statement (one transaction, one round trip) — node rows,
- * values, cache entries and finished runs as JSON record sets — and each
- * waiter resumes when the commit holding its changes is durable. The
+ * hands over while the event loop turns, or while a commit is in flight —
+ * node rows, values, cache entries, log lines, run starts with their claims,
+ * run ends with the release of their claims, the task queue's rows — goes
+ * into one statement (one transaction, one round trip; see batch.ts), and
+ * each waiter resumes when the commit holding its changes is durable. The
  * statement only upserts, so when the connection drops mid-commit it is
  * simply sent again once the server answers.
  *
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import type { PgClient } from "./connect.ts";
 import { isConnectionError, sleep } from "./errors.ts";
+import {
+  Batch,
+  type BatchExtension,
+  batchStatement,
+  type CacheRow,
+  type FinishRow,
+  type LogRow,
+  type NodeRow,
+  type StartResult,
+  startResults,
+  type StartRow,
+} from "./batch.ts";
 
-/** A node row as the writer sends it. */
-export interface NodeRow {
-  run_id: string;
-  id: string;
-  parent_id: string | null;
-  seq: number;
-  entity: string;
-  kind: string;
-  version: string | null;
-  bare: boolean;
-  status: string;
-  attempts: number;
-  started_at: number | null;
-  finished_at: number | null;
-  args_digest: string;
-  call: string;
-  inputs: string | null;
-  outputs: string | null;
-  error: string | null;
-  cached_from: string | null;
-  added: number;
-  /** The run's change counter at this write. */
-  rev: number;
-  /** The nodes it takes data from, while its inputs are not yet known (JSON). */
-  deps: string | null;
-}
+export type {
+  BatchExtension,
+  CacheRow,
+  FinishRow,
+  LogRow,
+  NodeRow,
+  StartResult,
+  StartRow,
+} from "./batch.ts";
 
-/** A task's log line (or retried attempt) as the writer sends it. */
-export interface LogRow {
-  run_id: string;
-  seq: number;
-  node_id: string;
-  attempt: number;
-  time: number;
-  kind: string;
-  message: string;
-  error: string | null;
-}
-
-/** A cache entry as the writer sends it. */
-export interface CacheRow {
-  key: string;
-  task: string;
-  version: string | null;
-  value_hash: string;
-  source: string;
-  created_at: number;
-}
-
-/** A finished run as the writer sends it. */
-export interface FinishRow {
-  id: string;
-  status: string;
-  outputs_hash: string | null;
-  errors: string | null;
-  finished_at: number;
-}
-
-/** Extra rows another part of the store adds to the same commit (the task queue). */
-export interface BatchExtension {
-  /** Its JSON parameter for this commit, or null when it has nothing. */
-  take(): unknown[] | null;
-  /** The SQL of its CTEs, given the numbers of its parameters. */
-  sql(params: number[]): string;
-  /** How many parameters it takes. */
-  readonly params: number;
-  /**
-   * An expression the statement selects, so that a CTE that only selects
-   * (a NOTIFY) runs: PostgreSQL skips CTEs nothing refers to, unless they modify data.
-   */
-  readonly select?: string;
-  /** Called after the commit, with whether it succeeded. */
-  settled?(ok: boolean): void;
-}
-
-class Batch {
-  values = new Map<string, string>();
-  nodes = new Map<string, NodeRow>();
-  cache = new Map<string, CacheRow>();
-  finishes = new Map<string, FinishRow>();
-  logs: LogRow[] = [];
-  get empty(): boolean {
-    return this.values.size === 0 && this.nodes.size === 0 && this.cache.size === 0 &&
-      this.finishes.size === 0 && this.logs.length === 0;
-  }
-}
-
-interface Deferred {
-  promise: Promise<void>;
-  resolve(): void;
+interface Deferred<T = void> {
+  promise: Promise<T>;
+  resolve(value: T): void;
   reject(e: unknown): void;
 }
 
-function deferred(): Deferred {
-  let resolve!: () => void;
+function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<void>((a, b) => {
+  const promise = new Promise<T>((a, b) => {
     resolve = a;
     reject = b;
   });
@@ -118,12 +55,23 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+/** Whether a commit that failed whole is worth sending again at once. */
+function isTransient(e: unknown): boolean {
+  // 40P01 deadlock detected, 40001 serialization failure: nothing was written.
+  const code = (e as { code?: string } | undefined)?.code;
+  return code === "40P01" || code === "40001";
+}
+
 /** Collects changes and commits them together. */
 export class GroupWriter {
   readonly #sql: PgClient;
   readonly #s: string;
   #batch = new Batch();
+  /** The waiters of the batch being collected: its commit, its run starts. */
   #done: Deferred | undefined;
+  #startWaiters = new Map<string, Deferred<StartResult>>();
+  /** Run ids whose start is queued or in flight. */
+  readonly #starting = new Set<string>();
   #writing = false;
   #closed = false;
   /** How long a commit keeps retrying while the server is unreachable, in ms. */
@@ -131,6 +79,7 @@ export class GroupWriter {
   readonly #extensions: BatchExtension[] = [];
   /** Commits made (for benchmarks: commits per task). */
   commits = 0;
+  #noted = 0;
 
   /**
    * @param sql The client.
@@ -141,6 +90,19 @@ export class GroupWriter {
     this.#sql = sql;
     this.#s = schema;
     this.retryMs = retryMs;
+  }
+
+  /**
+   * A number that grows with every change this process wrote: its commits,
+   * and the completions its workers wrote (for the web UI).
+   */
+  get changes(): number {
+    return this.commits + this.#noted;
+  }
+
+  /** Counts a change written outside the group commit (a worker's completion). */
+  noteChange(): void {
+    this.#noted++;
   }
 
   /** Adds rows of another part of the store to every commit. */
@@ -163,7 +125,7 @@ export class GroupWriter {
     this.#batch.cache.set(row.key, row);
   }
 
-  /** Queues a run's end. */
+  /** Queues a run's end (and the release of its claim, when the row names one). */
   finish(row: FinishRow): void {
     this.#batch.finishes.set(row.id, row);
   }
@@ -174,8 +136,27 @@ export class GroupWriter {
   }
 
   /**
+   * Queues a run's start: its claim and, where the claim is granted, its
+   * row, in the next commit (with every other run's changes and starts).
+   *
+   * @param row The start.
+   * @returns What the start got, once durable; undefined when a start of the
+   * same run id is already queued or in flight (the caller claims the slow way).
+   */
+  start(row: StartRow): Promise<StartResult> | undefined {
+    if (this.#starting.has(row.run_id)) return undefined;
+    this.#starting.add(row.run_id);
+    this.#batch.starts.set(row.run_id, row);
+    const waiter = deferred<StartResult>();
+    this.#startWaiters.set(row.run_id, waiter);
+    this.commit();
+    return waiter.promise;
+  }
+
+  /**
    * Commits everything queued so far (together with whatever else is queued
-   * before the commit starts).
+   * before the commit starts: the rest of this turn of the event loop, or
+   * until the commit in flight ends).
    *
    * @returns A promise that resolves when it is durable.
    */
@@ -183,8 +164,8 @@ export class GroupWriter {
     const done = this.#done ??= deferred();
     if (!this.#writing) {
       this.#writing = true;
-      // Let the rest of this turn's flushes join.
-      queueMicrotask(() => this.#loop());
+      // Let every run that is ready in this turn join.
+      setImmediate(() => this.#loop());
     }
     return done.promise;
   }
@@ -193,87 +174,53 @@ export class GroupWriter {
     while (this.#done !== undefined) {
       const done = this.#done;
       const batch = this.#batch;
+      const starts = this.#startWaiters;
       this.#done = undefined;
       this.#batch = new Batch();
-      const extra = this.#extensions.map((e) => e.take());
+      this.#startWaiters = new Map();
+      const taken = this.#extensions.map((ext) => ({ ext, params: ext.take() }));
       try {
-        if (!batch.empty || extra.some((x) => x !== null)) await this.#write(batch, extra);
+        let row: Record<string, unknown> | undefined;
+        if (!batch.empty || taken.some((x) => x.params !== null)) {
+          row = await this.#write(batch, taken);
+        }
         for (const e of this.#extensions) e.settled?.(true);
+        if (starts.size > 0) {
+          const got = startResults(row as Parameters<typeof startResults>[0]);
+          for (const [runId, w] of starts) {
+            this.#starting.delete(runId);
+            w.resolve(got.get(runId) ?? { owned: false, since: 0, created: false });
+          }
+        }
         done.resolve();
       } catch (e) {
         for (const x of this.#extensions) x.settled?.(false);
+        for (const [runId, w] of starts) {
+          this.#starting.delete(runId);
+          w.reject(e);
+        }
         done.reject(e);
       }
     }
     this.#writing = false;
   }
 
-  async #write(batch: Batch, extra: (unknown[] | null)[]): Promise<void> {
-    const s = this.#s;
-    // (postgres.js sends a json parameter as JSON.stringify of the value given.)
-    const params: unknown[] = [
-      batch.values.size === 0 ? null : [...batch.values].map(([hash, body]) => ({ hash, body })),
-      batch.nodes.size === 0 ? null : [...batch.nodes.values()],
-      batch.cache.size === 0 ? null : [...batch.cache.values()],
-      batch.finishes.size === 0 ? null : [...batch.finishes.values()],
-      batch.logs.length === 0 ? null : batch.logs,
-    ];
-    const ctes: string[] = [
-      `v AS (INSERT INTO ${s}."values" (hash, body, size)
-        SELECT x.hash, x.body, length(x.body) FROM json_to_recordset($1::json) AS x(hash text, body text)
-        ON CONFLICT (hash) DO NOTHING)`,
-      `n AS (INSERT INTO ${s}.nodes (run_id, id, parent_id, seq, entity, kind, version, bare, status,
-          attempts, started_at, finished_at, args_digest, call, inputs, outputs, error, cached_from, added,
-          rev, deps)
-        SELECT x.run_id, x.id, x.parent_id, x.seq, x.entity, x.kind, x.version, x.bare, x.status,
-          x.attempts, x.started_at, x.finished_at, x.args_digest, x.call, x.inputs, x.outputs, x.error,
-          x.cached_from, x.added, x.rev, x.deps
-        FROM json_to_recordset($2::json) AS x(run_id text, id text, parent_id text, seq integer,
-          entity text, kind text, version text, bare boolean, status text, attempts integer,
-          started_at bigint, finished_at bigint, args_digest text, call text, inputs text,
-          outputs text, error text, cached_from text, added integer, rev bigint, deps text)
-        ON CONFLICT (run_id, id) DO UPDATE SET parent_id = excluded.parent_id, seq = excluded.seq,
-          entity = excluded.entity, kind = excluded.kind, version = excluded.version,
-          bare = excluded.bare, status = excluded.status, attempts = excluded.attempts,
-          started_at = excluded.started_at, finished_at = excluded.finished_at,
-          args_digest = excluded.args_digest, call = excluded.call,
-          inputs = COALESCE(excluded.inputs, nodes.inputs), outputs = excluded.outputs,
-          error = excluded.error, cached_from = excluded.cached_from, replayed = false,
-          rev = excluded.rev, deps = COALESCE(nodes.deps, excluded.deps)
-        -- A result in the journal stays: a driver that took a run over may still
-        -- hold a node as running that a worker completed since it read the journal.
-        WHERE nodes.status <> 'succeeded' OR excluded.status = 'succeeded')`,
-      `c AS (INSERT INTO ${s}.cache (key, task, version, value_hash, source, created_at)
-        SELECT * FROM json_to_recordset($3::json) AS x(key text, task text, version text,
-          value_hash text, source text, created_at bigint)
-        ON CONFLICT (key) DO UPDATE SET task = excluded.task, version = excluded.version,
-          value_hash = excluded.value_hash, source = excluded.source, created_at = excluded.created_at)`,
-      `f AS (UPDATE ${s}.runs AS r SET status = x.status, outputs_hash = x.outputs_hash,
-          errors = x.errors, finished_at = x.finished_at
-        FROM json_to_recordset($4::json) AS x(id text, status text, outputs_hash text, errors text,
-          finished_at bigint)
-        WHERE r.id = x.id)`,
-      `l AS (INSERT INTO ${s}.logs (run_id, seq, node_id, attempt, time, kind, message, error)
-        SELECT * FROM json_to_recordset($5::json) AS x(run_id text, seq bigint, node_id text,
-          attempt integer, time bigint, kind text, message text, error text)
-        ON CONFLICT (run_id, seq) DO NOTHING)`,
-    ];
-    let next = params.length + 1;
-    for (let i = 0; i < this.#extensions.length; i++) {
-      const ext = this.#extensions[i]!;
-      const numbers = Array.from({ length: ext.params }, () => next++);
-      const values = extra[i] ?? Array.from({ length: ext.params }, () => null);
-      params.push(...values);
-      ctes.push(ext.sql(numbers));
+  async #write(
+    batch: Batch,
+    taken: { ext: BatchExtension; params: unknown[] | null }[],
+  ): Promise<Record<string, unknown> | undefined> {
+    const { text, params } = batchStatement(this.#s, batch, taken);
+    for (let attempt = 0;; attempt++) {
+      try {
+        const rows = await this.run(() => this.#sql.unsafe(text, params as never[]));
+        this.commits++;
+        return rows[0] as Record<string, unknown> | undefined;
+      } catch (e) {
+        // Rolled back whole: send it again (a few times).
+        if (this.#closed || !isTransient(e) || attempt >= 4) throw e;
+        await sleep(5 * 2 ** attempt);
+      }
     }
-    const selects = this.#extensions.map((e) => e.select).filter((x) => x !== undefined);
-    // Pages watching the store (the web UI, on any machine) hear of each commit.
-    params.push(this.#s);
-    const text = `WITH ${ctes.join(",\n")} SELECT ${
-      [`pg_notify('weft_changes', $${params.length})`, ...selects].join(", ")
-    }`;
-    await this.run(() => this.#sql.unsafe(text, params as never[]));
-    this.commits++;
   }
 
   /**
