@@ -74,6 +74,35 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a sequential step on PostgreSQL is one statement and one commit: 50 steps, 52 statements",
+  ignore,
+}, async () => {
+  const url = await (await sharedCluster()).createDatabase("chain");
+  const store = await PostgresStore.open(url);
+  const chain = flow(async function* chain(n: number) {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += yield* wait(noop(i));
+    return total;
+  });
+  try {
+    await run(chain, { n: 2 }, { store }); // the first run of the process loads what it needs
+    const counter = countStatements(store);
+    const commits = store.writer.commits;
+    // (A lease of 10 minutes: no heartbeat falls within the run, however slow the machine.)
+    const result = await run(chain, { n: 50 }, { store, runId: "chain-50", lease: "10m" });
+    assert.equal(result.outputs, (50 * 49) / 2);
+    // The start with its claim, one per step (its result, durable before the
+    // next step acts on it), the end with the claim's release.
+    assert.equal(store.writer.commits - commits, 52);
+    assert.equal(counter.sent, 52, "nothing else reached the server");
+    const recorded = (await store.getRun("chain-50"))!;
+    assert.equal(recorded.nodes.filter((n) => n.status === "succeeded").length, 50);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test({
   name: "runs of one process share their commits: starts, steps and ends of 100 runs",
   ignore,
 }, async () => {

@@ -137,14 +137,13 @@ export class QueueExecutor implements TaskExecutor {
       runs.set(node.id, waiter);
       this.#arm();
       try {
-        // The node's running row and the queue row: one commit.
-        session?.stage().catch(() => {});
         store.queue.enqueue(row);
       } catch (e) {
         this.#forget(waiter);
         return waiter.reject(e);
       }
-      store.writer.commit().then(() => {
+      // The node's running row and the queue row: one commit.
+      (session === undefined ? store.writer.commit() : session.stage()).then(() => {
         waiter.enqueued = true;
       }, (e) => {
         this.#forget(waiter);

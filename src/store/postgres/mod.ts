@@ -9,7 +9,7 @@
 export { PostgresStore } from "./store.ts";
 export { PgOwnership } from "./owners.ts";
 export { PgBrowsing } from "./browse.ts";
-export type { PostgresStoreOptions } from "./store.ts";
+export type { PostgresStoreOptions } from "./options.ts";
 export { PG_SCHEMA_VERSION } from "./schema.ts";
 export { isPostgresUrl, parsePgUrl, PG_ENV, redact } from "./connect.ts";
 export type { PgTarget } from "./connect.ts";

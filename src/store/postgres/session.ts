@@ -178,19 +178,26 @@ export class PgSession implements RunSession {
   }
 
   /**
-   * Hands what is queued to the writer now (for a commit the caller asks
-   * for), so that something the caller adds goes in the same commit.
+   * Commits what is queued together with what the caller queued in the
+   * writer before (a task queue's row), even when nothing of the run's is.
    *
    * @returns A promise that resolves when that commit is durable.
    */
   stage(): Promise<void> {
-    return this.flush();
+    return this.flush(true);
   }
 
-  flush(): Promise<void> {
+  /**
+   * Commits what is queued.
+   *
+   * @param always Commit even when nothing of the run's is queued (for what
+   * the caller queued in the writer).
+   * @returns A promise that resolves when the commit is durable.
+   */
+  flush(always = false): Promise<void> {
     if (this.#queue.size === 0 && this.#cachePuts.length === 0) {
       // Nothing of ours is queued, but a commit may still hold our nodes.
-      return this.#writing.size === 0 ? Promise.resolve() : this.#store.writer.commit();
+      return this.#writing.size === 0 && !always ? Promise.resolve() : this.#store.writer.commit();
     }
     const queue = this.#queue;
     const puts = this.#cachePuts;
@@ -403,7 +410,7 @@ export class PgSession implements RunSession {
         owner_id: ownerId,
       });
       // The run's last changes and its end go in the same commit.
-      await Promise.all([this.flush(), writer.commit()]);
+      await this.flush(true);
     } finally {
       this.#store.forget(this);
     }
@@ -413,8 +420,7 @@ export class PgSession implements RunSession {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     try {
-      await this.flush();
-      await this.#store.writer.commit();
+      await this.flush(true);
       await this.#store.time.suspend(this.runId, info);
     } finally {
       this.#store.forget(this);

@@ -41,38 +41,9 @@ import { TaskQueue } from "./queue.ts";
 import { migrate, quoteIdent } from "./schema.ts";
 import { PgSession } from "./session.ts";
 import { GroupWriter, type StartResult } from "./writer.ts";
+import { type PostgresStoreOptions, storeOptions } from "./options.ts";
 import { PgTime } from "./time.ts";
 import { thisProcess, WorkerRegistry } from "./workers.ts";
-
-/** Options of {@linkcode PostgresStore.open}. */
-export interface PostgresStoreOptions {
-  /**
-   * The PostgreSQL schema weft's tables live in.
-   * @default "weft" (or the URL's `?schema=`)
-   */
-  schema?: string;
-  /**
-   * Connections in the pool.
-   * @default 4
-   */
-  poolSize?: number;
-  /**
-   * The most queued changes of a run before a commit is forced.
-   * @default 2000
-   */
-  maxQueued?: number;
-  /**
-   * The longest a change waits in the queue before a commit, in ms.
-   * @default 100
-   */
-  flushIntervalMs?: number;
-  /**
-   * How long a write keeps retrying while the server cannot be reached (a
-   * restart, a failover), in ms.
-   * @default 60000
-   */
-  retryMs?: number;
-}
 
 /** A store in a PostgreSQL database. */
 export class PostgresStore extends PgOwnership implements Store {
@@ -126,15 +97,7 @@ export class PostgresStore extends PgOwnership implements Store {
    * @throws {ValidationError} When the server cannot be reached or refuses, or the schema was written by a newer weft.
    */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    const schemaParam = /[?&]schema=([^&]*)/.exec(url)?.[1];
-    const schema = options.schema ?? (schemaParam ? decodeURIComponent(schemaParam) : "weft");
-    const clean = url.replace(/([?&])schema=[^&]*&?/, "$1").replace(/[?&]$/, "");
-    const opts = {
-      poolSize: options.poolSize ?? 4,
-      maxQueued: options.maxQueued ?? 2000,
-      flushIntervalMs: options.flushIntervalMs ?? 100,
-      retryMs: options.retryMs ?? 60_000,
-    };
+    const { schema, clean, opts } = storeOptions(url, options);
     const { sql, target } = await connect(clean, { max: opts.poolSize });
     try {
       await migrate(sql, schema, target.display);
@@ -259,6 +222,7 @@ export class PostgresStore extends PgOwnership implements Store {
   #newSession(runId: string): PgSession {
     const session = new PgSession(this, runId, undefined, new Map());
     this.#sessions.set(runId, session);
+    this.writer.opened(session);
     return session;
   }
 
@@ -300,6 +264,7 @@ export class PostgresStore extends PgOwnership implements Store {
     const counters = await this.resumeCounters(start.runId);
     const session = new PgSession(this, start.runId, previous, order, counters);
     this.#sessions.set(start.runId, session);
+    this.writer.opened(session);
     return session;
   }
 
@@ -414,6 +379,7 @@ export class PostgresStore extends PgOwnership implements Store {
 
   /** @internal */
   forget(session: PgSession): void {
+    this.writer.closed(session);
     if (this.#sessions.get(session.runId) === session) this.#sessions.delete(session.runId);
   }
 

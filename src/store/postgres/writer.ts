@@ -11,7 +11,7 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
+import { type CommitMember, GroupCommit } from "../group_commit.ts";
 import type { PgClient } from "./connect.ts";
 import { isConnectionError, sleep } from "./errors.ts";
 import {
@@ -62,17 +62,31 @@ function isTransient(e: unknown): boolean {
   return code === "40P01" || code === "40001";
 }
 
-/** Collects changes and commits them together. */
+/** One commit as the group commit builds it: the rows, the run starts' waiters, the other parts' rows. */
+interface PgCommit {
+  batch: Batch;
+  starts: Map<string, Deferred<StartResult>>;
+  taken: { ext: BatchExtension; params: unknown[] | null }[];
+}
+
+/**
+ * Collects changes and commits them together, through the store-wide
+ * {@linkcode GroupCommit} the SQLite store uses too: a commit starts at once
+ * when one run is open and nothing is in flight (a sequential step waits for
+ * nothing but its own commit), else at the end of the turn or when the commit
+ * in flight ends, with everything queued by then. The writer's queue is the
+ * one member of every commit (what callers queue between commits goes into
+ * the next); runs' sessions are registered as open, so that while several
+ * are, a commit waits for the rest of the turn to join it.
+ */
 export class GroupWriter {
   readonly #sql: PgClient;
   readonly #s: string;
   #batch = new Batch();
-  /** The waiters of the batch being collected: its commit, its run starts. */
-  #done: Deferred | undefined;
+  /** The waiters of the run starts queued. */
   #startWaiters = new Map<string, Deferred<StartResult>>();
   /** Run ids whose start is queued or in flight. */
   readonly #starting = new Set<string>();
-  #writing = false;
   #closed = false;
   /** How long a commit keeps retrying while the server is unreachable, in ms. */
   readonly retryMs: number;
@@ -80,6 +94,19 @@ export class GroupWriter {
   /** Commits made (for benchmarks: commits per task). */
   commits = 0;
   #noted = 0;
+  readonly #group: GroupCommit<PgCommit>;
+  /** What is queued, as the group commit's member: moved into each commit. */
+  readonly #queued: CommitMember<PgCommit> = {
+    collect: (commit) => {
+      commit.batch = this.#batch;
+      commit.starts = this.#startWaiters;
+      this.#batch = new Batch();
+      this.#startWaiters = new Map();
+      commit.taken = this.#extensions.map((ext) => ({ ext, params: ext.take() }));
+    },
+  };
+  /** Stand-ins for the open runs' sessions in the group commit. */
+  readonly #open = new Map<object, CommitMember<PgCommit>>();
 
   /**
    * @param sql The client.
@@ -90,6 +117,10 @@ export class GroupWriter {
     this.#sql = sql;
     this.#s = schema;
     this.retryMs = retryMs;
+    this.#group = new GroupCommit<PgCommit>({
+      open: () => ({ batch: new Batch(), starts: new Map(), taken: [] }),
+      write: (commit) => this.#commit(commit),
+    });
   }
 
   /**
@@ -103,6 +134,31 @@ export class GroupWriter {
   /** Counts a change written outside the group commit (a worker's completion). */
   noteChange(): void {
     this.#noted++;
+  }
+
+  /**
+   * A run's session is open: while others are too, commits wait for the
+   * rest of the turn.
+   *
+   * @param session The session.
+   */
+  opened(session: object): void {
+    if (this.#open.has(session)) return;
+    const member: CommitMember<PgCommit> = { collect: () => {} };
+    this.#open.set(session, member);
+    this.#group.opened(member);
+  }
+
+  /**
+   * A run's session ended.
+   *
+   * @param session The session.
+   */
+  closed(session: object): void {
+    const member = this.#open.get(session);
+    if (member === undefined) return;
+    this.#open.delete(session);
+    this.#group.closed(member);
   }
 
   /** Adds rows of another part of the store to every commit. */
@@ -154,55 +210,44 @@ export class GroupWriter {
   }
 
   /**
-   * Commits everything queued so far (together with whatever else is queued
-   * before the commit starts: the rest of this turn of the event loop, or
-   * until the commit in flight ends).
+   * Commits everything queued so far, with whatever else is queued before
+   * the commit is built: at once when nothing could share it (one run open,
+   * no commit in flight), else at the end of this turn of the event loop or
+   * when the commit in flight ends.
    *
    * @returns A promise that resolves when it is durable.
    */
   commit(): Promise<void> {
-    const done = this.#done ??= deferred();
-    if (!this.#writing) {
-      this.#writing = true;
-      // Let every run that is ready in this turn join.
-      setImmediate(() => this.#loop());
-    }
-    return done.promise;
+    const done = this.#group.request(this.#queued) ?? Promise.resolve();
+    // A commit nobody waits for must not be an unhandled rejection.
+    done.catch(() => {});
+    return done;
   }
 
-  async #loop(): Promise<void> {
-    while (this.#done !== undefined) {
-      const done = this.#done;
-      const batch = this.#batch;
-      const starts = this.#startWaiters;
-      this.#done = undefined;
-      this.#batch = new Batch();
-      this.#startWaiters = new Map();
-      const taken = this.#extensions.map((ext) => ({ ext, params: ext.take() }));
-      try {
-        let row: Record<string, unknown> | undefined;
-        if (!batch.empty || taken.some((x) => x.params !== null)) {
-          row = await this.#write(batch, taken);
-        }
-        for (const e of this.#extensions) e.settled?.(true);
-        if (starts.size > 0) {
-          const got = startResults(row as Parameters<typeof startResults>[0]);
-          for (const [runId, w] of starts) {
-            this.#starting.delete(runId);
-            w.resolve(got.get(runId) ?? { owned: false, since: 0, created: false });
-          }
-        }
-        done.resolve();
-      } catch (e) {
-        for (const x of this.#extensions) x.settled?.(false);
+  /** Writes one commit: its statement, then what its run starts got. */
+  async #commit(commit: PgCommit): Promise<void> {
+    const { batch, starts, taken } = commit;
+    try {
+      let row: Record<string, unknown> | undefined;
+      if (!batch.empty || taken.some((x) => x.params !== null)) {
+        row = await this.#write(batch, taken);
+      }
+      for (const { ext } of taken) ext.settled?.(true);
+      if (starts.size > 0) {
+        const got = startResults(row as Parameters<typeof startResults>[0]);
         for (const [runId, w] of starts) {
           this.#starting.delete(runId);
-          w.reject(e);
+          w.resolve(got.get(runId) ?? { owned: false, since: 0, created: false });
         }
-        done.reject(e);
       }
+    } catch (e) {
+      for (const { ext } of taken) ext.settled?.(false);
+      for (const [runId, w] of starts) {
+        this.#starting.delete(runId);
+        w.reject(e);
+      }
+      throw e;
     }
-    this.#writing = false;
   }
 
   async #write(
