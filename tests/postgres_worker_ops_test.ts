@@ -1,9 +1,9 @@
 // `weft worker` as an operator sees it: SIGTERM stops it gracefully (no new
 // claims, what it holds finishes, the run it drove goes on elsewhere), a
-// call longer than the lease is renewed by its worker and runs once, and a
-// call runs with exactly its task's declared permissions. Real processes, a
-// real cluster (_postgres.ts); skipped with a message where PostgreSQL is
-// not installed.
+// call longer than the lease is renewed by its worker and runs once, a
+// call runs with exactly its task's declared permissions, and weft's
+// sessions carry their settings. Real processes, a real cluster
+// (_postgres.ts); skipped with a message where PostgreSQL is not installed.
 
 import assert from "node:assert/strict";
 import type { RunDetails } from "../src/store/mod.ts";
@@ -93,6 +93,11 @@ Deno.test({
     assert.ok(started.length > 0);
     for (const node of started) assert.ok(ended.has(node), `${node} was left unfinished`);
     assert.ok(started.length < 16, "it stopped claiming");
+    const cluster = await sharedCluster();
+    const db = new URL(url).pathname.slice(1);
+    const count = async (table: string) =>
+      Number((await cluster.psql(`SELECT count(*) FROM weft.${table}`, db)).trim());
+    assert.equal(await count("workers"), 0, "the stopped worker left the workers list");
     // The run goes on with another worker: it drives the run from its journal.
     const second = startWeft(["worker", script, "--store", url, "--concurrency", "8"]);
     procs.push(second);
@@ -102,6 +107,8 @@ Deno.test({
     const starts = (await readLog(dir)).filter((l) => l.what === "start");
     assert.equal(starts.length, 16, "each call ran once");
     assert.equal(new Set(starts.map((l) => l.node)).size, 16);
+    // Retention: the hot table holds unfinished calls only.
+    assert.equal(await count("tasks"), 0, "no queue row outlives its call");
   } finally {
     await stopAll(procs);
   }
@@ -170,5 +177,23 @@ Deno.test({
     assert.match(peek.error!.message, /peek/);
   } finally {
     await stopAll(procs);
+  }
+});
+
+Deno.test({
+  name: "weft's sessions give up an idle transaction after 60 s and say they are weft's",
+  ignore,
+}, async () => {
+  const url = await (await sharedCluster()).createDatabase("settings");
+  const store = await PostgresStore.open(url);
+  try {
+    const [row] = await store.sql.unsafe(
+      `SELECT current_setting('idle_in_transaction_session_timeout') AS idle,
+              current_setting('application_name') AS app`,
+    );
+    assert.equal(row!.idle, "1min");
+    assert.equal(row!.app, "weft");
+  } finally {
+    await store.close();
   }
 });
