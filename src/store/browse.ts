@@ -178,3 +178,46 @@ export interface StoreBrowse {
    */
   changeCount(): number;
 }
+
+/** A node row as `valueUsesOf` reads it. */
+export interface UseRow {
+  /** The run. */
+  readonly runId: string;
+  /** The node. */
+  readonly nodeId: string;
+  /** Whether its outputs were made here (succeeded, not replayed from a journal). */
+  readonly made: boolean;
+  /** Its outputs' names and value hashes. */
+  readonly outputs: readonly { name: string; hash: string }[];
+  /** Its inputs' names and value hashes. */
+  readonly inputs: readonly { name: string; hash: string }[];
+}
+
+/**
+ * Where a value was made and used, from node rows that may hold it (newest
+ * first): the stores' shared half of `valueUses`.
+ *
+ * @param rows The rows, as the store read them.
+ * @param hash The value.
+ * @param limit The most uses of each kind.
+ * @returns The producers and consumers, in the rows' order.
+ */
+export function valueUsesOf(rows: Iterable<UseRow>, hash: string, limit: number): ValueUses {
+  const producedBy: ValueUse[] = [];
+  const consumedBy: ValueUse[] = [];
+  for (const n of rows) {
+    if (n.made) {
+      for (const o of n.outputs) {
+        if (o.hash === hash && producedBy.length < limit) {
+          producedBy.push({ runId: n.runId, nodeId: n.nodeId, name: o.name });
+        }
+      }
+    }
+    for (const i of n.inputs) {
+      if (i.hash === hash && consumedBy.length < limit) {
+        consumedBy.push({ runId: n.runId, nodeId: n.nodeId, name: i.name });
+      }
+    }
+  }
+  return { producedBy, consumedBy };
+}

@@ -20,9 +20,9 @@ import type {
   RunFilter,
   RunSummary,
   TaskCounts,
-  ValueUse,
   ValueUses,
 } from "../mod.ts";
+import { valueUsesOf } from "../browse.ts";
 import type { StoredOutput } from "../sqlite/rows.ts";
 import type { PgClient } from "./connect.ts";
 import { details, nodeInputs, nodeOutputs, type Row, summary } from "./rows.ts";
@@ -253,25 +253,17 @@ export abstract class PgBrowsing {
         WHERE strpos(outputs, $1) > 0 OR strpos(inputs, $1) > 0 ORDER BY started_at DESC LIMIT 200`,
       [hash],
     );
-    const producedBy: ValueUse[] = [];
-    const consumedBy: ValueUse[] = [];
-    for (const n of rows) {
-      const runId = n.run_id as string;
-      const nodeId = n.id as string;
-      if (n.status === "succeeded" && n.replayed !== true) {
-        for (const o of nodeOutputs(n)) {
-          if (o.hash === hash && producedBy.length < limit) {
-            producedBy.push({ runId, nodeId, name: o.name });
-          }
-        }
-      }
-      for (const i of nodeInputs(n)) {
-        if (i.hash === hash && consumedBy.length < limit) {
-          consumedBy.push({ runId, nodeId, name: i.name });
-        }
-      }
-    }
-    return { producedBy, consumedBy };
+    return valueUsesOf(
+      rows.map((n) => ({
+        runId: n.run_id as string,
+        nodeId: n.id as string,
+        made: n.status === "succeeded" && n.replayed !== true,
+        outputs: nodeOutputs(n),
+        inputs: nodeInputs(n),
+      })),
+      hash,
+      limit,
+    );
   }
 
   /**

@@ -20,9 +20,9 @@ import type {
   RunFilter,
   RunSummary,
   TaskCounts,
-  ValueUse,
   ValueUses,
 } from "../mod.ts";
+import { valueUsesOf } from "../browse.ts";
 import { decodeValue } from "../../core/values.ts";
 import { nodeInputs, nodeOutputs, type Row, type StoredOutput, summary } from "./rows.ts";
 import type { SqliteReads } from "./reads.ts";
@@ -209,25 +209,17 @@ export class SqliteBrowse {
 
   /** Where a value was made and used, newest first. */
   valueUses(hash: string, limit: number): ValueUses {
-    const producedBy: ValueUse[] = [];
-    const consumedBy: ValueUse[] = [];
-    for (const n of this.#s.nodesWithText!.all(hash) as Row[]) {
-      const runId = n.run_id as string;
-      const nodeId = n.id as string;
-      if (n.status === "succeeded" && Number(n.replayed) !== 1) {
-        for (const o of nodeOutputs(n)) {
-          if (o.hash === hash && producedBy.length < limit) {
-            producedBy.push({ runId, nodeId, name: o.name });
-          }
-        }
-      }
-      for (const i of nodeInputs(n)) {
-        if (i.hash === hash && consumedBy.length < limit) {
-          consumedBy.push({ runId, nodeId, name: i.name });
-        }
-      }
-    }
-    return { producedBy, consumedBy };
+    return valueUsesOf(
+      (this.#s.nodesWithText!.all(hash) as Row[]).map((n) => ({
+        runId: n.run_id as string,
+        nodeId: n.id as string,
+        made: n.status === "succeeded" && Number(n.replayed) !== 1,
+        outputs: nodeOutputs(n),
+        inputs: nodeInputs(n),
+      })),
+      hash,
+      limit,
+    );
   }
 
   /**
