@@ -236,6 +236,22 @@ export function storeContract(kind: StoreKind): void {
     ]);
   });
 
+  test("lineage by hash picks the run recorded last when runs start in the same millisecond", async (store) => {
+    const chain = flow(async function* sameMs(x: number) {
+      return yield* wait(add(add(x, 1), 1));
+    });
+    // Every run's clock reads the same instant: start times tie, so only the
+    // order the store recorded the runs in can say which one is newest.
+    const clock = new TestClock({ start: 5_000_000, autoSkip: false });
+    for (const id of ["tie-b", "tie-c", "tie-a"]) {
+      await run(chain, { x: 0 }, { store, runId: id, clock });
+    }
+    const l = await store.lineage("tie-c/add_2/o0", { depth: 10 });
+    const byHash = await store.lineage(l.value.hash, { depth: 10 });
+    assert.deepEqual(byHash.runs, ["tie-a"]);
+    assert.deepEqual(Object.keys(byHash.steps), ["tie-a/add_2", "tie-a/add"]);
+  });
+
   test("lineage lists each execution once and stops at its depth and limit", async (store) => {
     // A diamond repeated: every level takes the previous one's value twice.
     const wf = workflow(function diamonds(x: number) {

@@ -10,7 +10,7 @@ import { ValidationError } from "../../core/errors.ts";
 import type { PgClient } from "./connect.ts";
 
 /** The schema version this code writes. */
-export const PG_SCHEMA_VERSION = 5;
+export const PG_SCHEMA_VERSION = 6;
 
 /** The migrations; `S` stands for the quoted schema name. */
 const MIGRATIONS: ((s: string) => string)[] = [
@@ -191,6 +191,10 @@ const MIGRATIONS: ((s: string) => string)[] = [
     stopping boolean NOT NULL DEFAULT false,
     lease_ms integer NOT NULL
   );`,
+  // 6: the order runs were recorded in, which breaks ties between runs that
+  // started in the same millisecond ("the newest run that made a value", as
+  // SQLite's integer run key does).
+  (s) => `ALTER TABLE ${s}.runs ADD COLUMN recorded bigserial;`,
 ];
 
 /**

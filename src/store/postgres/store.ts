@@ -452,7 +452,11 @@ export class PostgresStore extends PgOwnership implements Store {
   async #nodesWithText(text: string): Promise<Row[]> {
     return await this.sql.unsafe(
       `SELECT ${NODE_COLUMNS} FROM ${this.schema}.nodes
-        WHERE strpos(outputs, $1) > 0 OR strpos(inputs, $1) > 0 ORDER BY started_at DESC LIMIT 200`,
+        WHERE strpos(outputs, $1) > 0 OR strpos(inputs, $1) > 0
+        ORDER BY started_at DESC,
+          (SELECT r.recorded FROM ${this.schema}.runs AS r WHERE r.id = nodes.run_id) DESC,
+          added DESC
+        LIMIT 200`,
       [text],
     ) as unknown as Row[];
   }
