@@ -477,3 +477,33 @@ Deno.test("the parent of weft run loads no engine and no node: module but parseA
     );
   }
 });
+
+Deno.test("weft run --detach refuses the options only a driving process uses, before connecting", async () => {
+  await using tmp = await tempDir();
+  const path = await script(
+    tmp.dir,
+    "detached.ts",
+    `const one = task(function one() { return 1; });
+     export const main = workflow(function main() { return one(); });`,
+  );
+  // No server listens there: the refusal must come before any connection.
+  const store = "postgres://weft@127.0.0.1:9/none";
+  const one = await weft(["run", path, "--store", store, "--detach", "--max-depth", "500"]);
+  assert.equal(one.code, 2, one.stderr);
+  assert.match(
+    one.stderr,
+    /--max-depth does nothing with --detach: a detached run is driven by a weft worker, with the worker's own settings/,
+  );
+  const two = await weft([
+    "run",
+    path,
+    "--store",
+    store,
+    "--detach",
+    "--no-cache",
+    "--concurrency",
+    "2",
+  ]);
+  assert.equal(two.code, 2, two.stderr);
+  assert.match(two.stderr, /--concurrency, --no-cache do nothing with --detach/);
+});

@@ -81,7 +81,10 @@ Options:
                         another weft run or resume of the same id exits 2 ('run ID is running')
                         unless the owner's process is dead on this machine or its lease ran out
   --detach              (PostgreSQL store) record the run for the workers to drive (weft worker),
-                        print its id as the last word on stdout, and exit
+                        print its id as the last word on stdout, and exit; the options that
+                        shape how a process drives a run (--concurrency, --max-depth, --no-cache,
+                        --no-isolate, --allow-extra, --lease, --suspend, --json, --ui) are
+                        refused with it: the worker that drives the run uses its own
   --concurrency N       how many tasks run at once (default 8)
   --max-depth N         how deep workflows and flows may call each other (default 100): a
                         recursion that does not end fails with the chain of calls
@@ -127,6 +130,36 @@ export const RUN_OPTIONS: Record<string, OptionSpec> = {
   verbose: { type: "boolean" },
   suspend: { type: "string" },
 };
+
+/**
+ * Options that shape how this process drives a run, which a detached run
+ * (driven later by whichever worker adopts it, with that worker's settings)
+ * would silently lose.
+ */
+const DRIVER_ONLY = [
+  "concurrency",
+  "max-depth",
+  "no-cache",
+  "no-isolate",
+  "allow-extra",
+  "lease",
+  "suspend",
+  "json",
+  "ui",
+] as const;
+
+function refuseDetachedOptions(values: Record<string, unknown>): void {
+  const given = DRIVER_ONLY.filter((name) => values[name] !== undefined);
+  if (given.length === 0) return;
+  const list = given.map((name) => `--${name}`).join(", ");
+  throw new UsageError(
+    `run: ${list} ${
+      given.length === 1 ? "does" : "do"
+    } nothing with --detach: a detached run is driven by a weft worker, with the worker's own settings (see weft worker --help); remove ${
+      given.length === 1 ? "it" : "them"
+    }, or drive the run here without --detach`,
+  );
+}
 
 /** The `run` command. */
 export const runCommand: Command = {
@@ -180,6 +213,7 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
     throw new UsageError("run: --isolate and --no-isolate contradict each other; give one");
   }
   const mode: RunMode = values["no-isolate"] === true ? "shared" : "tasks";
+  if (values.detach === true) refuseDetachedOptions(values);
 
   const url = resolveScript(positionals[0]!);
   const described = await loadScript(url, {
