@@ -16,7 +16,7 @@ import type { NodeRecord } from "../../store/mod.ts";
 import type { PostgresStore } from "../../store/postgres/mod.ts";
 import type { TaskRow } from "../../store/postgres/queue.ts";
 import { wholeValue } from "../../store/provenance.ts";
-import type { StoredOutput } from "../../store/sqlite/rows.ts";
+import type { StoredOutput } from "../../store/rows.ts";
 import type { TaskExecutor } from "../types.ts";
 
 /** Options of {@linkcode QueueExecutor}. */

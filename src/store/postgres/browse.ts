@@ -15,7 +15,6 @@ import type {
   NodeChanges,
   NodeDetails,
   NodeStatus,
-  NodeSummary,
   NodeValue,
   RunFilter,
   RunSummary,
@@ -23,9 +22,18 @@ import type {
   ValueUses,
 } from "../mod.ts";
 import { valueUsesOf } from "../browse.ts";
-import type { StoredOutput } from "../sqlite/rows.ts";
 import type { PgClient } from "./connect.ts";
-import { details, nodeInputs, nodeOutputs, type Row, summary } from "./rows.ts";
+import {
+  details,
+  logEntry,
+  nodeInputs,
+  nodeOutputs,
+  nodeSummary,
+  type StoredOutput,
+  summary,
+  useRow,
+} from "../rows.ts";
+import type { Row } from "./rows.ts";
 
 /** The browsing half of the PostgreSQL store (a base class, as ownership is). */
 export abstract class PgBrowsing {
@@ -236,14 +244,7 @@ export abstract class PgBrowsing {
         `SELECT * FROM ${this.#s}.logs WHERE run_id = $1 AND node_id = $2 ORDER BY seq`,
         [runId, nodeId],
       );
-    return rows.map((r) => ({
-      nodeId: r.node_id as string,
-      attempt: Number(r.attempt),
-      time: Number(r.time),
-      kind: r.kind === "retry" ? "retry" : "log",
-      message: r.message as string,
-      ...(r.error === null ? {} : { error: JSON.parse(r.error as string) }),
-    }));
+    return rows.map(logEntry);
   }
 
   /** Where a value was made and used, newest first. */
@@ -253,17 +254,7 @@ export abstract class PgBrowsing {
         WHERE strpos(outputs, $1) > 0 OR strpos(inputs, $1) > 0 ORDER BY started_at DESC LIMIT 200`,
       [hash],
     );
-    return valueUsesOf(
-      rows.map((n) => ({
-        runId: n.run_id as string,
-        nodeId: n.id as string,
-        made: n.status === "succeeded" && n.replayed !== true,
-        outputs: nodeOutputs(n),
-        inputs: nodeInputs(n),
-      })),
-      hash,
-      limit,
-    );
+    return valueUsesOf(rows.map(useRow), hash, limit);
   }
 
   /**
@@ -289,30 +280,4 @@ export abstract class PgBrowsing {
     }
     return this.#heard + this.writer.changes;
   }
-}
-
-function nodeSummary(r: Row): NodeSummary {
-  let deps: string[];
-  if (r.deps !== null) deps = JSON.parse(r.deps as string);
-  else {
-    // Rows written before deps were recorded: their inputs say where they came from.
-    deps = [];
-    for (const i of nodeInputs(r)) {
-      for (const s of i.sources ?? []) if (!deps.includes(s.node)) deps.push(s.node);
-    }
-  }
-  return {
-    id: r.id as string,
-    parentId: (r.parent_id as string | null) ?? undefined,
-    entity: r.entity as string,
-    kind: r.kind as string,
-    status: r.status as NodeStatus,
-    attempts: Number(r.attempts),
-    startedAt: r.started_at === null ? undefined : Number(r.started_at),
-    finishedAt: r.finished_at === null ? undefined : Number(r.finished_at),
-    cachedFrom: (r.cached_from as string | null) ?? undefined,
-    replayed: r.replayed === true,
-    deps,
-    error: (r.error_message as string | null) ?? undefined,
-  };
 }

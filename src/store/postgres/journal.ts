@@ -8,10 +8,10 @@
 
 import { ValidationError } from "../../core/errors.ts";
 import { decodeValue } from "../../core/values.ts";
-import type { JournalEntry, NodeStatus, PreviousRun, RunStatus } from "../mod.ts";
+import type { JournalEntry, PreviousRun, RunStatus } from "../mod.ts";
 import { wholeValue } from "../provenance.ts";
-import type { StoredOutput } from "../sqlite/rows.ts";
-import { nodeOutputs, type Row } from "./rows.ts";
+import { journalEntry, nodeOutputs, type StoredOutput } from "../rows.ts";
+import type { Row } from "./rows.ts";
 
 /** What the reads need of the store. */
 export interface JournalReads {
@@ -59,27 +59,11 @@ async function journalOf(store: JournalReads, nodes: Row[]): Promise<Map<string,
     if (body === undefined) throw new ValidationError(`The store has no value ${o.hash}`);
     return decodeValue(body);
   };
+  const value = (bare: boolean, outputs: StoredOutput[]): unknown =>
+    wholeValue(bare, outputs.map((o) => ({ name: o.name, value: outputValue(o) })));
   for (const n of nodes) {
-    const status = n.status as NodeStatus;
-    journal.set(`${(n.parent_id as string | null) ?? ""}#${n.seq}`, {
-      nodeId: n.id as string,
-      entity: n.entity as string,
-      argsDigest: n.args_digest as string,
-      call: n.call as string,
-      status,
-      attempt: Number(n.attempts),
-      startedAt: n.started_at === null ? undefined : Number(n.started_at),
-      finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
-      cachedFrom: (n.cached_from as string | null) ?? undefined,
-      ...(status === "succeeded"
-        ? {
-          value: wholeValue(
-            n.bare === true,
-            nodeOutputs(n).map((o) => ({ name: o.name, value: outputValue(o) })),
-          ),
-        }
-        : {}),
-    });
+    const [position, entry] = journalEntry(n, value);
+    journal.set(position, entry);
   }
   return journal;
 }

@@ -11,7 +11,8 @@ import { preview } from "../provenance.ts";
 import { recordedNode } from "../sqlite/lineage_port.ts";
 import type { Row as SqliteRow } from "../sqlite/rows.ts";
 import type { PgClient } from "./connect.ts";
-import { NODE_COLUMNS, nodeInputs, nodeOutputs, type Row } from "./rows.ts";
+import { nodeInputs, nodeOutputs } from "../rows.ts";
+import { NODE_COLUMNS, type Row } from "./rows.ts";
 
 /** What the port reads through. */
 export interface PortDeps {

@@ -16,8 +16,7 @@
  */
 
 import { encodeValue, sha256 } from "../../core/values.ts";
-import type { StoredOutput } from "../sqlite/rows.ts";
-import { INLINE_MAX } from "../sqlite/rows.ts";
+import { INLINE_MAX, type StoredOutput } from "../rows.ts";
 import type { PgClient } from "./connect.ts";
 import type { BatchExtension, GroupWriter } from "./writer.ts";
 

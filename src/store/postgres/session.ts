@@ -19,7 +19,7 @@ import type {
   RunSuspend,
   SignalMessage,
 } from "../mod.ts";
-import type { StoredInput, StoredOutput } from "../sqlite/rows.ts";
+import type { StoredInput, StoredOutput } from "../rows.ts";
 import type { GroupWriter, NodeRow } from "./writer.ts";
 import type { PgTime } from "./time.ts";
 

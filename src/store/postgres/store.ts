@@ -30,13 +30,13 @@ import type {
   SleepingRun,
   Store,
 } from "../mod.ts";
-import { INLINE_MAX } from "../sqlite/rows.ts";
+import { details, INLINE_MAX, nodeInputs, nodeOutputs, summary } from "../rows.ts";
 import { connect, type PgClient, type PgTarget } from "./connect.ts";
 import { openError } from "./errors.ts";
 import { pgLineagePort } from "./lineage_port.ts";
 import { previousOf } from "./journal.ts";
 import { PgOwnership } from "./owners.ts";
-import { details, NODE_COLUMNS, nodeInputs, nodeOutputs, type Row, summary } from "./rows.ts";
+import { NODE_COLUMNS, type Row } from "./rows.ts";
 import { TaskQueue } from "./queue.ts";
 import { migrate, quoteIdent } from "./schema.ts";
 import { PgSession } from "./session.ts";

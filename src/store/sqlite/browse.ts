@@ -24,7 +24,17 @@ import type {
 } from "../mod.ts";
 import { valueUsesOf } from "../browse.ts";
 import { decodeValue } from "../../core/values.ts";
-import { nodeInputs, nodeOutputs, type Row, type StoredOutput, summary } from "./rows.ts";
+import {
+  details,
+  logEntry,
+  nodeInputs,
+  nodeOutputs,
+  nodeSummary,
+  type StoredOutput,
+  summary,
+  useRow,
+} from "../rows.ts";
+import type { Row } from "./rows.ts";
 import type { SqliteReads } from "./reads.ts";
 import { SqliteTimeMethods } from "./time.ts";
 
@@ -151,7 +161,7 @@ export class SqliteBrowse {
   /** One node of a run. */
   getNode(runId: string, nodeId: string): NodeDetails | undefined {
     const row = this.#s.getNode!.get(runId, nodeId) as Row | undefined;
-    return row === undefined ? undefined : this.#reads.details(row);
+    return row === undefined ? undefined : details(row);
   }
 
   /** The values a node took and made: small ones inline, others from the values table or their producer. */
@@ -194,32 +204,12 @@ export class SqliteBrowse {
     const rows = nodeId === undefined
       ? this.#s.runLogs!.all(runId) as Row[]
       : this.#s.nodeLogs!.all(runId, nodeId) as Row[];
-    return rows.map((r) => {
-      const entry: LogEntry = {
-        nodeId: r.node_id as string,
-        attempt: Number(r.attempt),
-        time: Number(r.time),
-        kind: r.kind === "retry" ? "retry" : "log",
-        message: r.message as string,
-        ...(r.error === null ? {} : { error: JSON.parse(r.error as string) }),
-      };
-      return entry;
-    });
+    return rows.map(logEntry);
   }
 
   /** Where a value was made and used, newest first. */
   valueUses(hash: string, limit: number): ValueUses {
-    return valueUsesOf(
-      (this.#s.nodesWithText!.all(hash) as Row[]).map((n) => ({
-        runId: n.run_id as string,
-        nodeId: n.id as string,
-        made: n.status === "succeeded" && Number(n.replayed) !== 1,
-        outputs: nodeOutputs(n),
-        inputs: nodeInputs(n),
-      })),
-      hash,
-      limit,
-    );
+    return valueUsesOf((this.#s.nodesWithText!.all(hash) as Row[]).map(useRow), hash, limit);
   }
 
   /**
@@ -285,30 +275,4 @@ export abstract class SqliteBrowseMethods extends SqliteTimeMethods {
     this.time.check();
     return this.browse.changeCount();
   }
-}
-
-function nodeSummary(r: Row): NodeSummary {
-  let deps: string[];
-  if (r.deps !== null) deps = JSON.parse(r.deps as string);
-  else {
-    // Rows written before deps were recorded: their inputs say where they came from.
-    deps = [];
-    for (const i of nodeInputs(r)) {
-      for (const s of i.sources ?? []) if (!deps.includes(s.node)) deps.push(s.node);
-    }
-  }
-  return {
-    id: r.id as string,
-    parentId: (r.parent_id as string | null) ?? undefined,
-    entity: r.entity as string,
-    kind: r.kind as string,
-    status: r.status as NodeStatus,
-    attempts: Number(r.attempts),
-    startedAt: r.started_at === null ? undefined : Number(r.started_at),
-    finishedAt: r.finished_at === null ? undefined : Number(r.finished_at),
-    cachedFrom: (r.cached_from as string | null) ?? undefined,
-    replayed: Number(r.replayed) === 1,
-    deps,
-    error: (r.error_message as string | null) ?? undefined,
-  };
 }

@@ -12,7 +12,8 @@ import type { StatementResultingChanges, StatementSync } from "node:sqlite";
 import type { CommitMember, CommitWriter } from "../group_commit.ts";
 import type { ClaimResult, RunClaim, RunStart } from "../mod.ts";
 import { claimWith } from "./owners.ts";
-import { INLINE_MAX, type Row, storeError } from "./rows.ts";
+import { INLINE_MAX } from "../rows.ts";
+import { type Row, storeError } from "./rows.ts";
 
 /** The placeholders of a step of code in a batch's statement lists. */
 const NO_STATEMENT = null as unknown as StatementSync;

@@ -12,7 +12,8 @@ import { decodeValue, valueHash } from "../../core/values.ts";
 import type { LineagePort, ProducedValue, RecordedNode } from "../lineage.ts";
 import type { NodeStatus } from "../mod.ts";
 import { preview } from "../provenance.ts";
-import { nodeInputs, nodeOutputs, type Row } from "./rows.ts";
+import { nodeInputs, nodeOutputs } from "../rows.ts";
+import type { Row } from "./rows.ts";
 
 /**
  * A node row (of SQLite, or PostgreSQL's same columns) as the lineage walk

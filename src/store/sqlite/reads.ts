@@ -1,17 +1,17 @@
 /**
  * Reading what the SQLite store recorded: values by hash (from the values
- * table, or inline in a node's or a run's row), a run's journal, and a
- * node's details.
+ * table, or inline in a node's or a run's row), and a run's journal.
  *
  * @module
  */
 
 import type { StatementSync } from "node:sqlite";
-import { ValidationError, type WeftErrorJson } from "../../core/errors.ts";
+import { ValidationError } from "../../core/errors.ts";
 import { decodeValue } from "../../core/values.ts";
-import type { JournalEntry, NodeDetails, NodeStatus } from "../mod.ts";
+import type { JournalEntry } from "../mod.ts";
 import { wholeValue } from "../provenance.ts";
-import { nodeInputs, nodeOutputs, type Row, type StoredOutput } from "./rows.ts";
+import { journalEntry, nodeInputs, nodeOutputs, type StoredOutput } from "../rows.ts";
+import type { Row } from "./rows.ts";
 
 /** Reads of one store file, over its prepared statements. */
 export class SqliteReads {
@@ -34,28 +34,11 @@ export class SqliteReads {
   /** A run's journal: its recorded calls by position (`parentId#seq`). */
   journal(runId: string): Map<string, JournalEntry> {
     const journal = new Map<string, JournalEntry>();
+    const value = (bare: boolean, outputs: StoredOutput[]): unknown =>
+      wholeValue(bare, outputs.map((o) => ({ name: o.name, value: this.#outputValue(o) })));
     for (const n of this.#s.runNodes!.all(runId) as Row[]) {
-      const status = n.status as NodeStatus;
-      const entry: JournalEntry = {
-        nodeId: n.id as string,
-        entity: n.entity as string,
-        argsDigest: n.args_digest as string,
-        call: n.call as string,
-        status,
-        attempt: Number(n.attempts),
-        startedAt: n.started_at === null ? undefined : Number(n.started_at),
-        finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
-        cachedFrom: (n.cached_from as string | null) ?? undefined,
-        ...(status === "succeeded"
-          ? {
-            value: wholeValue(
-              Number(n.bare) === 1,
-              nodeOutputs(n).map((o) => ({ name: o.name, value: this.#outputValue(o) })),
-            ),
-          }
-          : {}),
-      };
-      journal.set(`${(n.parent_id as string | null) ?? ""}#${n.seq}`, entry);
+      const [position, entry] = journalEntry(n, value);
+      journal.set(position, entry);
     }
     return journal;
   }
@@ -83,36 +66,5 @@ export class SqliteReads {
   runValue(body: unknown, hash: unknown): unknown {
     if (typeof body === "string") return decodeValue(body);
     return hash === null ? undefined : this.value(hash as string);
-  }
-
-  /** A node row as the queries return it. */
-  details(n: Row): NodeDetails {
-    const runId = n.run_id as string;
-    const id = n.id as string;
-    const inputs = nodeInputs(n).map((i) => ({
-      name: i.name,
-      hash: i.hash,
-      sources: i.sources ?? [],
-    }));
-    const outputs = nodeOutputs(n).map((o) => ({ name: o.name, hash: o.hash }));
-    return {
-      runId,
-      id,
-      parentId: (n.parent_id as string | null) ?? undefined,
-      seq: Number(n.seq),
-      entity: n.entity as string,
-      kind: n.kind as string,
-      version: (n.version as string | null) ?? undefined,
-      status: n.status as NodeStatus,
-      attempts: Number(n.attempts),
-      startedAt: n.started_at === null ? undefined : Number(n.started_at),
-      finishedAt: n.finished_at === null ? undefined : Number(n.finished_at),
-      error: n.error === null ? undefined : JSON.parse(n.error as string) as WeftErrorJson,
-      cachedFrom: (n.cached_from as string | null) ?? undefined,
-      replayed: Number(n.replayed) === 1,
-      call: n.call as string,
-      inputs,
-      outputs,
-    };
   }
 }

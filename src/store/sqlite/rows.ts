@@ -1,79 +1,14 @@
 /**
- * How the SQLite store lays values out in rows: a node's inputs and outputs
- * as JSON lists of hashes (with small bodies inline), run summaries, and
- * SQLite's errors turned into ones that say what to do.
+ * The SQLite store's rows (laid out as `../rows.ts` says, shared with the
+ * PostgreSQL store), and SQLite's errors turned into ones that say what to do.
  *
  * @module
  */
 
 import { ValidationError } from "../../core/errors.ts";
-import type { InputSource, RunStatus, RunSummary } from "../mod.ts";
 
 /** A row as `node:sqlite` returns it. */
 export type Row = Record<string, string | number | bigint | null | Uint8Array>;
-
-/** Output bodies up to this many characters are kept in the node's row rather than the values table. */
-export const INLINE_MAX = 64;
-
-/** An output as the `nodes.outputs` column keeps it. */
-export interface StoredOutput {
-  name: string;
-  hash: string;
-  /** The encoded value, when small enough to keep inline. */
-  body?: string;
-}
-
-/**
- * The outputs recorded in a node row.
- *
- * @param row The row.
- * @returns Each output's name, hash and, when small, body.
- */
-export function nodeOutputs(row: Row | undefined): StoredOutput[] {
-  if (row === undefined || row.outputs === null || row.outputs === undefined) return [];
-  return JSON.parse(row.outputs as string) as StoredOutput[];
-}
-
-/** An input as the `nodes.inputs` column keeps it. */
-export interface StoredInput {
-  name: string;
-  hash: string;
-  /** The encoded value, when small enough to keep inline (and not taken from another node). */
-  body?: string;
-  sources?: readonly InputSource[];
-}
-
-/**
- * The inputs recorded in a node row.
- *
- * @param row The row.
- * @returns Each input's name, hash, body when small, and sources.
- */
-export function nodeInputs(row: Row | undefined): StoredInput[] {
-  if (row === undefined || row.inputs === null || row.inputs === undefined) return [];
-  return JSON.parse(row.inputs as string) as StoredInput[];
-}
-
-/**
- * A run row as `weft runs` lists it.
- *
- * @param row The row.
- * @returns The summary.
- */
-export function summary(row: Row): RunSummary {
-  return {
-    id: row.id as string,
-    entity: row.entity as string,
-    kind: row.kind as string,
-    status: row.status as RunStatus,
-    startedAt: Number(row.started_at),
-    finishedAt: row.finished_at === null ? undefined : Number(row.finished_at),
-    wakeAt: row.wake_at === null || row.wake_at === undefined ? undefined : Number(row.wake_at),
-    attempts: Number(row.attempts),
-    script: (row.script as string | null) ?? undefined,
-    weftVersion: row.weft_version as string,
-  };
-}
 
 /**
  * Turns SQLite's errors into ones that say what to do.

@@ -24,7 +24,8 @@ import type {
 import type { SqliteTime } from "./time.ts";
 import { decodeValue } from "../../core/values.ts";
 import type { SqliteBatch } from "./commit.ts";
-import { INLINE_MAX, type Row } from "./rows.ts";
+import { INLINE_MAX } from "../rows.ts";
+import type { Row } from "./rows.ts";
 import type { StatementSync } from "node:sqlite";
 
 /** What a session needs of its store (the `SqliteStore` provides it). */

@@ -39,7 +39,8 @@ import type {
   Store,
 } from "../mod.ts";
 import { promised } from "../provenance.ts";
-import { INLINE_MAX, type Row, storeError, summary } from "./rows.ts";
+import { details, INLINE_MAX, summary } from "../rows.ts";
+import { type Row, storeError } from "./rows.ts";
 import { GroupCommit } from "../group_commit.ts";
 import { resumable, RunStartMember, type SqliteBatch, sqliteWriter } from "./commit.ts";
 import { openFile } from "./open_file.ts";
@@ -469,7 +470,7 @@ export class SqliteStore extends SqliteBrowseMethods implements Store {
       if (row === undefined) return undefined;
       const nodes = options.nodes === false
         ? []
-        : (this.#s.runNodes!.all(runId) as Row[]).map((n) => this.#reads.details(n));
+        : (this.#s.runNodes!.all(runId) as Row[]).map(details);
       return ({
         ...summary(row),
         inputs: this.#reads.runValue(row.inputs, row.inputs_hash) as Record<string, unknown>,
@@ -527,7 +528,7 @@ export class SqliteStore extends SqliteBrowseMethods implements Store {
    */
   executions(task: string): Promise<NodeDetails[]> {
     return this.#read(() => {
-      return ((this.#s.executions!.all(task) as Row[]).map((n) => this.#reads.details(n)));
+      return ((this.#s.executions!.all(task) as Row[]).map(details));
     });
   }
 

@@ -1,0 +1,222 @@
+/**
+ * The row layout the SQL stores share (SQLite and PostgreSQL write the same
+ * columns): a node's inputs and outputs as JSON lists of hashes (with small
+ * bodies inline), and how run, node and log rows read back as records. What
+ * differs between the two is only how a boolean comes back (SQLite: 0 or 1,
+ * PostgreSQL: true or false), which {@linkcode isTrue} reads either way.
+ *
+ * @module
+ */
+
+import type { WeftErrorJson } from "../core/errors.ts";
+import type { LogEntry, NodeSummary, UseRow } from "./browse.ts";
+import type { JournalEntry } from "./mod.ts";
+import type { InputSource, NodeDetails, NodeStatus, RunStatus, RunSummary } from "./records.ts";
+
+/** A row as a driver returns it (`node:sqlite` or postgres.js). */
+export type SqlRow = Readonly<Record<string, unknown>>;
+
+/** Output bodies up to this many characters are kept in the node's row rather than the values table. */
+export const INLINE_MAX = 64;
+
+/** An output as the `nodes.outputs` column keeps it. */
+export interface StoredOutput {
+  name: string;
+  hash: string;
+  /** The encoded value, when small enough to keep inline. */
+  body?: string;
+}
+
+/** An input as the `nodes.inputs` column keeps it. */
+export interface StoredInput {
+  name: string;
+  hash: string;
+  /** The encoded value, when small enough to keep inline (and not taken from another node). */
+  body?: string;
+  sources?: readonly InputSource[];
+}
+
+/**
+ * The outputs recorded in a node row.
+ *
+ * @param row The row.
+ * @returns Each output's name, hash and, when small, body.
+ */
+export function nodeOutputs(row: SqlRow | undefined): StoredOutput[] {
+  if (row === undefined || row.outputs === null || row.outputs === undefined) return [];
+  return JSON.parse(row.outputs as string) as StoredOutput[];
+}
+
+/**
+ * The inputs recorded in a node row.
+ *
+ * @param row The row.
+ * @returns Each input's name, hash, body when small, and sources.
+ */
+export function nodeInputs(row: SqlRow | undefined): StoredInput[] {
+  if (row === undefined || row.inputs === null || row.inputs === undefined) return [];
+  return JSON.parse(row.inputs as string) as StoredInput[];
+}
+
+/**
+ * A boolean column: SQLite returns 0 or 1 (a number or a bigint), PostgreSQL
+ * true or false.
+ *
+ * @param v The column's value.
+ * @returns Whether it is set.
+ */
+export function isTrue(v: unknown): boolean {
+  return v === true || Number(v) === 1;
+}
+
+/** A nullable text column, with `undefined` for NULL. */
+function text(v: unknown): string | undefined {
+  return (v as string | null) ?? undefined;
+}
+
+/** A nullable number column, with `undefined` for NULL. */
+function num(v: unknown): number | undefined {
+  return v === null || v === undefined ? undefined : Number(v);
+}
+
+/**
+ * A run row as `weft runs` lists it.
+ *
+ * @param row The row.
+ * @returns The summary.
+ */
+export function summary(row: SqlRow): RunSummary {
+  return {
+    id: row.id as string,
+    entity: row.entity as string,
+    kind: row.kind as string,
+    status: row.status as RunStatus,
+    startedAt: Number(row.started_at),
+    finishedAt: num(row.finished_at),
+    wakeAt: num(row.wake_at),
+    attempts: Number(row.attempts),
+    script: text(row.script),
+    weftVersion: row.weft_version as string,
+  };
+}
+
+/**
+ * A node row as `weft show` shows it.
+ *
+ * @param n The row (all its columns).
+ * @returns The node's details.
+ */
+export function details(n: SqlRow): NodeDetails {
+  return {
+    runId: n.run_id as string,
+    id: n.id as string,
+    parentId: text(n.parent_id),
+    seq: Number(n.seq),
+    entity: n.entity as string,
+    kind: n.kind as string,
+    version: text(n.version),
+    status: n.status as NodeStatus,
+    attempts: Number(n.attempts),
+    startedAt: num(n.started_at),
+    finishedAt: num(n.finished_at),
+    error: n.error === null ? undefined : JSON.parse(n.error as string) as WeftErrorJson,
+    cachedFrom: text(n.cached_from),
+    replayed: isTrue(n.replayed),
+    call: n.call as string,
+    inputs: nodeInputs(n).map((i) => ({ name: i.name, hash: i.hash, sources: i.sources ?? [] })),
+    outputs: nodeOutputs(n).map((o) => ({ name: o.name, hash: o.hash })),
+  };
+}
+
+/**
+ * A node row in brief, as a drawing of its run needs it.
+ *
+ * @param r The row: the brief columns, `deps`, `inputs` (when `deps` is
+ * NULL) and the error's message as `error_message`.
+ * @returns The summary.
+ */
+export function nodeSummary(r: SqlRow): NodeSummary {
+  let deps: string[];
+  if (r.deps !== null) deps = JSON.parse(r.deps as string);
+  else {
+    // Rows written before deps were recorded: their inputs say where they came from.
+    deps = [];
+    for (const i of nodeInputs(r)) {
+      for (const s of i.sources ?? []) if (!deps.includes(s.node)) deps.push(s.node);
+    }
+  }
+  return {
+    id: r.id as string,
+    parentId: text(r.parent_id),
+    entity: r.entity as string,
+    kind: r.kind as string,
+    status: r.status as NodeStatus,
+    attempts: Number(r.attempts),
+    startedAt: num(r.started_at),
+    finishedAt: num(r.finished_at),
+    cachedFrom: text(r.cached_from),
+    replayed: isTrue(r.replayed),
+    deps,
+    error: text(r.error_message),
+  };
+}
+
+/**
+ * A log row as a {@linkcode LogEntry}.
+ *
+ * @param r The row.
+ * @returns The entry.
+ */
+export function logEntry(r: SqlRow): LogEntry {
+  return {
+    nodeId: r.node_id as string,
+    attempt: Number(r.attempt),
+    time: Number(r.time),
+    kind: r.kind === "retry" ? "retry" : "log",
+    message: r.message as string,
+    ...(r.error === null ? {} : { error: JSON.parse(r.error as string) }),
+  };
+}
+
+/**
+ * A node row as where a value was made and used reads it.
+ *
+ * @param n The row (`run_id, id, status, replayed, inputs, outputs`).
+ * @returns The row for `valueUsesOf`.
+ */
+export function useRow(n: SqlRow): UseRow {
+  return {
+    runId: n.run_id as string,
+    nodeId: n.id as string,
+    made: n.status === "succeeded" && !isTrue(n.replayed),
+    outputs: nodeOutputs(n),
+    inputs: nodeInputs(n),
+  };
+}
+
+/**
+ * A node row as the journal of a resumed run holds it, under its position.
+ *
+ * @param n The row.
+ * @param value The value of a succeeded node, from its outputs (called only then).
+ * @returns Its position (`parentId#seq`) and entry.
+ */
+export function journalEntry(
+  n: SqlRow,
+  value: (bare: boolean, outputs: StoredOutput[]) => unknown,
+): [string, JournalEntry] {
+  const status = n.status as NodeStatus;
+  const entry: JournalEntry = {
+    nodeId: n.id as string,
+    entity: n.entity as string,
+    argsDigest: n.args_digest as string,
+    call: n.call as string,
+    status,
+    attempt: Number(n.attempts),
+    startedAt: num(n.started_at),
+    finishedAt: num(n.finished_at),
+    cachedFrom: text(n.cached_from),
+    ...(status === "succeeded" ? { value: value(isTrue(n.bare), nodeOutputs(n)) } : {}),
+  };
+  return [`${text(n.parent_id) ?? ""}#${n.seq}`, entry];
+}
