@@ -19,7 +19,7 @@ import type {
   RunSuspend,
   SignalMessage,
 } from "../mod.ts";
-import type { StoredInput, StoredOutput } from "../rows.ts";
+import { depsColumn, keptLog, NodeOrder, type StoredInput, type StoredOutput } from "../rows.ts";
 import type { GroupWriter, NodeRow } from "./writer.ts";
 import type { PgTime } from "./time.ts";
 
@@ -43,12 +43,6 @@ export interface PgSessionStore {
   readonly time: PgTime;
 }
 
-/** The most `ctx.log` lines kept per node and attempt. */
-const MAX_LOG_LINES = 10_000;
-
-/** The longest `ctx.log` line kept. */
-const MAX_LOG_CHARS = 16_384;
-
 /** The queue and journal of one run in a PostgreSQL store. */
 export class PgSession implements RunSession {
   readonly previous: PreviousRun | undefined;
@@ -60,11 +54,9 @@ export class PgSession implements RunSession {
   #writing = new Set<NodeRecord>();
   #cachePuts: [string, NodeRecord][] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #order: number;
   #outputHashes = new Map<string, Map<string, string>>();
   #inputsWritten = new Set<NodeRecord>();
-  #added = new Map<NodeRecord, number>();
-  readonly #earlier: Map<string, number>;
+  readonly #order: NodeOrder;
   /**
    * Nodes whose current state another process already wrote (a worker's
    * fenced completion): recording it again would cost a commit for nothing.
@@ -87,16 +79,13 @@ export class PgSession implements RunSession {
     this.#store = store;
     this.runId = runId;
     this.previous = previous;
-    this.#earlier = earlier;
     this.#rev = counters.rev;
     this.#logSeq = counters.logSeq;
-    let max = -1;
-    for (const v of earlier.values()) if (v > max) max = v;
-    this.#order = max + 1;
+    this.#order = new NodeOrder(earlier);
   }
 
   added(node: NodeRecord): void {
-    this.#added.set(node, this.#earlier.get(node.id) ?? this.#order++);
+    this.#order.add(node);
     this.#enqueue(node);
   }
 
@@ -174,7 +163,7 @@ export class PgSession implements RunSession {
 
   /** The node's order in its run. */
   order(node: NodeRecord): number {
-    return this.#added.get(node) ?? 0;
+    return this.#order.of(node);
   }
 
   /**
@@ -267,17 +256,8 @@ export class PgSession implements RunSession {
       this.#outputHashes.set(node.id, hashes);
       outputs = JSON.stringify(stored);
     }
-    // A node written before its inputs are known records the nodes it takes
-    // data from, so that a drawing of the run links it at once.
-    let deps: string | null = null;
-    if (inputs === null && !this.#inputsWritten.has(node)) {
-      const ids: string[] = [];
-      for (const list of node.inputSources().values()) {
-        for (const src of list) if (!ids.includes(src.node)) ids.push(src.node);
-      }
-      if (ids.length > 0) deps = JSON.stringify(ids);
-    }
-    const added = this.#added.get(node) ?? 0;
+    const deps = inputs === null && !this.#inputsWritten.has(node) ? depsColumn(node) : null;
+    const added = this.#order.of(node);
     if (added > 0x7fffffff) {
       throw new ValidationError(
         `Run '${this.runId}' has more than 2,147,483,647 nodes, the most a run can record; split the work into several runs`,
@@ -308,27 +288,18 @@ export class PgSession implements RunSession {
     };
   }
 
-  log(entry: LogEntry): void {
-    const key = `${entry.attempt}#${entry.nodeId}`;
-    const count = (this.#logCounts.get(key) ?? 0) + 1;
-    this.#logCounts.set(key, count);
-    if (count > MAX_LOG_LINES) return;
-    const message = count === MAX_LOG_LINES
-      ? `(${MAX_LOG_LINES - 1} lines kept; later lines of this attempt are not recorded)`
-      : entry.message.length > MAX_LOG_CHARS
-      ? `${entry.message.slice(0, MAX_LOG_CHARS)}… (cut at ${MAX_LOG_CHARS} characters)`
-      : entry.message;
+  log(line: LogEntry): void {
+    const entry = keptLog(this.#logCounts, line);
+    if (entry === undefined) return;
     this.#store.writer.log({
       run_id: this.runId,
       seq: ++this.#logSeq,
       node_id: entry.nodeId,
       attempt: entry.attempt,
       time: entry.time,
-      kind: count === MAX_LOG_LINES ? "log" : entry.kind,
-      message,
-      error: entry.error === undefined || count === MAX_LOG_LINES
-        ? null
-        : JSON.stringify(entry.error),
+      kind: entry.kind,
+      message: entry.message,
+      error: entry.error === undefined ? null : JSON.stringify(entry.error),
     });
     this.#logged = true;
     this.#arm();

@@ -24,7 +24,7 @@ import type {
 import type { SqliteTime } from "./time.ts";
 import { decodeValue } from "../../core/values.ts";
 import type { SqliteBatch } from "./commit.ts";
-import { INLINE_MAX } from "../rows.ts";
+import { depsColumn, INLINE_MAX, keptLog, NodeOrder } from "../rows.ts";
 import type { Row } from "./rows.ts";
 import type { StatementSync } from "node:sqlite";
 
@@ -60,13 +60,6 @@ function stored(v: { hash: string; body?: string }): string {
     : `"hash":"${v.hash}","body":${JSON.stringify(v.body)}`;
 }
 
-/** The most `ctx.log` lines kept per node and attempt. */
-const MAX_LOG_LINES = 10_000;
-const LINES_CUT = `(${MAX_LOG_LINES - 1} lines kept; later lines of this attempt are not recorded)`;
-
-/** The longest `ctx.log` line kept. */
-const MAX_LOG_CHARS = 16_384;
-
 /** The queue and journal of one run in a SQLite store. */
 export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   readonly previous: PreviousRun | undefined;
@@ -92,7 +85,6 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   #spare: Set<NodeRecord> | undefined = undefined;
   /** Whether the store's timer will tick for this session. */
   #armed = false;
-  #order = 0;
   /** Output hashes of nodes already written, so that their consumers reuse them. */
   // (Maps rather than weak ones: the session lasts as long as the run, which
   // holds its nodes anyway, and a WeakMap costs more per entry to set and to
@@ -100,8 +92,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   // (A node with one output, its whole value, keeps the hash alone.)
   #outputHashes = new Map<string, string | Map<string, string>>();
   #inputsWritten = new Set<NodeRecord>();
-  #added = new Map<NodeRecord, number>();
-  readonly #earlier: Map<string, number>;
+  readonly #order: NodeOrder;
   /** The run's change counter: each node row written takes the next value. */
   #rev: number;
   /** Log lines waiting for the next commit, those a commit took, and the last one's number. */
@@ -124,16 +115,13 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     this.#keyBase = keyBase;
     this.#keyNumber = Number(keyBase);
     this.previous = previous;
-    this.#earlier = earlier;
     this.#rev = counters.rev;
     this.#logSeq = counters.logSeq;
-    let max = -1;
-    for (const v of earlier.values()) if (v > max) max = v;
-    this.#order = max + 1;
+    this.#order = new NodeOrder(earlier);
   }
 
   added(node: NodeRecord): void {
-    this.#added.set(node, this.#earlier.get(node.id) ?? this.#order++);
+    this.#order.add(node);
     this.#enqueue(node);
   }
 
@@ -300,18 +288,8 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
         this.#outputHashes.set(node.id, hashes);
       }
     }
-    // A node written before its inputs are known (it waits for them) records
-    // the nodes it takes data from, so that a drawing of the run links it at
-    // once; once its inputs are written, their sources say the same.
-    let deps: string | null = null;
-    if (inputs === null && !this.#inputsWritten.has(node)) {
-      const ids: string[] = [];
-      for (const list of node.inputSources().values()) {
-        for (const src of list) if (!ids.includes(src.node)) ids.push(src.node);
-      }
-      if (ids.length > 0) deps = JSON.stringify(ids);
-    }
-    const added = this.#added.get(node) ?? 0;
+    const deps = inputs === null && !this.#inputsWritten.has(node) ? depsColumn(node) : null;
+    const added = this.#order.of(node);
     if (added > 0xffffffff) {
       throw new ValidationError(
         `Run '${this.runId}' has more than 4,294,967,295 nodes, the most a run can record; split the work into several runs`,
@@ -346,25 +324,10 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     ]);
   }
 
-  log(entry: LogEntry): void {
-    const key = `${entry.attempt}#${entry.nodeId}`;
-    const count = (this.#logCounts.get(key) ?? 0) + 1;
-    this.#logCounts.set(key, count);
-    if (count > MAX_LOG_LINES) return;
-    this.#logs.push(
-      count === MAX_LOG_LINES
-        ? {
-          ...entry,
-          kind: "log",
-          message: LINES_CUT,
-        }
-        : entry.message.length > MAX_LOG_CHARS
-        ? {
-          ...entry,
-          message: `${entry.message.slice(0, MAX_LOG_CHARS)}… (cut at ${MAX_LOG_CHARS} characters)`,
-        }
-        : entry,
-    );
+  log(line: LogEntry): void {
+    const entry = keptLog(this.#logCounts, line);
+    if (entry === undefined) return;
+    this.#logs.push(entry);
     this.#arm();
   }
 
