@@ -8,7 +8,7 @@
  * @module
  */
 
-import { decodeValue, encodeValue } from "../../core/values.ts";
+import { encodeValue } from "../../core/values.ts";
 import type {
   RunSuspend,
   ScheduleFire,
@@ -18,6 +18,7 @@ import type {
   SleepingRun,
 } from "../mod.ts";
 import { checkSignalTarget } from "../time.ts";
+import * as timeRows from "../time_rows.ts";
 import type { PgClient } from "./connect.ts";
 import type { GroupWriter } from "./writer.ts";
 
@@ -33,7 +34,7 @@ export class PgTime {
   readonly #s: string;
   readonly #url: string;
   readonly #writer: GroupWriter;
-  readonly #watchers = new Map<string, Set<() => void>>();
+  readonly #watchers = new timeRows.SignalWatchers();
 
   /**
    * Answers for one store.
@@ -92,7 +93,7 @@ export class PgTime {
         return Number(next.seq);
       })
     );
-    for (const wake of this.#watchers.get(runId) ?? []) wake();
+    this.#watchers.wake(runId);
     return seq;
   }
 
@@ -119,18 +120,12 @@ export class PgTime {
     );
     const row = rows[0] as Row | undefined;
     if (row === undefined) return undefined;
-    return {
-      seq: Number(row.seq),
-      value: decodeValue(row.body as string),
-      sentAt: Number(row.sent_at),
-    };
+    return timeRows.signalMessage(row);
   }
 
   /** Calls `wake` when a signal may have come: at once from this store, by polling from others. */
   watchSignals(runId: string, wake: () => void): () => void {
-    let set = this.#watchers.get(runId);
-    if (set === undefined) this.#watchers.set(runId, set = new Set());
-    set.add(wake);
+    const stop = this.#watchers.add(runId, wake);
     let last: number | undefined;
     let busy = false;
     const look = async () => {
@@ -155,8 +150,7 @@ export class PgTime {
     const timer = setInterval(look, SIGNAL_POLL_MS);
     return () => {
       clearInterval(timer);
-      set.delete(wake);
-      if (set.size === 0) this.#watchers.delete(runId);
+      stop();
     };
   }
 
@@ -166,13 +160,7 @@ export class PgTime {
       `SELECT seq, name, body, sent_at, taken_by FROM ${this.#s}.signals WHERE run_id = $1 ORDER BY seq`,
       [runId],
     );
-    return rows.map((r: Row) => ({
-      seq: Number(r.seq),
-      name: r.name as string,
-      value: decodeValue(r.body as string),
-      sentAt: Number(r.sent_at),
-      takenBy: (r.taken_by as string | null) ?? undefined,
-    }));
+    return rows.map(timeRows.signalRecord);
   }
 
   /** Sleeping runs, earliest wake-up first. */
@@ -183,13 +171,7 @@ export class PgTime {
         ORDER BY wake_at ASC NULLS LAST, id LIMIT $2`,
       [filter.dueBy ?? null, filter.limit ?? 100],
     );
-    return rows.map((r: Row) => ({
-      id: r.id as string,
-      entity: r.entity as string,
-      script: (r.script as string | null) ?? undefined,
-      wakeAt: r.wake_at === null ? undefined : Number(r.wake_at),
-      signals: r.waiting_for === null ? [] : JSON.parse(r.waiting_for as string),
-    }));
+    return rows.map(timeRows.sleepingRun);
   }
 
   /** Takes a due sleeping run. */
@@ -236,12 +218,7 @@ export class PgTime {
         WHERE schedule = $1 AND ($2::text IS NULL OR status = $2) ORDER BY fire_at DESC LIMIT $3`,
       [schedule, filter.status ?? null, filter.limit ?? 100],
     );
-    return rows.map((r: Row) => ({
-      schedule: r.schedule as string,
-      fireAt: Number(r.fire_at),
-      status: r.status as ScheduleFire["status"],
-      runId: (r.run_id as string | null) ?? undefined,
-    }));
+    return rows.map(timeRows.scheduleFire);
   }
 
   /** Records a schedule a server serves. */
@@ -262,18 +239,6 @@ export class PgTime {
     const rows = await this.#sql.unsafe(
       `SELECT name, script, spec, served_at FROM ${this.#s}.schedules ORDER BY name`,
     );
-    return rows.map((r: Row) => {
-      const spec = JSON.parse(r.spec as string);
-      return {
-        name: r.name as string,
-        script: (r.script as string | null) ?? undefined,
-        cron: spec.cron,
-        timezone: spec.timezone,
-        everyMs: spec.everyMs,
-        overlap: spec.overlap,
-        catchUp: spec.catchUp,
-        servedAt: Number(r.served_at),
-      };
-    });
+    return rows.map(timeRows.scheduleRecord);
   }
 }

@@ -9,8 +9,9 @@
  */
 
 import type { StatementSync } from "node:sqlite";
-import { decodeValue, encodeValue } from "../../core/values.ts";
+import { encodeValue } from "../../core/values.ts";
 import { checkSignalTarget } from "../time.ts";
+import * as timeRows from "../time_rows.ts";
 import type {
   RunStatus,
   RunSuspend,
@@ -35,7 +36,7 @@ export class SqliteTime {
   /** Throws when the store is closed. */
   readonly check: () => void;
   /** Runs of this process waiting for signals: told at once when this store keeps one. */
-  readonly #watchers = new Map<string, Set<() => void>>();
+  readonly #watchers = new timeRows.SignalWatchers();
 
   /**
    * Answers for one store.
@@ -88,7 +89,7 @@ export class SqliteTime {
         s.wakeForSignal!.run(sentAt, runId);
       }
     });
-    for (const wake of this.#watchers.get(runId) ?? []) wake();
+    this.#watchers.wake(runId);
     return seq;
   }
 
@@ -104,18 +105,12 @@ export class SqliteTime {
     });
     const row = found as Row | undefined;
     if (row === undefined) return undefined;
-    return {
-      seq: Number(row.seq),
-      value: decodeValue(row.body as string),
-      sentAt: Number(row.sent_at),
-    };
+    return timeRows.signalMessage(row);
   }
 
   /** Calls `wake` when a signal may have come: at once from this store, by polling from others. */
   watchSignals(runId: string, wake: () => void): () => void {
-    let set = this.#watchers.get(runId);
-    if (set === undefined) this.#watchers.set(runId, set = new Set());
-    set.add(wake);
+    const stop = this.#watchers.add(runId, wake);
     let last = this.#lastSeq(runId);
     const timer = setInterval(() => {
       let now: number;
@@ -131,8 +126,7 @@ export class SqliteTime {
     }, SIGNAL_POLL_MS);
     return () => {
       clearInterval(timer);
-      set.delete(wake);
-      if (set.size === 0) this.#watchers.delete(runId);
+      stop();
     };
   }
 
@@ -142,25 +136,13 @@ export class SqliteTime {
 
   /** The signals sent to a run, in order. */
   listSignals(runId: string): SignalRecord[] {
-    return (this.#s().listSignals!.all(runId) as Row[]).map((r) => ({
-      seq: Number(r.seq),
-      name: r.name as string,
-      value: decodeValue(r.body as string),
-      sentAt: Number(r.sent_at),
-      takenBy: (r.taken_by as string | null) ?? undefined,
-    }));
+    return (this.#s().listSignals!.all(runId) as Row[]).map(timeRows.signalRecord);
   }
 
   /** Sleeping runs, earliest wake-up first. */
   sleepingRuns(filter: { dueBy?: number; limit?: number }): SleepingRun[] {
     return (this.#s().sleepingRuns!.all(filter.dueBy ?? null, filter.limit ?? 100) as Row[]).map(
-      (r) => ({
-        id: r.id as string,
-        entity: r.entity as string,
-        script: (r.script as string | null) ?? undefined,
-        wakeAt: r.wake_at === null ? undefined : Number(r.wake_at),
-        signals: r.waiting_for === null ? [] : JSON.parse(r.waiting_for as string),
-      }),
+      timeRows.sleepingRun,
     );
   }
 
@@ -188,12 +170,7 @@ export class SqliteTime {
     filter: { status?: ScheduleFire["status"]; limit?: number },
   ): ScheduleFire[] {
     return (this.#s().listFires!.all(schedule, filter.status ?? null, filter.limit ?? 100) as Row[])
-      .map((r) => ({
-        schedule: r.schedule as string,
-        fireAt: Number(r.fire_at),
-        status: r.status as ScheduleFire["status"],
-        runId: (r.run_id as string | null) ?? undefined,
-      }));
+      .map(timeRows.scheduleFire);
   }
 
   /** Records a schedule a server serves. */
@@ -204,19 +181,7 @@ export class SqliteTime {
 
   /** The schedules servers recorded. */
   listSchedules(): ScheduleRecord[] {
-    return (this.#s().listSchedules!.all() as Row[]).map((r) => {
-      const spec = JSON.parse(r.spec as string);
-      return {
-        name: r.name as string,
-        script: (r.script as string | null) ?? undefined,
-        cron: spec.cron,
-        timezone: spec.timezone,
-        everyMs: spec.everyMs,
-        overlap: spec.overlap,
-        catchUp: spec.catchUp,
-        servedAt: Number(r.served_at),
-      };
-    });
+    return (this.#s().listSchedules!.all() as Row[]).map(timeRows.scheduleRecord);
   }
 }
 
