@@ -9,7 +9,8 @@
  * @module
  */
 
-import { decideClaim, takeoverRecord } from "../ownership.ts";
+import { claimedOwner, decideClaim, takeoverRecord } from "../ownership.ts";
+import { ownerOf, takeoverOf, takeoverValues } from "../owner_rows.ts";
 import type {
   ClaimResult,
   RenewResult,
@@ -26,21 +27,6 @@ type Row = Record<string, any>;
 
 /** The server's clock, in ms since the epoch. */
 const NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
-
-function ownerOf(row: Row): RunOwner {
-  return {
-    runId: row.run_id,
-    ownerId: row.owner_id,
-    pid: Number(row.pid),
-    host: row.host,
-    since: Number(row.since),
-    heartbeatAt: Number(row.heartbeat_at),
-    leaseMs: Number(row.lease_ms),
-    cancelRequestedAt: row.cancel_requested_at === null
-      ? undefined
-      : Number(row.cancel_requested_at),
-  };
-}
 
 /** The ownership half of the PostgreSQL store (its base class). */
 export abstract class PgOwnership extends PgBrowsing implements RunOwnership {
@@ -93,16 +79,7 @@ export abstract class PgOwnership extends PgBrowsing implements RunOwnership {
         prepare,
       );
       if (written.length === 0) return undefined;
-      const owner: RunOwner = {
-        runId: claim.runId,
-        ownerId: claim.ownerId,
-        pid: claim.pid,
-        host: claim.host,
-        since: now,
-        heartbeatAt: now,
-        leaseMs,
-        cancelRequestedAt: undefined,
-      };
+      const owner = claimedOwner(claim, now);
       if (current === undefined || decision.takeover === undefined) {
         return { claimed: true, owner } as ClaimResult;
       }
@@ -110,19 +87,7 @@ export abstract class PgOwnership extends PgBrowsing implements RunOwnership {
       await tx.unsafe(
         `INSERT INTO ${s}.run_takeovers (run_id, at, owner_id, pid, host, from_owner_id, from_pid,
            from_host, from_since, from_heartbeat_at, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [
-          t.runId,
-          t.at,
-          t.by.ownerId,
-          t.by.pid,
-          t.by.host,
-          t.from.ownerId,
-          t.from.pid,
-          t.from.host,
-          t.from.since,
-          t.from.heartbeatAt,
-          t.reason,
-        ],
+        takeoverValues(t),
       );
       return { claimed: true, owner, tookOver: t } as ClaimResult;
     });
@@ -198,18 +163,6 @@ export abstract class PgOwnership extends PgBrowsing implements RunOwnership {
       `SELECT * FROM ${this.schema}.run_takeovers WHERE run_id = $1 ORDER BY at`,
       [runId],
     ) as Row[];
-    return rows.map((r) => ({
-      runId: r.run_id,
-      at: Number(r.at),
-      by: { ownerId: r.owner_id, pid: Number(r.pid), host: r.host },
-      from: {
-        ownerId: r.from_owner_id,
-        pid: Number(r.from_pid),
-        host: r.from_host,
-        since: Number(r.from_since),
-        heartbeatAt: Number(r.from_heartbeat_at),
-      },
-      reason: r.reason,
-    }));
+    return rows.map(takeoverOf);
   }
 }

@@ -10,6 +10,7 @@
 import type { StatementSync } from "node:sqlite";
 import { claimedOwner, decideClaim, takeoverRecord } from "../ownership.ts";
 import type { ClaimResult, RenewResult, RunClaim, RunOwner, RunTakeover } from "../mod.ts";
+import { ownerOf, takeoverOf, takeoverValues } from "../owner_rows.ts";
 import type { Row } from "./rows.ts";
 
 /** What ownership needs of the store. */
@@ -20,27 +21,6 @@ export interface OwnersPort {
   immediate<T>(fn: () => T): T;
   /** Runs `fn` (each statement commits on its own), mapping errors. */
   direct<T>(fn: () => T): T;
-}
-
-/**
- * An owner row as a record.
- *
- * @param row The row.
- * @returns The owner.
- */
-function ownerOf(row: Row): RunOwner {
-  return {
-    runId: row.run_id as string,
-    ownerId: row.owner_id as string,
-    pid: Number(row.pid),
-    host: row.host as string,
-    since: Number(row.since),
-    heartbeatAt: Number(row.heartbeat_at),
-    leaseMs: Number(row.lease_ms),
-    cancelRequestedAt: row.cancel_requested_at === null
-      ? undefined
-      : Number(row.cancel_requested_at),
-  };
 }
 
 /**
@@ -85,19 +65,7 @@ export function claimWith(
   const owner = claimedOwner(claim, now);
   if (current === undefined || decision.takeover === undefined) return { claimed: true, owner };
   const t = takeoverRecord(current, claim, now, decision.takeover);
-  s.putTakeover!.run(
-    t.runId,
-    t.at,
-    t.by.ownerId,
-    t.by.pid,
-    t.by.host,
-    t.from.ownerId,
-    t.from.pid,
-    t.from.host,
-    t.from.since,
-    t.from.heartbeatAt,
-    t.reason,
-  );
+  s.putTakeover!.run(...takeoverValues(t));
   return { claimed: true, owner, tookOver: t };
 }
 
@@ -164,19 +132,5 @@ export function requestCancel(port: OwnersPort, runId: string): RunOwner | undef
  * @returns The takeovers, oldest first.
  */
 export function takeovers(port: OwnersPort, runId: string): RunTakeover[] {
-  return port.direct(() =>
-    (port.statements().takeovers!.all(runId) as Row[]).map((r) => ({
-      runId: r.run_id as string,
-      at: Number(r.at),
-      by: { ownerId: r.owner_id as string, pid: Number(r.pid), host: r.host as string },
-      from: {
-        ownerId: r.from_owner_id as string,
-        pid: Number(r.from_pid),
-        host: r.from_host as string,
-        since: Number(r.from_since),
-        heartbeatAt: Number(r.from_heartbeat_at),
-      },
-      reason: r.reason as string,
-    }))
-  );
+  return port.direct(() => (port.statements().takeovers!.all(runId) as Row[]).map(takeoverOf));
 }
