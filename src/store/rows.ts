@@ -9,7 +9,8 @@
  */
 
 import type { WeftErrorJson } from "../core/errors.ts";
-import type { LogEntry, NodeSummary, UseRow } from "./browse.ts";
+import { decodeValue } from "../core/values.ts";
+import type { LogEntry, NodeSummary, NodeValue, UseRow } from "./browse.ts";
 import type { JournalEntry, NodeRecord } from "./mod.ts";
 import type { InputSource, NodeDetails, NodeStatus, RunStatus, RunSummary } from "./records.ts";
 
@@ -159,6 +160,32 @@ export function nodeSummary(r: SqlRow): NodeSummary {
     deps,
     error: text(r.error_message),
   };
+}
+
+/**
+ * A value a node took or made, as the UI shows it.
+ *
+ * @param name The input's or output's name.
+ * @param hash The value's hash.
+ * @param text Its encoded body, when the store has it.
+ * @returns The value, decoded.
+ */
+export function nodeValue(name: string, hash: string, text: string | undefined): NodeValue {
+  return text === undefined
+    ? { name, hash, stored: false, value: undefined }
+    : { name, hash, stored: true, value: decodeValue(text) };
+}
+
+/**
+ * The body a producer's row keeps inline for an output (an input taken
+ * whole from a node's output keeps its body with the producer).
+ *
+ * @param producer The producing node's row (its `outputs` at least).
+ * @param hash The value's hash.
+ * @returns The body, or undefined.
+ */
+export function producerBody(producer: SqlRow | undefined, hash: string): string | undefined {
+  return nodeOutputs(producer).find((o) => o.hash === hash)?.body;
 }
 
 /**

@@ -8,7 +8,6 @@
  * @module
  */
 
-import { decodeValue } from "../../core/values.ts";
 import type {
   InputSource,
   LogEntry,
@@ -29,7 +28,8 @@ import {
   nodeInputs,
   nodeOutputs,
   nodeSummary,
-  type StoredOutput,
+  nodeValue,
+  producerBody,
   summary,
   useRow,
 } from "../rows.ts";
@@ -208,20 +208,14 @@ export abstract class PgBrowsing {
     ): Promise<NodeValue> => {
       let text = body ?? await this.#body(hash);
       for (const src of text === undefined ? sources ?? [] : []) {
-        // An input taken whole from a node's output keeps its body with the producer.
         const producer = (await this.#sql.unsafe(
           `SELECT outputs FROM ${this.#s}.nodes WHERE run_id = $1 AND id = $2`,
           [runId, src.node],
         ))[0] as Row | undefined;
-        const found = nodeOutputs(producer).find((o: StoredOutput) => o.hash === hash);
-        if (found?.body !== undefined) {
-          text = found.body;
-          break;
-        }
+        text = producerBody(producer, hash);
+        if (text !== undefined) break;
       }
-      return text === undefined
-        ? { name, hash, stored: false, value: undefined }
-        : { name, hash, stored: true, value: decodeValue(text) };
+      return nodeValue(name, hash, text);
     };
     const inputs: NodeValue[] = [];
     for (const i of nodeInputs(row)) {

@@ -23,14 +23,14 @@ import type {
   ValueUses,
 } from "../mod.ts";
 import { valueUsesOf } from "../browse.ts";
-import { decodeValue } from "../../core/values.ts";
 import {
   details,
   logEntry,
   nodeInputs,
   nodeOutputs,
   nodeSummary,
-  type StoredOutput,
+  nodeValue,
+  producerBody,
   summary,
   useRow,
 } from "../rows.ts";
@@ -178,20 +178,11 @@ export class SqliteBrowse {
       sources: readonly InputSource[] | undefined,
     ): NodeValue => {
       let text = body ?? this.#reads.body(hash);
-      if (text === undefined) {
-        // An input taken whole from a node's output keeps its body with the producer.
-        for (const src of sources ?? []) {
-          const producer = this.#s.getNode!.get(runId, src.node) as Row | undefined;
-          const found = nodeOutputs(producer).find((o: StoredOutput) => o.hash === hash);
-          if (found?.body !== undefined) {
-            text = found.body;
-            break;
-          }
-        }
+      for (const src of text === undefined ? sources ?? [] : []) {
+        text = producerBody(this.#s.getNode!.get(runId, src.node) as Row | undefined, hash);
+        if (text !== undefined) break;
       }
-      return text === undefined
-        ? { name, hash, stored: false, value: undefined }
-        : { name, hash, stored: true, value: decodeValue(text) };
+      return nodeValue(name, hash, text);
     };
     return {
       inputs: nodeInputs(row).map((i) => value(i.name, i.hash, i.body, i.sources)),
