@@ -60,6 +60,27 @@ Deno.test("a short run on SQLite writes few pages: a run that never sleeps is no
   }
 });
 
+Deno.test("short runs one after another on SQLite share the heartbeat and commit timers instead of setting their own", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  const realSetTimeout = globalThis.setTimeout;
+  let set = 0;
+  try {
+    await run(noop, { x: 0 }, { store });
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      set++;
+      return realSetTimeout(...args);
+    }) as typeof setTimeout;
+    for (let i = 1; i <= 10; i++) assert.equal((await run(noop, { x: i }, { store })).outputs, i);
+    // (Each run used to set two timers, its claim's heartbeat and its session's commit, and clear them.)
+    assert.ok(set <= 2, `${set} timers set by 10 runs`);
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    store.close();
+  }
+  // The timers left set keep nothing alive: the test sanitizer would report them otherwise.
+});
+
 Deno.test("a claim refused by a live owner writes nothing of the run", async () => {
   await using tmp = await tempDir();
   const store = SqliteStore.open(`${tmp.dir}/weft.db`);

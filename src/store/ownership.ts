@@ -16,6 +16,7 @@
  */
 
 import { RunOwnedError } from "../core/errors.ts";
+import { keepAlive } from "../core/timers.ts";
 import type {
   CacheHit,
   ClaimedOpen,
@@ -338,23 +339,30 @@ export interface LeaseHandlers {
  * The heartbeats of every lease of the process, from one timer: a timer per
  * run costs as much as the rest of a short run's claim, and runs started
  * together beat together. Each beat is due at a time; the timer is set for
- * the earliest.
+ * the earliest. When the last beat goes, the timer is left set but no longer
+ * keeps the process alive (`keepAlive`): the next run, started a moment
+ * later, has a beat due later still and reuses it, rather than setting and
+ * clearing a timer per run.
  */
 const beats = new Map<() => void, number>();
 let beatTimer: ReturnType<typeof setTimeout> | undefined;
 let beatTimerAt = Infinity;
+let beatTimerHeld = false;
 
 function beatAt(beat: () => void, due: number): void {
   beats.set(beat, due);
   if (due < beatTimerAt) armBeats(due);
+  else if (!beatTimerHeld) {
+    keepAlive(beatTimer!, true);
+    beatTimerHeld = true;
+  }
 }
 
 function noBeat(beat: () => void): void {
   beats.delete(beat);
-  if (beats.size === 0 && beatTimer !== undefined) {
-    clearTimeout(beatTimer);
-    beatTimer = undefined;
-    beatTimerAt = Infinity;
+  if (beats.size === 0 && beatTimer !== undefined && beatTimerHeld) {
+    keepAlive(beatTimer, false);
+    beatTimerHeld = false;
   }
 }
 
@@ -362,11 +370,13 @@ function armBeats(due: number): void {
   if (beatTimer !== undefined) clearTimeout(beatTimer);
   beatTimerAt = due;
   beatTimer = setTimeout(beatDue, Math.max(0, due - Date.now()));
+  beatTimerHeld = true;
 }
 
 function beatDue(): void {
   beatTimer = undefined;
   beatTimerAt = Infinity;
+  beatTimerHeld = false;
   const now = Date.now();
   const due: (() => void)[] = [];
   let next = Infinity;

@@ -17,6 +17,7 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { ValidationError } from "../../core/errors.ts";
+import { keepAlive } from "../../core/timers.ts";
 import { encodeValue, sha256 } from "../../core/values.ts";
 import { lineageOf, type LineagePort, resolveHash } from "../lineage.ts";
 import { lineagePort } from "./lineage_port.ts";
@@ -97,6 +98,8 @@ export class SqliteStore extends SqliteBrowseMethods implements Store {
   /** The sessions that asked for a commit soon, and the one timer that ticks for them. */
   #ticking = new Set<SqliteSession>();
   #ticker: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Whether the timer keeps the process alive (it does while a session waits for it). */
+  #tickerHeld = false;
   readonly #reads: SqliteReads;
   /** Signals, sleeping runs and schedule fires. @ignore */
   override readonly time: SqliteTime;
@@ -341,21 +344,32 @@ export class SqliteStore extends SqliteBrowseMethods implements Store {
   /** @internal Calls the session's `tick` within `flushIntervalMs`, from one timer for all sessions. */
   soon(session: SqliteSession): void {
     this.#ticking.add(session);
-    this.#ticker ??= setTimeout(() => {
-      this.#ticker = undefined;
-      const due = this.#ticking;
-      this.#ticking = new Set();
-      if (this.#closed) return;
-      for (const s of due) s.tick();
-    }, this.#options.flushIntervalMs);
+    if (this.#ticker === undefined) {
+      this.#ticker = setTimeout(() => {
+        this.#ticker = undefined;
+        this.#tickerHeld = false;
+        const due = this.#ticking;
+        this.#ticking = new Set();
+        if (this.#closed) return;
+        for (const s of due) s.tick();
+      }, this.#options.flushIntervalMs);
+      this.#tickerHeld = true;
+    } else if (!this.#tickerHeld) {
+      keepAlive(this.#ticker, true);
+      this.#tickerHeld = true;
+    }
   }
 
   /** @internal */
   forget(session: SqliteSession): void {
-    // (Nothing left to tick for: the timer would only keep the process up.)
-    if (this.#ticking.delete(session) && this.#ticking.size === 0 && this.#ticker !== undefined) {
-      clearTimeout(this.#ticker);
-      this.#ticker = undefined;
+    // Nothing left to tick for: the timer no longer keeps the process up (left set, it
+    // serves the next run, which asks a moment later, without a timer of its own).
+    if (
+      this.#ticking.delete(session) && this.#ticking.size === 0 && this.#ticker !== undefined &&
+      this.#tickerHeld
+    ) {
+      keepAlive(this.#ticker, false);
+      this.#tickerHeld = false;
     }
     if (this.#sessions.get(session.runId) === session) this.#sessions.delete(session.runId);
     this.#group.closed(session);
