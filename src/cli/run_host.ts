@@ -193,6 +193,17 @@ export class StoreHost {
     return this.#finished;
   }
 
+  /**
+   * A node of the run as its process reported it (for a task the run hands
+   * to another executor here, such as the PostgreSQL queue).
+   *
+   * @param id The node id.
+   * @returns The node, or undefined if no record of it came.
+   */
+  node(id: string): NodeRecord | undefined {
+    return this.#nodes.get(id);
+  }
+
   /** A cache key of this script's runs: the child's key, scoped by the script. */
   #scoped(key: string): string {
     if (!isString(key) || key.length > 256) throw new ProtocolError("a malformed cache key");

@@ -1,9 +1,13 @@
 /**
  * `weft worker SCRIPT --store postgres://…`: compiles the script with no
- * permissions (as `weft run` does), then starts a process holding what its
- * tasks declare plus the store, which serves the store's task queue — each
- * attempt in a Worker holding only its own task's permissions — and drives
- * runs waiting for a driver. SIGTERM or Ctrl-C stops it gracefully.
+ * permissions (as `weft run` does), then starts a process that serves the
+ * store's task queue and drives runs waiting for a driver. By default that
+ * process's main thread holds the store and never imports the script: the
+ * script's code runs in a driver Worker holding no permission, each claimed
+ * attempt in a Worker holding only its task's permissions (see
+ * `worker_host.ts`); `--no-isolate` runs everything in one thread holding
+ * the union of the grants and the store (`worker_child.ts`). SIGTERM or
+ * Ctrl-C stops it gracefully.
  *
  * @module
  */
@@ -29,8 +33,12 @@ weft run --detach, and those whose driver died (its lease ran out), by
 replaying their journal; and it wakes the sleeping runs of SCRIPT that are
 due (their time has come, or a signal they wait for arrived).
 
-SCRIPT is compiled with no permissions first, as weft run does; the worker
-process holds the union of what SCRIPT's tasks declare, plus the store.
+SCRIPT is compiled with no permissions first, as weft run does. The store
+connection (and its password) is held by a thread that never runs SCRIPT's
+code: SCRIPT's top-level code, timers and workflow and flow bodies run in a
+Worker with no permission, and each task (one that declares nothing too) in
+a Worker holding only what it declares. With --no-isolate one thread holds
+the union of what SCRIPT's tasks declare plus the store, and runs it all.
 
 Options:
   --store S                  postgres://USER:PASSWORD@HOST:PORT/DATABASE (or $WEFT_STORE)
@@ -42,7 +50,8 @@ Options:
                              runs out (default 15s)
   --grace D                  on SIGTERM, how long running calls may take to finish
                              before they go back to the queue (default: the lease)
-  --no-isolate               run tasks in the worker process with the union of grants
+  --no-isolate               run SCRIPT's code (tasks, flows, top level) in the thread that
+                             holds the store and the union of the grants (trusted scripts)
   --allow-import HOST        let the script import modules from HOST (repeatable)
   --verbose                  print stack traces with errors
 
@@ -140,7 +149,11 @@ async function workerMain(args: string[]): Promise<number> {
     }, ${concurrency} at once, lease ${leaseMs} ms\n`,
   );
   for (const line of describePlan(plan)) err(`weft: grant ${line}\n`);
-  if (isolate) err(`weft: each task runs in a Worker with only its own permissions\n`);
+  err(
+    isolate
+      ? `weft: mode per-task (the default): the store's connection is held by a thread that never runs the script; top-level code, timers, workflow and flow code run in a Worker with no permission; each task (one that declares nothing too) runs in a Worker with only its own\n`
+      : `weft: mode --no-isolate: one thread holds the store's connection and the union below; every task, workflow and flow code and top-level code can use all of it\n`,
+  );
 
   const spec: WorkerSpec = {
     url: url.href,
@@ -166,11 +179,17 @@ async function workerMain(args: string[]): Promise<number> {
     flags = permissionFlags(withRead(plan.permissions, moduleRead));
     flags.push("--unstable-worker-options");
   }
-  const childUrl = new URL("./worker_child.ts", import.meta.url).href;
-  const entry = `import { workerChild } from ${JSON.stringify(childUrl)};\n` +
-    `await workerChild(${JSON.stringify(spec)}, () => import(${
-      JSON.stringify(spec.module ?? url.href)
-    }));\n`;
+  // Isolated, the entry never imports the script: the driver Worker does.
+  const entry = isolate
+    ? `import { workerHost } from ${
+      JSON.stringify(new URL("./worker_host.ts", import.meta.url).href)
+    };\nawait workerHost(${JSON.stringify(spec)});\n`
+    : `import { workerChild } from ${
+      JSON.stringify(new URL("./worker_child.ts", import.meta.url).href)
+    };\n` +
+      `await workerChild(${JSON.stringify(spec)}, () => import(${
+        JSON.stringify(spec.module ?? url.href)
+      }));\n`;
   const tmp = Deno.makeTempDirSync({ prefix: "weft-worker-" });
   Deno.writeTextFileSync(`${tmp}/entry.ts`, entry);
   const config = scriptConfig(url);

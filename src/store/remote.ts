@@ -200,6 +200,7 @@ export class RemoteStore extends ElsewhereQueries implements Store {
   readonly #transport: StoreTransport;
   readonly #owner: RunOwner;
   readonly #durable: boolean;
+  #session: RemoteSession | undefined;
 
   /**
    * @param transport The channel to the owner.
@@ -226,7 +227,20 @@ export class RemoteStore extends ElsewhereQueries implements Store {
       start: { ...start, inputs: toJsonTree(start.inputs) },
     });
     if (reply.t !== "opened") throw new Error(`the run's owner answered ${reply.t} to open`);
-    return new RemoteSession(this.#transport, previousFromWire(reply.previous), this.#durable);
+    return this.#session = new RemoteSession(
+      this.#transport,
+      previousFromWire(reply.previous),
+      this.#durable,
+    );
+  }
+
+  /**
+   * Sends the run's changes now instead of with the next batch, without
+   * waiting (for a request that must reach the owner after them, such as a
+   * task handed to the owner's queue).
+   */
+  push(): void {
+    this.#session?.push();
   }
 
   /** The run this process runs is claimed by its owner; any other is not this process's. */
@@ -368,6 +382,13 @@ class RemoteSession implements RunSession {
       return undefined;
     }
     return this.#transport.request({ t: "nodes", nodes, puts, ...more, sync: true });
+  }
+
+  /** Sends what changed now, without waiting for the owner (see {@linkcode RemoteStore.push}). */
+  push(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#send(false);
   }
 
   flush(): Promise<void> | void {
