@@ -56,7 +56,12 @@ export type ToDriver =
   | { t: "reply"; run: string; id: number; m: StoreReply }
   | { t: "wake"; run: string }
   | { t: "done"; run: string; call: number; value: unknown }
-  | { t: "fail"; run: string; call: number; error: { name: string; message: string; stack?: string } }
+  | {
+    t: "fail";
+    run: string;
+    call: number;
+    error: { name: string; message: string; stack?: string };
+  }
   | { t: "cancel"; run: string }
   | { t: "lost"; run: string; message: string };
 
