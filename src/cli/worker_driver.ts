@@ -176,6 +176,8 @@ class HostExecutor implements TaskExecutor {
       run.calls.set(call, {
         resolve: (v) => {
           ctx.signal.removeEventListener("abort", onAbort);
+          // The worker's completion wrote the result: it is durable already.
+          this.#store.writtenElsewhere(node, "succeeded", ctx.attempt);
           resolve(v);
         },
         reject: (e) => {

@@ -243,6 +243,19 @@ export class RemoteStore extends ElsewhereQueries implements Store {
     this.#session?.push();
   }
 
+  /**
+   * Says that a node's state (`status` at `attempt`) is already durable in
+   * the owner's store, written by another process (a worker's fenced
+   * completion), so that nothing waits for the owner to commit it again.
+   *
+   * @param node The node.
+   * @param status The status written.
+   * @param attempt The attempt written.
+   */
+  writtenElsewhere(node: NodeRecord, status: NodeStatus, attempt: number): void {
+    this.#session?.writtenElsewhere(node, status, attempt);
+  }
+
   /** The run this process runs is claimed by its owner; any other is not this process's. */
   claimRun(claim: RunClaim): Promise<ClaimResult> {
     return Promise.resolve(
@@ -327,6 +340,8 @@ class RemoteSession implements RunSession {
   #flushing: Promise<void> | undefined;
   #watchers = 0;
   readonly #durable: boolean;
+  /** States of nodes already durable in the owner's store (see `writtenElsewhere`). */
+  readonly #elsewhere = new WeakMap<NodeRecord, string>();
 
   constructor(transport: StoreTransport, previous: PreviousRun | undefined, durable: boolean) {
     this.#transport = transport;
@@ -354,7 +369,14 @@ class RemoteSession implements RunSession {
 
   pending(node: NodeRecord): boolean {
     // A store that keeps nothing across a crash has nothing to wait for.
-    return this.#durable && (this.#dirty.has(node) || this.#sent.has(node));
+    if (!this.#durable) return false;
+    if (this.#elsewhere.get(node) === `${node.status}#${node.attempt}`) return false;
+    return this.#dirty.has(node) || this.#sent.has(node);
+  }
+
+  /** See {@linkcode RemoteStore.writtenElsewhere}. */
+  writtenElsewhere(node: NodeRecord, status: NodeStatus, attempt: number): void {
+    this.#elsewhere.set(node, `${status}#${attempt}`);
   }
 
   /** Sends what changed; with `sync`, the owner commits before it answers. */
