@@ -152,6 +152,7 @@ class HostExecutor implements TaskExecutor {
   readonly #run: DrivenRun;
   readonly #store: RemoteStore;
   #next = 1;
+  #batch: Extract<FromDriver, { t: "exec" }>[] = [];
 
   constructor(run: DrivenRun, store: RemoteStore) {
     this.#run = run;
@@ -168,9 +169,6 @@ class HostExecutor implements TaskExecutor {
     if (node === undefined) return Promise.reject(new TypeError("a task call without its node"));
     if (run.lost !== undefined) return Promise.reject(run.lost);
     const call = this.#next++;
-    // The node's running state must reach the main thread before the call:
-    // the queue row and that state go in one commit there.
-    this.#store.push();
     return new Promise((resolve, reject) => {
       const onAbort = () => post({ t: "abort", run: run.id, call });
       run.calls.set(call, {
@@ -186,7 +184,7 @@ class HostExecutor implements TaskExecutor {
         },
       });
       ctx.signal.addEventListener("abort", onAbort, { once: true });
-      post({
+      this.#send({
         t: "exec",
         run: run.id,
         call,
@@ -195,6 +193,23 @@ class HostExecutor implements TaskExecutor {
         attempt: ctx.attempt,
         inputs: toJsonTree(inputs),
       });
+    });
+  }
+
+  /**
+   * Sends a call after the run's changes: the node's running state must
+   * reach the main thread first (the queue row and that state go in one
+   * commit there). The calls a turn makes go together, after one batch of
+   * changes.
+   */
+  #send(m: Extract<FromDriver, { t: "exec" }>): void {
+    this.#batch.push(m);
+    if (this.#batch.length > 1) return;
+    queueMicrotask(() => {
+      const batch = this.#batch;
+      this.#batch = [];
+      this.#store.push();
+      for (const exec of batch) post(exec);
     });
   }
 }
