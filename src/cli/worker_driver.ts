@@ -170,7 +170,15 @@ class HostExecutor implements TaskExecutor {
     if (run.lost !== undefined) return Promise.reject(run.lost);
     const call = this.#next++;
     return new Promise((resolve, reject) => {
-      const onAbort = () => post({ t: "abort", run: run.id, call });
+      const onAbort = () => {
+        // Not sent yet: it never will be.
+        const at = this.#batch.findIndex((m) => m.call === call);
+        if (at >= 0) {
+          this.#batch.splice(at, 1);
+          run.calls.get(call)?.reject(ctx.signal.reason);
+          run.calls.delete(call);
+        } else post({ t: "abort", run: run.id, call });
+      };
       run.calls.set(call, {
         resolve: (v) => {
           ctx.signal.removeEventListener("abort", onAbort);

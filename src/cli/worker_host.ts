@@ -176,10 +176,14 @@ export async function workerHost(spec: WorkerSpec): Promise<never> {
       def === undefined || node === undefined || node.kind !== "task" || node.entity !== m.task ||
       node.status !== "running" || node.attempt !== m.attempt
     ) {
-      return stopRun(
-        h,
-        new Error(`weft worker stopped run ${h.runId}: a call of no running task node`),
-      );
+      // (An attempt that ended meanwhile, or a forged call: nothing is queued.)
+      tell({
+        t: "fail",
+        run: h.runId,
+        call: m.call,
+        error: { name: "Error", message: `'${m.nodeId}' is no running call of task '${m.task}'` },
+      });
+      return;
     }
     const controller = new AbortController();
     h.calls.set(m.call, controller);
