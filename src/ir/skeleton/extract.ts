@@ -97,23 +97,37 @@ async function flowSkeleton(
   const fn = findGenerator(module, def);
   if (typeof fn === "string") return unknown(fn);
   const walked = walkFlow(fn, module);
-  const ids = new Map<string, string>();
+  // Each call's number in source order: `c1`, `c2`…
+  const ids = new Map<string, number>();
   const number = (zones: SkeletonZone[]): void => {
     for (const z of zones) {
-      if (z.kind === "call") ids.set(z.id, `c${ids.size + 1}`);
+      if (z.kind === "call") ids.set(z.id, ids.size + 1);
       for (const list of zoneLists(z)) number(list);
     }
   };
   number(walked.zones);
-  const rename = (keys: string[]) =>
-    [...new Set(keys.flatMap((k) => ids.get(k) ?? []))].sort((a, b) =>
-      Number(a.slice(1)) - Number(b.slice(1))
-    );
+  const names = ["", ...Array.from({ length: ids.size }, (_, i) => `c${i + 1}`)];
+  // A list of keys as ids, each once, in call order. The lists of a long
+  // flow hold hundreds of keys (a value that may come from any earlier
+  // call), so numbers are compared, not names.
+  const rename = (keys: string[]): string[] => {
+    const numbers: number[] = [];
+    for (const k of keys) {
+      const n = ids.get(k);
+      if (n !== undefined) numbers.push(n);
+    }
+    numbers.sort((a, b) => a - b);
+    const out: string[] = [];
+    for (let i = 0; i < numbers.length; i++) {
+      if (i === 0 || numbers[i] !== numbers[i - 1]) out.push(names[numbers[i]!]!);
+    }
+    return out;
+  };
   const renamed = (zones: SkeletonZone[]): SkeletonZone[] =>
     zones.map((z): SkeletonZone => {
       switch (z.kind) {
         case "call":
-          return { ...z, id: ids.get(z.id)!, from: rename(z.from) };
+          return { ...z, id: names[ids.get(z.id)!]!, from: rename(z.from) };
         case "wait":
           return { ...z, on: rename(z.on) };
         case "exit":

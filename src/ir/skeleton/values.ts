@@ -26,8 +26,31 @@ function join(a: Value | undefined, b: Value): Value {
   if (a === undefined || a === b) return b;
   if (a.h.size === 0 && !a.f) return b;
   if (b.h.size === 0 && !b.f) return a;
-  return { h: new Set([...a.h, ...b.h]), f: a.f || b.f };
+  // Most joins add nothing (a loop's later rounds, a branch that did not
+  // assign): then a value already made is the answer, and no set is copied.
+  if (a.h === b.h || (a.h.size >= b.h.size && within(b.h, a.h))) {
+    return b.f && !a.f ? { h: a.h, f: true } : a;
+  }
+  if (within(a.h, b.h)) return a.f && !b.f ? { h: b.h, f: true } : b;
+  const h = new Set(a.h);
+  for (const k of b.h) h.add(k);
+  return { h, f: a.f || b.f };
 }
+
+/** Whether every key of `small` is in `big`. */
+function within(small: ReadonlySet<string>, big: ReadonlySet<string>): boolean {
+  if (small.size > big.size) return false;
+  for (const k of small) if (!big.has(k)) return false;
+  return true;
+}
+
+/**
+ * Variables that can no longer be named: their scope ended, or a new
+ * variable of the same name was declared in the same scope (a loop's next
+ * round). Environments drop them: they would only grow with every round and
+ * every block walked, and make each copy and join slower.
+ */
+const retired = new WeakSet<object>();
 
 /** Operations on values and environments. */
 export const values = {
@@ -46,23 +69,38 @@ export const values = {
   env: (): Env => new Map(),
   /** A copy of an environment. */
   copyEnv: (env: Env): Env => new Map(env),
-  /** The union of environments, variable by variable. */
+  /** The union of environments, variable by variable (retired variables left out). */
   joinEnv: (...envs: Env[]): Env => {
     const out: Env = new Map();
     for (const env of envs) {
-      for (const [k, v] of env) out.set(k, join(out.get(k), v));
+      for (const [k, v] of env) if (!retired.has(k)) out.set(k, join(out.get(k), v));
     }
     return out;
   },
-  /** Whether two environments hold the same values. */
-  sameEnv: (a: Env, b: Env): boolean => {
-    if (a.size !== b.size) return false;
+  /**
+   * Whether two environments hold the same values (retired variables, and
+   * those in `ignore`, left out).
+   */
+  sameEnv: (a: Env, b: Env, ignore?: ReadonlySet<object>): boolean => {
+    const skip = (k: object) => retired.has(k) || ignore?.has(k) === true;
     for (const [k, v] of a) {
+      if (skip(k)) continue;
       const w = b.get(k);
       if (w === undefined || w.f !== v.f || w.h.size !== v.h.size) return false;
       for (const x of v.h) if (!w.h.has(x)) return false;
     }
+    for (const k of b.keys()) if (!skip(k) && !a.has(k)) return false;
     return true;
+  },
+  /**
+   * Retires a variable that can no longer be named, and drops it from an environment.
+   *
+   * @param env The environment.
+   * @param variable The variable.
+   */
+  retire: (env: Env, variable: object): void => {
+    retired.add(variable);
+    env.delete(variable);
   },
 };
 

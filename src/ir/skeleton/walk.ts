@@ -107,7 +107,9 @@ class Walker extends ExpressionWalker {
         const arg = child(node, "argument");
         const value = arg === undefined ? values.empty : this.expr(arg);
         this.returns?.push(value);
-        this.emit({ kind: "exit", exit: "return", from: [...value.h], line: this.line(node) });
+        if (this.writing) {
+          this.emit({ kind: "exit", exit: "return", from: [...value.h], line: this.line(node) });
+        }
         return;
       }
       case "BreakStatement":
@@ -115,6 +117,7 @@ class Walker extends ExpressionWalker {
         const label = identName(child(node, "label"));
         const exit = node.type === "BreakStatement" ? "break" : "continue";
         this.frames.exit(exit, label, this.env);
+        if (!this.writing) return;
         this.emit({
           kind: "exit",
           exit,
@@ -126,7 +129,9 @@ class Walker extends ExpressionWalker {
       }
       case "ThrowStatement": {
         const value = this.expr(child(node, "argument")!);
-        this.emit({ kind: "exit", exit: "throw", from: [...value.h], line: this.line(node) });
+        if (this.writing) {
+          this.emit({ kind: "exit", exit: "throw", from: [...value.h], line: this.line(node) });
+        }
         return;
       }
       default:
@@ -184,8 +189,10 @@ class Walker extends ExpressionWalker {
         this.env = values.joinEnv(entry, carried);
         this.frames.push("loop", label);
         this.dryRun(round);
-        this.frames.pop();
-        if (values.sameEnv(this.env, carried)) break;
+        // A variable declared in the loop is a new one each round: what it
+        // held in the last round does not reach the next.
+        const { declared } = this.frames.pop();
+        if (values.sameEnv(this.env, carried, declared)) break;
         carried = this.env;
       }
       this.env = values.joinEnv(entry, carried);
@@ -210,6 +217,7 @@ class Walker extends ExpressionWalker {
       }
       this.frames.pop();
       this.env = values.joinEnv(this.env, entry, ...frame.breaks);
+      if (!this.writing) return;
       this.emit({
         kind: "loop",
         loop: parts.kind,
@@ -257,6 +265,7 @@ class Walker extends ExpressionWalker {
       ...(hasDefault ? [] : [entry]),
       ...frame.breaks,
     );
+    if (!this.writing) return;
     this.emit({
       kind: "switch",
       condition: this.text(discriminant),

@@ -43,7 +43,7 @@ export abstract class ExpressionWalker extends WalkerBase {
     this.env = values.copyEnv(entry);
     const otherwise = elseArm === undefined ? [] : this.collect(elseArm);
     this.env = values.joinEnv(afterThen, this.env);
-    if (always || then.length > 0 || otherwise.length > 0) {
+    if (this.writing && (always || then.length > 0 || otherwise.length > 0)) {
       this.emit({
         kind: "branch",
         condition: this.text(test),
@@ -81,7 +81,7 @@ export abstract class ExpressionWalker extends WalkerBase {
         return this.yieldExpression(n);
       case "AwaitExpression": {
         const value = this.expr(child(n, "argument")!);
-        if (value.h.size > 0) {
+        if (value.h.size > 0 && this.writing) {
           this.emit({ kind: "wait", mode: "await", on: [...value.h], line: this.line(n) });
         }
         return values.data(value);
@@ -151,7 +151,7 @@ export abstract class ExpressionWalker extends WalkerBase {
     let right = values.empty;
     const zones = this.collect(() => right = this.expr(child(n, "right")!));
     this.env = values.joinEnv(entry, this.env);
-    if (zones.length > 0) {
+    if (zones.length > 0 && this.writing) {
       const op = n.operator as string;
       const l = this.text(left);
       this.emit({
@@ -200,7 +200,9 @@ export abstract class ExpressionWalker extends WalkerBase {
         const target = this.calleeTarget(child(inner, "callee")!);
         if (target?.kind === "wait") {
           const value = values.union(children(inner, "arguments").map((a) => this.expr(a)));
-          this.emit({ kind: "wait", mode: target.mode, on: [...value.h], line: this.line(n) });
+          if (this.writing) {
+            this.emit({ kind: "wait", mode: target.mode, on: [...value.h], line: this.line(n) });
+          }
           return values.data(value);
         }
         if (target?.kind === "helper" || target?.kind === "local-helper") {
@@ -211,7 +213,7 @@ export abstract class ExpressionWalker extends WalkerBase {
       return this.unknownZone(n, "yield* hands control to a generator that cannot be seen");
     }
     const value = this.expr(arg);
-    if (value.h.size > 0) {
+    if (value.h.size > 0 && this.writing) {
       this.emit({ kind: "wait", mode: "yield", on: [...value.h], line: this.line(n) });
     }
     return values.data(value);
@@ -305,7 +307,8 @@ export abstract class ExpressionWalker extends WalkerBase {
       case "entity": {
         const argValues = args.map((a) => this.expr(a));
         const key = this.key(n);
-        if (this.dry === 0) this.calls.set(key, target.def);
+        if (!this.writing) return values.handle(key);
+        this.calls.set(key, target.def);
         this.emit({
           kind: "call",
           entity: callRef(target.def),

@@ -23,6 +23,8 @@ export interface Local {
 /** A block or function scope. */
 export interface Scope {
   vars: Map<string, Local>;
+  /** Every variable declared in it (a name declared again, in a loop's next round, is a new one). */
+  declared: Local[];
   parent: Scope | undefined;
 }
 
@@ -43,7 +45,7 @@ const HELPER_DEPTH = 4;
 export abstract class WalkerBase {
   list: SkeletonZone[] = [];
   env = values.env();
-  scope: Scope = { vars: new Map(), parent: undefined };
+  scope: Scope = { vars: new Map(), declared: [], parent: undefined };
   dry = 0;
   path = "";
   helpers: Node[] = [];
@@ -59,8 +61,18 @@ export abstract class WalkerBase {
 
   // ---- output -------------------------------------------------------------
 
+  /**
+   * Whether zones are being written: not in a dry run (a loop's rounds
+   * walked for what they do to the variables), whose zones are dropped. The
+   * zones' contents never change the variables, so a dry run builds none.
+   */
+  get writing(): boolean {
+    return this.dry === 0;
+  }
+
   emit(zone: SkeletonZone): void {
-    if (zone.kind === "unknown" && this.dry === 0) this.unknown = true;
+    if (this.dry > 0) return;
+    if (zone.kind === "unknown") this.unknown = true;
     this.list.push(zone);
   }
 
@@ -99,6 +111,7 @@ export abstract class WalkerBase {
   }
 
   unknownZone(node: Node, reason: string): Value {
+    if (!this.writing) return values.callable;
     this.emit({
       kind: "unknown",
       source: this.text(node, 120),
@@ -120,18 +133,25 @@ export abstract class WalkerBase {
 
   withScope<T>(parent: Scope | undefined, fn: () => T): T {
     const saved = this.scope;
-    this.scope = { vars: new Map(), parent };
+    const scope: Scope = { vars: new Map(), declared: [], parent };
+    this.scope = scope;
     try {
       return fn();
     } finally {
       this.scope = saved;
+      // Its variables cannot be named any more (a function that could still
+      // see them is only reachable through a variable: an unknown call).
+      for (const local of scope.declared) values.retire(this.env, local);
     }
   }
 
   declare(name: string, fn?: Node): Local {
     const local: Local = { name };
     if (fn !== undefined) local.fn = { node: fn, scope: this.scope };
+    const previous = this.scope.vars.get(name);
+    if (previous !== undefined) values.retire(this.env, previous);
     this.scope.vars.set(name, local);
+    this.scope.declared.push(local);
     this.frames.declared(local);
     return local;
   }
@@ -260,7 +280,9 @@ export abstract class WalkerBase {
       const body = this.collect(() => {
         result = this.functionBody(fn, args, scope, "helper");
       });
-      if (body.length > 0) this.emit({ kind: "helper", name, body, line: this.line(call) });
+      if (body.length > 0 && this.writing) {
+        this.emit({ kind: "helper", name, body, line: this.line(call) });
+      }
     } finally {
       this.helpers.pop();
       this.path = savedPath;
@@ -280,7 +302,7 @@ export abstract class WalkerBase {
       const body = this.collect(() => {
         result = this.functionBody(fn, children(fn, "params").map(() => arg), scope, "callback");
       });
-      if (body.length > 0) {
+      if (body.length > 0 && this.writing) {
         this.emit({
           kind: "loop",
           loop: "each",
