@@ -203,6 +203,16 @@ Deno.test("a call through a variable and a helper of another module are unknown,
   ]);
 });
 
+Deno.test("a call of a global is plain unless the script replaced the global while it loaded", async () => {
+  assert.deepEqual((await skeleton("tests/fixtures/skeleton/globals.ts", "globals")).shape, [
+    "unknown atob(b): 'atob' is a function of another module, which is not followed",
+    "unknown structuredClone(x): 'structuredClone' is a function of another module, which is not followed",
+    `unknown onunload?.(new Event("unload")): 'onunload' is a function of another module, which is not followed`,
+    "c1 inc",
+    "return",
+  ]);
+});
+
 Deno.test("imports by name and through a namespace, a switch with a fall-through, TypeScript types", async () => {
   assert.deepEqual((await skeleton(FIXTURE, "crawl")).shape, [
     "c1 fetchPage",

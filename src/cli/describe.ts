@@ -34,14 +34,22 @@ import {
 
 const COLLECT = Symbol.for("weft.collect.v1");
 
-/** The globals before the script loaded: a flow calling one of them calls a built-in. */
-let builtins: Map<string, unknown> | undefined;
+/**
+ * The globals before the script loaded: a flow calling one of them calls a
+ * built-in. Their descriptors, not their values: reading every global would
+ * load each of Deno's lazily loaded ones (about 20 ms). An event handler's
+ * getter (`onload`…) gives what was assigned to it: its value is kept.
+ */
+let builtins: Map<string, PropertyDescriptor> | undefined;
 
 /** Starts collecting every entity defined from now on. */
 export function startCollecting(): void {
   (globalThis as unknown as Record<symbol, unknown[]>)[COLLECT] = [];
   const g = globalThis as unknown as Record<string, unknown>;
-  builtins = new Map(Object.getOwnPropertyNames(globalThis).map((name) => [name, g[name]]));
+  builtins = new Map();
+  for (const [name, d] of Object.entries(Object.getOwnPropertyDescriptors(globalThis))) {
+    builtins.set(name, d.get !== undefined && name.startsWith("on") ? { value: g[name] } : d);
+  }
 }
 
 /**

@@ -42,8 +42,11 @@ export interface ResolveContext {
   sources: Readonly<Record<string, { text: string; imports: Readonly<Record<string, string>> }>>;
   /** Every entity defined while the script loaded. */
   collected: readonly UserEntityDef[];
-  /** The globals before the script loaded, by name. */
-  builtins: ReadonlyMap<string, unknown>;
+  /**
+   * The globals before the script loaded, by name: their property
+   * descriptors, not their values (see {@linkcode unchangedGlobal}).
+   */
+  builtins: ReadonlyMap<string, PropertyDescriptor>;
   /** weft's `wait`, `all` and `race` as this process loaded them. */
   waits: ReadonlyMap<unknown, "wait" | "all" | "race" | "sleep" | "signal">;
   /** weft's `mapTask` and `after` as this process loaded them. */
@@ -207,7 +210,7 @@ export function moduleInfo(
     }
     // A global.
     const g = globalThis as unknown as Record<string, unknown>;
-    if (ctx.builtins.has(name) && ctx.builtins.get(name) === g[name]) {
+    if (unchangedGlobal(ctx.builtins, name)) {
       return runtime(g[name], path, what, false, undefined);
     }
     if (name in g) return runtime(g[name], path, what, true, undefined);
@@ -286,3 +289,27 @@ function isData(node: Node): boolean {
 
 /** Re-exported for the extractor: a module's top level and program, for {@linkcode moduleInfo}. */
 export type { ModuleScope, ParsedModule };
+
+/**
+ * Whether a global is still what it was before the script loaded (then
+ * calling it calls a built-in). Its descriptor was kept, not its value:
+ * many of Deno's globals are getters that load their module when first read
+ * (reading them all costs about 20 ms). Such a getter is still there unless
+ * the script replaced it: assigning one of them redefines it as a value.
+ * An event handler (`onload`…) is a getter too, of whatever was assigned to
+ * it: its value was kept instead (see `startCollecting` in src/cli/describe.ts).
+ *
+ * @param before The descriptors of the globals before the script loaded.
+ * @param name A global's name.
+ * @returns Whether it is unchanged.
+ */
+function unchangedGlobal(
+  before: ReadonlyMap<string, PropertyDescriptor>,
+  name: string,
+): boolean {
+  const was = before.get(name);
+  if (was === undefined) return false;
+  if ("value" in was) return was.value === (globalThis as Record<string, unknown>)[name];
+  const now = Object.getOwnPropertyDescriptor(globalThis, name);
+  return now !== undefined && now.get === was.get && now.set === was.set;
+}
