@@ -203,6 +203,38 @@ Deno.test("a call through a variable and a helper of another module are unknown,
   ]);
 });
 
+Deno.test("a module with an enum and a decorator is transformed, and its zones keep the lines as written", async () => {
+  const script = "tests/fixtures/skeleton/transformed.ts";
+  const lines = (zones: readonly SkeletonZone[]): string[] =>
+    zones.flatMap((z) => [
+      `${z.kind} ${z.line}`,
+      ...(z.kind === "loop" ? [...lines(z.test), ...lines(z.body)] : []),
+      ...(z.kind === "branch" ? [...lines(z.then), ...lines(z.else)] : []),
+    ]);
+  const decorated = await skeleton(script, "decorated");
+  assert.deepEqual(decorated.shape, [
+    "c1 step",
+    "wait(c1)",
+    { "if ((yield* wait(out)) > 3)": ["c2 step ← c1"], else: [] },
+    "return",
+  ]);
+  assert.deepEqual(lines(decorated.flow.skeleton!), [
+    "call 20",
+    "wait 21",
+    "branch 21",
+    "call 22",
+    "exit 24",
+  ]);
+  const plain = await skeleton(script, "plain");
+  assert.deepEqual(lines(plain.flow.skeleton!), [
+    "call 31",
+    "loop 32",
+    "wait 32",
+    "call 33",
+    "exit 35",
+  ]);
+});
+
 Deno.test("a call of a global is plain unless the script replaced the global while it loaded", async () => {
   assert.deepEqual((await skeleton("tests/fixtures/skeleton/globals.ts", "globals")).shape, [
     "unknown atob(b): 'atob' is a function of another module, which is not followed",

@@ -6,7 +6,7 @@
  * @module
  */
 
-/** An ESTree node as meriyah makes it (with `ranges` and `loc`). */
+/** An ESTree node as meriyah makes it (with `ranges`). */
 export interface Node {
   /** The node type (`CallExpression`…). */
   readonly type: string;
@@ -14,8 +14,6 @@ export interface Node {
   readonly start: number;
   /** Offset after its last character. */
   readonly end: number;
-  /** Its position (line 1-based, column 0-based). */
-  readonly loc: { readonly start: { readonly line: number; readonly column: number } };
   /** Its fields. */
   readonly [field: string]: unknown;
 }

@@ -44,7 +44,8 @@ export interface ParsedModule {
 export function parseModule(url: string, text: string): ParsedModule | { error: string } {
   const typed = /\.(ts|mts|cts|tsx)$/i.test(new URL(url).pathname);
   let code = text;
-  let lineOf = (node: Node): number => node.loc.start.line;
+  // A transformed module's lines, back to the source as written.
+  let mappings: Mappings | undefined;
   if (typed) {
     try {
       code = stripTypeScriptTypes(text, { mode: "strip" });
@@ -57,18 +58,24 @@ export function parseModule(url: string, text: string): ParsedModule | { error: 
           mappings: string;
         };
         code = out.slice(0, at);
-        const lines = decodeMappings(map.mappings);
-        lineOf = (node) => originalLine(lines, node.loc.start.line - 1, node.loc.start.column);
+        mappings = decodeMappings(map.mappings);
       } catch (e) {
         return { error: `its TypeScript could not be read (${(e as Error).message})` };
       }
     }
   }
+  // Lines are found from offsets: meriyah's `loc` would add three objects to every node.
+  const lines = lineStarts(code);
+  const lineOf = (node: Node): number => {
+    const line = lineAt(lines, node.start);
+    return mappings === undefined
+      ? line + 1
+      : originalLine(mappings, line, node.start - lines[line]!);
+  };
   try {
     const program = parse(code, {
       module: true,
       next: true,
-      loc: true,
       ranges: true,
       jsx: /\.(tsx|jsx)$/i.test(url),
     }) as unknown as Node;
@@ -129,4 +136,26 @@ function originalLine(lines: Mappings, line: number, column: number): number {
     }
   }
   return 1;
+}
+
+/** The offset where each line starts (line breaks as JavaScript counts them). */
+type LineStarts = number[];
+
+function lineStarts(code: string): LineStarts {
+  const starts = [0];
+  const breaks = /\r\n?|[\n\u2028\u2029]/g;
+  while (breaks.exec(code) !== null) starts.push(breaks.lastIndex);
+  return starts;
+}
+
+/** The 0-based line of an offset. */
+function lineAt(starts: LineStarts, offset: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
