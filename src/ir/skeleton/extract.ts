@@ -107,20 +107,26 @@ async function flowSkeleton(
   };
   number(walked.zones);
   const names = ["", ...Array.from({ length: ids.size }, (_, i) => `c${i + 1}`)];
-  // A list of keys as ids, each once, in call order. The lists of a long
-  // flow hold hundreds of keys (a value that may come from any earlier
-  // call), so numbers are compared, not names.
+  // A list of keys as ids, each once, in call order. In a long flow a list
+  // holds hundreds of keys (a value that may come from any earlier call),
+  // and zones share lists (see `keysOf` in walk_state.ts): each list is
+  // renamed once, its numbers sorted natively.
+  const done = new Map<string[], string[]>();
   const rename = (keys: string[]): string[] => {
-    const numbers: number[] = [];
+    let out = done.get(keys);
+    if (out !== undefined) return out;
+    const numbers = new Int32Array(keys.length);
+    let n = 0;
     for (const k of keys) {
-      const n = ids.get(k);
-      if (n !== undefined) numbers.push(n);
+      const id = ids.get(k);
+      if (id !== undefined) numbers[n++] = id;
     }
-    numbers.sort((a, b) => a - b);
-    const out: string[] = [];
-    for (let i = 0; i < numbers.length; i++) {
-      if (i === 0 || numbers[i] !== numbers[i - 1]) out.push(names[numbers[i]!]!);
+    const sorted = numbers.subarray(0, n).sort();
+    out = [];
+    for (let i = 0; i < n; i++) {
+      if (i === 0 || sorted[i] !== sorted[i - 1]) out.push(names[sorted[i]!]!);
     }
+    done.set(keys, out);
     return out;
   };
   const renamed = (zones: SkeletonZone[]): SkeletonZone[] =>

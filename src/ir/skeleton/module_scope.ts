@@ -203,20 +203,17 @@ function scan(
       return;
     }
   }
+  // What a child is to this node: an argument of a call, a variable's initialiser.
+  const isCall = node.type === "CallExpression" || node.type === "NewExpression";
+  const declared = node.type === "VariableDeclarator" ? identName(child(node, "id")) : undefined;
   for (const key of Object.keys(node)) {
     if (key === "loc" || key === "range") continue;
     const x = node[key];
-    const visit = (y: unknown) => {
-      if (!isNode(y)) return;
-      const isCallArg = (node.type === "CallExpression" || node.type === "NewExpression") &&
-        key === "arguments";
-      const varName = node.type === "VariableDeclarator" && key === "init"
-        ? identName(child(node, "id"))
-        : undefined;
-      scan(y, scope, isCallArg ? node : undefined, varName);
-    };
-    if (Array.isArray(x)) x.forEach(visit);
-    else visit(x);
+    const callOf = isCall && key === "arguments" ? node : undefined;
+    const varName = key === "init" ? declared : undefined;
+    if (Array.isArray(x)) {
+      for (const y of x) if (isNode(y)) scan(y, scope, callOf, varName);
+    } else if (isNode(x)) scan(x, scope, callOf, varName);
   }
 }
 

@@ -15,8 +15,19 @@ export interface Value {
   readonly f: boolean;
 }
 
+/** A variable, as environments key it. */
+export interface Variable {
+  /**
+   * Set once it can no longer be named: its scope ended, or a new variable
+   * of the same name was declared in the same scope (a loop's next round).
+   * Environments drop it: they would only grow with every round and every
+   * block walked, and make each copy and join slower.
+   */
+  retired?: boolean;
+}
+
 /** The values of the variables in scope, by variable. */
-export type Env = Map<object, Value>;
+export type Env = Map<Variable, Value>;
 
 const NONE: ReadonlySet<string> = new Set();
 const EMPTY: Value = { h: NONE, f: false };
@@ -44,14 +55,6 @@ function within(small: ReadonlySet<string>, big: ReadonlySet<string>): boolean {
   return true;
 }
 
-/**
- * Variables that can no longer be named: their scope ended, or a new
- * variable of the same name was declared in the same scope (a loop's next
- * round). Environments drop them: they would only grow with every round and
- * every block walked, and make each copy and join slower.
- */
-const retired = new WeakSet<object>();
-
 /** Operations on values and environments. */
 export const values = {
   /** Nothing: no handle, not callable. */
@@ -73,7 +76,7 @@ export const values = {
   joinEnv: (...envs: Env[]): Env => {
     const out: Env = new Map();
     for (const env of envs) {
-      for (const [k, v] of env) if (!retired.has(k)) out.set(k, join(out.get(k), v));
+      for (const [k, v] of env) if (k.retired !== true) out.set(k, join(out.get(k), v));
     }
     return out;
   },
@@ -81,8 +84,8 @@ export const values = {
    * Whether two environments hold the same values (retired variables, and
    * those in `ignore`, left out).
    */
-  sameEnv: (a: Env, b: Env, ignore?: ReadonlySet<object>): boolean => {
-    const skip = (k: object) => retired.has(k) || ignore?.has(k) === true;
+  sameEnv: (a: Env, b: Env, ignore?: ReadonlySet<Variable>): boolean => {
+    const skip = (k: Variable) => k.retired === true || ignore?.has(k) === true;
     for (const [k, v] of a) {
       if (skip(k)) continue;
       const w = b.get(k);
@@ -98,8 +101,8 @@ export const values = {
    * @param env The environment.
    * @param variable The variable.
    */
-  retire: (env: Env, variable: object): void => {
-    retired.add(variable);
+  retire: (env: Env, variable: Variable): void => {
+    variable.retired = true;
     env.delete(variable);
   },
 };
@@ -115,11 +118,11 @@ export interface Frame {
   /** The environments where a round ended by `continue`. */
   continues: Env[];
   /** Variables assigned inside it. */
-  written: Set<object>;
+  written: Set<Variable>;
   /** Variables read inside it. */
-  read: Set<object>;
+  read: Set<Variable>;
   /** Variables declared inside it (a new one each round: not carried). */
-  declared: Set<object>;
+  declared: Set<Variable>;
 }
 
 /** The frames around the statement being walked. */
@@ -167,17 +170,17 @@ export class LoopFrames {
   }
 
   /** Notes a variable assigned, in every enclosing loop. */
-  assigned(variable: object): void {
+  assigned(variable: Variable): void {
     for (const f of this.#stack) if (f.kind === "loop") f.written.add(variable);
   }
 
   /** Notes a variable read, in every enclosing loop. */
-  read(variable: object): void {
+  read(variable: Variable): void {
     for (const f of this.#stack) if (f.kind === "loop") f.read.add(variable);
   }
 
   /** Notes a variable declared, in every enclosing loop. */
-  declared(variable: object): void {
+  declared(variable: Variable): void {
     for (const f of this.#stack) if (f.kind === "loop") f.declared.add(variable);
   }
 }

@@ -108,7 +108,12 @@ class Walker extends ExpressionWalker {
         const value = arg === undefined ? values.empty : this.expr(arg);
         this.returns?.push(value);
         if (this.writing) {
-          this.emit({ kind: "exit", exit: "return", from: [...value.h], line: this.line(node) });
+          this.emit({
+            kind: "exit",
+            exit: "return",
+            from: this.keysOf(value.h),
+            line: this.line(node),
+          });
         }
         return;
       }
@@ -130,7 +135,12 @@ class Walker extends ExpressionWalker {
       case "ThrowStatement": {
         const value = this.expr(child(node, "argument")!);
         if (this.writing) {
-          this.emit({ kind: "exit", exit: "throw", from: [...value.h], line: this.line(node) });
+          this.emit({
+            kind: "exit",
+            exit: "throw",
+            from: this.keysOf(value.h),
+            line: this.line(node),
+          });
         }
         return;
       }

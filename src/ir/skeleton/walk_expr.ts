@@ -82,7 +82,7 @@ export abstract class ExpressionWalker extends WalkerBase {
       case "AwaitExpression": {
         const value = this.expr(child(n, "argument")!);
         if (value.h.size > 0 && this.writing) {
-          this.emit({ kind: "wait", mode: "await", on: [...value.h], line: this.line(n) });
+          this.emit({ kind: "wait", mode: "await", on: this.keysOf(value.h), line: this.line(n) });
         }
         return values.data(value);
       }
@@ -201,7 +201,12 @@ export abstract class ExpressionWalker extends WalkerBase {
         if (target?.kind === "wait") {
           const value = values.union(children(inner, "arguments").map((a) => this.expr(a)));
           if (this.writing) {
-            this.emit({ kind: "wait", mode: target.mode, on: [...value.h], line: this.line(n) });
+            this.emit({
+              kind: "wait",
+              mode: target.mode,
+              on: this.keysOf(value.h),
+              line: this.line(n),
+            });
           }
           return values.data(value);
         }
@@ -214,7 +219,7 @@ export abstract class ExpressionWalker extends WalkerBase {
     }
     const value = this.expr(arg);
     if (value.h.size > 0 && this.writing) {
-      this.emit({ kind: "wait", mode: "yield", on: [...value.h], line: this.line(n) });
+      this.emit({ kind: "wait", mode: "yield", on: this.keysOf(value.h), line: this.line(n) });
     }
     return values.data(value);
   }
@@ -313,7 +318,7 @@ export abstract class ExpressionWalker extends WalkerBase {
           kind: "call",
           entity: callRef(target.def),
           id: key,
-          from: [...values.union(argValues).h],
+          from: this.keysOf(values.union(argValues).h),
           line: this.line(n),
         });
         return values.handle(key);
@@ -433,6 +438,9 @@ function memberRoot(node: Node): Node | undefined {
 
 /** The handles the wait zones among `zones` wait on. */
 export function waitsOf(zones: SkeletonZone[]): string[] {
+  // One wait (the usual condition): its list itself, shared by the two zones.
+  const waits = zones.filter((z) => z.kind === "wait" || z.kind === "helper");
+  if (waits.length === 1 && waits[0]!.kind === "wait") return waits[0]!.on;
   const out = new Set<string>();
   const visit = (z: SkeletonZone) => {
     if (z.kind === "wait") z.on.forEach((k) => out.add(k));

@@ -9,12 +9,12 @@
 
 import type { EntityDef } from "../../define/defs.ts";
 import type { SkeletonZone } from "../../core/dag_format.ts";
-import { child, children, identName, isFunction, isNode, type Node, patternNames } from "./ast.ts";
+import { child, children, identName, type Node, patternNames } from "./ast.ts";
 import type { ModuleInfo } from "./resolve_types.ts";
-import { LoopFrames, type Value, values } from "./values.ts";
+import { LoopFrames, type Value, values, type Variable } from "./values.ts";
 
 /** A variable declared inside the flow (or a helper it calls). */
-export interface Local {
+export interface Local extends Variable {
   name: string;
   /** A function it is known to hold for good (a `function` or a `const` arrow), and where. */
   fn?: { node: Node; scope: Scope };
@@ -53,6 +53,7 @@ export abstract class WalkerBase {
   returns: Value[] | undefined;
   calls = new Map<string, EntityDef>();
   unknown = false;
+  lists = new WeakMap<ReadonlySet<string>, string[]>();
   readonly module: ModuleInfo;
 
   constructor(module: ModuleInfo) {
@@ -104,6 +105,17 @@ export abstract class WalkerBase {
   text(node: Node, max = Infinity): string {
     const t = this.module.parsed.code.slice(node.start, node.end).replace(/\s+/g, " ").trim();
     return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+  }
+
+  /**
+   * The keys of a set of handles as a list: the same list for the same set
+   * (a value that flows on unchanged gives the zones it reaches one list,
+   * which extract.ts renames once).
+   */
+  keysOf(handles: ReadonlySet<string>): string[] {
+    let list = this.lists.get(handles);
+    if (list === undefined) this.lists.set(handles, list = [...handles]);
+    return list;
   }
 
   key(node: Node): string {
@@ -177,22 +189,56 @@ export abstract class WalkerBase {
     }
   }
 
-  hoistVars(node: Node): void {
-    if (isFunction(node) || node.type === "ClassDeclaration" || node.type === "ClassExpression") {
-      return;
-    }
-    if (node.type === "VariableDeclaration" && node.kind === "var") {
-      for (const d of children(node, "declarations")) {
-        for (const id of patternNames(child(d, "id"))) {
-          if (!this.scope.vars.has(id.name as string)) this.declare(id.name as string);
+  /**
+   * Declares the `var`s of a statement. Only statements are looked into: a
+   * declaration is a statement, so an expression holds one only inside a
+   * function or class, which has its own.
+   */
+  hoistVars(node: Node | undefined): void {
+    if (node === undefined) return;
+    switch (node.type) {
+      case "VariableDeclaration":
+        if (node.kind !== "var") return;
+        for (const d of children(node, "declarations")) {
+          for (const id of patternNames(child(d, "id"))) {
+            if (!this.scope.vars.has(id.name as string)) this.declare(id.name as string);
+          }
         }
+        return;
+      case "BlockStatement":
+        for (const s of children(node, "body")) this.hoistVars(s);
+        return;
+      case "IfStatement":
+        this.hoistVars(child(node, "consequent"));
+        this.hoistVars(child(node, "alternate"));
+        return;
+      case "ForStatement":
+        this.hoistVars(child(node, "init"));
+        this.hoistVars(child(node, "body"));
+        return;
+      case "ForInStatement":
+      case "ForOfStatement":
+        this.hoistVars(child(node, "left"));
+        this.hoistVars(child(node, "body"));
+        return;
+      case "WhileStatement":
+      case "DoWhileStatement":
+      case "LabeledStatement":
+      case "WithStatement":
+        this.hoistVars(child(node, "body"));
+        return;
+      case "TryStatement": {
+        this.hoistVars(child(node, "block"));
+        const handler = child(node, "handler");
+        if (handler !== undefined) this.hoistVars(child(handler, "body"));
+        this.hoistVars(child(node, "finalizer"));
+        return;
       }
-    }
-    for (const key of Object.keys(node)) {
-      if (key === "loc" || key === "range") continue;
-      const x = node[key];
-      if (Array.isArray(x)) { for (const y of x) if (isNode(y)) this.hoistVars(y); }
-      else if (isNode(x)) this.hoistVars(x);
+      case "SwitchStatement":
+        for (const c of children(node, "cases")) {
+          for (const s of children(c, "consequent")) this.hoistVars(s);
+        }
+        return;
     }
   }
 
