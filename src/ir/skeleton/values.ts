@@ -1,16 +1,26 @@
 /**
  * The abstract values of the skeleton walker's data-flow analysis: which
- * calls' handles a value may carry (`h`, call keys) and whether it may be
+ * calls' handles a value may carry (`h`, a set of calls numbered by the
+ * walker: see `handleOf` in walk_state.ts) and whether it may be
  * something callable (`f`: an entity, a function, or anything unknown), and
  * the loop and `switch` frames that `break` and `continue` leave.
  *
  * @module
  */
 
+/**
+ * A set of calls, as a bit set over their numbers. A value in a long flow
+ * may carry the handles of hundreds of calls, and values are joined at
+ * every branch and loop round: a join of bit sets is a few words, where a
+ * join of sets of names copied every name. Never changed once made; the
+ * empty set has no words.
+ */
+export type Handles = Readonly<Uint32Array>;
+
 /** What the analysis knows of a value. */
 export interface Value {
-  /** Keys of the calls whose handles it may carry. */
-  readonly h: ReadonlySet<string>;
+  /** The calls whose handles it may carry. */
+  readonly h: Handles;
   /** Whether it may be callable (an entity, a function, something unknown). */
   readonly f: boolean;
 }
@@ -29,29 +39,37 @@ export interface Variable {
 /** The values of the variables in scope, by variable. */
 export type Env = Map<Variable, Value>;
 
-const NONE: ReadonlySet<string> = new Set();
+const NONE: Handles = new Uint32Array(0);
 const EMPTY: Value = { h: NONE, f: false };
 const CALLABLE: Value = { h: NONE, f: true };
 
 function join(a: Value | undefined, b: Value): Value {
   if (a === undefined || a === b) return b;
-  if (a.h.size === 0 && !a.f) return b;
-  if (b.h.size === 0 && !b.f) return a;
+  if (a.h.length === 0 && !a.f) return b;
+  if (b.h.length === 0 && !b.f) return a;
   // Most joins add nothing (a loop's later rounds, a branch that did not
-  // assign): then a value already made is the answer, and no set is copied.
-  if (a.h === b.h || (a.h.size >= b.h.size && within(b.h, a.h))) {
-    return b.f && !a.f ? { h: a.h, f: true } : a;
-  }
+  // assign): then a value already made is the answer, and no set is made.
+  if (a.h === b.h || within(b.h, a.h)) return b.f && !a.f ? { h: a.h, f: true } : a;
   if (within(a.h, b.h)) return a.f && !b.f ? { h: b.h, f: true } : b;
-  const h = new Set(a.h);
-  for (const k of b.h) h.add(k);
+  const h = new Uint32Array(Math.max(a.h.length, b.h.length));
+  for (let i = 0; i < h.length; i++) h[i] = (a.h[i] ?? 0) | (b.h[i] ?? 0);
   return { h, f: a.f || b.f };
 }
 
-/** Whether every key of `small` is in `big`. */
-function within(small: ReadonlySet<string>, big: ReadonlySet<string>): boolean {
-  if (small.size > big.size) return false;
-  for (const k of small) if (!big.has(k)) return false;
+/** Whether every call in `small` is in `big`. */
+function within(small: Handles, big: Handles): boolean {
+  for (let i = 0; i < small.length; i++) {
+    if ((small[i]! & ~(big[i] ?? 0)) !== 0) return false;
+  }
+  return true;
+}
+
+/** Whether two sets of calls are the same. */
+function same(a: Handles, b: Handles): boolean {
+  if (a === b) return true;
+  for (let i = Math.max(a.length, b.length) - 1; i >= 0; i--) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return false;
+  }
   return true;
 }
 
@@ -61,8 +79,31 @@ export const values = {
   empty: EMPTY,
   /** Something callable. */
   callable: CALLABLE,
-  /** The handle of one call. */
-  handle: (key: string): Value => ({ h: new Set([key]), f: false }),
+  /**
+   * The handle of one call.
+   *
+   * @param call The call's number.
+   */
+  handle: (call: number): Value => {
+    const h = new Uint32Array((call >> 5) + 1);
+    h[call >> 5] = 1 << (call & 31);
+    return { h, f: false };
+  },
+  /** Whether a value may carry a handle. */
+  carries: (v: Value): boolean => v.h.length > 0,
+  /**
+   * The calls of a set, in order of their numbers.
+   *
+   * @param h The set.
+   * @returns Their numbers.
+   */
+  calls: (h: Handles): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i < h.length; i++) {
+      for (let w = h[i]!, b = 0; w !== 0; w >>>= 1, b++) if (w & 1) out.push(i * 32 + b);
+    }
+    return out;
+  },
   /** The same handles, as data (what a wait or a plain function returns). */
   data: (v: Value): Value => v.f ? { h: v.h, f: false } : v,
   join,
@@ -89,8 +130,7 @@ export const values = {
     for (const [k, v] of a) {
       if (skip(k)) continue;
       const w = b.get(k);
-      if (w === undefined || w.f !== v.f || w.h.size !== v.h.size) return false;
-      for (const x of v.h) if (!w.h.has(x)) return false;
+      if (w === undefined || w.f !== v.f || !same(w.h, v.h)) return false;
     }
     for (const k of b.keys()) if (!skip(k) && !a.has(k)) return false;
     return true;

@@ -235,7 +235,8 @@ class Walker extends ExpressionWalker {
         test,
         waits: waitsOf(test),
         carries: [...frame.written].filter((v) =>
-          frame.read.has(v) && !frame.declared.has(v) && (this.env.get(v)?.h.size ?? 0) > 0
+          frame.read.has(v) && !frame.declared.has(v) &&
+          values.carries(this.env.get(v) ?? values.empty)
         ).map((v) => (v as Local).name).sort(),
         body,
         ...(label === undefined ? {} : { label }),

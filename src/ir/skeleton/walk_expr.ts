@@ -81,7 +81,7 @@ export abstract class ExpressionWalker extends WalkerBase {
         return this.yieldExpression(n);
       case "AwaitExpression": {
         const value = this.expr(child(n, "argument")!);
-        if (value.h.size > 0 && this.writing) {
+        if (values.carries(value) && this.writing) {
           this.emit({ kind: "wait", mode: "await", on: this.keysOf(value.h), line: this.line(n) });
         }
         return values.data(value);
@@ -218,7 +218,7 @@ export abstract class ExpressionWalker extends WalkerBase {
       return this.unknownZone(n, "yield* hands control to a generator that cannot be seen");
     }
     const value = this.expr(arg);
-    if (value.h.size > 0 && this.writing) {
+    if (values.carries(value) && this.writing) {
       this.emit({ kind: "wait", mode: "yield", on: this.keysOf(value.h), line: this.line(n) });
     }
     return values.data(value);
@@ -312,7 +312,7 @@ export abstract class ExpressionWalker extends WalkerBase {
       case "entity": {
         const argValues = args.map((a) => this.expr(a));
         const key = this.key(n);
-        if (!this.writing) return values.handle(key);
+        if (!this.writing) return this.handleOf(key);
         this.calls.set(key, target.def);
         this.emit({
           kind: "call",
@@ -321,7 +321,7 @@ export abstract class ExpressionWalker extends WalkerBase {
           from: this.keysOf(values.union(argValues).h),
           line: this.line(n),
         });
-        return values.handle(key);
+        return this.handleOf(key);
       }
       case "wait":
         // `wait(h)` makes a request; `yield*` (above) is where it waits.

@@ -11,7 +11,7 @@ import type { EntityDef } from "../../define/defs.ts";
 import type { SkeletonZone } from "../../core/dag_format.ts";
 import { child, children, identName, type Node, patternNames } from "./ast.ts";
 import type { ModuleInfo } from "./resolve_types.ts";
-import { LoopFrames, type Value, values, type Variable } from "./values.ts";
+import { type Handles, LoopFrames, type Value, values, type Variable } from "./values.ts";
 
 /** A variable declared inside the flow (or a helper it calls). */
 export interface Local extends Variable {
@@ -53,7 +53,9 @@ export abstract class WalkerBase {
   returns: Value[] | undefined;
   calls = new Map<string, EntityDef>();
   unknown = false;
-  lists = new WeakMap<ReadonlySet<string>, string[]>();
+  lists = new WeakMap<Handles, string[]>();
+  callNumbers = new Map<string, number>();
+  callKeys: string[] = [];
   readonly module: ModuleInfo;
 
   constructor(module: ModuleInfo) {
@@ -108,13 +110,30 @@ export abstract class WalkerBase {
   }
 
   /**
+   * The handle of a call, by its key: calls are numbered in the order first
+   * met, for the bit sets of values.ts.
+   */
+  handleOf(key: string): Value {
+    let call = this.callNumbers.get(key);
+    if (call === undefined) {
+      call = this.callKeys.length;
+      this.callNumbers.set(key, call);
+      this.callKeys.push(key);
+    }
+    return values.handle(call);
+  }
+
+  /**
    * The keys of a set of handles as a list: the same list for the same set
    * (a value that flows on unchanged gives the zones it reaches one list,
    * which extract.ts renames once).
    */
-  keysOf(handles: ReadonlySet<string>): string[] {
+  keysOf(handles: Handles): string[] {
     let list = this.lists.get(handles);
-    if (list === undefined) this.lists.set(handles, list = [...handles]);
+    if (list === undefined) {
+      list = values.calls(handles).map((call) => this.callKeys[call]!);
+      this.lists.set(handles, list);
+    }
     return list;
   }
 
