@@ -238,7 +238,17 @@ export function moduleInfo(
     return candidates.length === 1 ? { kind: "entity", def: candidates[0]! } : undefined;
   }
 
-  return { url, parsed, scope, resolve };
+  // A name resolves the same way all through the walk (the module's top
+  // level and the loaded script do not change meanwhile), and the walk asks
+  // at every call and every round of a loop: once each.
+  const resolved = new Map<string, Target>();
+  const resolveOnce = (name: string, path: readonly string[]): Target => {
+    const key = path.length === 0 ? name : `${name}\u0000${path.join("\u0000")}`;
+    let target = resolved.get(key);
+    if (target === undefined) resolved.set(key, target = resolve(name, path));
+    return target;
+  };
+  return { url, parsed, scope, resolve: resolveOnce };
 }
 
 /** The name an entity constructor call gives, when it is written out (`{ name: "x" }`, `function x`, `new Workflow("x")`). */
