@@ -56,7 +56,7 @@ export const skeletonWorkload: Workload = {
         }).output();
         if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
       };
-      const times = ctx.smoke ? 2 : 11;
+      const times = ctx.smoke ? 3 : 11;
       const withSkeleton: number[] = [];
       const without: number[] = [];
       // Warm Deno's caches, then alternate so that both see the same machine.
