@@ -4,11 +4,17 @@
 // side (store/remote.ts) over a direct transport.
 
 import assert from "node:assert/strict";
-import { flow, run, task, wait } from "../mod.ts";
+import { DatabaseSync } from "node:sqlite";
+import { all, flow, run, task, wait } from "../mod.ts";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { acquireRun } from "../src/store/ownership.ts";
 import { ProtocolError, StoreHost } from "../src/cli/run_host.ts";
-import { RemoteStore, type StoreTransport } from "../src/store/remote.ts";
+import {
+  RemoteStore,
+  type StoreReply,
+  type StoreRequest,
+  type StoreTransport,
+} from "../src/store/remote.ts";
 import { tempDir } from "./_helpers.ts";
 
 const start = (runId: string) => ({
@@ -180,6 +186,132 @@ Deno.test("a run through the remote store records the same as in-process, and is
       ["step_5", "succeeded"],
     ]);
     assert.deepEqual(details?.outputs, { i: 4, when: new Date(4), big: 4n });
+  } finally {
+    await lease.release();
+    store.close();
+  }
+});
+
+Deno.test("flushes asked for in the same turn travel as one request and one commit, each answered only once that commit is durable", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/weft.db`;
+  const store = SqliteStore.open(path);
+  const lease = await acquireRun(store, "batched");
+  const host = new StoreHost({ store, runId: "batched", script: "file:///x.ts" });
+  // Another connection, as a process that crashed and came back would read the file.
+  const reader = new DatabaseSync(path, { readOnly: true });
+  const succeededOnDisk = () =>
+    (reader.prepare("SELECT count(*) AS n FROM nodes WHERE run_id = ? AND status = 'succeeded'")
+      .get("batched") as { n: number }).n;
+  const requests: { nodes: number; sync: boolean }[] = [];
+  const answers: { succeeded: number; synced: boolean }[] = [];
+  let received: { id?: number; m: StoreRequest }[] = [];
+  let next = 1;
+  let queue = Promise.resolve();
+  const waiting = new Map<number, (r: StoreReply) => void>();
+  // The channel as the child's pipes carry it: messages sent in one turn arrive together.
+  const deliver = () => {
+    if (received.length === 0) return;
+    const batch = received;
+    received = [];
+    queue = queue.then(() =>
+      host.handleMany(batch, (id, reply) => {
+        answers.push({ succeeded: succeededOnDisk(), synced: reply.t === "synced" });
+        const resolve = waiting.get(id)!;
+        waiting.delete(id);
+        setTimeout(() => resolve(JSON.parse(JSON.stringify(reply))), 0);
+      })
+    ).then(() => {});
+  };
+  const transport: StoreTransport = {
+    request(m) {
+      const id = next++;
+      if (m.t === "nodes") requests.push({ nodes: m.nodes.length, sync: m.sync });
+      if (received.length === 0) setTimeout(deliver, 0);
+      received.push({ id, m: JSON.parse(JSON.stringify(m)) });
+      return new Promise((resolve) => waiting.set(id, resolve));
+    },
+    send(m) {
+      if (m.t === "nodes") requests.push({ nodes: m.nodes.length, sync: m.sync });
+      if (received.length === 0) setTimeout(deliver, 0);
+      received.push({ m: JSON.parse(JSON.stringify(m)) });
+    },
+    onWake: () => () => {},
+  };
+  try {
+    // Twelve branches whose first steps finish in the same turn: each acts on its own result.
+    const first = task(function first(i: number) {
+      return i * 10;
+    });
+    const second = task(function second(x: number) {
+      return x + 1;
+    });
+    const branch = flow(async function* branch(i: number) {
+      const x = yield* wait(first(i));
+      return yield* wait(second(x));
+    });
+    const f = flow(async function* wide(n: number) {
+      const hs = [];
+      for (let i = 0; i < n; i++) hs.push(branch(i));
+      return yield* all(hs);
+    });
+    const remote = new RemoteStore(transport, lease.owner);
+    const result = await run(f, { n: 12 }, { store: remote, runId: "batched" });
+    assert.equal(result.status, "succeeded");
+    assert.deepEqual(result.outputs, [1, 11, 21, 31, 41, 51, 61, 71, 81, 91, 101, 111]);
+    const syncs = requests.filter((r) => r.sync);
+    // Twelve results acted on at once: far fewer requests than flushes asked for.
+    assert.ok(syncs.length <= 4, `${syncs.length} sync requests: ${JSON.stringify(syncs)}`);
+    assert.ok(syncs.some((r) => r.nodes >= 12), JSON.stringify(syncs));
+    // Every answer was given when its nodes were on disk, read by another connection.
+    const syncedAnswers = answers.filter((a) => a.synced);
+    assert.equal(syncedAnswers.length, syncs.length);
+    for (const a of syncedAnswers) assert.ok(a.succeeded > 0, JSON.stringify(answers));
+    assert.equal(succeededOnDisk(), 12 * 2 + 12);
+  } finally {
+    reader.close();
+    await lease.release();
+    store.close();
+  }
+});
+
+Deno.test("requests that arrive together are handled in order: one commit for the flushes among them, answered after it, and a bad message stops the rest", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  const lease = await acquireRun(store, "together");
+  const host = new StoreHost({ store, runId: "together", script: "file:///x.ts" });
+  try {
+    await host.handle({ t: "open", start: start("together") });
+    const commits = () => (store as unknown as { group: { commits: number } }).group.commits;
+    const before = commits();
+    const order: string[] = [];
+    const flushes = await host.handleMany([
+      { id: 1, m: { t: "nodes", nodes: [node("a", true)], puts: [], sync: true } },
+      { m: { t: "nodes", nodes: [node("b", true)], puts: [], sync: false } },
+      { id: 2, m: { t: "nodes", nodes: [node("c", true)], puts: [], sync: true } },
+      { id: 3, m: { t: "cacheGet", key: "k" } },
+      { id: 4, m: { t: "nodes", nodes: [node("a", false)], puts: [], sync: true } },
+    ], (id, reply) => order.push(`${id}:${reply.t}`));
+    assert.deepEqual(order, ["1:synced", "2:synced", "3:hit", "4:synced"]);
+    assert.equal(flushes, 2);
+    assert.equal(commits() - before, 2);
+    const details = await store.getRun("together");
+    assert.deepEqual(details?.nodes.map((n) => n.id).sort(), ["a", "b", "c"]);
+    const answered: number[] = [];
+    await assert.rejects(
+      () =>
+        host.handleMany([
+          { id: 5, m: { t: "nodes", nodes: [node("d", true)], puts: [], sync: true } },
+          { id: 6, m: { t: "nodes", nodes: [node("zzz", false)], puts: [], sync: true } },
+          { id: 7, m: { t: "nodes", nodes: [node("e", true)], puts: [], sync: true } },
+        ], (id) => answered.push(id)),
+      /node 'zzz' unknown/,
+    );
+    // Nothing after the bad message was applied, nor answered.
+    assert.deepEqual(answered, []);
+    await host.flush();
+    const after = await store.getRun("together");
+    assert.ok(!after?.nodes.some((n) => n.id === "e"));
   } finally {
     await lease.release();
     store.close();

@@ -230,35 +230,7 @@ export class StoreHost {
     }
     switch (m.t) {
       case "nodes": {
-        if (!Array.isArray(m.nodes) || !Array.isArray(m.puts)) {
-          throw new ProtocolError("a malformed batch");
-        }
-        for (const w of m.nodes) {
-          checkWire(w);
-          let node = this.#nodes.get(w.id);
-          const first = node === undefined;
-          if (first !== (w.first !== undefined)) {
-            throw new ProtocolError(`node '${w.id}' ${first ? "unknown" : "added twice"}`);
-          }
-          if (node === undefined) this.#nodes.set(w.id, node = new ProxyNode(w.id));
-          node.apply(w);
-          if (first) session.added(node);
-          else session.changed(node);
-        }
-        for (const entry of m.logs ?? []) {
-          if (
-            typeof entry !== "object" || entry === null || !isString(entry.nodeId) ||
-            !isString(entry.message) || (entry.kind !== "log" && entry.kind !== "retry")
-          ) throw new ProtocolError("a malformed log line");
-          session.log(entry);
-        }
-        for (const put of m.puts) {
-          const node = Array.isArray(put) ? this.#nodes.get(put[1]) : undefined;
-          if (node === undefined || node.status !== "succeeded") {
-            throw new ProtocolError("a cache entry of no succeeded node");
-          }
-          session.cachePut(this.#scoped(put[0]), node);
-        }
+        this.#apply(session, m);
         if (!m.sync) return undefined;
         await session.flush();
         return { t: "synced" };
@@ -315,6 +287,91 @@ export class StoreHost {
       }
       default:
         throw new ProtocolError(`an unknown message '${String((m as { t: unknown }).t)}'`);
+    }
+  }
+
+  /**
+   * Handles messages that arrived together, in order, with one commit for
+   * the node records among them: consecutive `nodes` messages are applied,
+   * then the session is flushed once if any of them asked, and each that
+   * asked is answered only after that commit. Other messages are handled
+   * one by one, as by {@linkcode StoreHost.handle}.
+   *
+   * @param messages The messages, in the order sent.
+   * @param answer Called with each answer, in order, as soon as it is known
+   *   (the answers to a batch of flushes: after its commit).
+   * @returns How many flushes of the session answered requests.
+   * @throws {ProtocolError} When a message is not one this run may send
+   *   (the answers before it were given; nothing after it is handled).
+   */
+  async handleMany(
+    messages: readonly { id?: number; m: StoreRequest }[],
+    answer: (id: number, reply: StoreReply) => void,
+  ): Promise<number> {
+    let flushes = 0;
+    let wanted = false;
+    let synced: number[] = [];
+    const commit = async () => {
+      if (!wanted) return;
+      const ids = synced;
+      wanted = false;
+      synced = [];
+      await this.#session!.flush();
+      flushes++;
+      for (const id of ids) answer(id, { t: "synced" });
+    };
+    for (const { id, m } of messages) {
+      const session = this.#session;
+      if (
+        typeof m === "object" && m !== null && m.t === "nodes" && session !== undefined &&
+        !this.#finished && this.#options.replay !== true
+      ) {
+        this.#apply(session, m);
+        if (m.sync) {
+          // (A request without a number cannot be answered: it is committed all the same.)
+          wanted = true;
+          if (typeof id === "number") synced.push(id);
+        }
+        continue;
+      }
+      await commit();
+      const reply = await this.handle(m);
+      if (typeof id === "number" && reply !== undefined) answer(id, reply);
+    }
+    await commit();
+    return flushes;
+  }
+
+  /** Applies a batch of node records (and cache entries, log lines) to the run's session. */
+  #apply(session: RunSession, m: Extract<StoreRequest, { t: "nodes" }>): void {
+    if (!Array.isArray(m.nodes) || !Array.isArray(m.puts)) {
+      throw new ProtocolError("a malformed batch");
+    }
+    for (const w of m.nodes) {
+      checkWire(w);
+      let node = this.#nodes.get(w.id);
+      const first = node === undefined;
+      if (first !== (w.first !== undefined)) {
+        throw new ProtocolError(`node '${w.id}' ${first ? "unknown" : "added twice"}`);
+      }
+      if (node === undefined) this.#nodes.set(w.id, node = new ProxyNode(w.id));
+      node.apply(w);
+      if (first) session.added(node);
+      else session.changed(node);
+    }
+    for (const entry of m.logs ?? []) {
+      if (
+        typeof entry !== "object" || entry === null || !isString(entry.nodeId) ||
+        !isString(entry.message) || (entry.kind !== "log" && entry.kind !== "retry")
+      ) throw new ProtocolError("a malformed log line");
+      session.log(entry);
+    }
+    for (const put of m.puts) {
+      const node = Array.isArray(put) ? this.#nodes.get(put[1]) : undefined;
+      if (node === undefined || node.status !== "succeeded") {
+        throw new ProtocolError("a cache entry of no succeeded node");
+      }
+      session.cachePut(this.#scoped(put[0]), node);
     }
   }
 

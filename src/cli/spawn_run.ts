@@ -42,7 +42,7 @@ export interface ChildOptions {
 }
 
 /** What the IPC round trips of a run cost, for `WEFT_IPC_STATS` (the bench reads it). */
-const ipc = { syncs: 0, syncMs: 0 };
+const ipc = { syncs: 0, syncMs: 0, flushes: 0 };
 
 /**
  * Starts the run child with exactly the planned permissions, serves its
@@ -146,28 +146,39 @@ export async function runInChild(
     },
   });
 
-  // The child's store requests, one after another, in the order sent.
+  // The child's store requests, one after another, in the order sent. The
+  // requests that arrive together (one read of the child's output) are
+  // served together: their node records make one commit, and the answers go
+  // back in one write once it is durable.
   let served: Promise<void> = Promise.resolve();
   const stats = Deno.env.get("WEFT_IPC_STATS") !== undefined;
-  const serve = (m: Extract<ChildMessage, { t: "store" }>) => {
+  let replies = "";
+  const sendReplies = () => {
+    const text = replies;
+    replies = "";
+    if (text !== "") stdin.write(encoder.encode(text)).catch(() => {});
+  };
+  const serve = (batch: Extract<ChildMessage, { t: "store" }>[]) => {
     const received = stats ? performance.now() : 0;
     served = served.then(async () => {
       if (broken !== undefined || lost !== undefined) return;
       try {
-        const reply = await options.host.handle(m.m);
-        if (typeof m.id === "number" && reply !== undefined) {
-          tell({ t: "reply", id: m.id, m: reply });
-        }
-        if (stats && reply?.t === "synced") {
-          ipc.syncs++;
-          ipc.syncMs += performance.now() - received;
-        }
+        const flushes = await options.host.handleMany(batch, (id, reply) => {
+          if (replies === "") queueMicrotask(sendReplies);
+          replies += `${JSON.stringify({ t: "reply", id, m: reply } satisfies ParentMessage)}\n`;
+          if (stats && reply.t === "synced") {
+            ipc.syncs++;
+            ipc.syncMs += performance.now() - received;
+          }
+        });
+        if (stats) ipc.flushes += flushes;
       } catch (e) {
         broken = e as Error;
         kill();
       }
     });
   };
+  let requests: Extract<ChildMessage, { t: "store" }>[] = [];
 
   try {
     const decoder = new TextDecoder();
@@ -197,7 +208,7 @@ export async function runInChild(
       user = user.slice(nl + 1);
     };
     const handle = (m: ChildMessage) => {
-      if (m.t === "store") serve(m);
+      if (m.t === "store") requests.push(m);
       else if (m.t === "event") out(`${escapeJson(JSON.stringify(m.e))}\n`);
       else if (m.t === "progress") {
         last = m.s as ProgressSnapshot;
@@ -256,6 +267,10 @@ export async function runInChild(
     for await (const chunk of child.stdout) {
       buffer += decoder.decode(chunk, { stream: true });
       scan();
+      if (requests.length > 0) {
+        serve(requests);
+        requests = [];
+      }
     }
     if (buffer !== "") userText(buffer);
     if (user !== "") view.print(`${user}\n`);
@@ -263,7 +278,7 @@ export async function runInChild(
     await served;
     if (stats) {
       console.error(
-        `weft: ipc ${ipc.syncs} syncs, ${
+        `weft: ipc ${ipc.syncs} syncs in ${ipc.flushes} commits, ${
           ipc.syncs === 0 ? 0 : (ipc.syncMs * 1000 / ipc.syncs).toFixed(0)
         } µs per sync in this process`,
       );

@@ -338,6 +338,10 @@ class RemoteSession implements RunSession {
   #logs: LogEntry[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> | undefined;
+  /** The flush asked for in this turn, not sent yet: later flushes of the turn join it. */
+  #next: Promise<void> | undefined;
+  /** The last sync request in flight: the last message it covers, and its answer. */
+  #syncing: { upTo: number; done: Promise<void> } | undefined;
   #watchers = 0;
   readonly #durable: boolean;
   /** States of nodes already durable in the owner's store (see `writtenElsewhere`). */
@@ -413,11 +417,30 @@ class RemoteSession implements RunSession {
     this.#send(false);
   }
 
+  /**
+   * Makes everything changed so far durable. Flushes asked for in the same
+   * turn (many branches or runs finishing at once) travel as one message,
+   * which the owner commits once: the message is sent when the microtasks
+   * queued so far have run. A flush with nothing new to send waits for the
+   * request in flight that already carries its changes.
+   */
   flush(): Promise<void> | void {
-    if (
-      this.#dirty.size === 0 && this.#sent.size === 0 && this.#puts.length === 0 &&
-      this.#logs.length === 0
-    ) return;
+    if (this.#next !== undefined) return this.#next;
+    if (this.#dirty.size === 0 && this.#puts.length === 0 && this.#logs.length === 0) {
+      if (this.#sent.size === 0) return;
+      // Everything was sent: a sync request in flight that carries it all is enough.
+      const last = this.#syncing;
+      if (last !== undefined && this.#durable) {
+        let covered = true;
+        for (const message of this.#sent.values()) {
+          if (message > last.upTo) {
+            covered = false;
+            break;
+          }
+        }
+        if (covered) return last.done;
+      }
+    }
     if (!this.#durable) {
       this.#send(false);
       this.#sent.clear();
@@ -425,6 +448,19 @@ class RemoteSession implements RunSession {
     }
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    let settle!: { resolve: () => void; reject: (e: unknown) => void };
+    const next = new Promise<void>((resolve, reject) => settle = { resolve, reject });
+    this.#next = next;
+    queueMicrotask(() => {
+      this.#next = undefined;
+      this.#sync().then(settle.resolve, settle.reject);
+    });
+    this.#flushing = next;
+    return next;
+  }
+
+  /** Sends what is pending as one sync request; resolves once the owner says it is durable. */
+  #sync(): Promise<void> {
     // Everything sent up to this request is durable once it is answered
     // (the owner handles messages in order); later changes are not.
     const reply = this.#send(true)!;
@@ -432,8 +468,9 @@ class RemoteSession implements RunSession {
     const done = reply.then((r) => {
       if (r.t !== "synced") throw new Error(`the run's owner answered ${r.t} to a flush`);
       for (const [node, message] of this.#sent) if (message <= upTo) this.#sent.delete(node);
+      if (this.#syncing?.done === done) this.#syncing = undefined;
     });
-    this.#flushing = done;
+    this.#syncing = { upTo, done };
     return done;
   }
 
