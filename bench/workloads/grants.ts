@@ -11,6 +11,7 @@ import { flow, run, task, wait } from "../../mod.ts";
 import { SqliteStore } from "../../src/store/sqlite/mod.ts";
 import { median, type Row, timeMs, type Workload } from "../_harness.ts";
 import { insertFloor } from "./durable.ts";
+import { type PipeChannel, pipeFloor } from "./pipe.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname).replace(/\/$/, "");
 const FIXTURE = "bench/fixtures/grants.ts";
@@ -139,6 +140,31 @@ export const grantsWorkload: Workload = {
           store.close();
         }
       }
+      // The floor of that IPC: a bare round trip between two Deno processes, framed as weft frames it.
+      const pipe: Record<PipeChannel, number[]> = { async: [], sync: [], socket: [] };
+      const trips = ctx.smoke ? 200 : 5_000;
+      for (let i = 0; i < times; i++) {
+        for (const how of ["async", "sync", "socket"] as const) {
+          pipe[how].push(await pipeFloor(trips, how));
+        }
+      }
+      const pipeNotes: Record<PipeChannel, string> = {
+        async:
+          "weft's channel: a marked line on stdout, a JSON line back on stdin (Deno.stdin.read)",
+        sync: "the child reads stdin with readSync (blocks its thread: not usable by weft)",
+        socket: "answers on a Unix socket (epoll in the child's thread; needs a net grant)",
+      };
+      for (const how of ["async", "sync", "socket"] as const) {
+        rows.push({
+          workload: "grants",
+          variant: `pipe round trip floor (${how})`,
+          n: trips,
+          metric: "µs/round trip",
+          value: median(pipe[how]),
+          samples: pipe[how],
+          notes: pipeNotes[how],
+        });
+      }
       rows.push({
         workload: "grants",
         variant: "IPC per flush (CLI durable step - in-process durable step)",
@@ -148,7 +174,9 @@ export const grantsWorkload: Workload = {
         samples: [cli.tasks - median(local), cli.shared - median(local)],
         floor: median(local),
         floorName: "an in-process durable step on SQLite",
-        notes: `--no-isolate: ${(cli.shared - median(local)).toFixed(0)} µs/flush`,
+        notes: `--no-isolate: ${(cli.shared - median(local)).toFixed(0)} µs/flush; pipe floor ${
+          median(pipe.async).toFixed(0)
+        } µs`,
       });
       // The issue's bound for durable runs, through weft run: 3× one plain insert per step.
       const inserts: number[] = [];
