@@ -446,8 +446,9 @@ class RemoteSession implements RunSession {
       this.#sent.clear();
       return;
     }
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    // (The timer that sends changes nobody waits for is left to run: when it
+    // fires it finds nothing, or what changed since. Clearing and making it
+    // again would cost a timer per step.)
     let settle!: { resolve: () => void; reject: (e: unknown) => void };
     const next = new Promise<void>((resolve, reject) => settle = { resolve, reject });
     this.#next = next;
