@@ -85,12 +85,14 @@ export const grantsWorkload: Workload = {
         n: number,
         notes: string,
         store = memory,
+        steps = n,
       ) =>
       async () => {
         ctx.log(`grants: ${variant}`);
         const s = await modes(times, [entity, "--input", `n=${n}`, ...store], env);
-        const base = (xs: number[]) => xs.map((x) => ((x - median(one.tasks)) * 1000) / n);
-        const baseShared = (xs: number[]) => xs.map((x) => ((x - median(one.shared)) * 1000) / n);
+        const base = (xs: number[]) => xs.map((x) => ((x - median(one.tasks)) * 1000) / steps);
+        const baseShared = (xs: number[]) =>
+          xs.map((x) => ((x - median(one.shared)) * 1000) / steps);
         const t = base(s.tasks);
         const sh = baseShared(s.shared);
         rows.push({
@@ -129,6 +131,16 @@ export const grantsWorkload: Workload = {
         durableN,
         "each step flushes: the child asks, the parent commits and answers",
         ["--store", `sqlite:${dir}/cli.db`],
+      )();
+      // Many branches at once, each a durable 3-step chain: their flushes travel and commit together.
+      const branches = ctx.smoke ? 100 : 10_000;
+      await perStep(
+        "durable branches at once (3 steps each), sqlite normal",
+        "wide",
+        branches,
+        "the flushes of one turn: one request, one commit",
+        ["--store", `sqlite:${dir}/wide.db`],
+        3 * branches,
       )();
       const local: number[] = [];
       for (let i = 0; i < times + 1; i++) {
