@@ -19,11 +19,6 @@ import type { RunGraph, RunGraphEdge, RunGraphNode, RunResult } from "./types.ts
  * prints as a plain object would.
  */
 export function withLazyGraph(result: RunResult, run: Run): RunResult {
-  // A small graph costs less made now than an accessor does (a short run's is one node).
-  if (run.nodes.length <= EAGER_NODES) {
-    result.graph = runGraph(run);
-    return result;
-  }
   let graph: RunGraph | undefined;
   let source: Run | undefined = run;
   Object.defineProperty(result, "graph", {
@@ -44,9 +39,6 @@ export function withLazyGraph(result: RunResult, run: Run): RunResult {
   Object.defineProperties(result, PRINT_AS_DATA);
   return result;
 }
-
-/** Up to how many nodes the graph is made at once. */
-const EAGER_NODES = 8;
 
 /** Printing hooks (Deno, node:util) that show a result with its graph, as a plain object prints. */
 const PRINT_AS_DATA: PropertyDescriptorMap = {
