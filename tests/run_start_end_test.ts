@@ -81,6 +81,43 @@ Deno.test("short runs one after another on SQLite share the heartbeat and commit
   // The timers left set keep nothing alive: the test sanitizer would report them otherwise.
 });
 
+Deno.test("a new run on SQLite reads nothing: its claim and its row are written without a read first", async () => {
+  await using tmp = await tempDir();
+  const prepare = DatabaseSync.prototype.prepare;
+  let reads = 0;
+  DatabaseSync.prototype.prepare = function (this: DatabaseSync, sql: string) {
+    const statement = prepare.call(this, sql);
+    if (/^\s*SELECT/i.test(sql)) {
+      const get = statement.get as (...args: unknown[]) => unknown;
+      statement.get = function (this: unknown, ...args: unknown[]) {
+        reads++;
+        return get.apply(this, args);
+      } as typeof statement.get;
+    }
+    return statement;
+  } as typeof prepare;
+  let store: SqliteStore;
+  try {
+    store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  } finally {
+    DatabaseSync.prototype.prepare = prepare;
+  }
+  try {
+    await run(noop, { x: 0 }, { store });
+    reads = 0;
+    assert.equal((await run(noop, { x: 1 }, { store, runId: "fresh" })).outputs, 1);
+    // (The owner and the run's row were each read before being written.)
+    assert.equal(reads, 0);
+    // An id already there is read: a succeeded run is returned as recorded.
+    const again = await run(noop, { x: 1 }, { store, runId: "fresh" });
+    assert.equal(again.fromRecord, true);
+    assert.ok(reads > 0);
+    assert.equal(await store.runOwner("fresh"), undefined);
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("a claim refused by a live owner writes nothing of the run", async () => {
   await using tmp = await tempDir();
   const store = SqliteStore.open(`${tmp.dir}/weft.db`);

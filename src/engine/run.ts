@@ -45,7 +45,7 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
   readonly nodes: Node[] = [];
   /** The nodes by id, made when first needed (most runs never look a node up by id). */
   #index: Map<string, Node> | undefined = undefined;
-  readonly handled: WeakSet<WeftError> = new WeakSet<WeftError>();
+  #handled: WeakSet<WeftError> | undefined = undefined;
   readonly useCache: boolean;
   readonly listening: boolean;
   readonly #onEvent: ((e: WeftEvent) => void) | undefined;
@@ -59,6 +59,10 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
   cancelled = false;
   cancelReason: WeftError | undefined = undefined;
   root: Frame | undefined = undefined;
+  /** Errors a flow or a cancellation dealt with (made when first needed: most runs fail nothing). */
+  get handled(): WeakSet<WeftError> {
+    return this.#handled ??= new WeakSet<WeftError>();
+  }
   /** Whether new node ids must be checked against existing ones (see `Frame.#nextId`). */
   checkIds = false;
   /** The last time `now()` read, boxed once (see `now`). */

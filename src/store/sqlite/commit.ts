@@ -243,13 +243,17 @@ export class RunStartMember implements CommitMember<SqliteBatch> {
     batch.call(() => {
       this.claim = claimWith(s, claim, Date.now());
       if (!this.claim.claimed) return;
-      const row = this.row = s.getRun!.get(start.runId) as Row | undefined;
-      if (row === undefined) {
+      // A new run's row is written at once, without a read first (its insert does nothing
+      // when the id is there already, which is then read).
+      this.key = inserted(s.insertRun!.run(...this.#runRow(inputs)));
+      if (this.key !== undefined) {
         if (inputs.stored !== undefined) {
           s.putValue!.run(inputs.hash, inputs.stored, inputs.stored.length);
         }
-        this.key = inserted(s.insertRun!.run(...this.#runRow(inputs)));
-      } else if (resumable(row, start)) s.resumeRun!.run(start.weftVersion, start.runId);
+        return;
+      }
+      const row = this.row = s.getRun!.get(start.runId) as Row;
+      if (resumable(row, start)) s.resumeRun!.run(start.weftVersion, start.runId);
     });
   }
 

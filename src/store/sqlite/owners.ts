@@ -49,6 +49,17 @@ export function claimWith(
   claim: RunClaim,
   now: number,
 ): ClaimResult {
+  // A run no one holds (a new one, nearly always) is claimed by the insert alone.
+  const free = s.claimFree!.run(
+    claim.runId,
+    claim.ownerId,
+    claim.pid,
+    claim.host,
+    now,
+    now,
+    Math.round(claim.leaseMs),
+  );
+  if (Number(free.changes) === 1) return { claimed: true, owner: claimedOwner(claim, now) };
   const row = s.getOwner!.get(claim.runId) as Row | undefined;
   const current = row === undefined ? undefined : ownerOf(row);
   const decision = decideClaim(current, claim, now);

@@ -360,6 +360,8 @@ export function prepareAll(db: DatabaseSync): Record<string, StatementSync> {
       `SELECT node_id, attempt, time, kind, message, error FROM logs WHERE ${RUN_RANGE} AND node_id = ?2 ORDER BY key`,
     changeCount: "SELECT data_version + total_changes() AS n FROM pragma_data_version",
     getOwner: "SELECT * FROM run_owners WHERE run_id = ?",
+    claimFree:
+      "INSERT INTO run_owners (run_id, owner_id, pid, host, since, heartbeat_at, lease_ms, cancel_requested_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (run_id) DO NOTHING",
     putOwner:
       "INSERT OR REPLACE INTO run_owners (run_id, owner_id, pid, host, since, heartbeat_at, lease_ms, cancel_requested_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
     renewOwner:
