@@ -223,6 +223,33 @@ Deno.test("a member alone (no other open, nothing waiting) is committed at once:
   assert.deepEqual(asyncRec.batches, [["x:1"], ["y:1"]]);
 });
 
+Deno.test("a writer's one queue, asked for by its only open member, is committed at once; with another open, at the end of the turn", async () => {
+  const rec = recorder("sync");
+  const group = new GroupCommit(rec.writer);
+  // The queue every session writes into, and stand-ins for two sessions.
+  const queue = new Queue("q");
+  const one = new Queue("one");
+  const two = new Queue("two");
+  group.opened(one);
+  queue.push("1");
+  assert.equal(group.request(queue, one), undefined, "committed before request returned");
+  assert.deepEqual(rec.batches, [["q:1"]]);
+  // Asked for by no open member: it waits for the turn (one's session may join).
+  queue.push("2");
+  const waiting = group.request(queue);
+  assert.ok(waiting instanceof Promise);
+  await waiting;
+  assert.deepEqual(rec.batches, [["q:1"], ["q:2"]]);
+  // Two sessions open: the commit waits for the rest of the turn.
+  group.opened(two);
+  queue.push("3");
+  const shared = group.request(queue, one);
+  assert.ok(shared instanceof Promise);
+  assert.equal(rec.batches.length, 2, "not before the turn ends");
+  await shared;
+  assert.deepEqual(rec.batches, [["q:1"], ["q:2"], ["q:3"]]);
+});
+
 Deno.test("a commit nobody waits for reports its error once; commitNow and settle write at once", async () => {
   const rec = recorder("sync");
   const errors: unknown[] = [];

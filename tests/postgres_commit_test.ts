@@ -11,6 +11,7 @@ import { flow, run, RunOwnedError, task, wait } from "../mod.ts";
 import type { Store } from "../src/store/mod.ts";
 import { PostgresStore } from "../src/store/postgres/mod.ts";
 import { storedOutputs } from "../src/store/postgres/queue.ts";
+import { PgSession } from "../src/store/postgres/session.ts";
 import { StoreWatch } from "../src/ui/feed.ts";
 import { deno, ROOT, tempDir } from "./_helpers.ts";
 import { postgresMissing, sharedCluster } from "./_postgres.ts";
@@ -84,10 +85,23 @@ Deno.test({
     for (let i = 0; i < n; i++) total += yield* wait(noop(i));
     return total;
   });
+  const onExit: (() => void)[] = [];
   try {
     await run(chain, { n: 2 }, { store }); // the first run of the process loads what it needs
     const counter = countStatements(store);
     const commits = store.writer.commits;
+    const sentAtOnce = { flushes: 0, atOnce: 0 };
+    const flush = PgSession.prototype.flush;
+    PgSession.prototype.flush = function (this: PgSession, always?: boolean) {
+      const before = counter.sent;
+      const done = flush.call(this, always);
+      if (!always) {
+        sentAtOnce.flushes++;
+        if (counter.sent > before) sentAtOnce.atOnce++;
+      }
+      return done;
+    };
+    onExit.push(() => PgSession.prototype.flush = flush);
     // (A lease of 10 minutes: no heartbeat falls within the run, however slow the machine.)
     const result = await run(chain, { n: 50 }, { store, runId: "chain-50", lease: "10m" });
     assert.equal(result.outputs, (50 * 49) / 2);
@@ -95,9 +109,13 @@ Deno.test({
     // next step acts on it), the end with the claim's release.
     assert.equal(store.writer.commits - commits, 52);
     assert.equal(counter.sent, 52, "nothing else reached the server");
+    // Each step's commit was sent from the step's own flush, at once, not
+    // after a turn of the event loop (the run's session is the only one open).
+    assert.deepEqual(sentAtOnce, { flushes: 50, atOnce: 50 });
     const recorded = (await store.getRun("chain-50"))!;
     assert.equal(recorded.nodes.filter((n) => n.status === "succeeded").length, 50);
   } finally {
+    for (const f of onExit) f();
     await store.close();
   }
 });

@@ -180,15 +180,18 @@ export class GroupCommit<B> {
    * when no other transaction is open).
    *
    * @param member What has changes to write.
+   * @param on The open member it asks for, when that is not `member` itself
+   * (a writer whose one queue holds every open member's changes): alone too
+   * when that is the only open member.
    * @returns undefined when it was committed before returning (alone, with a
    * synchronous writer); else a promise that resolves when the commit holding
    * the member's changes is durable, and rejects with its error.
    * @throws The commit's error, when it was committed at once and failed.
    */
-  request(member: CommitMember<B>): Promise<void> | undefined {
+  request(member: CommitMember<B>, on: CommitMember<B> = member): Promise<void> | undefined {
     if (
       this.#next.size === 0 && !this.#scheduled && this.#inFlight === undefined &&
-      (this.#open.size === 0 || (this.#open.size === 1 && this.#open.has(member)))
+      (this.#open.size === 0 || (this.#open.size === 1 && this.#open.has(on)))
     ) return this.#alone(member);
     let w = this.#next.get(member);
     if (w === undefined || w === null) {

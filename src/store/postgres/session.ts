@@ -148,7 +148,7 @@ export class PgSession implements RunSession {
         this.flush().catch((e) => this.#report(e));
       } else if (this.#logged) {
         this.#logged = false;
-        this.#store.writer.commit().catch((e) => this.#report(e));
+        this.#store.writer.commit(this).catch((e) => this.#report(e));
       }
     }, this.#store.options.flushIntervalMs);
   }
@@ -186,7 +186,9 @@ export class PgSession implements RunSession {
   flush(always = false): Promise<void> {
     if (this.#queue.size === 0 && this.#cachePuts.length === 0) {
       // Nothing of ours is queued, but a commit may still hold our nodes.
-      return this.#writing.size === 0 && !always ? Promise.resolve() : this.#store.writer.commit();
+      return this.#writing.size === 0 && !always
+        ? Promise.resolve()
+        : this.#store.writer.commit(this);
     }
     const queue = this.#queue;
     const puts = this.#cachePuts;
@@ -214,7 +216,7 @@ export class PgSession implements RunSession {
       this.#cachePuts.push(...puts);
       return Promise.reject(e);
     }
-    return writer.commit().then(() => {
+    return writer.commit(this).then(() => {
       for (const node of queue) this.#writing.delete(node);
     }, (e) => {
       for (const node of queue) {

@@ -215,10 +215,14 @@ export class GroupWriter {
    * no commit in flight), else at the end of this turn of the event loop or
    * when the commit in flight ends.
    *
+   * @param session The run's session that asks, if any: when it is the only
+   * one open and nothing is in flight, the commit starts at once (a
+   * sequential step does not wait for a turn of the event loop).
    * @returns A promise that resolves when it is durable.
    */
-  commit(): Promise<void> {
-    const done = this.#group.request(this.#queued) ?? Promise.resolve();
+  commit(session?: object): Promise<void> {
+    const on = session === undefined ? undefined : this.#open.get(session);
+    const done = this.#group.request(this.#queued, on ?? this.#queued) ?? Promise.resolve();
     // A commit nobody waits for must not be an unhandled rejection.
     done.catch(() => {});
     return done;
