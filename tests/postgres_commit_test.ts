@@ -12,6 +12,8 @@ import type { Store } from "../src/store/mod.ts";
 import { PostgresStore } from "../src/store/postgres/mod.ts";
 import { storedOutputs } from "../src/store/postgres/queue.ts";
 import { PgSession } from "../src/store/postgres/session.ts";
+import { statementTextsBuilt } from "../src/store/postgres/batch.ts";
+import { valueHash } from "../src/core/values.ts";
 import { StoreWatch } from "../src/ui/feed.ts";
 import { deno, ROOT, tempDir } from "./_helpers.ts";
 import { postgresMissing, sharedCluster } from "./_postgres.ts";
@@ -116,6 +118,46 @@ Deno.test({
     assert.equal(recorded.nodes.filter((n) => n.status === "succeeded").length, 50);
   } finally {
     for (const f of onExit) f();
+    await store.close();
+  }
+});
+
+Deno.test({
+  name:
+    "a commit's statement text is built once per shape: 200 steps of a new schema build a handful",
+  ignore,
+}, async () => {
+  const url = await (await sharedCluster()).createDatabase("texts");
+  const store = await PostgresStore.open(`${url}?schema=texts_once`);
+  const chain = flow(async function* chain(n: number) {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += yield* wait(noop(i));
+    return total;
+  });
+  try {
+    const before = statementTextsBuilt();
+    const result = await run(chain, { n: 200 }, { store, lease: "10m" });
+    assert.equal(result.outputs, (200 * 199) / 2);
+    // The start, a step, the end (and maybe a step shared with a log or the start):
+    // the same few shapes, never one text per commit.
+    const built = statementTextsBuilt() - before;
+    assert.ok(built >= 3 && built <= 6, `${built} texts built for 202 commits`);
+    // Each step's row is right, under the text built for the first.
+    const recorded = (await store.getRun(result.runId))!;
+    const steps = recorded.nodes.filter((n) => n.entity === "noop");
+    assert.equal(steps.length, 200);
+    assert.ok(steps.every((n) => n.status === "succeeded"));
+    assert.deepEqual(
+      steps.map((n) => n.outputs[0]!.hash),
+      steps.map((_, i) => valueHash(i)),
+    );
+    // A connection going idle arms no timer (postgres.js would set one after every statement).
+    assert.equal(
+      (store.sql as unknown as { options: { idle_timeout: number } }).options
+        .idle_timeout,
+      0,
+    );
+  } finally {
     await store.close();
   }
 });

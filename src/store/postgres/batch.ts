@@ -213,23 +213,46 @@ const names = (cols: Columns, prefix = ""): string => cols.map(([c]) => prefix +
  * @param cols The columns.
  * @param rows The rows (objects keyed by column).
  * @param params The statement's parameters, added to.
- * @returns The FROM item.
+ * @param text Whether to build the FROM item's text (else only the parameters are added).
+ * @returns The FROM item (empty when `text` is false).
  */
-function source(cols: Columns, rows: readonly object[], params: unknown[]): string {
+function source(cols: Columns, rows: readonly object[], params: unknown[], text: boolean): string {
   if (rows.length === 1) {
     const row = rows[0] as Record<string, unknown>;
-    const refs = cols.map(([c, t]) => {
-      params.push(row[c] ?? null);
-      return `$${params.length}::${t}`;
-    });
+    const first = params.length + 1;
+    for (const [c] of cols) params.push(row[c] ?? null);
+    if (!text) return "";
+    const refs = cols.map(([, t], i) => `$${first + i}::${t}`);
     return `(VALUES (${refs.join(", ")})) AS x(${names(cols)})`;
   }
   // (postgres.js sends a json parameter as JSON.stringify of the value given.)
   params.push(rows);
+  if (!text) return "";
   return `json_to_recordset($${params.length}::json) AS x(${
     cols.map(([c, t]) => `${c} ${t}`).join(", ")
   })`;
 }
+
+/** How many rows a part has, as its statement text depends on it: none, one, more. */
+const shape = (n: number): string => n === 0 ? "0" : n === 1 ? "1" : "n";
+
+/**
+ * Statement texts by schema and shape: a commit's text depends only on which
+ * parts have rows, one or more, and which other parts take part, so it is
+ * built once per shape (a sequential step sends the same text every time).
+ */
+const texts = new Map<string, string>();
+
+/**
+ * @internal How many statement texts were built (one per schema and shape
+ * seen), for tests.
+ *
+ * @returns The count.
+ */
+export function statementTextsBuilt(): number {
+  return built;
+}
+let built = 0;
 
 /** The statement of one commit. */
 export interface BatchStatement {
@@ -253,14 +276,26 @@ export function batchStatement(
   batch: Batch,
   extensions: readonly { ext: BatchExtension; params: unknown[] | null }[],
 ): BatchStatement {
+  const finishes = batch.finishes.size === 0 ? [] : [...batch.finishes.values()];
+  const released = finishes.some((r) => r.owner_id !== null);
+  let key = `${s}|${shape(batch.values.size)}${shape(batch.starts.size)}${shape(batch.nodes.size)}${
+    shape(batch.cache.size)
+  }${shape(finishes.length)}${released ? "o" : ""}${shape(batch.logs.length)}`;
+  for (const x of extensions) key += x.params === null ? "|-" : `|${x.params.length}`;
+  const known = texts.get(key);
+  // The text is built only for a shape not seen before; the parameters always.
+  const text = known === undefined;
   const params: unknown[] = [];
   const ctes: string[] = [];
   const selects: string[] = [];
   if (batch.values.size > 0) {
     const rows = [...batch.values].map(([hash, body]) => ({ hash, body }));
-    ctes.push(`v AS (INSERT INTO ${s}."values" (hash, body, size)
-      SELECT x.hash, x.body, length(x.body) FROM ${source(VALUE_COLUMNS, rows, params)}
+    const from = source(VALUE_COLUMNS, rows, params, text);
+    if (text) {
+      ctes.push(`v AS (INSERT INTO ${s}."values" (hash, body, size)
+      SELECT x.hash, x.body, length(x.body) FROM ${from}
       ON CONFLICT (hash) DO NOTHING)`);
+    }
   }
   if (batch.starts.size > 0) {
     // The claim first: a run's row is written only where its claim was
@@ -270,29 +305,32 @@ export function batchStatement(
     // two commits that meet on the same run ids wait for each other, never
     // deadlock.)
     const rows = [...batch.starts.values()].sort((a, b) => a.run_id < b.run_id ? -1 : 1);
-    ctes.push(
-      `sx AS (SELECT * FROM ${source(START_COLUMNS, rows, params)})`,
-      `so AS (INSERT INTO ${s}.run_owners (run_id, owner_id, pid, host, since, heartbeat_at, lease_ms)
+    const from = source(START_COLUMNS, rows, params, text);
+    if (text) {
+      ctes.push(
+        `sx AS (SELECT * FROM ${from})`,
+        `so AS (INSERT INTO ${s}.run_owners (run_id, owner_id, pid, host, since, heartbeat_at, lease_ms)
         SELECT x.run_id, x.owner_id, x.pid, x.host, ${NOW}, ${NOW}, x.lease_ms FROM sx AS x
         ON CONFLICT (run_id) DO UPDATE SET owner_id = run_owners.owner_id
           WHERE run_owners.owner_id = excluded.owner_id
         RETURNING run_id, since)`,
-      `sr AS (INSERT INTO ${s}.runs (id, entity, kind, status, inputs_hash, inputs_digest, started_at,
+        `sr AS (INSERT INTO ${s}.runs (id, entity, kind, status, inputs_hash, inputs_digest, started_at,
           script, weft_version)
         SELECT x.run_id, x.entity, x.kind, 'running', x.inputs_hash, x.inputs_digest, x.started_at,
           x.script, x.weft_version FROM sx AS x JOIN so ON so.run_id = x.run_id
         ON CONFLICT (id) DO NOTHING RETURNING id)`,
-    );
-    selects.push(
-      `(SELECT json_agg(json_build_array(run_id, since)) FROM so) AS owned`,
-      `(SELECT json_agg(id) FROM sr) AS created`,
-    );
+      );
+      selects.push(
+        `(SELECT json_agg(json_build_array(run_id, since)) FROM so) AS owned`,
+        `(SELECT json_agg(id) FROM sr) AS created`,
+      );
+    }
   }
   if (batch.nodes.size > 0) {
-    ctes.push(`n AS (INSERT INTO ${s}.nodes (${names(NODE_COLUMNS)})
-        SELECT ${names(NODE_COLUMNS, "x.")} FROM ${
-      source(NODE_COLUMNS, [...batch.nodes.values()], params)
-    }
+    const from = source(NODE_COLUMNS, [...batch.nodes.values()], params, text);
+    if (text) {
+      ctes.push(`n AS (INSERT INTO ${s}.nodes (${names(NODE_COLUMNS)})
+        SELECT ${names(NODE_COLUMNS, "x.")} FROM ${from}
         ON CONFLICT (run_id, id) DO UPDATE SET parent_id = excluded.parent_id, seq = excluded.seq,
           entity = excluded.entity, kind = excluded.kind, version = excluded.version,
           bare = excluded.bare, status = excluded.status, attempts = excluded.attempts,
@@ -304,33 +342,40 @@ export function batchStatement(
         -- A result in the journal stays: a driver that took a run over may still
         -- hold a node as running that a worker completed since it read the journal.
         WHERE nodes.status <> 'succeeded' OR excluded.status = 'succeeded')`);
+    }
   }
   if (batch.cache.size > 0) {
-    ctes.push(`c AS (INSERT INTO ${s}.cache (${names(CACHE_COLUMNS)})
-        SELECT ${names(CACHE_COLUMNS, "x.")} FROM ${
-      source(CACHE_COLUMNS, [...batch.cache.values()], params)
-    }
+    const from = source(CACHE_COLUMNS, [...batch.cache.values()], params, text);
+    if (text) {
+      ctes.push(`c AS (INSERT INTO ${s}.cache (${names(CACHE_COLUMNS)})
+        SELECT ${names(CACHE_COLUMNS, "x.")} FROM ${from}
         ON CONFLICT (key) DO UPDATE SET task = excluded.task, version = excluded.version,
           value_hash = excluded.value_hash, source = excluded.source, created_at = excluded.created_at)`);
+    }
   }
-  if (batch.finishes.size > 0) {
-    const rows = [...batch.finishes.values()];
-    ctes.push(
-      `fx AS (SELECT * FROM ${source(FINISH_COLUMNS, rows, params)})`,
-      `f AS (UPDATE ${s}.runs AS r SET status = x.status, outputs_hash = x.outputs_hash,
+  if (finishes.length > 0) {
+    const from = source(FINISH_COLUMNS, finishes, params, text);
+    if (text) {
+      ctes.push(
+        `fx AS (SELECT * FROM ${from})`,
+        `f AS (UPDATE ${s}.runs AS r SET status = x.status, outputs_hash = x.outputs_hash,
           errors = x.errors, finished_at = x.finished_at
         FROM fx AS x WHERE r.id = x.id)`,
-    );
-    if (rows.some((r) => r.owner_id !== null)) {
-      // The end of the run gives its claim up in the same commit.
-      ctes.push(`fo AS (DELETE FROM ${s}.run_owners AS o USING fx AS x
+      );
+      if (released) {
+        // The end of the run gives its claim up in the same commit.
+        ctes.push(`fo AS (DELETE FROM ${s}.run_owners AS o USING fx AS x
         WHERE o.run_id = x.id AND o.owner_id = x.owner_id)`);
+      }
     }
   }
   if (batch.logs.length > 0) {
-    ctes.push(`l AS (INSERT INTO ${s}.logs (${names(LOG_COLUMNS)})
-        SELECT ${names(LOG_COLUMNS, "x.")} FROM ${source(LOG_COLUMNS, batch.logs, params)}
+    const from = source(LOG_COLUMNS, batch.logs, params, text);
+    if (text) {
+      ctes.push(`l AS (INSERT INTO ${s}.logs (${names(LOG_COLUMNS)})
+        SELECT ${names(LOG_COLUMNS, "x.")} FROM ${from}
         ON CONFLICT (run_id, seq) DO NOTHING)`);
+    }
   }
   for (const { ext, params: values } of extensions) {
     if (values === null) continue;
@@ -338,14 +383,21 @@ export function batchStatement(
       params.push(v);
       return params.length;
     });
-    ctes.push(ext.sql(numbers));
-    if (ext.select !== undefined) selects.push(ext.select);
+    if (text) {
+      ctes.push(ext.sql(numbers));
+      if (ext.select !== undefined) selects.push(ext.select);
+    }
   }
   // Pages watching the store (the web UI, on any machine) hear of each commit.
   params.push(s);
-  const text = `WITH ${ctes.join(",\n")}
+  if (known !== undefined) return { text: known, params };
+  const statement = `WITH ${ctes.join(",\n")}
     SELECT ${[`pg_notify('weft_changes', $${params.length})`, ...selects].join(", ")}`;
-  return { text, params };
+  // (Shapes are few; the bound only keeps a pathological mix from growing it.)
+  if (texts.size >= 1024) texts.clear();
+  texts.set(key, statement);
+  built++;
+  return { text: statement, params };
 }
 
 /**

@@ -119,7 +119,12 @@ export function redact(url: string): string {
 export interface ConnectOptions {
   /** Connections in the pool. */
   max: number;
-  /** Seconds an idle connection is kept. */
+  /**
+   * Seconds an idle connection is kept; 0 (the default): until its lifetime
+   * (30 minutes) ends. postgres.js arms a timer for it each time a
+   * connection goes idle, that is after every statement — for a sequential
+   * step, a timer set and cleared per step; the pool is small (4 by default).
+   */
   idleTimeout?: number;
   /** Receives LISTEN notifications (a dedicated connection is made for them). */
   onnotify?: (channel: string, payload: string) => void;
@@ -147,7 +152,7 @@ export async function connect(
     database: target.database,
     user: target.user,
     max: options.max,
-    idle_timeout: options.idleTimeout ?? 30,
+    idle_timeout: options.idleTimeout ?? 0,
     connect_timeout: 10,
     max_lifetime: 60 * 30,
     prepare: true,
