@@ -7,7 +7,9 @@
 // (_postgres.ts); skipped with a message where PostgreSQL is not installed.
 
 import assert from "node:assert/strict";
-import { flow, run, RunOwnedError, task, wait } from "../mod.ts";
+import { all, flow, run, RunOwnedError, task, wait } from "../mod.ts";
+import { QueueExecutor } from "../src/engine/executors/queue.ts";
+import { runWith } from "../src/engine/mod.ts";
 import type { Store } from "../src/store/mod.ts";
 import { PostgresStore } from "../src/store/postgres/mod.ts";
 import { storedOutputs } from "../src/store/postgres/queue.ts";
@@ -94,9 +96,9 @@ Deno.test({
     const commits = store.writer.commits;
     const sentAtOnce = { flushes: 0, atOnce: 0 };
     const flush = PgSession.prototype.flush;
-    PgSession.prototype.flush = function (this: PgSession, always?: boolean) {
+    PgSession.prototype.flush = function (this: PgSession, always?: boolean, join?: boolean) {
       const before = counter.sent;
-      const done = flush.call(this, always);
+      const done = flush.call(this, always, join);
       if (!always) {
         sentAtOnce.flushes++;
         if (counter.sent > before) sentAtOnce.atOnce++;
@@ -158,6 +160,35 @@ Deno.test({
       0,
     );
   } finally {
+    await store.close();
+  }
+});
+
+Deno.test({
+  name: "a fan-out driven through the queue enqueues its calls in one commit",
+  ignore,
+}, async () => {
+  const url = await (await sharedCluster()).createDatabase("fanq");
+  const store = await PostgresStore.open(url);
+  const executor = new QueueExecutor(store);
+  const fan = flow(async function* fan() {
+    return yield* all([noop(1), noop(2), noop(3)]);
+  });
+  const abort = new AbortController();
+  try {
+    // No worker: the calls wait in the queue.
+    const running = runWith(fan, {}, { store, executor, signal: abort.signal });
+    const count = async (sql: string) => Number((await store.sql.unsafe(sql))[0]!.n);
+    await until(
+      "3 calls enqueued",
+      async () => await count(`SELECT count(*) AS n FROM weft.tasks`) === 3,
+    );
+    // One transaction wrote them all (now() is the transaction's start).
+    assert.equal(await count(`SELECT count(DISTINCT enqueued_at) AS n FROM weft.tasks`), 1);
+    abort.abort();
+    await running.catch(() => {});
+  } finally {
+    await executor.close();
     await store.close();
   }
 });

@@ -169,11 +169,13 @@ export class PgSession implements RunSession {
   /**
    * Commits what is queued together with what the caller queued in the
    * writer before (a task queue's row), even when nothing of the run's is.
+   * The commit waits for the rest of the turn, so that the other calls of a
+   * fan-out, enqueued one by one, share it.
    *
    * @returns A promise that resolves when that commit is durable.
    */
   stage(): Promise<void> {
-    return this.flush(true);
+    return this.flush(true, true);
   }
 
   /**
@@ -181,14 +183,18 @@ export class PgSession implements RunSession {
    *
    * @param always Commit even when nothing of the run's is queued (for what
    * the caller queued in the writer).
+   * @param join Let the rest of this turn join the commit; else, when this
+   * run is the only one open and no commit is in flight, it starts at once
+   * (someone is about to act on a result).
    * @returns A promise that resolves when the commit is durable.
    */
-  flush(always = false): Promise<void> {
+  flush(always = false, join = false): Promise<void> {
+    const asker = join ? undefined : this;
     if (this.#queue.size === 0 && this.#cachePuts.length === 0) {
       // Nothing of ours is queued, but a commit may still hold our nodes.
       return this.#writing.size === 0 && !always
         ? Promise.resolve()
-        : this.#store.writer.commit(this);
+        : this.#store.writer.commit(asker);
     }
     const queue = this.#queue;
     const puts = this.#cachePuts;
@@ -216,7 +222,7 @@ export class PgSession implements RunSession {
       this.#cachePuts.push(...puts);
       return Promise.reject(e);
     }
-    return writer.commit(this).then(() => {
+    return writer.commit(asker).then(() => {
       for (const node of queue) this.#writing.delete(node);
     }, (e) => {
       for (const node of queue) {
