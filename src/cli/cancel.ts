@@ -11,9 +11,8 @@
 import { ValidationError } from "../core/errors.ts";
 import type { RunStatus, Store } from "../store/mod.ts";
 import { parseDuration } from "../core/duration.ts";
-import { parseCommandArgs, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { STORE_HELP, withStore } from "./history.ts";
+import { parseStoreArgs, STORE_HELP, withStore } from "./history.ts";
 
 /** What {@linkcode cancelRun} saw. */
 export interface CancelOutcome {
@@ -94,14 +93,12 @@ ${STORE_HELP}
 
 Exit codes: 0 it stopped, 1 it did not stop in time, 2 no such run or not running.`,
   async run(args) {
-    const { values, positionals } = parseCommandArgs("cancel", args, {
+    const { values, store: storeArg, operand } = parseStoreArgs("cancel", args, {
       wait: { type: "string" },
-      store: { type: "string" },
-    });
-    if (positionals.length !== 1) throw new UsageError("cancel: give exactly one RUN_ID");
+    }, "RUN_ID");
     const waitMs = values.wait === undefined ? 10_000 : parseDuration(values.wait, "--wait");
-    return await withStore(values.store as string | undefined, async (store) => {
-      const outcome = await cancelRun(store, positionals[0]!, waitMs);
+    return await withStore(storeArg, async (store) => {
+      const outcome = await cancelRun(store, operand, waitMs);
       console.error(`weft: ${outcome.message}`);
       return outcome.stopped ? 0 : 1;
     }, { write: true });

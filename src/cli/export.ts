@@ -6,9 +6,9 @@
  * @module
  */
 
-import { parseCommandArgs, UsageError } from "./args.ts";
+import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { getRun, STORE_HELP, withStore, write, writeJson } from "./history.ts";
+import { getRun, parseStoreArgs, STORE_HELP, withStore, write, writeJson } from "./history.ts";
 import { loadScript } from "./load.ts";
 import type { RunDetails } from "../store/mod.ts";
 import type { RunOverlay } from "../render/skeleton_overlay.ts";
@@ -35,19 +35,17 @@ Options:
   --allow-import HOST  let the run's script import modules from HOST (repeatable)
 ${STORE_HELP}`,
   async run(args) {
-    const { values, positionals } = parseCommandArgs("export", args, {
+    const { values, store: storeArg, operand } = parseStoreArgs("export", args, {
       format: { type: "string" },
       out: { type: "string" },
-      store: { type: "string" },
       "allow-import": { type: "string", multiple: true },
-    });
-    if (positionals.length !== 1) throw new UsageError("export: give exactly one RUN_ID");
+    }, "RUN_ID");
     const format = (values.format as string | undefined) ?? "json";
     if (!["json", "dot", "html"].includes(format)) {
       throw new UsageError(`export: unknown format '${format}'; use json, dot or html`);
     }
-    return await withStore(values.store as string | undefined, async (store) => {
-      const run = await getRun(store, positionals[0]!);
+    return await withStore(storeArg, async (store) => {
+      const run = await getRun(store, operand);
       const { provenanceGraph, provenanceDot, provenanceHtml } = await import(
         "../render/provenance.ts"
       );

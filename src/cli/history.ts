@@ -1,6 +1,7 @@
 /**
- * What the commands that read the store share: opening it (history is read
- * from an existing store only), finding a run, and plain-text output.
+ * What the commands that read the store share: their arguments (`--store S`
+ * and at most one operand), opening it (history is read from an existing
+ * store only), finding a run, and plain-text output.
  *
  * @module
  */
@@ -9,11 +10,52 @@ import { ValidationError } from "../core/errors.ts";
 import { escapeJson, escapeLine, escapeText } from "../core/escape.ts";
 import type { RunDetails, Store } from "../store/mod.ts";
 import { openStore } from "../store/open.ts";
+import { type OptionSpec, parseCommandArgs, type ParsedArgs, UsageError } from "./args.ts";
 import { defaultStoreUrl } from "./store_url.ts";
 
 /** The `--store` line of each command's help. */
 export const STORE_HELP =
   `  --store S   memory | sqlite:PATH | postgres://USER:PASSWORD@HOST:PORT/DATABASE\n              (default sqlite:.weft/weft.db, or $WEFT_STORE)`;
+
+/** What {@linkcode parseStoreArgs} found. */
+export interface StoreArgs {
+  /** The options given, by name. */
+  readonly values: ParsedArgs["values"];
+  /** The `--store` value, if given. */
+  readonly store: string | undefined;
+  /** The one operand (empty for a command that takes none). */
+  readonly operand: string;
+}
+
+/**
+ * Parses the arguments of a command that opens the store: its own options
+ * and `--store S`, and either no operand or exactly one.
+ *
+ * @param command The command's name, for messages.
+ * @param args Its arguments.
+ * @param options Its options (`store` is added).
+ * @param operand What its one operand is, as a usage error says it
+ * (`RUN_ID (see weft runs)`); undefined when it takes none.
+ * @returns The options, the store and the operand.
+ */
+export function parseStoreArgs(
+  command: string,
+  args: string[],
+  options: Record<string, OptionSpec>,
+  operand?: string,
+): StoreArgs {
+  const { values, positionals } = parseCommandArgs(command, args, {
+    ...options,
+    store: { type: "string" },
+  });
+  if (operand === undefined && positionals.length > 0) {
+    throw new UsageError(`${command}: unexpected argument '${positionals[0]}'`);
+  }
+  if (operand !== undefined && positionals.length !== 1) {
+    throw new UsageError(`${command}: give exactly one ${operand}`);
+  }
+  return { values, store: values.store as string | undefined, operand: positionals[0] ?? "" };
+}
 
 /**
  * Opens the store, runs `fn` with it, and closes it.

@@ -6,9 +6,9 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
-import { parseCommandArgs, UsageError } from "./args.ts";
+import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { getRun, STORE_HELP, withStore } from "./history.ts";
+import { getRun, parseStoreArgs, STORE_HELP, withStore } from "./history.ts";
 
 /** `weft rerun`. */
 export const rerunCommand: Command = {
@@ -25,10 +25,12 @@ Options:
 ${STORE_HELP}`,
   async run(args) {
     const { RUN_OPTIONS, runMain } = await import("./run.ts");
-    const { values, positionals } = parseCommandArgs("rerun", args, RUN_OPTIONS);
-    if (positionals.length !== 1) {
-      throw new UsageError("rerun: give exactly one RUN_ID (see weft runs)");
-    }
+    const { values, store: storeArg, operand: runId } = parseStoreArgs(
+      "rerun",
+      args,
+      RUN_OPTIONS,
+      "RUN_ID (see weft runs)",
+    );
     for (const forbidden of ["input", "inputs"]) {
       if (values[forbidden] !== undefined) {
         throw new UsageError(
@@ -36,14 +38,13 @@ ${STORE_HELP}`,
         );
       }
     }
-    const runId = positionals[0]!;
     if (values["run-id"] === runId) {
       throw new UsageError(
         `rerun: --run-id must be a new id; to go on with run ${runId}, use weft resume ${runId}`,
       );
     }
     const record = await withStore(
-      values.store as string | undefined,
+      storeArg,
       (store) => getRun(store, runId),
     );
     if (record.script === undefined) {

@@ -5,9 +5,9 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
-import { parseCommandArgs, UsageError } from "./args.ts";
+import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { getRun, STORE_HELP, withStore } from "./history.ts";
+import { getRun, parseStoreArgs, STORE_HELP, withStore } from "./history.ts";
 
 /** `weft resume`. */
 export const resumeCommand: Command = {
@@ -29,10 +29,12 @@ Options:
 ${STORE_HELP}`,
   async run(args) {
     const { RUN_OPTIONS, runMain } = await import("./run.ts");
-    const { values, positionals } = parseCommandArgs("resume", args, RUN_OPTIONS);
-    if (positionals.length !== 1) {
-      throw new UsageError("resume: give exactly one RUN_ID (see weft runs --status failed)");
-    }
+    const { values, store: storeArg, operand: runId } = parseStoreArgs(
+      "resume",
+      args,
+      RUN_OPTIONS,
+      "RUN_ID (see weft runs --status failed)",
+    );
     for (const forbidden of ["input", "inputs", "run-id"]) {
       if (values[forbidden] !== undefined) {
         throw new UsageError(
@@ -40,8 +42,6 @@ ${STORE_HELP}`,
         );
       }
     }
-    const runId = positionals[0]!;
-    const storeArg = values.store as string | undefined;
     const record = await withStore(storeArg, (store) => getRun(store, runId));
     if (record.script === undefined) {
       throw new ValidationError(

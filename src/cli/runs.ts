@@ -4,9 +4,9 @@
  * @module
  */
 
-import { parseCommandArgs, UsageError } from "./args.ts";
+import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { STORE_HELP, table, when, withStore, write, writeJson } from "./history.ts";
+import { parseStoreArgs, STORE_HELP, table, when, withStore, write, writeJson } from "./history.ts";
 import { formatMs } from "./progress.ts";
 
 /** `weft runs`. */
@@ -22,15 +22,11 @@ Options:
   --json      one JSON object per run
 ${STORE_HELP}`,
   async run(args) {
-    const { values, positionals } = parseCommandArgs("runs", args, {
+    const { values, store: storeArg } = parseStoreArgs("runs", args, {
       status: { type: "string" },
       limit: { type: "string" },
       json: { type: "boolean" },
-      store: { type: "string" },
     });
-    if (positionals.length > 0) {
-      throw new UsageError(`runs: unexpected argument '${positionals[0]}'`);
-    }
     const status = values.status as string | undefined;
     if (
       status !== undefined &&
@@ -44,7 +40,7 @@ ${STORE_HELP}`,
     if (!Number.isInteger(limit) || limit < 1) {
       throw new UsageError(`runs: --limit must be a positive integer, not '${values.limit}'`);
     }
-    return await withStore(values.store as string | undefined, async (store) => {
+    return await withStore(storeArg, async (store) => {
       const runs = await store.listRuns({ ...(status ? { status: status as never } : {}), limit });
       if (values.json) {
         for (const r of runs) writeJson(`${JSON.stringify(r)}\n`);

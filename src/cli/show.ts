@@ -7,9 +7,17 @@
 import type { LogEntry, NodeDetails } from "../store/mod.ts";
 import { preview } from "../store/provenance.ts";
 import { toJsonTree } from "../core/values.ts";
-import { parseCommandArgs, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { getRun, STORE_HELP, table, when, withStore, write, writeJson } from "./history.ts";
+import {
+  getRun,
+  parseStoreArgs,
+  STORE_HELP,
+  table,
+  when,
+  withStore,
+  write,
+  writeJson,
+} from "./history.ts";
 import { formatMs } from "./progress.ts";
 
 /** `weft show`. */
@@ -21,15 +29,11 @@ Options:
   --json      the whole record as JSON
 ${STORE_HELP}`,
   async run(args) {
-    const { values, positionals } = parseCommandArgs("show", args, {
+    const { values, store: storeArg, operand } = parseStoreArgs("show", args, {
       json: { type: "boolean" },
-      store: { type: "string" },
-    });
-    if (positionals.length !== 1) {
-      throw new UsageError("show: give exactly one RUN_ID (see weft runs)");
-    }
-    return await withStore(values.store as string | undefined, async (store) => {
-      const run = await getRun(store, positionals[0]!);
+    }, "RUN_ID (see weft runs)");
+    return await withStore(storeArg, async (store) => {
+      const run = await getRun(store, operand);
       const logs = await store.logs(run.id);
       if (values.json) {
         const owner = await store.runOwner(run.id);

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { parseCommandArgs, UsageError } from "./args.ts";
+import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { STORE_HELP, table, when, withStore, write } from "./history.ts";
+import { parseStoreArgs, STORE_HELP, table, when, withStore, write } from "./history.ts";
 
 /** `weft workers`. */
 export const workersCommand: Command = {
@@ -21,14 +21,10 @@ Options:
   --json      one JSON object per worker
 ${STORE_HELP}`,
   async run(args) {
-    const { values, positionals } = parseCommandArgs("workers", args, {
+    const { values, store: storeArg } = parseStoreArgs("workers", args, {
       json: { type: "boolean" },
-      store: { type: "string" },
     });
-    if (positionals.length > 0) {
-      throw new UsageError(`workers: unexpected argument '${positionals[0]}'`);
-    }
-    return await withStore(values.store as string | undefined, async (store) => {
+    return await withStore(storeArg, async (store) => {
       const { PostgresStore } = await import("../store/postgres/mod.ts");
       if (!(store instanceof PostgresStore)) {
         throw new UsageError(
