@@ -10,7 +10,7 @@ import { DAG_FORMATS, renderDag } from "../render/mod.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport, requireEntities } from "./exports.ts";
 import type { ScriptDescription } from "./protocol.ts";
-import { loadScript, loadTimeoutMs } from "./load.ts";
+import { LOAD_OPTIONS, loadOptionsOf, loadScript } from "./load.ts";
 import { escapeJson, escapeText } from "../core/escape.ts";
 import { resolveScript } from "./script.ts";
 import type { Command } from "./command.ts";
@@ -57,9 +57,7 @@ Examples:
       workflow: { type: "string" },
       format: { type: "string" },
       out: { type: "string" },
-      "allow-import": { type: "string", multiple: true },
-      "load-timeout": { type: "string" },
-      verbose: { type: "boolean" },
+      ...LOAD_OPTIONS,
     });
     if (positionals.length !== 1) {
       throw new UsageError("compile: give exactly one SCRIPT (see weft compile --help)");
@@ -71,11 +69,7 @@ Examples:
       );
     }
     const url = resolveScript(positionals[0]!);
-    const described = await loadScript(url, {
-      allowImport: (values["allow-import"] as string[] | undefined) ?? [],
-      verbose: values.verbose === true,
-      timeoutMs: loadTimeoutMs(values["load-timeout"] as string | undefined),
-    });
+    const described = await loadScript(url, loadOptionsOf(values));
     requireEntities(described, positionals[0]!);
     const name = values.workflow as string | undefined;
     const dag = name === undefined ? described.dag : selectDocument(described, name);

@@ -27,7 +27,7 @@ import { type Permissions, unionPermissions } from "../define/permissions.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { findExport, requireEntities } from "./exports.ts";
 import type { ExportInfo } from "./describe.ts";
-import { loadScript, loadTimeoutMs } from "./load.ts";
+import { LOAD_OPTIONS, loadOptionsOf, loadScript } from "./load.ts";
 import { describeGraph, projectRoot } from "./module_graph.ts";
 import { escapeText } from "../core/escape.ts";
 import { skeletonOutline } from "../render/skeleton_outline.ts";
@@ -58,20 +58,14 @@ Examples:
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parseCommandArgs("inspect", args, {
       workflow: { type: "string" },
-      "allow-import": { type: "string", multiple: true },
-      "load-timeout": { type: "string" },
-      verbose: { type: "boolean" },
+      ...LOAD_OPTIONS,
     });
     if (positionals.length !== 1) {
       throw new UsageError("inspect: give exactly one SCRIPT (see weft inspect --help)");
     }
     const script = positionals[0]!;
     const url = resolveScript(script);
-    const described = await loadScript(url, {
-      allowImport: (values["allow-import"] as string[] | undefined) ?? [],
-      verbose: values.verbose === true,
-      timeoutMs: loadTimeoutMs(values["load-timeout"] as string | undefined),
-    });
+    const described = await loadScript(url, loadOptionsOf(values));
     requireEntities(described, script);
     const name = values.workflow as string | undefined;
     const dag = name === undefined

@@ -13,6 +13,7 @@
  */
 
 import { parseDuration } from "../core/duration.ts";
+import type { OptionSpec, ParsedArgs } from "./args.ts";
 import { ValidationError } from "../core/errors.ts";
 import { cachedDescription, type ListedGraph, scriptGraph } from "./compile_cache.ts";
 import { escapeText } from "../core/escape.ts";
@@ -36,6 +37,27 @@ export function loadTimeoutMs(flag?: string): number {
   if (value === undefined || value === "") return DEFAULT_LOAD_TIMEOUT_MS;
   const what = flag !== undefined ? "--load-timeout" : "WEFT_LOAD_TIMEOUT";
   return parseDuration(/^\d+(\.\d+)?$/.test(value) ? Number(value) : value, what);
+}
+
+/** The options of the commands that load a script to describe it (`weft compile`, `weft inspect`). */
+export const LOAD_OPTIONS: Record<string, OptionSpec> = {
+  "allow-import": { type: "string", multiple: true },
+  "load-timeout": { type: "string" },
+  verbose: { type: "boolean" },
+};
+
+/**
+ * How a command's `--allow-import`, `--load-timeout` and `--verbose` load a script.
+ *
+ * @param values The command's options.
+ * @returns The options for {@linkcode loadScript}.
+ */
+export function loadOptionsOf(values: ParsedArgs["values"]): LoadOptions {
+  return {
+    allowImport: (values["allow-import"] as string[] | undefined) ?? [],
+    verbose: values.verbose === true,
+    timeoutMs: loadTimeoutMs(values["load-timeout"] as string | undefined),
+  };
 }
 
 /** Options of {@linkcode loadScript}. */
