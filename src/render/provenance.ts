@@ -8,8 +8,7 @@
 
 import type { PageDetails } from "./html.ts";
 import type { RunOverlay } from "./skeleton_overlay.ts";
-import type { Arrow, Box, WorkflowView } from "./view.ts";
-import type { DagWorkflow } from "../ir/mod.ts";
+import { type Arrow, type Box, recordView } from "./view.ts";
 import { preview } from "../store/provenance.ts";
 import type { RunDetails, Store } from "../store/mod.ts";
 
@@ -275,23 +274,7 @@ export async function provenanceHtml(
     to: e.kind === "output" || e.kind === "part" ? key(`v:${e.to}`) : key(`x:${e.to}`),
     label: e.label,
   }));
-  const workflow: DagWorkflow = {
-    name: g.run.entity,
-    kind: "static",
-    inputs: [],
-    outputs: [],
-    nodes: [],
-    edges: [],
-    source: null,
-  };
-  const view: WorkflowView = {
-    key: "w0",
-    name: `run ${g.run.id}: ${g.run.entity}`,
-    kind: "static",
-    workflow,
-    boxes,
-    arrows,
-  };
+  const view = recordView("w0", `run ${g.run.id}: ${g.run.entity}`, g.run.entity, boxes, arrows);
   if (overlay !== undefined) Object.assign(details, skeletonDetails(overlay.graph, overlay.marks));
   const loops = overlay === undefined ? [] : overlay.graph.groups.flatMap((grp) => {
     const iterations = overlay.marks.groups[grp.key]?.iterations;

@@ -86,6 +86,36 @@ export interface WorkflowView {
 }
 
 /**
+ * A view drawn from records rather than from a document (a run's
+ * provenance, a value's lineage): its workflow entry is an empty static one.
+ *
+ * @param key The view's key.
+ * @param name Its title.
+ * @param entity The workflow entry's name.
+ * @param boxes Its boxes.
+ * @param arrows Its arrows.
+ * @returns The view.
+ */
+export function recordView(
+  key: string,
+  name: string,
+  entity: string,
+  boxes: Box[],
+  arrows: Arrow[],
+): WorkflowView {
+  const workflow: DagWorkflow = {
+    name: entity,
+    kind: "static",
+    inputs: [],
+    outputs: [],
+    nodes: [],
+    edges: [],
+    source: null,
+  };
+  return { key, name, kind: "static", workflow, boxes, arrows };
+}
+
+/**
  * Reduces a document to boxes and arrows.
  *
  * @param dag The document.

@@ -12,8 +12,8 @@
 import { ValidationError } from "../core/errors.ts";
 import type { NodeDetails, Store, ValueUse as StoreUse } from "../store/mod.ts";
 import { preview } from "../store/provenance.ts";
-import type { Arrow, Box, BoxKind, WorkflowView } from "../render/view.ts";
-import { clip } from "../render/view.ts";
+import type { Arrow, Box, BoxKind } from "../render/view.ts";
+import { clip, recordView } from "../render/view.ts";
 import { type GraphData, laidOut, stack } from "./graph.ts";
 
 /** Options of {@linkcode lineageGraph}. */
@@ -210,22 +210,7 @@ export async function lineageGraph(
     }
     boxes.get(key)!.title = clip(text, 40);
   }
-  const view: WorkflowView = {
-    key: "lineage",
-    name: "lineage",
-    kind: "static",
-    workflow: {
-      name: "lineage",
-      kind: "static",
-      inputs: [],
-      outputs: [],
-      nodes: [],
-      edges: [],
-      source: null,
-    },
-    boxes: [...boxes.values()],
-    arrows,
-  };
+  const view = recordView("lineage", "lineage", "lineage", [...boxes.values()], arrows);
   const graph = stack(await laidOut([view]), () => undefined);
   for (const b of graph.boxes) {
     const ref = refs.get(b.key);
