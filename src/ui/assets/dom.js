@@ -25,20 +25,16 @@ export function visible(text) {
 
 /** An HTML element: attributes (class, data-*, on*), then children (strings become text). */
 export function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  setAttrs(e, attrs);
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    e.append(
-      typeof c === "string" || typeof c === "number" ? document.createTextNode(visible(c)) : c,
-    );
-  }
-  return e;
+  return filled(document.createElement(tag), attrs, children);
 }
 
 /** An SVG element. */
 export function svg(tag, attrs = {}, ...children) {
-  const e = document.createElementNS(SVG_NS, tag);
+  return filled(document.createElementNS(SVG_NS, tag), attrs, children);
+}
+
+/** Sets an element's attributes and appends its children. */
+function filled(e, attrs, children) {
   setAttrs(e, attrs);
   for (const c of children.flat()) {
     if (c === null || c === undefined || c === false) continue;
