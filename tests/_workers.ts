@@ -2,7 +2,11 @@
 // PostgreSQL store: each process in a process group of its own (so that a
 // SIGKILL takes its run child too), its output collected.
 
-import { DENO, ROOT } from "./_helpers.ts";
+import assert from "node:assert/strict";
+import type { RunDetails } from "../src/store/mod.ts";
+import { PostgresStore } from "../src/store/postgres/mod.ts";
+import { DENO, ROOT, tempDir } from "./_helpers.ts";
+import { type Cluster, sharedCluster } from "./_postgres.ts";
 
 /** A weft process the test started. */
 export interface Proc {
@@ -119,6 +123,89 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A temporary directory with the worker script (`jobs.ts`) and a fresh
+ * database of the shared cluster (or of the one given).
+ *
+ * @param prefix The database's name prefix.
+ * @param cluster Another cluster to make it in.
+ * @returns The directory (disposable), the script and the database URL.
+ */
+export async function workerSetup(prefix: string, cluster?: Cluster): Promise<{
+  tmp: { dir: string; [Symbol.asyncDispose](): Promise<void> };
+  dir: string;
+  script: string;
+  url: string;
+}> {
+  const tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/jobs.ts`, workerScript(`${ROOT}/mod.ts`));
+  const url = await (cluster ?? await sharedCluster()).createDatabase(prefix);
+  return { tmp, dir: tmp.dir, script: `${tmp.dir}/jobs.ts`, url };
+}
+
+/**
+ * Starts a run with `weft run --detach` and returns its id.
+ *
+ * @param script The script.
+ * @param url The store.
+ * @param entity The entity to run.
+ * @param inputs Its inputs, as `--input` values.
+ * @returns The run id it printed.
+ */
+export async function detach(
+  script: string,
+  url: string,
+  entity: string,
+  inputs: string[],
+): Promise<string> {
+  const p = startWeft([
+    "run",
+    script,
+    entity,
+    ...inputs.flatMap((i) => ["--input", i]),
+    "--store",
+    url,
+    "--detach",
+  ]);
+  const status = await p.status;
+  assert.equal(status.code, 0, p.stderr());
+  const runId = p.stdout().trim().split(/\s+/).at(-1)!;
+  assert.match(runId, /^[\w.:-]+$/);
+  return runId;
+}
+
+/**
+ * Waits until a run is no longer running.
+ *
+ * @param url The store.
+ * @param runId The run.
+ * @param timeoutMs How long to wait at most.
+ * @returns The run as recorded then.
+ */
+export async function finished(
+  url: string,
+  runId: string,
+  timeoutMs = 90_000,
+): Promise<RunDetails> {
+  const store = await PostgresStore.open(url);
+  try {
+    let details: RunDetails | undefined;
+    await until(`run ${runId} to finish`, async () => {
+      details = await store.getRun(runId).catch(() => undefined);
+      return details !== undefined && details.status !== "running";
+    }, timeoutMs);
+    return details!;
+  } finally {
+    await store.close();
+  }
+}
+
+/** SIGKILLs processes and waits for them to end. */
+export async function stopAll(procs: Proc[]): Promise<void> {
+  for (const p of procs) p.signal("SIGKILL");
+  await Promise.all(procs.map((p) => p.status));
 }
 
 /**

@@ -6,62 +6,20 @@
 // (_postgres.ts); skipped with a message where PostgreSQL is not installed.
 
 import assert from "node:assert/strict";
-import type { RunDetails } from "../src/store/mod.ts";
 import { PostgresStore } from "../src/store/postgres/mod.ts";
 import { ROOT, tempDir } from "./_helpers.ts";
 import { postgresMissing, sharedCluster } from "./_postgres.ts";
-import { type Proc, readLog, startWeft, until, workerScript } from "./_workers.ts";
+import { detach, finished, readLog, startWeft, stopAll, until, workerSetup } from "./_workers.ts";
 
 const ignore = postgresMissing() !== undefined;
 if (ignore) console.warn(`weft: PostgreSQL worker tests skipped: ${postgresMissing()}`);
-
-async function setup(prefix: string) {
-  const tmp = await tempDir();
-  await Deno.writeTextFile(`${tmp.dir}/jobs.ts`, workerScript(`${ROOT}/mod.ts`));
-  const url = await (await sharedCluster()).createDatabase(prefix);
-  return { tmp, dir: tmp.dir, script: `${tmp.dir}/jobs.ts`, url };
-}
-
-async function detach(script: string, url: string, entity: string, inputs: string[]) {
-  const p = startWeft([
-    "run",
-    script,
-    entity,
-    ...inputs.flatMap((i) => ["--input", i]),
-    "--store",
-    url,
-    "--detach",
-  ]);
-  const status = await p.status;
-  assert.equal(status.code, 0, p.stderr());
-  return p.stdout().trim().split(/\s+/).at(-1)!;
-}
-
-async function finished(url: string, runId: string): Promise<RunDetails> {
-  const store = await PostgresStore.open(url);
-  try {
-    let details: RunDetails | undefined;
-    await until(`run ${runId} to finish`, async () => {
-      details = await store.getRun(runId).catch(() => undefined);
-      return details !== undefined && details.status !== "running";
-    }, 120_000);
-    return details!;
-  } finally {
-    await store.close();
-  }
-}
-
-async function stopAll(procs: Proc[]): Promise<void> {
-  for (const p of procs) p.signal("SIGKILL");
-  await Promise.all(procs.map((p) => p.status));
-}
 
 Deno.test({
   name:
     "a worker stopped by SIGTERM claims nothing more, finishes what it holds, and another finishes the run",
   ignore,
 }, async () => {
-  const { tmp, dir, script, url } = await setup("sigterm");
+  const { tmp, dir, script, url } = await workerSetup("sigterm");
   await using _ = tmp;
   const first = startWeft([
     "worker",
@@ -101,7 +59,7 @@ Deno.test({
     // The run goes on with another worker: it drives the run from its journal.
     const second = startWeft(["worker", script, "--store", url, "--concurrency", "8"]);
     procs.push(second);
-    const run = await finished(url, runId);
+    const run = await finished(url, runId, 120_000);
     assert.equal(run.status, "succeeded", JSON.stringify(run.errors));
     assert.equal(run.outputs, 2 * (15 * 16) / 2);
     const starts = (await readLog(dir)).filter((l) => l.what === "start");
@@ -118,7 +76,7 @@ Deno.test({
   name: "a call that outlasts its lease is renewed by its worker and runs once",
   ignore,
 }, async () => {
-  const { tmp, dir, script, url } = await setup("renew");
+  const { tmp, dir, script, url } = await workerSetup("renew");
   await using _ = tmp;
   // Two workers, a lease of 2 s, calls of 7 s: without renewal each call's
   // lease would run out three times over and the other worker would take it.
@@ -127,7 +85,7 @@ Deno.test({
   );
   try {
     const runId = await detach(script, url, "fanout", ["n=3", "ms=7000"]);
-    const run = await finished(url, runId);
+    const run = await finished(url, runId, 120_000);
     assert.equal(run.status, "succeeded", JSON.stringify(run.errors));
     assert.equal(run.outputs, 6);
     const starts = (await readLog(dir)).filter((l) => l.what === "start");
@@ -166,7 +124,7 @@ Deno.test({
   const procs = [startWeft(["worker", script, "--store", url])];
   try {
     const runId = await detach(script, url, "both", []);
-    const run = await finished(url, runId);
+    const run = await finished(url, runId, 120_000);
     assert.equal(run.status, "failed");
     const byEntity = new Map(run.nodes.map((n) => [n.entity, n]));
     assert.equal(byEntity.get("allowed")?.status, "succeeded");

@@ -8,30 +8,28 @@ import { run, task } from "../mod.ts";
 import type { RunDetails } from "../src/store/mod.ts";
 import { PostgresStore } from "../src/store/postgres/mod.ts";
 import { storedOutputs } from "../src/store/postgres/queue.ts";
-import { ROOT, tempDir } from "./_helpers.ts";
-import { type Cluster, postgresMissing, sharedCluster, startCluster } from "./_postgres.ts";
-import { peakOverlap, type Proc, readLog, startWeft, until, workerScript } from "./_workers.ts";
+import { ROOT } from "./_helpers.ts";
+import { postgresMissing, sharedCluster, startCluster } from "./_postgres.ts";
+import {
+  detach,
+  finished,
+  peakOverlap,
+  type Proc,
+  readLog,
+  startWeft,
+  stopAll,
+  until,
+  workerSetup,
+} from "./_workers.ts";
 
 const ignore = postgresMissing() !== undefined;
 if (ignore) console.warn(`weft: PostgreSQL worker tests skipped: ${postgresMissing()}`);
-
-async function setup(prefix: string, cluster?: Cluster) {
-  const tmp = await tempDir();
-  await Deno.writeTextFile(`${tmp.dir}/jobs.ts`, workerScript(`${ROOT}/mod.ts`));
-  const url = await (cluster ?? await sharedCluster()).createDatabase(prefix);
-  return { tmp, dir: tmp.dir, script: `${tmp.dir}/jobs.ts`, url };
-}
 
 function worker(script: string, url: string, extra: string[] = [], netns?: string): Proc {
   return startWeft(
     ["worker", script, "--store", url, "--lease", "1s", ...extra],
     netns === undefined ? {} : { netns },
   );
-}
-
-async function stopAll(procs: Proc[]): Promise<void> {
-  for (const p of procs) p.signal("SIGKILL");
-  await Promise.all(procs.map((p) => p.status));
 }
 
 /** Waits until `n` workers are registered. */
@@ -44,42 +42,11 @@ async function workersUp(url: string, n: number): Promise<void> {
   }
 }
 
-async function detach(script: string, url: string, entity: string, inputs: string[]) {
-  const p = startWeft([
-    "run",
-    script,
-    entity,
-    ...inputs.flatMap((i) => ["--input", i]),
-    "--store",
-    url,
-    "--detach",
-  ]);
-  const status = await p.status;
-  assert.equal(status.code, 0, p.stderr());
-  const runId = p.stdout().trim().split(/\s+/).at(-1)!;
-  assert.match(runId, /^[\w.:-]+$/);
-  return runId;
-}
-
-async function finished(url: string, runId: string, timeoutMs = 90_000) {
-  const store = await PostgresStore.open(url);
-  try {
-    let details: RunDetails | undefined;
-    await until(`run ${runId} to finish`, async () => {
-      details = await store.getRun(runId).catch(() => undefined);
-      return details !== undefined && details.status !== "running";
-    }, timeoutMs);
-    return details!;
-  } finally {
-    await store.close();
-  }
-}
-
 Deno.test({
   name: "three workers share a 300-task fan-out: each task runs exactly once",
   ignore,
 }, async () => {
-  const { tmp, dir, script, url } = await setup("share");
+  const { tmp, dir, script, url } = await workerSetup("share");
   await using _ = tmp;
   const procs = [1, 2, 3].map(() => worker(script, url, ["--concurrency", "6"]));
   try {
@@ -107,7 +74,7 @@ Deno.test({
     "workers SIGKILLed at 20 random points lose no task; only tasks whose lease expired run twice",
   ignore,
 }, async () => {
-  const { tmp, dir, script, url } = await setup("kill");
+  const { tmp, dir, script, url } = await workerSetup("kill");
   await using _ = tmp;
   const live: Proc[] = [1, 2, 3].map(() => worker(script, url, ["--concurrency", "3"]));
   const killed = new Set<number>();
@@ -172,7 +139,7 @@ Deno.test({
     "a worker frozen past its lease loses its task: another completes it and the late completion is refused",
   ignore,
 }, async () => {
-  const { tmp, dir, script, url } = await setup("fence");
+  const { tmp, dir, script, url } = await workerSetup("fence");
   await using _ = tmp;
   const a = worker(script, url, ["--concurrency", "1"]);
   const procs = [a];
@@ -250,7 +217,7 @@ Deno.test({
     "the driver SIGKILLed mid-flow: a worker takes the run over and its result equals an uninterrupted run's",
   ignore,
 }, async () => {
-  const { tmp, dir, script, url } = await setup("driver");
+  const { tmp, dir, script, url } = await workerSetup("driver");
   await using _ = tmp;
   const inputs = ["--input", "n=20", "--input", "ms=60"];
   const reference = startWeft(["run", script, "chain", ...inputs, "--store", url, "--quiet"]);
@@ -337,7 +304,7 @@ Deno.test({
   name: "a queue limit of 2 and a task limit of 1 hold across three workers",
   ignore,
 }, async () => {
-  const { tmp, dir, script, url } = await setup("limits");
+  const { tmp, dir, script, url } = await workerSetup("limits");
   await using _ = tmp;
   const procs = [1, 2, 3].map(() =>
     worker(script, url, ["--queue", "gpu", "--queue-concurrency", "gpu=2", "--concurrency", "4"])
@@ -364,7 +331,7 @@ Deno.test({
 }, async () => {
   const cluster = await startCluster({ fsync: false });
   try {
-    const { tmp, dir, script, url } = await setup("restart", cluster);
+    const { tmp, dir, script, url } = await workerSetup("restart", cluster);
     await using _ = tmp;
     const procs = [1, 2].map(() => worker(script, url, ["--concurrency", "4", "--lease", "5s"]));
     try {
@@ -391,7 +358,7 @@ Deno.test({
   name: "a worker wakes a sleeping run of its script when it is due, once, as weft serve does",
   ignore,
 }, async () => {
-  const { tmp, dir, url } = await setup("wake");
+  const { tmp, dir, url } = await workerSetup("wake");
   await using _ = tmp;
   const script = `${dir}/naps.ts`;
   await Deno.writeTextFile(
