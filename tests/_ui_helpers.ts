@@ -251,3 +251,27 @@ export async function pageUntil(page: Page, expression: string, ms = 30_000): Pr
 
 /** The fixture the UI tests run. */
 export const FLOWS = `${ROOT}/tests/fixtures/ui_flows.ts`;
+
+/**
+ * The arguments of `weft run` for the fixture's `steps` flow.
+ *
+ * @param n How many steps.
+ * @param delay How long each takes (ms).
+ * @param store The `--store` value.
+ * @param more More arguments (`--run-id`, `--ui`…).
+ * @returns The arguments, from `run`.
+ */
+export function stepsRun(n: number, delay: number, store: string, ...more: string[]): string[] {
+  return [
+    "run",
+    FLOWS,
+    "steps",
+    "--input",
+    `n=${n}`,
+    "--input",
+    `delay=${delay}`,
+    "--store",
+    store,
+    ...more,
+  ];
+}

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { postgresMissing, sharedCluster } from "./_postgres.ts";
-import { browser, FLOWS, startUi, startWeft, until } from "./_ui_helpers.ts";
+import { browser, FLOWS, startUi, startWeft, stepsRun, until } from "./_ui_helpers.ts";
 
 const ignore = postgresMissing() !== undefined;
 if (ignore) console.warn(`weft: PostgreSQL UI tests skipped: ${postgresMissing()}`);
@@ -21,19 +21,7 @@ Deno.test({
     const { page } = b;
     await page.goto(`${ui.origin}/runs/pg-steps`);
     await page.locator("[data-waiting]").waitFor();
-    await using steps = startWeft([
-      "run",
-      FLOWS,
-      "steps",
-      "--input",
-      "n=20",
-      "--input",
-      "delay=100",
-      "--run-id",
-      "pg-steps",
-      "--store",
-      store,
-    ]);
+    await using steps = startWeft(stepsRun(20, 100, store, "--run-id", "pg-steps"));
     const seen = new Set<number>();
     while (!steps.ended()) {
       const n = await page.locator("[data-node-id]").count();

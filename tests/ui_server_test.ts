@@ -11,7 +11,7 @@ import type { UiNode, UiRun } from "../src/ui/wire.ts";
 import { isLoopback, newToken, sameToken } from "../src/ui/auth.ts";
 import { lineageGraph, usesInRun } from "../src/ui/lineage.ts";
 import { deno, tempDir } from "./_helpers.ts";
-import { FLOWS, startWeft, until } from "./_ui_helpers.ts";
+import { FLOWS, startWeft, stepsRun, until } from "./_ui_helpers.ts";
 
 const RUN: UiRun = {
   id: "r",
@@ -150,19 +150,7 @@ Deno.test("the feed keeps seeing runs of other processes after pages come and go
   const ui = serveUi({ store, port: 0 });
   try {
     const runOne = async (id: string) => {
-      await using r = startWeft([
-        "run",
-        FLOWS,
-        "steps",
-        "--input",
-        "n=1",
-        "--input",
-        "delay=1",
-        "--run-id",
-        id,
-        "--store",
-        `sqlite:${path}`,
-      ]);
+      await using r = startWeft(stepsRun(1, 1, `sqlite:${path}`, "--run-id", id));
       assert.equal((await r.result()).code, 0);
       const res = await fetch(`${ui.url}api/runs/${id}`);
       return (await res.json()).status;
@@ -306,22 +294,7 @@ Deno.test("a task's logs reach the store through ctx.log, also when nobody liste
 Deno.test("weft rerun starts a new run of a recorded run's script, entity and inputs", async () => {
   await using tmp = await tempDir();
   const store = `sqlite:${tmp.dir}/weft.db`;
-  const first = await deno([
-    "run",
-    "-A",
-    "cli.ts",
-    "run",
-    FLOWS,
-    "steps",
-    "--input",
-    "n=2",
-    "--input",
-    "delay=1",
-    "--run-id",
-    "r1",
-    "--store",
-    store,
-  ]);
+  const first = await deno(["run", "-A", "cli.ts", ...stepsRun(2, 1, store, "--run-id", "r1")]);
   assert.equal(first.code, 0, first.stderr);
   const again = await deno([
     "run",

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { deno, ROOT, tempDir } from "./_helpers.ts";
-import { browser, FLOWS, pageUntil, startUi, startWeft } from "./_ui_helpers.ts";
+import { browser, FLOWS, pageUntil, startUi, startWeft, stepsRun } from "./_ui_helpers.ts";
 
 Deno.test("a run waiting for a signal in its process gets a Send signal button: name and JSON value asked, confirmed, received", async () => {
   await using tmp = await tempDir();
@@ -181,17 +181,7 @@ Deno.test("the signal API refuses what weft signal refuses: no name, an unknown 
     "run",
     "-A",
     `${ROOT}/cli.ts`,
-    "run",
-    FLOWS,
-    "steps",
-    "--input",
-    "n=1",
-    "--input",
-    "delay=1",
-    "--run-id",
-    "d1",
-    "--store",
-    store,
+    ...stepsRun(1, 1, store, "--run-id", "d1"),
   ]);
   assert.equal(done.code, 0, done.stderr);
   await using ui = await startUi(["--store", store]);

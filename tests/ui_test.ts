@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { deno, tempDir } from "./_helpers.ts";
-import { browser, FLOWS, startUi, startWeft, until } from "./_ui_helpers.ts";
+import { browser, FLOWS, startUi, startWeft, stepsRun, until } from "./_ui_helpers.ts";
 
 Deno.test("the run page shows a 50-step flow run by weft run in another process grow live, then its final state", async () => {
   await using tmp = await tempDir();
@@ -14,19 +14,7 @@ Deno.test("the run page shows a 50-step flow run by weft run in another process 
   // The page is open before the run exists: it waits for it.
   await page.goto(`${ui.origin}/runs/live-50`);
   await page.locator("[data-waiting]").waitFor();
-  await using run = startWeft([
-    "run",
-    FLOWS,
-    "steps",
-    "--input",
-    "n=50",
-    "--input",
-    "delay=60",
-    "--run-id",
-    "live-50",
-    "--store",
-    store,
-  ]);
+  await using run = startWeft(stepsRun(50, 60, store, "--run-id", "live-50"));
   const seen = new Set<number>();
   while (!run.ended()) {
     const n = await page.locator("[data-node-id]").count();
@@ -245,21 +233,7 @@ Deno.test("on 127.0.0.1 without a token, requests naming another host and cross-
 Deno.test("weft run --ui starts the web UI (or reuses it) and prints the run's page", async () => {
   await using tmp = await tempDir();
   const store = `sqlite:${tmp.dir}/weft.db`;
-  const first = await deno([
-    "run",
-    "-A",
-    "cli.ts",
-    "run",
-    FLOWS,
-    "steps",
-    "--input",
-    "n=3",
-    "--input",
-    "delay=1",
-    "--store",
-    store,
-    "--ui",
-  ]);
+  const first = await deno(["run", "-A", "cli.ts", ...stepsRun(3, 1, store, "--ui")]);
   const record = JSON.parse(await Deno.readTextFile(`${tmp.dir}/ui.json`)) as {
     pid: number;
     url: string;
@@ -396,19 +370,7 @@ Deno.test("cancel a running run from its page, then resume it from the page", as
 Deno.test("re-run from the page starts a new run of the same script, entity and inputs", async () => {
   await using tmp = await tempDir();
   const store = `sqlite:${tmp.dir}/weft.db`;
-  await using run = startWeft([
-    "run",
-    FLOWS,
-    "steps",
-    "--input",
-    "n=3",
-    "--input",
-    "delay=1",
-    "--run-id",
-    "r1",
-    "--store",
-    store,
-  ]);
+  await using run = startWeft(stepsRun(3, 1, store, "--run-id", "r1"));
   assert.equal((await run.result()).code, 0);
   await using ui = await startUi(["--store", store]);
   await using b = await browser();
