@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { deno, ROOT, runCommand, tempDir } from "./_helpers.ts";
+import { assertActedOnRecorded, assertResumedOnce, stepsLogged } from "./_crash.ts";
 
 const MOD = `${ROOT}/mod.ts`;
 
@@ -325,17 +326,7 @@ Deno.test("runs sharing commits in one process, killed at random points, all res
   const { SqliteStore } = await import("../sqlite.ts");
   const RUNS = 12;
   const N = 150;
-  const expected = (N * (N - 1)) / 2;
-  const readLog = async () => {
-    const byRun = new Map<string, number[]>();
-    const text = await Deno.readTextFile(`${tmp.dir}/steps.log`).catch(() => "");
-    for (const line of text.split("\n")) {
-      const [id, i] = line.split(" ");
-      if (id === undefined || i === undefined) continue;
-      byRun.set(id, [...byRun.get(id) ?? [], Number(i)]);
-    }
-    return byRun;
-  };
+  const readLog = () => stepsLogged(tmp.dir);
   let killedMidRun = 0;
   for (let round = 0; round < 8; round++) {
     const db = `${tmp.dir}/shared${round}.db`;
@@ -393,53 +384,12 @@ Deno.test("runs sharing commits in one process, killed at random points, all res
           );
         }
       }
-      for (let k = 0; k < RUNS; k++) {
-        const id = `shared-${k}`;
-        const started = before.get(id) ?? [];
-        const recorded = await store.getRun(id);
-        if (started.length === 0) continue;
-        assert.ok(recorded !== undefined, `round ${round}: ${id} ran steps but is not recorded`);
-        const succeeded = new Set(
-          recorded.nodes.filter((n) => n.status === "succeeded").map((n) => n.id),
-        );
-        const last = Math.max(...started);
-        for (let i = 0; i < last; i++) {
-          const node = i === 0 ? "step" : `step_${i + 1}`;
-          assert.ok(
-            succeeded.has(node),
-            `round ${round} (${synchronous}): ${id} started step ${last} but the result of step ${i} is not recorded`,
-          );
-        }
-      }
+      await assertActedOnRecorded(store, before, RUNS, `${round} (${synchronous})`);
     } finally {
       store.close();
     }
     // Every run again, in one process: they resume.
-    const resumed = await deno(args, { cwd: tmp.dir });
-    assert.equal(resumed.code, 0, `round ${round}: ${resumed.stderr}`);
-    const { results, commits } = JSON.parse(resumed.stdout);
-    for (const [id, status, outputs] of results) {
-      assert.equal(status, "succeeded", `round ${round}: ${id}`);
-      assert.equal(outputs, expected, `round ${round}: ${id}`);
-    }
-    const after = await readLog();
-    for (let k = 0; k < RUNS; k++) {
-      const id = `shared-${k}`;
-      const counts = new Map<number, number>();
-      for (const i of after.get(id) ?? []) counts.set(i, (counts.get(i) ?? 0) + 1);
-      const lastBefore = Math.max(-1, ...(before.get(id) ?? []));
-      for (let i = 0; i < N; i++) {
-        const times = counts.get(i) ?? 0;
-        assert.ok(times >= 1, `round ${round}: ${id} step ${i} never ran`);
-        // Only the step in flight at the kill may run again, once.
-        if (times > 1) {
-          assert.equal(i, lastBefore, `round ${round}: ${id} step ${i} ran ${times} times`);
-          assert.equal(times, 2, `round ${round}: ${id} step ${i} ran ${times} times`);
-        }
-      }
-    }
-    // The resumed runs shared their commits: far fewer than one per step.
-    assert.ok(commits < (RUNS * N) / 4, `round ${round}: ${commits} commits`);
+    await assertResumedOnce(args, tmp.dir, before, { runs: RUNS, steps: N }, round);
   }
   assert.equal(killedMidRun, 8, `only ${killedMidRun} kills landed mid-run`);
 });
