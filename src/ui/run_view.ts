@@ -38,21 +38,14 @@ export const GROUP_AT = 2000;
 
 const MARGIN = 12;
 
-interface Unit {
-  key: string;
-  kind: string;
-  entity: string;
+/** A box as the view keeps it: what the page is sent of it, and how it was made. */
+interface Unit
+  extends Pick<WireUnit, "key" | "kind" | "entity" | "state" | "lines" | "x" | "y" | "w" | "h"> {
   parentId: string | undefined;
   /** Members, in the order added (group mode). */
   members: string[] | undefined;
   counts: Map<UiState, number> | undefined;
   node: UiNode | undefined;
-  state: UiState;
-  lines: string[];
-  x: number;
-  y: number;
-  w: number;
-  h: number;
   rank: number;
 }
 
