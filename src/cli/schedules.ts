@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ScheduleSpec } from "../define/schedule.ts";
+import { scheduleOfDag, type ScheduleSpec } from "../define/schedule.ts";
 import { fireTimes } from "../engine/schedule_times.ts";
 import type { ScheduleFire, Store } from "../store/mod.ts";
 import { parseCommandArgs } from "./args.ts";
@@ -46,13 +46,7 @@ ${STORE_HELP}`,
         listed.push({
           name: lp.name,
           script: path,
-          spec: {
-            cron: lp.schedule.cron ?? undefined,
-            timezone: lp.schedule.timezone,
-            everyMs: lp.schedule.everyMs ?? undefined,
-            overlap: lp.schedule.overlap,
-            catchUp: lp.schedule.catchUp,
-          },
+          spec: scheduleOfDag(lp.schedule),
         });
       }
     }

@@ -10,7 +10,7 @@
 
 import { parseDuration } from "../core/duration.ts";
 import { ValidationError } from "../core/errors.ts";
-import type { ScheduleSpec } from "../define/schedule.ts";
+import { scheduleOfDag } from "../define/schedule.ts";
 import { type Launcher, type ScheduledPlan, serveTarget } from "../engine/serve.ts";
 import type { RunStatus } from "../store/mod.ts";
 import { openStore } from "../store/open.ts";
@@ -77,14 +77,7 @@ ${STORE_HELP}
             `${path} schedules launch plan '${lp.name}' but does not export it; export it so that weft serve can run it`,
           );
         }
-        const spec: ScheduleSpec = {
-          cron: lp.schedule.cron ?? undefined,
-          timezone: lp.schedule.timezone,
-          everyMs: lp.schedule.everyMs ?? undefined,
-          overlap: lp.schedule.overlap,
-          catchUp: lp.schedule.catchUp,
-        };
-        plans.push({ name: lp.name, schedule: spec, script: url.href });
+        plans.push({ name: lp.name, schedule: scheduleOfDag(lp.schedule), script: url.href });
       }
     }
     const common = ["--store", needs.url, "--suspend", suspend, "--quiet"];

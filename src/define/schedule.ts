@@ -8,6 +8,7 @@
  */
 
 import { type Duration, parseDuration } from "../core/duration.ts";
+import type { DagSchedule } from "../core/dag_format.ts";
 import { ValidationError } from "../core/errors.ts";
 
 /** What a fire does while an earlier run of the same schedule has not finished. */
@@ -122,4 +123,27 @@ export function checkSchedule(options: ScheduleOptions, name: string): ScheduleS
     overlap: policy,
     catchUp: n,
   };
+}
+
+/**
+ * A schedule as a workflow document keeps it (`null` where the spec has
+ * nothing).
+ *
+ * @param spec The schedule.
+ * @returns Its `weft.dag/v1` form.
+ */
+export function dagSchedule(spec: ScheduleSpec): DagSchedule {
+  const { cron, timezone, everyMs, overlap, catchUp } = spec;
+  return { cron: cron ?? null, timezone, everyMs: everyMs ?? null, overlap, catchUp };
+}
+
+/**
+ * A schedule read back from a workflow document.
+ *
+ * @param s Its `weft.dag/v1` form.
+ * @returns The schedule.
+ */
+export function scheduleOfDag(s: DagSchedule): ScheduleSpec {
+  const { cron, timezone, everyMs, overlap, catchUp } = s;
+  return { cron: cron ?? undefined, timezone, everyMs: everyMs ?? undefined, overlap, catchUp };
 }

@@ -19,6 +19,7 @@ import type {
 } from "../define/defs.ts";
 import { entityOf, requireEntity } from "../define/entity.ts";
 import { baseOf } from "../define/overrides.ts";
+import { dagSchedule } from "../define/schedule.ts";
 import type { Permissions } from "../define/permissions.ts";
 import { toJsonTree } from "../core/values.ts";
 import {
@@ -162,15 +163,7 @@ export function toDag(entities: readonly unknown[], options: ToDagOptions = {}):
       entity: ref(lp.target),
       defaults: jsonMap(lp.defaults),
       fixed: jsonMap(lp.fixed),
-      ...(lp.schedule === undefined ? {} : {
-        schedule: {
-          cron: lp.schedule.cron ?? null,
-          timezone: lp.schedule.timezone,
-          everyMs: lp.schedule.everyMs ?? null,
-          overlap: lp.schedule.overlap,
-          catchUp: lp.schedule.catchUp,
-        },
-      }),
+      ...(lp.schedule === undefined ? {} : { schedule: dagSchedule(lp.schedule) }),
     })),
     tasks: sorted(tasks).map((t) => taskToDag(t, base)),
   };
