@@ -222,16 +222,18 @@ export function useRow(n: SqlRow): UseRow {
 }
 
 /**
- * A node row as the journal of a resumed run holds it, under its position.
+ * Adds a node row to the journal of a resumed run, under its position
+ * (`parentId#seq`).
  *
+ * @param journal The journal.
  * @param n The row.
  * @param value The value of a succeeded node, from its outputs (called only then).
- * @returns Its position (`parentId#seq`) and entry.
  */
-export function journalEntry(
+export function addJournalEntry(
+  journal: Map<string, JournalEntry>,
   n: SqlRow,
   value: (bare: boolean, outputs: StoredOutput[]) => unknown,
-): [string, JournalEntry] {
+): void {
   const status = n.status as NodeStatus;
   const entry: JournalEntry = {
     nodeId: n.id as string,
@@ -245,7 +247,7 @@ export function journalEntry(
     cachedFrom: text(n.cached_from),
     ...(status === "succeeded" ? { value: value(isTrue(n.bare), nodeOutputs(n)) } : {}),
   };
-  return [`${text(n.parent_id) ?? ""}#${n.seq}`, entry];
+  journal.set(`${(n.parent_id as string | null) ?? ""}#${n.seq}`, entry);
 }
 
 /** The most `ctx.log` lines kept per node and attempt. */

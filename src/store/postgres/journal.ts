@@ -10,7 +10,7 @@ import { ValidationError } from "../../core/errors.ts";
 import { decodeValue } from "../../core/values.ts";
 import type { JournalEntry, PreviousRun, RunStatus } from "../mod.ts";
 import { wholeValue } from "../provenance.ts";
-import { journalEntry, nodeOutputs, type StoredOutput } from "../rows.ts";
+import { addJournalEntry, nodeOutputs, type StoredOutput } from "../rows.ts";
 import type { Row } from "./rows.ts";
 
 /** What the reads need of the store. */
@@ -62,8 +62,7 @@ async function journalOf(store: JournalReads, nodes: Row[]): Promise<Map<string,
   const value = (bare: boolean, outputs: StoredOutput[]): unknown =>
     wholeValue(bare, outputs.map((o) => ({ name: o.name, value: outputValue(o) })));
   for (const n of nodes) {
-    const [position, entry] = journalEntry(n, value);
-    journal.set(position, entry);
+    addJournalEntry(journal, n, value);
   }
   return journal;
 }

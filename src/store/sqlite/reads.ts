@@ -10,7 +10,7 @@ import { ValidationError } from "../../core/errors.ts";
 import { decodeValue } from "../../core/values.ts";
 import type { JournalEntry } from "../mod.ts";
 import { wholeValue } from "../provenance.ts";
-import { journalEntry, nodeInputs, nodeOutputs, type StoredOutput } from "../rows.ts";
+import { addJournalEntry, nodeInputs, nodeOutputs, type StoredOutput } from "../rows.ts";
 import type { Row } from "./rows.ts";
 
 /** Reads of one store file, over its prepared statements. */
@@ -37,8 +37,7 @@ export class SqliteReads {
     const value = (bare: boolean, outputs: StoredOutput[]): unknown =>
       wholeValue(bare, outputs.map((o) => ({ name: o.name, value: this.#outputValue(o) })));
     for (const n of this.#s.runNodes!.all(runId) as Row[]) {
-      const [position, entry] = journalEntry(n, value);
-      journal.set(position, entry);
+      addJournalEntry(journal, n, value);
     }
     return journal;
   }
