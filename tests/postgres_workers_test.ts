@@ -306,8 +306,11 @@ Deno.test({
 }, async () => {
   const { tmp, dir, script, url } = await workerSetup("limits");
   await using _ = tmp;
+  // One call at a time each: three workers could run three at once, so the
+  // limit of 2 is what holds them back, and a second worker must take part
+  // (with more slots, one busy worker could take every call under load).
   const procs = [1, 2, 3].map(() =>
-    worker(script, url, ["--queue", "gpu", "--queue-concurrency", "gpu=2", "--concurrency", "4"])
+    worker(script, url, ["--queue", "gpu", "--queue-concurrency", "gpu=2", "--concurrency", "1"])
   );
   try {
     await workersUp(url, 3);
