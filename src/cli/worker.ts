@@ -21,7 +21,7 @@ import { describePlan, permissionFlags, planPermissions } from "./plan.ts";
 import { childCwd, importFlags, moduleFiles, resolveScript, scriptConfig } from "./script.ts";
 import { isSpec, scriptModule } from "./spec_module.ts";
 import { defaultStoreUrl, storeNeeds } from "./store_url.ts";
-import type { WorkerSpec } from "./worker_child.ts";
+import type { WorkerSpec } from "./worker_loop.ts";
 
 const HELP = `Usage: weft worker SCRIPT --store postgres://… [options]
 

@@ -22,17 +22,15 @@
  */
 
 import type { Duration } from "../core/duration.ts";
-import { RunOwnedError, ValidationError } from "../core/errors.ts";
+import { RunOwnedError } from "../core/errors.ts";
 import { decodeValue, fromJsonTree, toJsonTree } from "../core/values.ts";
 import type { TaskDef } from "../define/defs.ts";
 import type { TaskContext } from "../define/task.ts";
 import { IsolateExecutor } from "../engine/executors/isolate.ts";
 import { QueueExecutor } from "../engine/executors/queue.ts";
-import { QueueWorker } from "../engine/executors/queue_worker.ts";
 import { acquireRun, type RunLease } from "../store/ownership.ts";
-import { PostgresStore } from "../store/postgres/mod.ts";
 import { StoreHost } from "./run_host.ts";
-import type { WorkerSpec } from "./worker_child.ts";
+import { openWorkerStore, say, WorkerLoop, type WorkerSpec } from "./worker_loop.ts";
 import type { FromDriver, TaskInfo, ToDriver } from "./worker_driver.ts";
 
 interface Hosted {
@@ -75,7 +73,6 @@ function describe(e: unknown): { name: string; message: string; stack?: string }
  * @returns Never: the process exits 0 after a graceful stop, 2 on bad input.
  */
 export async function workerHost(spec: WorkerSpec): Promise<never> {
-  const say = (line: string) => console.error(`weft worker: ${line}`);
   const isolate = spec.isolate!;
   const url = spec.module ?? spec.url;
   const driver = new Worker(new URL("./worker_driver.ts", import.meta.url), {
@@ -101,16 +98,7 @@ export async function workerHost(spec: WorkerSpec): Promise<never> {
   driver.onmessage = (event: MessageEvent<FromDriver>) => onDriver(event.data);
   tell({ t: "load", url });
 
-  let store: PostgresStore;
-  try {
-    store = await PostgresStore.open(spec.store);
-    for (const [queue, limit] of Object.entries(spec.queueLimits)) {
-      await store.queue.setLimit(queue, limit);
-    }
-  } catch (e) {
-    say((e as Error).message);
-    Deno.exit(e instanceof ValidationError ? 2 : 1);
-  }
+  const store = await openWorkerStore(spec);
   const got = await loading;
   if (got.t !== "loaded") {
     say(`loading ${spec.url} failed: ${got.t === "loadFailed" ? got.message : "?"}`);
@@ -120,18 +108,7 @@ export async function workerHost(spec: WorkerSpec): Promise<never> {
   for (const info of got.tasks) tasks.set(info.name, taskStub(info));
   const entities = new Set(got.entities);
 
-  const registry = store.workers;
-  const executor = new IsolateExecutor({ url, ...isolate });
-  const worker = new QueueWorker({
-    store,
-    id: registry.me.id,
-    tasks,
-    ...(spec.queues === undefined ? {} : { queues: spec.queues }),
-    concurrency: spec.concurrency,
-    leaseMs: spec.leaseMs,
-    executor,
-    log: say,
-  });
+  const loop = new WorkerLoop(spec, store);
   const drivers = new QueueExecutor(store);
 
   function onDriver(m: FromDriver): void {
@@ -244,11 +221,11 @@ export async function workerHost(spec: WorkerSpec): Promise<never> {
       const result = await ended;
       await h.chain;
       if (h.stopped === undefined) await host.flush();
-      if (!stopping || result.status !== undefined) {
+      if (!loop.stopping || result.status !== undefined) {
         say(`run ${runId} ${result.status ?? `: ${h.stopped?.message ?? result.error}`}`);
       }
     } catch (e) {
-      if (!stopping) say(`run ${runId}: ${(e as Error).message}`);
+      if (!loop.stopping) say(`run ${runId}: ${(e as Error).message}`);
     } finally {
       hosted.delete(runId);
       for (const c of h.calls.values()) c.abort(new Error("the run ended"));
@@ -256,126 +233,29 @@ export async function workerHost(spec: WorkerSpec): Promise<never> {
     }
   }
 
-  const queueNames = spec.queues?.join(",") ?? "*";
-  const script = decodeURIComponent(new URL(spec.url).pathname);
-  const scriptName = script.slice(script.lastIndexOf("/") + 1);
-  let stopping = false;
-  const beat = () =>
-    registry.heartbeat({
-      queues: queueNames,
-      script,
-      concurrency: spec.concurrency,
-      held: worker.held,
-      stopping,
-      leaseMs: spec.leaseMs,
-    }).catch((e) => say(`could not record a heartbeat: ${(e as Error).message}`));
-  await beat();
-  await worker.start();
-  const beats = setInterval(beat, Math.max(200, spec.leaseMs / 3));
-
   // Runs waiting for a driver, and sleeping runs that are due: claimed here, driven by the driver.
-  const driving = new Map<string, Promise<void>>();
-  let adopting = false;
-  const adopt = async () => {
-    if (adopting || stopping) return;
-    adopting = true;
-    try {
-      for (const run of await registry.waiting([...entities], scriptName)) {
-        if (stopping) break;
-        if (driving.has(run.id)) continue;
-        const body = (await store.bodies([run.inputsHash])).get(run.inputsHash);
-        if (body === undefined) {
-          say(`run ${run.id}: the inputs of run ${run.id} are missing`);
-          continue;
-        }
-        const inputs = decodeValue(body) as Record<string, unknown>;
-        driving.set(
-          run.id,
-          hostRun(run.id, run.entity, inputs, run.script).finally(() => driving.delete(run.id)),
-        );
+  return await loop.serve({
+    tasks,
+    executor: new IsolateExecutor({ url, ...isolate }),
+    entities,
+    drive: async (run) => {
+      const body = (await store.bodies([run.inputsHash])).get(run.inputsHash);
+      if (body === undefined) {
+        say(`run ${run.id}: the inputs of run ${run.id} are missing`);
+        return;
       }
-      const now = Date.now();
-      for (const sleeping of await store.sleepingRuns({ dueBy: now })) {
-        if (stopping) break;
-        if (!entities.has(sleeping.entity) || driving.has(sleeping.id)) continue;
-        if (!sameScript(sleeping.script, scriptName)) continue;
-        if (!await store.claimWake(sleeping.id, now)) continue;
-        const details = await store.getRun(sleeping.id, { nodes: false });
-        if (details === undefined) continue;
-        say(`woke run ${sleeping.id}`);
-        driving.set(
-          sleeping.id,
-          hostRun(
-            sleeping.id,
-            sleeping.entity,
-            { ...details.inputs },
-            sleeping.script ?? script,
-            "1m",
-          ).finally(() => driving.delete(sleeping.id)),
-        );
-      }
-    } catch (e) {
-      say(`could not look for runs to drive: ${(e as Error).message}`);
-    } finally {
-      adopting = false;
-    }
-  };
-  const unlistenRuns = await store.listen(store.queue.runs, () => adopt(), () => adopt());
-  const adoptions = setInterval(adopt, Math.max(200, spec.leaseMs / 2));
-  adopt();
-
-  let stopped: (() => void) | undefined;
-  const done = new Promise<void>((resolve) => stopped = resolve);
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    say(`stopping: no new claims; waiting up to ${spec.graceMs} ms for ${worker.held} tasks`);
-    stopped!();
-  };
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    try {
-      Deno.addSignalListener(signal, stop);
-    } catch {
-      // not on this platform
-    }
-  }
-  watchParent(stop);
-  await done;
-  clearInterval(adoptions);
-  await unlistenRuns().catch(() => {});
-  await beat();
-  await worker.stop(spec.graceMs);
-  clearInterval(beats);
-  // Runs driven here go to another process now, which replays their journal.
-  driver.terminate();
-  for (const h of hosted.values()) h.host.abandon();
-  await registry.releaseMine().catch(() => {});
-  await registry.unregister().catch(() => {});
-  executor.close();
-  const s = worker.stats;
-  say(
-    `stopped: ${s.completed} completed, ${s.refused} refused (lease lost), ${s.released} given back`,
-  );
-  Deno.exit(0);
-}
-
-/** Stops when the parent goes away (EOF on stdin). */
-function watchParent(stop: () => void): void {
-  (async () => {
-    const buffer = new Uint8Array(256);
-    try {
-      while (await Deno.stdin.read(buffer) !== null) {
-        // nothing is sent: EOF is the message
-      }
-    } catch {
-      // a read error: the parent is gone
-    }
-    stop();
-  })();
-}
-
-/** Whether a run's recorded script is the one this worker serves (by file name, as runs are found). */
-function sameScript(script: string | undefined, scriptName: string): boolean {
-  if (script === undefined) return false;
-  return script === scriptName || script.endsWith(`/${scriptName}`);
+      await hostRun(run.id, run.entity, decodeValue(body) as Record<string, unknown>, run.script);
+    },
+    wake: async (sleeping) => {
+      const details = await store.getRun(sleeping.id, { nodes: false });
+      if (details === undefined) return;
+      const script = sleeping.script ?? decodeURIComponent(new URL(spec.url).pathname);
+      await hostRun(sleeping.id, sleeping.entity, { ...details.inputs }, script, "1m");
+    },
+    stopped: () => {
+      // The runs driven here stop being recorded from here (they are released next).
+      driver.terminate();
+      for (const h of hosted.values()) h.host.abandon();
+    },
+  });
 }
