@@ -147,7 +147,7 @@ export async function runInlineChild(): Promise<never> {
   if (permissionSets(spec.perTask, spec.moduleRead, spec.importHosts, true).sets.length > 0) {
     stopped("a task declares permissions, which need the driver Worker");
   }
-  const { ChannelTransport, drive } = await loading;
+  const { parentTransport, drive } = await loading;
   const rest = read.rest;
   const controller = new AbortController();
   // The parent is gone: without its owner the run can record nothing.
@@ -156,7 +156,7 @@ export async function runInlineChild(): Promise<never> {
     send: (message: ChildMessage, urgent = false) => channel.send(message, urgent),
     signal: controller.signal,
   };
-  const transport = new ChannelTransport(io);
+  const transport = parentTransport(io);
   readParent(
     (m) => {
       const message = m as ParentMessage;
@@ -202,9 +202,9 @@ export async function runInlineChild(): Promise<never> {
  * @returns Never: the process exits with the run's code.
  */
 export async function runSharedChild(load: () => Promise<Record<string, unknown>>): Promise<never> {
-  const { ChannelTransport, drive } = await import("./run_drive.ts");
+  const { parentTransport, drive } = await import("./run_drive.ts");
   const controller = new AbortController();
-  const box: { transport?: InstanceType<typeof ChannelTransport> } = {};
+  const box: { transport?: ReturnType<typeof parentTransport> } = {};
   const spec = await start((m) => {
     if (m.t === "cancel") controller.abort();
     else if (m.t === "reply") box.transport?.reply(m.id, m.m as StoreReply);
@@ -217,7 +217,7 @@ export async function runSharedChild(load: () => Promise<Record<string, unknown>
     send: (message: ChildMessage, urgent = false) => channel.send(message, urgent),
     signal: controller.signal,
   };
-  const transport = box.transport = new ChannelTransport(io);
+  const transport = box.transport = parentTransport(io);
   const code = await drive(spec, io, transport, load);
   channel.flush();
   Deno.exit(code);

@@ -16,7 +16,8 @@ import type { EngineOptions, TaskExecutor } from "../engine/types.ts";
 import { RunOwnedError, ValidationError, WeftError } from "../core/errors.ts";
 import type { WeftEvent } from "../engine/events.ts";
 import { fromJsonTree, toJsonTree } from "../core/values.ts";
-import { RemoteStore, type StoreReply, type StoreTransport } from "../store/remote.ts";
+import { RemoteStore, type StoreTransport } from "../store/remote.ts";
+import { ChannelTransport } from "./channel_transport.ts";
 import { ProgressModel } from "./progress.ts";
 import type { ChildMessage, ChildSpec } from "./protocol.ts";
 
@@ -28,57 +29,17 @@ export interface DriveIO {
   signal: AbortSignal;
 }
 
-/** Store requests over the parent channel: numbered, answered in `reply`. */
-export class ChannelTransport implements StoreTransport {
-  readonly #io: DriveIO;
-  readonly #waiting = new Map<number, (reply: StoreReply) => void>();
-  readonly #wakers = new Set<() => void>();
-  #next = 1;
-
-  /**
-   * @param io Where messages go.
-   */
-  constructor(io: DriveIO) {
-    this.#io = io;
-  }
-
-  /** Sends a request and waits for its answer. */
-  request(message: Parameters<StoreTransport["request"]>[0]): Promise<StoreReply> {
-    const id = this.#next++;
-    return new Promise((resolve) => {
-      this.#waiting.set(id, resolve);
-      this.#io.send({ t: "store", id, m: message }, true);
-    });
-  }
-
-  /** Sends a message that needs no answer. */
-  send(message: Parameters<StoreTransport["send"]>[0]): void {
-    this.#io.send({ t: "store", m: message });
-  }
-
-  /** Calls `wake` whenever the parent says a signal may have arrived. */
-  onWake(wake: () => void): () => void {
-    const own = () => wake();
-    this.#wakers.add(own);
-    return () => this.#wakers.delete(own);
-  }
-
-  /** The parent says a signal may have arrived for the run. */
-  wake(): void {
-    for (const wake of [...this.#wakers]) wake();
-  }
-
-  /**
-   * An answer from the parent.
-   *
-   * @param id The request's number.
-   * @param reply The answer.
-   */
-  reply(id: number, reply: StoreReply): void {
-    const resolve = this.#waiting.get(id);
-    this.#waiting.delete(id);
-    resolve?.(reply);
-  }
+/**
+ * Store requests over the channel to the parent.
+ *
+ * @param io The channel.
+ * @returns The transport (`reply` and `wake` take the parent's messages).
+ */
+export function parentTransport(io: DriveIO): ChannelTransport {
+  return new ChannelTransport((m, id) => {
+    if (id === undefined) io.send({ t: "store", m });
+    else io.send({ t: "store", id, m }, true);
+  });
 }
 
 function jsonEvent(e: WeftEvent): unknown {

@@ -17,7 +17,7 @@
 import { IsolateExecutor } from "../engine/executors/isolate.ts";
 import { ParentChannel, readParent } from "./parent_channel.ts";
 import type { ChildMessage, ChildSpec, ParentMessage } from "./protocol.ts";
-import { ChannelTransport, drive, type DriveIO } from "./run_drive.ts";
+import { drive, type DriveIO, parentTransport } from "./run_drive.ts";
 
 type FromMain =
   | { t: "start"; spec: ChildSpec; rest: string }
@@ -33,7 +33,7 @@ const io: DriveIO = {
   send: (message: ChildMessage, urgent = false) => channel?.send(message, urgent),
   signal: controller.signal,
 };
-const transport = new ChannelTransport(io);
+const transport = parentTransport(io);
 let executor: IsolateExecutor | undefined;
 
 self.onmessage = (event: MessageEvent<FromMain>) => {

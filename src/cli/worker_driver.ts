@@ -23,12 +23,8 @@ import { entityOf } from "../define/entity.ts";
 import { fromJsonTree, toJsonTree } from "../core/values.ts";
 import { runWith, type TaskExecutor } from "../engine/mod.ts";
 import type { NodeRecord, RunOwner } from "../store/mod.ts";
-import {
-  RemoteStore,
-  type StoreReply,
-  type StoreRequest,
-  type StoreTransport,
-} from "../store/remote.ts";
+import { RemoteStore, type StoreReply, type StoreRequest } from "../store/remote.ts";
+import { ChannelTransport } from "./channel_transport.ts";
 
 /** A task as the main thread needs to know it (to queue calls and store results). */
 export interface TaskInfo {
@@ -88,58 +84,22 @@ const post = self.postMessage.bind(self) as (m: FromDriver) => void;
 const entities = new Map<string, unknown>();
 
 /** One run driven here: its channel to the main thread and its task calls. */
-class DrivenRun implements StoreTransport {
+class DrivenRun extends ChannelTransport {
   readonly id: string;
   readonly controller = new AbortController();
-  readonly #waiting = new Map<number, (reply: StoreReply) => void>();
-  readonly #failing = new Map<number, (error: Error) => void>();
-  readonly #wakers = new Set<() => void>();
   readonly calls = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
-  #next = 1;
-  lost: Error | undefined;
 
   constructor(id: string) {
+    super((m, request) =>
+      post({ t: "store", run: id, ...(request === undefined ? {} : { id: request }), m })
+    );
     this.id = id;
   }
 
-  request(m: StoreRequest): Promise<StoreReply> {
-    if (this.lost !== undefined) return Promise.reject(this.lost);
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#waiting.set(id, resolve);
-      this.#failing.set(id, reject);
-      post({ t: "store", run: this.id, id, m });
-    });
-  }
-
-  send(m: StoreRequest): void {
-    if (this.lost === undefined) post({ t: "store", run: this.id, m });
-  }
-
-  onWake(wake: () => void): () => void {
-    const own = () => wake();
-    this.#wakers.add(own);
-    return () => this.#wakers.delete(own);
-  }
-
-  wake(): void {
-    for (const wake of [...this.#wakers]) wake();
-  }
-
-  reply(id: number, reply: StoreReply): void {
-    const resolve = this.#waiting.get(id);
-    this.#waiting.delete(id);
-    this.#failing.delete(id);
-    resolve?.(reply);
-  }
-
   /** The claim on the run was lost: nothing it sends is recorded any more. */
-  lose(error: Error): void {
-    this.lost = error;
+  override lose(error: Error): void {
+    super.lose(error);
     this.controller.abort(error);
-    for (const reject of this.#failing.values()) reject(error);
-    this.#waiting.clear();
-    this.#failing.clear();
     for (const call of this.calls.values()) call.reject(error);
     this.calls.clear();
   }
