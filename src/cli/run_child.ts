@@ -21,6 +21,7 @@
 
 import { IsolateExecutor, permissionSets, startTaskWorker } from "../engine/executors/isolate.ts";
 import type { StoreReply } from "../store/remote.ts";
+import { driverWorker } from "./driver_worker.ts";
 import { ParentChannel, readFirstLine, readParent } from "./parent_channel.ts";
 import type { ChildMessage, ChildSpec, ParentMessage } from "./protocol.ts";
 
@@ -65,17 +66,11 @@ export async function runTasksChild(): Promise<never> {
   // The permission sets the plan allows, in the order the driver numbers them.
   const { sets } = permissionSets(spec.perTask, spec.moduleRead, spec.importHosts, true);
   const workers: Worker[] = [];
-  const driver = new Worker(new URL("./run_driver.ts", import.meta.url), {
-    type: "module",
-    name: "weft:driver",
-    deno: {
-      permissions: {
-        ...Object.fromEntries(["write", "net", "env", "run", "ffi", "sys"].map((k) => [k, false])),
-        read: spec.moduleRead.length > 0 ? spec.moduleRead : false,
-        import: spec.importHosts.length > 0 ? spec.importHosts : false,
-      },
-    },
-  } as WorkerOptions);
+  const driver = driverWorker(
+    new URL("./run_driver.ts", import.meta.url),
+    spec.moduleRead,
+    spec.importHosts,
+  );
   const exit = (code: number): never => {
     for (const w of workers) w.terminate();
     Deno.exit(code);

@@ -29,6 +29,7 @@ import type { TaskContext } from "../define/task.ts";
 import { IsolateExecutor } from "../engine/executors/isolate.ts";
 import { QueueExecutor } from "../engine/executors/queue.ts";
 import { acquireRun, type RunLease } from "../store/ownership.ts";
+import { driverWorker } from "./driver_worker.ts";
 import { StoreHost } from "./run_host.ts";
 import { openWorkerStore, say, WorkerLoop, type WorkerSpec } from "./worker_loop.ts";
 import type { FromDriver, TaskInfo, ToDriver } from "./worker_driver.ts";
@@ -75,17 +76,11 @@ function describe(e: unknown): { name: string; message: string; stack?: string }
 export async function workerHost(spec: WorkerSpec): Promise<never> {
   const isolate = spec.isolate!;
   const url = spec.module ?? spec.url;
-  const driver = new Worker(new URL("./worker_driver.ts", import.meta.url), {
-    type: "module",
-    name: "weft:driver",
-    deno: {
-      permissions: {
-        ...Object.fromEntries(["write", "net", "env", "run", "ffi", "sys"].map((k) => [k, false])),
-        read: isolate.moduleRead.length > 0 ? isolate.moduleRead : false,
-        import: isolate.importHosts.length > 0 ? isolate.importHosts : false,
-      },
-    },
-  } as WorkerOptions);
+  const driver = driverWorker(
+    new URL("./worker_driver.ts", import.meta.url),
+    isolate.moduleRead,
+    isolate.importHosts,
+  );
   const tell = (m: ToDriver) => driver.postMessage(m);
   const hosted = new Map<string, Hosted>();
   let loaded: ((m: FromDriver) => void) | undefined;
