@@ -77,7 +77,7 @@ export interface Serving {
   executor?: TaskExecutor & { close(): void };
   /** The names of the entities the script exports: the runs this worker may drive. */
   entities: ReadonlySet<string>;
-  /** Drives a run that waits for a driver (claiming it: one claim wins among workers). */
+  /** Drives a run that waits for a driver (claiming it: one claim wins among workers); a failure is logged. */
   drive(run: WaitingRun): Promise<void>;
   /** Drives a sleeping run this worker claimed the wake-up of. */
   wake(run: SleepingRun): Promise<void>;
@@ -145,7 +145,12 @@ export class WorkerLoop {
     // Runs waiting for a driver, and sleeping runs that are due: one at a time, driven here.
     const driving = new Map<string, Promise<void>>();
     const track = (id: string, driven: Promise<void>) =>
-      driving.set(id, driven.finally(() => driving.delete(id)));
+      driving.set(
+        id,
+        driven
+          .catch((e) => say(`run ${id}: ${(e as Error).message}`))
+          .finally(() => driving.delete(id)),
+      );
     let adopting = false;
     const adopt = async () => {
       if (adopting || this.#stopping) return;
