@@ -49,8 +49,8 @@ export function claimWith(
   claim: RunClaim,
   now: number,
 ): ClaimResult {
-  // A run no one holds (a new one, nearly always) is claimed by the insert alone.
-  const free = s.claimFree!.run(
+  // The owner row's columns: the same for the insert and for a takeover.
+  const row = [
     claim.runId,
     claim.ownerId,
     claim.pid,
@@ -58,21 +58,15 @@ export function claimWith(
     now,
     now,
     Math.round(claim.leaseMs),
-  );
+  ] as const;
+  // A run no one holds (a new one, nearly always) is claimed by the insert alone.
+  const free = s.claimFree!.run(...row);
   if (Number(free.changes) === 1) return { claimed: true, owner: claimedOwner(claim, now) };
-  const row = s.getOwner!.get(claim.runId) as Row | undefined;
-  const current = row === undefined ? undefined : ownerOf(row);
+  const found = s.getOwner!.get(claim.runId) as Row | undefined;
+  const current = found === undefined ? undefined : ownerOf(found);
   const decision = decideClaim(current, claim, now);
   if (!decision.take) return { claimed: false, owner: current! };
-  s.putOwner!.run(
-    claim.runId,
-    claim.ownerId,
-    claim.pid,
-    claim.host,
-    now,
-    now,
-    Math.round(claim.leaseMs),
-  );
+  s.putOwner!.run(...row);
   const owner = claimedOwner(claim, now);
   if (current === undefined || decision.takeover === undefined) return { claimed: true, owner };
   const t = takeoverRecord(current, claim, now, decision.takeover);
