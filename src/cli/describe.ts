@@ -103,6 +103,15 @@ export async function describeModule(
   };
 }
 
+/**
+ * Starts loading the skeleton extractor (and its parser) without waiting for
+ * it, so that it loads while the script does; a failure is left for
+ * describeModule's own load to report.
+ */
+export function preloadSkeletonExtractor(): void {
+  loadSkeletonExtractor().catch(() => {});
+}
+
 /** Extracts flows' skeletons: the parser is loaded here, and only when the script defines a flow. */
 async function skeletonsOf(
   defs: EntityDef[],

@@ -18,7 +18,12 @@ import { ValidationError } from "../core/errors.ts";
 import { cachedDescription, type ListedGraph, scriptGraph } from "./compile_cache.ts";
 import { escapeText } from "../core/escape.ts";
 import { loaderFlags } from "./module_graph.ts";
-import { type LoadFailure, MARKER, type ScriptDescription } from "./protocol.ts";
+import {
+  type LoadFailure,
+  MARKER,
+  type ModuleSources,
+  type ScriptDescription,
+} from "./protocol.ts";
 import { childCwd } from "./script.ts";
 import { isSpec, scriptModule, shownName } from "./spec_module.ts";
 
@@ -105,9 +110,9 @@ function printFetched(downloads: string[]): void {
 export async function loadScript(url: URL, options: LoadOptions = {}): Promise<ScriptDescription> {
   const allowImport = options.allowImport ?? [];
   const onFetched = options.onFetched ?? printFetched;
-  const load = async (graph: ListedGraph | undefined) => {
+  const load = async (graph: ListedGraph | undefined, stripper?: Promise<Stripper | undefined>) => {
     try {
-      return await loadInChild(url, options, graph);
+      return await loadInChild(url, options, graph, stripper);
     } catch (e) {
       // A module the graph needs is not in Deno's cache (weft's own lazily
       // loaded ones, or a cache cleared meanwhile): fetch, then load once more.
@@ -119,11 +124,40 @@ export async function loadScript(url: URL, options: LoadOptions = {}): Promise<S
   // A description without skeletons is never cached: it would stand for one with them.
   // A spec is not cached: its document is not a module of the graph the cache is keyed on.
   if (options.cache === false || options.skeletons === false || isSpec(url)) {
+    // Deno's type stripper loads while `deno info` lists the graph, on the
+    // other core: the child then needs no `node:module` (see strip.ts).
+    const stripper = options.skeletons === false ? undefined : loadStripper();
     const graph = await scriptGraph(url, allowImport, onFetched);
-    const described = await load(graph);
+    const described = await load(graph, stripper);
     return graph === undefined ? described : { ...described, graph: graph.summary };
   }
   return await cachedDescription(url, allowImport, load, onFetched);
+}
+
+/** Deno's type stripper and how to use it (src/ir/skeleton/strip.ts). */
+type Stripper = typeof import("../ir/skeleton/strip.ts") & {
+  strip: Awaited<ReturnType<typeof import("../ir/skeleton/strip.ts")["loadStripper"]>>;
+};
+
+/** Loads the type stripper; undefined when it cannot be (the child then strips). */
+async function loadStripper(): Promise<Stripper | undefined> {
+  try {
+    const module = await import("../ir/skeleton/strip.ts");
+    return { ...module, strip: await module.loadStripper() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The sources with their TypeScript stripped. */
+function stripped(sources: ModuleSources, stripper: Stripper): ModuleSources {
+  const out: ModuleSources = {};
+  for (const [url, source] of Object.entries(sources)) {
+    out[url] = stripper.isTyped(url)
+      ? { ...source, stripped: stripper.stripTypes(stripper.strip, source.text) }
+      : source;
+  }
+  return out;
 }
 
 /** The child could not load a module because fetching is off and it is not cached. */
@@ -159,15 +193,24 @@ async function loadInChild(
   url: URL,
   options: LoadOptions,
   graph: ListedGraph | undefined,
+  stripper?: Promise<Stripper | undefined>,
 ): Promise<ScriptDescription> {
-  const sources = options.skeletons === false ? undefined : graph?.sources;
+  let sources = options.skeletons === false ? undefined : graph?.sources;
   const describeUrl = new URL("./describe.ts", import.meta.url).href;
   const module = await scriptModule(url);
+  // A script that may define a flow (its skeleton's parser is then needed).
+  const preload = sources !== undefined &&
+    Object.values(sources).some((s) => /\bflow\b/.test(s.text));
+  const strip = preload ? await stripper : undefined;
+  if (sources !== undefined && strip !== undefined) sources = stripped(sources, strip);
   const entry = [
-    `import { describeModule, failure, report, startCollecting } from ${
+    `import { describeModule, failure, preloadSkeletonExtractor, report, startCollecting } from ${
       JSON.stringify(describeUrl)
     };`,
     `startCollecting();`,
+    // The parser starts loading while the script does: one waits on the
+    // other's files less (a hint only: describeModule loads it when needed).
+    ...(preload ? [`preloadSkeletonExtractor();`] : []),
     `let mod;`,
     `try { mod = await import(${JSON.stringify(module)}); }`,
     `catch (e) { report({ error: failure(e) }); Deno.exit(0); }`,

@@ -76,7 +76,12 @@ export const DESCRIPTION_VERSION = 4;
  * The source of a script's modules by URL, each with its imports resolved
  * (specifier → URL): what the compile child reads flows' skeletons from.
  */
-export type ModuleSources = Record<string, { text: string; imports: Record<string, string> }>;
+export type ModuleSources = Record<string, {
+  text: string;
+  imports: Record<string, string>;
+  /** Its TypeScript types stripped by the parent (see src/ir/skeleton/strip.ts). */
+  stripped?: { code: string; mappings?: string } | { error: string };
+}>;
 
 /** What the child reports for a script that did not load. */
 export interface LoadFailure {

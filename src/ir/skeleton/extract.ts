@@ -187,7 +187,7 @@ async function loadModule(
   if (source === undefined) {
     return { error: `the source of ${short} was not available to read the flow from` };
   }
-  const parsed = parseModule(url, source.text);
+  const parsed = await parseModule(url, source.text, source.stripped);
   if ("error" in parsed) return { error: `${short} could not be read: ${parsed.error}` };
   const scope = moduleScope(parsed.program);
   const namespaces = new Map<string, Record<string, unknown> | undefined>();

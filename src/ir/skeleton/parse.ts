@@ -1,10 +1,7 @@
 /**
- * Parsing a module's source for its flows' skeletons: TypeScript types are
- * stripped by Deno's own `stripTypeScriptTypes` (`node:module`, in Rust: about
- * a millisecond for 500 lines), which blanks them out so that every position
- * stays where it was; a module with syntax that cannot be blanked (enums,
- * decorators, parameter properties) is transformed instead, with a source map
- * back to its lines. The JavaScript is then read by meriyah.
+ * Parsing a module's source for its flows' skeletons: its TypeScript types
+ * are stripped first (see strip.ts: by the `weft compile` parent, else here),
+ * and the JavaScript is then read by meriyah.
  *
  * This module and its dependency are loaded only when a flow is compiled
  * (`weft compile`, `inspect`, `run` planning): never by `import "@weft/weft"`
@@ -13,9 +10,9 @@
  * @module
  */
 
-import { stripTypeScriptTypes } from "node:module";
 import { parse } from "npm:meriyah@7.4.2";
 import type { Node } from "./ast.ts";
+import { isTyped, loadStripper, type Stripped, stripTypes } from "./strip.ts";
 
 /** A parsed module: its program and how to find a node's line in the original source. */
 export interface ParsedModule {
@@ -39,30 +36,22 @@ export interface ParsedModule {
  *
  * @param url The module's URL (its extension says whether it is TypeScript).
  * @param text The source as written.
+ * @param stripped Its types stripped already (by the `weft compile` parent); else they are stripped here.
  * @returns The program, or an error message saying why it could not be read.
  */
-export function parseModule(url: string, text: string): ParsedModule | { error: string } {
-  const typed = /\.(ts|mts|cts|tsx)$/i.test(new URL(url).pathname);
+export async function parseModule(
+  url: string,
+  text: string,
+  stripped?: Stripped | { error: string },
+): Promise<ParsedModule | { error: string }> {
   let code = text;
   // A transformed module's lines, back to the source as written.
   let mappings: Mappings | undefined;
-  if (typed) {
-    try {
-      code = stripTypeScriptTypes(text, { mode: "strip" });
-    } catch {
-      try {
-        const out = stripTypeScriptTypes(text, { mode: "transform", sourceMap: true });
-        const at = out.lastIndexOf("\n//# sourceMappingURL=data:application/json;base64,");
-        if (at < 0) return { error: "its TypeScript could not be transformed" };
-        const map = JSON.parse(atob(out.slice(out.indexOf(",", at) + 1).trim())) as {
-          mappings: string;
-        };
-        code = out.slice(0, at);
-        mappings = decodeMappings(map.mappings);
-      } catch (e) {
-        return { error: `its TypeScript could not be read (${(e as Error).message})` };
-      }
-    }
+  if (isTyped(url)) {
+    const out = stripped ?? stripTypes(await loadStripper(), text);
+    if ("error" in out) return out;
+    code = out.code;
+    if (out.mappings !== undefined) mappings = decodeMappings(out.mappings);
   }
   // Lines are found from offsets: meriyah's `loc` would add three objects to every node.
   const lines = lineStarts(code);

@@ -22,6 +22,7 @@ import { child, children, identName, isFunction, type Node, unwrap } from "./ast
 import type { ModuleScope } from "./module_scope.ts";
 import type { ParsedModule } from "./parse.ts";
 import type { ControlName, ModuleInfo, Target } from "./resolve_types.ts";
+import type { Stripped } from "./strip.ts";
 
 /** weft's waiting functions by name, and the mode of wait each makes. */
 const WAIT_NAMES: Record<string, "wait" | "all" | "race" | "sleep" | "signal"> = {
@@ -39,7 +40,13 @@ const CONTROL_NAMES: Record<string, ControlName> = { mapTask: "mapTask", after: 
 /** What resolving needs from the loaded script. */
 export interface ResolveContext {
   /** The source of each of the script's modules, by URL, with its imports resolved (specifier → URL). */
-  sources: Readonly<Record<string, { text: string; imports: Readonly<Record<string, string>> }>>;
+  sources: Readonly<
+    Record<string, {
+      text: string;
+      imports: Readonly<Record<string, string>>;
+      stripped?: Stripped | { error: string };
+    }>
+  >;
   /** Every entity defined while the script loaded. */
   collected: readonly UserEntityDef[];
   /**
