@@ -427,3 +427,30 @@ Deno.test("the parser is loaded only to compile a flow: never by importing mod.t
   const info = await deno(["info", "--json", `${ROOT}/mod.ts`]);
   assert.match(info.stdout, /src\/ir\/skeleton\/extract\.ts/);
 });
+
+Deno.test("a module's TypeScript stripped by the compile parent is what is parsed, its lines mapped as when stripped in the child", async () => {
+  const { parseModule } = await import("../src/ir/skeleton/parse.ts");
+  const { loadStripper, stripTypes } = await import("../src/ir/skeleton/strip.ts");
+  // An enum cannot be blanked out: the module is transformed, with a source map.
+  const text =
+    "enum E {\n  A,\n  B,\n}\nconst x: number = E.B;\nexport function* g() {\n  yield x;\n}\n";
+  const url = "file:///m.ts";
+  const given = stripTypes(await loadStripper(), text);
+  assert.ok(!("error" in given) && given.mappings !== undefined);
+  const fromParent = await parseModule(url, text, given);
+  const here = await parseModule(url, text);
+  assert.ok(!("error" in fromParent) && !("error" in here));
+  assert.equal(fromParent.code, given.code);
+  const lines = (p: typeof here) => {
+    const parsed = p as Exclude<typeof here, { error: string }>;
+    const body =
+      (parsed.program as unknown as { body: Parameters<typeof parsed.lineOf>[0][] }).body;
+    return body.map((n) => parsed.lineOf(n));
+  };
+  assert.deepEqual(lines(fromParent), lines(here));
+  assert.equal(lines(fromParent).at(-1), 6);
+  // What the parent could not strip is the module's error, not stripped again.
+  assert.deepEqual(await parseModule(url, text, { error: "from the parent" }), {
+    error: "from the parent",
+  });
+});
