@@ -158,7 +158,7 @@ export async function detach(
   script: string,
   url: string,
   entity: string,
-  inputs: string[],
+  inputs: string[] = [],
 ): Promise<string> {
   const p = startWeft([
     "run",
@@ -197,6 +197,21 @@ export async function finished(
       return details !== undefined && details.status !== "running";
     }, timeoutMs);
     return details!;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Waits until `n` workers are registered.
+ *
+ * @param url The store.
+ * @param n How many.
+ */
+export async function workersUp(url: string, n: number): Promise<void> {
+  const store = await PostgresStore.open(url);
+  try {
+    await until(`${n} workers`, async () => (await store.workers.workers()).length >= n);
   } finally {
     await store.close();
   }

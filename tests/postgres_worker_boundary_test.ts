@@ -8,11 +8,19 @@
 // real cluster.
 
 import assert from "node:assert/strict";
-import type { RunDetails } from "../src/store/mod.ts";
 import { PostgresStore } from "../src/store/postgres/mod.ts";
 import { ROOT, tempDir } from "./_helpers.ts";
 import { postgresMissing, sharedCluster } from "./_postgres.ts";
-import { type Proc, readLog, startWeft, until, workerScript } from "./_workers.ts";
+import {
+  detach,
+  finished,
+  type Proc,
+  readLog,
+  startWeft,
+  until,
+  workerScript,
+  workersUp,
+} from "./_workers.ts";
 
 const ignore = postgresMissing() !== undefined;
 if (ignore) console.warn(`weft: PostgreSQL worker boundary tests skipped: ${postgresMissing()}`);
@@ -63,35 +71,6 @@ export const taskAttack = flow(async function* taskAttack() {
 `;
 }
 
-async function finished(url: string, runId: string, timeoutMs = 90_000): Promise<RunDetails> {
-  const store = await PostgresStore.open(url);
-  try {
-    let details: RunDetails | undefined;
-    await until(`run ${runId} to finish`, async () => {
-      details = await store.getRun(runId).catch(() => undefined);
-      return details !== undefined && details.status !== "running";
-    }, timeoutMs);
-    return details!;
-  } finally {
-    await store.close();
-  }
-}
-
-async function detach(script: string, url: string, entity: string, inputs: string[] = []) {
-  const p = startWeft([
-    "run",
-    script,
-    entity,
-    ...inputs.flatMap((i) => ["--input", i]),
-    "--store",
-    url,
-    "--detach",
-  ]);
-  const status = await p.status;
-  assert.equal(status.code, 0, p.stderr());
-  return p.stdout().trim().split(/\s+/).at(-1)!;
-}
-
 async function runIds(url: string): Promise<string[]> {
   const store = await PostgresStore.open(url);
   try {
@@ -102,16 +81,6 @@ async function runIds(url: string): Promise<string[]> {
 }
 
 const DENIED = /NotCapable|PermissionDenied/;
-
-/** Waits until `n` workers are registered. */
-async function workersUp(url: string, n: number): Promise<void> {
-  const store = await PostgresStore.open(url);
-  try {
-    await until(`${n} workers`, async () => (await store.workers.workers()).length >= n);
-  } finally {
-    await store.close();
-  }
-}
 
 /** Starts an isolated worker on the attack script, given the store as operators do ($WEFT_STORE). */
 async function attacked(prefix: string) {

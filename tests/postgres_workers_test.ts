@@ -20,6 +20,7 @@ import {
   stopAll,
   until,
   workerSetup,
+  workersUp,
 } from "./_workers.ts";
 
 const ignore = postgresMissing() !== undefined;
@@ -30,16 +31,6 @@ function worker(script: string, url: string, extra: string[] = [], netns?: strin
     ["worker", script, "--store", url, "--lease", "1s", ...extra],
     netns === undefined ? {} : { netns },
   );
-}
-
-/** Waits until `n` workers are registered. */
-async function workersUp(url: string, n: number): Promise<void> {
-  const store = await PostgresStore.open(url);
-  try {
-    await until(`${n} workers`, async () => (await store.workers.workers()).length >= n);
-  } finally {
-    await store.close();
-  }
 }
 
 Deno.test({
