@@ -374,7 +374,9 @@ class RemoteSession implements RunSession {
   pending(node: NodeRecord): boolean {
     // A store that keeps nothing across a crash has nothing to wait for.
     if (!this.#durable) return false;
-    if (this.#elsewhere.get(node) === `${node.status}#${node.attempt}`) return false;
+    // (Most nodes were not written elsewhere: build the state's key only for those that were.)
+    const written = this.#elsewhere.get(node);
+    if (written !== undefined && written === `${node.status}#${node.attempt}`) return false;
     return this.#dirty.has(node) || this.#sent.has(node);
   }
 
