@@ -422,12 +422,17 @@ export function analyzeRun(
     const v = target(Math.floor(u / S), e);
     return live(v) ? v : -1;
   };
-  const agree = (weight: (e: Edge) => number): boolean => {
-    const phi = new Int32Array(N);
+  /** A new walk from the start: the queue holds the start alone; returns what it has seen. */
+  const fromFirst = (): Uint8Array => {
     const seen = new Uint8Array(N);
     seen[first] = 1;
     head = tail = 0;
     queue[tail++] = first;
+    return seen;
+  };
+  const agree = (weight: (e: Edge) => number): boolean => {
+    const phi = new Int32Array(N);
+    const seen = fromFirst();
     while (head < tail) {
       const u = queue[head++]!;
       for (const e of a.edges[u % S]!) {
@@ -445,10 +450,7 @@ export function analyzeRun(
   };
   /** Whether some reading never takes an edge with `uses`. */
   const avoidable = (uses: (e: Edge) => boolean): boolean => {
-    const seen = new Uint8Array(N);
-    seen[first] = 1;
-    head = tail = 0;
-    queue[tail++] = first;
+    const seen = fromFirst();
     while (head < tail) {
       const u = queue[head++]!;
       if (sinks.includes(u)) return true;

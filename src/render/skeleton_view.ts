@@ -222,6 +222,9 @@ export function skeletonGraph(
       /** The box where a branch's or a try's paths meet again. */
       const joinBox = () =>
         box({ kind: "join", label: "", subtitle: "", title: "", ...common, line: null });
+      /** A box its label says all of (its tooltip adds the line). */
+      const labelBox = (kind: SkeletonBox["kind"], label: string) =>
+        box({ kind, label, subtitle: "", title: `${label} · line ${z.line}`, ...common });
       switch (z.kind) {
         case "call": {
           const nested = z.entity.kind === "workflow" ? workflows.get(z.entity.name) : undefined;
@@ -262,13 +265,7 @@ export function skeletonGraph(
         }
         case "exit": {
           const label = `${z.exit}${z.label === undefined ? "" : ` ${z.label}`}`;
-          const key = box({
-            kind: "exit",
-            label,
-            subtitle: "",
-            title: `${label} · line ${z.line}`,
-            ...common,
-          });
+          const key = labelBox("exit", label);
           return { first: key, last: key };
         }
         case "unknown": {
@@ -322,13 +319,7 @@ export function skeletonGraph(
         case "branch":
         case "switch": {
           const label = `${z.kind === "branch" ? "if" : "switch"} (${showCondition(z.condition)})`;
-          const key = box({
-            kind: "branch",
-            label,
-            subtitle: "",
-            title: `${label} · line ${z.line}`,
-            ...common,
-          });
+          const key = labelBox("branch", label);
           const join = joinBox();
           const arms = z.kind === "branch"
             ? [{ kind: "then" as const, label: "then", zones: z.then, which: "then" }, {
@@ -354,13 +345,7 @@ export function skeletonGraph(
           return { first: key, last: join };
         }
         case "try": {
-          const key = box({
-            kind: "try",
-            label: "try",
-            subtitle: "",
-            title: `try · line ${z.line}`,
-            ...common,
-          });
+          const key = labelBox("try", "try");
           const join = joinBox();
           const body = arm("try", "try", z.body, into, z, "try");
           if (body.first !== undefined) {
