@@ -59,6 +59,17 @@ function object(
   };
 }
 
+/** Outputs bound by name: a static workflow's, or a branch's (the condition's outputs). */
+function outputBindings(): Record<string, unknown> {
+  return {
+    type: "array",
+    items: object(["name", "binding"], {
+      name: { $ref: "#/$defs/name" },
+      binding: { $ref: "#/$defs/binding" },
+    }),
+  };
+}
+
 /** One kind of skeleton zone: when `kind` is `kind`, exactly these fields (and `line`). */
 function zoneCase(
   kind: string,
@@ -211,13 +222,7 @@ const schema = {
     },
     branch: object(["nodes", "outputs"], {
       nodes: { type: "array", items: { $ref: "#/$defs/node" } },
-      outputs: {
-        type: "array",
-        items: object(["name", "binding"], {
-          name: { $ref: "#/$defs/name" },
-          binding: { $ref: "#/$defs/binding" },
-        }),
-      },
+      outputs: outputBindings(),
     }, "A branch of a condition: its nodes, and the condition's outputs when it runs."),
     edge: object(
       ["from", "output", "to", "input"],
@@ -243,13 +248,7 @@ const schema = {
         name: { $ref: "#/$defs/name" },
         kind: { const: "static" },
         inputs: { type: "array", items: { $ref: "#/$defs/input" } },
-        outputs: {
-          type: "array",
-          items: object(["name", "binding"], {
-            name: { $ref: "#/$defs/name" },
-            binding: { $ref: "#/$defs/binding" },
-          }),
-        },
+        outputs: outputBindings(),
         nodes: {
           type: "array",
           items: { $ref: "#/$defs/node" },
