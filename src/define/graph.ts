@@ -7,6 +7,7 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
+import { topologicalOrder } from "../core/order.ts";
 import { checkValue, isPlainObject } from "../core/values.ts";
 import type {
   Binding,
@@ -271,19 +272,8 @@ export class GraphModel implements GraphDef {
     if (!this.#forward.has(nodes)) return nodes;
     const cached = this.#ordered.get(nodes);
     if (cached?.version === this.#version) return cached.nodes;
-    const inList = new Set(nodes.map((n) => n.id));
-    const placed = new Set<string>();
-    const out: GraphNode[] = [];
-    const pending = [...nodes];
-    while (pending.length > 0) {
-      // addOrdering refuses cycles, so some node is always ready.
-      const i = pending.findIndex((n) =>
-        upstreamOf(n).every((id) => placed.has(id) || !inList.has(id))
-      );
-      const [next] = pending.splice(i, 1);
-      placed.add(next!.id);
-      out.push(next!);
-    }
+    // (addOrdering refuses cycles.)
+    const out = topologicalOrder(nodes, upstreamOf);
     this.#ordered.set(nodes, { version: this.#version, nodes: out });
     return out;
   }

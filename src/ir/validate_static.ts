@@ -17,6 +17,7 @@ import type {
   DagWorkflow,
 } from "../core/dag_format.ts";
 import { ValidationError } from "../core/errors.ts";
+import { topologicalOrder } from "../core/order.ts";
 import { everyNode, isConditionNode } from "./nodes.ts";
 
 /** A signature as the document describes it. */
@@ -339,20 +340,8 @@ function findCycle(all: readonly DagNode[]): string[] | undefined {
  * @returns The nodes, ordered.
  */
 export function topological<N extends DagNode>(nodes: readonly N[]): N[] {
-  const inList = new Set(nodes.map((n) => n.id));
-  const placed = new Set<string>();
-  const out: N[] = [];
-  const pending = [...nodes];
-  while (pending.length > 0) {
-    const i = pending.findIndex((n) =>
-      dependencies(n).every((d) => placed.has(d) || !inList.has(d))
-    );
-    // checkDocument has ruled out cycles, so some node is always ready.
-    const [next] = pending.splice(i, 1);
-    placed.add(next!.id);
-    out.push(next!);
-  }
-  return out;
+  // (checkDocument has ruled out cycles.)
+  return topologicalOrder(nodes, dependencies);
 }
 
 /**
