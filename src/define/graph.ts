@@ -19,7 +19,7 @@ import type {
   SourceLocation,
 } from "./defs.ts";
 import { checkInputNames } from "./entity.ts";
-import { InputRef, NodeRef } from "./graph_refs.ts";
+import { GraphRef, InputRef, NodeRef } from "./graph_refs.ts";
 
 export { InputRef, NodeRef } from "./graph_refs.ts";
 import { baseOf, callName } from "./overrides.ts";
@@ -346,14 +346,12 @@ export class GraphModel implements GraphDef {
   #bind(value: unknown, place: string | (() => string)): Binding {
     if (isHandle(value)) {
       const { source, output } = slotOf(value);
+      if (source instanceof GraphRef && source.graph !== this) {
+        throw new ValidationError(
+          `${placeText(place)} refers to ${source.describe()}, not of '${this.name}'`,
+        );
+      }
       if (source instanceof InputRef) {
-        if (source.graph !== this) {
-          throw new ValidationError(
-            `${
-              placeText(place)
-            } refers to input '${source.name}' of workflow '${source.graph.name}', not of '${this.name}'`,
-          );
-        }
         if (output !== undefined) {
           throw new ValidationError(
             `${placeText(place)}: input '${source.name}' has no outputs; bind the input itself`,
@@ -362,13 +360,6 @@ export class GraphModel implements GraphDef {
         return { input: source.name };
       }
       if (source instanceof NodeRef) {
-        if (source.graph !== this) {
-          throw new ValidationError(
-            `${
-              placeText(place)
-            } refers to node '${source.node.id}' of workflow '${source.graph.name}', not of '${this.name}'`,
-          );
-        }
         const scope = this.#scopeOf.get(source.node);
         if (scope !== undefined && !this.#visible(scope, this.#scopes.at(-1))) {
           throw new ValidationError(

@@ -32,7 +32,7 @@ function nodeBinding(node: GraphNode, output: string | undefined): Binding {
 }
 
 /** What both references have: their graph, and no value while it is built. */
-abstract class GraphRef implements RefSource {
+export abstract class GraphRef implements RefSource {
   /** The graph. */
   readonly graph: RefGraph;
   /** @param graph The graph. */
