@@ -28,57 +28,40 @@ export async function startBody(
   checked = false,
 ): Promise<void> {
   switch (def.kind) {
-    case "task": {
-      const frame = new TaskFrame(run, node, done);
-      attach(run, node, frame);
-      frame.start(def, inputs);
-      return;
-    }
+    case "task":
+      return attach(run, node, new TaskFrame(run, node, done)).start(def, inputs);
     case "workflow": {
       const values = checked ? inputs : await checkGraphInputs(def, inputs, node?.id);
-      const frame = new StaticFrame(run, node, done);
-      attach(run, node, frame);
-      frame.start(def, values);
-      return;
+      return attach(run, node, new StaticFrame(run, node, done)).start(def, values);
     }
-    case "flow": {
-      const frame = new FlowFrame(run, node, done);
-      attach(run, node, frame);
-      frame.start(def, inputs);
-      return;
-    }
+    case "flow":
+      return attach(run, node, new FlowFrame(run, node, done)).start(def, inputs);
     case "launchPlan": {
       // A launch plan called through .with({ timeout }) gives its target that timeout.
       const timeout = def.call?.overrides.timeoutMs;
       const target = timeout === undefined ? def.target : withOverrides(def.target, { timeout });
       return startBody(run, node, target, def.merge(inputs), done);
     }
-    case "map": {
-      const frame = new MapFrame(run, node, done);
-      attach(run, node, frame);
-      frame.start(def, inputs);
-      return;
-    }
-    case "condition": {
-      const frame = new ConditionFrame(run, node, done);
-      attach(run, node, frame);
-      frame.start(def, inputs);
-      return;
-    }
+    case "map":
+      return attach(run, node, new MapFrame(run, node, done)).start(def, inputs);
+    case "condition":
+      return attach(run, node, new ConditionFrame(run, node, done)).start(def, inputs);
   }
 }
 
-function attach(run: FlowRun, node: Node | undefined, frame: Frame): void {
+/** Attaches a body's frame to its node (or makes it the run's root), cancelled if that is; returns it. */
+function attach<F extends Frame>(run: FlowRun, node: Node | undefined, frame: F): F {
   if (node === undefined) run.root = frame;
   else node.child = frame;
   // A body started inside `nonCancellable` is not stopped by the cancellation it outlives.
   if (node !== undefined && isFinal(node.status)) {
     frame.cancel(node.error ?? cancelledError(run.id));
-  } else if (frame.shielded) return;
+  } else if (frame.shielded) return frame;
   else if (run.cancelled) frame.cancel(run.cancelReason ?? cancelledError(run.id));
   else if (node !== undefined && node.frame.cancelled) {
     frame.cancel(node.frame.cancelReason ?? cancelledError(run.id));
   }
+  return frame;
 }
 
 /**
