@@ -14,13 +14,30 @@ import { callerLocation, namedArgs } from "./entity.ts";
 import { withOverrides } from "./overrides.ts";
 import { type Param, parseParams, type Signature } from "./params.ts";
 
-/** Makes an entity from its options and function, once the call's form is known. */
-export type MakeEntity<O, F> = (
-  options: O,
-  fn: F,
-  decoratedName: string | undefined,
-  source: SourceLocation | undefined,
-) => unknown;
+/** What a constructor tells the factory about its kind of entity. */
+export interface EntityKind {
+  /** The constructor's name, for messages. */
+  readonly kind: "task" | "flow" | "workflow";
+  /** What its function must be, for messages (`a function`). */
+  readonly fnText: string;
+  /** The option keys it takes. */
+  readonly options: ReadonlySet<string>;
+  /** How to give an entity a name, for the message when it has none. */
+  readonly example: string;
+}
+
+/** What every constructor knows before it makes its entity. */
+export interface EntityStart {
+  /** The entity's name. */
+  name: string;
+  /** `task 'add'`: the entity in messages. */
+  what: string;
+  /** Where the entity was defined. */
+  source: SourceLocation | undefined;
+}
+
+/** Makes an entity from its options and function, once it is named and its options are checked. */
+export type MakeEntity<O, F> = (options: O, fn: F, start: EntityStart) => unknown;
 
 /**
  * Whether `x` is a TC39 decorator context for a method.
@@ -36,34 +53,39 @@ export function isDecoratorContext(x: unknown): x is ClassMethodDecoratorContext
 /**
  * Dispatches the four forms of `task`, `flow` and `workflow`: `(fn)`,
  * `(method, context)` as a decorator, `(options, fn)`, and `(options)` giving
- * a decorator.
+ * a decorator; then names the entity and checks its option keys.
  *
- * @param kind The constructor's name, for messages.
- * @param fnText What the function must be, for messages (`a function`).
+ * @param spec The kind of entity.
  * @param a The first argument.
  * @param b The second argument.
  * @param make Makes the entity.
  * @returns The entity, or a decorator that makes it.
- * @throws {ValidationError} When the arguments fit none of the forms.
+ * @throws {ValidationError} When the arguments fit none of the forms, the entity has no name, or an option is unknown.
  */
-export function entityForms<O extends object, F>(
-  kind: "task" | "flow" | "workflow",
-  fnText: string,
+export function entityForms<O extends { name?: string }, F extends (...args: never[]) => unknown>(
+  spec: EntityKind,
   a: unknown,
   b: unknown,
   make: MakeEntity<O, F>,
 ): unknown {
+  const { kind, fnText } = spec;
+  const build = (
+    options: O,
+    fn: F,
+    decoratedName: string | undefined,
+    source: SourceLocation | undefined,
+  ) => make(options, fn, startEntity(spec, options, fn, decoratedName, source));
   if (typeof a === "function") {
-    if (isDecoratorContext(b)) return make({} as O, a as F, String(b.name), callerLocation());
+    if (isDecoratorContext(b)) return build({} as O, a as F, String(b.name), callerLocation());
     if (b !== undefined) {
       throw new ValidationError(
         `${kind}(fn) takes one function; to pass options write ${kind}(options, fn)`,
       );
     }
-    return make({} as O, a as F, undefined, callerLocation());
+    return build({} as O, a as F, undefined, callerLocation());
   }
   if (typeof a === "object" && a !== null && !Array.isArray(a)) {
-    if (typeof b === "function") return make(a as O, b as F, undefined, callerLocation());
+    if (typeof b === "function") return build(a as O, b as F, undefined, callerLocation());
     if (b === undefined) {
       const location = callerLocation();
       return (fn: F, context: ClassMethodDecoratorContext) => {
@@ -72,7 +94,7 @@ export function entityForms<O extends object, F>(
             `${kind}(options) returns a method decorator; to wrap a function write ${kind}(options, fn)`,
           );
         }
-        return make(a as O, fn, String(context.name), location);
+        return build(a as O, fn, String(context.name), location);
       };
     }
   }
@@ -83,47 +105,27 @@ export function entityForms<O extends object, F>(
   );
 }
 
-/** What every constructor checks first. */
-export interface EntityStart {
-  /** The entity's name. */
-  name: string;
-  /** `task 'add'`: the entity in messages. */
-  what: string;
-}
-
-/**
- * Names an entity and checks its option keys.
- *
- * @param kind The entity kind.
- * @param options The options given.
- * @param fn The function (its name is the default).
- * @param decoratedName The method name, for the decorator forms.
- * @param allowed The option keys the constructor takes.
- * @param example How to give it a name, for the message when it has none.
- * @returns The name, and how messages name the entity.
- * @throws {ValidationError} Without a name, or on an unknown option.
- */
-export function startEntity(
-  kind: "task" | "flow" | "workflow",
+/** Names an entity and checks its option keys. */
+function startEntity(
+  spec: EntityKind,
   options: { name?: string },
   fn: { name: string },
   decoratedName: string | undefined,
-  allowed: ReadonlySet<string>,
-  example: string,
+  source: SourceLocation | undefined,
 ): EntityStart {
   const name = options.name ?? (fn.name || decoratedName);
   if (!name) {
-    throw new ValidationError(`A ${kind} needs a name: ${example}`);
+    throw new ValidationError(`A ${spec.kind} needs a name: ${spec.example}`);
   }
-  const what = `${kind} '${name}'`;
+  const what = `${spec.kind} '${name}'`;
   for (const key of Object.keys(options)) {
-    if (!allowed.has(key)) {
+    if (!spec.options.has(key)) {
       throw new ValidationError(
-        `Unknown option '${key}' of ${what}; the options are ${[...allowed].join(", ")}`,
+        `Unknown option '${key}' of ${what}; the options are ${[...spec.options].join(", ")}`,
       );
     }
   }
-  return { name, what };
+  return { name, what, source };
 }
 
 /**
@@ -156,15 +158,8 @@ export function signatureOf(
   return sig;
 }
 
-/**
- * Checks an `outputs` option.
- *
- * @param outputs The option as given.
- * @param what The entity in messages.
- * @returns The output names, or undefined when the option is absent.
- * @throws {ValidationError} On a malformed list or a duplicate name.
- */
-export function outputsOption(outputs: unknown, what: string): string[] | undefined {
+/** Checks an `outputs` option: the output names, or undefined when the option is absent. */
+function outputsOption(outputs: unknown, what: string): string[] | undefined {
   if (outputs === undefined) return undefined;
   if (!Array.isArray(outputs) || outputs.some((o) => typeof o !== "string" || o === "")) {
     throw new ValidationError(`The 'outputs' option of ${what} must be a list of output names`);
@@ -185,19 +180,25 @@ export interface CallShape {
 }
 
 /**
- * How a task or flow is called and what it gives, from its signature and its
- * `outputs` option: a single unnamed output `o0` unless outputs are named.
+ * How a task or flow is called and what it gives, from its function and its
+ * `params` and `outputs` options: a single unnamed output `o0` unless outputs
+ * are named.
  *
- * @param sig The inputs and how a direct call passes them.
- * @param outputs The `outputs` option, checked.
- * @param source Where the entity was defined.
+ * @param options The entity's options.
+ * @param fn Its function.
+ * @param start Its name, how messages name it, where it was defined.
+ * @param context Whether a final `ctx` parameter receives the task context.
  * @returns The fields, to spread into the definition.
+ * @throws {ValidationError} On a malformed `params` or `outputs` option, an unreadable source or a duplicate name.
  */
 export function callShape(
-  sig: Signature,
-  outputs: string[] | undefined,
-  source: SourceLocation | undefined,
+  options: { params?: unknown; outputs?: unknown },
+  fn: (...args: never[]) => unknown,
+  start: EntityStart,
+  context = false,
 ): CallShape {
+  const sig = signatureOf(options.params, fn, start.what, context);
+  const outputs = outputsOption(options.outputs, start.what);
   return {
     params: sig.params,
     outputs: outputs ?? ["o0"],
@@ -205,7 +206,7 @@ export function callShape(
     namedOutputs: outputs !== undefined,
     callStyle: sig.style,
     style: sig.style,
-    source,
+    source: start.source,
   };
 }
 

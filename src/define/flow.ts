@@ -7,15 +7,14 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
-import type { FlowDef, SourceLocation } from "./defs.ts";
+import type { FlowDef } from "./defs.ts";
 import { requireEntity } from "./entity.ts";
 import {
   callShape,
   entityForms,
   entityFunction,
-  outputsOption,
-  signatureOf,
-  startEntity,
+  type EntityKind,
+  type EntityStart,
 } from "./factory.ts";
 import { CONTROL_KEYS, type ControlOptions, controlOptions } from "./control.ts";
 import type { Handle } from "./handle.ts";
@@ -48,6 +47,14 @@ export interface FlowOptions extends ControlOptions {
    */
   tasks?: unknown[];
 }
+
+/** How `flow` is made: the keys of {@linkcode FlowOptions}, and how messages ask for a name. */
+const FLOW: EntityKind = {
+  kind: "flow",
+  fnText: "an async generator function",
+  options: new Set(["name", "params", "outputs", "tasks", ...CONTROL_KEYS]),
+  example: 'use a named generator (flow(async function* main(x) {…})) or pass { name: "main" }',
+};
 
 /**
  * A flow: call it like a task. Inside a workflow or flow the call becomes a
@@ -132,52 +139,27 @@ export function flow(
   options: FlowOptions,
 ): <F extends AnyGeneratorFunction>(fn: F, context: ClassMethodDecoratorContext) => F;
 export function flow(a: unknown, b?: unknown): unknown {
-  return entityForms<FlowOptions, AnyGeneratorFunction>(
-    "flow",
-    "an async generator function",
-    a,
-    b,
-    makeFlow,
-  );
+  return entityForms(FLOW, a, b, makeFlow);
 }
 
-const OPTION_KEYS = new Set(["name", "params", "outputs", "tasks", ...CONTROL_KEYS]);
-
-function makeFlow(
-  options: FlowOptions,
-  fn: AnyGeneratorFunction,
-  decoratedName: string | undefined,
-  source: SourceLocation | undefined,
-): unknown {
-  const { name, what } = startEntity(
-    "flow",
-    options,
-    fn,
-    decoratedName,
-    OPTION_KEYS,
-    'use a named generator (flow(async function* main(x) {…})) or pass { name: "main" }',
-  );
+function makeFlow(options: FlowOptions, fn: AnyGeneratorFunction, start: EntityStart): unknown {
   const kind = Object.getPrototypeOf(fn)?.constructor?.name;
   if (kind !== "AsyncGeneratorFunction") {
     throw new ValidationError(
-      `${what} must be an async generator function: write flow(async function* ${name}(…) { … }) and mark await points with yield`,
+      `${start.what} must be an async generator function: write flow(async function* ${start.name}(…) { … }) and mark await points with yield`,
     );
   }
-  const shape = callShape(
-    signatureOf(options.params, fn, what),
-    outputsOption(options.outputs, what),
-    source,
-  );
+  const shape = callShape(options, fn, start);
   const tasks = options.tasks?.map((t, i) =>
-    requireEntity(t, `The 'tasks' option of ${what} (item ${i + 1})`)
+    requireEntity(t, `The 'tasks' option of ${start.what} (item ${i + 1})`)
   );
   const def: FlowDef = {
     kind: "flow",
-    name,
+    name: start.name,
     ...shape,
     fn,
     tasks,
-    control: controlOptions(options, what, "fail-fast"),
+    control: controlOptions(options, start.what, "fail-fast"),
   };
   return entityFunction(def);
 }

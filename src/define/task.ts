@@ -7,14 +7,13 @@
 
 import { ValidationError } from "../core/errors.ts";
 import { type Duration, parseDuration } from "../core/duration.ts";
-import type { SourceLocation, TaskDef } from "./defs.ts";
+import type { TaskDef } from "./defs.ts";
 import {
   callShape,
   entityForms,
   entityFunction,
-  outputsOption,
-  signatureOf,
-  startEntity,
+  type EntityKind,
+  type EntityStart,
 } from "./factory.ts";
 import type { Handle } from "./handle.ts";
 import { checkPermissions, type Permissions } from "./permissions.ts";
@@ -85,6 +84,32 @@ export interface TaskOptions extends RetryOptions {
    */
   queue?: string;
 }
+
+/** How `task` is made: the keys of {@linkcode TaskOptions}, and how messages ask for a name. */
+const TASK: EntityKind = {
+  kind: "task",
+  fnText: "a function",
+  options: new Set([
+    "name",
+    "params",
+    "outputs",
+    "retries",
+    "retryDelay",
+    "backoff",
+    "maxRetryDelay",
+    "jitter",
+    "retryDeadline",
+    "retryIf",
+    "nonRetryable",
+    "timeout",
+    "concurrency",
+    "cache",
+    "version",
+    "permissions",
+    "queue",
+  ]),
+  example: 'use a named function (task(function add(x, y) {…})) or pass { name: "add" }',
+};
 
 /** What `task.with({…})` may change for one call (Flyte's `with_overrides`). */
 export interface TaskCallOptions {
@@ -193,48 +218,12 @@ export function task(
   options: TaskOptions,
 ): <F extends AnyFunction>(fn: F, context: ClassMethodDecoratorContext) => F;
 export function task(a: unknown, b?: unknown): unknown {
-  return entityForms<TaskOptions, AnyFunction>("task", "a function", a, b, makeTask);
+  return entityForms(TASK, a, b, makeTask);
 }
 
-const OPTION_KEYS = new Set([
-  "name",
-  "params",
-  "outputs",
-  "retries",
-  "retryDelay",
-  "backoff",
-  "maxRetryDelay",
-  "jitter",
-  "retryDeadline",
-  "retryIf",
-  "nonRetryable",
-  "timeout",
-  "concurrency",
-  "cache",
-  "version",
-  "permissions",
-  "queue",
-]);
-
-function makeTask(
-  options: TaskOptions,
-  fn: AnyFunction,
-  decoratedName: string | undefined,
-  source: SourceLocation | undefined,
-): unknown {
-  const { name, what } = startEntity(
-    "task",
-    options,
-    fn,
-    decoratedName,
-    OPTION_KEYS,
-    'use a named function (task(function add(x, y) {…})) or pass { name: "add" }',
-  );
-  const shape = callShape(
-    signatureOf(options.params, fn, what, true),
-    outputsOption(options.outputs, what),
-    source,
-  );
+function makeTask(options: TaskOptions, fn: AnyFunction, start: EntityStart): unknown {
+  const { name, what } = start;
+  const shape = callShape(options, fn, start, true);
   const policy = retryPolicy(options, what);
   const concurrency = options.concurrency;
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {

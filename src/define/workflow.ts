@@ -10,8 +10,14 @@ import { describe, REF, withTrace } from "../core/call_site.ts";
 import type { DagDocument } from "../core/dag_format.ts";
 import { ValidationError, WeftError } from "../core/errors.ts";
 import { isPlainObject } from "../core/values.ts";
-import type { EntityDef, SourceLocation } from "./defs.ts";
-import { entityForms, entityFunction, signatureOf, startEntity } from "./factory.ts";
+import type { EntityDef } from "./defs.ts";
+import {
+  entityForms,
+  entityFunction,
+  type EntityKind,
+  type EntityStart,
+  signatureOf,
+} from "./factory.ts";
 import { GraphModel, NodeRef } from "./graph.ts";
 import { Handle, isHandle, slotOf } from "./handle.ts";
 import { CONTROL_KEYS, type ControlOptions, controlOptions } from "./control.ts";
@@ -43,6 +49,14 @@ export interface WorkflowOptions extends ControlOptions {
    */
   params?: string[];
 }
+
+/** How `workflow` is made: the keys of {@linkcode WorkflowOptions}, and how messages ask for a name. */
+const WORKFLOW: EntityKind = {
+  kind: "workflow",
+  fnText: "a function",
+  options: new Set(["name", "inputs", "defaults", "params", ...CONTROL_KEYS]),
+  example: 'use a named function (workflow(function main(x) {…})) or pass { name: "main" }',
+};
 
 /**
  * A declarative workflow: call it with values (it runs) or, inside another
@@ -127,34 +141,19 @@ export function workflow(
   options: WorkflowOptions,
 ): <F extends AnyFunction>(fn: F, context: ClassMethodDecoratorContext) => F;
 export function workflow(a: unknown, b?: unknown): unknown {
-  return entityForms<WorkflowOptions, AnyFunction>("workflow", "a function", a, b, makeWorkflow);
+  return entityForms(WORKFLOW, a, b, makeWorkflow);
 }
 
-const OPTION_KEYS = new Set(["name", "inputs", "defaults", "params", ...CONTROL_KEYS]);
-
-function makeWorkflow(
-  options: WorkflowOptions,
-  fn: AnyFunction,
-  decoratedName: string | undefined,
-  source: SourceLocation | undefined,
-): unknown {
-  const { name, what } = startEntity(
-    "workflow",
-    options,
-    fn,
-    decoratedName,
-    OPTION_KEYS,
-    'use a named function (workflow(function main(x) {…})) or pass { name: "main" }',
-  );
+function makeWorkflow(options: WorkflowOptions, fn: AnyFunction, start: EntityStart): unknown {
   const kind = Object.getPrototypeOf(fn)?.constructor?.name;
   if (kind !== "Function") {
     throw new ValidationError(
-      `The body of ${what} is ${
+      `The body of ${start.what} is ${
         kind === "AsyncFunction" ? "async" : "a generator"
       }; a declarative workflow body is traced once and cannot await. Write a plain function that wires tasks together, or use flow(async function* …) to wait for values`,
     );
   }
-  const graph = trace(options, fn, name, what, source);
+  const graph = trace(options, fn, start);
   const call = entityFunction(graph);
   let dag: DagDocument | undefined;
   Object.defineProperty(call, "graph", {
@@ -164,13 +163,8 @@ function makeWorkflow(
   return call;
 }
 
-function trace(
-  options: WorkflowOptions,
-  fn: AnyFunction,
-  name: string,
-  what: string,
-  source: SourceLocation | undefined,
-): GraphModel {
+function trace(options: WorkflowOptions, fn: AnyFunction, start: EntityStart): GraphModel {
+  const { name, what, source } = start;
   const sig = signatureOf(options.params, fn, what);
   const graph = new GraphModel(name, source);
   graph.declarative = true;
