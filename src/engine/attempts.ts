@@ -29,7 +29,7 @@ import {
   notGranted,
   permissionDenied,
 } from "./failures.ts";
-import { NO_DEPS, type Node, type TaskNode } from "./node.ts";
+import type { Node, TaskNode } from "./node.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { taskValue } from "./task_call.ts";
 import type { TaskExecutor } from "./types.ts";
@@ -54,8 +54,8 @@ export interface AttemptRun extends ContextRun {
   readonly rootName: string;
   /** `Date.now()`, one boxed number per millisecond. */
   now(): number;
-  /** Makes the results of nodes durable; a promise only when it must wait. */
-  durableAll(nodes: readonly Node[]): Promise<void> | undefined;
+  /** What a task waits for before it starts (its inputs durable); a promise only when it must wait. */
+  beforeStart(node: TaskNode): Promise<void> | undefined;
   /** Emits a node event. */
   nodeEvent<T extends NodeEventType>(type: T, node: Node, fields: NodeEventFields<T>): void;
   /** A node succeeded. */
@@ -110,18 +110,13 @@ export class Attempts {
     node.inputsKnown();
     const def = node.def;
     // A result is durable before a task that depends on it starts.
-    const deps = node.deps;
-    if (deps !== undefined) {
-      // (A retry starts again with no flush to wait for: the results were made durable.)
-      node.deps = NO_DEPS;
-      const flushed = this.#run.durableAll(deps);
-      if (flushed !== undefined) {
-        flushed.then(() => this.#lookupCache(node, def), (e) => {
-          this.#scheduler.release(node);
-          this.#run.fail(node, asTaskError(node, e));
-        });
-        return;
-      }
+    const flushed = this.#run.beforeStart(node);
+    if (flushed !== undefined) {
+      flushed.then(() => this.#lookupCache(node, def), (e) => {
+        this.#scheduler.release(node);
+        this.#run.fail(node, asTaskError(node, e));
+      });
+      return;
     }
     this.#lookupCache(node, def);
   }

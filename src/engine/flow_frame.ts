@@ -42,6 +42,8 @@ export interface FlowRun extends FrameRun, WaitRun {
   readonly waiting: number;
   /** Something changed that may leave the run idle. */
   changed(): void;
+  /** Whether the body may act on a node's result now (durable, or not needed to be: see `Run.settled`). */
+  settled(node: Node): boolean;
 }
 
 /** The frame of a flow: drives its generator. */
@@ -292,7 +294,7 @@ export class FlowFrame extends ControlledFrame {
       this.#resume(1, node.error);
       return true;
     }
-    if (run.session.pending(node)) return false;
+    if (!run.settled(node)) return false;
     this.#resume(0, selectOutput(node.def, node.value, slot.output));
     return true;
   }

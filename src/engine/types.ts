@@ -140,6 +140,18 @@ export interface TaskExecutor {
    * @returns True to run it here, as if there were no executor.
    */
   inline?(def: TaskDef): boolean;
+  /**
+   * Whether the thread that runs the run's own code (workflow and flow
+   * bodies, and the tasks `inline` keeps there) holds no permission, so that
+   * nothing it does is seen outside but through the store (`weft run`'s
+   * driver). The run then acts on the results of those tasks before they are
+   * durable, committing them in the background, and makes everything durable
+   * before anything that can act outside: a task that runs elsewhere (it
+   * holds a grant), a wait, the run's end or suspension. A crash then runs
+   * again only steps that acted on nothing outside (see the README's
+   * durability section).
+   */
+  readonly contained?: boolean;
 }
 
 /** A node of the graph a run returns. */

@@ -192,6 +192,16 @@ export class IsolateExecutor implements TaskExecutor {
   }
 
   /**
+   * Whether the engine's thread holds no permission: `inline` is only for
+   * such a thread (else the tasks that declare nothing would run with its
+   * grants), so the run may act on their results before they are durable
+   * (see {@linkcode TaskExecutor.contained}).
+   */
+  get contained(): boolean {
+    return this.#options.inline ?? false;
+  }
+
+  /**
    * Runs one attempt of a task in a Worker of its permission set.
    *
    * @param def The task.

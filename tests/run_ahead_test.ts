@@ -1,0 +1,350 @@
+// A contained run (weft run's driver holds no permission) acts on the results
+// of the tasks that run in its own thread before they are durable, and makes
+// everything durable before anything that can act outside starts: these
+// drive the engine over the remote store with a channel whose answers the
+// test holds back, against a real SQLite store read by another connection,
+// and weft run end to end, killed at random points.
+
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { flow, run, task, wait } from "../mod.ts";
+import { SqliteStore } from "../src/store/sqlite/mod.ts";
+import { acquireRun } from "../src/store/ownership.ts";
+import { StoreHost } from "../src/cli/run_host.ts";
+import { RemoteStore, type StoreReply, type StoreTransport } from "../src/store/remote.ts";
+import type { TaskDef } from "../src/define/defs.ts";
+import type { TaskExecutor } from "../src/engine/types.ts";
+import { runWith } from "../src/engine/mod.ts";
+import { deno, ROOT, tempDir } from "./_helpers.ts";
+
+/**
+ * A channel to a real parent's store host whose answers to flushes wait
+ * until the test opens the gate (messages are still handled, in order, at
+ * once: what is committed is on disk; only the child does not know yet).
+ */
+function heldChannel(host: StoreHost) {
+  let queue = Promise.resolve();
+  let open = false;
+  const held: (() => void)[] = [];
+  let syncs = 0;
+  const transport: StoreTransport = {
+    request(m) {
+      const copy = JSON.parse(JSON.stringify(m));
+      const answer = queue.then(() => host.handle(copy));
+      queue = answer.then(() => {});
+      return answer.then((r) => {
+        const reply = JSON.parse(JSON.stringify(r)) as StoreReply;
+        if (reply.t !== "synced") return reply;
+        syncs++;
+        if (open) return reply;
+        return new Promise<StoreReply>((resolve) => held.push(() => resolve(reply)));
+      });
+    },
+    send(m) {
+      const copy = JSON.parse(JSON.stringify(m));
+      queue = queue.then(() => host.handle(copy)).then(() => {});
+    },
+    onWake: () => () => {},
+  };
+  return {
+    transport,
+    get syncs() {
+      return syncs;
+    },
+    /** Answers every held flush, and every later one at once. */
+    release() {
+      open = true;
+      for (const answer of held.splice(0)) answer();
+    },
+  };
+}
+
+/** An executor as weft run's driver has: tasks that declare nothing run here, the others elsewhere. */
+function containedExecutor(elsewhere: (def: TaskDef, inputs: Record<string, unknown>) => unknown) {
+  const executor: TaskExecutor = {
+    contained: true,
+    inline: (def) => Object.keys(def.permissions).length === 0,
+    execute: (def, inputs) => elsewhere(def, inputs),
+  };
+  return executor;
+}
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("a contained run acts on results of tasks that run in its thread before they are durable, and a task holding a grant starts only once everything before it is durable", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/weft.db`;
+  const store = SqliteStore.open(path);
+  const lease = await acquireRun(store, "ahead");
+  const host = new StoreHost({ store, runId: "ahead", script: "file:///x.ts" });
+  const reader = new DatabaseSync(path, { readOnly: true });
+  const onDisk = () =>
+    (reader.prepare("SELECT count(*) AS n FROM nodes WHERE run_id = ? AND status = 'succeeded'")
+      .get("ahead") as { n: number }).n;
+  const channel = heldChannel(host);
+  let pure = 0;
+  const seenAtStart: number[] = [];
+  try {
+    const step = task(function step(x: number) {
+      pure++;
+      return x + 1;
+    });
+    // Declares a grant: it runs elsewhere and may act outside. Its input is a
+    // constant: only the flow's control flow depends on the steps before it.
+    const send = task(
+      { name: "send", permissions: { env: ["WEFT_TEST"] } },
+      (x: number) => x,
+    );
+    const f = flow(async function* chain(n: number) {
+      let x = 0;
+      for (let i = 0; i < n; i++) x = yield* wait(step(x));
+      if (x === n) return yield* wait(send(7));
+      return -1;
+    });
+    const executor = containedExecutor((def, inputs) => {
+      assert.equal(def.name, "send");
+      seenAtStart.push(onDisk());
+      return inputs.x;
+    });
+    const remote = new RemoteStore(channel.transport, lease.owner);
+    const running = runWith(f, { n: 12 }, { store: remote, runId: "ahead", executor });
+    // No flush is answered, yet every step ran: the flow acted on each result at once.
+    for (let i = 0; i < 50 && pure < 12; i++) await tick();
+    assert.equal(pure, 12, "the chain waited for a commit");
+    // The task that holds a grant waits for a commit of everything before it.
+    await tick(30);
+    assert.deepEqual(
+      seenAtStart,
+      [],
+      "a task holding a grant started before the run's past was durable",
+    );
+    assert.ok(channel.syncs >= 1, "the results acted on early were not sent to be committed");
+    channel.release();
+    const result = await running;
+    assert.equal(result.status, "succeeded");
+    assert.equal(result.outputs, 7);
+    // When it started, the twelve steps whose results steered the flow to it were on disk.
+    assert.deepEqual(seenAtStart, [12]);
+    assert.equal(onDisk(), 12 + 1);
+  } finally {
+    reader.close();
+    await lease.release();
+    store.close();
+  }
+});
+
+Deno.test("a contained run acts early for a bounded time: with no commit answered it stops and waits, then goes on", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  const lease = await acquireRun(store, "bounded");
+  const host = new StoreHost({ store, runId: "bounded", script: "file:///x.ts" });
+  const channel = heldChannel(host);
+  let ran = 0;
+  try {
+    // Each step takes a few milliseconds (a timer: nothing outside sees it).
+    const slow = task(async function slow(x: number) {
+      await tick(4);
+      ran++;
+      return x + 1;
+    });
+    const f = flow(async function* slowChain(n: number) {
+      let x = 0;
+      for (let i = 0; i < n; i++) x = yield* wait(slow(x));
+      return x;
+    });
+    const executor = containedExecutor(() => {
+      throw new Error("every task declares nothing");
+    });
+    const remote = new RemoteStore(channel.transport, lease.owner);
+    const running = runWith(f, { n: 40 }, { store: remote, runId: "bounded", executor });
+    // 40 steps of 4 ms would take 160 ms; acting early stops after about 20 ms of them.
+    await tick(250);
+    const stalled = ran;
+    await tick(100);
+    assert.equal(ran, stalled, "the run went on acting on results none of which was durable");
+    assert.ok(stalled >= 2 && stalled < 40, `${stalled} steps ran before any commit was answered`);
+    channel.release();
+    const result = await running;
+    assert.equal(result.status, "succeeded");
+    assert.equal(result.outputs, 40);
+    assert.equal(ran, 40);
+  } finally {
+    await lease.release();
+    store.close();
+  }
+});
+
+Deno.test("a run that is not contained waits for each result it acts on, as before", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  const lease = await acquireRun(store, "strict");
+  const host = new StoreHost({ store, runId: "strict", script: "file:///x.ts" });
+  const channel = heldChannel(host);
+  let ran = 0;
+  try {
+    const step = task(function step(x: number) {
+      ran++;
+      return x + 1;
+    });
+    const f = flow(async function* strictChain(n: number) {
+      let x = 0;
+      for (let i = 0; i < n; i++) x = yield* wait(step(x));
+      return x;
+    });
+    const remote = new RemoteStore(channel.transport, lease.owner);
+    // (--no-isolate: the run's thread holds the union of the grants, so it is not contained.)
+    const running = run(f, { n: 5 }, { store: remote, runId: "strict" });
+    await tick(50);
+    assert.equal(ran, 1, "the second step started before the first one's result was durable");
+    channel.release();
+    assert.equal((await running).outputs, 5);
+  } finally {
+    await lease.release();
+    store.close();
+  }
+});
+
+// End to end: steps that declare nothing between steps that write a line to a
+// file (a grant); the weft run parent killed at random points, then resumed.
+const SCRIPT = `import { flow, task, wait } from "${ROOT}/mod.ts";
+import { appendFileSync } from "node:fs";
+const pure = task(function pure(x: number) {
+  return (x * 31 + 7) % 1000003;
+});
+const record = task(
+  { name: "record", permissions: { write: ["./log"] } },
+  (i: number, x: number) => {
+    appendFileSync("log", \`\${i} \${x}\\n\`);
+    return x;
+  },
+);
+export const mixed = flow(async function* mixed(n: number) {
+  let x = 1;
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < 20; k++) x = yield* wait(pure(x));
+    x = yield* wait(record(i, x));
+  }
+  return x;
+});
+`;
+
+function expected(n: number): { lines: string[]; result: number } {
+  let x = 1;
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < 20; k++) x = (x * 31 + 7) % 1000003;
+    lines.push(`${i} ${x}`);
+  }
+  return { lines, result: x };
+}
+
+Deno.test("weft run killed at random points while steps that declare nothing run ahead: each step that writes ran once but the one in flight, and the run resumes to the same result", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/mixed.ts`, SCRIPT);
+  const log = `${tmp.dir}/log`;
+  const N = 60;
+  const want = expected(N);
+  const store = ["--store", `sqlite:${tmp.dir}/weft.db`];
+  const lines = async () =>
+    (await Deno.readTextFile(log).catch(() => "")).split("\n").filter((l) => l !== "");
+  let kills = 0;
+  for (let round = 0; round < 6; round++) {
+    const before = (await lines()).length;
+    if (before >= N) break;
+    const args = round === 0
+      ? ["run", `${tmp.dir}/mixed.ts`, "--input", `n=${N}`, "--run-id", "mixed"]
+      : ["resume", "mixed"];
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}/cli.ts`, ...args, "--quiet", ...store],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    // Killed once a few more lines were written: a moment that depends on the machine.
+    const target = before + 3 + Math.floor(Math.random() * 8);
+    const started = Date.now();
+    while (Date.now() - started < 60_000 && (await lines()).length < target) {
+      await tick(2);
+    }
+    try {
+      Deno.kill(child.pid, "SIGKILL");
+      kills++;
+    } catch {
+      // it ended first
+    }
+    const status = await child.status;
+    if (status.signal !== "SIGKILL") {
+      assert.equal(status.code, 0, await stderr);
+    }
+    // The run's process sees its parent gone and stops; wait until the log is quiet.
+    for (let quiet = 0, last = -1; quiet < 5; quiet++) {
+      const now = (await lines()).length;
+      if (now !== last) quiet = 0;
+      last = now;
+      await tick(20);
+    }
+  }
+  assert.ok(kills >= 2, `only ${kills} kills`);
+  const done = await deno(["run", "-A", `${ROOT}/cli.ts`, "resume", "mixed", ...store, "--json"]);
+  assert.equal(done.code, 0, done.stderr);
+  const got = await lines();
+  // Every line is the right one (the steps before it were replayed, not made up).
+  for (const line of got) assert.ok(want.lines.includes(line), `unexpected line ${line}`);
+  assert.deepEqual([...new Set(got)].sort(), [...want.lines].sort());
+  // Each step that writes ran once, but at most the one in flight at each kill.
+  const repeats = got.length - new Set(got).size;
+  assert.ok(repeats <= kills, `${repeats} repeated lines after ${kills} kills:\n${got.join("\n")}`);
+  const report = JSON.parse(done.stdout.trim().split("\n").at(-1)!);
+  assert.equal(report.status, "succeeded");
+  assert.equal(report.outputs, want.result);
+});
+
+Deno.test("weft run commits a chain of steps that declare nothing in a few commits, not one per step", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(
+    `${tmp.dir}/chain.ts`,
+    `import { flow, task, wait } from "${ROOT}/mod.ts";
+const free = task(function free(i: number) {
+  return i + 1;
+});
+export const chain = flow(async function* chain(n: number) {
+  let x = 0;
+  for (let i = 0; i < n; i++) x = yield* wait(free(x));
+  return x;
+});
+`,
+  );
+  const n = 2000;
+  const out = await deno(
+    [
+      "run",
+      "-A",
+      `${ROOT}/cli.ts`,
+      "run",
+      `${tmp.dir}/chain.ts`,
+      "--input",
+      `n=${n}`,
+      "--store",
+      `sqlite:${tmp.dir}/weft.db`,
+      "--quiet",
+    ],
+    { env: { WEFT_IPC_STATS: "1" } },
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout.trim(), String(n));
+  const stats = /ipc (\d+) syncs in (\d+) commits/.exec(out.stderr);
+  assert.ok(stats !== null, out.stderr);
+  assert.ok(Number(stats[1]) < n / 10, `${stats[1]} flushes for ${n} steps`);
+  // And every step is on record.
+  const db = new DatabaseSync(`${tmp.dir}/weft.db`, { readOnly: true });
+  try {
+    const row = db.prepare("SELECT count(*) AS n FROM nodes WHERE status = 'succeeded'").get() as {
+      n: number;
+    };
+    assert.equal(row.n, n);
+  } finally {
+    db.close();
+  }
+});
