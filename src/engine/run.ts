@@ -44,6 +44,8 @@ const DEFAULT_MAX_DEPTH = 100;
  * before it waits for them: what a crash can make it do again.
  */
 const AHEAD_MS = 20;
+/** How many results acted on early one background commit carries at most (see `#commitBehind`). */
+const BEHIND_BATCH = 128;
 
 /** The definition of `now()`, which reads the run's clock. */
 const NOW_DEF = entityOf(now) as TaskDef;
@@ -108,8 +110,11 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
    * `TaskExecutor.contained`).
    */
   readonly #ahead: boolean;
-  /** The background commit of results acted on early: 0 none, 1 in flight, 2 and more after it. */
-  #behind: 0 | 1 | 2 = 0;
+  /** Background commits of results acted on early in flight, and the acts when the last was sent. */
+  #behind = 0;
+  #behindActs = 0;
+  /** Whether results were acted on early since the last background commit was sent. */
+  #behindMore = false;
   /** How many times the run acted on results before they were durable. */
   #acts = 0;
   /** Since when (ms) it acts on results not known durable yet; undefined: it does not. */
@@ -374,22 +379,26 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
    * on meanwhile. A commit that fails fails the run.
    */
   #commitBehind(): void {
-    if (this.#behind !== 0) {
-      this.#behind = 2;
+    // A step that runs ahead without ever yielding to the event loop never
+    // hears of a commit: every BEHIND_BATCH acts one more goes out anyway,
+    // so that the store commits while the run goes on.
+    if (this.#behind > 0 && this.#acts - this.#behindActs < BEHIND_BATCH) {
+      this.#behindMore = true;
       return;
     }
     const flushed = this.session.flush() as Promise<void> | undefined | null;
     if (flushed === undefined || flushed === null) return;
-    this.#behind = 1;
-    const acts = this.#acts;
+    this.#behind++;
+    const acts = this.#behindActs = this.#acts;
     const sentAt = Date.now();
     flushed.then(() => {
       this.#committed(acts, sentAt);
-      const again = this.#behind === 2;
-      this.#behind = 0;
-      if (again) this.#commitBehind();
+      if (--this.#behind === 0 && this.#behindMore) {
+        this.#behindMore = false;
+        this.#commitBehind();
+      }
     }, (e) => {
-      this.#behind = 0;
+      this.#behind--;
       this.setFatal(
         new WeftError(
           `the run's store could not commit its results: ${describeCause(e).message}`,
