@@ -348,3 +348,40 @@ export const chain = flow(async function* chain(n: number) {
     db.close();
   }
 });
+
+Deno.test("weft run: a chain of a task that declares a grant waits for one commit a step, not two (its own record is not part of the past it waits for)", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(
+    `${tmp.dir}/granted.ts`,
+    `import { flow, task, wait } from "${ROOT}/mod.ts";
+const granted = task({ name: "granted", permissions: { env: ["WEFT_TEST"] } }, (i: number) => i + 1);
+export const grantedChain = flow({ tasks: [granted] }, async function* grantedChain(n: number) {
+  let x = 0;
+  for (let i = 0; i < n; i++) x = yield* wait(granted(x));
+  return x;
+});
+`,
+  );
+  const n = 60;
+  const out = await deno(
+    [
+      "run",
+      "-A",
+      `${ROOT}/cli.ts`,
+      "run",
+      `${tmp.dir}/granted.ts`,
+      "--input",
+      `n=${n}`,
+      "--store",
+      `sqlite:${tmp.dir}/weft.db`,
+      "--quiet",
+    ],
+    { env: { WEFT_IPC_STATS: "1" } },
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout.trim(), String(n));
+  const stats = /ipc (\d+) syncs/.exec(out.stderr);
+  assert.ok(stats !== null, out.stderr);
+  // One commit before the flow acts on each result (and one at the end).
+  assert.ok(Number(stats[1]) <= n + 2, `${stats[1]} flushes for ${n} steps`);
+});

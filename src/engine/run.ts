@@ -364,7 +364,14 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
   beforeStart(node: TaskNode): Promise<void> | undefined {
     const deps = node.deps;
     if (deps !== undefined) node.deps = NO_DEPS;
-    if (this.#ahead && this.executor!.inline?.(node.def) !== true) return this.#flush();
+    if (this.#ahead && this.executor!.inline?.(node.def) !== true) {
+      // (Its own record need not be durable: nothing acted on it yet.)
+      if (this.#earlySince !== undefined) return this.#flush();
+      if (deps !== undefined) {
+        for (const d of deps) if (this.session.pending(d)) return this.#flush();
+      }
+      return undefined;
+    }
     return deps === undefined ? undefined : this.durableAll(deps);
   }
 
