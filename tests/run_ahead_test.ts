@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { flow, run, task, wait } from "../mod.ts";
+import { flow, run, signal, task, wait } from "../mod.ts";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { acquireRun } from "../src/store/ownership.ts";
 import { StoreHost } from "../src/cli/run_host.ts";
@@ -27,8 +27,10 @@ function heldChannel(host: StoreHost) {
   let open = false;
   const held: (() => void)[] = [];
   let syncs = 0;
+  const asked: string[] = [];
   const transport: StoreTransport = {
     request(m) {
+      asked.push(m.t);
       const copy = JSON.parse(JSON.stringify(m));
       const answer = queue.then(() => host.handle(copy));
       queue = answer.then(() => {});
@@ -51,6 +53,8 @@ function heldChannel(host: StoreHost) {
     get syncs() {
       return syncs;
     },
+    /** The kinds of the requests sent, in order. */
+    asked,
     /** Answers every held flush, and every later one at once. */
     release() {
       open = true;
@@ -128,6 +132,44 @@ Deno.test("a contained run acts on results of tasks that run in its thread befor
     assert.equal(onDisk(), 12 + 1);
   } finally {
     reader.close();
+    await lease.release();
+    store.close();
+  }
+});
+
+Deno.test("a contained run takes a signal (seen outside: no other wait can take it) only once the results that led to the wait are durable", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  const lease = await acquireRun(store, "signalled");
+  const host = new StoreHost({ store, runId: "signalled", script: "file:///x.ts" });
+  const channel = heldChannel(host);
+  let pure = 0;
+  try {
+    const step = task(function step(x: number) {
+      pure++;
+      return x + 1;
+    });
+    const f = flow(async function* waitsForGo(n: number) {
+      let x = 0;
+      for (let i = 0; i < n; i++) x = yield* wait(step(x));
+      return x + (yield* signal<number>("go"));
+    });
+    const executor = containedExecutor(() => {
+      throw new Error("every task declares nothing");
+    });
+    const remote = new RemoteStore(channel.transport, lease.owner);
+    const running = runWith(f, { n: 6 }, { store: remote, runId: "signalled", executor });
+    for (let i = 0; i < 50 && pure < 6; i++) await tick();
+    assert.equal(pure, 6);
+    await store.putSignal("signalled", "go", 5, Date.now());
+    await tick(30);
+    assert.ok(!channel.asked.includes("takeSignal"), `asked ${channel.asked.join(", ")}`);
+    channel.release();
+    const result = await running;
+    assert.equal(result.status, "succeeded");
+    assert.equal(result.outputs, 11);
+    assert.ok(channel.asked.includes("takeSignal"));
+  } finally {
     await lease.release();
     store.close();
   }
