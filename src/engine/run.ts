@@ -11,7 +11,7 @@
 
 import { type Clock, REAL_CLOCK } from "../core/clock.ts";
 import { parseDuration } from "../core/duration.ts";
-import { CancelledError, describeCause, ValidationError, WeftError } from "../core/errors.ts";
+import { CancelledError, describeCause, ValidationError, type WeftError } from "../core/errors.ts";
 import type { TaskDef } from "../define/defs.ts";
 import { now } from "../define/deterministic.ts";
 import { describeEntity, entityOf } from "../define/entity.ts";
@@ -32,6 +32,7 @@ import {
   resolveArgs,
   type TaskNode,
 } from "./node.ts";
+import { Durability } from "./durability.ts";
 import { Scheduler } from "./scheduler.ts";
 import type { EngineOptions, RunOptions, TaskExecutor } from "./types.ts";
 import { isWaitNode, Waits, type WaitsRun } from "./waits.ts";
@@ -39,13 +40,6 @@ import { mockedTask } from "./mocks.ts";
 
 const DEFAULT_CONCURRENCY = 8;
 const DEFAULT_MAX_DEPTH = 100;
-/**
- * How long (ms) a contained run acts on results before they are durable
- * before it waits for them: what a crash can make it do again.
- */
-const AHEAD_MS = 20;
-/** How many results acted on early one background commit carries at most (see `#commitBehind`). */
-const BEHIND_BATCH = 128;
 
 /** The definition of `now()`, which reads the run's clock. */
 const NOW_DEF = entityOf(now) as TaskDef;
@@ -102,23 +96,8 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
   /** Whether changes must be reported (a clock that skips, or a run that may suspend). */
   readonly #watchIdle: boolean;
   #idleCheck: ReturnType<typeof setTimeout> | undefined = undefined;
-  /** Flushes someone waits on (see `#flush`). */
-  #flushing = 0;
-  /**
-   * Whether the run's code acts on the results of tasks that run in its own
-   * thread before they are durable (a contained executor: see
-   * `TaskExecutor.contained`).
-   */
-  readonly #ahead: boolean;
-  /** Background commits of results acted on early in flight, and the acts when the last was sent. */
-  #behind = 0;
-  #behindActs = 0;
-  /** Whether results were acted on early since the last background commit was sent. */
-  #behindMore = false;
-  /** How many times the run acted on results before they were durable. */
-  #acts = 0;
-  /** Since when (ms) it acts on results not known durable yet; undefined: it does not. */
-  #earlySince: number | undefined = undefined;
+  /** When results are durable, and what waits for that (see `durability.ts`). */
+  readonly #durability: Durability;
   /** Set once the run is suspended: it ends without finishing. */
   suspended = false;
   /** Called when the run suspends. */
@@ -148,7 +127,7 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
     this.cancelGraceMs = options.cancelGraceMs ?? 2000;
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.executor = options.executor;
-    this.#ahead = !dry && options.executor?.contained === true;
+    this.#durability = new Durability(this, !dry && options.executor?.contained === true);
     this.granted = options.granted === undefined ? undefined : new Set(options.granted);
     this.#scheduler = new Scheduler(
       options.concurrency ?? DEFAULT_CONCURRENCY,
@@ -171,7 +150,7 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
   /** Whether the run is doing anything but wait on sleeps and signals. */
   busy(): boolean {
     return this.#scheduler.busy || this.stepping > 0 || this.#starting > 0 ||
-      this.#attempts.delayed > 0 || this.#idleCheck !== undefined || this.#flushing > 0 ||
+      this.#attempts.delayed > 0 || this.#idleCheck !== undefined || this.#durability.waited > 0 ||
       this.#waits.taking > 0;
   }
 
@@ -297,152 +276,21 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
 
   /** Makes a node's result durable before someone acts on it; returns a promise only when it must wait. */
   durable(node: Node): Promise<void> | undefined {
-    return this.settled(node) ? undefined : this.#flush();
+    return this.#durability.durable(node);
   }
 
   durableAll(nodes: readonly Node[]): Promise<void> | undefined {
-    let early = false;
-    for (const n of nodes) {
-      if (!this.session.pending(n)) continue;
-      if (!this.#ahead || !this.#runsHere(n)) return this.#flush();
-      early = true;
-    }
-    return !early || this.#actEarly() ? undefined : this.#flush();
+    return this.#durability.durableAll(nodes);
   }
 
-  /**
-   * Whether the run's code may act on a node's result now: it is durable,
-   * or the run is contained and a task ran it in the run's own thread,
-   * which can act outside only through the store (its commit is then
-   * started, not waited for).
-   *
-   * @param node A node that succeeded.
-   * @returns True to go on without waiting.
-   */
+  /** See {@linkcode Durability.settled}. */
   settled(node: Node): boolean {
-    if (!this.session.pending(node)) return true;
-    if (!this.#ahead || !this.#runsHere(node)) return false;
-    return this.#actEarly();
+    return this.#durability.settled(node);
   }
 
-  /**
-   * Whether the run may act on results before they are durable once more:
-   * not when it has done so for `AHEAD_MS` (it waits for them then, so that
-   * a crash loses little work), else yes, and their commit is started.
-   */
-  #actEarly(): boolean {
-    const now = Date.now();
-    if (this.#earlySince === undefined) this.#earlySince = now;
-    // (The caller then waits for everything to be durable.)
-    else if (now - this.#earlySince >= AHEAD_MS) return false;
-    this.#acts++;
-    this.#commitBehind();
-    return true;
-  }
-
-  /**
-   * A commit is durable: what the run acted on before it was sent (at
-   * `sentAt`, after `acts` early acts) is durable too.
-   */
-  #committed(acts: number, sentAt: number): void {
-    if (this.#acts === acts) this.#earlySince = undefined;
-    else if (this.#earlySince !== undefined) {
-      this.#earlySince = Math.max(this.#earlySince, sentAt);
-    }
-  }
-
-  /**
-   * What a task waits for before it starts: the results it takes, durable
-   * (once: a retry waits for nothing new). In a contained run a task that
-   * runs elsewhere holds a grant, so it may act outside: everything the run
-   * did before it is made durable first, the results its control flow acted
-   * on as well as its inputs.
-   *
-   * @param node The task's node.
-   * @returns A promise only when it must wait.
-   */
+  /** See {@linkcode Durability.beforeStart}. */
   beforeStart(node: TaskNode): Promise<void> | undefined {
-    const deps = node.deps;
-    if (deps !== undefined) node.deps = NO_DEPS;
-    if (this.#ahead && this.executor!.inline?.(node.def) !== true) {
-      // (Its own record need not be durable: nothing acted on it yet.)
-      if (this.#earlySince !== undefined) return this.#flush();
-      if (deps !== undefined) {
-        for (const d of deps) if (this.session.pending(d)) return this.#flush();
-      }
-      return undefined;
-    }
-    return deps === undefined ? undefined : this.durableAll(deps);
-  }
-
-  /** Whether a node is a task's that runs in the run's own thread. */
-  #runsHere(node: Node): boolean {
-    return isTaskNode(node) && this.executor!.inline?.(node.def) === true;
-  }
-
-  /**
-   * Commits the results the run acted on early, without anyone waiting:
-   * one commit in flight at a time, the next one carrying everything acted
-   * on meanwhile. A commit that fails fails the run.
-   */
-  #commitBehind(): void {
-    // A step that runs ahead without ever yielding to the event loop never
-    // hears of a commit: every BEHIND_BATCH acts one more goes out anyway,
-    // so that the store commits while the run goes on.
-    if (this.#behind > 0 && this.#acts - this.#behindActs < BEHIND_BATCH) {
-      this.#behindMore = true;
-      return;
-    }
-    const flushed = this.session.flush() as Promise<void> | undefined | null;
-    if (flushed === undefined || flushed === null) return;
-    this.#behind++;
-    const acts = this.#behindActs = this.#acts;
-    const sentAt = Date.now();
-    flushed.then(() => {
-      this.#committed(acts, sentAt);
-      if (--this.#behind === 0 && this.#behindMore) {
-        this.#behindMore = false;
-        this.#commitBehind();
-      }
-    }, (e) => {
-      this.#behind--;
-      this.setFatal(
-        new WeftError(
-          `the run's store could not commit its results: ${describeCause(e).message}`,
-          { cause: e },
-        ),
-      );
-    });
-  }
-
-  /**
-   * Flushes the session. While a flush is under way someone waits to act on
-   * a result (a flow to resume, a task to start), so the run is not idle: a
-   * run that may suspend must not take that pause for the end of its work.
-   */
-  #flush(): Promise<void> | undefined {
-    const flushed = this.session.flush() as Promise<void> | undefined | null;
-    if (flushed === undefined || flushed === null) return undefined;
-    this.#flushing++;
-    const done = () => {
-      this.#flushing--;
-      this.changed();
-    };
-    if (this.#ahead) {
-      const acts = this.#acts;
-      const sentAt = Date.now();
-      return flushed.then(() => {
-        this.#committed(acts, sentAt);
-        done();
-      }, (e) => {
-        done();
-        throw e;
-      });
-    }
-    return flushed.then(done, (e) => {
-      done();
-      throw e;
-    });
+    return this.#durability.beforeStart(node);
   }
 
   /** A node's inputs are ready. */
