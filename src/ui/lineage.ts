@@ -155,53 +155,40 @@ export async function lineageGraph(
     return key;
   };
 
-  // Backwards: who made each value, and from what.
-  const seenBack = new Set<string>();
-  let frontier = [hash];
+  // The walk one way from the value: backwards, who made each value and from
+  // what; forwards, who used it and what they made. Arrows point the way the
+  // data went, from the producer's side to the consumer's.
+  const walk = async (backwards: boolean) => {
+    const flow = (near: string, far: string, label: string) =>
+      backwards ? arrow(far, near, label) : arrow(near, far, label);
+    const seen = new Set<string>();
+    let frontier = [hash];
+    for (let d = 0; d < depth && frontier.length > 0; d++) {
+      const next: string[] = [];
+      for (const h of frontier) {
+        if (seen.has(h)) continue;
+        seen.add(h);
+        const vk = valueBox(h);
+        const found = await uses(h);
+        const nodes = backwards ? found.producedBy : found.consumedBy;
+        for (const u of nodes.slice(0, fanout)) {
+          const nk = await nodeBox(u);
+          flow(vk, nk, u.name);
+          for (const v of backwards ? u.node.inputs : u.node.outputs) {
+            flow(nk, valueBox(v.hash), v.name);
+            next.push(v.hash);
+          }
+        }
+        if (nodes.length > fanout) {
+          flow(vk, more(nodes.length - fanout, backwards ? "producers" : "consumers"), "");
+        }
+      }
+      frontier = next;
+    }
+  };
   valueBox(hash);
-  for (let d = 0; d < depth && frontier.length > 0; d++) {
-    const next: string[] = [];
-    for (const h of frontier) {
-      if (seenBack.has(h)) continue;
-      seenBack.add(h);
-      const vk = valueBox(h);
-      const { producedBy } = await uses(h);
-      for (const p of producedBy.slice(0, fanout)) {
-        const nk = await nodeBox(p);
-        arrow(nk, vk, p.name);
-        for (const i of p.node.inputs) {
-          const ik = valueBox(i.hash);
-          arrow(ik, nk, i.name);
-          next.push(i.hash);
-        }
-      }
-      if (producedBy.length > fanout) arrow(more(producedBy.length - fanout, "producers"), vk, "");
-    }
-    frontier = next;
-  }
-  // Forwards: who used each value, and what they made.
-  const seenFwd = new Set<string>();
-  frontier = [hash];
-  for (let d = 0; d < depth && frontier.length > 0; d++) {
-    const next: string[] = [];
-    for (const h of frontier) {
-      if (seenFwd.has(h)) continue;
-      seenFwd.add(h);
-      const vk = valueBox(h);
-      const { consumedBy } = await uses(h);
-      for (const c of consumedBy.slice(0, fanout)) {
-        const nk = await nodeBox(c);
-        arrow(vk, nk, c.name);
-        for (const o of c.node.outputs) {
-          const ok = valueBox(o.hash);
-          arrow(nk, ok, o.name);
-          next.push(o.hash);
-        }
-      }
-      if (consumedBy.length > fanout) arrow(vk, more(consumedBy.length - fanout, "consumers"), "");
-    }
-    frontier = next;
-  }
+  await walk(true);
+  await walk(false);
   for (const [h, key] of valueKeys) {
     let text = previews.get(h);
     if (text === undefined) {
