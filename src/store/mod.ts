@@ -16,16 +16,8 @@ import type { LogEntry, RunFilter, StoreBrowse } from "./browse.ts";
 import type { InputSource, NodeDetails, NodeStatus, RunStatus, RunSummary } from "./records.ts";
 
 export type { InputSource, NodeDetails, NodeStatus, RunStatus, RunSummary } from "./records.ts";
-export type {
-  RunSuspend,
-  ScheduleFire,
-  ScheduleRecord,
-  SignalMessage,
-  SignalRecord,
-  SleepingRun,
-  TimeSession,
-  TimeStore,
-} from "./time.ts";
+// Signals, sleeping runs and schedules: every type `time.ts` declares.
+export type * from "./time.ts";
 
 export type {
   LogEntry,
