@@ -12,6 +12,31 @@ import type { Row } from "./rows.ts";
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = 7;
 
+/**
+ * The node columns of schema 1, which schema 2 keeps as they were (it adds an
+ * integer key and copies the rows over).
+ */
+const NODE_COLUMNS_1 = `run_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent_id TEXT,
+    seq INTEGER NOT NULL,
+    entity TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    version TEXT,
+    bare INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    args_digest TEXT NOT NULL,
+    call TEXT NOT NULL,
+    inputs TEXT,
+    outputs TEXT,
+    error TEXT,
+    cached_from TEXT,
+    replayed INTEGER NOT NULL DEFAULT 0,
+    added INTEGER NOT NULL`;
+
 const MIGRATIONS: string[] = [
   // 1: the first schema
   `CREATE TABLE runs (
@@ -31,26 +56,7 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX runs_started ON runs(started_at);
   CREATE TABLE nodes (
-    run_id TEXT NOT NULL,
-    id TEXT NOT NULL,
-    parent_id TEXT,
-    seq INTEGER NOT NULL,
-    entity TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    version TEXT,
-    bare INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    started_at INTEGER,
-    finished_at INTEGER,
-    args_digest TEXT NOT NULL,
-    call TEXT NOT NULL,
-    inputs TEXT,
-    outputs TEXT,
-    error TEXT,
-    cached_from TEXT,
-    replayed INTEGER NOT NULL DEFAULT 0,
-    added INTEGER NOT NULL,
+    ${NODE_COLUMNS_1},
     -- Keyed by the order nodes were added, so that a run's rows are appended
     -- (one page per commit) rather than spread by their ids.
     PRIMARY KEY (run_id, added)
@@ -78,26 +84,7 @@ const MIGRATIONS: string[] = [
   CREATE UNIQUE INDEX runs_key ON runs(key);
   CREATE TABLE nodes_v2 (
     key INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    id TEXT NOT NULL,
-    parent_id TEXT,
-    seq INTEGER NOT NULL,
-    entity TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    version TEXT,
-    bare INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    started_at INTEGER,
-    finished_at INTEGER,
-    args_digest TEXT NOT NULL,
-    call TEXT NOT NULL,
-    inputs TEXT,
-    outputs TEXT,
-    error TEXT,
-    cached_from TEXT,
-    replayed INTEGER NOT NULL DEFAULT 0,
-    added INTEGER NOT NULL
+    ${NODE_COLUMNS_1}
   );
   INSERT INTO nodes_v2 (key, run_id, id, parent_id, seq, entity, kind, version, bare, status, attempts, started_at, finished_at, args_digest, call, inputs, outputs, error, cached_from, replayed, added)
     SELECT (r.key << 32) + n.added, n.run_id, n.id, n.parent_id, n.seq, n.entity, n.kind, n.version, n.bare, n.status, n.attempts, n.started_at, n.finished_at, n.args_digest, n.call, n.inputs, n.outputs, n.error, n.cached_from, n.replayed, n.added FROM nodes AS n JOIN runs AS r ON r.id = n.run_id;
