@@ -5,10 +5,9 @@
  * @module
  */
 
-import { ValidationError } from "../core/errors.ts";
-import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { getRun, parseStoreArgs, STORE_HELP, withStore } from "./history.ts";
+import { runAgain } from "./again.ts";
+import { STORE_HELP } from "./history.ts";
 
 /** `weft rerun`. */
 export const rerunCommand: Command = {
@@ -23,39 +22,5 @@ Other options are those of weft run (--isolate, --concurrency, --json,
 
 Options:
 ${STORE_HELP}`,
-  async run(args) {
-    const { RUN_OPTIONS, runMain } = await import("./run.ts");
-    const { values, store: storeArg, operand: runId } = parseStoreArgs(
-      "rerun",
-      args,
-      RUN_OPTIONS,
-      "RUN_ID (see weft runs)",
-    );
-    for (const forbidden of ["input", "inputs"]) {
-      if (values[forbidden] !== undefined) {
-        throw new UsageError(
-          `rerun: --${forbidden} cannot be given; a rerun takes the recorded inputs`,
-        );
-      }
-    }
-    if (values["run-id"] === runId) {
-      throw new UsageError(
-        `rerun: --run-id must be a new id; to go on with run ${runId}, use weft resume ${runId}`,
-      );
-    }
-    const record = await withStore(
-      storeArg,
-      (store) => getRun(store, runId),
-    );
-    if (record.script === undefined) {
-      throw new ValidationError(
-        `Run '${runId}' was not started from a script (it was a library call); run it again with run(entity, inputs)`,
-      );
-    }
-    const script = record.script.startsWith("file://")
-      ? decodeURIComponent(new URL(record.script).pathname)
-      : record.script;
-    const rest = args.filter((a) => a !== runId);
-    return await runMain([script, record.entity, ...rest], record.inputs);
-  },
+  run: (args) => runAgain("rerun", args),
 };

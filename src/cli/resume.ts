@@ -4,10 +4,9 @@
  * @module
  */
 
-import { ValidationError } from "../core/errors.ts";
-import { UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
-import { getRun, parseStoreArgs, STORE_HELP, withStore } from "./history.ts";
+import { runAgain } from "./again.ts";
+import { STORE_HELP } from "./history.ts";
 
 /** `weft resume`. */
 export const resumeCommand: Command = {
@@ -27,31 +26,5 @@ least D off.
 
 Options:
 ${STORE_HELP}`,
-  async run(args) {
-    const { RUN_OPTIONS, runMain } = await import("./run.ts");
-    const { values, store: storeArg, operand: runId } = parseStoreArgs(
-      "resume",
-      args,
-      RUN_OPTIONS,
-      "RUN_ID (see weft runs --status failed)",
-    );
-    for (const forbidden of ["input", "inputs", "run-id"]) {
-      if (values[forbidden] !== undefined) {
-        throw new UsageError(
-          `resume: --${forbidden} cannot be given; a run resumes with its recorded inputs and id`,
-        );
-      }
-    }
-    const record = await withStore(storeArg, (store) => getRun(store, runId));
-    if (record.script === undefined) {
-      throw new ValidationError(
-        `Run '${runId}' was not started from a script (it was a library call); resume it with run(entity, inputs, { runId })`,
-      );
-    }
-    const script = record.script.startsWith("file://")
-      ? decodeURIComponent(new URL(record.script).pathname)
-      : record.script;
-    const rest = args.filter((a) => a !== runId);
-    return await runMain([script, record.entity, "--run-id", runId, ...rest], record.inputs);
-  },
+  run: (args) => runAgain("resume", args),
 };
