@@ -95,6 +95,33 @@ export function listen(path, handlers) {
   return () => source.close();
 }
 
+/**
+ * Loads a view's data again when its run changes, at most once a second
+ * (counted from the last load): `now()` loads at once, `soon()` asks for a
+ * load (one at most is waiting), `stop()` drops the waiting one.
+ */
+export function throttled(load) {
+  let timer = null;
+  let last = 0;
+  const now = () => {
+    last = Date.now();
+    return load();
+  };
+  return {
+    now,
+    soon() {
+      if (timer !== null) return;
+      timer = setTimeout(() => {
+        timer = null;
+        now();
+      }, Math.max(0, last + 1000 - Date.now()));
+    },
+    stop() {
+      clearTimeout(timer);
+    },
+  };
+}
+
 /** A duration for people: 840ms, 3.2s, 4m 05s, 2h 03m. */
 export function formatMs(ms) {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "-";

@@ -2,7 +2,7 @@
 // the flow's loops, branches and calls, with how often each call ran, its
 // state, each loop's rounds and the branches not taken.
 
-import { el, getJson, visible } from "/assets/dom.js";
+import { el, getJson, throttled, visible } from "/assets/dom.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -12,12 +12,10 @@ export function skeletonView(box, runId, { onSelect }) {
   box.append(note, canvas);
   let details = {};
   let loaded = false;
-  let timer = null;
-  let lastFetch = 0;
   let visibleNow = false;
+  const loads = throttled(load);
 
   async function load() {
-    lastFetch = Date.now();
     let s;
     try {
       s = await getJson(`/api/runs/${encodeURIComponent(runId)}/skeleton`);
@@ -65,7 +63,7 @@ export function skeletonView(box, runId, { onSelect }) {
   return {
     show() {
       visibleNow = true;
-      if (!loaded) load();
+      if (!loaded) loads.now();
     },
     hide() {
       visibleNow = false;
@@ -73,14 +71,10 @@ export function skeletonView(box, runId, { onSelect }) {
     /** The run changed: draw again, at most once a second, while shown. */
     changed() {
       loaded = false;
-      if (!visibleNow || timer !== null) return;
-      timer = setTimeout(() => {
-        timer = null;
-        load();
-      }, Math.max(0, lastFetch + 1000 - Date.now()));
+      if (visibleNow) loads.soon();
     },
     close() {
-      clearTimeout(timer);
+      loads.stop();
     },
   };
 }

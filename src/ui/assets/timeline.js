@@ -2,7 +2,7 @@
 // in a few milliseconds, and text on a canvas is never markup), and the
 // lineage of a value.
 
-import { el, formatMs, getJson, visible } from "/assets/dom.js";
+import { el, formatMs, getJson, throttled, visible } from "/assets/dom.js";
 import { GraphView } from "/assets/graph.js";
 
 const ROW = 16;
@@ -35,13 +35,11 @@ export function timelineView(box, runId, { onSelect }) {
   box.append(legend, scroller, tip);
   let rows = [];
   let visibleNow = false;
-  let lastFetch = 0;
-  let timer = null;
   let start = 0;
   let end = 1;
+  const fetches = throttled(fetchRows);
 
   async function fetchRows() {
-    lastFetch = Date.now();
     try {
       rows = await getJson(`/api/runs/${encodeURIComponent(runId)}/timeline`);
     } catch {
@@ -130,21 +128,17 @@ export function timelineView(box, runId, { onSelect }) {
   return {
     show() {
       visibleNow = true;
-      fetchRows();
+      fetches.now();
     },
     hide() {
       visibleNow = false;
     },
     /** The run changed: fetch again, at most once a second, while shown. */
     changed() {
-      if (!visibleNow || timer !== null) return;
-      timer = setTimeout(() => {
-        timer = null;
-        fetchRows();
-      }, Math.max(0, lastFetch + 1000 - Date.now()));
+      if (visibleNow) fetches.soon();
     },
     close() {
-      clearTimeout(timer);
+      fetches.stop();
       removeEventListener("resize", draw);
     },
   };
