@@ -8,11 +8,18 @@
  */
 
 import { CancelledError, TaskFailedError, TimeoutError, type WeftError } from "../core/errors.ts";
-import type { RunControl } from "../define/defs.ts";
+import type { CallOverride, RunControl } from "../define/defs.ts";
 import { describeEntity } from "../define/entity.ts";
 import { asWeftError } from "./failures.ts";
 import { Frame } from "./frames.ts";
 import type { Node } from "./node.ts";
+
+/** What a controlled frame reads of its workflow or flow. */
+interface ControlledDef {
+  readonly name: string;
+  readonly control: RunControl;
+  readonly call?: CallOverride;
+}
 
 /** A frame that runs a workflow or a flow: it has a timeout and an onFailure handler. */
 export abstract class ControlledFrame extends Frame {
@@ -26,22 +33,24 @@ export abstract class ControlledFrame extends Frame {
   #handling = false;
 
   /**
-   * Starts the frame's timeout, and keeps what the handler needs.
+   * Starts the frame's timeout (a call's `.with({ timeout })`, else the
+   * entity's), and keeps what the handler needs.
    *
-   * @param control The workflow's or flow's control.
-   * @param timeoutMs The timeout in force (a call's `.with({ timeout })` or the entity's).
+   * @param def The workflow or flow.
    * @param inputs The frame's inputs.
-   * @param what The workflow or flow in messages.
+   * @param kind What it is, in messages.
    */
   protected startControl(
-    control: RunControl,
-    timeoutMs: number | undefined,
+    def: ControlledDef,
     inputs: Record<string, unknown>,
-    what: string,
+    kind: "Workflow" | "Flow",
   ): void {
+    const control = def.control;
     this.control = control;
     this.frameInputs = inputs;
+    const timeoutMs = def.call?.overrides.timeoutMs ?? control.timeoutMs;
     if (timeoutMs === undefined) return;
+    const what = `${kind} '${def.name}'`;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.finished || this.cancelled) return;

@@ -69,12 +69,7 @@ export class FlowFrame extends ControlledFrame {
 
   start(def: FlowDef, inputs: Record<string, unknown>): void {
     this.#def = def;
-    this.startControl(
-      def.control,
-      def.call?.overrides.timeoutMs ?? def.control.timeoutMs,
-      inputs,
-      `Flow '${def.name}'`,
-    );
+    this.startControl(def, inputs, "Flow");
     const fn = def.fn as (...args: unknown[]) => unknown;
     let gen: unknown;
     try {

@@ -30,12 +30,7 @@ export class StaticFrame extends ControlledFrame {
   start(graph: GraphDef, inputs: Record<string, unknown>): void {
     this.#graph = graph;
     this.#inputs = inputs;
-    this.startControl(
-      graph.control,
-      graph.call?.overrides.timeoutMs ?? graph.control.timeoutMs,
-      inputs,
-      `Workflow '${graph.name}'`,
-    );
+    this.startControl(graph, inputs, "Workflow");
     const run = this.run;
     run.held++;
     try {
