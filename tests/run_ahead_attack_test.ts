@@ -1,0 +1,308 @@
+// Attacks on weft run's running ahead (steps that declare nothing are acted on
+// before they are durable): real `weft run` processes on a real SQLite store,
+// the parent killed (SIGKILL) at random points and the run resumed. What must
+// hold: nothing outside ever saw a state the resumed run does not reproduce,
+// each step that writes ran once but the one in flight, the result is right.
+
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { deno, ROOT, tempDir } from "./_helpers.ts";
+import { postgresMissing, sharedCluster } from "./_postgres.ts";
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs `entity` of `file` with `weft run`, kills the parent (SIGKILL) once a
+ * few more lines are in `log`, resumes and kills again, at most `rounds`
+ * times, then resumes to the end.
+ */
+async function killedAndResumed(
+  dir: string,
+  file: string,
+  entity: string,
+  n: number,
+  rounds = 6,
+  signal: Deno.Signal = "SIGKILL",
+  storeUrl = `sqlite:${dir}/weft.db`,
+): Promise<{ kills: number; lines: string[]; report: { status: string; outputs: unknown } }> {
+  const log = `${dir}/log`;
+  const store = ["--store", storeUrl];
+  const lines = async () =>
+    (await Deno.readTextFile(log).catch(() => "")).split("\n").filter((l) => l !== "");
+  let kills = 0;
+  for (let round = 0; round < rounds; round++) {
+    const before = (await lines()).length;
+    if (before >= n) break;
+    const args = round === 0
+      ? ["run", `${dir}/${file}`, entity, "--input", `n=${n}`, "--run-id", "killed"]
+      : ["resume", "killed"];
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}/cli.ts`, ...args, "--quiet", ...store],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const target = before + 2 + Math.floor(Math.random() * 6);
+    const started = Date.now();
+    while (Date.now() - started < 60_000 && (await lines()).length < target) await tick(2);
+    try {
+      Deno.kill(child.pid, signal);
+      kills++;
+    } catch {
+      // it ended first
+    }
+    if (signal !== "SIGKILL") {
+      // A second Ctrl-C would stop it at once: give the first one time, then kill.
+      const ended = await Promise.race([
+        child.status.then(() => true),
+        tick(10_000).then(() => false),
+      ]);
+      if (!ended) Deno.kill(child.pid, "SIGKILL");
+    }
+    const status = await child.status;
+    const text = await stderr;
+    if (status.signal === null && signal === "SIGKILL") assert.equal(status.code, 0, text);
+    // The run's process sees its parent gone and stops; wait until the log is quiet.
+    for (let quiet = 0, last = -1; quiet < 5; quiet++) {
+      const now = (await lines()).length;
+      if (now !== last) quiet = 0;
+      last = now;
+      await tick(20);
+    }
+  }
+  const done = await deno(["run", "-A", `${ROOT}/cli.ts`, "resume", "killed", ...store, "--json"], {
+    cwd: dir,
+  });
+  assert.equal(done.code, 0, done.stderr);
+  return {
+    kills,
+    lines: await lines(),
+    report: JSON.parse(done.stdout.trim().split("\n").at(-1)!),
+  };
+}
+
+/** Every line `i what` agrees with what the finished run recorded for step i; each i appears. */
+function agrees(lines: string[], said: string[]): void {
+  for (const line of lines) {
+    const [i, what] = line.split(" ");
+    assert.equal(
+      what,
+      said[Number(i)],
+      `step ${i} wrote ${what}; the run recorded ${said[Number(i)]}:\n${lines.join("\n")}`,
+    );
+  }
+  assert.deepEqual(
+    [...new Set(lines.map((l) => Number(l.split(" ")[0])))].sort((a, b) => a - b),
+    [...said.keys()],
+  );
+}
+
+// Steps that declare nothing draw random numbers in every shape the engine
+// runs them in: a nested flow, all() of branches, race() of a step and a
+// nested flow, a static workflow called from the flow; a step that writes is
+// called with nothing but what the flow decided from them (a parity).
+const SHAPES = `import { all, flow, race, task, wait, workflow } from "${ROOT}/mod.ts";
+import { appendFileSync } from "node:fs";
+const draw = task(function draw(x: number) {
+  return x + Math.floor(Math.random() * 1000);
+});
+const say = task(
+  { name: "say", permissions: { write: ["./log"] } },
+  (i: number, what: string) => {
+    appendFileSync("log", \`\${i} \${what}\\n\`);
+    return what;
+  },
+);
+const inner = flow(async function* inner(x: number, k: number) {
+  for (let i = 0; i < k; i++) x = yield* wait(draw(x));
+  return x;
+});
+const three = workflow(function three(x: number) {
+  return draw(draw(draw(x)));
+});
+export const shapes = flow(async function* shapes(n: number) {
+  const said: string[] = [];
+  let x = 0;
+  for (let i = 0; i < n; i++) {
+    x = yield* wait(three(x));
+    x = yield* wait(inner(x, 4));
+    const [a, b] = yield* all([draw(x), draw(x + 1)]);
+    const w = yield* race([draw(a + b), inner(a, 2)]);
+    x = yield* wait(draw(w));
+    said.push(yield* wait(x % 2 === 0 ? say(i, "even") : say(i, "odd")));
+  }
+  return said;
+});
+`;
+
+Deno.test("weft run killed at random points: nested flows, all, race and a static workflow of random steps never steer a step that writes to a decision the resumed run forgets", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/shapes.ts`, SHAPES);
+  const N = 40;
+  const { kills, lines, report } = await killedAndResumed(tmp.dir, "shapes.ts", "shapes", N);
+  assert.ok(kills >= 2, `only ${kills} kills`);
+  assert.equal(report.status, "succeeded");
+  const said = report.outputs as string[];
+  assert.equal(said.length, N);
+  agrees(lines, said);
+});
+
+Deno.test("weft run cancelled (SIGINT) at random points while random steps run ahead, then resumed: every line written agrees with the finished run", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/shapes.ts`, SHAPES);
+  const N = 30;
+  const { kills, lines, report } = await killedAndResumed(
+    tmp.dir,
+    "shapes.ts",
+    "shapes",
+    N,
+    4,
+    "SIGINT",
+  );
+  assert.ok(kills >= 1, `only ${kills} interruptions`);
+  assert.equal(report.status, "succeeded");
+  const said = report.outputs as string[];
+  assert.equal(said.length, N);
+  agrees(lines, said);
+});
+
+Deno.test({
+  name:
+    "weft run on PostgreSQL killed at random points: random steps in nested flows, all, race and a workflow never steer a step that writes to a decision the resumed run forgets",
+  ignore: postgresMissing() !== undefined,
+  async fn() {
+    const cluster = await sharedCluster();
+    const url = await cluster.createDatabase("ahead");
+    await using tmp = await tempDir();
+    await Deno.writeTextFile(`${tmp.dir}/shapes.ts`, SHAPES);
+    const N = 30;
+    const { kills, lines, report } = await killedAndResumed(
+      tmp.dir,
+      "shapes.ts",
+      "shapes",
+      N,
+      6,
+      "SIGKILL",
+      url,
+    );
+    assert.ok(kills >= 2, `only ${kills} kills`);
+    assert.equal(report.status, "succeeded");
+    const said = report.outputs as string[];
+    assert.equal(said.length, N);
+    agrees(lines, said);
+  },
+});
+
+// A step holding a grant reads the store's file itself when it starts: every
+// result of a step that declares nothing which the flow acted on before it is
+// on disk then, whatever the shape (a nested flow, race, all, a retried step,
+// a step that never yields for 40 ms, a workflow, 10,000 branches at once).
+const PEEK = `import { all, flow, race, task, wait, workflow } from "${ROOT}/mod.ts";
+import { DatabaseSync } from "node:sqlite";
+let tries = 0;
+const draw = task(function draw(i: number) {
+  return i + Math.floor(Math.random() * 1000);
+});
+const flakyDraw = task(
+  { name: "flakyDraw", retries: 3, retryDelay: 0 },
+  function flakyDraw(i: number) {
+    if (tries++ % 2 === 0) throw new Error("first try");
+    return i + 1;
+  },
+);
+const spin = task(function spin(i: number) {
+  const end = Date.now() + 40;
+  let x = i;
+  while (Date.now() < end) x = (x * 31 + 7) % 1000003;
+  return x;
+});
+const peek = task(
+  { name: "peek", permissions: { read: ["."], write: ["."] } },
+  (want: number) => {
+    const db = new DatabaseSync("weft.db", { readOnly: true });
+    try {
+      const seen = (db.prepare(
+        "SELECT count(*) AS n FROM nodes WHERE status = 'succeeded' AND entity IN ('draw', 'flakyDraw', 'spin')",
+      ).get() as { n: number }).n;
+      return seen >= want ? "ok" : \`saw \${seen} of \${want}\`;
+    } finally {
+      db.close();
+    }
+  },
+);
+const inner = flow(async function* inner(n: number) {
+  let x = 0;
+  for (let i = 0; i < n; i++) x = yield* wait(draw(x));
+  return x;
+});
+const three = workflow(function three(x: number) {
+  return draw(draw(draw(x)));
+});
+export const peeks = flow(async function* peeks(n: number) {
+  const out: string[] = [];
+  let acted = 0;
+  for (let r = 0; r < n; r++) {
+    yield* wait(inner(5));
+    acted += 5;
+    out.push(yield* wait(peek(acted)));
+    yield* race([inner(3), draw(1)]);
+    acted += 1;
+    out.push(yield* wait(peek(acted)));
+    yield* all([draw(1), draw(2)]);
+    acted += 2;
+    out.push(yield* wait(peek(acted)));
+    yield* wait(flakyDraw(r));
+    acted += 1;
+    out.push(yield* wait(peek(acted)));
+    yield* wait(spin(r));
+    acted += 1;
+    out.push(yield* wait(peek(acted)));
+    yield* wait(three(r));
+    acted += 3;
+    out.push(yield* wait(peek(acted)));
+    for (let k = 0; k < 30; k++) yield* wait(draw(k));
+    acted += 30;
+    out.push(yield* wait(peek(acted)));
+  }
+  const wide = yield* all(Array.from({ length: 10_000 }, (_, i) => draw(i)));
+  acted += wide.length;
+  out.push(yield* wait(peek(acted)));
+  return { peeks: out.length, late: out.filter((s) => s !== "ok") };
+});
+`;
+
+for (const mode of ["per-task", "--no-isolate"]) {
+  Deno.test(`weft run (${mode}): a step holding a grant finds on disk every result the run acted on before it started`, async () => {
+    await using tmp = await tempDir();
+    await Deno.writeTextFile(`${tmp.dir}/peeks.ts`, PEEK);
+    const out = await deno([
+      "run",
+      "-A",
+      `${ROOT}/cli.ts`,
+      "run",
+      `${tmp.dir}/peeks.ts`,
+      "--input",
+      "n=15",
+      "--store",
+      `sqlite:${tmp.dir}/weft.db`,
+      "--quiet",
+      ...(mode === "per-task" ? [] : ["--no-isolate"]),
+    ], { cwd: tmp.dir });
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(JSON.parse(out.stdout), { peeks: 15 * 7 + 1, late: [] });
+    // The store agrees: every step on record, none left running.
+    const db = new DatabaseSync(`${tmp.dir}/weft.db`, { readOnly: true });
+    try {
+      const rows = db.prepare("SELECT status, count(*) AS n FROM nodes GROUP BY status").all() as {
+        status: string;
+        n: number;
+      }[];
+      assert.deepEqual(rows.map((r) => r.status), ["succeeded"]);
+    } finally {
+      db.close();
+    }
+  });
+}
