@@ -306,3 +306,87 @@ for (const mode of ["per-task", "--no-isolate"]) {
     }
   });
 }
+
+// A cached step that declares nothing draws at random: its cache entry must be
+// the value its run recorded (committed with it), never one of an attempt a
+// crash lost, or another run would act on a value the first run forgot.
+const CACHED = `import { flow, task, wait } from "${ROOT}/mod.ts";
+import { appendFileSync } from "node:fs";
+const roll = task(
+  { name: "roll", cache: true, version: "1" },
+  function roll(i: number) {
+    return i * 1000 + Math.floor(Math.random() * 1000);
+  },
+);
+const say = task(
+  { name: "say", permissions: { write: ["./log"] } },
+  (i: number, what: string) => {
+    appendFileSync("log", \`\${i} \${what}\\n\`);
+    return what;
+  },
+);
+export const rolls = flow(async function* rolls(n: number) {
+  const said: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let x = 0;
+    for (let k = 0; k < 5; k++) x += yield* wait(roll(i * 5 + k));
+    said.push(yield* wait(x % 2 === 0 ? say(i, "even") : say(i, "odd")));
+  }
+  return said;
+});
+`;
+
+Deno.test("weft run killed at random points with cached random steps: another run reads from the cache exactly the values the killed run recorded", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/rolls.ts`, CACHED);
+  const N = 30;
+  const { kills, lines, report } = await killedAndResumed(tmp.dir, "rolls.ts", "rolls", N);
+  assert.ok(kills >= 2, `only ${kills} kills`);
+  assert.equal(report.status, "succeeded");
+  const said = report.outputs as string[];
+  agrees(lines, said);
+  // A second run of the same script takes every roll from the cache.
+  await Deno.remove(`${tmp.dir}/log`);
+  const again = await deno([
+    "run",
+    "-A",
+    `${ROOT}/cli.ts`,
+    "run",
+    `${tmp.dir}/rolls.ts`,
+    "--input",
+    `n=${N}`,
+    "--run-id",
+    "again",
+    "--store",
+    `sqlite:${tmp.dir}/weft.db`,
+    "--quiet",
+  ], { cwd: tmp.dir });
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout), said);
+  const db = new DatabaseSync(`${tmp.dir}/weft.db`, { readOnly: true });
+  try {
+    // The cache holds what the killed run recorded, roll by roll.
+    const rows = db.prepare(
+      `SELECT a.id AS id, a.outputs AS first, b.outputs AS second, b.cached_from AS cached
+       FROM nodes a JOIN nodes b ON a.id = b.id
+       WHERE a.run_id = 'killed' AND b.run_id = 'again' AND a.entity = 'roll'`,
+    ).all() as { id: string; first: string; second: string; cached: string | null }[];
+    assert.equal(rows.length, N * 5);
+    for (const r of rows) {
+      assert.equal(r.second, r.first, `${r.id} differs`);
+      assert.equal(r.cached, `killed/${r.id}`);
+    }
+  } finally {
+    db.close();
+  }
+  const show = await deno([
+    "run",
+    "-A",
+    `${ROOT}/cli.ts`,
+    "show",
+    "killed",
+    "--store",
+    `sqlite:${tmp.dir}/weft.db`,
+  ]);
+  assert.equal(show.code, 0, show.stderr);
+});
