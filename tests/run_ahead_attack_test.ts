@@ -390,3 +390,62 @@ Deno.test("weft run killed at random points with cached random steps: another ru
   ]);
   assert.equal(show.code, 0, show.stderr);
 });
+
+// A run that suspends on a signal wait after random steps, and is woken: the
+// steps it ran ahead before suspending are what the woken run replays.
+const SUSPENDS = `import { flow, signal, task, wait } from "${ROOT}/mod.ts";
+import { appendFileSync } from "node:fs";
+const draw = task(function draw(x: number) {
+  return x + Math.floor(Math.random() * 1000);
+});
+const say = task(
+  { name: "say", permissions: { write: ["./log"] } },
+  (i: number, what: string) => {
+    appendFileSync("log", \`\${i} \${what}\\n\`);
+    return what;
+  },
+);
+export const waits = flow(async function* waits(n: number) {
+  const said: string[] = [];
+  let x = 0;
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < 20; k++) x = yield* wait(draw(x));
+    const go = yield* signal<number>("go");
+    for (let k = 0; k < 20; k++) x = yield* wait(draw(x + go));
+    said.push(yield* wait(x % 2 === 0 ? say(i, "even") : say(i, "odd")));
+  }
+  return said;
+});
+`;
+
+Deno.test("weft run --suspend after random steps ran ahead, woken by signals: the woken run replays what the suspended one drew", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/waits.ts`, SUSPENDS);
+  const store = ["--store", `sqlite:${tmp.dir}/weft.db`];
+  const cli = (args: string[]) =>
+    deno(["run", "-A", `${ROOT}/cli.ts`, ...args, ...store], { cwd: tmp.dir });
+  const N = 3;
+  let out = await cli([
+    "run",
+    `${tmp.dir}/waits.ts`,
+    "--input",
+    `n=${N}`,
+    "--run-id",
+    "sleepy",
+    "--suspend",
+    "0",
+    "--quiet",
+  ]);
+  for (let i = 0; i < N; i++) {
+    assert.equal(out.code, 75, out.stderr);
+    const sent = await cli(["signal", "sleepy", "go", String(i + 1)]);
+    assert.equal(sent.code, 0, sent.stderr);
+    out = await cli(["resume", "sleepy", "--suspend", "0", "--json"]);
+  }
+  assert.equal(out.code, 0, out.stderr);
+  const report = JSON.parse(out.stdout.trim().split("\n").at(-1)!);
+  assert.equal(report.status, "succeeded");
+  const lines = (await Deno.readTextFile(`${tmp.dir}/log`)).split("\n").filter((l) => l !== "");
+  agrees(lines, report.outputs);
+  assert.equal(lines.length, N);
+});
