@@ -449,3 +449,59 @@ Deno.test("weft run --suspend after random steps ran ahead, woken by signals: th
   agrees(lines, report.outputs);
   assert.equal(lines.length, N);
 });
+
+// Steps that declare nothing log with ctx.log what they drew: after kills and
+// resumes, each step the run recorded has exactly its own line, the value it
+// recorded (a line of an attempt the crash lost is never kept beside it).
+const LOGGED = `import { flow, task, wait, type TaskContext } from "${ROOT}/mod.ts";
+import { appendFileSync } from "node:fs";
+const draw = task(function draw(x: number, ctx: TaskContext) {
+  const v = x + Math.floor(Math.random() * 1000);
+  ctx.log("drew " + v);
+  return v;
+});
+const say = task(
+  { name: "say", permissions: { write: ["./log"] } },
+  (i: number, what: string) => {
+    appendFileSync("log", \`\${i} \${what}\\n\`);
+    return what;
+  },
+);
+export const logged = flow(async function* logged(n: number) {
+  const said: string[] = [];
+  let x = 0;
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < 10; k++) x = yield* wait(draw(x));
+    said.push(yield* wait(x % 2 === 0 ? say(i, "even") : say(i, "odd")));
+  }
+  return said;
+});
+`;
+
+Deno.test("weft run killed at random points: the ctx.log line of each step that declares nothing is the one of the value the run recorded, once", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/logged.ts`, LOGGED);
+  const N = 40;
+  const { kills, lines, report } = await killedAndResumed(tmp.dir, "logged.ts", "logged", N);
+  assert.ok(kills >= 2, `only ${kills} kills`);
+  assert.equal(report.status, "succeeded");
+  agrees(lines, report.outputs as string[]);
+  const { SqliteStore } = await import("../src/store/sqlite/mod.ts");
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  try {
+    const logs = await store.logs("killed");
+    const journal = await store.readJournal("killed");
+    const draws = [...journal!.journal.values()].filter((e) => e.nodeId.startsWith("draw"));
+    assert.equal(draws.length, N * 10);
+    for (const e of draws) {
+      const mine = logs.filter((l) => l.nodeId === e.nodeId && l.kind === "log");
+      assert.deepEqual(
+        mine.map((l) => l.message),
+        [`drew ${e.value}`],
+        `${e.nodeId} recorded ${e.value}`,
+      );
+    }
+  } finally {
+    store.close();
+  }
+});
