@@ -505,3 +505,85 @@ Deno.test("weft run killed at random points: the ctx.log line of each step that 
     store.close();
   }
 });
+
+// A random step's result is handed to a composite node (a nested flow called
+// with its handle, an ifElse of a static workflow) that decides from it which
+// step that writes to call; that step's own inputs are constants.
+const HANDED = `import { flow, gt, ifElse, task, wait, workflow } from "${ROOT}/mod.ts";
+import { appendFileSync } from "node:fs";
+const draw = task(function draw(x: number) {
+  return x + Math.floor(Math.random() * 1000);
+});
+const say = task(
+  { name: "say", permissions: { write: ["./log"] } },
+  (i: number, what: string) => {
+    appendFileSync("log", \`\${i} \${what}\\n\`);
+    return what;
+  },
+);
+const inner = flow(async function* inner(i: number, v: number) {
+  return yield* wait(v % 2 === 0 ? say(i, "even") : say(i, "odd"));
+});
+const decide = workflow(function decide(i: number, x: number) {
+  const d = draw(x);
+  return ifElse(gt(d, 499), () => say(i, "high"), () => say(i, "low"), { name: "pick" });
+});
+export const handed = flow(async function* handed(n: number) {
+  const said: string[] = [];
+  for (let i = 0; i < n; i++) {
+    said.push(yield* wait(i % 2 === 0 ? inner(i, draw(0)) : decide(i, 0)));
+  }
+  return said;
+});
+`;
+
+Deno.test("weft run killed at random points: a nested flow or an ifElse that decides from a random step's result never starts a step that writes before that result is durable", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(`${tmp.dir}/handed.ts`, HANDED);
+  const N = 60;
+  const { kills, lines, report } = await killedAndResumed(tmp.dir, "handed.ts", "handed", N, 8);
+  assert.ok(kills >= 2, `only ${kills} kills`);
+  assert.equal(report.status, "succeeded");
+  const said = report.outputs as string[];
+  assert.equal(said.length, N);
+  agrees(lines, said);
+});
+
+Deno.test("in-process run(): a nested flow or an ifElse acts on a step's result only once it is on disk", async () => {
+  const { flow, gt, ifElse, run, task, wait, workflow } = await import("../mod.ts");
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/weft.db`;
+  const reader = { db: undefined as DatabaseSync | undefined };
+  const onDisk = (id: string) => {
+    reader.db ??= new DatabaseSync(path, { readOnly: true });
+    return (reader.db.prepare(
+      "SELECT count(*) AS n FROM nodes WHERE id = ? AND status = 'succeeded'",
+    ).get(id) as { n: number }).n;
+  };
+  const draw = task(function draw(x: number) {
+    return x + 600;
+  });
+  // What a step sees of the store when it starts: the draw that steered the run to it.
+  const look = task(function look(id: string) {
+    return onDisk(id);
+  });
+  const inner = flow(async function* inner(v: number) {
+    return v > 0 ? yield* wait(look("draw")) : -1;
+  });
+  const decide = workflow(function decide(x: number) {
+    const d = draw(x);
+    return ifElse(gt(d, 499), () => look("decide/draw"), () => look("nothing"), { name: "pick" });
+  });
+  const outer = flow(async function* outer() {
+    const a = yield* wait(inner(draw(0)));
+    const b = yield* wait(decide(0));
+    return [a, b];
+  });
+  try {
+    const result = await run(outer, {}, { store: `sqlite:${path}`, runId: "handed" });
+    assert.equal(result.status, "succeeded", JSON.stringify(result.errors));
+    assert.deepEqual(result.outputs, [1, 1]);
+  } finally {
+    reader.db?.close();
+  }
+});

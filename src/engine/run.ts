@@ -478,6 +478,21 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
     this.session.changed(node);
     if (this.listening) this.nodeEvent("node started", node, { attempt: 1 }, startedAt);
     if (node.frame.depth + 1 > this.maxDepth) return this.fail(node, this.#tooDeep(node));
+    // Its body acts on its inputs (an ifElse chooses a branch, a flow steers
+    // by them): they are durable first, or, in a contained run, counted as
+    // acted on early, so that a task holding a grant waits for them.
+    const deps = node.deps;
+    const flushed = deps === undefined ? undefined : this.#durability.durableAll(deps);
+    if (flushed !== undefined) {
+      flushed.then(() => {
+        if (!isFinal(node.status)) this.#startBody(node);
+      }, (e) => this.fail(node, asTaskError(node, e)));
+      return;
+    }
+    this.#startBody(node);
+  }
+
+  #startBody(node: Node): void {
     let inputs: Record<string, unknown>;
     try {
       inputs = resolveArgs(node);
