@@ -52,7 +52,7 @@ export class Durability {
   #behindMore = false;
   /** How many times the run acted on results before they were durable. */
   #acts = 0;
-  /** Since when (ms) it acts on results not known durable yet; undefined: it does not. */
+  /** Since when (ms, monotonic) it acts on results not known durable yet; undefined: it does not. */
   #earlySince: number | undefined = undefined;
 
   /**
@@ -131,7 +131,7 @@ export class Durability {
    * a crash loses little work), else yes, and their commit is started.
    */
   #actEarly(): boolean {
-    const now = Date.now();
+    const now = performance.now();
     if (this.#earlySince === undefined) this.#earlySince = now;
     // (The caller then waits for everything to be durable.)
     else if (now - this.#earlySince >= AHEAD_MS) return false;
@@ -168,7 +168,7 @@ export class Durability {
     if (flushed === undefined || flushed === null) return;
     this.#behind++;
     const acts = this.#behindActs = this.#acts;
-    const sentAt = Date.now();
+    const sentAt = performance.now();
     flushed.then(() => {
       this.#committed(acts, sentAt);
       if (--this.#behind === 0 && this.#behindMore) {
@@ -201,7 +201,7 @@ export class Durability {
     };
     if (this.#ahead) {
       const acts = this.#acts;
-      const sentAt = Date.now();
+      const sentAt = performance.now();
       return flushed.then(() => {
         this.#committed(acts, sentAt);
         done();
