@@ -496,3 +496,36 @@ export const grantedChain = flow({ tasks: [granted] }, async function* grantedCh
   // One commit before the flow acts on each result (and one at the end).
   assert.ok(Number(stats[1]) <= n + 2, `${stats[1]} flushes for ${n} steps`);
 });
+
+Deno.test("the plan printed before weft run says when results are committed: behind the run per-task, before each act with --no-isolate, nothing for a memory store", async () => {
+  await using tmp = await tempDir();
+  await Deno.writeTextFile(
+    `${tmp.dir}/plan.ts`,
+    `import { flow, task, wait } from "${ROOT}/mod.ts";
+const free = task(function free(i: number) {
+  return i + 1;
+});
+export const one = flow(async function* one() {
+  return yield* wait(free(1));
+});
+`,
+  );
+  const plan = async (...extra: string[]) => {
+    const out = await deno([
+      "run",
+      "-A",
+      `${ROOT}/cli.ts`,
+      "run",
+      `${tmp.dir}/plan.ts`,
+      ...extra,
+    ], { env: { NO_COLOR: "1" } });
+    assert.equal(out.code, 0, out.stderr);
+    return out.stderr.split("\n").filter((l) => l.startsWith("weft: durable"));
+  };
+  const sqlite = ["--store", `sqlite:${tmp.dir}/weft.db`];
+  const [perTask] = await plan(...sqlite);
+  assert.match(perTask ?? "", /committed behind the run, which goes at most 20 ms ahead/);
+  const [shared] = await plan(...sqlite, "--no-isolate");
+  assert.match(shared ?? "", /each result is committed before the run acts on it/);
+  assert.deepEqual(await plan("--store", "memory"), []);
+});

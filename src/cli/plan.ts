@@ -272,6 +272,19 @@ export function describeMode(plan: PermissionPlan, mode: "tasks" | "shared"): st
 }
 
 /**
+ * When a durable run's results are committed, for the plan printed before it
+ * (the README's durability section says why).
+ *
+ * @param mode The mode.
+ * @returns One line.
+ */
+export function describeDurability(mode: "tasks" | "shared"): string {
+  return mode === "shared"
+    ? "durable each result is committed before the run acts on it"
+    : "durable results of tasks that declare nothing are committed behind the run, which goes at most 20 ms ahead; all is committed before a task that declares permissions starts, before a wait, and at the end";
+}
+
+/**
  * How the run loads modules, for the plan printed before it.
  *
  * @param modules The module graph.

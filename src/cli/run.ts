@@ -29,6 +29,7 @@ import { findExport } from "./exports.ts";
 import { checkInputs, readInputs } from "./inputs.ts";
 import { loadScript, loadTimeoutMs } from "./load.ts";
 import {
+  describeDurability,
   describeMode,
   describeModules,
   describePlan,
@@ -275,6 +276,7 @@ export async function runMain(args: string[], recorded?: Record<string, unknown>
         `running ${selected.kind} '${selected.name}' from ${positionals[0]}`,
         ...describeReach(reach),
         describeMode(plan, mode),
+        ...(needs.url === "memory" ? [] : [describeDurability(mode)]),
         ...describePlan(plan).map((l) => `grant ${l}`),
         ...links.aliases.map((a) => `note   ${a.path} is a symlink to ${a.target}`),
         ...links.unchecked.map((p) =>
