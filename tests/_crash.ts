@@ -1,11 +1,14 @@
 // Checks shared by the tests that SIGKILL a process running many flows that
 // share commits (SQLite in durable_test.ts, PostgreSQL in
 // postgres_commit_test.ts): each flow `steps(id, n)` logs `ID I` to
-// steps.log when its step I starts, and returns the sum of 0..n-1.
+// steps.log when its step I starts, and returns the sum of 0..n-1. And the
+// kill-and-resume loop of the tests of `weft run`'s running ahead
+// (run_ahead_test.ts, run_ahead_attack_test.ts), with the tasks their
+// scripts share.
 
 import assert from "node:assert/strict";
 import type { Store } from "../src/store/mod.ts";
-import { deno } from "./_helpers.ts";
+import { deno, ROOT, sleep } from "./_helpers.ts";
 
 /**
  * The steps each run started, from `DIR/steps.log`.
@@ -102,4 +105,147 @@ export async function assertResumedOnce(
     }
   }
   assert.ok(commits < (runs * steps) / 4, `round ${round}: ${commits} commits`);
+}
+
+/**
+ * Script text for the scripts of the running-ahead tests: `draw(x)` declares
+ * nothing and adds a random number below 1,000; `say(i, what)` declares a
+ * write of `./log` and appends the line `i what` to it.
+ */
+export const SAY = `const say = task(
+  { name: "say", permissions: { write: ["./log"] } },
+  (i: number, what: string) => {
+    appendFileSync("log", \`\${i} \${what}\\n\`);
+    return what;
+  },
+);
+`;
+
+/** `draw` and `say` (see {@linkcode SAY}), with the import `say` needs. */
+export const DRAW_AND_SAY = `import { appendFileSync } from "node:fs";
+const draw = task(function draw(x: number) {
+  return x + Math.floor(Math.random() * 1000);
+});
+${SAY}`;
+
+/**
+ * Runs `entity` of `file` with `weft run`, kills the parent (SIGKILL) once a
+ * few more lines are in `log`, resumes and kills again, at most `rounds`
+ * times, then resumes to the end.
+ */
+export async function killedAndResumed(
+  dir: string,
+  file: string,
+  entity: string,
+  n: number,
+  rounds = 6,
+  signal: Deno.Signal = "SIGKILL",
+  storeUrl = `sqlite:${dir}/weft.db`,
+): Promise<{ kills: number; lines: string[]; report: { status: string; outputs: unknown } }> {
+  const log = `${dir}/log`;
+  const store = ["--store", storeUrl];
+  const lines = async () =>
+    (await Deno.readTextFile(log).catch(() => "")).split("\n").filter((l) => l !== "");
+  let kills = 0;
+  for (let round = 0; round < rounds; round++) {
+    const before = (await lines()).length;
+    if (before >= n) break;
+    const args = round === 0
+      ? ["run", `${dir}/${file}`, entity, "--input", `n=${n}`, "--run-id", "killed"]
+      : ["resume", "killed"];
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}/cli.ts`, ...args, "--quiet", ...store],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const target = before + 2 + Math.floor(Math.random() * 6);
+    const started = Date.now();
+    while (Date.now() - started < 60_000 && (await lines()).length < target) await sleep(2);
+    try {
+      Deno.kill(child.pid, signal);
+      kills++;
+    } catch {
+      // it ended first
+    }
+    if (signal !== "SIGKILL") {
+      // A second Ctrl-C would stop it at once: give the first one time, then kill.
+      const ended = await Promise.race([
+        child.status.then(() => true),
+        sleep(10_000).then(() => false),
+      ]);
+      if (!ended) Deno.kill(child.pid, "SIGKILL");
+    }
+    const status = await child.status;
+    const text = await stderr;
+    if (status.signal === null && signal === "SIGKILL") assert.equal(status.code, 0, text);
+    // The run's process sees its parent gone and stops; wait until the log is quiet.
+    for (let quiet = 0, last = -1; quiet < 5; quiet++) {
+      const now = (await lines()).length;
+      if (now !== last) quiet = 0;
+      last = now;
+      await sleep(20);
+    }
+  }
+  const done = await deno(["run", "-A", `${ROOT}/cli.ts`, "resume", "killed", ...store, "--json"], {
+    cwd: dir,
+  });
+  assert.equal(done.code, 0, done.stderr);
+  return {
+    kills,
+    lines: await lines(),
+    report: JSON.parse(done.stdout.trim().split("\n").at(-1)!),
+  };
+}
+
+/** Every line `i what` agrees with what the finished run recorded for step i; each i appears. */
+export function agrees(lines: string[], said: string[]): void {
+  for (const line of lines) {
+    const [i, what] = line.split(" ");
+    assert.equal(
+      what,
+      said[Number(i)],
+      `step ${i} wrote ${what}; the run recorded ${said[Number(i)]}:\n${lines.join("\n")}`,
+    );
+  }
+  assert.deepEqual(
+    [...new Set(lines.map((l) => Number(l.split(" ")[0])))].sort((a, b) => a - b),
+    [...said.keys()],
+  );
+}
+
+/**
+ * {@linkcode killedAndResumed}, then the checks every script of `draw` and
+ * `say` steps shares: the run was stopped `minKills` times at least and
+ * succeeded in the end, it recorded a decision for each of its `n` steps,
+ * and every line written agrees with them ({@linkcode agrees}).
+ *
+ * @returns What the run recorded for each step.
+ */
+export async function killedAndAgreeing(
+  dir: string,
+  file: string,
+  entity: string,
+  n: number,
+  options: { rounds?: number; signal?: Deno.Signal; storeUrl?: string; minKills?: number } = {},
+): Promise<string[]> {
+  const { kills, lines, report } = await killedAndResumed(
+    dir,
+    file,
+    entity,
+    n,
+    options.rounds,
+    options.signal,
+    options.storeUrl,
+  );
+  const minKills = options.minKills ?? 2;
+  assert.ok(kills >= minKills, `only ${kills} kills`);
+  assert.equal(report.status, "succeeded");
+  const said = report.outputs as string[];
+  assert.equal(said.length, n);
+  agrees(lines, said);
+  return said;
 }

@@ -3,7 +3,8 @@
 // everything durable before anything that can act outside starts: these
 // drive the engine over the remote store with a channel whose answers the
 // test holds back, against a real SQLite store read by another connection,
-// and weft run end to end, killed at random points.
+// and weft run end to end, killed at random points (random steps steering a
+// step that writes, in every shape, are in run_ahead_attack_test.ts).
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -15,7 +16,8 @@ import { RemoteStore, type StoreReply, type StoreTransport } from "../src/store/
 import type { TaskDef } from "../src/define/defs.ts";
 import type { TaskExecutor } from "../src/engine/types.ts";
 import { runWith } from "../src/engine/mod.ts";
-import { deno, ROOT, tempDir } from "./_helpers.ts";
+import { deno, ROOT, sleep, tempDir } from "./_helpers.ts";
+import { killedAndResumed } from "./_crash.ts";
 
 /**
  * A channel to a real parent's store host whose answers to flushes wait
@@ -73,8 +75,6 @@ function containedExecutor(elsewhere: (def: TaskDef, inputs: Record<string, unkn
   return executor;
 }
 
-const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
-
 Deno.test("a contained run acts on results of tasks that run in its thread before they are durable, and a task holding a grant starts only once everything before it is durable", async () => {
   await using tmp = await tempDir();
   const path = `${tmp.dir}/weft.db`;
@@ -113,10 +113,10 @@ Deno.test("a contained run acts on results of tasks that run in its thread befor
     const remote = new RemoteStore(channel.transport, lease.owner);
     const running = runWith(f, { n: 12 }, { store: remote, runId: "ahead", executor });
     // No flush is answered, yet every step ran: the flow acted on each result at once.
-    for (let i = 0; i < 50 && pure < 12; i++) await tick();
+    for (let i = 0; i < 50 && pure < 12; i++) await sleep(0);
     assert.equal(pure, 12, "the chain waited for a commit");
     // The task that holds a grant waits for a commit of everything before it.
-    await tick(30);
+    await sleep(30);
     assert.deepEqual(
       seenAtStart,
       [],
@@ -159,10 +159,10 @@ Deno.test("a contained run takes a signal (seen outside: no other wait can take 
     });
     const remote = new RemoteStore(channel.transport, lease.owner);
     const running = runWith(f, { n: 6 }, { store: remote, runId: "signalled", executor });
-    for (let i = 0; i < 50 && pure < 6; i++) await tick();
+    for (let i = 0; i < 50 && pure < 6; i++) await sleep(0);
     assert.equal(pure, 6);
     await store.putSignal("signalled", "go", 5, Date.now());
-    await tick(30);
+    await sleep(30);
     assert.ok(!channel.asked.includes("takeSignal"), `asked ${channel.asked.join(", ")}`);
     channel.release();
     const result = await running;
@@ -185,7 +185,7 @@ Deno.test("a contained run acts early for a bounded time: with no commit answere
   try {
     // Each step takes a few milliseconds (a timer: nothing outside sees it).
     const slow = task(async function slow(x: number) {
-      await tick(4);
+      await sleep(4);
       ran++;
       return x + 1;
     });
@@ -200,9 +200,9 @@ Deno.test("a contained run acts early for a bounded time: with no commit answere
     const remote = new RemoteStore(channel.transport, lease.owner);
     const running = runWith(f, { n: 40 }, { store: remote, runId: "bounded", executor });
     // 40 steps of 4 ms would take 160 ms; acting early stops after about 20 ms of them.
-    await tick(250);
+    await sleep(250);
     const stalled = ran;
-    await tick(100);
+    await sleep(100);
     assert.equal(ran, stalled, "the run went on acting on results none of which was durable");
     assert.ok(stalled >= 2 && stalled < 40, `${stalled} steps ran before any commit was answered`);
     channel.release();
@@ -236,7 +236,7 @@ Deno.test("a run that is not contained waits for each result it acts on, as befo
     const remote = new RemoteStore(channel.transport, lease.owner);
     // (--no-isolate: the run's thread holds the union of the grants, so it is not contained.)
     const running = run(f, { n: 5 }, { store: remote, runId: "strict" });
-    await tick(50);
+    await sleep(50);
     assert.equal(ran, 1, "the second step started before the first one's result was durable");
     channel.release();
     assert.equal((await running).outputs, 5);
@@ -280,71 +280,6 @@ function expected(n: number): { lines: string[]; result: number } {
   return { lines, result: x };
 }
 
-/**
- * Runs `entity` of `file` with `weft run`, kills the parent (SIGKILL) once a
- * few more lines are in `log`, resumes and kills again, at most six times,
- * then resumes to the end.
- *
- * @returns How many kills there were, the log's lines, and the last resume's report.
- */
-async function killedAndResumed(
-  dir: string,
-  file: string,
-  entity: string,
-  n: number,
-): Promise<{ kills: number; lines: string[]; report: { status: string; outputs: unknown } }> {
-  const log = `${dir}/log`;
-  const store = ["--store", `sqlite:${dir}/weft.db`];
-  const lines = async () =>
-    (await Deno.readTextFile(log).catch(() => "")).split("\n").filter((l) => l !== "");
-  let kills = 0;
-  for (let round = 0; round < 6; round++) {
-    const before = (await lines()).length;
-    if (before >= n) break;
-    const args = round === 0
-      ? ["run", `${dir}/${file}`, entity, "--input", `n=${n}`, "--run-id", "killed"]
-      : ["resume", "killed"];
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}/cli.ts`, ...args, "--quiet", ...store],
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const stderr = new Response(child.stderr).text();
-    // Killed once a few more lines were written: a moment that depends on the machine.
-    const target = before + 3 + Math.floor(Math.random() * 8);
-    const started = Date.now();
-    while (Date.now() - started < 60_000 && (await lines()).length < target) {
-      await tick(2);
-    }
-    try {
-      Deno.kill(child.pid, "SIGKILL");
-      kills++;
-    } catch {
-      // it ended first
-    }
-    const status = await child.status;
-    if (status.signal !== "SIGKILL") {
-      assert.equal(status.code, 0, await stderr);
-    }
-    // The run's process sees its parent gone and stops; wait until the log is quiet.
-    for (let quiet = 0, last = -1; quiet < 5; quiet++) {
-      const now = (await lines()).length;
-      if (now !== last) quiet = 0;
-      last = now;
-      await tick(20);
-    }
-  }
-  const done = await deno(["run", "-A", `${ROOT}/cli.ts`, "resume", "killed", ...store, "--json"]);
-  assert.equal(done.code, 0, done.stderr);
-  return {
-    kills,
-    lines: await lines(),
-    report: JSON.parse(done.stdout.trim().split("\n").at(-1)!),
-  };
-}
-
 Deno.test("weft run killed at random points while steps that declare nothing run ahead: each step that writes ran once but the one in flight, and the run resumes to the same result", async () => {
   await using tmp = await tempDir();
   await Deno.writeTextFile(`${tmp.dir}/mixed.ts`, SCRIPT);
@@ -362,92 +297,40 @@ Deno.test("weft run killed at random points while steps that declare nothing run
   assert.equal(report.outputs, want.result);
 });
 
-// Steps that declare nothing draw random numbers (they may draw others when
-// they run again after a crash); a step that writes is called with nothing
-// but what the flow decided from them (their parity). Nothing outside may
-// ever see a decision the run later forgets.
-const CHANCE = `import { flow, task, wait } from "${ROOT}/mod.ts";
-import { appendFileSync } from "node:fs";
-const draw = task(function draw(x: number) {
-  return x + Math.floor(Math.random() * 1000);
-});
-const say = task(
-  { name: "say", permissions: { write: ["./log"] } },
-  (i: number, what: string) => {
-    appendFileSync("log", \`\${i} \${what}\\n\`);
-    return what;
-  },
-);
-export const chance = flow(async function* chance(n: number) {
-  const said: string[] = [];
-  let x = 0;
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < 10; k++) x = yield* wait(draw(x));
-    said.push(yield* wait(x % 2 === 0 ? say(i, "even") : say(i, "odd")));
-  }
-  return said;
-});
-`;
-
-Deno.test("weft run killed at random points: a step that writes never acted on a result of random steps that the resumed run drew again differently", async () => {
-  await using tmp = await tempDir();
-  await Deno.writeTextFile(`${tmp.dir}/chance.ts`, CHANCE);
-  const N = 50;
-  const { kills, lines, report } = await killedAndResumed(tmp.dir, "chance.ts", "chance", N);
-  assert.ok(kills >= 2, `only ${kills} kills`);
-  assert.equal(report.status, "succeeded");
-  const said = report.outputs as string[];
-  assert.equal(said.length, N);
-  // Every line written agrees with the decision the finished run recorded for that step.
-  for (const line of lines) {
-    const [i, what] = line.split(" ");
-    assert.equal(
-      what,
-      said[Number(i)],
-      `step ${i} wrote ${what}; the run recorded ${said[Number(i)]}`,
-    );
-  }
-  assert.deepEqual([...new Set(lines.map((l) => Number(l.split(" ")[0])))].sort((a, b) => a - b), [
-    ...said.keys(),
-  ]);
-});
-
-Deno.test("weft run commits a chain of steps that declare nothing in a few commits, not one per step", async () => {
-  await using tmp = await tempDir();
-  await Deno.writeTextFile(
-    `${tmp.dir}/chain.ts`,
-    `import { flow, task, wait } from "${ROOT}/mod.ts";
-const free = task(function free(i: number) {
-  return i + 1;
-});
-export const chain = flow(async function* chain(n: number) {
-  let x = 0;
-  for (let i = 0; i < n; i++) x = yield* wait(free(x));
-  return x;
-});
-`,
-  );
-  const n = 2000;
+/**
+ * Runs an entity of the grants bench's fixture (`chain`: steps that declare
+ * nothing; `grantedChain`: a task that declares a grant) with `weft run` on a
+ * SQLite store, and reads how many flushes its parent answered.
+ */
+async function flushes(dir: string, entity: string, n: number): Promise<number> {
   const out = await deno(
     [
       "run",
       "-A",
       `${ROOT}/cli.ts`,
       "run",
-      `${tmp.dir}/chain.ts`,
+      `${ROOT}/bench/fixtures/grants.ts`,
+      entity,
       "--input",
       `n=${n}`,
       "--store",
-      `sqlite:${tmp.dir}/weft.db`,
+      `sqlite:${dir}/weft.db`,
       "--quiet",
     ],
     { env: { WEFT_IPC_STATS: "1" } },
   );
   assert.equal(out.code, 0, out.stderr);
   assert.equal(out.stdout.trim(), String(n));
-  const stats = /ipc (\d+) syncs in (\d+) commits/.exec(out.stderr);
+  const stats = /ipc (\d+) syncs/.exec(out.stderr);
   assert.ok(stats !== null, out.stderr);
-  assert.ok(Number(stats[1]) < n / 10, `${stats[1]} flushes for ${n} steps`);
+  return Number(stats[1]);
+}
+
+Deno.test("weft run commits a chain of steps that declare nothing in a few commits, not one per step", async () => {
+  await using tmp = await tempDir();
+  const n = 2000;
+  const syncs = await flushes(tmp.dir, "chain", n);
+  assert.ok(syncs < n / 10, `${syncs} flushes for ${n} steps`);
   // And every step is on record.
   const db = new DatabaseSync(`${tmp.dir}/weft.db`, { readOnly: true });
   try {
@@ -462,39 +345,10 @@ export const chain = flow(async function* chain(n: number) {
 
 Deno.test("weft run: a chain of a task that declares a grant waits for one commit a step, not two (its own record is not part of the past it waits for)", async () => {
   await using tmp = await tempDir();
-  await Deno.writeTextFile(
-    `${tmp.dir}/granted.ts`,
-    `import { flow, task, wait } from "${ROOT}/mod.ts";
-const granted = task({ name: "granted", permissions: { env: ["WEFT_TEST"] } }, (i: number) => i + 1);
-export const grantedChain = flow({ tasks: [granted] }, async function* grantedChain(n: number) {
-  let x = 0;
-  for (let i = 0; i < n; i++) x = yield* wait(granted(x));
-  return x;
-});
-`,
-  );
   const n = 60;
-  const out = await deno(
-    [
-      "run",
-      "-A",
-      `${ROOT}/cli.ts`,
-      "run",
-      `${tmp.dir}/granted.ts`,
-      "--input",
-      `n=${n}`,
-      "--store",
-      `sqlite:${tmp.dir}/weft.db`,
-      "--quiet",
-    ],
-    { env: { WEFT_IPC_STATS: "1" } },
-  );
-  assert.equal(out.code, 0, out.stderr);
-  assert.equal(out.stdout.trim(), String(n));
-  const stats = /ipc (\d+) syncs/.exec(out.stderr);
-  assert.ok(stats !== null, out.stderr);
+  const syncs = await flushes(tmp.dir, "grantedChain", n);
   // One commit before the flow acts on each result (and one at the end).
-  assert.ok(Number(stats[1]) <= n + 2, `${stats[1]} flushes for ${n} steps`);
+  assert.ok(syncs <= n + 2, `${syncs} flushes for ${n} steps`);
 });
 
 Deno.test("the plan printed before weft run says when results are committed: behind the run per-task, before each act with --no-isolate, nothing for a memory store", async () => {
