@@ -97,7 +97,7 @@ Deno.test("weft run inputs: -q is --quiet; a string input given a number, a repe
   }
 });
 
-Deno.test("what tasks log with ctx.log is shown in the plain progress, and re-running a succeeded run id says nothing ran", async () => {
+Deno.test("what tasks log with ctx.log is shown in the plain progress, and re-running a succeeded run id says nothing ran (with --json too)", async () => {
   await using tmp = await tempDir();
   await Deno.writeTextFile(
     `${tmp.dir}/logs.ts`,
@@ -130,6 +130,15 @@ Deno.test("what tasks log with ctx.log is shown in the plain progress, and re-ru
     /weft: run once already succeeded \(started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\); its recorded result was returned and nothing ran/,
   );
   assert.doesNotMatch(again.stderr, /tasks? done/);
+  // With --json, the one event is the recorded result (as the last event of a run that ran is).
+  const json = await weft([...args, "--json"]);
+  assert.equal(json.code, 0, json.stderr);
+  const events = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(events.length, 1, json.stdout);
+  assert.equal(events[0].type, "run finished");
+  assert.equal(events[0].status, "succeeded");
+  assert.equal(events[0].outputs, 42);
+  assert.equal(events[0].fromRecord, true);
   assert.equal(await Deno.readTextFile(`${tmp.dir}/ran.log`), "ran\n");
 });
 

@@ -322,6 +322,21 @@ export async function runInChild(
     if (!options.json && result.status === "succeeded") {
       out(`${escapeJson(JSON.stringify(result.outputs ?? null, null, 2))}\n`);
     }
+    // A run that had succeeded ran nothing, so no event came: the stream still
+    // ends with the result, marked as the recorded one.
+    if (options.json && result.fromRecord) {
+      const finished = {
+        type: "run finished",
+        runId: result.runId,
+        time: Date.now(),
+        status: result.status,
+        outputs: result.outputs,
+        errors: [],
+        durationMs: 0,
+        fromRecord: true,
+      };
+      out(`${escapeJson(JSON.stringify(finished))}\n`);
+    }
     if (result.status !== "succeeded" && options.mode === "quiet" && !options.json) {
       for (const e of result.errors as { message: string }[]) {
         console.error(`weft: ${escapeText(e.message)}`);
