@@ -111,13 +111,26 @@ export class Durability {
     if (deps !== undefined) node.deps = NO_DEPS;
     if (this.#ahead && this.#run.executor!.inline?.(node.def) !== true) {
       // (Its own record need not be durable: nothing acted on it yet.)
-      if (this.#earlySince !== undefined) return this.#flush();
+      const early = this.beforeOutside();
+      if (early !== undefined) return early;
       if (deps !== undefined) {
         for (const d of deps) if (this.#session.pending(d)) return this.#flush();
       }
       return undefined;
     }
     return deps === undefined ? undefined : this.durableAll(deps);
+  }
+
+  /**
+   * What the run waits for before it does something seen outside (a task
+   * that holds a grant starts, a signal is taken): in a contained run, the
+   * results it acted on before they were durable. Elsewhere nothing: each
+   * result was durable before the run acted on it.
+   *
+   * @returns A promise only when it must wait.
+   */
+  beforeOutside(): Promise<void> | undefined {
+    return this.#ahead && this.#earlySince !== undefined ? this.#flush() : undefined;
   }
 
   /** Whether a node is a task's that runs in the run's own thread. */

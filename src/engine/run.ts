@@ -288,6 +288,11 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
     return this.#durability.settled(node);
   }
 
+  /** See {@linkcode Durability.beforeOutside}. */
+  beforeOutside(): Promise<void> | undefined {
+    return this.#durability.beforeOutside();
+  }
+
   /** See {@linkcode Durability.beforeStart}. */
   beforeStart(node: TaskNode): Promise<void> | undefined {
     return this.#durability.beforeStart(node);

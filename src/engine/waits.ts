@@ -36,6 +36,8 @@ export interface WaitsRun {
   fail(node: Node, error: WeftError): void;
   /** Something changed that may leave the run idle. */
   changed(): void;
+  /** What the run waits for before it does something seen outside; a promise only when it must wait. */
+  beforeOutside(): Promise<void> | undefined;
 }
 
 /** A pending wait. */
@@ -155,6 +157,22 @@ export class Waits {
 
   /** Takes a node's signal from the store, if one is there. */
   #take(node: Node, pending: Pending): void {
+    // Taking a signal is seen outside (no other wait can take it): what led
+    // the run here is durable first.
+    const before = this.#run.beforeOutside();
+    if (before !== undefined) {
+      pending.taking = true;
+      this.#taking++;
+      before.then(() => {
+        this.#taking--;
+        pending.taking = false;
+        if (this.#pending.get(node) === pending) this.#take(node, pending);
+      }, (e) => {
+        this.#taking--;
+        this.#settle(node, undefined, asError(e));
+      });
+      return;
+    }
     let got: SignalMessage | undefined | Promise<SignalMessage | undefined>;
     try {
       // Each attempt takes its own signal: the first by the node's id (as

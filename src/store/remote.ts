@@ -535,9 +535,6 @@ class RemoteSession implements RunSession {
   }
 
   async takeSignal(name: string, nodeId: string): Promise<SignalMessage | undefined> {
-    // Taking a signal is seen outside (no other wait can take it): what led
-    // the run here (results a contained run acted on early) is durable first.
-    await this.flush();
     const reply = await this.#transport.request({ t: "takeSignal", name, nodeId });
     if (reply.t !== "signal") throw new Error(`the run's owner answered ${reply.t} to takeSignal`);
     return reply.signal === null ? undefined : {
