@@ -175,6 +175,47 @@ for (const kind of STORE_KINDS) {
     assert.equal(bare?.status, "succeeded");
   });
 
+  test("inputs taken whole from outputs: a small one from its producer's row, a big one from the values", async (store) => {
+    const inc = task(function inc(x: number) {
+      return x + 1;
+    });
+    const pad = task(function pad(x: number) {
+      return "y".repeat(x);
+    });
+    const join = task(function join(n: number, s: string) {
+      return `${n}:${s.length}`;
+    });
+    const wf = flow(async function* taken(x: number) {
+      return yield* wait(join(inc(x), pad(x * 10)));
+    });
+    assert.equal((await run(wf, { x: 20 }, { store, runId: "taken-1" })).status, "succeeded");
+    const node = await store.getNode("taken-1", "join");
+    assert.deepEqual(node?.inputs.map((i) => i.sources[0]?.node), ["inc", "pad"]);
+    const values = await store.nodeValues("taken-1", "join");
+    assert.deepEqual(
+      values?.inputs.map((v) => [v.name, v.stored, v.value]),
+      [["n", true, 21], ["s", true, "y".repeat(200)]],
+    );
+    assert.deepEqual(values?.outputs.map((v) => [v.stored, v.value]), [[true, "21:200"]]);
+    assert.deepEqual((await store.nodeValues("taken-1", "inc"))?.outputs[0]?.value, 21);
+    assert.equal(await store.nodeValues("taken-1", "nope"), undefined);
+  });
+
+  test("task counts keep cache hits apart from tasks that ran", async (store) => {
+    const once = task({ name: "once", cache: true, version: "1" }, function once(x: number) {
+      return x * 2;
+    });
+    const wf = flow(async function* twice(x: number) {
+      return yield* wait(once(x));
+    });
+    await run(wf, { x: 3 }, { store, runId: "counts-1" });
+    await run(wf, { x: 3 }, { store, runId: "counts-2" });
+    assert.deepEqual(Object.fromEntries(await store.taskCounts(["counts-1", "counts-2"])), {
+      "counts-1": { succeeded: 1 },
+      "counts-2": { cached: 1 },
+    });
+  });
+
   test("the change count grows with every run recorded", async (store) => {
     const before = store.changeCount();
     const noop = task(function noop(x: number) {

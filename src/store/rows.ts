@@ -10,7 +10,7 @@
 
 import type { WeftErrorJson } from "../core/errors.ts";
 import { decodeValue } from "../core/values.ts";
-import type { LogEntry, NodeSummary, NodeValue, UseRow } from "./browse.ts";
+import type { LogEntry, NodeSummary, NodeValue, TaskCounts, UseRow } from "./browse.ts";
 import type { JournalEntry, NodeRecord } from "./mod.ts";
 import type { InputSource, NodeDetails, NodeStatus, RunStatus, RunSummary } from "./records.ts";
 
@@ -102,6 +102,27 @@ export function summary(row: SqlRow): RunSummary {
 }
 
 /**
+ * The columns a node row's brief and its details share.
+ *
+ * @param r The row.
+ * @returns Those fields.
+ */
+function brief(r: SqlRow) {
+  return {
+    id: r.id as string,
+    parentId: text(r.parent_id),
+    entity: r.entity as string,
+    kind: r.kind as string,
+    status: r.status as NodeStatus,
+    attempts: Number(r.attempts),
+    startedAt: num(r.started_at),
+    finishedAt: num(r.finished_at),
+    cachedFrom: text(r.cached_from),
+    replayed: isTrue(r.replayed),
+  };
+}
+
+/**
  * A node row as `weft show` shows it.
  *
  * @param n The row (all its columns).
@@ -109,20 +130,11 @@ export function summary(row: SqlRow): RunSummary {
  */
 export function details(n: SqlRow): NodeDetails {
   return {
+    ...brief(n),
     runId: n.run_id as string,
-    id: n.id as string,
-    parentId: text(n.parent_id),
     seq: Number(n.seq),
-    entity: n.entity as string,
-    kind: n.kind as string,
     version: text(n.version),
-    status: n.status as NodeStatus,
-    attempts: Number(n.attempts),
-    startedAt: num(n.started_at),
-    finishedAt: num(n.finished_at),
     error: n.error === null ? undefined : JSON.parse(n.error as string) as WeftErrorJson,
-    cachedFrom: text(n.cached_from),
-    replayed: isTrue(n.replayed),
     call: n.call as string,
     inputs: nodeInputs(n).map((i) => ({ name: i.name, hash: i.hash, sources: i.sources ?? [] })),
     outputs: nodeOutputs(n).map((o) => ({ name: o.name, hash: o.hash })),
@@ -146,20 +158,19 @@ export function nodeSummary(r: SqlRow): NodeSummary {
       for (const s of i.sources ?? []) if (!deps.includes(s.node)) deps.push(s.node);
     }
   }
-  return {
-    id: r.id as string,
-    parentId: text(r.parent_id),
-    entity: r.entity as string,
-    kind: r.kind as string,
-    status: r.status as NodeStatus,
-    attempts: Number(r.attempts),
-    startedAt: num(r.started_at),
-    finishedAt: num(r.finished_at),
-    cachedFrom: text(r.cached_from),
-    replayed: isTrue(r.replayed),
-    deps,
-    error: text(r.error_message),
-  };
+  return { ...brief(r), deps, error: text(r.error_message) };
+}
+
+/**
+ * Counts a row of a run's task nodes grouped by status: a cache hit that
+ * succeeded counts as `cached`, apart from `succeeded`.
+ *
+ * @param counts The run's counts (updated).
+ * @param r The row (`status`, `cached` as a boolean, the count `n`).
+ */
+export function addTaskCount(counts: TaskCounts, r: SqlRow): void {
+  const key = isTrue(r.cached) && r.status === "succeeded" ? "cached" : r.status as NodeStatus;
+  counts[key] = (counts[key] ?? 0) + Number(r.n);
 }
 
 /**
@@ -170,7 +181,7 @@ export function nodeSummary(r: SqlRow): NodeSummary {
  * @param text Its encoded body, when the store has it.
  * @returns The value, decoded.
  */
-export function nodeValue(name: string, hash: string, text: string | undefined): NodeValue {
+function nodeValue(name: string, hash: string, text: string | undefined): NodeValue {
   return text === undefined
     ? { name, hash, stored: false, value: undefined }
     : { name, hash, stored: true, value: decodeValue(text) };
@@ -184,8 +195,53 @@ export function nodeValue(name: string, hash: string, text: string | undefined):
  * @param hash The value's hash.
  * @returns The body, or undefined.
  */
-export function producerBody(producer: SqlRow | undefined, hash: string): string | undefined {
+function producerBody(producer: SqlRow | undefined, hash: string): string | undefined {
   return nodeOutputs(producer).find((o) => o.hash === hash)?.body;
+}
+
+/**
+ * The values a node took and made, as the UI shows them: a body inline in
+ * its row, else the values table's, else (for an input taken whole from
+ * another node's output) the one inline in the producer's row.
+ *
+ * @param row The node's row (its `inputs` and `outputs`).
+ * @param body A body in the values table by hash.
+ * @param node Another node of the same run by id (its `outputs` at least).
+ * @returns Its inputs and outputs.
+ */
+export function nodeValuesOf(
+  row: SqlRow,
+  body: (hash: string) => string | undefined,
+  node: (id: string) => SqlRow | undefined,
+): { inputs: NodeValue[]; outputs: NodeValue[] } {
+  const value = (v: StoredInput): NodeValue => {
+    let text = v.body ?? body(v.hash);
+    for (const src of text === undefined ? v.sources ?? [] : []) {
+      text = producerBody(node(src.node), v.hash);
+      if (text !== undefined) break;
+    }
+    return nodeValue(v.name, v.hash, text);
+  };
+  return { inputs: nodeInputs(row).map(value), outputs: nodeOutputs(row).map(value) };
+}
+
+/**
+ * What {@linkcode nodeValuesOf} may look up for a node, so that a store
+ * can read it all at once first.
+ *
+ * @param row The node's row.
+ * @returns The hashes of values not inline in it, and the nodes the inputs
+ * among them were taken from.
+ */
+export function valueLookups(row: SqlRow): { hashes: string[]; producers: string[] } {
+  const hashes = new Set<string>();
+  const producers = new Set<string>();
+  for (const v of [...nodeInputs(row), ...nodeOutputs(row)] as StoredInput[]) {
+    if (v.body !== undefined) continue;
+    hashes.add(v.hash);
+    for (const src of v.sources ?? []) producers.add(src.node);
+  }
+  return { hashes: [...hashes], producers: [...producers] };
 }
 
 /**

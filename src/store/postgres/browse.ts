@@ -9,11 +9,9 @@
  */
 
 import type {
-  InputSource,
   LogEntry,
   NodeChanges,
   NodeDetails,
-  NodeStatus,
   NodeValue,
   RunFilter,
   RunSummary,
@@ -23,15 +21,14 @@ import type {
 import { valueUsesOf } from "../browse.ts";
 import type { PgClient } from "./connect.ts";
 import {
+  addTaskCount,
   details,
   logEntry,
-  nodeInputs,
-  nodeOutputs,
   nodeSummary,
-  nodeValue,
-  producerBody,
+  nodeValuesOf,
   summary,
   useRow,
+  valueLookups,
 } from "../rows.ts";
 import type { Row } from "./rows.ts";
 
@@ -49,6 +46,13 @@ export abstract class PgBrowsing {
    * @param fn What to run.
    */
   abstract onClose(fn: () => Promise<void> | void): void;
+  /**
+   * @internal The bodies of values by hash, from the values table.
+   *
+   * @param hashes The hashes.
+   * @returns The bodies found.
+   */
+  abstract bodies(hashes: string[]): Promise<Map<string, string>>;
   #heard = 0;
   #listening: Promise<{ unlisten(): Promise<void> }> | undefined;
 
@@ -58,13 +62,6 @@ export abstract class PgBrowsing {
 
   get #s(): string {
     return this.schema;
-  }
-
-  async #body(hash: string): Promise<string | undefined> {
-    const rows = await this.sql.unsafe(`SELECT body FROM ${this.schema}."values" WHERE hash = $1`, [
-      hash,
-    ]);
-    return rows[0]?.body as string | undefined;
   }
 
   #summary(row: Row): RunSummary {
@@ -136,9 +133,7 @@ export abstract class PgBrowsing {
     );
     for (const r of rows) {
       const counts = out.get(r.run_id as string);
-      if (counts === undefined) continue;
-      const key = r.cached === true && r.status === "succeeded" ? "cached" : r.status as NodeStatus;
-      counts[key] = (counts[key] ?? 0) + Number(r.n);
+      if (counts !== undefined) addTaskCount(counts, r as Row);
     }
     return out;
   }
@@ -200,32 +195,17 @@ export abstract class PgBrowsing {
   ): Promise<{ inputs: NodeValue[]; outputs: NodeValue[] } | undefined> {
     const row = await this.#node(runId, nodeId);
     if (row === undefined) return undefined;
-    const value = async (
-      name: string,
-      hash: string,
-      body: string | undefined,
-      sources: readonly InputSource[] | undefined,
-    ): Promise<NodeValue> => {
-      let text = body ?? await this.#body(hash);
-      for (const src of text === undefined ? sources ?? [] : []) {
-        const producer = (await this.#sql.unsafe(
-          `SELECT outputs FROM ${this.#s}.nodes WHERE run_id = $1 AND id = $2`,
-          [runId, src.node],
-        ))[0] as Row | undefined;
-        text = producerBody(producer, hash);
-        if (text !== undefined) break;
-      }
-      return nodeValue(name, hash, text);
-    };
-    const inputs: NodeValue[] = [];
-    for (const i of nodeInputs(row)) {
-      inputs.push(await value(i.name, i.hash, i.body, i.sources));
-    }
-    const outputs: NodeValue[] = [];
-    for (const o of nodeOutputs(row)) {
-      outputs.push(await value(o.name, o.hash, o.body, undefined));
-    }
-    return { inputs, outputs };
+    const wanted = valueLookups(row);
+    const [bodies, producers] = await Promise.all([
+      this.bodies(wanted.hashes),
+      wanted.producers.length === 0 ? [] : this.#sql.unsafe(
+        `SELECT id, outputs FROM ${this.#s}.nodes
+          WHERE run_id = $1 AND id IN (SELECT json_array_elements_text($2::json))`,
+        [runId, wanted.producers],
+      ),
+    ]);
+    const byId = new Map(producers.map((r) => [r.id as string, r as Row]));
+    return nodeValuesOf(row, (hash) => bodies.get(hash), (id) => byId.get(id));
   }
 
   /** A run's log lines and retried attempts, in order. */

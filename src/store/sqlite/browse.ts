@@ -10,11 +10,9 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type {
-  InputSource,
   LogEntry,
   NodeChanges,
   NodeDetails,
-  NodeStatus,
   NodeSummary,
   NodeValue,
   RunFilter,
@@ -24,13 +22,11 @@ import type {
 } from "../mod.ts";
 import { valueUsesOf } from "../browse.ts";
 import {
+  addTaskCount,
   details,
   logEntry,
-  nodeInputs,
-  nodeOutputs,
   nodeSummary,
-  nodeValue,
-  producerBody,
+  nodeValuesOf,
   summary,
   useRow,
 } from "../rows.ts";
@@ -121,12 +117,7 @@ export class SqliteBrowse {
     for (const id of runIds) {
       if (this.#s.getRun!.get(id) === undefined) continue;
       const counts: TaskCounts = {};
-      for (const r of this.#s.taskCounts!.all(id) as Row[]) {
-        const key = Number(r.cached) === 1 && r.status === "succeeded"
-          ? "cached"
-          : r.status as NodeStatus;
-        counts[key] = (counts[key] ?? 0) + Number(r.n);
-      }
+      for (const r of this.#s.taskCounts!.all(id) as Row[]) addTaskCount(counts, r);
       out.set(id, counts);
     }
     return out;
@@ -171,23 +162,11 @@ export class SqliteBrowse {
   ): { inputs: NodeValue[]; outputs: NodeValue[] } | undefined {
     const row = this.#s.getNode!.get(runId, nodeId) as Row | undefined;
     if (row === undefined) return undefined;
-    const value = (
-      name: string,
-      hash: string,
-      body: string | undefined,
-      sources: readonly InputSource[] | undefined,
-    ): NodeValue => {
-      let text = body ?? this.#reads.body(hash);
-      for (const src of text === undefined ? sources ?? [] : []) {
-        text = producerBody(this.#s.getNode!.get(runId, src.node) as Row | undefined, hash);
-        if (text !== undefined) break;
-      }
-      return nodeValue(name, hash, text);
-    };
-    return {
-      inputs: nodeInputs(row).map((i) => value(i.name, i.hash, i.body, i.sources)),
-      outputs: nodeOutputs(row).map((o) => value(o.name, o.hash, o.body, undefined)),
-    };
+    return nodeValuesOf(
+      row,
+      (hash) => this.#reads.body(hash),
+      (id) => this.#s.getNode!.get(runId, id) as Row | undefined,
+    );
   }
 
   /** A run's log lines and retried attempts, in order. */
