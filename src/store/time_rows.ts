@@ -59,8 +59,25 @@ export function sleepingRun(r: SqlRow): SleepingRun {
     entity: r.entity as string,
     script: (r.script as string | null) ?? undefined,
     wakeAt: r.wake_at === null ? undefined : Number(r.wake_at),
-    signals: r.waiting_for === null ? [] : JSON.parse(r.waiting_for as string),
+    signals: waitingFor(r),
   };
+}
+
+/** The names of the signals a run's row says it waits for (`waiting_for`). */
+function waitingFor(r: SqlRow): string[] {
+  return r.waiting_for === null ? [] : JSON.parse(r.waiting_for as string);
+}
+
+/**
+ * Whether a signal wakes a run at once: the run sleeps waiting for a signal
+ * of that name (else it is kept until the run takes it).
+ *
+ * @param run The run's row (`status, waiting_for`).
+ * @param name The signal's name.
+ * @returns Whether to wake it.
+ */
+export function wakesFor(run: SqlRow, name: string): boolean {
+  return run.status === "sleeping" && waitingFor(run).includes(name);
 }
 
 /**

@@ -83,8 +83,7 @@ export class PgTime {
            RETURNING seq`,
           [runId, name, body, sentAt],
         ))[0] as Row;
-        const waiting = run!.waiting_for === null ? [] : JSON.parse(run!.waiting_for as string);
-        if (run!.status === "sleeping" && (waiting as string[]).includes(name)) {
+        if (timeRows.wakesFor(run!, name)) {
           await tx.unsafe(
             `UPDATE ${s}.runs SET wake_at = LEAST(COALESCE(wake_at, $2), $2) WHERE id = $1`,
             [runId, sentAt],

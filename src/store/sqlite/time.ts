@@ -82,10 +82,7 @@ export class SqliteTime {
       checkSignalTarget(runId, row?.status as RunStatus | undefined, this.#url);
       seq = Number((s.nextSignalSeq!.get(runId) as Row).seq);
       s.insertSignal!.run(runId, seq, name, body, sentAt);
-      const waiting = row!.waiting_for === null
-        ? []
-        : JSON.parse(row!.waiting_for as string) as string[];
-      if (row!.status === "sleeping" && waiting.includes(name)) {
+      if (timeRows.wakesFor(row!, name)) {
         s.wakeForSignal!.run(sentAt, runId);
       }
     });
