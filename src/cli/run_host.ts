@@ -56,6 +56,7 @@ class ProxyNode implements NodeRecord {
   error: WeftError | undefined = undefined;
   cachedFrom: string | undefined = undefined;
   replayed = false;
+  caught = false;
   #digest = "";
   #call = "";
   #sources = new Map<string, readonly InputSource[]>();
@@ -108,6 +109,7 @@ class ProxyNode implements NodeRecord {
     this.error = w.error === undefined ? undefined : restoreError(w.error);
     this.cachedFrom = w.cachedFrom ?? undefined;
     this.replayed = w.replayed;
+    this.caught = w.caught === true;
   }
 }
 
@@ -147,6 +149,7 @@ function checkWire(w: NodeWire): void {
     (w.startedAt === null || typeof w.startedAt === "number") &&
     (w.finishedAt === null || typeof w.finishedAt === "number") &&
     (w.cachedFrom === null || isString(w.cachedFrom)) && typeof w.replayed === "boolean" &&
+    (w.caught === undefined || w.caught === true) &&
     (w.first === undefined ||
       (typeof w.first === "object" && w.first !== null && isString(w.first.entity) &&
         isString(w.first.digest) && isString(w.first.call) && Array.isArray(w.first.outputs) &&

@@ -133,6 +133,24 @@ export class Durability {
     return this.#ahead && this.#earlySince !== undefined ? this.#flush() : undefined;
   }
 
+  /**
+   * The run's code acts on a change to a node that is not durable yet and
+   * that nothing waits for: a failure sent into a flow body, marked caught
+   * before the body runs (nothing waits for a failure before a flow sees
+   * it). Elsewhere the mark goes out in the commit that carries what the
+   * body does next. In a contained run it counts as acting early: its
+   * commit is started, and what next acts outside (a task that holds a
+   * grant starts, a signal is taken) waits for it, as for a result.
+   *
+   * @param node The node.
+   */
+  actedOn(node: Node): void {
+    if (!this.#ahead || !this.#session.pending(node)) return;
+    this.#earlySince ??= performance.now();
+    this.#acts++;
+    this.#commitBehind();
+  }
+
   /** Whether a node is a task's that runs in the run's own thread. */
   #runsHere(node: Node): boolean {
     return isTaskNode(node) && this.#run.executor!.inline?.(node.def) === true;

@@ -44,6 +44,10 @@ export interface FlowRun extends FrameRun, WaitRun {
   changed(): void;
   /** Whether the body may act on a node's result now (durable, or not needed to be: see `Run.settled`). */
   settled(node: Node): boolean;
+  /** A node's failure is sent into a flow body: marks it caught; false when it was already. */
+  caught(node: Node): boolean;
+  /** The body let the failure escape: the mark is taken back. */
+  uncaught(node: Node): void;
 }
 
 /** The frame of a flow: drives its generator. */
@@ -65,6 +69,12 @@ export class FlowFrame extends ControlledFrame {
   #stopped = false;
   /** Whether a step of the body is under way (counted in `run.stepping`). */
   #inStep = false;
+  /**
+   * The node whose failure the step under way was sent (thrown at the
+   * body's yield), marked caught: if the body lets it escape instead of
+   * going on, the mark is taken back (see `#throwing`).
+   */
+  #thrownFrom: Node | undefined = undefined;
   #def!: FlowDef;
 
   start(def: FlowDef, inputs: Record<string, unknown>): void {
@@ -100,6 +110,8 @@ export class FlowFrame extends ControlledFrame {
       run.stepping++;
     }
     if (run.fatal !== undefined && mode !== 2) {
+      // (A failure about to be sent is not: the body is stopped.)
+      if (mode === 1) this.#takeBackMark();
       mode = 2;
       arg = undefined;
     }
@@ -144,6 +156,8 @@ export class FlowFrame extends ControlledFrame {
   }
 
   #onStep(res: IteratorResult<unknown>): void {
+    // (The body went on after a failure sent into it: it caught it; the mark stays.)
+    this.#thrownFrom = undefined;
     this.#stepEnded();
     if (res.done) {
       this.#returned = res.value;
@@ -261,8 +275,9 @@ export class FlowFrame extends ControlledFrame {
       if (!this.#parked) return;
       this.#resume(0, value);
     };
-    const fail = (error: unknown) => {
+    const fail = (error: unknown, from?: Node) => {
       if (!this.#parked) return;
+      if (from !== undefined) this.#throwing(from);
       this.#resume(1, error);
     };
     if (mode === "race") return this.#race(target, send, fail);
@@ -286,6 +301,7 @@ export class FlowFrame extends ControlledFrame {
     if (!(node instanceof Node) || node.run !== run || !isFinal(node.status)) return false;
     if (node.status !== "succeeded") {
       run.handled.add(node.error!);
+      this.#throwing(node);
       this.#resume(1, node.error);
       return true;
     }
@@ -294,7 +310,11 @@ export class FlowFrame extends ControlledFrame {
     return true;
   }
 
-  #race(target: unknown, send: (v: unknown) => void, fail: (e: unknown) => void): void {
+  #race(
+    target: unknown,
+    send: (v: unknown) => void,
+    fail: (e: unknown, from?: Node) => void,
+  ): void {
     if (!Array.isArray(target) || target.length === 0) {
       return fail(
         new ValidationError(
@@ -313,10 +333,10 @@ export class FlowFrame extends ControlledFrame {
         if (settled) return;
         end();
         send(v);
-      }, (e) => {
+      }, (e, from) => {
         if (settled) return;
         end();
-        fail(e);
+        fail(e, from);
       });
       if (settled) break;
     }
@@ -341,7 +361,50 @@ export class FlowFrame extends ControlledFrame {
     }
   }
 
+  /**
+   * A node's failure is sent to a body that awaits its handle itself
+   * (`yield h`, `await h`): if the body goes on, it caught it.
+   *
+   * @param node The node, of this run.
+   */
+  thrownAt(node: Node): void {
+    if (this.#inStep && node.run === this.run) this.#throwing(node);
+  }
+
+  /**
+   * A node's failure is about to be thrown at the body's yield. A failure a
+   * flow catches and goes on from is part of its history: a resume replays
+   * it, so that the flow takes the same path. The failed node (for a
+   * dependent skipped because of it, the node that failed) is marked caught
+   * now, before the body runs, as what the body does next (the calls it
+   * makes start at its next await point, before the engine hears of its
+   * step) must not be durable before the mark; if the body lets the failure
+   * escape, `#bodyThrew` takes the mark back.
+   *
+   * @param node The node whose failure is sent.
+   */
+  #throwing(node: Node): void {
+    while (node.status === "skipped") {
+      const error = node.error;
+      const from: Node | undefined = node.deps?.find((d) => d.error === error) ??
+        node.after?.find((d) => d.error === error);
+      if (from === undefined) return;
+      node = from;
+    }
+    if (node.status === "failed" && this.run.caught(node)) this.#thrownFrom = node;
+  }
+
+  /** The failure sent into the body was not caught: its mark is taken back. */
+  #takeBackMark(): void {
+    const thrownFrom = this.#thrownFrom;
+    if (thrownFrom === undefined) return;
+    this.#thrownFrom = undefined;
+    this.run.uncaught(thrownFrom);
+  }
+
   #bodyThrew(e: unknown): void {
+    // The failure sent into the body (if any) escaped it.
+    this.#takeBackMark();
     this.#stepEnded();
     const run = this.run;
     const error = run.fatal ?? asWeftError(e, this.node, run.rootName);

@@ -12,8 +12,11 @@ import type { CallSite } from "../core/call_site.ts";
 import {
   CancelledError,
   NonDeterminismError,
+  TaskFailedError,
   ValidationError,
   type WeftError,
+  type WeftErrorJson,
+  type WeftErrorOptions,
 } from "../core/errors.ts";
 import type { EntityDef } from "../define/defs.ts";
 import { checkInputNames, describeEntity } from "../define/entity.ts";
@@ -58,6 +61,8 @@ export interface FrameRun extends NodeRun {
   readyLater(node: Node): void;
   /** A node succeeded (or its value came from the journal). */
   succeed(node: Node, value: unknown): void;
+  /** A node failed (or its failure, which a flow caught, came from the journal). */
+  fail(node: Node, error: WeftError): void;
   /** A node cannot run: a node it depends on failed. */
   skip(node: Node, error: WeftError): void;
   /** Cancels a node. */
@@ -202,6 +207,17 @@ export abstract class Frame implements CallSite, NodeFrame {
       run.succeed(node, entry.value);
       return node;
     }
+    // A failure a flow caught and went on from is part of the flow's history:
+    // it is replayed, so that the flow takes the same path. One that nothing
+    // caught (the run failed on it) runs again.
+    if (entry?.caught === true && entry.status === "failed" && entry.error !== undefined) {
+      node.replayed = true;
+      node.caught = true;
+      node.attempt = entry.attempt;
+      node.startedAt = entry.startedAt;
+      run.fail(node, recordedFailure(entry.error));
+      return node;
+    }
     if (after !== undefined) node.after = after;
     if (deps !== undefined || after !== undefined) {
       let waiting = 0;
@@ -314,6 +330,29 @@ export abstract class Frame implements CallSite, NodeFrame {
 
   /** What the frame's body does on cancellation. */
   protected onCancel(_reason: WeftError): void {}
+}
+
+/**
+ * A recorded failure as a replayed flow receives it: a `TaskFailedError`
+ * with the recorded name, message, node, task, attempt and cause.
+ *
+ * @param json The error as the store recorded it.
+ * @returns The error.
+ */
+export function recordedFailure(json: WeftErrorJson): TaskFailedError {
+  const options: WeftErrorOptions = {};
+  if (json.nodeId !== undefined) options.nodeId = json.nodeId;
+  if (json.task !== undefined) options.task = json.task;
+  if (json.attempt !== undefined) options.attempt = json.attempt;
+  if (json.cause !== undefined) {
+    const cause = options.cause = new Error(json.cause.message);
+    cause.name = json.cause.name;
+    if (json.cause.stack !== undefined) cause.stack = json.cause.stack;
+  }
+  const error = new TaskFailedError(json.message, options);
+  error.name = json.name;
+  if (json.stack !== undefined) error.stack = json.stack;
+  return error;
 }
 
 /** The distinct nodes a call's arguments refer to, in order of first appearance. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { frames } from "../core/call_site.ts";
 import { ValidationError, type WeftError } from "../core/errors.ts";
 import { digestOf, toJsonTree } from "../core/values.ts";
 import type { EntityDef, TaskDef } from "../define/defs.ts";
@@ -81,6 +82,7 @@ interface NodeRare {
   error: WeftError | undefined;
   cachedFrom: string | undefined;
   replayed: boolean;
+  caught: boolean;
   child: NodeFrame | undefined;
   controller: AbortController | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -183,6 +185,7 @@ export class Node implements NodeRecord, RefSource {
       error: undefined,
       cachedFrom: undefined,
       replayed: false,
+      caught: false,
       child: undefined,
       controller: undefined,
       timer: undefined,
@@ -210,6 +213,13 @@ export class Node implements NodeRecord, RefSource {
   }
   set replayed(v: boolean) {
     if (v || this.#rare !== undefined) this.#rareFields().replayed = v;
+  }
+  /** Whether a flow caught the node's failure and went on (a resume replays that failure). */
+  get caught(): boolean {
+    return this.#rare?.caught ?? false;
+  }
+  set caught(v: boolean) {
+    if (v || this.#rare !== undefined) this.#rareFields().caught = v;
   }
   /** The frame running this node's body (workflows, flows). */
   get child(): NodeFrame | undefined {
@@ -338,6 +348,12 @@ export class Node implements NodeRecord, RefSource {
     onValue: (v: unknown) => void,
     onError: (e: unknown) => void,
   ): void {
+    // A flow body that awaits the handle itself (`yield h`, `await h`) does so
+    // in a step of its frame: told of the failure it is sent, the frame marks
+    // it caught if the body goes on (see `FlowFrame.thrownAt`).
+    const site = this.status === "succeeded"
+      ? undefined
+      : frames.getStore() as { thrownAt?(node: Node): void } | undefined;
     const deliver = () => {
       if (this.status === "succeeded") {
         const flushed = this.run.durable(this);
@@ -346,6 +362,7 @@ export class Node implements NodeRecord, RefSource {
         else flushed.then(() => onValue(value), onError);
       } else {
         this.run.handled.add(this.error!);
+        site?.thrownAt?.(this);
         onError(this.error);
       }
     };

@@ -288,6 +288,26 @@ export class Run implements FlowRun, AttemptRun, WaitsRun {
     return this.#durability.settled(node);
   }
 
+  /**
+   * A node's failure is sent into a flow body: it is marked caught and its
+   * record queued again before the body runs (so the mark is durable before
+   * what the body does next acts outside: {@linkcode Durability.actedOn}).
+   * Returns false when it was marked already.
+   */
+  caught(node: Node): boolean {
+    if (node.caught) return false;
+    node.caught = true;
+    this.session.changed(node);
+    this.#durability.actedOn(node);
+    return true;
+  }
+
+  /** The body let the failure `caught` marked escape: the mark is taken back. */
+  uncaught(node: Node): void {
+    node.caught = false;
+    this.session.changed(node);
+  }
+
   /** See {@linkcode Durability.beforeOutside}. */
   beforeOutside(): Promise<void> | undefined {
     return this.#durability.beforeOutside();

@@ -20,13 +20,14 @@ export interface WaitRun extends NodeRun {
 
 /**
  * Waits for every handle in `target` (at any depth) and calls `send` with the
- * structure of values, or `fail` with the first failure.
+ * structure of values, or `fail` with the first failure (and the node of this
+ * run whose failure it is, when it is one's).
  */
 export function waitAll(
   run: WaitRun,
   target: unknown,
   send: (v: unknown) => void,
-  fail: (e: unknown) => void,
+  fail: (e: unknown, from?: Node) => void,
 ): void {
   if (typeof target !== "object" || target === null) return send(target);
   const slot = slotOf(target);
@@ -61,10 +62,10 @@ export function waitAll(
     if (flushed === undefined) send(value);
     else flushed.then(() => send(value), fail);
   };
-  const oneFailed = (e: unknown) => {
+  const oneFailed = (e: unknown, from?: Node) => {
     if (failed) return;
     failed = true;
-    fail(e);
+    fail(e, from);
   };
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i]!;
@@ -72,13 +73,13 @@ export function waitAll(
     if (node.status === "succeeded") oneDone();
     else if (isFinal(node.status)) {
       run.handled.add(node.error!);
-      oneFailed(node.error);
+      oneFailed(node.error, node);
     } else {
       node.listeners = appendTo(node.listeners, () => {
         if (node.status === "succeeded") oneDone();
         else {
           run.handled.add(node.error!);
-          oneFailed(node.error);
+          oneFailed(node.error, node);
         }
       });
     }
@@ -89,7 +90,7 @@ export function waitAll(
     slot.source.settle(slot.output, (v) => {
       foreignValues.set(h, v);
       oneDone();
-    }, oneFailed);
+    }, (e) => oneFailed(e));
   }
 }
 
@@ -98,11 +99,11 @@ function deliverOne(
   node: Node,
   output: string | undefined,
   send: (v: unknown) => void,
-  fail: (e: unknown) => void,
+  fail: (e: unknown, from?: Node) => void,
 ): void {
   if (node.status !== "succeeded") {
     run.handled.add(node.error!);
-    return fail(node.error);
+    return fail(node.error, node);
   }
   const value = selectOutput(node.def, node.value, output);
   const flushed = run.durable(node);

@@ -10,7 +10,7 @@
 import type { WeftError } from "../core/errors.ts";
 import { lineageOf, resolveHash } from "./lineage.ts";
 import { memoryLineagePort } from "./memory_lineage.ts";
-import { errorRecord, nodeOutputs, promised } from "./provenance.ts";
+import { errorRecord, nodeErrorRecord, nodeOutputs, promised } from "./provenance.ts";
 import { claimedOwner, decideClaim, takeoverRecord } from "./ownership.ts";
 import { appendLog, filterRuns, MemoryBrowse } from "./memory_browse.ts";
 import type {
@@ -309,7 +309,7 @@ export class MemoryStore extends MemoryTimeMethods implements Store {
       attempts: node.attempt,
       startedAt: node.startedAt,
       finishedAt: node.finishedAt,
-      error: node.error === undefined ? undefined : errorRecord(node.error),
+      error: node.error === undefined ? undefined : nodeErrorRecord(node),
       cachedFrom: node.cachedFrom,
       replayed: node.replayed,
       call: node.describeCall(),

@@ -18,7 +18,7 @@ import type {
   SleepingRun,
   TimeStore,
 } from "./mod.ts";
-import { promised } from "./provenance.ts";
+import { errorRecord, promised } from "./provenance.ts";
 
 /** What the memory store keeps of a run. */
 export interface MemoryRun {
@@ -175,6 +175,9 @@ export function journalOf(nodes: Map<string, NodeRecord>): Map<string, JournalEn
       startedAt: node.startedAt,
       finishedAt: node.finishedAt,
       cachedFrom: node.cachedFrom,
+      ...(node.status === "failed" && node.error !== undefined
+        ? { error: errorRecord(node.error), caught: node.caught }
+        : {}),
     });
   }
   return journal;

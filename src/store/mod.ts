@@ -68,6 +68,8 @@ export interface NodeRecord {
   readonly cachedFrom: string | undefined;
   /** Whether the result came from the journal of an earlier attempt of the run. */
   readonly replayed: boolean;
+  /** For a failed node: whether a flow caught its failure and went on (a resume replays it). */
+  readonly caught: boolean;
   /** The canonical digest of the call's arguments (handles as node ids), for the journal. */
   argsDigest(): string;
   /** For each input that takes values from other nodes: those nodes and outputs. */
@@ -95,6 +97,13 @@ export interface JournalEntry {
   readonly status: NodeStatus;
   /** The recorded value, when succeeded. */
   readonly value?: unknown;
+  /** The recorded error, when failed. */
+  readonly error?: WeftErrorJson;
+  /**
+   * When failed: whether a flow caught the failure and went on. A resume
+   * replays such a failure; one that nothing caught runs again.
+   */
+  readonly caught?: boolean;
   /** The recorded attempts. */
   readonly attempt: number;
   /** When the recorded execution started. */

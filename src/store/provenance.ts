@@ -37,6 +37,12 @@ export function wholeValue(bare: boolean, outputs: { name: string; value: unknow
   return out;
 }
 
+/** An error as a store records it: its JSON, and for a node's failure whether a flow caught it. */
+export type ErrorRecord = WeftErrorJson & {
+  /** A flow caught the failure and went on: a resume replays it (see `JournalEntry.caught`). */
+  caught?: true;
+};
+
 /**
  * An error as a store records it: its JSON, with the cause described even
  * when the error's own `toJSON` leaves it out.
@@ -48,6 +54,31 @@ export function errorRecord(e: WeftError): WeftErrorJson {
   const json = e.toJSON();
   if (json.cause === undefined && e.cause !== undefined) json.cause = describeCause(e.cause);
   return json;
+}
+
+/**
+ * A node's error as a store records it: {@linkcode errorRecord}, with
+ * `caught: true` when a flow caught the failure and went on.
+ *
+ * @param node A node that has an error.
+ * @returns Its record.
+ */
+export function nodeErrorRecord(node: NodeRecord): ErrorRecord {
+  const json = errorRecord(node.error!);
+  // (A copy: an error read back from a wire returns the same object each time.)
+  return node.caught ? { ...json, caught: true } : json;
+}
+
+/**
+ * A node's recorded error split into the error and the mark that a flow caught it.
+ *
+ * @param record The record, as `errorRecord` made it.
+ * @returns The error's JSON and the mark.
+ */
+export function splitErrorRecord(record: ErrorRecord): { error: WeftErrorJson; caught: boolean } {
+  if (record.caught !== true) return { error: record, caught: false };
+  const { caught: _, ...error } = record;
+  return { error, caught: true };
 }
 
 /**

@@ -64,11 +64,13 @@ export interface NodeWire {
   /** The value, tagged JSON, when succeeded. */
   value?: unknown;
   error?: WeftErrorJson;
+  /** Set when a flow caught the node's failure and went on. */
+  caught?: true;
   cachedFrom: string | null;
   replayed: boolean;
 }
 
-/** A journal entry as it crosses the channel (the value tagged). */
+/** A journal entry as it crosses the channel (the value tagged; a failure's error is plain JSON already). */
 export type JournalWire = Omit<JournalEntry, "value"> & { value?: unknown };
 
 /** The previous run as it crosses the channel. */
@@ -171,6 +173,7 @@ export function nodeToWire(node: NodeRecord, first: boolean, inputs: boolean): N
   }
   if (node.status === "succeeded") wire.value = toJsonTree(node.value);
   if (node.error !== undefined) wire.error = node.error.toJSON();
+  if (node.caught) wire.caught = true;
   return wire;
 }
 
@@ -376,7 +379,10 @@ class RemoteSession implements RunSession {
     if (!this.#durable) return false;
     // (Most nodes were not written elsewhere: build the state's key only for those that were.)
     const written = this.#elsewhere.get(node);
-    if (written !== undefined && written === `${node.status}#${node.attempt}`) return false;
+    // (A worker writes a failure, never the mark that a flow caught it.)
+    if (written !== undefined && written === `${node.status}#${node.attempt}` && !node.caught) {
+      return false;
+    }
     return this.#dirty.has(node) || this.#sent.has(node);
   }
 

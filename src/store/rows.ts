@@ -12,6 +12,7 @@ import type { WeftErrorJson } from "../core/errors.ts";
 import { decodeValue } from "../core/values.ts";
 import type { LogEntry, NodeSummary, NodeValue, TaskCounts, UseRow } from "./browse.ts";
 import type { JournalEntry, NodeRecord } from "./mod.ts";
+import { splitErrorRecord } from "./provenance.ts";
 import type { InputSource, NodeDetails, NodeStatus, RunStatus, RunSummary } from "./records.ts";
 
 /** A row as a driver returns it (`node:sqlite` or postgres.js). */
@@ -301,7 +302,11 @@ export function addJournalEntry(
     startedAt: num(n.started_at),
     finishedAt: num(n.finished_at),
     cachedFrom: text(n.cached_from),
-    ...(status === "succeeded" ? { value: value(isTrue(n.bare), nodeOutputs(n)) } : {}),
+    ...(status === "succeeded"
+      ? { value: value(isTrue(n.bare), nodeOutputs(n)) }
+      : status === "failed" && n.error !== null
+      ? splitErrorRecord(JSON.parse(n.error as string))
+      : {}),
   };
   journal.set(`${(n.parent_id as string | null) ?? ""}#${n.seq}`, entry);
 }

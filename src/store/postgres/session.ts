@@ -7,7 +7,7 @@
  */
 
 import { ValidationError } from "../../core/errors.ts";
-import { errorRecord, nodeOutputs as outputsOf } from "../provenance.ts";
+import { errorRecord, nodeErrorRecord, nodeOutputs as outputsOf } from "../provenance.ts";
 import type {
   CacheHit,
   InputSource,
@@ -93,7 +93,8 @@ export class PgSession implements RunSession {
     const elsewhere = this.#writtenElsewhere.get(node);
     if (elsewhere !== undefined) {
       this.#writtenElsewhere.delete(node);
-      if (elsewhere === `${node.status}#${node.attempt}`) return;
+      // (A worker writes a failure, never the mark that a flow caught it.)
+      if (elsewhere === `${node.status}#${node.attempt}` && !node.caught) return;
     }
     this.#enqueue(node);
   }
@@ -243,7 +244,7 @@ export class PgSession implements RunSession {
    */
   row(node: NodeRecord): NodeRow | undefined {
     if (node.replayed) return undefined;
-    const error = node.error === undefined ? null : JSON.stringify(errorRecord(node.error));
+    const error = node.error === undefined ? null : JSON.stringify(nodeErrorRecord(node));
     let inputs: string | null = null;
     const values = this.#inputsWritten.has(node) ? undefined : node.inputs;
     if (values !== undefined) {

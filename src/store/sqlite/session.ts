@@ -9,7 +9,7 @@
 
 import { ValidationError } from "../../core/errors.ts";
 import type { CommitMember, GroupCommit } from "../group_commit.ts";
-import { errorRecord, nodeOutputs as outputsOf } from "../provenance.ts";
+import { errorRecord, nodeErrorRecord, nodeOutputs as outputsOf } from "../provenance.ts";
 import type {
   CacheHit,
   InputSource,
@@ -246,7 +246,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     // A replayed node's record is the one written when it first ran.
     if (node.replayed) return;
     const s = this.#store.statements;
-    const error = node.error === undefined ? null : JSON.stringify(errorRecord(node.error));
+    const error = node.error === undefined ? null : JSON.stringify(nodeErrorRecord(node));
     let inputs: string | null = null;
     // (Read once: a node may build its inputs on each read.)
     const values = this.#inputsWritten.has(node) ? undefined : node.inputs;
