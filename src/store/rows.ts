@@ -11,7 +11,7 @@
 import type { WeftErrorJson } from "../core/errors.ts";
 import { decodeValue } from "../core/values.ts";
 import type { LogEntry, NodeSummary, NodeValue, TaskCounts, UseRow } from "./browse.ts";
-import type { JournalEntry, NodeRecord } from "./mod.ts";
+import type { JournalEntry } from "./mod.ts";
 import { splitErrorRecord } from "./provenance.ts";
 import type { InputSource, NodeDetails, NodeStatus, RunStatus, RunSummary } from "./records.ts";
 
@@ -309,80 +309,4 @@ export function addJournalEntry(
       : {}),
   };
   journal.set(`${(n.parent_id as string | null) ?? ""}#${n.seq}`, entry);
-}
-
-/** The most `ctx.log` lines kept per node and attempt. */
-const MAX_LOG_LINES = 10_000;
-const LINES_CUT = `(${MAX_LOG_LINES - 1} lines kept; later lines of this attempt are not recorded)`;
-
-/** The longest `ctx.log` line kept. */
-const MAX_LOG_CHARS = 16_384;
-
-/**
- * A log line as a SQL store keeps it: at most 10,000 lines per node and
- * attempt (the last says so) of at most 16,384 characters each, so that a
- * runaway logger does not fill the store.
- *
- * @param counts Lines seen per node and attempt (updated).
- * @param entry The line.
- * @returns What to keep, or undefined to keep nothing.
- */
-export function keptLog(counts: Map<string, number>, entry: LogEntry): LogEntry | undefined {
-  const key = `${entry.attempt}#${entry.nodeId}`;
-  const count = (counts.get(key) ?? 0) + 1;
-  counts.set(key, count);
-  if (count > MAX_LOG_LINES) return undefined;
-  if (count === MAX_LOG_LINES) return { ...entry, kind: "log", message: LINES_CUT };
-  if (entry.message.length <= MAX_LOG_CHARS) return entry;
-  return {
-    ...entry,
-    message: `${entry.message.slice(0, MAX_LOG_CHARS)}… (cut at ${MAX_LOG_CHARS} characters)`,
-  };
-}
-
-/**
- * The `deps` column of a node written before its inputs are known (it waits
- * for them): the nodes it takes data from, so that a drawing of the run links
- * it at once (once its inputs are written, their sources say the same).
- *
- * @param node The node.
- * @returns The ids as JSON, or null when it takes nothing.
- */
-export function depsColumn(node: NodeRecord): string | null {
-  const ids: string[] = [];
-  for (const list of node.inputSources().values()) {
-    for (const src of list) if (!ids.includes(src.node)) ids.push(src.node);
-  }
-  return ids.length > 0 ? JSON.stringify(ids) : null;
-}
-
-/**
- * The order of a run's nodes (the `added` column): a node recorded before
- * (a resumed run's) keeps its order, a new one takes the next after all
- * recorded.
- */
-export class NodeOrder {
-  readonly #earlier: ReadonlyMap<string, number>;
-  readonly #added = new Map<NodeRecord, number>();
-  #next: number;
-
-  /**
-   * @param earlier The recorded nodes' orders by id.
-   */
-  constructor(earlier: ReadonlyMap<string, number>) {
-    this.#earlier = earlier;
-    let max = -1;
-    for (const v of earlier.values()) if (v > max) max = v;
-    this.#next = max + 1;
-  }
-
-  /** Gives a node added to the run its order. */
-  add(node: NodeRecord): void {
-    this.#added.set(node, this.#earlier.get(node.id) ?? this.#next++);
-  }
-
-  /** A node's order (0 for one never added). */
-  of(node: NodeRecord): number {
-    return this.#added.get(node) ?? 0;
-  }
 }

@@ -6,20 +6,19 @@
  * @module
  */
 
-import { ValidationError } from "../../core/errors.ts";
 import { errorRecord, nodeErrorRecord, nodeOutputs as outputsOf } from "../provenance.ts";
 import type {
   CacheHit,
   InputSource,
   LogEntry,
   NodeRecord,
-  PreviousRun,
   RunFinish,
   RunSession,
   RunSuspend,
   SignalMessage,
 } from "../mod.ts";
-import { depsColumn, keptLog, NodeOrder, type StoredInput, type StoredOutput } from "../rows.ts";
+import type { StoredInput, StoredOutput } from "../rows.ts";
+import { type OpenedRun, SqlSession } from "../sql_session.ts";
 import type { GroupWriter, NodeRow } from "./writer.ts";
 import type { PgTime } from "./time.ts";
 
@@ -44,49 +43,29 @@ export interface PgSessionStore {
 }
 
 /** The queue and journal of one run in a PostgreSQL store. */
-export class PgSession implements RunSession {
-  readonly previous: PreviousRun | undefined;
-  readonly runId: string;
+export class PgSession extends SqlSession<Promise<SignalMessage | undefined>>
+  implements RunSession {
   #abandoned = false;
   readonly #store: PgSessionStore;
   #queue = new Set<NodeRecord>();
   /** Nodes handed to a commit that has not finished yet. */
   #writing = new Set<NodeRecord>();
-  #cachePuts: [string, NodeRecord][] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #outputHashes = new Map<string, Map<string, string>>();
-  #inputsWritten = new Set<NodeRecord>();
-  readonly #order: NodeOrder;
   /**
    * Nodes whose current state another process already wrote (a worker's
    * fenced completion): recording it again would cost a commit for nothing.
    */
   readonly #writtenElsewhere = new Map<NodeRecord, string>();
-  /** The run's change counter: each node row written takes the next value. */
-  #rev: number;
-  /** The number of the run's last log line, and lines kept per node and attempt. */
-  #logSeq: number;
-  #logCounts = new Map<string, number>();
+  /** Log lines went to the writer: the timer commits them even when no node is queued. */
   #logged = false;
 
-  constructor(
-    store: PgSessionStore,
-    runId: string,
-    previous: PreviousRun | undefined,
-    earlier: Map<string, number>,
-    counters: { rev: number; logSeq: number } = { rev: 0, logSeq: -1 },
-  ) {
+  /**
+   * @param store The store.
+   * @param run The run, and what was recorded under its id before.
+   */
+  constructor(store: PgSessionStore, run: OpenedRun) {
+    super(run, 0x7fffffff, store.time);
     this.#store = store;
-    this.runId = runId;
-    this.previous = previous;
-    this.#rev = counters.rev;
-    this.#logSeq = counters.logSeq;
-    this.#order = new NodeOrder(earlier);
-  }
-
-  added(node: NodeRecord): void {
-    this.#order.add(node);
-    this.#enqueue(node);
   }
 
   changed(node: NodeRecord): void {
@@ -96,7 +75,7 @@ export class PgSession implements RunSession {
       // (A worker writes a failure, never the mark that a flow caught it.)
       if (elsewhere === `${node.status}#${node.attempt}` && !node.caught) return;
     }
-    this.#enqueue(node);
+    this.enqueue(node);
   }
 
   /**
@@ -115,7 +94,7 @@ export class PgSession implements RunSession {
     outputs: Map<string, string> | undefined,
   ): void {
     this.#writtenElsewhere.set(node, `${status}#${attempt}`);
-    if (outputs !== undefined) this.#outputHashes.set(node.id, outputs);
+    if (outputs !== undefined) this.outputsWritten(node.id, outputs);
   }
 
   /** Whether the run's claim was lost: nothing more is written (nor withdrawn from the queue). */
@@ -127,25 +106,25 @@ export class PgSession implements RunSession {
   abandon(): void {
     this.#abandoned = true;
     this.#queue.clear();
-    this.#cachePuts = [];
+    this.cachePuts = [];
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#store.forget(this);
   }
 
-  #enqueue(node: NodeRecord): void {
+  protected enqueue(node: NodeRecord): void {
     if (this.#abandoned) return;
     this.#queue.add(node);
     if (this.#queue.size >= this.#store.options.maxQueued) {
       this.flush().catch((e) => this.#report(e));
-    } else this.#arm();
+    } else this.arm();
   }
 
-  #arm(): void {
+  protected arm(): void {
     if (this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#queue.size > 0 || this.#cachePuts.length > 0) {
+      if (this.#queue.size > 0 || this.cachePuts.length > 0) {
         this.flush().catch((e) => this.#report(e));
       } else if (this.#logged) {
         this.#logged = false;
@@ -160,11 +139,6 @@ export class PgSession implements RunSession {
 
   pending(node: NodeRecord): boolean {
     return this.#queue.has(node) || this.#writing.has(node);
-  }
-
-  /** The node's order in its run. */
-  order(node: NodeRecord): number {
-    return this.#order.of(node);
   }
 
   /**
@@ -191,16 +165,16 @@ export class PgSession implements RunSession {
    */
   flush(always = false, join = false): Promise<void> {
     const asker = join ? undefined : this;
-    if (this.#queue.size === 0 && this.#cachePuts.length === 0) {
+    if (this.#queue.size === 0 && this.cachePuts.length === 0) {
       // Nothing of ours is queued, but a commit may still hold our nodes.
       return this.#writing.size === 0 && !always
         ? Promise.resolve()
         : this.#store.writer.commit(asker);
     }
     const queue = this.#queue;
-    const puts = this.#cachePuts;
+    const puts = this.cachePuts;
     this.#queue = new Set();
-    this.#cachePuts = [];
+    this.cachePuts = [];
     const writer = this.#store.writer;
     try {
       for (const node of queue) {
@@ -220,7 +194,7 @@ export class PgSession implements RunSession {
       }
     } catch (e) {
       for (const node of queue) this.#queue.add(node);
-      this.#cachePuts.push(...puts);
+      this.cachePuts.push(...puts);
       return Promise.reject(e);
     }
     return writer.commit(asker).then(() => {
@@ -230,7 +204,7 @@ export class PgSession implements RunSession {
         this.#writing.delete(node);
         this.#queue.add(node);
       }
-      this.#cachePuts.push(...puts);
+      this.cachePuts.push(...puts);
       throw e;
     });
   }
@@ -246,9 +220,8 @@ export class PgSession implements RunSession {
     if (node.replayed) return undefined;
     const error = node.error === undefined ? null : JSON.stringify(nodeErrorRecord(node));
     let inputs: string | null = null;
-    const values = this.#inputsWritten.has(node) ? undefined : node.inputs;
+    const values = this.takeInputs(node);
     if (values !== undefined) {
-      this.#inputsWritten.add(node);
       const sources = node.inputSources();
       const list: StoredInput[] = [];
       for (const name of Object.keys(values)) {
@@ -260,18 +233,9 @@ export class PgSession implements RunSession {
       inputs = JSON.stringify(list);
     }
     let outputs: string | null = null;
-    if (node.status === "succeeded") {
-      const { stored, hashes } = this.outputs(node.id, outputsOf(node));
-      this.#outputHashes.set(node.id, hashes);
-      outputs = JSON.stringify(stored);
-    }
-    const deps = inputs === null && !this.#inputsWritten.has(node) ? depsColumn(node) : null;
-    const added = this.#order.of(node);
-    if (added > 0x7fffffff) {
-      throw new ValidationError(
-        `Run '${this.runId}' has more than 2,147,483,647 nodes, the most a run can record; split the work into several runs`,
-      );
-    }
+    if (node.status === "succeeded") outputs = this.#outputs(node);
+    const deps = inputs === null ? this.depsOf(node) : null;
+    const added = this.orderOf(node);
     return {
       run_id: this.runId,
       id: node.id,
@@ -292,17 +256,15 @@ export class PgSession implements RunSession {
       error,
       cached_from: node.cachedFrom ?? null,
       added,
-      rev: ++this.#rev,
+      rev: ++this.rev,
       deps,
     };
   }
 
-  log(line: LogEntry): void {
-    const entry = keptLog(this.#logCounts, line);
-    if (entry === undefined) return;
+  protected queueLog(entry: LogEntry): void {
     this.#store.writer.log({
       run_id: this.runId,
-      seq: ++this.#logSeq,
+      seq: ++this.logSeq,
       node_id: entry.nodeId,
       attempt: entry.attempt,
       time: entry.time,
@@ -311,28 +273,24 @@ export class PgSession implements RunSession {
       error: entry.error === undefined ? null : JSON.stringify(entry.error),
     });
     this.#logged = true;
-    this.#arm();
+    this.arm();
   }
 
-  /**
-   * A node's outputs as its row keeps them.
-   *
-   * @param _nodeId The node.
-   * @param values Its outputs by name.
-   * @returns The stored list and the hashes by name.
-   */
-  outputs(
-    _nodeId: string,
-    values: { name: string; value: unknown }[],
-  ): { stored: StoredOutput[]; hashes: Map<string, string> } {
-    const hashes = new Map<string, string>();
+  /** A succeeded node's `outputs` column; its consumers will reuse the hashes. */
+  #outputs(node: NodeRecord): string {
     const stored: StoredOutput[] = [];
-    for (const o of values) {
-      const out: StoredOutput = { name: o.name, ...this.#store.storeValue(o.value) };
-      hashes.set(o.name, out.hash);
-      stored.push(out);
+    for (const o of outputsOf(node)) {
+      stored.push({ name: o.name, ...this.#store.storeValue(o.value) });
     }
-    return { stored, hashes };
+    if (node.bare && stored.length === 1) {
+      // One output, the whole value: its hash alone is kept.
+      this.outputsWritten(node.id, stored[0]!.hash);
+    } else {
+      const hashes = new Map<string, string>();
+      for (const o of stored) hashes.set(o.name, o.hash);
+      this.outputsWritten(node.id, hashes);
+    }
+    return JSON.stringify(stored);
   }
 
   #input(
@@ -341,23 +299,13 @@ export class PgSession implements RunSession {
     name: string,
     from: readonly InputSource[] | undefined,
   ): StoredInput {
-    if (from !== undefined && from.length === 1) {
-      const whole = node.wholeSource(name);
-      if (whole !== undefined) {
-        const hash = this.#outputHashes.get(whole.node)?.get(whole.output);
-        if (hash !== undefined) return { name, hash };
-      }
-    }
+    const hash = this.reusedHash(node, name, from);
+    if (hash !== undefined) return { name, hash };
     return { name, ...this.#store.storeValue(values[name]) };
   }
 
   cacheGet(key: string): Promise<CacheHit | undefined> {
     return this.#store.cacheGet(key);
-  }
-
-  cachePut(key: string, node: NodeRecord): void {
-    this.#cachePuts.push([key, node]);
-    this.#arm();
   }
 
   finish(result: RunFinish): Promise<void> {
@@ -405,13 +353,5 @@ export class PgSession implements RunSession {
     } finally {
       this.#store.forget(this);
     }
-  }
-
-  takeSignal(name: string, nodeId: string): Promise<SignalMessage | undefined> {
-    return this.#store.time.takeSignal(this.runId, name, nodeId);
-  }
-
-  watchSignals(wake: () => void): () => void {
-    return this.#store.time.watchSignals(this.runId, wake);
   }
 }

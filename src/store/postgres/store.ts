@@ -220,7 +220,7 @@ export class PostgresStore extends PgOwnership implements Store {
 
   /** The session of a run whose row was just written. */
   #newSession(runId: string): PgSession {
-    const session = new PgSession(this, runId, undefined, new Map());
+    const session = new PgSession(this, { runId, previous: undefined, earlier: new Map() });
     this.#sessions.set(runId, session);
     this.writer.opened(session);
     return session;
@@ -262,7 +262,8 @@ export class PostgresStore extends PgOwnership implements Store {
     }
     // A resumed run continues its change counter and its log.
     const counters = await this.resumeCounters(start.runId);
-    const session = new PgSession(this, start.runId, previous, order, counters);
+    const run = { runId: start.runId, previous, earlier: order, counters };
+    const session = new PgSession(this, run);
     this.#sessions.set(start.runId, session);
     this.writer.opened(session);
     return session;

@@ -7,7 +7,6 @@
  * @module
  */
 
-import { ValidationError } from "../../core/errors.ts";
 import type { CommitMember, GroupCommit } from "../group_commit.ts";
 import { errorRecord, nodeErrorRecord, nodeOutputs as outputsOf } from "../provenance.ts";
 import type {
@@ -15,16 +14,16 @@ import type {
   InputSource,
   LogEntry,
   NodeRecord,
-  PreviousRun,
   RunFinish,
   RunSession,
   RunSuspend,
   SignalMessage,
 } from "../mod.ts";
+import { type OpenedRun, SqlSession } from "../sql_session.ts";
 import type { SqliteTime } from "./time.ts";
 import { decodeValue } from "../../core/values.ts";
 import type { SqliteBatch } from "./commit.ts";
-import { depsColumn, INLINE_MAX, keptLog, NodeOrder } from "../rows.ts";
+import { INLINE_MAX } from "../rows.ts";
 import type { Row } from "./rows.ts";
 import type { StatementSync } from "node:sqlite";
 
@@ -61,17 +60,14 @@ function stored(v: { hash: string; body?: string }): string {
 }
 
 /** The queue and journal of one run in a SQLite store. */
-export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
-  readonly previous: PreviousRun | undefined;
+export class SqliteSession extends SqlSession<SignalMessage | undefined>
+  implements RunSession, CommitMember<SqliteBatch> {
   readonly #store: SessionStore;
-  /** The run id. */
-  readonly runId: string;
   /** The run's number << 32: a node's key is this plus its order in the run. */
   readonly #keyBase: bigint;
   /** The same as a number (exact while the run's number is below 2^21). */
   readonly #keyNumber: number;
   #queue = new Set<NodeRecord>();
-  #cachePuts: [string, NodeRecord][] = [];
   #finish: RunFinish | undefined = undefined;
   /** The claim the end of the run gives up, if any. */
   #release: string | undefined = undefined;
@@ -85,51 +81,27 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   #spare: Set<NodeRecord> | undefined = undefined;
   /** Whether the store's timer will tick for this session. */
   #armed = false;
-  /** Output hashes of nodes already written, so that their consumers reuse them. */
-  // (Maps rather than weak ones: the session lasts as long as the run, which
-  // holds its nodes anyway, and a WeakMap costs more per entry to set and to
-  // collect.)
-  // (A node with one output, its whole value, keeps the hash alone.)
-  #outputHashes = new Map<string, string | Map<string, string>>();
-  #inputsWritten = new Set<NodeRecord>();
-  readonly #order: NodeOrder;
-  /** The run's change counter: each node row written takes the next value. */
-  #rev: number;
-  /** Log lines waiting for the next commit, those a commit took, and the last one's number. */
+  /** Log lines waiting for the next commit, and those a commit took. */
   #logs: LogEntry[] = [];
   #takenLogs: LogEntry[] = [];
-  #logSeq: number;
-  /** Lines kept per node and attempt, so that a runaway logger does not fill the store. */
-  #logCounts = new Map<string, number>();
 
-  constructor(
-    store: SessionStore,
-    runId: string,
-    keyBase: bigint,
-    previous: PreviousRun | undefined,
-    earlier: Map<string, number>,
-    counters: { rev: number; logSeq: number } = { rev: 0, logSeq: -1 },
-  ) {
+  /**
+   * @param store The store.
+   * @param keyBase The run's number << 32.
+   * @param run The run, and what was recorded under its id before.
+   */
+  constructor(store: SessionStore, keyBase: bigint, run: OpenedRun) {
+    super(run, 0xffffffff, store.time);
     this.#store = store;
-    this.runId = runId;
     this.#keyBase = keyBase;
     this.#keyNumber = Number(keyBase);
-    this.previous = previous;
-    this.#rev = counters.rev;
-    this.#logSeq = counters.logSeq;
-    this.#order = new NodeOrder(earlier);
-  }
-
-  added(node: NodeRecord): void {
-    this.#order.add(node);
-    this.#enqueue(node);
   }
 
   changed(node: NodeRecord): void {
-    this.#enqueue(node);
+    this.enqueue(node);
   }
 
-  #enqueue(node: NodeRecord): void {
+  protected enqueue(node: NodeRecord): void {
     // A replayed node's record is the one written when it first ran: nothing to write or wait for.
     if (node.replayed) return;
     this.#queue.add(node);
@@ -137,7 +109,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
       // A large queue is written now (with whatever else waits), not at the end of the turn.
       this.#store.group.note(this);
       this.#store.group.commitNow();
-    } else this.#arm();
+    } else this.arm();
   }
 
   /**
@@ -146,7 +118,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
    * request is not renewed by each commit (that would cost a call per step):
    * a tick that finds nothing queued simply drops it.
    */
-  #arm(): void {
+  protected arm(): void {
     if (this.#armed) return;
     this.#armed = true;
     this.#store.soon(this);
@@ -155,7 +127,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   /** The store's timer ticked: commit what is queued (without waiting). */
   tick(): void {
     this.#armed = false;
-    if (this.#queue.size > 0 || this.#cachePuts.length > 0 || this.#logs.length > 0) {
+    if (this.#queue.size > 0 || this.cachePuts.length > 0 || this.#logs.length > 0) {
       this.#store.group.note(this);
     }
   }
@@ -172,7 +144,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
    * nothing is queued or it was committed at once.
    */
   flush(): Promise<void> | undefined {
-    if (this.#queue.size === 0 && this.#cachePuts.length === 0 && this.#logs.length === 0) {
+    if (this.#queue.size === 0 && this.cachePuts.length === 0 && this.#logs.length === 0) {
       return undefined;
     }
     return this.#store.group.request(this);
@@ -181,12 +153,12 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   /** Moves the queued changes (and the end of the run) into a commit's statements. */
   collect(batch: SqliteBatch): void {
     const nodes = this.#queue;
-    const puts = this.#cachePuts;
+    const puts = this.cachePuts;
     const finish = this.#finish;
     const logs = this.#logs;
     const inputs: NodeRecord[] = [];
     const mark = batch.size;
-    const logSeq = this.#logSeq;
+    const logSeq = this.logSeq;
     try {
       for (const node of nodes) this.#row(node, batch, inputs);
       for (let i = 0; i < puts.length; i++) this.#cacheRow(puts[i]![0], puts[i]![1], batch);
@@ -195,14 +167,14 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     } catch (e) {
       // Nothing was taken: everything stays queued.
       batch.truncate(mark);
-      for (const node of inputs) this.#inputsWritten.delete(node);
-      this.#logSeq = logSeq;
+      for (const node of inputs) this.untakeInputs(node);
+      this.logSeq = logSeq;
       throw e;
     }
     // (The queue's two sets take turns: one is taken while the other fills.)
     this.#queue = this.#spare ?? new Set();
     this.#spare = undefined;
-    if (puts.length > 0) this.#cachePuts = [];
+    if (puts.length > 0) this.cachePuts = [];
     if (logs.length > 0) this.#logs = [];
     this.#takenLogs = logs;
     this.#finish = undefined;
@@ -228,12 +200,12 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     if (nodes === undefined) return;
     this.#taken = undefined;
     // Taken back in front of anything queued since, for the next commit.
-    for (const node of this.#takenInputs) this.#inputsWritten.delete(node);
+    for (const node of this.#takenInputs) this.untakeInputs(node);
     for (const node of this.#queue) nodes.add(node);
     this.#queue = nodes;
-    if (this.#takenPuts.length > 0) this.#cachePuts = [...this.#takenPuts, ...this.#cachePuts];
+    if (this.#takenPuts.length > 0) this.cachePuts = [...this.#takenPuts, ...this.cachePuts];
     if (this.#takenLogs.length > 0) {
-      this.#logSeq -= this.#takenLogs.length;
+      this.logSeq -= this.#takenLogs.length;
       this.#logs = [...this.#takenLogs, ...this.#logs];
       this.#takenLogs = [];
     }
@@ -248,11 +220,8 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     const s = this.#store.statements;
     const error = node.error === undefined ? null : JSON.stringify(nodeErrorRecord(node));
     let inputs: string | null = null;
-    // (Read once: a node may build its inputs on each read.)
-    const values = this.#inputsWritten.has(node) ? undefined : node.inputs;
+    const values = this.takeInputs(node);
     if (values !== undefined) {
-      // Inputs are written once, when first known; later upserts keep them.
-      this.#inputsWritten.add(node);
       inputsTaken.push(node);
       const sources = node.inputSources();
       // (The JSON of a StoredInput[] written as text: a step writes one per node, and
@@ -273,7 +242,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
       if (node.bare && names.length === 1) {
         // One output, the whole value: its hash alone is kept for consumers.
         const v = this.#value(node.value, batch);
-        this.#outputHashes.set(node.id, v.hash);
+        this.outputsWritten(node.id, v.hash);
         outputs = `[{"name":${JSON.stringify(names[0]!)},${stored(v)}}]`;
       } else {
         const hashes = new Map<string, string>();
@@ -285,16 +254,11 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
           outputs += `{"name":${JSON.stringify(o.name)},${stored(v)}}`;
         }
         outputs += "]";
-        this.#outputHashes.set(node.id, hashes);
+        this.outputsWritten(node.id, hashes);
       }
     }
-    const deps = inputs === null && !this.#inputsWritten.has(node) ? depsColumn(node) : null;
-    const added = this.#order.of(node);
-    if (added > 0xffffffff) {
-      throw new ValidationError(
-        `Run '${this.runId}' has more than 4,294,967,295 nodes, the most a run can record; split the work into several runs`,
-      );
-    }
+    const deps = inputs === null ? this.depsOf(node) : null;
+    const added = this.orderOf(node);
     batch.add(s.upsertNode!, [
       // (A number while it is exact: a BigInt for each row costs an allocation.)
       this.#keyNumber < MAX_NUMBER_KEY_BASE
@@ -319,23 +283,21 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
       error,
       node.cachedFrom ?? null,
       added,
-      ++this.#rev,
+      ++this.rev,
       deps,
     ]);
   }
 
-  log(line: LogEntry): void {
-    const entry = keptLog(this.#logCounts, line);
-    if (entry === undefined) return;
+  protected queueLog(entry: LogEntry): void {
     this.#logs.push(entry);
-    this.#arm();
+    this.arm();
   }
 
   #logRow(entry: LogEntry, batch: SqliteBatch): void {
-    if (this.#logSeq >= 0xffffffff) return;
-    this.#logSeq++;
+    if (this.logSeq >= 0xffffffff) return;
+    this.logSeq++;
     batch.add(this.#store.statements.insertLog!, [
-      this.#keyBase + BigInt(this.#logSeq),
+      this.#keyBase + BigInt(this.logSeq),
       entry.nodeId,
       entry.attempt,
       entry.time,
@@ -364,14 +326,8 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     from: readonly InputSource[] | undefined,
     batch: SqliteBatch,
   ): string {
-    if (from !== undefined && from.length === 1) {
-      const whole = node.wholeSource(name);
-      if (whole !== undefined) {
-        const known = this.#outputHashes.get(whole.node);
-        const hash = typeof known === "string" ? known : known?.get(whole.output);
-        if (hash !== undefined) return `"hash":"${hash}"`;
-      }
-    }
+    const hash = this.reusedHash(node, name, from);
+    if (hash !== undefined) return `"hash":"${hash}"`;
     return stored(this.#value(values[name], batch));
   }
 
@@ -382,11 +338,6 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     const value = s.getValue!.get(row.value_hash as string) as Row | undefined;
     if (value === undefined) return undefined;
     return { value: decodeValue(value.body as string), from: row.source as string };
-  }
-
-  cachePut(key: string, node: NodeRecord): void {
-    this.#cachePuts.push([key, node]);
-    this.#arm();
   }
 
   #cacheRow(key: string, node: NodeRecord, batch: SqliteBatch): void {
@@ -406,7 +357,7 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
   abandon(): void {
     this.#logs = [];
     this.#queue = new Set();
-    this.#cachePuts = [];
+    this.cachePuts = [];
     this.#finish = undefined;
     this.#store.forget(this);
   }
@@ -466,13 +417,5 @@ export class SqliteSession implements RunSession, CommitMember<SqliteBatch> {
     await this.flush();
     this.#store.time.suspend(this.runId, info);
     this.#store.forget(this);
-  }
-
-  takeSignal(name: string, nodeId: string): SignalMessage | undefined {
-    return this.#store.time.takeSignal(this.runId, name, nodeId);
-  }
-
-  watchSignals(wake: () => void): () => void {
-    return this.#store.time.watchSignals(this.runId, wake);
   }
 }

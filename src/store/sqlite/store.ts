@@ -290,7 +290,8 @@ export class SqliteStore extends SqliteBrowseMethods implements Store {
     // A succeeded run is returned as recorded, and a run of another entity or
     // other inputs is refused: nothing was written.
     if (!resumable(row, start)) {
-      return new SqliteSession(this, start.runId, BigInt(key) << 32n, previous, new Map());
+      const run = { runId: start.runId, previous, earlier: new Map() };
+      return new SqliteSession(this, BigInt(key) << 32n, run);
     }
     // Nodes run again in a resumed run update their earlier rows.
     const order = new Map<string, number>();
@@ -312,7 +313,8 @@ export class SqliteStore extends SqliteBrowseMethods implements Store {
     order: Map<string, number>,
     counters?: { rev: number; logSeq: number },
   ): SqliteSession {
-    const session = new SqliteSession(this, runId, BigInt(key) << 32n, previous, order, counters);
+    const run = { runId, previous, earlier: order, counters };
+    const session = new SqliteSession(this, BigInt(key) << 32n, run);
     this.#sessions.set(runId, session);
     this.#group.opened(session);
     return session;
