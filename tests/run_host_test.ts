@@ -9,6 +9,8 @@ import { all, flow, run, task, wait } from "../mod.ts";
 import { SqliteStore } from "../src/store/sqlite/mod.ts";
 import { acquireRun } from "../src/store/ownership.ts";
 import { ProtocolError, StoreHost } from "../src/cli/run_host.ts";
+import { ValidationError } from "../mod.ts";
+import { REFUSED_QUERIES } from "../src/store/remote_queries.ts";
 import {
   RemoteStore,
   type StoreReply,
@@ -314,6 +316,49 @@ Deno.test("requests that arrive together are handled in order: one commit for th
     assert.ok(!after?.nodes.some((n) => n.id === "e"));
   } finally {
     await lease.release();
+    store.close();
+  }
+});
+
+Deno.test("a run's own process is refused every query of the store but those of its own run, each refusal naming what was asked", async () => {
+  await using tmp = await tempDir();
+  const store = SqliteStore.open(`${tmp.dir}/weft.db`);
+  try {
+    const lease = await acquireRun(store, "own");
+    const asked: string[] = [];
+    const transport: StoreTransport = {
+      request(m) {
+        asked.push(m.t);
+        return Promise.reject(new Error(`the owner was asked ${m.t}`));
+      },
+      send(m) {
+        asked.push(m.t);
+      },
+      onWake: () => () => {},
+    };
+    const own = new RemoteStore(transport, lease.owner);
+    const remote = own as unknown as Record<string, (...args: unknown[]) => unknown>;
+    assert.ok(REFUSED_QUERIES.length >= 20);
+    for (const name of REFUSED_QUERIES) {
+      // Each refused name is a query the real store answers.
+      assert.equal(typeof (store as unknown as Record<string, unknown>)[name], "function", name);
+      await assert.rejects(
+        Promise.resolve().then(() => remote[name]!("own", "n1")),
+        (e: Error) => {
+          assert.ok(e instanceof ValidationError, `${name}: ${e}`);
+          assert.match(
+            e.message,
+            /^[A-Z][a-z ]+ is not available to a run's own process: the store belongs to the weft run that started it/,
+          );
+          return true;
+        },
+      );
+    }
+    // Another run's record is refused too, without asking the owner.
+    await assert.rejects(own.getRun("other"), /Reading run 'other' is not available/);
+    assert.equal(own.changeCount(), 0);
+    assert.deepEqual(asked, []);
+  } finally {
     store.close();
   }
 });

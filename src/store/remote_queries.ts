@@ -7,18 +7,7 @@
  */
 
 import { ValidationError } from "../core/errors.ts";
-import type { LogEntry, NodeChanges, NodeValue, TaskCounts, ValueUses } from "./browse.ts";
-import type {
-  Lineage,
-  NodeDetails,
-  RunOwner,
-  RunSummary,
-  RunTakeover,
-  ScheduleFire,
-  ScheduleRecord,
-  SignalRecord,
-  SleepingRun,
-} from "./mod.ts";
+import type { Store } from "./mod.ts";
 
 /**
  * A refusal that says where the store is.
@@ -34,106 +23,61 @@ export function unavailable(what: string): Promise<never> {
   );
 }
 
+/**
+ * The store's queries a run's process cannot ask, and how each refusal
+ * names what was asked. Each is a method of {@linkcode ElsewhereQueries}
+ * that rejects with {@linkcode unavailable}.
+ */
+const REFUSED = {
+  runOwner: "Reading run owners",
+  requestCancel: "Cancelling runs",
+  takeovers: "Reading takeovers",
+  listRuns: "Listing runs",
+  getValue: "Reading values",
+  lineage: "Lineage",
+  executions: "Reading executions",
+  clearCache: "Clearing the cache",
+  putSignal: "Sending signals",
+  listSignals: "Listing signals",
+  sleepingRuns: "Listing sleeping runs",
+  claimWake: "Waking runs",
+  claimFire: "Schedules",
+  updateFire: "Schedules",
+  listFires: "Schedules",
+  putSchedule: "Schedules",
+  listSchedules: "Schedules",
+  runEntities: "Listing entities",
+  taskCounts: "Counting tasks",
+  runNodes: "Reading nodes",
+  getNode: "Reading nodes",
+  nodeValues: "Reading values",
+  logs: "Reading logs",
+  valueUses: "Reading values",
+} as const satisfies Partial<Record<keyof Store, string>>;
+
+/** The refused queries, as methods: a rejection whatever they are given. */
+type Refusals = { readonly [K in keyof typeof REFUSED]: () => Promise<never> };
+
+/** The names of the queries a run's process cannot ask. */
+export const REFUSED_QUERIES: readonly (keyof typeof REFUSED)[] = Object.keys(
+  REFUSED,
+) as (keyof typeof REFUSED)[];
+
 /** The store's queries, refused: a run's process sees its own run only. */
-export abstract class ElsewhereQueries {
-  /** Not available here. */
-  runOwner(): Promise<RunOwner | undefined> {
-    return unavailable("Reading run owners");
-  }
-  /** Not available here. */
-  requestCancel(): Promise<RunOwner | undefined> {
-    return unavailable("Cancelling runs");
-  }
-  /** Not available here. */
-  takeovers(): Promise<RunTakeover[]> {
-    return unavailable("Reading takeovers");
-  }
-  /** Not available here. */
-  listRuns(): Promise<RunSummary[]> {
-    return unavailable("Listing runs");
-  }
-  /** Not available here. */
-  getValue(): Promise<{ hash: string; value: unknown } | undefined> {
-    return unavailable("Reading values");
-  }
-  /** Not available here. */
-  lineage(): Promise<Lineage> {
-    return unavailable("Lineage");
-  }
-  /** Not available here. */
-  executions(): Promise<NodeDetails[]> {
-    return unavailable("Reading executions");
-  }
-  /** Not available here. */
-  clearCache(): Promise<number> {
-    return unavailable("Clearing the cache");
-  }
-  /** Not available here. */
-  putSignal(): Promise<number> {
-    return unavailable("Sending signals");
-  }
-  /** Not available here. */
-  listSignals(): Promise<SignalRecord[]> {
-    return unavailable("Listing signals");
-  }
-  /** Not available here. */
-  sleepingRuns(): Promise<SleepingRun[]> {
-    return unavailable("Listing sleeping runs");
-  }
-  /** Not available here. */
-  claimWake(): Promise<boolean> {
-    return unavailable("Waking runs");
-  }
-  /** Not available here. */
-  claimFire(): Promise<boolean> {
-    return unavailable("Schedules");
-  }
-  /** Not available here. */
-  updateFire(): Promise<void> {
-    return unavailable("Schedules");
-  }
-  /** Not available here. */
-  listFires(): Promise<ScheduleFire[]> {
-    return unavailable("Schedules");
-  }
-  /** Not available here. */
-  putSchedule(): Promise<void> {
-    return unavailable("Schedules");
-  }
-  /** Not available here. */
-  listSchedules(): Promise<ScheduleRecord[]> {
-    return unavailable("Schedules");
-  }
-  /** Not available here. */
-  runEntities(): Promise<string[]> {
-    return unavailable("Listing entities");
-  }
-  /** Not available here. */
-  taskCounts(): Promise<Map<string, TaskCounts>> {
-    return unavailable("Counting tasks");
-  }
-  /** Not available here. */
-  runNodes(): Promise<NodeChanges | undefined> {
-    return unavailable("Reading nodes");
-  }
-  /** Not available here. */
-  getNode(): Promise<NodeDetails | undefined> {
-    return unavailable("Reading nodes");
-  }
-  /** Not available here. */
-  nodeValues(): Promise<{ inputs: NodeValue[]; outputs: NodeValue[] } | undefined> {
-    return unavailable("Reading values");
-  }
-  /** Not available here. */
-  logs(): Promise<LogEntry[]> {
-    return unavailable("Reading logs");
-  }
-  /** Not available here. */
-  valueUses(): Promise<ValueUses> {
-    return unavailable("Reading values");
-  }
+abstract class Refusing {
   /** Nothing here changes the store but through the owner. */
   changeCount(): number {
     return 0;
   }
 }
+for (const name of REFUSED_QUERIES) {
+  const what = REFUSED[name];
+  Object.defineProperty(Refusing.prototype, name, {
+    value: () => unavailable(what),
+    writable: true,
+    configurable: true,
+  });
+}
+
+/** The store's queries, refused (see {@linkcode REFUSED}), as a base class. */
+export const ElsewhereQueries: abstract new () => Refusing & Refusals = Refusing as never;
