@@ -12,7 +12,7 @@ import type { EntityDef } from "../define/defs.ts";
 import { selectOutput } from "../define/entity.ts";
 import { Handle, type RefSource } from "../define/handle.ts";
 import { defaultStore } from "../store/open.ts";
-import { executeEntity } from "./execute.ts";
+import { runEntity, valueOf } from "./execute.ts";
 
 /** The source of a handle returned by a direct call. */
 class DirectCall implements RefSource {
@@ -46,7 +46,7 @@ class DirectCall implements RefSource {
  * @returns A handle that resolves to the entity's value.
  */
 export function callDirect(def: EntityDef, inputs: Record<string, unknown>): Handle<unknown> {
-  return new Handle(new DirectCall(def, executeEntity(def, inputs, defaultStore())));
+  return new Handle(new DirectCall(def, runEntity(def, inputs, defaultStore()).then(valueOf)));
 }
 
 registerDirect({

@@ -345,23 +345,14 @@ function checkPrevious(
 }
 
 /**
- * Runs an entity and resolves to its value, as `execute` and direct calls do.
+ * The value of a finished run, as a direct call resolves to it.
  *
- * @param def The entity.
- * @param inputs The inputs by name.
- * @param store Where to record the run.
- * @param options Run options.
+ * @param result The run's result.
  * @returns The value: nothing, the single output, or outputs by name.
- * @throws {ValidationError} On bad inputs.
- * @throws {TaskFailedError} When the run fails.
+ * @throws {TaskFailedError} The run's first error, when it failed.
+ * @throws {CancelledError} When it was cancelled.
  */
-export async function executeEntity(
-  def: EntityDef,
-  inputs: Record<string, unknown>,
-  store: Store,
-  options: RunOptions = {},
-): Promise<unknown> {
-  const result = await runEntity(def, inputs, store, options);
+export function valueOf(result: RunResult): unknown {
   if (result.status === "succeeded") return result.outputs;
   throw result.errors[0] ?? cancelledRoot(result.runId);
 }
