@@ -73,7 +73,13 @@ export { mapTask } from "./src/define/map.ts";
 export type { ControlOptions } from "./src/define/control.ts";
 export type { FailurePolicy } from "./src/define/defs.ts";
 export { and, eq, ge, gt, ifElse, le, lt, ne, not, or } from "./src/define/conditions.ts";
-export type { Comparison, Condition, IfElseOptions, Operand } from "./src/define/conditions.ts";
+export type {
+  Compare,
+  Comparison,
+  Condition,
+  IfElseOptions,
+  Operand,
+} from "./src/define/conditions.ts";
 export type { MappedResults, MapTask, MapTaskOptions } from "./src/define/map.ts";
 export { signal, sleep, sleepUntil, WaitHandle } from "./src/define/time.ts";
 export type { SignalOptions } from "./src/define/time.ts";

@@ -52,70 +52,29 @@ function isCondition(x: unknown): x is Condition {
 }
 
 /**
- * `a` equals `b` (deep equality for lists and objects).
+ * A comparison of two operands, each a workflow input, a node output or a
+ * constant: `eq(a, b)`, `gt(a, b)`…
  *
- * @param a An input, a node output or a constant.
- * @param b Another.
- * @returns The condition.
+ * @typeParam T The operands' type.
  */
-export function eq<T>(a: Operand<T>, b: Operand<T>): Condition {
-  return condition("eq", [a, b]);
+export type Compare = <T>(a: Operand<T>, b: Operand<T>) => Condition;
+
+function comparison(op: Comparison): Compare {
+  return (a, b) => condition(op, [a, b]);
 }
 
-/**
- * `a` differs from `b`.
- *
- * @param a An input, a node output or a constant.
- * @param b Another.
- * @returns The condition.
- */
-export function ne<T>(a: Operand<T>, b: Operand<T>): Condition {
-  return condition("ne", [a, b]);
-}
-
-/**
- * `a > b` (numbers, bigints, strings or dates, both of one kind).
- *
- * @param a An input, a node output or a constant.
- * @param b Another.
- * @returns The condition.
- */
-export function gt<T>(a: Operand<T>, b: Operand<T>): Condition {
-  return condition("gt", [a, b]);
-}
-
-/**
- * `a >= b`.
- *
- * @param a An input, a node output or a constant.
- * @param b Another.
- * @returns The condition.
- */
-export function ge<T>(a: Operand<T>, b: Operand<T>): Condition {
-  return condition("ge", [a, b]);
-}
-
-/**
- * `a < b`.
- *
- * @param a An input, a node output or a constant.
- * @param b Another.
- * @returns The condition.
- */
-export function lt<T>(a: Operand<T>, b: Operand<T>): Condition {
-  return condition("lt", [a, b]);
-}
-
-/**
- * `a <= b`.
- *
- * @param a An input, a node output or a constant.
- * @param b Another.
- * @returns The condition.
- */
-export function le<T>(a: Operand<T>, b: Operand<T>): Condition {
-  return condition("le", [a, b]);
-}
+/** `a` equals `b` (deep equality for lists and objects). */
+export const eq: Compare = comparison("eq");
+/** `a` differs from `b`. */
+export const ne: Compare = comparison("ne");
+/** `a > b` (numbers, bigints, strings or dates, both of one kind). */
+export const gt: Compare = comparison("gt");
+/** `a >= b`. */
+export const ge: Compare = comparison("ge");
+/** `a < b`. */
+export const lt: Compare = comparison("lt");
+/** `a <= b`. */
+export const le: Compare = comparison("le");
 
 /**
  * Every condition holds.
