@@ -19,9 +19,12 @@ import {
   mapTask,
   race,
   run,
+  sendSignal,
   signal,
   task,
   TaskFailedError,
+  TimeoutError,
+  ValidationError,
   wait,
   workflow,
 } from "../mod.ts";
@@ -227,6 +230,76 @@ Deno.test("attack: a failure caught after its retries (retries: 2) is replayed w
   });
   assert.equal(await interruptedThenResumed(f), "fallback(attempt 3)");
   assert.deepEqual(counts(), { crashHere: 2, fallback: 1, retried: 3 });
+});
+
+Deno.test("attack: a timeout a flow caught is replayed as a timeout (the cause is still a TimeoutError)", async () => {
+  const slowOnce = task(
+    { name: "slowOnce", timeout: 30 },
+    async function slowOnce(_: unknown, ctx?: { signal: AbortSignal }): Promise<string> {
+      if (count("slowOnce") === 1) await sleep(300, ctx?.signal).catch(() => {});
+      return "quick";
+    },
+  );
+  const f = flow(async function* catchesTimeout() {
+    let v: string;
+    try {
+      v = yield* wait(slowOnce(0));
+    } catch (e) {
+      const cause = (e as Error).cause;
+      v = yield* wait(fallback(cause instanceof TimeoutError ? "timed out" : `other: ${e}`));
+    }
+    return yield* wait(crashHere(v));
+  });
+  assert.equal(await interruptedThenResumed(f), "fallback(timed out)");
+  assert.deepEqual(counts(), { crashHere: 2, fallback: 1, slowOnce: 1 });
+});
+
+Deno.test("attack: a nested flow's timeout caught by the outer flow is replayed as a TimeoutError", async () => {
+  const slowFlow = flow(
+    { name: "slowFlow", timeout: 30 },
+    async function* slowFlow() {
+      const t = task(async function napOnce(): Promise<string> {
+        if (count("napOnce") === 1) await sleep(300);
+        return "awake";
+      });
+      return yield* wait(t());
+    },
+  );
+  const f = flow(async function* catchesFlowTimeout() {
+    let v: string;
+    try {
+      v = yield* wait(slowFlow());
+    } catch (e) {
+      v = yield* wait(fallback(e instanceof TimeoutError ? "flow timed out" : `other: ${e}`));
+    }
+    return yield* wait(crashHere(v));
+  });
+  assert.equal(await interruptedThenResumed(f), "fallback(flow timed out)");
+  assert.equal(calls.get("fallback"), 1);
+  assert.equal(calls.get("napOnce"), 1);
+});
+
+Deno.test("attack: a signal whose value does not fit its schema, caught: the resumed run gets the same ValidationError, without waiting for another signal", async () => {
+  const f = flow(async function* badSignal() {
+    let v: string;
+    try {
+      v = `got ${yield* wait(signal("go", { schema: "number" }))}`;
+    } catch (e) {
+      v = yield* wait(fallback(e instanceof ValidationError ? "invalid" : `other: ${e}`));
+    }
+    return yield* wait(crashHere(v));
+  });
+  await using tmp = await tempDir();
+  const store = `sqlite:${tmp.dir}/weft.db`;
+  calls.clear();
+  const first = run(f, {}, { store, runId: "s" });
+  await sleep(200);
+  await sendSignal("s", "go", "not a number", { store });
+  assert.equal((await first).status, "failed");
+  const resumed = await run(f, {}, { store, runId: "s", signal: AbortSignal.timeout(5_000) });
+  assert.equal(resumed.status, "succeeded", JSON.stringify(resumed.errors));
+  assert.equal(resumed.outputs, "fallback(invalid)");
+  assert.deepEqual(counts(), { crashHere: 2, fallback: 1 });
 });
 
 Deno.test("attack: failures caught at several positions of a while loop; the same call fails, is caught, then succeeds at a later position", async () => {

@@ -201,3 +201,28 @@ export function describeCause(cause: unknown): { name: string; message: string; 
   }
   return { name: "Error", message: String(cause) };
 }
+
+/** The error classes made from a message and options alone, by name (see {@linkcode weftErrorNamed}). */
+const PLAIN_CLASSES: Readonly<
+  Record<string, new (message: string, options?: WeftErrorOptions) => WeftError>
+> = { WeftError, ValidationError, TaskFailedError, TimeoutError, CancelledError };
+
+/**
+ * An error of the weft class a store's JSON names, made again: a flow that
+ * tests the class of a failure it caught (`e instanceof TimeoutError`,
+ * `e.cause instanceof TimeoutError`) takes the same path when the failure
+ * is replayed. Undefined for any other name.
+ *
+ * @param name The recorded name, such as `"TimeoutError"`.
+ * @param message The recorded message.
+ * @param options The node, task, attempt and cause.
+ * @returns The error, or undefined when no such class is made from a message alone.
+ */
+export function weftErrorNamed(
+  name: string,
+  message: string,
+  options?: WeftErrorOptions,
+): WeftError | undefined {
+  const Class = Object.hasOwn(PLAIN_CLASSES, name) ? PLAIN_CLASSES[name] : undefined;
+  return Class === undefined ? undefined : new Class(message, options);
+}

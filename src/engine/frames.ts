@@ -16,6 +16,7 @@ import {
   ValidationError,
   type WeftError,
   type WeftErrorJson,
+  weftErrorNamed,
   type WeftErrorOptions,
 } from "../core/errors.ts";
 import type { EntityDef } from "../define/defs.ts";
@@ -333,23 +334,28 @@ export abstract class Frame implements CallSite, NodeFrame {
 }
 
 /**
- * A recorded failure as a replayed flow receives it: a `TaskFailedError`
- * with the recorded name, message, node, task, attempt and cause.
+ * A recorded failure as a replayed flow receives it: an error of the
+ * recorded class when it is one of weft's made from a message alone (a
+ * `TimeoutError` stays one), else a `TaskFailedError` with the recorded
+ * name; with the recorded message, node, task, attempt and cause (the same
+ * rule for the cause, else an `Error` of the recorded name and message).
  *
  * @param json The error as the store recorded it.
  * @returns The error.
  */
-export function recordedFailure(json: WeftErrorJson): TaskFailedError {
+export function recordedFailure(json: WeftErrorJson): WeftError {
   const options: WeftErrorOptions = {};
   if (json.nodeId !== undefined) options.nodeId = json.nodeId;
   if (json.task !== undefined) options.task = json.task;
   if (json.attempt !== undefined) options.attempt = json.attempt;
-  if (json.cause !== undefined) {
-    const cause = options.cause = new Error(json.cause.message);
-    cause.name = json.cause.name;
-    if (json.cause.stack !== undefined) cause.stack = json.cause.stack;
+  const c = json.cause;
+  if (c !== undefined) {
+    const cause = options.cause = weftErrorNamed(c.name, c.message) ?? new Error(c.message);
+    cause.name = c.name;
+    if (c.stack !== undefined) cause.stack = c.stack;
   }
-  const error = new TaskFailedError(json.message, options);
+  const error = weftErrorNamed(json.name, json.message, options) ??
+    new TaskFailedError(json.message, options);
   error.name = json.name;
   if (json.stack !== undefined) error.stack = json.stack;
   return error;
