@@ -302,6 +302,54 @@ Deno.test("attack: a signal whose value does not fit its schema, caught: the res
   assert.deepEqual(counts(), { crashHere: 2, fallback: 1 });
 });
 
+Deno.test("attack: race won by a failure a flow caught, while a call listed before it succeeded later", async () => {
+  const slowOk = task(async function slowOk(): Promise<string> {
+    count("slowOk");
+    await sleep(40);
+    return "slow won";
+  });
+  const fastFail = task(function fastFail(): string {
+    if (count("fastFail") === 1) throw new Error("fast failure");
+    return "fast won";
+  });
+  const f = flow(async function* racesAFailure() {
+    const s = slowOk();
+    const q = fastFail();
+    let v: string;
+    try {
+      v = yield* race([s, q]);
+    } catch {
+      v = yield* wait(fallback("race"));
+    }
+    // slowOk ends (and is recorded) before the run is interrupted.
+    yield* wait(s);
+    return yield* wait(crashHere(v));
+  });
+  assert.equal(await interruptedThenResumed(f), "fallback(race)");
+  assert.deepEqual(counts(), { crashHere: 2, fallback: 1, fastFail: 1, slowOk: 1 });
+});
+
+Deno.test("attack: race of two successes, the later-listed one first: the resumed run picks the same winner", async () => {
+  const slowOk = task(async function slowWin(): Promise<string> {
+    count("slowWin");
+    await sleep(40);
+    return "slow";
+  });
+  const fastOk = task(function fastWin(): string {
+    count("fastWin");
+    return "fast";
+  });
+  const f = flow(async function* racesTwo() {
+    const s = slowOk();
+    const q = fastOk();
+    const v = yield* race([s, q]);
+    yield* wait(s);
+    return yield* wait(crashHere(v));
+  });
+  assert.equal(await interruptedThenResumed(f), "fast");
+  assert.deepEqual(counts(), { crashHere: 2, fastWin: 1, slowWin: 1 });
+});
+
 Deno.test("attack: failures caught at several positions of a while loop; the same call fails, is caught, then succeeds at a later position", async () => {
   // step(i) fails on its first call for i in FAILING.
   const FAILING = new Set([0, 3, 4, 7]);

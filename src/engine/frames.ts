@@ -206,6 +206,7 @@ export abstract class Frame implements CallSite, NodeFrame {
       node.startedAt = entry.startedAt;
       node.cachedFrom = entry.cachedFrom;
       run.succeed(node, entry.value);
+      keepFinish(node, entry);
       return node;
     }
     // A failure a flow caught and went on from is part of the flow's history:
@@ -217,6 +218,7 @@ export abstract class Frame implements CallSite, NodeFrame {
       node.attempt = entry.attempt;
       node.startedAt = entry.startedAt;
       run.fail(node, recordedFailure(entry.error));
+      keepFinish(node, entry);
       return node;
     }
     if (after !== undefined) node.after = after;
@@ -331,6 +333,16 @@ export abstract class Frame implements CallSite, NodeFrame {
 
   /** What the frame's body does on cancellation. */
   protected onCancel(_reason: WeftError): void {}
+}
+
+/**
+ * A replayed node keeps the time its recorded execution finished, not the
+ * time it was replayed: a `race` of several replayed calls picks the one
+ * that settled first when the run was live (see `raceOrder`), not the one
+ * listed first.
+ */
+function keepFinish(node: Node, entry: JournalEntry): void {
+  if (entry.finishedAt !== undefined) node.finishedAt = entry.finishedAt;
 }
 
 /**
