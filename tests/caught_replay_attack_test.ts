@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import {
+  all,
   flow,
   gt,
   ifElse,
@@ -348,6 +349,37 @@ Deno.test("attack: race of two successes, the later-listed one first: the resume
   });
   assert.equal(await interruptedThenResumed(f), "fast");
   assert.deepEqual(counts(), { crashHere: 2, fastWin: 1, slowWin: 1 });
+});
+
+Deno.test("attack: all() of two calls that both fail, the later-listed first, both caught in the end: the resumed run sees the same failure first", async () => {
+  const failsLate = task(async function failsLate(): Promise<string> {
+    count("failsLate");
+    await sleep(30);
+    throw new Error("late failure");
+  });
+  const failsEarly = task(function failsEarly(): string {
+    count("failsEarly");
+    throw new Error("early failure");
+  });
+  const f = flow(async function* bothFail() {
+    const late = failsLate();
+    const early = failsEarly();
+    let v: string;
+    try {
+      yield* all([late, early]);
+      v = "none";
+    } catch (e) {
+      v = yield* wait(fallback((e as Error).message.includes("early") ? "early" : "late"));
+    }
+    try {
+      yield* wait(late);
+    } catch {
+      // caught too
+    }
+    return yield* wait(crashHere(v));
+  });
+  assert.equal(await interruptedThenResumed(f), "fallback(early)");
+  assert.deepEqual(counts(), { crashHere: 2, failsEarly: 1, failsLate: 1, fallback: 1 });
 });
 
 Deno.test("attack: failures caught at several positions of a while loop; the same call fails, is caught, then succeeds at a later position", async () => {

@@ -30,7 +30,7 @@ import type { Handle } from "../define/handle.ts";
 import { ControlledFrame } from "./control_frame.ts";
 import type { FrameRun } from "./frames.ts";
 import { slotOf } from "./handles.ts";
-import { isFinal, Node } from "./node.ts";
+import { failedSource, isFinal, Node } from "./node.ts";
 import { waitAll, type WaitRun } from "./waiting.ts";
 import { isWaitNode } from "./waits.ts";
 
@@ -384,14 +384,8 @@ export class FlowFrame extends ControlledFrame {
    * @param node The node whose failure is sent.
    */
   #throwing(node: Node): void {
-    while (node.status === "skipped") {
-      const error = node.error;
-      const from: Node | undefined = node.deps?.find((d) => d.error === error) ??
-        node.after?.find((d) => d.error === error);
-      if (from === undefined) return;
-      node = from;
-    }
-    if (node.status === "failed" && this.run.caught(node)) this.#thrownFrom = node;
+    const from = failedSource(node);
+    if (from?.status === "failed" && this.run.caught(from)) this.#thrownFrom = from;
   }
 
   /** The failure sent into the body was not caught: its mark is taken back. */

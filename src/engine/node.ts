@@ -58,6 +58,25 @@ export function isFinal(status: NodeStatus): boolean {
     status === "cancelled";
 }
 
+/**
+ * The node whose failure a node that ended without a value carries: itself,
+ * or for one skipped because a node it depends on (or starts after) failed,
+ * that node, followed through skipped ones.
+ *
+ * @param node A node that ended without a value.
+ * @returns The node that failed (or was cancelled), or undefined when it cannot be found.
+ */
+export function failedSource(node: Node): Node | undefined {
+  while (node.status === "skipped") {
+    const error = node.error;
+    const from: Node | undefined = node.deps?.find((d) => d.error === error) ??
+      node.after?.find((d) => d.error === error);
+    if (from === undefined) return undefined;
+    node = from;
+  }
+  return node;
+}
+
 /** A node that calls a task. */
 export type TaskNode = Node & { readonly def: TaskDef };
 

@@ -10,7 +10,7 @@ import { isPlainObject } from "../core/values.ts";
 import { selectOutput } from "../define/entity.ts";
 import type { Handle } from "../define/handle.ts";
 import { forEachHandle, mapHandles, slotOf } from "./handles.ts";
-import { appendTo, isFinal, Node, type NodeRun } from "./node.ts";
+import { appendTo, failedSource, isFinal, Node, type NodeRun } from "./node.ts";
 
 /** What waiting needs of the run. */
 export interface WaitRun extends NodeRun {
@@ -72,8 +72,9 @@ export function waitAll(
     // Settled nodes (most of a gathered fan-out) are counted without a closure each.
     if (node.status === "succeeded") oneDone();
     else if (isFinal(node.status)) {
-      run.handled.add(node.error!);
-      oneFailed(node.error, node);
+      const first = firstFailure(nodes, i);
+      run.handled.add(first.error!);
+      oneFailed(first.error, first);
     } else {
       node.listeners = appendTo(node.listeners, () => {
         if (node.status === "succeeded") oneDone();
@@ -92,6 +93,32 @@ export function waitAll(
       oneDone();
     }, (e) => oneFailed(e));
   }
+}
+
+/**
+ * Of the nodes from `i` on (the first has ended without a value), the one
+ * whose failure came first: the failure a live run sent first when they
+ * ended while it waited, and the one a replay (where they ended before it
+ * waits, at their recorded times) sends. A skipped node's failure came when
+ * the node it depends on failed.
+ */
+function firstFailure(nodes: readonly Node[], i: number): Node {
+  let first = nodes[i]!;
+  let at = failedAt(first);
+  for (let j = i + 1; j < nodes.length; j++) {
+    const node = nodes[j]!;
+    if (node.status === "succeeded" || !isFinal(node.status)) continue;
+    const t = failedAt(node);
+    if (t < at) {
+      first = node;
+      at = t;
+    }
+  }
+  return first;
+}
+
+function failedAt(node: Node): number {
+  return (failedSource(node) ?? node).finishedAt ?? Infinity;
 }
 
 function deliverOne(
