@@ -489,6 +489,95 @@ Deno.test("attack: catch, clean up, rethrow in a later step: the resumed run fai
   }
 });
 
+/**
+ * Runs `entity` on a SQLite store file while `bug.on` (it fails on
+ * something else than the failure it caught, or rethrows it), then resumes
+ * it with the bug fixed (`bug.on` false) and returns both runs.
+ */
+async function fixedThenResumed(entity: Parameters<typeof run>[0], bug: { on: boolean }) {
+  await using tmp = await tempDir();
+  const store = `sqlite:${tmp.dir}/weft.db`;
+  calls.clear();
+  bug.on = true;
+  const first = await run(entity, {}, { store, runId: "r" });
+  assert.equal(first.status, "failed");
+  bug.on = false;
+  return { first, resumed: await run(entity, {}, { store, runId: "r" }) };
+}
+
+Deno.test("attack: a flow catches a failure and fails on a bug in the same step; resumed with the bug fixed, the failure is replayed", async () => {
+  const after = task(function afterCatch(v: string): string {
+    count("afterCatch");
+    return v;
+  });
+  const bug = { on: true };
+  // Caught at await h, the fallback awaited too: all one step.
+  const awaits = flow(async function* awaitsInOneStep() {
+    let v: string;
+    try {
+      v = await flaky();
+    } catch {
+      v = await fallback("same step");
+    }
+    if (bug.on) throw new Error("a bug after the catch");
+    return yield* wait(after(v));
+  });
+  const { resumed } = await fixedThenResumed(awaits, bug);
+  assert.equal(resumed.status, "succeeded", JSON.stringify(resumed.errors));
+  assert.equal(resumed.outputs, "fallback(same step)");
+  assert.deepEqual(counts(), { afterCatch: 1, fallback: 1, flaky: 1 });
+
+  // Caught at a yield, a call made, and a bug before the next yield.
+  const callsThenBug = flow(async function* callsThenBug() {
+    let v: string;
+    try {
+      v = yield* wait(flaky());
+    } catch {
+      v = "default";
+    }
+    const h = after(v);
+    if (bug.on) throw new Error("a bug after the call");
+    return yield* wait(h);
+  });
+  const second = await fixedThenResumed(callsThenBug, bug);
+  assert.equal(second.resumed.status, "succeeded", JSON.stringify(second.resumed.errors));
+  assert.equal(second.resumed.outputs, "default");
+  assert.equal(calls.get("flaky"), 1);
+});
+
+Deno.test("attack: catch, clean up with await, rethrow in the same step: counts as caught (the resumed run fails the same way); a rethrow before any call does not", async () => {
+  const cleanup = task(function cleanup(): string {
+    count("cleanup");
+    return "cleaned";
+  });
+  const bug = { on: true };
+  const cleansUp = flow(async function* cleansUpThenRethrows() {
+    try {
+      return yield* wait(flaky());
+    } catch (e) {
+      await cleanup();
+      throw e;
+    }
+  });
+  const { first, resumed } = await fixedThenResumed(cleansUp, bug);
+  assert.equal(resumed.status, "failed");
+  assert.equal(resumed.errors[0]?.message, first.errors[0]?.message);
+  assert.deepEqual(counts(), { cleanup: 1, flaky: 1 });
+
+  // Rethrown (wrapped) before any call: nothing caught it; the resumed run calls flaky again.
+  const rethrows = flow(async function* rethrowsAtOnce() {
+    try {
+      return yield* wait(flaky());
+    } catch (e) {
+      throw new Error("wrapped", { cause: e });
+    }
+  });
+  const again = await fixedThenResumed(rethrows, bug);
+  assert.equal(again.resumed.status, "succeeded", JSON.stringify(again.resumed.errors));
+  assert.equal(again.resumed.outputs, "primary");
+  assert.deepEqual(counts(), { flaky: 2 });
+});
+
 Deno.test('attack: a store written before the mark existed (no "caught" key): a resume runs the failed call again', async () => {
   const alwaysDown = task(function alwaysDown(): string {
     count("alwaysDown");

@@ -70,11 +70,12 @@ export class FlowFrame extends ControlledFrame {
   /** Whether a step of the body is under way (counted in `run.stepping`). */
   #inStep = false;
   /**
-   * The node whose failure the step under way was sent (thrown at the
-   * body's yield), marked caught: if the body lets it escape instead of
-   * going on, the mark is taken back (see `#throwing`).
+   * The nodes whose failures the step under way was sent (thrown at the
+   * body's yield, or at its `await h`), marked caught, each with how many
+   * calls the body had made then: if the body lets one escape before it
+   * calls anything more, its mark is taken back (see `#bodyThrew`).
    */
-  #thrownFrom: Node | undefined = undefined;
+  #marked: { node: Node; calls: number }[] | undefined = undefined;
   #def!: FlowDef;
 
   start(def: FlowDef, inputs: Record<string, unknown>): void {
@@ -111,7 +112,7 @@ export class FlowFrame extends ControlledFrame {
     }
     if (run.fatal !== undefined && mode !== 2) {
       // (A failure about to be sent is not: the body is stopped.)
-      if (mode === 1) this.#takeBackMark();
+      if (mode === 1) this.#takeBack(arg, true);
       mode = 2;
       arg = undefined;
     }
@@ -157,7 +158,7 @@ export class FlowFrame extends ControlledFrame {
 
   #onStep(res: IteratorResult<unknown>): void {
     // (The body went on after a failure sent into it: it caught it; the mark stays.)
-    this.#thrownFrom = undefined;
+    this.#marked = undefined;
     this.#stepEnded();
     if (res.done) {
       this.#returned = res.value;
@@ -379,26 +380,43 @@ export class FlowFrame extends ControlledFrame {
    * now, before the body runs, as what the body does next (the calls it
    * makes start at its next await point, before the engine hears of its
    * step) must not be durable before the mark; if the body lets the failure
-   * escape, `#bodyThrew` takes the mark back.
+   * escape before it calls anything more, `#bodyThrew` takes the mark back.
    *
    * @param node The node whose failure is sent.
    */
   #throwing(node: Node): void {
     const from = failedSource(node);
-    if (from?.status === "failed" && this.run.caught(from)) this.#thrownFrom = from;
+    if (from?.status === "failed" && this.run.caught(from)) {
+      (this.#marked ??= []).push({ node: from, calls: this.children.length });
+    }
   }
 
-  /** The failure sent into the body was not caught: its mark is taken back. */
-  #takeBackMark(): void {
-    const thrownFrom = this.#thrownFrom;
-    if (thrownFrom === undefined) return;
-    this.#thrownFrom = undefined;
-    this.run.uncaught(thrownFrom);
+  /**
+   * Takes back the marks of the failures sent into the step under way that
+   * `escaped` is (or carries as its cause): they were not caught. Unless
+   * `always`, only those after which the body made no call: a body that
+   * calls something (to clean up, say) after catching a failure, then
+   * rethrows it, went on from it, as one that rethrows it in a later step
+   * does; a resume replays it, so that the body makes the same calls again.
+   *
+   * @param escaped What the body threw (or was about to be sent).
+   * @param always Whether calls made since do not matter (the body never got the failure).
+   */
+  #takeBack(escaped: unknown, always: boolean): void {
+    const marked = this.#marked;
+    if (marked === undefined) return;
+    this.#marked = undefined;
+    for (const { node, calls } of marked) {
+      if (!always && this.children.length !== calls) continue;
+      if (carries(escaped, node.error)) this.run.uncaught(node);
+    }
   }
 
   #bodyThrew(e: unknown): void {
-    // The failure sent into the body (if any) escaped it.
-    this.#takeBackMark();
+    // The failures sent into the body that escaped it at once were not
+    // caught. One that the body caught before it failed on something else
+    // (a bug, another failure) was: a resume replays it.
+    this.#takeBack(e, false);
     this.#stepEnded();
     const run = this.run;
     const error = run.fatal ?? asWeftError(e, this.node, run.rootName);
@@ -476,6 +494,15 @@ export class FlowFrame extends ControlledFrame {
       this.conclude(undefined, error, rootCauses(run.index(), error));
     });
   }
+}
+
+/** Whether `e` is `error`, or has it in its chain of causes. */
+function carries(e: unknown, error: unknown): boolean {
+  for (let depth = 0; depth < 16 && typeof e === "object" && e !== null; depth++) {
+    if (e === error) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** An entity a flow yielded instead of a call of it: itself, or inside a yielded array or object. */
