@@ -34,6 +34,8 @@ import { SqliteStore } from "../sqlite.ts";
 import { nodeView, timeline } from "../src/ui/api.ts";
 import { deno, ROOT, sleep, tempDir } from "./_helpers.ts";
 import { postgresMissing, sharedCluster } from "./_postgres.ts";
+import { detach, finished, type Proc, startWeft, stopAll, until, workersUp } from "./_workers.ts";
+import { PostgresStore } from "../postgres.ts";
 
 /** Calls of each task in this process, by name. */
 const calls = new Map<string, number>();
@@ -803,6 +805,16 @@ async function chaosKilled(
   return { kills, lines: lines.length };
 }
 
+/** The process group of a process (from /proc), or undefined when it is gone. */
+function groupOf(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The output of `chaos` run once, uninterrupted, in a directory of its own. */
 async function uninterrupted(n: number): Promise<{ outputs: unknown; lines: number }> {
   await using tmp = await tempDir();
@@ -880,5 +892,66 @@ Deno.test({
     const { kills, lines } = await chaosKilled(tmp.dir, url, CHAOS_N, 5, reference.outputs);
     console.log(`PostgreSQL: ${kills} kills, ${lines} lines (uninterrupted: ${reference.lines})`);
     assert.ok(kills >= 2, `only ${kills} kills`);
+  },
+});
+
+Deno.test({
+  name:
+    "attack: PostgreSQL workers driving a flow catching random failures, the driving worker SIGKILLed at random points: another takes the run over and replays the caught failures",
+  ignore: postgresMissing() !== undefined,
+  async fn() {
+    const reference = await uninterrupted(CHAOS_N);
+    const url = await (await sharedCluster()).createDatabase("caught_takeover");
+    await using tmp = await tempDir();
+    await Deno.writeTextFile(`${tmp.dir}/chaos.ts`, CHAOS);
+    const worker = () =>
+      startWeft(["worker", `${tmp.dir}/chaos.ts`, "--store", url, "--lease", "1s"], {
+        cwd: tmp.dir,
+      });
+    const live: Proc[] = [worker(), worker()];
+    const all = [...live];
+    const inFlight = new Map<string, number>();
+    let kills = 0;
+    try {
+      await workersUp(url, 2);
+      const runId = await detach(`${tmp.dir}/chaos.ts`, url, "chaos", [`n=${CHAOS_N}`]);
+      const store = await PostgresStore.open(url);
+      try {
+        for (let k = 0; k < 3; k++) {
+          const before = (await linesOf(tmp.dir)).length;
+          const target = before + 2 + Math.floor(Math.random() * 6);
+          await until("more lines", async () => (await linesOf(tmp.dir)).length >= target);
+          // The driver is a process of a worker's group.
+          const owner = (await store.runOwner(runId))?.pid;
+          const group = owner === undefined ? undefined : groupOf(owner);
+          const victim = live.findIndex((p) => p.pid === group);
+          if (victim < 0) break;
+          live.splice(victim, 1)[0]!.signal("SIGKILL");
+          kills++;
+          for (const line of (await linesOf(tmp.dir)).slice(-2)) {
+            inFlight.set(line, (inFlight.get(line) ?? 0) + 1);
+          }
+          const fresh = worker();
+          live.push(fresh);
+          all.push(fresh);
+        }
+      } finally {
+        await store.close();
+      }
+      const done = await finished(url, runId, 60_000);
+      assert.equal(done.status, "succeeded", JSON.stringify(done.errors));
+      assert.deepEqual(done.outputs, reference.outputs);
+      const times = new Map<string, number>();
+      for (const line of await linesOf(tmp.dir)) times.set(line, (times.get(line) ?? 0) + 1);
+      for (const [line, k] of times) {
+        assert.ok(
+          k <= 1 + (inFlight.get(line) ?? 0),
+          `${line} ran ${k} times; in flight at kills: ${[...inFlight].join(", ")}`,
+        );
+      }
+      console.log(`workers: ${kills} kills of the driving worker`);
+    } finally {
+      await stopAll(all);
+    }
   },
 });
