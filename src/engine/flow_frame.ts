@@ -31,6 +31,7 @@ import { ControlledFrame } from "./control_frame.ts";
 import type { FrameRun } from "./frames.ts";
 import { slotOf } from "./handles.ts";
 import { failedSource, isFinal, Node } from "./node.ts";
+import { beaten, keepWinner, nodeOf, raceOrder } from "./race_order.ts";
 import { waitAll, type WaitRun } from "./waiting.ts";
 import { isWaitNode } from "./waits.ts";
 
@@ -329,14 +330,17 @@ export class FlowFrame extends ControlledFrame {
       // The losing sleeps and signal waits are cancelled (a losing task keeps running).
       if (this.run.waiting > 0) this.#cancelWaits(target);
     };
-    for (const item of raceOrder(this.run, target)) {
-      waitAll(this.run, item, (v) => {
-        if (settled) return;
+    const run = this.run;
+    for (const item of raceOrder(run, target)) {
+      waitAll(run, item, (v) => {
+        if (settled || beaten(run, target, item)) return;
         end();
+        keepWinner(run, target, item);
         send(v);
       }, (e, from) => {
-        if (settled) return;
+        if (settled || beaten(run, target, item)) return;
         end();
+        keepWinner(run, target, item);
         fail(e, from);
       });
       if (settled) break;
@@ -528,33 +532,6 @@ function yieldedEntity(target: unknown): EntityDef | undefined {
     }
   }
   return undefined;
-}
-
-/** The node of this run a handle refers to as a whole. */
-function nodeOf(run: FlowRun, item: unknown): Node | undefined {
-  if (typeof item !== "object" || item === null) return undefined;
-  const source = slotOf(item)?.source;
-  return source instanceof Node && source.run === run ? source : undefined;
-}
-
-/**
- * The order a race looks at its handles: those that have settled already
- * first, earliest finish first, so that a replay (where several have) picks
- * the one that settled first when the run was live.
- */
-function raceOrder(run: FlowRun, items: readonly unknown[]): readonly unknown[] {
-  let settled: { item: unknown; at: number; i: number }[] | undefined;
-  for (let i = 0; i < items.length; i++) {
-    const node = nodeOf(run, items[i]);
-    if (node !== undefined && isFinal(node.status)) {
-      (settled ??= []).push({ item: items[i], at: node.finishedAt ?? 0, i });
-    }
-  }
-  if (settled === undefined || settled.length < 2) {
-    return settled === undefined ? items : [settled[0]!.item, ...items];
-  }
-  settled.sort((a, b) => a.at - b.at || a.i - b.i);
-  return [...settled.map((s) => s.item), ...items];
 }
 
 /** Whether a value is an async generator object (or holds one at the top of an array or object). */

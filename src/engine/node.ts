@@ -77,6 +77,20 @@ export function failedSource(node: Node): Node | undefined {
   return node;
 }
 
+/**
+ * When a node that ended did so, as a race and a wait for several handles
+ * order them (the same whether they ended while it waited or before, as on
+ * a replay, at their recorded times): for a node skipped because of a
+ * failure, when the node that failed did.
+ *
+ * @param node A node that ended.
+ * @returns The time (ms), Infinity when unknown.
+ */
+export function endedAt(node: Node): number {
+  const source = node.status === "skipped" ? failedSource(node) ?? node : node;
+  return source.finishedAt ?? Infinity;
+}
+
 /** A node that calls a task. */
 export type TaskNode = Node & { readonly def: TaskDef };
 

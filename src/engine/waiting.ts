@@ -10,7 +10,7 @@ import { isPlainObject } from "../core/values.ts";
 import { selectOutput } from "../define/entity.ts";
 import type { Handle } from "../define/handle.ts";
 import { forEachHandle, mapHandles, slotOf } from "./handles.ts";
-import { appendTo, failedSource, isFinal, Node, type NodeRun } from "./node.ts";
+import { appendTo, endedAt, isFinal, Node, type NodeRun } from "./node.ts";
 
 /** What waiting needs of the run. */
 export interface WaitRun extends NodeRun {
@@ -104,21 +104,17 @@ export function waitAll(
  */
 function firstFailure(nodes: readonly Node[], i: number): Node {
   let first = nodes[i]!;
-  let at = failedAt(first);
+  let at = endedAt(first);
   for (let j = i + 1; j < nodes.length; j++) {
     const node = nodes[j]!;
     if (node.status === "succeeded" || !isFinal(node.status)) continue;
-    const t = failedAt(node);
+    const t = endedAt(node);
     if (t < at) {
       first = node;
       at = t;
     }
   }
   return first;
-}
-
-function failedAt(node: Node): number {
-  return (failedSource(node) ?? node).finishedAt ?? Infinity;
 }
 
 function deliverOne(
